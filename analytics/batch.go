@@ -1,0 +1,115 @@
+package analytics
+
+import (
+	"time"
+
+	"github.com/haidang-ioc/ioc/ingest"
+)
+
+const (
+	insertReadings    = "INSERT INTO readings (ts, sensor_id, metric, value, unit, quality, ingest_time, topic)"
+	insertDeadLetters = "INSERT INTO dead_letters (ts, source, topic, reason, detail, payload, payload_size)"
+)
+
+// readingColumns holds readings column by column, in insertReadings' order.
+type readingColumns struct {
+	ts, ingestTime                       []time.Time
+	sensor, metric, unit, quality, topic []string
+	value                                []float64
+}
+
+func (c *readingColumns) add(r *ingest.Reading) {
+	c.ts = append(c.ts, r.Time)
+	c.sensor = append(c.sensor, r.Sensor)
+	c.metric = append(c.metric, r.Metric)
+	c.value = append(c.value, r.Value)
+	c.unit = append(c.unit, r.Unit)
+	c.quality = append(c.quality, string(r.Quality))
+	c.ingestTime = append(c.ingestTime, r.Received)
+	c.topic = append(c.topic, r.Topic)
+}
+
+func (c *readingColumns) len() int { return len(c.ts) }
+
+func (c *readingColumns) columns() []any {
+	return []any{c.ts, c.sensor, c.metric, c.value, c.unit, c.quality, c.ingestTime, c.topic}
+}
+
+func (c *readingColumns) reset() {
+	c.ts, c.ingestTime = c.ts[:0], c.ingestTime[:0]
+	c.sensor, c.metric, c.unit, c.quality, c.topic = c.sensor[:0], c.metric[:0], c.unit[:0], c.quality[:0], c.topic[:0]
+	c.value = c.value[:0]
+}
+
+// deadLetterColumns holds dead letters column by column, in insertDeadLetters' order.
+type deadLetterColumns struct {
+	ts                                     []time.Time
+	source, topic, reason, detail, payload []string
+	size                                   []uint32
+}
+
+func (c *deadLetterColumns) add(d *ingest.DeadLetter) {
+	c.ts = append(c.ts, d.Time)
+	c.source = append(c.source, d.Source)
+	c.topic = append(c.topic, d.Topic)
+	c.reason = append(c.reason, string(d.Reason))
+	c.detail = append(c.detail, d.Detail)
+	c.payload = append(c.payload, string(d.Payload))
+	c.size = append(c.size, uint32(min(d.PayloadSize, 1<<32-1)))
+}
+
+func (c *deadLetterColumns) len() int { return len(c.ts) }
+
+func (c *deadLetterColumns) columns() []any {
+	return []any{c.ts, c.source, c.topic, c.reason, c.detail, c.payload, c.size}
+}
+
+func (c *deadLetterColumns) reset() {
+	c.ts = c.ts[:0]
+	c.source, c.topic, c.reason, c.detail, c.payload = c.source[:0], c.topic[:0], c.reason[:0], c.detail[:0], c.payload[:0]
+	c.size = c.size[:0]
+}
+
+// batch is what one flush stores: the rows of several deliveries and their acknowledgements.
+type batch struct {
+	readings       readingColumns
+	dead           deadLetterColumns
+	acks           []func()
+	done           []chan error // Flush callers waiting for this batch
+	readingsStored bool
+	deadStored     bool
+}
+
+func newBatch(capacity int) *batch {
+	b := &batch{}
+	b.readings = readingColumns{
+		ts: make([]time.Time, 0, capacity), ingestTime: make([]time.Time, 0, capacity),
+		sensor: make([]string, 0, capacity), metric: make([]string, 0, capacity), unit: make([]string, 0, capacity),
+		quality: make([]string, 0, capacity), topic: make([]string, 0, capacity), value: make([]float64, 0, capacity),
+	}
+	return b
+}
+
+func (b *batch) add(d ingest.Delivery) {
+	for i := range d.Readings {
+		b.readings.add(&d.Readings[i])
+	}
+	for i := range d.DeadLetters {
+		b.dead.add(&d.DeadLetters[i])
+	}
+	b.acks = append(b.acks, d.Ack)
+}
+
+func (b *batch) rows() int { return b.readings.len() + b.dead.len() }
+
+// empty tells whether b holds nothing to store and nothing to acknowledge.
+func (b *batch) empty() bool { return len(b.acks) == 0 }
+
+func (b *batch) reset() {
+	b.readings.reset()
+	b.dead.reset()
+	clear(b.acks)
+	b.acks = b.acks[:0]
+	b.done = b.done[:0]
+	b.readingsStored, b.deadStored = false, false
+}

@@ -1,0 +1,71 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// howToStart is appended to connection errors: the one thing a person can do about them.
+const howToStart = "is ClickHouse running there? Locally: deploy/local/services.sh start; or set clickhouse.addr (IOC_CLICKHOUSE_ADDR)"
+
+// Open connects to the configured database and checks that the server answers.
+func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
+	return open(ctx, cfg, cfg.Database)
+}
+
+func open(ctx context.Context, cfg config.ClickHouse, database string) (driver.Conn, error) {
+	opts := &clickhouse.Options{
+		Addr: splitAddrs(cfg.Addr),
+		Auth: clickhouse.Auth{
+			Database: database,
+			Username: cfg.Username,
+			Password: cfg.Password.Value(),
+		},
+		DialTimeout: cfg.DialTimeout,
+		ReadTimeout: cfg.QueryTimeout,
+	}
+	switch cfg.Compression {
+	case "lz4":
+		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+	case "zstd":
+		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionZSTD}
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	if err := conn.Ping(pctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse at %s, database %s: %w (%s)", cfg.Addr, database, err, howToStart)
+	}
+	return conn, nil
+}
+
+func splitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Health checks that ClickHouse answers a query, for /healthz.
+type Health struct{ Conn driver.Conn }
+
+// Check implements the dashboard's health check.
+func (h Health) Check(ctx context.Context) error {
+	if err := h.Conn.Ping(ctx); err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
+	return nil
+}

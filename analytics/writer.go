@@ -1,0 +1,228 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/internal/backoff"
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// Writer stores deliveries in ClickHouse in batches: it flushes when BatchSize rows wait or
+// FlushInterval has passed, appends column by column, and acknowledges each delivery only
+// after its rows are stored. One batch fills while the previous one is being stored. A batch
+// that ClickHouse refuses is retried with backoff until it is stored or shutdown gives up on
+// it, in which case its messages stay unacknowledged and the broker redelivers them.
+type Writer struct {
+	conn         driver.Conn
+	cfg          config.Writer
+	queryTimeout time.Duration
+	in           chan ingest.Delivery
+	flushReq     chan chan error
+	m            *writerMetrics
+	log          *slog.Logger
+}
+
+// NewWriter builds a writer on conn; Run starts it.
+func NewWriter(conn driver.Conn, cfg config.Writer, queryTimeout time.Duration, reg prometheus.Registerer, log *slog.Logger) *Writer {
+	w := &Writer{
+		conn:         conn,
+		cfg:          cfg,
+		queryTimeout: queryTimeout,
+		in:           make(chan ingest.Delivery, cfg.QueueSize),
+		flushReq:     make(chan chan error),
+		log:          log.With("component", "writer"),
+	}
+	w.m = newWriterMetrics(reg, func() float64 { return float64(len(w.in)) })
+	return w
+}
+
+// Deliver queues d for storage, waiting while the queue is full. It implements ingest.Sink.
+func (w *Writer) Deliver(ctx context.Context, d ingest.Delivery) error {
+	select {
+	case w.in <- d:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Flush stores everything delivered so far and returns once it is stored and acknowledged.
+// It implements ingest.Flusher.
+func (w *Writer) Flush(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case w.flushReq <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run stores deliveries until ctx ends, then stores what is queued, within ShutdownTimeout.
+func (w *Writer) Run(ctx context.Context) error {
+	// storeCtx outlives ctx by ShutdownTimeout, so the last batches can still be stored.
+	storeCtx, cancelStore := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelStore()
+	stopTimer := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.ShutdownTimeout, cancelStore) })
+	defer stopTimer()
+
+	full := make(chan *batch, 1)
+	free := make(chan *batch, 2)
+	free <- newBatch(w.cfg.BatchSize)
+	free <- newBatch(w.cfg.BatchSize)
+	stored := make(chan struct{})
+	go func() { // the storer: owned by Run, which waits for it below
+		defer close(stored)
+		for b := range full {
+			w.store(storeCtx, b)
+			b.reset()
+			free <- b
+		}
+	}()
+
+	w.accumulate(ctx, full, free)
+	close(full)
+	<-stored
+	return nil
+}
+
+// accumulate fills batches from the queue and hands them to the storer until ctx ends.
+func (w *Writer) accumulate(ctx context.Context, full chan<- *batch, free <-chan *batch) {
+	ticker := time.NewTicker(w.cfg.FlushInterval)
+	defer ticker.Stop()
+	b := <-free
+	send := func() {
+		if b.empty() {
+			return
+		}
+		full <- b
+		b = <-free
+	}
+	for {
+		select {
+		case d := <-w.in:
+			b.add(d)
+			if b.rows() >= w.cfg.BatchSize {
+				send()
+			}
+		case <-ticker.C:
+			send()
+		case done := <-w.flushReq:
+			w.drain(b)
+			b.done = append(b.done, done)
+			full <- b
+			b = <-free
+		case <-ctx.Done():
+			w.drain(b)
+			send()
+			return
+		}
+	}
+}
+
+// drain moves every queued delivery into b without waiting.
+func (w *Writer) drain(b *batch) {
+	for {
+		select {
+		case d := <-w.in:
+			b.add(d)
+		default:
+			return
+		}
+	}
+}
+
+// store writes b's tables, retrying each until stored or ctx ends, then acknowledges b's
+// deliveries. A table already stored is not written again, so a retry never duplicates it.
+func (w *Writer) store(ctx context.Context, b *batch) {
+	var err error
+	if !b.empty() {
+		err = w.storeTable(ctx, "readings", b.readings.len(), &b.readingsStored, func(ctx context.Context) error {
+			return w.insert(ctx, insertReadings, b.readings.columns())
+		})
+		if err == nil {
+			err = w.storeTable(ctx, "dead_letters", b.dead.len(), &b.deadStored, func(ctx context.Context) error {
+				return w.insert(ctx, insertDeadLetters, b.dead.columns())
+			})
+		}
+	}
+	if err != nil {
+		w.m.unstored.Add(float64(len(b.acks)))
+		w.log.Error("gave up storing a batch at shutdown; its messages stay unacknowledged and the broker redelivers them",
+			"readings", b.readings.len(), "dead_letters", b.dead.len(), "messages", len(b.acks), "err", err)
+	} else {
+		for _, ack := range b.acks {
+			if ack != nil {
+				ack()
+			}
+		}
+	}
+	for _, done := range b.done {
+		done <- err
+	}
+}
+
+func (w *Writer) storeTable(ctx context.Context, table string, rows int, stored *bool, insert func(context.Context) error) error {
+	if *stored || rows == 0 {
+		return nil
+	}
+	retry := backoff.Backoff{Initial: 100 * time.Millisecond, Max: w.cfg.MaxRetryInterval}
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		qctx, cancel := context.WithTimeout(ctx, w.queryTimeout)
+		err := insert(qctx)
+		cancel()
+		if err == nil {
+			w.m.flushSeconds.WithLabelValues(table).Observe(time.Since(start).Seconds())
+			w.m.batches.WithLabelValues(table, "ok").Inc()
+			w.m.rows.WithLabelValues(table).Add(float64(rows))
+			*stored = true
+			if attempt > 1 {
+				w.log.Info("batch stored after retries", "table", table, "rows", rows, "attempts", attempt)
+			}
+			return nil
+		}
+		w.m.batches.WithLabelValues(table, "error").Inc()
+		if ctx.Err() != nil {
+			return fmt.Errorf("store %d rows in %s: %w", rows, table, errors.Join(err, ctx.Err()))
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			w.log.Warn("clickhouse refused a batch; retrying", "table", table, "rows", rows, "attempt", attempt, "err", err)
+		}
+		if !retry.Wait(ctx) {
+			return fmt.Errorf("store %d rows in %s: %w", rows, table, errors.Join(err, ctx.Err()))
+		}
+	}
+}
+
+// insert sends one INSERT with its columns appended whole, in the order the statement names them.
+func (w *Writer) insert(ctx context.Context, stmt string, cols []any) (err error) {
+	b, err := w.conn.PrepareBatch(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = b.Abort()
+		}
+	}()
+	for i, col := range cols {
+		if err := b.Column(i).Append(col); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return b.Send()
+}

@@ -1,0 +1,156 @@
+// Command ioc is Hải Đăng IOC in one binary:
+//
+//	ioc serve   [--config FILE]   run the roles named in config (ingest, dashboard)
+//	ioc migrate [--config FILE]   apply the ClickHouse schema and print its version
+//	ioc check   [--config FILE]   validate a config file and print every error with its path
+//	ioc version                   print the version
+//
+// The config file may also come from IOC_CONFIG; IOC_* variables override single settings.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/haidang-ioc/ioc/analytics"
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: ioc <command> [--config FILE]
+
+commands:
+  serve     run the roles named in config (default: ingest, dashboard)
+  migrate   apply the ClickHouse schema and print its version
+  check     validate the config and print every error with its path
+  version   print the version
+
+--config defaults to $IOC_CONFIG; without a file the built-in defaults apply
+(ClickHouse 127.0.0.1:9000, MQTT tcp://127.0.0.1:1883, HTTP :8080).
+IOC_* environment variables override single settings, e.g. IOC_CLICKHOUSE_ADDR.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exit codes
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "ioc %s (schema %d, %s)\n", buildVersion(), analytics.LatestVersion(), goVersion())
+		return exitOK
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "serve", "migrate", "check":
+	default:
+		fmt.Fprintf(stderr, "ioc: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", os.Getenv("IOC_CONFIG"), "config file (YAML)")
+	if err := fs.Parse(rest); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ioc %s: unexpected arguments %q\n", cmd, fs.Args())
+		return exitUsage
+	}
+	cfg, err := loadConfig(*path)
+	if cmd == "check" {
+		return check(*path, err, stdout, stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ioc: invalid configuration (%s):\n%v\n", describe(*path), err)
+		return exitUsage
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case "migrate":
+		v, err := analytics.Migrate(ctx, cfg.ClickHouse)
+		if err != nil {
+			fmt.Fprintf(stderr, "ioc migrate: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "schema version %d (database %s on %s)\n", v, cfg.ClickHouse.Database, cfg.ClickHouse.Addr)
+	case "serve":
+		if err := serve(ctx, cfg, log); err != nil {
+			log.Error("ioc serve stopped", "err", err)
+			return exitFailed
+		}
+	}
+	return exitOK
+}
+
+// loadConfig reads the file (if any) and the environment, then validates.
+func loadConfig(path string) (config.Config, error) {
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func check(path string, err error, stdout, stderr io.Writer) int {
+	var probs config.Problems
+	switch {
+	case err == nil:
+		fmt.Fprintf(stdout, "%s: ok\n", describe(path))
+		return exitOK
+	case errors.As(err, &probs):
+		fmt.Fprintf(stderr, "%s: %d problem(s)\n%v\n", describe(path), len(probs), probs)
+	default:
+		fmt.Fprintf(stderr, "%v\n", err)
+	}
+	return exitUsage
+}
+
+func describe(path string) string {
+	if path == "" {
+		return "built-in defaults and IOC_* environment"
+	}
+	return path
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}
+
+func goVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.GoVersion
+	}
+	return "go"
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Starts, stops and reports the local real servers that `make demo` and `make test` use:
+# Debian's clickhouse-server and mosquitto, bound to loopback only, with their data, logs and
+# configuration under the repo's ignored .data/ folder. No systemd is needed.
+#
+#   deploy/local/services.sh start    install if missing (apt, as root), start, wait until both answer
+#   deploy/local/services.sh stop     stop the servers this script started
+#   deploy/local/services.sh status   say what answers where
+#
+# Idempotent: a server that already answers on its port is reused, not started twice.
+# Ports: IOC_LOCAL_CLICKHOUSE_PORT (9000), IOC_LOCAL_CLICKHOUSE_HTTP_PORT (8123),
+# IOC_LOCAL_MQTT_PORT (1883). Data folder: IOC_LOCAL_DATA (<repo>/.data/local).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+data=${IOC_LOCAL_DATA:-$repo/.data/local}
+ch_port=${IOC_LOCAL_CLICKHOUSE_PORT:-9000}
+ch_http_port=${IOC_LOCAL_CLICKHOUSE_HTTP_PORT:-8123}
+mqtt_port=${IOC_LOCAL_MQTT_PORT:-1883}
+ch_dir=$data/clickhouse
+mq_dir=$data/mosquitto
+
+say() { printf 'services: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+ch_answers() { clickhouse-client --host 127.0.0.1 --port "$ch_port" --query 'SELECT 1' >/dev/null 2>&1; }
+mq_answers() { mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -q 0 -t ioc/local/ping -m ping >/dev/null 2>&1; }
+
+# install_missing installs the Debian packages that are not there yet.
+install_missing() {
+  local missing=()
+  command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
+  command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
+  command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+  command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    die "missing packages: ${missing[*]}. Install them as root: sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
+  fi
+  say "installing ${missing[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  # policy-rc.d keeps the packages' own service scripts from starting a second, system-wide copy.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+wait_for() { # wait_for NAME CHECK_FN SECONDS LOGFILE
+  local name=$1 check=$2 secs=$3 log=$4 i
+  for ((i = 0; i < secs * 5; i++)); do
+    if $check; then return 0; fi
+    sleep 0.2
+  done
+  say "$name did not answer within ${secs}s; last lines of $log:"
+  tail -n 20 "$log" >&2 || true
+  return 1
+}
+
+start_clickhouse() {
+  if ch_answers; then say "ClickHouse already answers on 127.0.0.1:$ch_port: reusing it"; return 0; fi
+  port_open "$ch_port" && die "port $ch_port is taken by something that is not ClickHouse"
+  mkdir -p "$ch_dir"/{data,tmp,user_files,format_schemas,log}
+  # A copy of Debian's config with every path pointed into the repo's data folder, loopback only.
+  sed -e "s#<path>/var/lib/clickhouse/</path>#<path>$ch_dir/data/</path>#" \
+      -e "s#<tmp_path>.*</tmp_path>#<tmp_path>$ch_dir/tmp/</tmp_path>#" \
+      -e "s#<user_files_path>.*</user_files_path>#<user_files_path>$ch_dir/user_files/</user_files_path>#" \
+      -e "s#<format_schema_path>.*</format_schema_path>#<format_schema_path>$ch_dir/format_schemas/</format_schema_path>#" \
+      -e "s#<log>.*</log>#<log>$ch_dir/log/clickhouse-server.log</log>#" \
+      -e "s#<errorlog>.*</errorlog>#<errorlog>$ch_dir/log/clickhouse-server.err.log</errorlog>#" \
+      -e "s#<tcp_port>.*</tcp_port>#<tcp_port>$ch_port</tcp_port>#" \
+      -e "s#<http_port>.*</http_port>#<http_port>$ch_http_port</http_port>#" \
+      -e "/<interserver_http_port>/d" \
+      -e "/<listen_host>::1<\/listen_host>/d" \
+      /etc/clickhouse-server/config.xml >"$ch_dir/config.xml"
+  grep -q "<listen_host>127.0.0.1</listen_host>" "$ch_dir/config.xml" ||
+    die "Debian's ClickHouse config changed shape: no <listen_host>127.0.0.1</listen_host> to keep"
+  cp /etc/clickhouse-server/users.xml "$ch_dir/users.xml"
+  say "starting ClickHouse on 127.0.0.1:$ch_port (data in $ch_dir)"
+  (cd "$ch_dir" && setsid nohup clickhouse-server --config-file="$ch_dir/config.xml" \
+    >"$ch_dir/log/stdout.log" 2>&1 </dev/null & echo $! >"$ch_dir/pid")
+  wait_for ClickHouse ch_answers 60 "$ch_dir/log/clickhouse-server.err.log"
+}
+
+start_mosquitto() {
+  if mq_answers; then say "an MQTT broker already answers on 127.0.0.1:$mqtt_port: reusing it"; return 0; fi
+  port_open "$mqtt_port" && die "port $mqtt_port is taken by something that is not an MQTT broker"
+  mkdir -p "$mq_dir/data"
+  # max_inflight_messages 0: ingest acknowledges a QoS 1 message only once its readings are stored,
+  # so a whole batch is in flight at once; the default window of 20 would cap throughput at
+  # 20 messages per flush. max_queued_messages keeps a persistent session's backlog while ioc is
+  # down. docs/OPERATIONS.md says what a production broker needs.
+  cat >"$mq_dir/mosquitto.conf" <<CONF
+# Written by deploy/local/services.sh; edits are overwritten at the next start.
+listener $mqtt_port 127.0.0.1
+allow_anonymous true
+user $(id -un)
+persistence true
+persistence_location $mq_dir/data/
+autosave_interval 10
+log_dest file $mq_dir/mosquitto.log
+log_type error
+log_type warning
+log_type notice
+pid_file $mq_dir/pid
+max_inflight_messages 0
+max_queued_messages 2000000
+max_queued_bytes 0
+CONF
+  say "starting Mosquitto on 127.0.0.1:$mqtt_port (data in $mq_dir)"
+  rm -f "$mq_dir/pid"
+  mosquitto -c "$mq_dir/mosquitto.conf" -d
+  wait_for Mosquitto mq_answers 20 "$mq_dir/mosquitto.log"
+}
+
+stop_one() { # stop_one NAME PIDFILE
+  local name=$1 pidfile=$2 pid i
+  if [ ! -s "$pidfile" ]; then say "$name: not started by this script"; return 0; fi
+  pid=$(cat "$pidfile")
+  if ! kill -0 "$pid" 2>/dev/null; then say "$name: not running"; rm -f "$pidfile"; return 0; fi
+  kill "$pid"
+  for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then say "$name did not stop in 30s: killing"; kill -9 "$pid" || true; fi
+  rm -f "$pidfile"
+  say "$name stopped"
+}
+
+status() {
+  local rc=0
+  if ch_answers; then say "ClickHouse answers on 127.0.0.1:$ch_port"; else say "ClickHouse: not answering on 127.0.0.1:$ch_port"; rc=1; fi
+  if mq_answers; then say "MQTT broker answers on 127.0.0.1:$mqtt_port"; else say "MQTT broker: not answering on 127.0.0.1:$mqtt_port"; rc=1; fi
+  return $rc
+}
+
+case "${1:-}" in
+  start)
+    install_missing
+    start_clickhouse
+    start_mosquitto
+    say "ready: ClickHouse 127.0.0.1:$ch_port, MQTT tcp://127.0.0.1:$mqtt_port"
+    ;;
+  stop)
+    stop_one Mosquitto "$mq_dir/pid"
+    stop_one ClickHouse "$ch_dir/pid"
+    ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

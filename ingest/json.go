@@ -1,0 +1,252 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// JSONDecoder reads generic JSON readings: one object or an array of objects of the form
+//
+//	{"sensor": "lc-hong-laocai", "ts": "2026-08-03T21:15:00+07:00", "metric": "water_level", "value": 81.42, "unit": "m"}
+//
+// where ts is an RFC 3339 time or epoch milliseconds and unit may be left out. Fields it does
+// not know are ignored. Each record is read on its own, so one bad record in an array costs
+// only itself. Bare NaN and Infinity, which Python's json module writes, are read as
+// non-finite values rather than as a broken payload.
+type JSONDecoder struct{}
+
+// jsonRecord holds a record's fields undecoded, so each can be checked for its own type.
+type jsonRecord struct {
+	Sensor json.RawMessage `json:"sensor"`
+	TS     json.RawMessage `json:"ts"`
+	Metric json.RawMessage `json:"metric"`
+	Value  json.RawMessage `json:"value"`
+	Unit   json.RawMessage `json:"unit"`
+}
+
+// Decode returns the readings of payload (Time, Sensor, Metric, Value, Unit set) and a
+// rejection for every record it could not read.
+func (JSONDecoder) Decode(payload []byte) ([]Reading, []Rejection) {
+	body := bytes.TrimSpace(payload)
+	if len(body) == 0 {
+		return nil, []Rejection{{Reason: ReasonEmpty, Detail: "empty payload", Record: payload}}
+	}
+	if !json.Valid(body) {
+		fixed, ok := quoteNonFinite(body)
+		if !ok || !json.Valid(fixed) {
+			return nil, []Rejection{{Reason: ReasonMalformedJSON, Detail: jsonSyntaxDetail(body), Record: payload}}
+		}
+		body = fixed
+	}
+	switch body[0] {
+	case '{':
+		r, rej := decodeRecord(body)
+		if rej != nil {
+			rej.Record = payload
+			return nil, []Rejection{*rej}
+		}
+		return []Reading{r}, nil
+	case '[':
+		var items []json.RawMessage
+		if err := json.Unmarshal(body, &items); err != nil {
+			return nil, []Rejection{{Reason: ReasonMalformedJSON, Detail: err.Error(), Record: payload}}
+		}
+		if len(items) == 0 {
+			return nil, []Rejection{{Reason: ReasonEmpty, Detail: "empty array", Record: payload}}
+		}
+		readings := make([]Reading, 0, len(items))
+		var rejections []Rejection
+		for i, item := range items {
+			r, rej := decodeRecord(item)
+			if rej != nil {
+				rej.Detail = fmt.Sprintf("record %d: %s", i, rej.Detail)
+				rej.Record = item
+				rejections = append(rejections, *rej)
+				continue
+			}
+			readings = append(readings, r)
+		}
+		return readings, rejections
+	default:
+		return nil, []Rejection{{Reason: ReasonWrongType, Detail: "want a JSON object or an array of objects", Record: payload}}
+	}
+}
+
+func decodeRecord(raw json.RawMessage) (Reading, *Rejection) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return Reading{}, &Rejection{Reason: ReasonWrongType, Detail: "want a JSON object"}
+	}
+	var rec jsonRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return Reading{}, &Rejection{Reason: ReasonMalformedJSON, Detail: err.Error()}
+	}
+	var r Reading
+	var rej *Rejection
+	if r.Sensor, rej = requiredString("sensor", rec.Sensor); rej != nil {
+		return r, rej
+	}
+	if r.Metric, rej = requiredString("metric", rec.Metric); rej != nil {
+		return r, rej
+	}
+	if r.Value, rej = numberField("value", rec.Value); rej != nil {
+		return r, rej
+	}
+	if r.Time, rej = timeField("ts", rec.TS); rej != nil {
+		return r, rej
+	}
+	if !isNull(rec.Unit) {
+		if r.Unit, rej = requiredString("unit", rec.Unit); rej != nil {
+			return r, rej
+		}
+	}
+	return r, nil
+}
+
+func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+
+func requiredString(name string, raw json.RawMessage) (string, *Rejection) {
+	if isNull(raw) {
+		return "", &Rejection{Reason: ReasonMissingField, Detail: name + ": missing"}
+	}
+	if raw[0] != '"' {
+		return "", &Rejection{Reason: ReasonWrongType, Detail: name + ": want a string, got " + clip(raw)}
+	}
+	var s string
+	if bytes.IndexByte(raw, '\\') < 0 {
+		s = string(raw[1 : len(raw)-1]) // no escapes: the bytes between the quotes are the string
+	} else if err := json.Unmarshal(raw, &s); err != nil {
+		return "", &Rejection{Reason: ReasonWrongType, Detail: name + ": " + err.Error()}
+	}
+	if strings.TrimSpace(s) == "" {
+		return "", &Rejection{Reason: ReasonMissingField, Detail: name + ": empty"}
+	}
+	return s, nil
+}
+
+// nonFiniteWords are the spellings of NaN and the infinities that devices send, as strings or
+// (once quoteNonFinite has quoted them) as bare words.
+var nonFiniteWords = map[string]bool{
+	"nan": true, "inf": true, "+inf": true, "-inf": true,
+	"infinity": true, "+infinity": true, "-infinity": true,
+}
+
+func numberField(name string, raw json.RawMessage) (float64, *Rejection) {
+	if isNull(raw) {
+		return 0, &Rejection{Reason: ReasonMissingField, Detail: name + ": missing"}
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil && nonFiniteWords[strings.ToLower(strings.TrimSpace(s))] {
+			return 0, &Rejection{Reason: ReasonNonFinite, Detail: name + ": " + s}
+		}
+		return 0, &Rejection{Reason: ReasonWrongType, Detail: name + ": want a number, got " + clip(raw)}
+	}
+	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return 0, &Rejection{Reason: ReasonWrongType, Detail: name + ": want a number, got " + clip(raw)}
+	}
+	v, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, &Rejection{Reason: ReasonNonFinite, Detail: name + ": " + clip(raw) + " is out of range"}
+		}
+		return 0, &Rejection{Reason: ReasonWrongType, Detail: name + ": " + err.Error()}
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, &Rejection{Reason: ReasonNonFinite, Detail: name + ": " + clip(raw)}
+	}
+	return v, nil
+}
+
+// timeField reads an RFC 3339 time or a number of milliseconds since the Unix epoch.
+func timeField(name string, raw json.RawMessage) (time.Time, *Rejection) {
+	if isNull(raw) {
+		return time.Time{}, &Rejection{Reason: ReasonMissingField, Detail: name + ": missing"}
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return time.Time{}, &Rejection{Reason: ReasonBadTimestamp, Detail: name + ": " + err.Error()}
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, &Rejection{Reason: ReasonBadTimestamp, Detail: name + ": want RFC 3339 (2026-08-03T21:15:00+07:00) or epoch milliseconds, got " + clip(raw)}
+		}
+		return t.UTC(), nil
+	}
+	ms, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) || math.Abs(ms) > 1e15 {
+		return time.Time{}, &Rejection{Reason: ReasonBadTimestamp, Detail: name + ": want RFC 3339 or epoch milliseconds, got " + clip(raw)}
+	}
+	return time.UnixMilli(int64(ms)).UTC(), nil
+}
+
+// quoteNonFinite turns the bare words NaN, Infinity and -Infinity outside strings into JSON
+// strings, so that a payload from Python's json module parses and only its non-finite values
+// are rejected. It reports whether it changed anything.
+func quoteNonFinite(b []byte) ([]byte, bool) {
+	var out []byte
+	inString, escaped, changed := false, false, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			out = append(out, c)
+			continue
+		}
+		if c == '"' {
+			inString = true
+			out = append(out, c)
+			continue
+		}
+		matched := false
+		for _, word := range []string{"NaN", "Infinity", "-Infinity"} {
+			if bytes.HasPrefix(b[i:], []byte(word)) {
+				out = append(out, '"')
+				out = append(out, word...)
+				out = append(out, '"')
+				i += len(word) - 1
+				matched, changed = true, true
+				break
+			}
+		}
+		if !matched {
+			out = append(out, c)
+		}
+	}
+	return out, changed
+}
+
+func jsonSyntaxDetail(body []byte) string {
+	var v any
+	err := json.Unmarshal(body, &v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, se)
+	}
+	if err != nil {
+		return "invalid JSON: " + err.Error()
+	}
+	return "invalid JSON"
+}
+
+// clip shortens a raw value for an error detail.
+func clip(raw []byte) string {
+	const max = 64
+	if len(raw) <= max {
+		return string(raw)
+	}
+	return string(raw[:max]) + "…"
+}

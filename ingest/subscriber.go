@@ -1,0 +1,194 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/haidang-ioc/ioc/internal/backoff"
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// Decoders maps a topic's configured format to its decoder.
+var Decoders = map[string]Decoder{
+	"json": JSONDecoder{},
+}
+
+// Flusher is the part of a Sink that can store what it holds now; the subscriber calls it on
+// shutdown, before it disconnects, so that the last acknowledgements still reach the broker.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// Subscriber takes messages from the broker through one persistent MQTT session (fixed client
+// id, clean session off, QoS from config) and hands each message's readings and dead letters
+// to a Sink, which acknowledges the message once they are stored.
+type Subscriber struct {
+	cfg      config.MQTT
+	topics   []config.Topic
+	pipeline Pipeline
+	sink     Sink
+	log      *slog.Logger
+	m        *metrics
+	now      func() time.Time
+
+	client  mqtt.Client
+	ctx     atomic.Pointer[context.Context] // intake context; cancelled when shutdown begins
+	stopped atomic.Bool                     // set when shutdown begins
+}
+
+// NewSubscriber builds a subscriber; Run connects it.
+func NewSubscriber(mc config.MQTT, ic config.Ingest, sink Sink, reg prometheus.Registerer, log *slog.Logger) (*Subscriber, error) {
+	for i, t := range ic.Topics {
+		if _, ok := Decoders[t.Format]; !ok {
+			return nil, fmt.Errorf("ingest.topics[%d]: no decoder for format %q", i, t.Format)
+		}
+	}
+	s := &Subscriber{
+		cfg:    mc,
+		topics: ic.Topics,
+		pipeline: Pipeline{
+			MaxPayloadBytes:        ic.MaxPayloadBytes,
+			DeadLetterPayloadBytes: ic.DeadLetterPayloadBytes,
+			Checks:                 []Check{FiniteValue{}, TimeWindow{MaxFuture: ic.MaxFutureSkew, MaxAge: ic.MaxAge}},
+		},
+		sink: sink,
+		log:  log.With("component", "ingest"),
+		m:    newMetrics(reg),
+		now:  time.Now,
+	}
+	opts := mqtt.NewClientOptions().
+		AddBroker(mc.Broker).
+		SetClientID(mc.ClientID).
+		SetUsername(mc.Username).
+		SetPassword(mc.Password.Value()).
+		SetCleanSession(false). // the broker keeps unacknowledged messages while we are away
+		SetAutoAckDisabled(true).
+		SetOrderMatters(true). // acknowledgements must go out in the order messages came
+		SetKeepAlive(mc.KeepAlive).
+		SetConnectTimeout(mc.ConnectTimeout).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(mc.MaxReconnectInterval).
+		SetOnConnectHandler(s.onConnect).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			s.m.connected.Set(0)
+			s.m.connLost.Inc()
+			s.log.Warn("mqtt connection lost; reconnecting", "broker", mc.Broker, "err", err)
+		}).
+		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
+			s.log.Debug("mqtt reconnecting", "broker", mc.Broker)
+		})
+	s.client = mqtt.NewClient(opts)
+	// Routes exist before the first connection: a persistent session may deliver queued
+	// messages as soon as it is resumed.
+	for _, t := range ic.Topics {
+		dec := Decoders[t.Format]
+		s.client.AddRoute(t.Pattern, func(_ mqtt.Client, msg mqtt.Message) { s.handle(msg, dec) })
+	}
+	return s, nil
+}
+
+// Run connects (retrying with backoff until ctx ends), subscribes, and takes messages until ctx
+// ends. Then it stops intake, asks the sink to flush (if it can) so that stored messages are
+// acknowledged, and disconnects.
+func (s *Subscriber) Run(ctx context.Context) error {
+	intake, stopIntake := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopIntake()
+	s.ctx.Store(&intake)
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+
+	s.stopped.Store(true)
+	stopIntake() // a handler blocked on a full sink gives up; its message stays unacknowledged
+	if f, ok := s.sink.(Flusher); ok {
+		fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		if err := f.Flush(fctx); err != nil {
+			s.log.Warn("final flush before disconnect failed; the broker will redeliver what was not acknowledged", "err", err)
+		}
+		cancel()
+	}
+	s.client.Disconnect(500) // ms to let queued acknowledgements leave
+	s.m.connected.Set(0)
+	s.log.Info("mqtt disconnected", "broker", s.cfg.Broker)
+	return nil
+}
+
+// connect tries until the first connection succeeds; later losses are paho's to repair.
+func (s *Subscriber) connect(ctx context.Context) error {
+	retry := backoff.Backoff{Initial: 500 * time.Millisecond, Max: s.cfg.MaxReconnectInterval}
+	for attempt := 1; ; attempt++ {
+		tok := s.client.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			return nil
+		}
+		err := tok.Error()
+		if err == nil {
+			return nil
+		}
+		s.m.connects.WithLabelValues("error").Inc()
+		s.log.Error("mqtt broker unreachable; retrying (locally: deploy/local/services.sh start)",
+			"broker", s.cfg.Broker, "attempt", attempt, "err", err)
+		if !retry.Wait(ctx) {
+			return nil
+		}
+	}
+}
+
+// onConnect subscribes, retrying with backoff while the connection lasts. Paho runs it in a
+// goroutine of its own after every (re)connection.
+func (s *Subscriber) onConnect(c mqtt.Client) {
+	s.m.connects.WithLabelValues("ok").Inc()
+	filters := make(map[string]byte, len(s.topics))
+	for _, t := range s.topics {
+		filters[t.Pattern] = byte(t.QoS)
+	}
+	retry := backoff.Backoff{Initial: 500 * time.Millisecond, Max: s.cfg.MaxReconnectInterval}
+	for c.IsConnectionOpen() && !s.stopped.Load() {
+		tok := c.SubscribeMultiple(filters, nil)
+		err := errors.New("no answer from the broker")
+		if tok.WaitTimeout(s.cfg.ConnectTimeout) {
+			err = tok.Error()
+		}
+		if err == nil {
+			s.m.connected.Set(1)
+			s.log.Info("mqtt connected and subscribed", "broker", s.cfg.Broker, "client_id", s.cfg.ClientID, "topics", len(s.topics))
+			return
+		}
+		s.log.Error("mqtt subscribe failed; retrying", "broker", s.cfg.Broker, "err", err)
+		time.Sleep(retry.Next())
+	}
+}
+
+// handle runs one message through the pipeline and hands it to the sink, which acknowledges it
+// once stored. During shutdown it leaves the message unacknowledged for the broker to redeliver.
+func (s *Subscriber) handle(msg mqtt.Message, dec Decoder) {
+	d := s.pipeline.Process(msg.Topic(), msg.Payload(), dec, s.now())
+	s.m.count(d)
+	d.Ack = msg.Ack
+	ctx := s.ctx.Load()
+	if s.stopped.Load() || ctx == nil {
+		s.m.unacked.Inc()
+		return
+	}
+	if err := s.sink.Deliver(*ctx, d); err != nil {
+		s.m.unacked.Inc()
+	}
+}
+
+// Check reports the broker connection's state for /healthz.
+func (s *Subscriber) Check(context.Context) error {
+	if !s.client.IsConnectionOpen() {
+		return fmt.Errorf("not connected to %s", s.cfg.Broker)
+	}
+	return nil
+}

@@ -1,0 +1,217 @@
+// Package config holds the ioc configuration tree: one YAML file, decoded strictly (an unknown
+// key is an error naming its path), with every default in Default and every field overridable
+// by an IOC_* environment variable. Validate reports every problem with its path, the way
+// `ioc check` prints them.
+package config
+
+import (
+	"log/slog"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Roles that `ioc serve` can run.
+const (
+	RoleIngest    = "ingest"
+	RoleDashboard = "dashboard"
+)
+
+// KnownRoles lists the roles this build can run, in start order.
+var KnownRoles = []string{RoleIngest, RoleDashboard}
+
+// Config is the whole configuration of one ioc process.
+type Config struct {
+	// Roles names the parts `ioc serve` runs in this process.
+	Roles      []string   `yaml:"roles"`
+	Log        Log        `yaml:"log"`
+	ClickHouse ClickHouse `yaml:"clickhouse"`
+	MQTT       MQTT       `yaml:"mqtt"`
+	Ingest     Ingest     `yaml:"ingest"`
+	Writer     Writer     `yaml:"writer"`
+	HTTP       HTTP       `yaml:"http"`
+	Simulator  Simulator  `yaml:"simulator"`
+}
+
+// Log sets the process log.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text, json, or auto (text on a terminal, JSON otherwise).
+	Format string `yaml:"format"`
+}
+
+// ClickHouse names the ClickHouse server and how to talk to it.
+type ClickHouse struct {
+	// Addr is host:port of the native protocol; several comma-separated for replicas.
+	Addr     string `yaml:"addr"`
+	Database string `yaml:"database"`
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+	// Compression of the native protocol: none, lz4 or zstd.
+	Compression  string        `yaml:"compression"`
+	DialTimeout  time.Duration `yaml:"dial_timeout"`
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// MigrateOnStart applies pending schema migrations when `ioc serve` starts.
+	MigrateOnStart bool `yaml:"migrate_on_start"`
+}
+
+// MQTT names the broker and the client's identity on it.
+type MQTT struct {
+	// Broker is the broker URL: tcp://, ssl://, ws:// or wss://; credentials go in Username and Password.
+	Broker string `yaml:"broker"`
+	// ClientID is fixed so that the broker keeps the session (and unacknowledged messages) across restarts.
+	ClientID       string        `yaml:"client_id"`
+	Username       string        `yaml:"username"`
+	Password       Secret        `yaml:"password"`
+	KeepAlive      time.Duration `yaml:"keepalive"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// MaxReconnectInterval caps the exponential backoff between reconnect attempts.
+	MaxReconnectInterval time.Duration `yaml:"max_reconnect_interval"`
+}
+
+// Ingest sets what the MQTT ingester subscribes to and what it accepts.
+type Ingest struct {
+	Topics []Topic `yaml:"topics"`
+	// MaxPayloadBytes rejects larger messages as dead letters (reason oversized).
+	MaxPayloadBytes int `yaml:"max_payload_bytes"`
+	// MaxFutureSkew rejects readings stamped further in the future than this.
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
+	// MaxAge rejects readings older than this horizon.
+	MaxAge time.Duration `yaml:"max_age"`
+	// DeadLetterPayloadBytes bounds the copy of a rejected payload kept in dead_letters.
+	DeadLetterPayloadBytes int `yaml:"dead_letter_payload_bytes"`
+}
+
+// Topic is one subscription and the payload format expected on it.
+type Topic struct {
+	// Pattern is an MQTT topic filter (+ and # wildcards).
+	Pattern string `yaml:"pattern"`
+	// Format is the payload decoder: json.
+	Format string `yaml:"format"`
+	// QoS of the subscription; 1 (the default) is needed for no loss.
+	QoS int `yaml:"qos"`
+}
+
+// DefaultTopic is what a topic entry holds for the keys it leaves out.
+var DefaultTopic = Topic{Format: "json", QoS: 1}
+
+// UnmarshalYAML fills the keys a topic entry leaves out from DefaultTopic, so that an omitted
+// qos means 1, not 0.
+func (t *Topic) UnmarshalYAML(n *yaml.Node) error {
+	type plain Topic // no UnmarshalYAML: decodes field by field
+	p := plain(DefaultTopic)
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*t = Topic(p)
+	return nil
+}
+
+// Writer sets the batched ClickHouse writer.
+type Writer struct {
+	// BatchSize flushes once this many rows wait.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval flushes whatever waits at least this often.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// QueueSize bounds the messages waiting for the writer; a full queue slows the subscriber down.
+	QueueSize int `yaml:"queue_size"`
+	// MaxRetryInterval caps the backoff between attempts to store a failed batch.
+	MaxRetryInterval time.Duration `yaml:"max_retry_interval"`
+	// ShutdownTimeout bounds the final flush on shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// HTTP sets the dashboard server.
+type HTTP struct {
+	// Listen is the host:port the HTTP server binds.
+	Listen string `yaml:"listen"`
+}
+
+// Simulator is the small built-in sensor publisher that `make demo` turns on.
+type Simulator struct {
+	Enabled bool `yaml:"enabled"`
+	// Interval between two readings of one sensor.
+	Interval time.Duration `yaml:"interval"`
+	// BadShare is the share (0..1) of deliberately malformed payloads, to show validation at work.
+	BadShare float64 `yaml:"bad_share"`
+	// Seed makes a run repeatable.
+	Seed int64 `yaml:"seed"`
+}
+
+// Default returns the built-in configuration: local ClickHouse and Mosquitto, HTTP on :8080.
+func Default() Config {
+	return Config{
+		Roles: []string{RoleIngest, RoleDashboard},
+		Log:   Log{Level: "info", Format: "auto"},
+		ClickHouse: ClickHouse{
+			Addr:           "127.0.0.1:9000",
+			Database:       "ioc",
+			Username:       "default",
+			Compression:    "lz4",
+			DialTimeout:    5 * time.Second,
+			QueryTimeout:   30 * time.Second,
+			MigrateOnStart: true,
+		},
+		MQTT: MQTT{
+			Broker:               "tcp://127.0.0.1:1883",
+			ClientID:             "ioc-ingest",
+			KeepAlive:            30 * time.Second,
+			ConnectTimeout:       10 * time.Second,
+			MaxReconnectInterval: 30 * time.Second,
+		},
+		Ingest: Ingest{
+			Topics:                 []Topic{{Pattern: "province/+/+/+", Format: DefaultTopic.Format, QoS: DefaultTopic.QoS}},
+			MaxPayloadBytes:        256 << 10,
+			MaxFutureSkew:          5 * time.Minute,
+			MaxAge:                 30 * 24 * time.Hour,
+			DeadLetterPayloadBytes: 4 << 10,
+		},
+		Writer: Writer{
+			BatchSize:        20000,
+			FlushInterval:    250 * time.Millisecond,
+			QueueSize:        20000,
+			MaxRetryInterval: 10 * time.Second,
+			ShutdownTimeout:  15 * time.Second,
+		},
+		HTTP: HTTP{Listen: ":8080"},
+		Simulator: Simulator{
+			Interval: 2 * time.Second,
+			BadShare: 0.02,
+			Seed:     1,
+		},
+	}
+}
+
+// HasRole tells whether the process runs role.
+func (c *Config) HasRole(role string) bool {
+	for _, r := range c.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Secret is a credential: it prints, logs and marshals as "[redacted]" so that it never leaks
+// into logs, errors or API answers. Value gives the real string to the code that needs it.
+type Secret string
+
+const redacted = "[redacted]"
+
+// Value returns the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+// String hides the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// LogValue hides the secret from slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText hides the secret from encoders (JSON, YAML).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

@@ -1,0 +1,227 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ioc.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The example config documents the defaults: loading it must give exactly Default().
+func TestExampleConfigIsTheDefaults(t *testing.T) {
+	cfg, err := Load("../../deploy/config/ioc.example.yaml", nil)
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("example config invalid: %v", err)
+	}
+	if want := Default(); !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("example config differs from Default():\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestLoadNamesEachProblemByPath(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // each must appear in the error
+	}{
+		{"unknown top-level key", "clickhous:\n  addr: x:1\n", []string{"clickhous: unknown key (line 1)"}},
+		{"unknown nested key", "ingest:\n  topics:\n    - pattern: a/#\n      formt: json\n", []string{"ingest.topics[0].formt: unknown key (line 4)"}},
+		{"wrong scalar type", "writer:\n  batch_size: lots\n", []string{`writer.batch_size: want a whole number, got "lots"`}},
+		{"bad duration", "writer:\n  flush_interval: soon\n", []string{`writer.flush_interval: want a duration`}},
+		{"mapping where a list goes", "roles:\n  a: b\n", []string{"roles: want a list"}},
+		{"list where a mapping goes", "log: [a]\n", []string{"log: want a mapping"}},
+		{"several at once", "nope: 1\nhttp:\n  lisen: x\n", []string{"nope: unknown key", "http.lisen: unknown key"}},
+		{"broken YAML", "log: [\n", []string{"(file):"}},
+		{"two documents", "log: {}\n---\nlog: {}\n", []string{"more than one YAML document"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeFile(t, tt.yaml), nil)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadKeepsDefaultsForAbsentKeys(t *testing.T) {
+	cfg, err := Load(writeFile(t, "clickhouse:\n  addr: ch.internal:9440\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ClickHouse.Addr != "ch.internal:9440" {
+		t.Errorf("addr = %q", cfg.ClickHouse.Addr)
+	}
+	if cfg.ClickHouse.Database != "ioc" || cfg.MQTT.Broker != "tcp://127.0.0.1:1883" {
+		t.Errorf("defaults lost: %+v", cfg)
+	}
+	empty, err := Load(writeFile(t, ""), nil)
+	if err != nil || !reflect.DeepEqual(empty, Default()) {
+		t.Errorf("an empty file must give the defaults: %v", err)
+	}
+}
+
+func TestTopicEntriesTakeDefaults(t *testing.T) {
+	cfg, err := Load(writeFile(t, "ingest:\n  topics:\n    - pattern: a/#\n    - pattern: b/+\n      qos: 0\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Topic{{Pattern: "a/#", Format: "json", QoS: 1}, {Pattern: "b/+", Format: "json", QoS: 0}}
+	if !reflect.DeepEqual(cfg.Ingest.Topics, want) {
+		t.Fatalf("topics = %+v, want %+v", cfg.Ingest.Topics, want)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	env := []string{
+		"IOC_CLICKHOUSE_ADDR=10.0.0.5:9000",
+		"IOC_WRITER_BATCH_SIZE=500",
+		"IOC_WRITER_FLUSH_INTERVAL=1s",
+		"IOC_ROLES=ingest, dashboard",
+		"IOC_SIMULATOR_ENABLED=true",
+		"IOC_SIMULATOR_BAD_SHARE=0.5",
+		"IOC_MQTT_PASSWORD=hunter2",
+		"IOC_CONFIG=/etc/ioc.yaml", // reserved: the config path, not a setting
+		"IOC_TEST_CLICKHOUSE_ADDR=x",
+		"PATH=/bin",
+	}
+	cfg, err := Load(writeFile(t, "writer:\n  batch_size: 7\n"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ClickHouse.Addr != "10.0.0.5:9000" || cfg.Writer.BatchSize != 500 ||
+		cfg.Writer.FlushInterval != time.Second || !cfg.Simulator.Enabled || cfg.Simulator.BadShare != 0.5 {
+		t.Errorf("overrides not applied (env wins over the file): %+v", cfg)
+	}
+	if !reflect.DeepEqual(cfg.Roles, []string{"ingest", "dashboard"}) {
+		t.Errorf("roles = %q", cfg.Roles)
+	}
+	if cfg.MQTT.Password.Value() != "hunter2" {
+		t.Errorf("password not set")
+	}
+}
+
+func TestEnvProblems(t *testing.T) {
+	_, err := Load("", []string{"IOC_CLICKHOUS_ADDR=x", "IOC_WRITER_BATCH_SIZE=many", "IOC_MQTT_KEEPALIVE=10"})
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, w := range []string{
+		"IOC_CLICKHOUS_ADDR: unknown setting",
+		`IOC_WRITER_BATCH_SIZE: want a whole number, got "many"`,
+		`IOC_MQTT_KEEPALIVE: want a duration`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+}
+
+func TestEnvNamesCoverScalarSettings(t *testing.T) {
+	names := strings.Join(EnvNames(), " ")
+	for _, w := range []string{"IOC_ROLES", "IOC_CLICKHOUSE_ADDR", "IOC_MQTT_BROKER", "IOC_HTTP_LISTEN", "IOC_INGEST_MAX_AGE"} {
+		if !strings.Contains(names, w) {
+			t.Errorf("EnvNames lacks %s", w)
+		}
+	}
+	if strings.Contains(names, "IOC_INGEST_TOPICS") {
+		t.Error("lists of mappings are file-only")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+		want   string // "" means valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"empty pattern", func(c *Config) {
+			c.Ingest.Topics = append(c.Ingest.Topics, Topic{Format: "json", QoS: 1}, Topic{Pattern: "", Format: "json", QoS: 1})
+		}, "ingest.topics[2].pattern: empty"},
+		{"# not last", func(c *Config) { c.Ingest.Topics[0].Pattern = "a/#/b" }, "ingest.topics[0].pattern: \"a/#/b\": # must be the last level"},
+		{"+ inside a level", func(c *Config) { c.Ingest.Topics[0].Pattern = "a/b+/c" }, "+ must fill a whole level"},
+		{"shared subscription filter is fine", func(c *Config) { c.Ingest.Topics[0].Pattern = "$share/g/province/#" }, ""},
+		{"unknown format", func(c *Config) { c.Ingest.Topics[0].Format = "xml" }, "ingest.topics[0].format: want one of json"},
+		{"qos", func(c *Config) { c.Ingest.Topics[0].QoS = 3 }, "ingest.topics[0].qos: want 0, 1 or 2"},
+		{"no topics with ingest", func(c *Config) { c.Ingest.Topics = nil }, "ingest.topics: empty"},
+		{"no topics without ingest", func(c *Config) { c.Ingest.Topics = nil; c.Roles = []string{"dashboard"} }, ""},
+		{"unknown role", func(c *Config) { c.Roles = []string{"ingest", "cooking"} }, `roles[1]: unknown role "cooking"`},
+		{"no roles", func(c *Config) { c.Roles = nil }, "roles: empty"},
+		{"clickhouse addr", func(c *Config) { c.ClickHouse.Addr = "localhost" }, "clickhouse.addr: want host:port"},
+		{"clickhouse database", func(c *Config) { c.ClickHouse.Database = "ioc; DROP" }, "clickhouse.database"},
+		{"compression", func(c *Config) { c.ClickHouse.Compression = "gzip" }, "clickhouse.compression"},
+		{"broker scheme", func(c *Config) { c.MQTT.Broker = "http://x:1883" }, "mqtt.broker: want a tcp://"},
+		{"broker without port", func(c *Config) { c.MQTT.Broker = "tcp://broker" }, "mqtt.broker: want scheme://host:port"},
+		{"credentials in broker URL", func(c *Config) { c.MQTT.Broker = "tcp://u:secret@x:1883" }, "mqtt.broker: holds credentials"},
+		{"client id", func(c *Config) { c.MQTT.ClientID = "" }, "mqtt.client_id: empty"},
+		{"keepalive", func(c *Config) { c.MQTT.KeepAlive = time.Millisecond }, "mqtt.keepalive"},
+		{"batch size", func(c *Config) { c.Writer.BatchSize = 0 }, "writer.batch_size"},
+		{"flush interval", func(c *Config) { c.Writer.FlushInterval = 0 }, "writer.flush_interval: want a positive duration"},
+		{"http listen", func(c *Config) { c.HTTP.Listen = "8080" }, "http.listen"},
+		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"bad share", func(c *Config) { c.Simulator.BadShare = 2 }, "simulator.bad_share"},
+		{"payload limit", func(c *Config) { c.Ingest.MaxPayloadBytes = 0 }, "ingest.max_payload_bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Default()
+			tt.change(&cfg)
+			err := cfg.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("want valid, got %v", err)
+			case tt.want != "" && err == nil:
+				t.Fatalf("want %q, got valid", tt.want)
+			case tt.want != "" && !strings.Contains(err.Error(), tt.want):
+				t.Fatalf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	cfg := Default()
+	cfg.ClickHouse.Addr = ""
+	cfg.MQTT.Broker = ""
+	cfg.Writer.BatchSize = -1
+	probs, ok := cfg.Validate().(Problems)
+	if !ok || len(probs) != 3 {
+		t.Fatalf("want 3 problems, got %v", probs)
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := Secret("hunter2")
+	for _, out := range []string{s.String(), s.LogValue().String()} {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("secret leaked: %q", out)
+		}
+	}
+	txt, _ := s.MarshalText()
+	if strings.Contains(string(txt), "hunter2") {
+		t.Error("secret leaked in MarshalText")
+	}
+	if s.Value() != "hunter2" {
+		t.Error("Value must give the secret")
+	}
+}

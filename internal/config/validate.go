@@ -1,0 +1,182 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Problem is one configuration error at a dotted path such as ingest.topics[2].pattern.
+type Problem struct {
+	Path string
+	Msg  string
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.Msg }
+
+// Problems is every configuration error found; as an error it prints one per line.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (ps *Problems) add(path, format string, args ...any) {
+	*ps = append(*ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate returns every problem of the configuration (nil when there is none).
+func (c *Config) Validate() error {
+	var p Problems
+	if len(c.Roles) == 0 {
+		p.add("roles", "empty: name at least one of %s", strings.Join(KnownRoles, ", "))
+	}
+	for i, r := range c.Roles {
+		if !slices.Contains(KnownRoles, r) {
+			p.add(fmt.Sprintf("roles[%d]", i), "unknown role %q (known: %s)", r, strings.Join(KnownRoles, ", "))
+		}
+	}
+	oneOf(&p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf(&p, "log.format", c.Log.Format, "auto", "text", "json")
+
+	c.ClickHouse.validate(&p)
+	c.MQTT.validate(&p)
+	c.Ingest.validate(&p, c.HasRole(RoleIngest))
+	c.Writer.validate(&p)
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		p.add("http.listen", "want host:port such as :8080 or 127.0.0.1:8080, got %q", c.HTTP.Listen)
+	}
+	positive(&p, "simulator.interval", c.Simulator.Interval)
+	if c.Simulator.BadShare < 0 || c.Simulator.BadShare > 1 {
+		p.add("simulator.bad_share", "want a share from 0 to 1, got %g", c.Simulator.BadShare)
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return p
+}
+
+func (c *ClickHouse) validate(p *Problems) {
+	addrs := strings.Split(c.Addr, ",")
+	if strings.TrimSpace(c.Addr) == "" {
+		p.add("clickhouse.addr", "empty")
+	} else {
+		for _, a := range addrs {
+			if _, port, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil || port == "" {
+				p.add("clickhouse.addr", "want host:port (native protocol, usually 9000), got %q", a)
+			}
+		}
+	}
+	if !identifier.MatchString(c.Database) {
+		p.add("clickhouse.database", "want a name of letters, digits and _, got %q", c.Database)
+	}
+	if c.Username == "" {
+		p.add("clickhouse.username", "empty (ClickHouse's own default user is \"default\")")
+	}
+	oneOf(p, "clickhouse.compression", c.Compression, "none", "lz4", "zstd")
+	positive(p, "clickhouse.dial_timeout", c.DialTimeout)
+	positive(p, "clickhouse.query_timeout", c.QueryTimeout)
+}
+
+func (m *MQTT) validate(p *Problems) {
+	u, err := url.Parse(m.Broker)
+	switch {
+	case m.Broker == "":
+		p.add("mqtt.broker", "empty")
+	case err != nil:
+		p.add("mqtt.broker", "not a URL: %v", err)
+	case !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme):
+		p.add("mqtt.broker", "want a tcp://, ssl://, ws:// or wss:// URL, got scheme %q", u.Scheme)
+	case u.Host == "" || u.Port() == "":
+		p.add("mqtt.broker", "want scheme://host:port such as tcp://127.0.0.1:1883")
+	case u.User != nil:
+		p.add("mqtt.broker", "holds credentials: put them in mqtt.username and mqtt.password")
+	}
+	if m.ClientID == "" {
+		p.add("mqtt.client_id", "empty: a fixed client id keeps the broker session across restarts")
+	}
+	if m.KeepAlive < time.Second {
+		p.add("mqtt.keepalive", "want at least 1s, got %s", m.KeepAlive)
+	}
+	positive(p, "mqtt.connect_timeout", m.ConnectTimeout)
+	positive(p, "mqtt.max_reconnect_interval", m.MaxReconnectInterval)
+}
+
+func (in *Ingest) validate(p *Problems, required bool) {
+	if required && len(in.Topics) == 0 {
+		p.add("ingest.topics", "empty: the ingest role needs at least one topic")
+	}
+	for i, t := range in.Topics {
+		path := fmt.Sprintf("ingest.topics[%d]", i)
+		if err := CheckTopicFilter(t.Pattern); err != nil {
+			p.add(path+".pattern", "%v", err)
+		}
+		oneOf(p, path+".format", t.Format, "json")
+		if t.QoS < 0 || t.QoS > 2 {
+			p.add(path+".qos", "want 0, 1 or 2, got %d", t.QoS)
+		}
+	}
+	if in.MaxPayloadBytes < 1 || in.MaxPayloadBytes > 256<<20 {
+		p.add("ingest.max_payload_bytes", "want 1 to %d, got %d", 256<<20, in.MaxPayloadBytes)
+	}
+	if in.MaxFutureSkew < 0 {
+		p.add("ingest.max_future_skew", "negative")
+	}
+	positive(p, "ingest.max_age", in.MaxAge)
+	if in.DeadLetterPayloadBytes < 0 || in.DeadLetterPayloadBytes > 1<<20 {
+		p.add("ingest.dead_letter_payload_bytes", "want 0 to %d, got %d", 1<<20, in.DeadLetterPayloadBytes)
+	}
+}
+
+func (w *Writer) validate(p *Problems) {
+	if w.BatchSize < 1 || w.BatchSize > 1_000_000 {
+		p.add("writer.batch_size", "want 1 to 1000000, got %d", w.BatchSize)
+	}
+	if w.QueueSize < 1 {
+		p.add("writer.queue_size", "want at least 1, got %d", w.QueueSize)
+	}
+	positive(p, "writer.flush_interval", w.FlushInterval)
+	positive(p, "writer.max_retry_interval", w.MaxRetryInterval)
+	positive(p, "writer.shutdown_timeout", w.ShutdownTimeout)
+}
+
+// CheckTopicFilter reports what is wrong with an MQTT topic filter (MQTT 3.1.1 §4.7).
+func CheckTopicFilter(f string) error {
+	if f == "" {
+		return fmt.Errorf("empty")
+	}
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		switch {
+		case l == "#" && i != len(levels)-1:
+			return fmt.Errorf("%q: # must be the last level", f)
+		case l != "#" && strings.Contains(l, "#"):
+			return fmt.Errorf("%q: # must fill a whole level", f)
+		case l != "+" && strings.Contains(l, "+"):
+			return fmt.Errorf("%q: + must fill a whole level", f)
+		}
+	}
+	return nil
+}
+
+func oneOf(p *Problems, path, v string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		p.add(path, "want one of %s, got %q", strings.Join(allowed, ", "), v)
+	}
+}
+
+func positive(p *Problems, path string, d time.Duration) {
+	if d <= 0 {
+		p.add(path, "want a positive duration such as 250ms or 5s, got %s", d)
+	}
+}
