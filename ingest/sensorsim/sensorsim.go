@@ -50,15 +50,21 @@ var sensors = []sensor{
 // badPayloads are the malformed messages the simulator mixes in, one of each kind that
 // validation must catch.
 var badPayloads = []func(id string, now time.Time) string{
-	func(id string, _ time.Time) string { return `{"sensor": "` + id + `", "metric": "water_level", "value": ` }, // cut short
+	func(id string, _ time.Time) string {
+		return `{"sensor": "` + id + `", "metric": "water_level", "value": `
+	}, // cut short
 	func(id string, now time.Time) string {
 		return fmt.Sprintf(`{"sensor":%q,"ts":%d,"metric":"water_level","value":NaN,"unit":"m"}`, id, now.UnixMilli())
 	},
-	func(_ string, now time.Time) string { return fmt.Sprintf(`{"ts":%d,"metric":"water_level","value":1}`, now.UnixMilli()) },
+	func(_ string, now time.Time) string {
+		return fmt.Sprintf(`{"ts":%d,"metric":"water_level","value":1}`, now.UnixMilli())
+	},
 	func(id string, now time.Time) string {
 		return fmt.Sprintf(`{"sensor":%q,"ts":%q,"metric":"water_level","value":1}`, id, now.Add(48*time.Hour).Format(time.RFC3339))
 	},
-	func(id string, _ time.Time) string { return fmt.Sprintf(`{"sensor":%q,"ts":"yesterday","metric":"rainfall","value":2}`, id) },
+	func(id string, _ time.Time) string {
+		return fmt.Sprintf(`{"sensor":%q,"ts":"yesterday","metric":"rainfall","value":2}`, id)
+	},
 }
 
 // Simulator publishes the simulated sensors' readings.
