@@ -38,9 +38,10 @@ type Subscriber struct {
 	m        *metrics
 	now      func() time.Time
 
-	client  mqtt.Client
-	ctx     atomic.Pointer[context.Context] // intake context; cancelled when shutdown begins
-	stopped atomic.Bool                     // set when shutdown begins
+	client     mqtt.Client
+	ctx        atomic.Pointer[context.Context] // intake context; cancelled when shutdown begins
+	stopped    atomic.Bool                     // set when shutdown begins
+	subscribed atomic.Bool                     // set once the filters are subscribed, cleared when the connection drops
 }
 
 // NewSubscriber builds a subscriber; Run connects it.
@@ -77,6 +78,7 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, sink Sink, reg prometheus.R
 		SetMaxReconnectInterval(mc.MaxReconnectInterval).
 		SetOnConnectHandler(s.onConnect).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			s.subscribed.Store(false)
 			s.m.connected.Set(0)
 			s.m.connLost.Inc()
 			s.log.Warn("mqtt connection lost; reconnecting", "broker", mc.Broker, "err", err)
@@ -160,6 +162,7 @@ func (s *Subscriber) onConnect(c mqtt.Client) {
 			err = tok.Error()
 		}
 		if err == nil {
+			s.subscribed.Store(true)
 			s.m.connected.Set(1)
 			s.log.Info("mqtt connected and subscribed", "broker", s.cfg.Broker, "client_id", s.cfg.ClientID, "topics", len(s.topics))
 			return
@@ -185,10 +188,13 @@ func (s *Subscriber) handle(msg mqtt.Message, dec Decoder) {
 	}
 }
 
-// Check reports the broker connection's state for /healthz.
+// Check reports the broker connection's state for /healthz: up once connected and subscribed.
 func (s *Subscriber) Check(context.Context) error {
-	if !s.client.IsConnectionOpen() {
+	switch {
+	case !s.client.IsConnectionOpen():
 		return fmt.Errorf("not connected to %s", s.cfg.Broker)
+	case !s.subscribed.Load():
+		return fmt.Errorf("connected to %s, not subscribed yet", s.cfg.Broker)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/testcontainers/testcontainers-go"
 	tcclickhouse "github.com/testcontainers/testcontainers-go/modules/clickhouse"
 	"github.com/testcontainers/testcontainers-go/wait"
@@ -197,4 +198,17 @@ func startMosquittoContainer() (string, error) {
 		return "", err
 	}
 	return ep, nil
+}
+
+// ForgetSession ends the broker's persistent session of clientID (a connection with a clean
+// session does that), so tests leave no queued messages behind.
+func ForgetSession(t testing.TB, broker, clientID string) {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID(clientID).SetCleanSession(true))
+	tok := c.Connect()
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Logf("forget MQTT session %s: %v", clientID, tok.Error())
+		return
+	}
+	c.Disconnect(0)
 }

@@ -1,0 +1,89 @@
+package analytics
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/haidang-ioc/ioc/internal/testenv"
+)
+
+func TestMigrationsAreNumberedFiles(t *testing.T) {
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].Version != 1 || LatestVersion() != ms[len(ms)-1].Version {
+		t.Fatalf("migrations = %+v", ms)
+	}
+	for _, m := range ms {
+		if len(m.Statements) == 0 {
+			t.Errorf("migration %d has no statements", m.Version)
+		}
+	}
+}
+
+func TestSplitStatements(t *testing.T) {
+	got := splitStatements("-- a comment; with a semicolon\nCREATE TABLE a (x UInt8) ENGINE = Memory;\n\nCREATE TABLE b (y String) ENGINE = Memory;\n")
+	want := []string{"CREATE TABLE a (x UInt8) ENGINE = Memory", "CREATE TABLE b (y String) ENGINE = Memory"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// Applying the schema twice changes nothing, and every table it promises exists.
+func TestMigrateTwiceChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	cfg := testenv.ClickHouseConfig(t)
+	v1, err := Migrate(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := Migrate(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1 != LatestVersion() || v2 != v1 {
+		t.Fatalf("versions %d then %d, want %d twice", v1, v2, LatestVersion())
+	}
+	conn := testenv.Conn(t, cfg)
+	var applied uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM schema_migrations").Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := Migrations()
+	if applied != uint64(len(ms)) {
+		t.Fatalf("schema_migrations holds %d rows, want %d", applied, len(ms))
+	}
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, n)
+	}
+	if want := []string{"dead_letters", "readings", "schema_migrations"}; !slices.Equal(tables, want) {
+		t.Fatalf("tables %q, want %q", tables, want)
+	}
+}
+
+// A server that is not there is an error naming the address and how to start one.
+func TestOpenNamesTheAddressAndTheRemedy(t *testing.T) {
+	cfg := testenv.ClickHouseConfig(t)
+	cfg.Addr = "127.0.0.1:1" // nothing listens on port 1
+	_, err := Open(context.Background(), cfg)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"127.0.0.1:1", "deploy/local/services.sh start"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package analytics
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/testenv"
+)
+
+var t0 = time.Date(2026, 8, 3, 14, 15, 0, 0, time.UTC)
+
+func writerConfig() config.Writer {
+	w := config.Default().Writer
+	w.FlushInterval = 20 * time.Millisecond
+	w.MaxRetryInterval = 200 * time.Millisecond
+	w.ShutdownTimeout = 2 * time.Second
+	return w
+}
+
+// startWriter runs a writer on a fresh database until the test ends.
+func startWriter(t *testing.T, cfg config.ClickHouse, migrate bool) (*Writer, driver.Conn, *prometheus.Registry) {
+	t.Helper()
+	ctx := context.Background()
+	if migrate {
+		if _, err := Migrate(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn := testenv.Conn(t, cfg)
+	reg := prometheus.NewRegistry()
+	w := NewWriter(conn, writerConfig(), 10*time.Second, reg, slog.New(slog.DiscardHandler))
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- w.Run(wctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("writer: %v", err)
+		}
+	})
+	return w, conn, reg
+}
+
+func reading(i int) ingest.Reading {
+	return ingest.Reading{
+		Time: t0.Add(time.Duration(i) * time.Second), Sensor: "lc-hong-laocai", Metric: "water_level",
+		Value: 80 + float64(i)/100, Unit: "m", Quality: ingest.QualityGood, Received: t0.Add(time.Hour),
+		Topic: "province/lao-cai/river_gauge/lc-hong-laocai",
+	}
+}
+
+func TestWriterStoresExactRowsAndAcksAfter(t *testing.T) {
+	ctx := context.Background()
+	w, conn, _ := startWriter(t, testenv.ClickHouseConfig(t), true)
+
+	var acks atomic.Int32
+	const messages, perMessage = 40, 25
+	for m := 0; m < messages; m++ {
+		d := ingest.Delivery{Ack: func() { acks.Add(1) }}
+		for i := 0; i < perMessage; i++ {
+			d.Readings = append(d.Readings, reading(m*perMessage+i))
+		}
+		if m%10 == 0 {
+			d.DeadLetters = []ingest.DeadLetter{{Time: t0, Source: "mqtt", Topic: "t/x", Reason: ingest.ReasonMalformedJSON,
+				Detail: "invalid JSON", Payload: []byte(`{"se`), PayloadSize: 900}}
+		}
+		if err := w.Deliver(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := acks.Load(); got != messages {
+		t.Fatalf("acks = %d, want %d once stored", got, messages)
+	}
+
+	rows, err := conn.Query(ctx, "SELECT ts, sensor_id, metric, value, unit, quality, ingest_time, topic FROM readings ORDER BY ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var got ingest.Reading
+		var q string
+		if err := rows.Scan(&got.Time, &got.Sensor, &got.Metric, &got.Value, &got.Unit, &q, &got.Received, &got.Topic); err != nil {
+			t.Fatal(err)
+		}
+		got.Quality = ingest.Quality(q)
+		want := reading(n)
+		if !got.Time.Equal(want.Time) || got.Sensor != want.Sensor || got.Metric != want.Metric || got.Value != want.Value ||
+			got.Unit != want.Unit || got.Quality != want.Quality || !got.Received.Equal(want.Received) || got.Topic != want.Topic {
+			t.Fatalf("row %d = %+v, want %+v", n, got, want)
+		}
+		n++
+	}
+	if n != messages*perMessage {
+		t.Fatalf("stored %d readings, want %d", n, messages*perMessage)
+	}
+	var dead uint64
+	var reason, payload string
+	var size uint32
+	if err := conn.QueryRow(ctx, "SELECT count(), any(reason), any(payload), any(payload_size) FROM dead_letters").Scan(&dead, &reason, &payload, &size); err != nil {
+		t.Fatal(err)
+	}
+	if dead != 4 || reason != "malformed_json" || payload != `{"se` || size != 900 {
+		t.Fatalf("dead letters: %d %s %q %d", dead, reason, payload, size)
+	}
+}
+
+// While ClickHouse refuses a batch (here: its table does not exist yet) nothing is
+// acknowledged; once it accepts, the batch is stored once and acknowledged once.
+func TestWriterRetriesAndAcksOnlyOnceStored(t *testing.T) {
+	ctx := context.Background()
+	cfg := testenv.ClickHouseConfig(t)
+	w, conn, reg := startWriter(t, cfg, false)
+
+	var acks atomic.Int32
+	d := ingest.Delivery{Readings: []ingest.Reading{reading(1), reading(2)}, Ack: func() { acks.Add(1) }}
+	if err := w.Deliver(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	failures := func() float64 { return testutil.ToFloat64(w.m.batches.WithLabelValues("readings", "error")) }
+	for deadline := time.Now().Add(20 * time.Second); failures() < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never tried to store the batch")
+		}
+	}
+	if acks.Load() != 0 {
+		t.Fatal("acknowledged a message whose readings are not stored")
+	}
+	if _, err := Migrate(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM readings").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || acks.Load() != 1 {
+		t.Fatalf("rows = %d, acks = %d; want 2 rows stored once and 1 ack", n, acks.Load())
+	}
+	if got := testutil.ToFloat64(w.m.rows.WithLabelValues("readings")); got != 2 {
+		t.Fatalf("ioc_writer_rows_written_total = %v", got)
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// At shutdown the writer stores what is queued before it returns.
+func TestWriterStoresQueueOnShutdown(t *testing.T) {
+	ctx := context.Background()
+	cfg := testenv.ClickHouseConfig(t)
+	if _, err := Migrate(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	conn := testenv.Conn(t, cfg)
+	wc := writerConfig()
+	wc.FlushInterval = time.Hour // only shutdown flushes
+	w := NewWriter(conn, wc, 10*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	var acks atomic.Int32
+	for i := 0; i < 100; i++ {
+		if err := w.Deliver(ctx, ingest.Delivery{Readings: []ingest.Reading{reading(i)}, Ack: func() { acks.Add(1) }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wctx, stop := context.WithCancel(ctx)
+	stop() // shut down at once: everything queued must still be stored
+	if err := w.Run(wctx); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM readings").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 100 || acks.Load() != 100 {
+		t.Fatalf("rows = %d, acks = %d, want 100 and 100", n, acks.Load())
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runIOC(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCheckPrintsEveryProblemWithItsPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ioc.yaml")
+	body := "ingest:\n  topics:\n    - pattern: a/#\n    - pattern: b/+\n    - pattern: \"\"\nwriter:\n  batch_size: 0\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runIOC("check", "--config", path)
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d", code, exitUsage)
+	}
+	for _, want := range []string{"2 problem(s)", "ingest.topics[2].pattern: empty", "writer.batch_size: want 1 to 1000000, got 0"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q lacks %q", stderr, want)
+		}
+	}
+}
+
+func TestCheckAcceptsTheExampleConfig(t *testing.T) {
+	code, stdout, stderr := runIOC("check", "--config", "../../deploy/config/ioc.example.yaml")
+	if code != exitOK || !strings.Contains(stdout, "ok") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+func TestUnknownEnvironmentSettingIsAnError(t *testing.T) {
+	t.Setenv("IOC_CLICKHOUS_ADDR", "x:1")
+	code, _, stderr := runIOC("serve")
+	if code != exitUsage || !strings.Contains(stderr, "IOC_CLICKHOUS_ADDR: unknown setting") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if code, _, stderr := runIOC(); code != exitUsage || !strings.Contains(stderr, "usage: ioc") {
+		t.Errorf("no command: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runIOC("frobnicate"); code != exitUsage || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d, %q", code, stderr)
+	}
+	if code, stdout, _ := runIOC("version"); code != exitOK || !strings.HasPrefix(stdout, "ioc ") || !strings.Contains(stdout, "schema ") {
+		t.Errorf("version: exit %d, %q", code, stdout)
+	}
+	if code, _, _ := runIOC("check", "extra"); code != exitUsage {
+		t.Errorf("extra argument: exit %d", code)
+	}
+}

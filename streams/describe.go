@@ -1,0 +1,193 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+)
+
+// Reason is the stable code of why a camera could not be described.
+type Reason string
+
+// Reasons a DESCRIBE fails.
+const (
+	ReasonAuthFailed   Reason = "auth_failed"
+	ReasonTimeout      Reason = "timeout"
+	ReasonRefused      Reason = "refused"
+	ReasonNotFound     Reason = "not_found"
+	ReasonBadURL       Reason = "bad_url"
+	ReasonBadSDP       Reason = "bad_sdp"
+	ReasonNoVideoTrack Reason = "no_video_track"
+	ReasonError        Reason = "error"
+)
+
+// DescribeError is a failed DESCRIBE: its reason, and a message that holds no credentials.
+type DescribeError struct {
+	Reason Reason
+	URL    string // redacted
+	Err    error
+}
+
+func (e *DescribeError) Error() string {
+	return fmt.Sprintf("camera %s: describe: %s: %v", e.URL, e.Reason, e.Err)
+}
+
+func (e *DescribeError) Unwrap() error { return e.Err }
+
+// Video is what the SDP says of a camera's video track.
+type Video struct {
+	Codec  string
+	Width  int
+	Height int
+	// FPS from the SPS timing information, 0 when the camera does not send it.
+	FPS float64
+}
+
+// StreamInfo is what one camera offers.
+type StreamInfo struct {
+	URL string // redacted
+	// Video is the first video track; nil when there is none.
+	Video *Video
+	// Metadata tells whether an ONVIF metadata track (application/vnd.onvif.metadata) is offered.
+	Metadata bool
+}
+
+// Describe sends DESCRIBE to the camera at rawURL and reports its tracks. A camera without a
+// video track is an error with reason no_video_track, with the info still filled.
+func Describe(ctx context.Context, rawURL string, timeout time.Duration) (StreamInfo, error) {
+	info := StreamInfo{URL: RedactURL(rawURL)}
+	fail := func(r Reason, err error) (StreamInfo, error) {
+		return info, &DescribeError{Reason: r, URL: info.URL, Err: scrub(err, rawURL)}
+	}
+	u, err := base.ParseURL(rawURL)
+	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") {
+		return fail(ReasonBadURL, errors.New("want rtsp://[user:password@]host[:port]/path"))
+	}
+	c := gortsplib.Client{ReadTimeout: timeout, WriteTimeout: timeout}
+	if err := c.Start(u.Scheme, u.Host); err != nil {
+		return fail(classify(err), err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, c.Close) // the client's calls take no context
+	defer stop()
+
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fail(ReasonTimeout, ctx.Err())
+		}
+		return fail(classify(err), err)
+	}
+	info.Video, info.Metadata, err = tracks(desc)
+	switch {
+	case err != nil:
+		return fail(ReasonBadSDP, err)
+	case info.Video == nil:
+		return fail(ReasonNoVideoTrack, errors.New("the camera offers no video track"))
+	}
+	return info, nil
+}
+
+// tracks reads the video track's codec and resolution, and whether a metadata track is there.
+func tracks(desc *description.Session) (*Video, bool, error) {
+	var video *Video
+	metadata := false
+	for _, m := range desc.Medias {
+		for _, f := range m.Formats {
+			if strings.EqualFold(f.RTPMap(), "vnd.onvif.metadata/90000") || strings.Contains(strings.ToLower(f.RTPMap()), "onvif.metadata") {
+				metadata = true
+			}
+			if video != nil || m.Type != description.MediaTypeVideo {
+				continue
+			}
+			v := &Video{Codec: f.Codec()}
+			switch f := f.(type) {
+			case *format.H264:
+				if f.SPS != nil {
+					var sps h264.SPS
+					if err := sps.Unmarshal(f.SPS); err != nil {
+						return nil, metadata, fmt.Errorf("H.264 SPS: %w", err)
+					}
+					v.Width, v.Height, v.FPS = sps.Width(), sps.Height(), sps.FPS()
+				}
+			case *format.H265:
+				if f.SPS != nil {
+					var sps h265.SPS
+					if err := sps.Unmarshal(f.SPS); err != nil {
+						return nil, metadata, fmt.Errorf("H.265 SPS: %w", err)
+					}
+					v.Width, v.Height, v.FPS = sps.Width(), sps.Height(), sps.FPS()
+				}
+			}
+			video = v
+		}
+	}
+	return video, metadata, nil
+}
+
+func classify(err error) Reason {
+	var status liberrors.ErrClientBadStatusCode
+	var authSetup liberrors.ErrClientAuthSetup
+	var netErr net.Error
+	switch {
+	case errors.As(err, &status) && status.Code == base.StatusUnauthorized, errors.As(err, &authSetup):
+		return ReasonAuthFailed
+	case errors.As(err, &status) && status.Code == base.StatusNotFound:
+		return ReasonNotFound
+	case errors.As(err, &liberrors.ErrClientRequestTimedOut{}), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return ReasonTimeout
+	case strings.Contains(err.Error(), "connection refused"):
+		return ReasonRefused
+	case strings.Contains(err.Error(), "SDP"), strings.Contains(err.Error(), "sdp"):
+		return ReasonBadSDP
+	}
+	return ReasonError
+}
+
+// RedactURL hides the password of a camera URL, and the user name too: both are secrets.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	return u.String()
+}
+
+// scrub removes the URL's credentials from an error's text, wherever a library put them.
+func scrub(err error, rawURL string) error {
+	u, perr := url.Parse(rawURL)
+	if err == nil || perr != nil || u.User == nil {
+		return err
+	}
+	msg := err.Error()
+	secrets := []string{u.User.String(), u.User.Username()}
+	if p, ok := u.User.Password(); ok {
+		secrets = append(secrets, p, url.QueryEscape(p))
+	}
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "REDACTED")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}
