@@ -143,9 +143,9 @@ func TestDescribeFailuresHaveReasonsAndNoSecrets(t *testing.T) {
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"rtsp://admin:pa%40ss@10.1.2.3:554/Streaming/Channels/101": "rtsp://REDACTED@10.1.2.3:554/Streaming/Channels/101",
-		"rtsp://10.1.2.3/live":                                    "rtsp://10.1.2.3/live",
-		"rtsp://only-user@cam/live":                               "rtsp://REDACTED@cam/live",
-		"rtsp://a b:c@%zz":                                        "(unparseable URL)",
+		"rtsp://10.1.2.3/live":      "rtsp://10.1.2.3/live",
+		"rtsp://only-user@cam/live": "rtsp://REDACTED@cam/live",
+		"rtsp://a b:c@%zz":          "(unparseable URL)",
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
