@@ -76,8 +76,8 @@ func Describe(ctx context.Context, rawURL string, timeout time.Duration) (Stream
 	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") {
 		return fail(ReasonBadURL, errors.New("want rtsp://[user:password@]host[:port]/path"))
 	}
-	c := gortsplib.Client{ReadTimeout: timeout, WriteTimeout: timeout}
-	if err := c.Start(u.Scheme, u.Host); err != nil {
+	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, ReadTimeout: timeout, WriteTimeout: timeout}
+	if err := c.Start2(); err != nil {
 		return fail(classify(err), err)
 	}
 	defer c.Close()

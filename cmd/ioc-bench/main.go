@@ -1,0 +1,53 @@
+// Command ioc-bench runs the end-to-end benchmarks against the local real servers and prints,
+// for each, a line of the form
+//
+//	RESULT bench=<name> value=<n> unit=<u> ratio=<ours/reference> reference=<n>
+//
+// where the reference is measured in the same run (see docs/BENCHMARKS.md).
+//
+//	ioc-bench ingest [flags]   MQTT generic JSON -> ClickHouse, against a plain paho subscriber
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "ingest":
+		fs := flag.NewFlagSet("ingest", flag.ExitOnError)
+		opts := ingestOptions{}
+		fs.IntVar(&opts.N, "n", 200_000, "readings (one generic JSON message each) per round")
+		fs.IntVar(&opts.Rounds, "rounds", 3, "rounds; the median round of each side is reported")
+		fs.IntVar(&publishers, "publishers", publishers, "publishing connections")
+		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
+		fs.StringVar(&opts.Broker, "broker", envOr("IOC_TEST_MQTT_BROKER", "tcp://127.0.0.1:1883"), "MQTT broker URL")
+		_ = fs.Parse(os.Args[2:])
+		err = benchIngest(ctx, opts)
+	default:
+		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ioc-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
