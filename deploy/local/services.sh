@@ -78,8 +78,10 @@ start_clickhouse() {
     die "Debian's ClickHouse config changed shape: no <listen_host>127.0.0.1</listen_host> to keep"
   cp /etc/clickhouse-server/users.xml "$ch_dir/users.xml"
   say "starting ClickHouse on 127.0.0.1:$ch_port (data in $ch_dir)"
-  (cd "$ch_dir" && setsid nohup clickhouse-server --config-file="$ch_dir/config.xml" \
-    >"$ch_dir/log/stdout.log" 2>&1 </dev/null & echo $! >"$ch_dir/pid")
+  # setsid detaches it from the terminal (Ctrl-C on `make demo` must not stop it); the inner
+  # shell records its own pid and then becomes the server, so the pid file names the server.
+  (cd "$ch_dir" && setsid sh -c 'echo $$ >"$1/pid"; exec clickhouse-server --config-file="$1/config.xml"' \
+    sh "$ch_dir" >"$ch_dir/log/stdout.log" 2>&1 </dev/null &)
   wait_for ClickHouse ch_answers 60 "$ch_dir/log/clickhouse-server.err.log"
 }
 
@@ -123,7 +125,7 @@ stop_one() { # stop_one NAME PIDFILE
   for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   if kill -0 "$pid" 2>/dev/null; then say "$name did not stop in 30s: killing"; kill -9 "$pid" || true; fi
   rm -f "$pidfile"
-  say "$name stopped"
+  say "$name stopped (pid $pid)"
 }
 
 status() {
