@@ -58,6 +58,15 @@ func reading(i int) ingest.Reading {
 	}
 }
 
+func countReadings(t *testing.T, conn driver.Conn) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM readings").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestWriterStoresExactRowsAndAcksAfter(t *testing.T) {
 	ctx := context.Background()
 	w, conn, _ := startWriter(t, testenv.ClickHouseConfig(t), true)
@@ -144,12 +153,8 @@ func TestWriterRetriesAndAcksOnlyOnceStored(t *testing.T) {
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM readings").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 2 || acks.Load() != 1 {
-		t.Fatalf("rows = %d, acks = %d; want 2 rows stored once and 1 ack", n, acks.Load())
+	if n := countReadings(t, conn); n != 2 || acks.Load() != 1 {
+		t.Fatalf("rows = %d, acks = %d; want 2 rows stored once and 1 ack", countReadings(t, conn), acks.Load())
 	}
 	if got := testutil.ToFloat64(w.m.rows.WithLabelValues("readings")); got != 2 {
 		t.Fatalf("ioc_writer_rows_written_total = %v", got)
@@ -181,11 +186,7 @@ func TestWriterStoresQueueOnShutdown(t *testing.T) {
 	if err := w.Run(wctx); err != nil {
 		t.Fatal(err)
 	}
-	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM readings").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 100 || acks.Load() != 100 {
+	if n := countReadings(t, conn); n != 100 || acks.Load() != 100 {
 		t.Fatalf("rows = %d, acks = %d, want 100 and 100", n, acks.Load())
 	}
 }

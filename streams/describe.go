@@ -114,28 +114,40 @@ func tracks(desc *description.Session) (*Video, bool, error) {
 				continue
 			}
 			v := &Video{Codec: f.Codec()}
+			var err error
 			switch f := f.(type) {
 			case *format.H264:
-				if f.SPS != nil {
-					var sps h264.SPS
-					if err := sps.Unmarshal(f.SPS); err != nil {
-						return nil, metadata, fmt.Errorf("H.264 SPS: %w", err)
-					}
-					v.Width, v.Height, v.FPS = sps.Width(), sps.Height(), sps.FPS()
-				}
+				err = v.readSPS(f.SPS, &h264.SPS{})
 			case *format.H265:
-				if f.SPS != nil {
-					var sps h265.SPS
-					if err := sps.Unmarshal(f.SPS); err != nil {
-						return nil, metadata, fmt.Errorf("H.265 SPS: %w", err)
-					}
-					v.Width, v.Height, v.FPS = sps.Width(), sps.Height(), sps.FPS()
-				}
+				err = v.readSPS(f.SPS, &h265.SPS{})
+			}
+			if err != nil {
+				return nil, metadata, fmt.Errorf("%s SPS: %w", v.Codec, err)
 			}
 			video = v
 		}
 	}
 	return video, metadata, nil
+}
+
+// sps is what H.264 and H.265 sequence parameter sets both tell.
+type sps interface {
+	Unmarshal([]byte) error
+	Width() int
+	Height() int
+	FPS() float64
+}
+
+// readSPS fills the resolution and frame rate from the SPS the SDP carries, if it carries one.
+func (v *Video) readSPS(raw []byte, s sps) error {
+	if raw == nil {
+		return nil
+	}
+	if err := s.Unmarshal(raw); err != nil {
+		return err
+	}
+	v.Width, v.Height, v.FPS = s.Width(), s.Height(), s.FPS()
+	return nil
 }
 
 func classify(err error) Reason {
