@@ -7,15 +7,15 @@ import (
 )
 
 const (
-	insertReadings    = "INSERT INTO readings (ts, sensor_id, metric, value, unit, quality, ingest_time, topic)"
+	insertReadings    = "INSERT INTO readings (ts, sensor_id, metric, value, text, unit, quality, ingest_time, topic)"
 	insertDeadLetters = "INSERT INTO dead_letters (ts, source, topic, reason, detail, payload, payload_size)"
 )
 
 // readingColumns holds readings column by column, in insertReadings' order.
 type readingColumns struct {
-	ts, ingestTime                       []time.Time
-	sensor, metric, unit, quality, topic []string
-	value                                []float64
+	ts, ingestTime                             []time.Time
+	sensor, metric, text, unit, quality, topic []string
+	value                                      []float64
 }
 
 func (c *readingColumns) add(r *ingest.Reading) {
@@ -23,6 +23,7 @@ func (c *readingColumns) add(r *ingest.Reading) {
 	c.sensor = append(c.sensor, r.Sensor)
 	c.metric = append(c.metric, r.Metric)
 	c.value = append(c.value, r.Value)
+	c.text = append(c.text, r.Text)
 	c.unit = append(c.unit, r.Unit)
 	c.quality = append(c.quality, string(r.Quality))
 	c.ingestTime = append(c.ingestTime, r.Received)
@@ -32,12 +33,12 @@ func (c *readingColumns) add(r *ingest.Reading) {
 func (c *readingColumns) len() int { return len(c.ts) }
 
 func (c *readingColumns) columns() []any {
-	return []any{c.ts, c.sensor, c.metric, c.value, c.unit, c.quality, c.ingestTime, c.topic}
+	return []any{c.ts, c.sensor, c.metric, c.value, c.text, c.unit, c.quality, c.ingestTime, c.topic}
 }
 
 func (c *readingColumns) reset() {
 	c.ts, c.ingestTime = c.ts[:0], c.ingestTime[:0]
-	c.sensor, c.metric, c.unit, c.quality, c.topic = c.sensor[:0], c.metric[:0], c.unit[:0], c.quality[:0], c.topic[:0]
+	c.sensor, c.metric, c.text, c.unit, c.quality, c.topic = c.sensor[:0], c.metric[:0], c.text[:0], c.unit[:0], c.quality[:0], c.topic[:0]
 	c.value = c.value[:0]
 }
 
@@ -84,7 +85,7 @@ func newBatch(capacity int) *batch {
 	b := &batch{}
 	b.readings = readingColumns{
 		ts: make([]time.Time, 0, capacity), ingestTime: make([]time.Time, 0, capacity),
-		sensor: make([]string, 0, capacity), metric: make([]string, 0, capacity), unit: make([]string, 0, capacity),
+		sensor: make([]string, 0, capacity), metric: make([]string, 0, capacity), text: make([]string, 0, capacity), unit: make([]string, 0, capacity),
 		quality: make([]string, 0, capacity), topic: make([]string, 0, capacity), value: make([]float64, 0, capacity),
 	}
 	return b

@@ -7,6 +7,8 @@ type writerMetrics struct {
 	batches      *prometheus.CounterVec
 	flushSeconds *prometheus.HistogramVec
 	unstored     prometheus.Counter
+	spooledRows  prometheus.Counter
+	replayedRows prometheus.Counter
 }
 
 func newWriterMetrics(reg prometheus.Registerer, queueLen func() float64) *writerMetrics {
@@ -24,6 +26,12 @@ func newWriterMetrics(reg prometheus.Registerer, queueLen func() float64) *write
 		unstored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ioc_writer_messages_unstored_total", Help: "Messages whose batch was given up at shutdown; left unacknowledged for the broker to redeliver.",
 		}),
+		spooledRows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_writer_rows_spooled_total", Help: "Rows written to the disk spool instead of ClickHouse.",
+		}),
+		replayedRows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_writer_rows_replayed_total", Help: "Rows replayed from the disk spool into ClickHouse.",
+		}),
 	}
 	for _, t := range []string{"readings", "dead_letters"} {
 		m.rows.WithLabelValues(t)
@@ -33,6 +41,39 @@ func newWriterMetrics(reg prometheus.Registerer, queueLen func() float64) *write
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ioc_writer_queue_length", Help: "Messages waiting for the writer.",
 	}, queueLen)
-	reg.MustRegister(m.rows, m.batches, m.flushSeconds, m.unstored, queue)
+	reg.MustRegister(m.rows, m.batches, m.flushSeconds, m.unstored, m.spooledRows, m.replayedRows, queue)
+	return m
+}
+
+type spoolMetrics struct {
+	appended prometheus.Counter
+	replayed prometheus.Counter
+	corrupt  prometheus.Counter
+	full     prometheus.Counter
+	errors   prometheus.Counter
+}
+
+func newSpoolMetrics(reg prometheus.Registerer, s *Spool) *spoolMetrics {
+	m := &spoolMetrics{
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_spool_batches_appended_total", Help: "Batches written to the disk spool (ClickHouse unreachable or slow, or spool forced).",
+		}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_spool_replays_total", Help: "Groups of spooled batches stored in ClickHouse and committed.",
+		}),
+		corrupt: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_spool_corrupt_records_total", Help: "Damaged or torn spool records found on replay; moved aside, never replayed.",
+		}),
+		full: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_spool_full_total", Help: "Appends refused because the spool held writer.spool.max_bytes; intake waits.",
+		}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_spool_io_errors_total", Help: "Spool write or fsync errors.",
+		}),
+	}
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ioc_spool_pending_bytes", Help: "Bytes in the disk spool waiting to be replayed into ClickHouse.",
+	}, func() float64 { return float64(s.Pending()) })
+	reg.MustRegister(m.appended, m.replayed, m.corrupt, m.full, m.errors, pending)
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"math"
 	"path"
 	"sort"
 	"strconv"
@@ -103,10 +104,11 @@ func Migrate(ctx context.Context, cfg config.ClickHouse) (uint32, error) {
 		return 0, err
 	}
 	defer conn.Close()
-	return migrate(ctx, conn)
+	return migrateTo(ctx, conn, math.MaxUint32)
 }
 
-func migrate(ctx context.Context, conn driver.Conn) (uint32, error) {
+// migrateTo applies the pending migrations numbered up to last.
+func migrateTo(ctx context.Context, conn driver.Conn, last uint32) (uint32, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return 0, err
@@ -124,7 +126,7 @@ func migrate(ctx context.Context, conn driver.Conn) (uint32, error) {
 	}
 	ddl := clickhouse.Context(ctx, clickhouse.WithSettings(ddlSettings))
 	for _, m := range ms {
-		if m.Version <= current {
+		if m.Version <= current || m.Version > last {
 			continue
 		}
 		for i, stmt := range m.Statements {

@@ -2,9 +2,11 @@ package analytics
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/haidang-ioc/ioc/internal/testenv"
 )
@@ -68,7 +70,7 @@ func TestMigrateTwiceChangesNothing(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	if want := []string{"dead_letters", "readings", "schema_migrations"}; !slices.Equal(tables, want) {
+	if want := []string{"dead_letters", "readings", "schema_migrations", "sensors", "sensors_current"}; !slices.Equal(tables, want) {
 		t.Fatalf("tables %q, want %q", tables, want)
 	}
 }
@@ -85,5 +87,58 @@ func TestOpenNamesTheAddressAndTheRemedy(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+// Migration 2 moves readings to a deduplicating table without losing a row: a database at
+// version 1 with readings keeps them, and a reading stored twice reads once with FINAL.
+func TestMigrationTwoKeepsReadingsAndDeduplicates(t *testing.T) {
+	ctx := context.Background()
+	cfg := testenv.ClickHouseConfig(t)
+	conn := testenv.Conn(t, cfg)
+	if v, err := migrateTo(ctx, conn, 1); err != nil || v != 1 {
+		t.Fatalf("migrate to 1: %d, %v", v, err)
+	}
+	ts := time.Date(2026, 8, 3, 14, 15, 0, 0, time.UTC)
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO readings (ts, sensor_id, metric, value, unit, quality, ingest_time, topic)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := b.Append(ts.Add(time.Duration(i)*time.Minute), "lc-hong-laocai", "water_level", 80+float64(i), "m", "good", ts, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := migrateTo(ctx, conn, math.MaxUint32); err != nil || v != LatestVersion() {
+		t.Fatalf("migrate on: %d, %v", v, err)
+	}
+	// the same reading again, as a redelivery would store it
+	b, err = conn.PrepareBatch(ctx, "INSERT INTO readings (ts, sensor_id, metric, value, text, unit, quality, ingest_time, topic)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(ts, "lc-hong-laocai", "water_level", 80.0, "", "m", "good", ts.Add(time.Second), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	var sum float64
+	if err := conn.QueryRow(ctx, "SELECT count(), sum(value) FROM readings FINAL").Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || sum != 243 {
+		t.Fatalf("FINAL reads %d readings summing to %g, want 3 summing to 243", n, sum)
+	}
+	var engine string
+	if err := conn.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = ? AND name = 'readings'", cfg.Database).Scan(&engine); err != nil {
+		t.Fatal(err)
+	}
+	if engine != "ReplacingMergeTree" {
+		t.Fatalf("readings engine %s", engine)
 	}
 }

@@ -17,11 +17,17 @@ import (
 
 // Writer stores deliveries in ClickHouse in batches: it flushes when BatchSize rows wait or
 // FlushInterval has passed, appends column by column, and acknowledges each delivery only
-// after its rows are stored. One batch fills while the previous one is being stored. A batch
-// that ClickHouse refuses is retried with backoff until it is stored or shutdown gives up on
-// it, in which case its messages stay unacknowledged and the broker redelivers them.
+// after its rows are stored. One batch fills while the previous one is being stored.
+//
+// A batch that ClickHouse does not take within Spool.After goes to the disk spool (if there is
+// one) and is acknowledged once there; while the spool holds anything, new batches follow it
+// there, and a replayer stores the spool's batches in order as soon as ClickHouse answers.
+// Without a spool, or when it is full, a batch is retried with backoff until it is stored or
+// shutdown gives up on it, in which case its messages stay unacknowledged and the broker
+// redelivers them.
 type Writer struct {
 	conn         driver.Conn
+	spool        *Spool
 	cfg          config.Writer
 	queryTimeout time.Duration
 	in           chan ingest.Delivery
@@ -30,10 +36,12 @@ type Writer struct {
 	log          *slog.Logger
 }
 
-// NewWriter builds a writer on conn; Run starts it.
-func NewWriter(conn driver.Conn, cfg config.Writer, queryTimeout time.Duration, reg prometheus.Registerer, log *slog.Logger) *Writer {
+// NewWriter builds a writer on conn with spool (nil for none); Run starts it. The caller
+// closes the spool after Run returns.
+func NewWriter(conn driver.Conn, spool *Spool, cfg config.Writer, queryTimeout time.Duration, reg prometheus.Registerer, log *slog.Logger) *Writer {
 	w := &Writer{
 		conn:         conn,
+		spool:        spool,
 		cfg:          cfg,
 		queryTimeout: queryTimeout,
 		in:           make(chan ingest.Delivery, cfg.QueueSize),
@@ -92,10 +100,18 @@ func (w *Writer) Run(ctx context.Context) error {
 			free <- b
 		}
 	}()
+	replayed := make(chan struct{})
+	go func() { // the replayer: owned by Run, which waits for it below
+		defer close(replayed)
+		if w.spool != nil {
+			w.replay(ctx)
+		}
+	}()
 
 	w.accumulate(ctx, full, free)
 	close(full)
 	<-stored
+	<-replayed
 	return nil
 }
 
@@ -145,19 +161,15 @@ func (w *Writer) drain(b *batch) {
 	}
 }
 
-// store writes b's tables, retrying each until stored or ctx ends, then acknowledges b's
-// deliveries. A table already stored is not written again, so a retry never duplicates it.
+// store makes b durable (in ClickHouse or the spool), then acknowledges b's deliveries.
 func (w *Writer) store(ctx context.Context, b *batch) {
 	var err error
-	if !b.empty() {
-		err = w.storeTable(ctx, "readings", b.readings.len(), &b.readingsStored, func(ctx context.Context) error {
-			return w.insert(ctx, insertReadings, b.readings.columns())
-		})
-		if err == nil {
-			err = w.storeTable(ctx, "dead_letters", b.dead.len(), &b.deadStored, func(ctx context.Context) error {
-				return w.insert(ctx, insertDeadLetters, b.dead.columns())
-			})
-		}
+	switch {
+	case b.empty():
+	case w.spool == nil:
+		err = w.insertAll(ctx, b)
+	default:
+		err = w.storeOrSpool(ctx, b)
 	}
 	if err != nil {
 		w.m.unstored.Add(float64(len(b.acks)))
@@ -172,6 +184,88 @@ func (w *Writer) store(ctx context.Context, b *batch) {
 	}
 	for _, done := range b.done {
 		done <- err
+	}
+}
+
+// insertAll writes b's tables, retrying each until stored or ctx ends. A table already stored
+// is not written again, so a retry never duplicates it.
+func (w *Writer) insertAll(ctx context.Context, b *batch) error {
+	err := w.storeTable(ctx, "readings", b.readings.len(), &b.readingsStored, func(ctx context.Context) error {
+		return w.insert(ctx, insertReadings, b.readings.columns())
+	})
+	if err == nil {
+		err = w.storeTable(ctx, "dead_letters", b.dead.len(), &b.deadStored, func(ctx context.Context) error {
+			return w.insert(ctx, insertDeadLetters, b.dead.columns())
+		})
+	}
+	return err
+}
+
+// storeOrSpool inserts b, or spools what of it is not stored when ClickHouse does not take it
+// within Spool.After, or at once while the spool holds older batches (order is kept) or when
+// it is forced. When the spool refuses (full, or a disk error) it tries ClickHouse again, with
+// backoff, until one of them takes the batch or ctx ends.
+func (w *Writer) storeOrSpool(ctx context.Context, b *batch) error {
+	retry := backoff.Backoff{Initial: 100 * time.Millisecond, Max: w.cfg.MaxRetryInterval}
+	for {
+		if !w.cfg.Spool.Force && w.spool.Pending() == 0 {
+			tctx, cancel := context.WithTimeout(ctx, w.cfg.Spool.After)
+			err := w.insertAll(tctx, b)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				return err
+			}
+		}
+		err := w.spool.Append(encodeSpoolRecord(b))
+		if err == nil {
+			w.m.spooledRows.Add(float64(b.rows()))
+			return nil
+		}
+		w.log.Warn("the spool refused a batch; trying ClickHouse again", "rows", b.rows(), "err", err)
+		if !retry.Wait(ctx) {
+			return fmt.Errorf("spool a batch of %d rows: %w", b.rows(), errors.Join(err, ctx.Err()))
+		}
+	}
+}
+
+// replay stores the spool's batches in ClickHouse, oldest first, and commits each group once
+// stored, until ctx ends. What is left stays on disk for the next run.
+func (w *Writer) replay(ctx context.Context) {
+	const readBytes = 8 << 20
+	b := newBatch(w.cfg.BatchSize)
+	intern := map[string]string{}
+	idle := time.NewTicker(w.cfg.Spool.FsyncInterval)
+	defer idle.Stop()
+	for {
+		recs, next, err := w.spool.Read(readBytes)
+		if err != nil {
+			w.log.Error("spool: read failed", "err", err)
+		}
+		if len(recs) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.spool.Appended():
+			case <-idle.C:
+				if err := w.spool.Sync(); err != nil {
+					w.log.Error("spool: fsync failed", "err", err)
+				}
+			}
+			continue
+		}
+		b.reset()
+		for _, rec := range recs {
+			if err := decodeSpoolRecord(rec, b, intern); err != nil {
+				w.log.Error("spool: unreadable batch skipped", "err", err)
+			}
+		}
+		if err := w.insertAll(ctx, b); err != nil {
+			return // ctx ended; the records stay in the spool
+		}
+		if err := w.spool.Commit(next); err != nil {
+			w.log.Warn("spool: could not save the replay position; those batches may be replayed again", "err", err)
+		}
+		w.m.replayedRows.Add(float64(b.rows()))
 	}
 }
 

@@ -37,7 +37,7 @@ func startWriter(t *testing.T, cfg config.ClickHouse, migrate bool) (*Writer, dr
 	}
 	conn := testenv.Conn(t, cfg)
 	reg := prometheus.NewRegistry()
-	w := NewWriter(conn, writerConfig(), 10*time.Second, reg, slog.New(slog.DiscardHandler))
+	w := NewWriter(conn, nil, writerConfig(), 10*time.Second, reg, slog.New(slog.DiscardHandler))
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- w.Run(wctx) }()
@@ -174,7 +174,7 @@ func TestWriterStoresQueueOnShutdown(t *testing.T) {
 	conn := testenv.Conn(t, cfg)
 	wc := writerConfig()
 	wc.FlushInterval = time.Hour // only shutdown flushes
-	w := NewWriter(conn, wc, 10*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	w := NewWriter(conn, nil, wc, 10*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	var acks atomic.Int32
 	for i := 0; i < 100; i++ {
 		if err := w.Deliver(ctx, ingest.Delivery{Readings: []ingest.Reading{reading(i)}, Ack: func() { acks.Add(1) }}); err != nil {

@@ -32,7 +32,7 @@ type jsonRecord struct {
 
 // Decode returns the readings of payload (Time, Sensor, Metric, Value, Unit set) and a
 // rejection for every record it could not read.
-func (JSONDecoder) Decode(payload []byte) ([]Reading, []Rejection) {
+func (JSONDecoder) Decode(_ string, payload []byte, _ time.Time) ([]Reading, []Rejection) {
 	body := bytes.TrimSpace(payload)
 	if len(body) == 0 {
 		return nil, []Rejection{{Reason: ReasonEmpty, Detail: "empty payload", Record: payload}}

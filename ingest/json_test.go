@@ -58,7 +58,7 @@ func TestJSONDecoder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, rejected := JSONDecoder{}.Decode([]byte(tt.payload))
+			got, rejected := JSONDecoder{}.Decode("", []byte(tt.payload), time.Time{})
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d readings %+v, want %d %+v (rejections %+v)", len(got), got, len(tt.want), tt.want, rejected)
 			}
@@ -85,7 +85,7 @@ func TestJSONDecoder(t *testing.T) {
 
 // The record kept with a rejection inside an array is that record, not the whole payload.
 func TestJSONDecoderRejectionKeepsItsRecord(t *testing.T) {
-	_, rej := JSONDecoder{}.Decode([]byte(`[{"sensor":"a","ts":1785766500000,"metric":"ph","value":7},{"sensor":"b"}]`))
+	_, rej := JSONDecoder{}.Decode("", []byte(`[{"sensor":"a","ts":1785766500000,"metric":"ph","value":7},{"sensor":"b"}]`), time.Time{})
 	if len(rej) != 1 || string(rej[0].Record) != `{"sensor":"b"}` || rej[0].Detail != "record 1: metric: missing" {
 		t.Fatalf("rejection = %+v", rej)
 	}
@@ -100,7 +100,7 @@ func FuzzJSONDecoder(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		readings, rejections := JSONDecoder{}.Decode(payload)
+		readings, rejections := JSONDecoder{}.Decode("", payload, time.Time{})
 		for _, r := range readings {
 			if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) || r.Sensor == "" || r.Metric == "" || r.Time.IsZero() {
 				t.Fatalf("accepted a bad reading %+v from %q", r, payload)
@@ -122,7 +122,7 @@ func BenchmarkJSONDecoderObject(b *testing.B) {
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if r, _ := (JSONDecoder{}).Decode(payload); len(r) != 1 {
+		if r, _ := (JSONDecoder{}).Decode("", payload, time.Time{}); len(r) != 1 {
 			b.Fatal("no reading")
 		}
 	}
@@ -137,7 +137,7 @@ func BenchmarkJSONDecoderArray100(b *testing.B) {
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if r, _ := (JSONDecoder{}).Decode(payload); len(r) != 100 {
+		if r, _ := (JSONDecoder{}).Decode("", payload, time.Time{}); len(r) != 100 {
 			b.Fatal("readings lost")
 		}
 	}

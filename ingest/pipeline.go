@@ -23,9 +23,10 @@ type Sink interface {
 	Deliver(ctx context.Context, d Delivery) error
 }
 
-// Decoder turns one payload into readings, and a Rejection for each record it cannot read.
+// Decoder turns one payload, which came on topic at now, into readings (Time, Sensor, Metric,
+// Value or Text, and the Unit as sent), and a Rejection for each record it cannot read.
 type Decoder interface {
-	Decode(payload []byte) ([]Reading, []Rejection)
+	Decode(topic string, payload []byte, now time.Time) ([]Reading, []Rejection)
 }
 
 // Check is one validation step applied to every decoded reading; nil means it passes.
@@ -59,7 +60,7 @@ func (p *Pipeline) Process(topic string, payload []byte, dec Decoder, now time.T
 		reject(Rejection{Reason: ReasonInvalidUTF8, Record: payload, Detail: "payload is not valid UTF-8"})
 		return d
 	}
-	readings, rejections := dec.Decode(payload)
+	readings, rejections := dec.Decode(topic, payload, now)
 	for _, rej := range rejections {
 		reject(rej)
 	}

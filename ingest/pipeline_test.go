@@ -78,7 +78,7 @@ func TestDeadLetterPayloadIsACopy(t *testing.T) {
 
 type constDecoder []Reading
 
-func (c constDecoder) Decode([]byte) ([]Reading, []Rejection) {
+func (c constDecoder) Decode(string, []byte, time.Time) ([]Reading, []Rejection) {
 	return append([]Reading(nil), c...), nil
 }
 

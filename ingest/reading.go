@@ -9,7 +9,10 @@ type Reading struct {
 	Sensor string
 	Metric string
 	Value  float64
-	// Unit as the sensor sent it; empty when it sent none.
+	// Text is the value of a text metric (SenML vs), with Value 0.
+	Text string
+	// Unit is the metric's canonical unit once the pipeline has checked the reading; before,
+	// the unit the sensor sent (empty when it sent none).
 	Unit    string
 	Quality Quality
 	// Received is when ingest took the message, in UTC.
@@ -21,8 +24,14 @@ type Reading struct {
 // Quality says how far a stored reading can be trusted.
 type Quality string
 
-// QualityGood marks a reading that passed every check.
-const QualityGood Quality = "good"
+// Qualities of stored readings.
+const (
+	// QualityGood marks a reading that passed every check.
+	QualityGood Quality = "good"
+	// QualityUnknownSensor marks a reading of a sensor missing from the catalog, stored because
+	// ingest.accept_unknown_sensors is on.
+	QualityUnknownSensor Quality = "unknown_sensor"
+)
 
 // Reason is the stable code stored with a dead letter and counted in /metrics.
 type Reason string
@@ -39,12 +48,24 @@ const (
 	ReasonBadTimestamp    Reason = "bad_timestamp"
 	ReasonFutureTimestamp Reason = "future_timestamp"
 	ReasonStaleTimestamp  Reason = "stale_timestamp"
+	ReasonUnknownSensor   Reason = "unknown_sensor"
+	ReasonUnknownMetric   Reason = "unknown_metric"
+	ReasonUnknownUnit     Reason = "unknown_unit"
+	ReasonWrongUnit       Reason = "wrong_unit"
+	ReasonOutOfRange      Reason = "out_of_range"
+	// ReasonMustUnderstand: a SenML record carries a field ending in "_", which RFC 8428 §4.4
+	// says a reader that does not know it must reject.
+	ReasonMustUnderstand Reason = "must_understand"
+	// ReasonUnmapped: a payload none of whose fields the topic's mapping or profile names.
+	ReasonUnmapped Reason = "unmapped_payload"
 )
 
 // Reasons lists every reason, so counters can start at zero.
 var Reasons = []Reason{
 	ReasonEmpty, ReasonOversized, ReasonInvalidUTF8, ReasonMalformedJSON, ReasonMissingField,
 	ReasonWrongType, ReasonNonFinite, ReasonBadTimestamp, ReasonFutureTimestamp, ReasonStaleTimestamp,
+	ReasonUnknownSensor, ReasonUnknownMetric, ReasonUnknownUnit, ReasonWrongUnit, ReasonOutOfRange,
+	ReasonMustUnderstand, ReasonUnmapped,
 }
 
 // Rejection is why one payload, or one record inside it, was not accepted.

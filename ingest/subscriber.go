@@ -15,11 +15,6 @@ import (
 	"github.com/haidang-ioc/ioc/internal/config"
 )
 
-// Decoders maps a topic's configured format to its decoder.
-var Decoders = map[string]Decoder{
-	"json": JSONDecoder{},
-}
-
 // Flusher is the part of a Sink that can store what it holds now; the subscriber calls it on
 // shutdown, before it disconnects, so that the last acknowledgements still reach the broker.
 type Flusher interface {
@@ -32,6 +27,7 @@ type Flusher interface {
 type Subscriber struct {
 	cfg      config.MQTT
 	topics   []config.Topic
+	group    string // MQTT shared-subscription group; empty subscribes plainly
 	pipeline Pipeline
 	sink     Sink
 	log      *slog.Logger
@@ -44,20 +40,34 @@ type Subscriber struct {
 	subscribed atomic.Bool                     // set once the filters are subscribed, cleared when the connection drops
 }
 
-// NewSubscriber builds a subscriber; Run connects it.
-func NewSubscriber(mc config.MQTT, ic config.Ingest, sink Sink, reg prometheus.Registerer, log *slog.Logger) (*Subscriber, error) {
-	for i, t := range ic.Topics {
-		if _, ok := Decoders[t.Format]; !ok {
-			return nil, fmt.Errorf("ingest.topics[%d]: no decoder for format %q", i, t.Format)
+// NewSubscriber builds a subscriber whose readings norm checks against the catalog; Run
+// connects it.
+func NewSubscriber(mc config.MQTT, ic config.Ingest, norm *Normalizer, sink Sink, reg prometheus.Registerer, log *slog.Logger) (*Subscriber, error) {
+	if probs := CheckConfig(ic); len(probs) > 0 {
+		return nil, probs
+	}
+	profileOf := func(sensor string) string {
+		if s := norm.Catalog().Lookup(sensor); s != nil {
+			return s.Profile
 		}
+		return ""
+	}
+	decoders := make([]Decoder, len(ic.Topics))
+	for i, t := range ic.Topics {
+		dec, err := NewDecoder(t, ic.Profiles, profileOf)
+		if err != nil {
+			return nil, fmt.Errorf("ingest.topics[%d]: %w", i, err)
+		}
+		decoders[i] = dec
 	}
 	s := &Subscriber{
 		cfg:    mc,
 		topics: ic.Topics,
+		group:  ic.SharedGroup,
 		pipeline: Pipeline{
 			MaxPayloadBytes:        ic.MaxPayloadBytes,
 			DeadLetterPayloadBytes: ic.DeadLetterPayloadBytes,
-			Checks:                 []Check{FiniteValue{}, TimeWindow{MaxFuture: ic.MaxFutureSkew, MaxAge: ic.MaxAge}},
+			Checks:                 []Check{FiniteValue{}, TimeWindow{MaxFuture: ic.MaxFutureSkew, MaxAge: ic.MaxAge}, norm},
 		},
 		sink: sink,
 		log:  log.With("component", "ingest"),
@@ -89,8 +99,8 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, sink Sink, reg prometheus.R
 	s.client = mqtt.NewClient(opts)
 	// Routes exist before the first connection: a persistent session may deliver queued
 	// messages as soon as it is resumed.
-	for _, t := range ic.Topics {
-		dec := Decoders[t.Format]
+	for i, t := range ic.Topics {
+		dec := decoders[i]
 		s.client.AddRoute(t.Pattern, func(_ mqtt.Client, msg mqtt.Message) { s.handle(msg, dec) })
 	}
 	return s, nil
@@ -152,7 +162,7 @@ func (s *Subscriber) onConnect(c mqtt.Client) {
 	s.m.connects.WithLabelValues("ok").Inc()
 	filters := make(map[string]byte, len(s.topics))
 	for _, t := range s.topics {
-		filters[t.Pattern] = byte(t.QoS)
+		filters[SubscriptionFilter(s.group, t.Pattern)] = byte(t.QoS)
 	}
 	retry := backoff.Backoff{Initial: 500 * time.Millisecond, Max: s.cfg.MaxReconnectInterval}
 	for c.IsConnectionOpen() && !s.stopped.Load() {
@@ -164,7 +174,7 @@ func (s *Subscriber) onConnect(c mqtt.Client) {
 		if err == nil {
 			s.subscribed.Store(true)
 			s.m.connected.Set(1)
-			s.log.Info("mqtt connected and subscribed", "broker", s.cfg.Broker, "client_id", s.cfg.ClientID, "topics", len(s.topics))
+			s.log.Info("mqtt connected and subscribed", "broker", s.cfg.Broker, "client_id", s.cfg.ClientID, "topics", len(s.topics), "shared_group", s.group)
 			return
 		}
 		s.log.Error("mqtt subscribe failed; retrying", "broker", s.cfg.Broker, "err", err)
@@ -197,4 +207,13 @@ func (s *Subscriber) Check(context.Context) error {
 		return fmt.Errorf("connected to %s, not subscribed yet", s.cfg.Broker)
 	}
 	return nil
+}
+
+// SubscriptionFilter is the filter subscribed for pattern: $share/<group>/<pattern> in a
+// shared-subscription group (MQTT 5, and Mosquitto and EMQX on 3.1.1), pattern itself without.
+func SubscriptionFilter(group, pattern string) string {
+	if group == "" {
+		return pattern
+	}
+	return "$share/" + group + "/" + pattern
 }

@@ -169,8 +169,9 @@ func iocRound(ctx context.Context, cfg config.Config, conn driver.Conn, prefix s
 	cfg.Ingest.Topics = []config.Topic{{Pattern: prefix + "/+/+/+", Format: "json", QoS: 1}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	reg := prometheus.NewRegistry()
-	writer := analytics.NewWriter(conn, cfg.Writer, cfg.ClickHouse.QueryTimeout, reg, log)
-	sub, err := ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, writer, reg, log)
+	writer := analytics.NewWriter(conn, nil, cfg.Writer, cfg.ClickHouse.QueryTimeout, reg, log)
+	norm := ingest.NewNormalizer(benchCatalog(), ingest.NewUnitConverter(nil), false)
+	sub, err := ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, writer, reg, log)
 	if err != nil {
 		return 0, err
 	}
@@ -247,4 +248,18 @@ func randomID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// benchCatalog is a catalog of the 2,000 river gauges s-0000 … s-1999 that the payloads name.
+func benchCatalog() *ingest.Catalog {
+	var b strings.Builder
+	b.WriteString("sensors:\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "  - {id: s-%04d, name: Gauge %d, kind: river_gauge, metrics: [{name: water_level}], location: {lat: 21.5, lon: 105.5}, district: d%d, owner_unit: flood_control, alarm_levels: {i: 85, ii: 87, iii: 89}}\n", i, i, i%10)
+	}
+	cat, err := ingest.ParseCatalog([]byte(b.String()), nil)
+	if err != nil {
+		panic(err) // the text above is fixed
+	}
+	return cat
 }

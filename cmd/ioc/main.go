@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/haidang-ioc/ioc/analytics"
+	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
 )
 
@@ -108,13 +109,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// loadConfig reads the file (if any) and the environment, then validates.
+// loadConfig reads the file (if any) and the environment, then validates it, the ingest
+// settings that need ingest's knowledge, and the sensor catalog it names.
 func loadConfig(path string) (config.Config, error) {
 	cfg, err := config.Load(path, os.Environ())
 	if err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.Validate()
+	var probs config.Problems
+	if err := cfg.Validate(); err != nil && !errors.As(err, &probs) {
+		return cfg, err
+	}
+	probs = append(probs, ingest.CheckConfig(cfg.Ingest)...)
+	if len(probs) > 0 {
+		return cfg, probs
+	}
+	if cfg.HasRole(config.RoleIngest) {
+		if _, err := loadCatalog(cfg.Ingest); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
 }
 
 func check(path string, err error, stdout, stderr io.Writer) int {

@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard"
@@ -38,9 +44,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	if cfg.HasRole(config.RoleIngest) {
-		writer := analytics.NewWriter(conn, cfg.Writer, cfg.ClickHouse.QueryTimeout, reg, log)
-		sub, err := ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, writer, reg, log)
+		cat, err := loadCatalog(cfg.Ingest)
 		if err != nil {
+			return err
+		}
+		log.Info("sensor catalog loaded", "sensors", cat.Len(), "file", describeCatalog(cfg.Ingest.Catalog))
+		if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
+			log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
+		}
+		norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
+		spool, err := openSpool(cfg.Writer.Spool, reg, log)
+		if err != nil {
+			return err
+		}
+		writer := analytics.NewWriter(conn, spool, cfg.Writer, cfg.ClickHouse.QueryTimeout, reg, log)
+		sub, err := ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, writer, reg, log)
+		if err != nil {
+			spool.Close()
 			return err
 		}
 		checks = append(checks, dashboard.Check{Name: "mqtt", Checker: sub})
@@ -49,7 +69,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			defer stopWriter() // the writer outlives the subscriber, which flushes through it
 			return sub.Run(gctx)
 		})
-		g.Go(func() error { return writer.Run(writerCtx) })
+		g.Go(func() error {
+			defer spool.Close()
+			return writer.Run(writerCtx)
+		})
+		g.Go(func() error { return reloadCatalogOnHangup(gctx, cfg.Ingest, norm, conn, log) })
 	}
 	if cfg.Simulator.Enabled {
 		sim := sensorsim.New(cfg.MQTT, cfg.Simulator, log)
@@ -63,4 +87,57 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	err = g.Wait()
 	log.Info("ioc stopped")
 	return err
+}
+
+// loadCatalog reads the sensor catalog named in config, or the built-in one.
+func loadCatalog(ic config.Ingest) (*ingest.Catalog, error) {
+	if ic.Catalog == "" {
+		cat, err := ingest.ParseCatalog(sensorsim.Catalog, ic.Profiles)
+		if err != nil {
+			return nil, fmt.Errorf("built-in sensor catalog:\n%w", err)
+		}
+		return cat, nil
+	}
+	return ingest.LoadCatalog(ic.Catalog, ic.Profiles)
+}
+
+func describeCatalog(path string) string {
+	if path == "" {
+		return "built-in (simulated Lào Cai sensors)"
+	}
+	return path
+}
+
+// reloadCatalogOnHangup reloads the sensor catalog on SIGHUP until ctx ends. A catalog with
+// problems is refused, with each problem logged, and the one in use stays.
+func reloadCatalogOnHangup(ctx context.Context, ic config.Ingest, norm *ingest.Normalizer, conn driver.Conn, log *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+		}
+		cat, err := loadCatalog(ic)
+		if err != nil {
+			log.Error("sensor catalog reload refused; the previous catalog stays in use", "err", err)
+			continue
+		}
+		norm.SetCatalog(cat)
+		log.Info("sensor catalog reloaded", "sensors", cat.Len(), "file", describeCatalog(ic.Catalog))
+		if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
+			log.Error("sensor catalog reloaded but not mirrored to ClickHouse", "err", err)
+		}
+	}
+}
+
+// openSpool opens the writer's disk spool, or returns nil when config turns it off.
+func openSpool(sp config.Spool, reg prometheus.Registerer, log *slog.Logger) (*analytics.Spool, error) {
+	if sp.Dir == "" {
+		log.Warn("no disk spool (writer.spool.dir is empty): while ClickHouse is down, the broker holds the backlog")
+		return nil, nil
+	}
+	return analytics.OpenSpool(sp.Dir, sp.MaxBytes, sp.SegmentBytes, sp.Fsync, sp.FsyncInterval, reg, log)
 }

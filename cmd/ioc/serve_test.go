@@ -58,6 +58,8 @@ func newHarness(t *testing.T) *harness {
 	h.cfg.Writer.FlushInterval = 50 * time.Millisecond
 	h.cfg.Writer.MaxRetryInterval = 200 * time.Millisecond
 	h.cfg.Writer.ShutdownTimeout = time.Second
+	h.cfg.Writer.Spool.Dir = t.TempDir()
+	h.cfg.Ingest.AcceptUnknownSensors = true // the tests' sensors are not in the built-in catalog
 	h.conn = testenv.Conn(t, h.cfg.ClickHouse)
 	t.Cleanup(func() { testenv.ForgetSession(t, h.cfg.MQTT.Broker, h.cfg.MQTT.ClientID) })
 	return h
@@ -324,6 +326,7 @@ func TestServeDeadLettersEachBadPayload(t *testing.T) {
 func TestUnstoredMessagesAreRedeliveredAfterRestart(t *testing.T) {
 	h := newHarness(t)
 	h.cfg.ClickHouse.MigrateOnStart = false // an empty database: every insert fails
+	h.cfg.Writer.Spool.Dir = ""              // no spool: the broker keeps the backlog
 	stop := h.start(t)
 
 	base := time.Now().UTC().Truncate(time.Second).Add(-10 * time.Minute)

@@ -1,12 +1,15 @@
 // Package sensorsim is the small built-in sensor publisher that `make demo` runs beside the
 // server: a handful of Lào Cai sensors (river and rain gauges, a border-gate traffic counter,
-// a clean-water probe, a weather station) publishing generic JSON readings to the real broker,
-// with a configurable share of deliberately malformed payloads so that validation shows. It is
-// deterministic for a given seed.
+// a clean-water probe, a weather station) publishing to the real broker in the formats real
+// devices use (river gauges SenML packs, the weather station The Things Stack uplinks, the
+// rest generic JSON), with a configurable share of deliberately malformed payloads so that
+// validation shows. It is deterministic for a given seed. Its sensors are the built-in
+// catalog's (catalog.yaml), which ioc uses when no catalog file is configured.
 package sensorsim
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -31,6 +34,12 @@ type sensor struct {
 	id, district, kind string
 	metrics            []metric
 }
+
+// Catalog is the built-in sensor catalog (YAML): the simulated sensors, with their places,
+// owners and alarm levels.
+//
+//go:embed catalog.yaml
+var Catalog []byte
 
 // Sensors are the simulated devices; topics are province/<district>/<kind>/<id>.
 var sensors = []sensor{
@@ -126,13 +135,73 @@ func (s *Simulator) publishRound(now time.Time) {
 	for _, sn := range sensors {
 		topic := fmt.Sprintf("province/%s/%s/%s", sn.district, sn.kind, sn.id)
 		var payload []byte
-		if s.rng.Float64() < s.cfg.BadShare {
+		switch {
+		case s.rng.Float64() < s.cfg.BadShare:
 			payload = []byte(badPayloads[s.rng.IntN(len(badPayloads))](sn.id, now))
-		} else {
+		case sn.kind == "river_gauge":
+			topic, payload = "senml/"+sn.id, s.senml(sn, now)
+		case sn.kind == "weather":
+			topic, payload = "v3/ioc-demo@ttn/devices/"+sn.id+"/up", s.uplink(sn, now)
+		default:
 			payload = s.reading(sn, now)
 		}
 		s.client.Publish(topic, 1, false, payload) // fire and forget: paho queues it
 	}
+}
+
+// value is metric m's simulated value at now: a daily swing around its base, with noise.
+func (s *Simulator) value(m metric, now time.Time) float64 {
+	hour := float64(now.Unix()%86400) / 3600
+	v := m.base + m.swing*math.Sin(2*math.Pi*(hour-8)/24) + s.rng.NormFloat64()*m.noise
+	return math.Round(math.Max(v, m.min)*100) / 100
+}
+
+// senml renders a sensor's metrics as a SenML pack, the way many gauges' gateways send them.
+func (s *Simulator) senml(sn sensor, now time.Time) []byte {
+	type record struct {
+		BN string  `json:"bn,omitempty"`
+		BT int64   `json:"bt,omitempty"`
+		N  string  `json:"n"`
+		U  string  `json:"u,omitempty"`
+		V  float64 `json:"v"`
+	}
+	pack := make([]record, 0, len(sn.metrics))
+	for i, m := range sn.metrics {
+		r := record{N: m.name, U: m.unit, V: s.value(m, now)}
+		if i == 0 {
+			r.BN, r.BT = "urn:dev:ops:"+sn.id+":", now.Unix()
+		}
+		pack = append(pack, r)
+	}
+	b, _ := json.Marshal(pack) // plain structs of strings and finite floats always marshal
+	return b
+}
+
+// uplink renders a sensor's metrics as a The Things Stack v3 uplink whose payload formatter
+// produced {"temperature": .., "humidity": .., "battery": ..} (the weather-lorawan profile).
+func (s *Simulator) uplink(sn sensor, now time.Time) []byte {
+	decoded := map[string]float64{"battery": 87}
+	for _, m := range sn.metrics {
+		switch m.name {
+		case "air_temperature":
+			decoded["temperature"] = s.value(m, now)
+		case "humidity":
+			decoded["humidity"] = s.value(m, now)
+		}
+	}
+	up := map[string]any{
+		"end_device_ids": map[string]any{"device_id": sn.id, "application_ids": map[string]string{"application_id": "ioc-demo"}},
+		"received_at":    now.UTC().Format(time.RFC3339Nano),
+		"uplink_message": map[string]any{
+			"f_port":          2,
+			"decoded_payload": decoded,
+			"rx_metadata": []map[string]any{
+				{"gateway_ids": map[string]string{"gateway_id": "gw-sa-pa-01"}, "rssi": -97 + s.rng.IntN(6), "snr": 7.5},
+			},
+		},
+	}
+	b, _ := json.Marshal(up) // maps of strings and finite numbers always marshal
+	return b
 }
 
 type jsonReading struct {
@@ -145,13 +214,10 @@ type jsonReading struct {
 
 // reading renders one sensor's metrics as a generic JSON array, local time with its offset.
 func (s *Simulator) reading(sn sensor, now time.Time) []byte {
-	hour := float64(now.Unix()%86400) / 3600
 	ts := now.In(time.FixedZone("ICT", 7*3600)).Format(time.RFC3339)
 	out := make([]jsonReading, 0, len(sn.metrics))
 	for _, m := range sn.metrics {
-		v := m.base + m.swing*math.Sin(2*math.Pi*(hour-8)/24) + s.rng.NormFloat64()*m.noise
-		v = math.Round(math.Max(v, m.min)*100) / 100
-		out = append(out, jsonReading{Sensor: sn.id, TS: ts, Metric: m.name, Value: v, Unit: m.unit})
+		out = append(out, jsonReading{Sensor: sn.id, TS: ts, Metric: m.name, Value: s.value(m, now), Unit: m.unit})
 	}
 	b, _ := json.Marshal(out) // plain structs of strings and finite floats always marshal
 	return b

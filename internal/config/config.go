@@ -73,6 +73,20 @@ type MQTT struct {
 // Ingest sets what the MQTT ingester subscribes to and what it accepts.
 type Ingest struct {
 	Topics []Topic `yaml:"topics"`
+	// SharedGroup, when set, subscribes every topic as $share/<group>/<pattern>, so that several
+	// ioc processes with the same group (and distinct mqtt.client_id) split the traffic.
+	SharedGroup string `yaml:"shared_group"`
+	// Catalog is the sensor catalog file (YAML); empty uses the built-in catalog of the
+	// simulated province.
+	Catalog string `yaml:"catalog"`
+	// AcceptUnknownSensors stores readings of sensors missing from the catalog, flagged with
+	// quality unknown_sensor, instead of rejecting them as dead letters.
+	AcceptUnknownSensors bool `yaml:"accept_unknown_sensors"`
+	// UnitAliases maps the unit spellings devices send to units ingest knows, e.g. "deg C": Cel.
+	UnitAliases map[string]string `yaml:"unit_aliases"`
+	// Profiles map the fields of a device's payload to metrics: The Things Stack uplinks use the
+	// profile named by the sensor's catalog entry or by the topic.
+	Profiles map[string]Profile `yaml:"profiles"`
 	// MaxPayloadBytes rejects larger messages as dead letters (reason oversized).
 	MaxPayloadBytes int `yaml:"max_payload_bytes"`
 	// MaxFutureSkew rejects readings stamped further in the future than this.
@@ -87,10 +101,49 @@ type Ingest struct {
 type Topic struct {
 	// Pattern is an MQTT topic filter (+ and # wildcards).
 	Pattern string `yaml:"pattern"`
-	// Format is the payload decoder: json.
+	// Format is the payload decoder: json, senml, ttn or mapped.
 	Format string `yaml:"format"`
 	// QoS of the subscription; 1 (the default) is needed for no loss.
 	QoS int `yaml:"qos"`
+	// Profile is the default device profile of a ttn topic, for devices whose catalog entry
+	// names none; empty takes every decoded field named like a known metric.
+	Profile string `yaml:"profile"`
+	// SensorLevel, when positive, takes the sensor id from this level of the topic (1 is the
+	// first level): for senml devices that put their id in the topic and send bare metric names.
+	SensorLevel int `yaml:"sensor_level"`
+	// Mapping describes a mapped (vendor JSON) payload.
+	Mapping Mapping `yaml:"mapping"`
+}
+
+// Mapping says where a vendor's JSON payload keeps the sensor id, the time and the values.
+// Paths are dotted (device.id, data.0.level); a leading "topic:" takes a topic level instead
+// (topic:4 is the fourth level).
+type Mapping struct {
+	// Sensor is where the sensor id is: a JSON path or topic:N.
+	Sensor string `yaml:"sensor"`
+	// Time is the JSON path of the timestamp; empty uses the time the message arrived.
+	Time string `yaml:"time"`
+	// TimeFormat is rfc3339, unix (seconds), unix_ms, or a Go layout such as 2006-01-02 15:04:05.
+	TimeFormat string `yaml:"time_format"`
+	// TimeZone applies to layouts without a zone; an IANA name, Asia/Ho_Chi_Minh by default.
+	TimeZone string `yaml:"time_zone"`
+	// Values are the fields that hold readings.
+	Values []FieldMap `yaml:"values"`
+}
+
+// Profile is the field mapping of one kind of device.
+type Profile struct {
+	Values []FieldMap `yaml:"values"`
+}
+
+// FieldMap maps one payload field to a metric.
+type FieldMap struct {
+	// Field is the JSON path of the value.
+	Field string `yaml:"field"`
+	// Metric is the metric it becomes (see docs/OPERATIONS.md for the known metrics).
+	Metric string `yaml:"metric"`
+	// Unit is the unit the device sends the value in; empty means the metric's canonical unit.
+	Unit string `yaml:"unit"`
 }
 
 // DefaultTopic is what a topic entry holds for the keys it leaves out.
@@ -120,6 +173,28 @@ type Writer struct {
 	MaxRetryInterval time.Duration `yaml:"max_retry_interval"`
 	// ShutdownTimeout bounds the final flush on shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	Spool           Spool         `yaml:"spool"`
+}
+
+// Spool is the writer's disk spool: batches that ClickHouse cannot take in time are written
+// there (and acknowledged), then replayed in order when ClickHouse answers again.
+type Spool struct {
+	// Dir holds the segment files; it must survive restarts. Empty turns the spool off: then a
+	// batch ClickHouse refuses stays unacknowledged, and the broker keeps its messages.
+	Dir string `yaml:"dir"`
+	// MaxBytes bounds the spool; when it is full, intake waits (messages stay unacknowledged).
+	MaxBytes int64 `yaml:"max_bytes"`
+	// SegmentBytes is the size at which a new segment file starts.
+	SegmentBytes int64 `yaml:"segment_bytes"`
+	// Fsync is always (each batch is on disk before its messages are acknowledged), interval
+	// (fsync every FsyncInterval: survives a process crash, may lose the last interval on power
+	// loss) or never (leave it to the OS).
+	Fsync         string        `yaml:"fsync"`
+	FsyncInterval time.Duration `yaml:"fsync_interval"`
+	// After is how long the writer keeps retrying a batch before it spools it.
+	After time.Duration `yaml:"after"`
+	// Force sends every batch through the spool (for benchmarks and drills).
+	Force bool `yaml:"force"`
 }
 
 // HTTP sets the dashboard server.
@@ -161,11 +236,23 @@ func Default() Config {
 			MaxReconnectInterval: 30 * time.Second,
 		},
 		Ingest: Ingest{
-			Topics:                 []Topic{{Pattern: "province/+/+/+", Format: DefaultTopic.Format, QoS: DefaultTopic.QoS}},
+			Topics: []Topic{
+				{Pattern: "province/+/+/+", Format: "json", QoS: 1},
+				{Pattern: "senml/#", Format: "senml", QoS: 1},
+				{Pattern: "v3/+/devices/+/up", Format: "ttn", QoS: 1},
+			},
 			MaxPayloadBytes:        256 << 10,
 			MaxFutureSkew:          5 * time.Minute,
 			MaxAge:                 30 * 24 * time.Hour,
 			DeadLetterPayloadBytes: 4 << 10,
+			UnitAliases:            map[string]string{},
+			Profiles: map[string]Profile{
+				"weather-lorawan": {Values: []FieldMap{
+					{Field: "temperature", Metric: "air_temperature", Unit: "Cel"},
+					{Field: "humidity", Metric: "humidity", Unit: "%RH"},
+					{Field: "battery", Metric: "battery", Unit: "%"},
+				}},
+			},
 		},
 		Writer: Writer{
 			BatchSize:        20000,
@@ -173,6 +260,14 @@ func Default() Config {
 			QueueSize:        20000,
 			MaxRetryInterval: 10 * time.Second,
 			ShutdownTimeout:  15 * time.Second,
+			Spool: Spool{
+				Dir:           ".data/spool",
+				MaxBytes:      2 << 30,
+				SegmentBytes:  64 << 20,
+				Fsync:         "always",
+				FsyncInterval: time.Second,
+				After:         2 * time.Second,
+			},
 		},
 		HTTP: HTTP{Listen: ":8080"},
 		Simulator: Simulator{

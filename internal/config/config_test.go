@@ -156,8 +156,8 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, ""},
 		{"empty pattern", func(c *Config) {
-			c.Ingest.Topics = append(c.Ingest.Topics, Topic{Format: "json", QoS: 1}, Topic{Pattern: "", Format: "json", QoS: 1})
-		}, "ingest.topics[2].pattern: empty"},
+			c.Ingest.Topics = []Topic{{Pattern: "a/#", Format: "json", QoS: 1}, {Format: "json", QoS: 1}}
+		}, "ingest.topics[1].pattern: empty"},
 		{"# not last", func(c *Config) { c.Ingest.Topics[0].Pattern = "a/#/b" }, "ingest.topics[0].pattern: \"a/#/b\": # must be the last level"},
 		{"+ inside a level", func(c *Config) { c.Ingest.Topics[0].Pattern = "a/b+/c" }, "+ must fill a whole level"},
 		{"shared subscription filter is fine", func(c *Config) { c.Ingest.Topics[0].Pattern = "$share/g/province/#" }, ""},
@@ -181,6 +181,31 @@ func TestValidate(t *testing.T) {
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"bad share", func(c *Config) { c.Simulator.BadShare = 2 }, "simulator.bad_share"},
 		{"payload limit", func(c *Config) { c.Ingest.MaxPayloadBytes = 0 }, "ingest.max_payload_bytes"},
+		{"shared group", func(c *Config) { c.Ingest.SharedGroup = "a/b" }, "ingest.shared_group"},
+		{"sensor level past the pattern", func(c *Config) { c.Ingest.Topics[1].SensorLevel = 3 }, "ingest.topics[1].sensor_level: want 0 (unused) or a level of the pattern, 1 to 2"},
+		{"unknown topic profile", func(c *Config) { c.Ingest.Topics[2].Profile = "dragino" }, `ingest.topics[2].profile: no profile "dragino"`},
+		{"mapping on a json topic", func(c *Config) { c.Ingest.Topics[0].Mapping.Sensor = "id" }, "ingest.topics[0].mapping: only a topic of format mapped"},
+		{"mapped topic", func(c *Config) {
+			c.Ingest.Topics = append(c.Ingest.Topics, Topic{Pattern: "vendor/+", Format: "mapped", QoS: 1, Mapping: Mapping{
+				Sensor: "topic:2", Time: "t", TimeFormat: "2006-01-02 15:04:05", TimeZone: "Asia/Ho_Chi_Minh",
+				Values: []FieldMap{{Field: "lvl", Metric: "water_level", Unit: "cm"}}}})
+		}, ""},
+		{"mapped topic without sensor or values", func(c *Config) {
+			c.Ingest.Topics = append(c.Ingest.Topics, Topic{Pattern: "vendor/+", Format: "mapped", QoS: 1})
+		}, "ingest.topics[3].mapping.sensor: empty"},
+		{"mapped topic level", func(c *Config) {
+			c.Ingest.Topics = append(c.Ingest.Topics, Topic{Pattern: "vendor/+", Format: "mapped", QoS: 1,
+				Mapping: Mapping{Sensor: "topic:x", Values: []FieldMap{{Field: "a", Metric: "ph"}}}})
+		}, "ingest.topics[3].mapping.sensor: want topic:N"},
+		{"mapped time format", func(c *Config) {
+			c.Ingest.Topics = append(c.Ingest.Topics, Topic{Pattern: "vendor/+", Format: "mapped", QoS: 1,
+				Mapping: Mapping{Sensor: "id", TimeFormat: "dd/mm/yyyy", Values: []FieldMap{{Field: "a", Metric: "ph"}}}})
+		}, "ingest.topics[3].mapping.time_format"},
+		{"profile without values", func(c *Config) { c.Ingest.Profiles["empty"] = Profile{} }, "ingest.profiles.empty.values: empty"},
+		{"spool fsync", func(c *Config) { c.Writer.Spool.Fsync = "sometimes" }, "writer.spool.fsync: want one of always, interval, never"},
+		{"spool too small", func(c *Config) { c.Writer.Spool.MaxBytes = 1 << 20 }, "writer.spool.max_bytes: want at least two segments"},
+		{"spool off", func(c *Config) { c.Writer.Spool.Dir = "" }, ""},
+		{"spool forced without a spool", func(c *Config) { c.Writer.Spool.Dir = ""; c.Writer.Spool.Force = true }, "writer.spool.force: needs a spool"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,6 +44,14 @@ func Load(path string, environ []string) (Config, error) {
 // decodeYAML decodes data strictly over cfg: unknown keys and values of the wrong type are
 // problems with their paths, and nothing else is taken from a document that has any.
 func decodeYAML(data []byte, cfg *Config) Problems {
+	return DecodeStrict(data, cfg)
+}
+
+// DecodeStrict decodes one YAML document into v (a pointer to a struct) the way the config file
+// is decoded: an unknown key or a value of the wrong shape is a Problem naming its path, and
+// nothing is taken from a document that has any. Other YAML files (the sensor catalog, rules)
+// use it too.
+func DecodeStrict(data []byte, v any) Problems {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -61,11 +69,11 @@ func decodeYAML(data []byte, cfg *Config) Problems {
 		root = root.Content[0]
 	}
 	var probs Problems
-	checkNode(root, reflect.TypeOf(*cfg), "", &probs)
+	checkNode(root, reflect.TypeOf(v).Elem(), "", &probs)
 	if len(probs) > 0 {
 		return probs
 	}
-	if err := root.Decode(cfg); err != nil {
+	if err := root.Decode(v); err != nil {
 		return Problems{{Path: "(file)", Msg: err.Error()}}
 	}
 	return nil
@@ -88,6 +96,9 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 		}
 		return path
 	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -103,6 +114,14 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 				continue
 			}
 			checkNode(val, f.Type, join(path, key.Value), probs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			probs.add(where(), "want a mapping (line %d)", n.Line)
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkNode(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), probs)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -184,8 +203,8 @@ func envSettings(v reflect.Value, path string, out map[string]envSetting) {
 		switch {
 		case fv.Kind() == reflect.Struct:
 			envSettings(fv, p, out)
-		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
-			// lists of mappings are set in the file only
+		case fv.Kind() == reflect.Map, fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
+			// mappings and lists of mappings are set in the file only
 		default:
 			out[EnvName(p)] = envSetting{path: p, value: fv}
 		}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"net/url"
 	"regexp"
 	"slices"
@@ -121,9 +122,39 @@ func (in *Ingest) validate(p *Problems, required bool) {
 		if err := CheckTopicFilter(t.Pattern); err != nil {
 			p.add(path+".pattern", "%v", err)
 		}
-		oneOf(p, path+".format", t.Format, "json")
+		oneOf(p, path+".format", t.Format, Formats...)
 		if t.QoS < 0 || t.QoS > 2 {
 			p.add(path+".qos", "want 0, 1 or 2, got %d", t.QoS)
+		}
+		if t.SensorLevel < 0 || t.SensorLevel > len(strings.Split(t.Pattern, "/")) {
+			p.add(path+".sensor_level", "want 0 (unused) or a level of the pattern, 1 to %d, got %d", len(strings.Split(t.Pattern, "/")), t.SensorLevel)
+		}
+		if t.Profile != "" {
+			if _, ok := in.Profiles[t.Profile]; !ok {
+				p.add(path+".profile", "no profile %q under ingest.profiles", t.Profile)
+			}
+		}
+		if t.Format == "mapped" {
+			t.Mapping.validate(p, path+".mapping")
+		} else if t.Mapping.Sensor != "" || len(t.Mapping.Values) > 0 {
+			p.add(path+".mapping", "only a topic of format mapped takes a mapping (this one is %s)", t.Format)
+		}
+	}
+	if in.SharedGroup != "" && strings.ContainsAny(in.SharedGroup, "/+#") {
+		p.add("ingest.shared_group", "want a name without /, + or #, got %q", in.SharedGroup)
+	}
+	for name, prof := range in.Profiles {
+		path := "ingest.profiles." + name
+		if len(prof.Values) == 0 {
+			p.add(path+".values", "empty: name at least one field")
+		}
+		for i, f := range prof.Values {
+			f.validate(p, fmt.Sprintf("%s.values[%d]", path, i))
+		}
+	}
+	for from, to := range in.UnitAliases {
+		if strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
+			p.add("ingest.unit_aliases."+from, "empty unit name")
 		}
 	}
 	if in.MaxPayloadBytes < 1 || in.MaxPayloadBytes > 256<<20 {
@@ -138,7 +169,66 @@ func (in *Ingest) validate(p *Problems, required bool) {
 	}
 }
 
+// Formats are the payload formats a topic can name.
+var Formats = []string{"json", "senml", "ttn", "mapped"}
+
+func (m *Mapping) validate(p *Problems, path string) {
+	if m.Sensor == "" {
+		p.add(path+".sensor", "empty: name a JSON path (device.id) or a topic level (topic:4)")
+	} else if lvl, ok := strings.CutPrefix(m.Sensor, "topic:"); ok {
+		if n, err := strconv.Atoi(lvl); err != nil || n < 1 {
+			p.add(path+".sensor", "want topic:N with N the topic level from 1, got %q", m.Sensor)
+		}
+	}
+	switch m.TimeFormat {
+	case "", "rfc3339", "unix", "unix_ms":
+	default:
+		if !strings.Contains(m.TimeFormat, "2006") {
+			p.add(path+".time_format", "want rfc3339, unix, unix_ms or a Go layout such as 2006-01-02 15:04:05, got %q", m.TimeFormat)
+		}
+	}
+	if m.TimeZone != "" {
+		if _, err := time.LoadLocation(m.TimeZone); err != nil {
+			p.add(path+".time_zone", "unknown time zone %q", m.TimeZone)
+		}
+	}
+	if len(m.Values) == 0 {
+		p.add(path+".values", "empty: name at least one field")
+	}
+	for i, f := range m.Values {
+		f.validate(p, fmt.Sprintf("%s.values[%d]", path, i))
+	}
+}
+
+func (f *FieldMap) validate(p *Problems, path string) {
+	if f.Field == "" {
+		p.add(path+".field", "empty")
+	}
+	if !identifier.MatchString(f.Metric) {
+		p.add(path+".metric", "want a metric name such as water_level, got %q", f.Metric)
+	}
+}
+
+func (s *Spool) validate(p *Problems) {
+	if s.Dir == "" {
+		if s.Force {
+			p.add("writer.spool.force", "needs a spool: writer.spool.dir is empty")
+		}
+		return // no spool
+	}
+	if s.SegmentBytes < 1<<20 {
+		p.add("writer.spool.segment_bytes", "want at least 1048576 (1 MiB), got %d", s.SegmentBytes)
+	}
+	if s.MaxBytes < 2*s.SegmentBytes {
+		p.add("writer.spool.max_bytes", "want at least two segments (%d), got %d", 2*s.SegmentBytes, s.MaxBytes)
+	}
+	oneOf(p, "writer.spool.fsync", s.Fsync, "always", "interval", "never")
+	positive(p, "writer.spool.fsync_interval", s.FsyncInterval)
+	positive(p, "writer.spool.after", s.After)
+}
+
 func (w *Writer) validate(p *Problems) {
+	w.Spool.validate(p)
 	if w.BatchSize < 1 || w.BatchSize > 1_000_000 {
 		p.add("writer.batch_size", "want 1 to 1000000, got %d", w.BatchSize)
 	}

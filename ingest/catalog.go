@@ -1,0 +1,269 @@
+package ingest
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// Kinds are the sensor kinds a catalog entry can name, with their Vietnamese names.
+var Kinds = map[string]string{
+	"river_gauge":     "Trạm thủy văn",
+	"rain_gauge":      "Trạm đo mưa",
+	"traffic_counter": "Bộ đếm giao thông",
+	"water_quality":   "Đầu đo chất lượng nước sạch",
+	"wastewater":      "Đầu đo nước thải",
+	"lake_level":      "Đầu đo mực nước hồ",
+	"salinity":        "Trạm đo mặn",
+	"weather":         "Trạm khí tượng",
+	"fire_alarm":      "Tủ báo cháy",
+	"landslide":       "Trạm cảnh báo sạt lở",
+	"air_quality":     "Trạm quan trắc không khí",
+}
+
+// Units are the unit ids alerts are routed to (DOMAIN.md), with their Vietnamese names.
+var Units = map[string]string{
+	"police":         "Công an tỉnh – Trung tâm thông tin chỉ huy",
+	"traffic_police": "Phòng Cảnh sát giao thông",
+	"fire_police":    "Cảnh sát PCCC & CNCH",
+	"flood_control":  "Ban Chỉ huy PCTT & TKCN",
+	"water_utility":  "Công ty cấp thoát nước",
+	"environment":    "Sở Tài nguyên và Môi trường",
+	"ioc":            "Trung tâm IOC",
+}
+
+// Catalog is the province's list of sensors, loaded from YAML:
+//
+//	sensors:
+//	  - id: lc-hong-laocai
+//	    name: Trạm thủy văn Lào Cai (sông Hồng)
+//	    kind: river_gauge
+//	    metrics: [{name: water_level, unit: m}]
+//	    location: {lat: 22.5013, lon: 103.9653}
+//	    district: TP Lào Cai
+//	    commune: Phường Cốc Lếu
+//	    owner_unit: flood_control
+//	    alarm_levels: {i: 80.0, ii: 81.5, iii: 83.0}
+type Catalog struct {
+	Sensors []Sensor `yaml:"sensors"`
+
+	byID map[string]*Sensor
+}
+
+// Sensor is one catalog entry.
+type Sensor struct {
+	ID       string   `yaml:"id"`
+	Name     string   `yaml:"name"`
+	Kind     string   `yaml:"kind"`
+	Metrics  []Metric `yaml:"metrics"`
+	Location Location `yaml:"location"`
+	District string   `yaml:"district"`
+	Commune  string   `yaml:"commune"`
+	// OwnerUnit is the unit responsible for the sensor (one of Units).
+	OwnerUnit string `yaml:"owner_unit"`
+	// AlarmLevels are a river gauge's flood alarm levels (báo động I, II, III), in metres
+	// above the datum, as set for the station by Quyết định 05/2020/QĐ-TTg.
+	AlarmLevels *AlarmLevels `yaml:"alarm_levels"`
+	// Profile names the ingest.profiles entry that maps this device's LoRaWAN payload.
+	Profile string `yaml:"profile"`
+	// Interval is how often the sensor reports; absence alerts use it.
+	Interval time.Duration `yaml:"interval"`
+}
+
+// Metric is one quantity a sensor reports.
+type Metric struct {
+	Name string `yaml:"name"`
+	// Unit is the unit the device sends when its payload names none; empty means canonical.
+	Unit string `yaml:"unit"`
+	// Min and Max narrow the metric's physical range for this sensor (both or neither).
+	Min *float64 `yaml:"min"`
+	Max *float64 `yaml:"max"`
+}
+
+// Location is a WGS 84 position.
+type Location struct {
+	Lat float64 `yaml:"lat"`
+	Lon float64 `yaml:"lon"`
+}
+
+// AlarmLevels are the three flood alarm levels of a hydrological station, in metres.
+type AlarmLevels struct {
+	I   float64 `yaml:"i"`
+	II  float64 `yaml:"ii"`
+	III float64 `yaml:"iii"`
+}
+
+// Lookup returns the sensor with id, or nil.
+func (c *Catalog) Lookup(id string) *Sensor { return c.byID[id] }
+
+// Len is the number of sensors.
+func (c *Catalog) Len() int { return len(c.Sensors) }
+
+// metric returns the sensor's entry for name, or nil.
+func (s *Sensor) metric(name string) *Metric {
+	for i := range s.Metrics {
+		if s.Metrics[i].Name == name {
+			return &s.Metrics[i]
+		}
+	}
+	return nil
+}
+
+// LoadCatalog reads and validates the catalog file at path.
+func LoadCatalog(path string, profiles map[string]config.Profile) (*Catalog, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sensor catalog: %w", err)
+	}
+	c, err := ParseCatalog(data, profiles)
+	if err != nil {
+		return nil, fmt.Errorf("sensor catalog %s:\n%w", path, err)
+	}
+	return c, nil
+}
+
+// ParseCatalog decodes a catalog strictly and validates it; the error lists every problem with
+// its path (sensors[3].alarm_levels.ii: ...). profiles are the configured device profiles a
+// sensor may name.
+func ParseCatalog(data []byte, profiles map[string]config.Profile) (*Catalog, error) {
+	c := &Catalog{}
+	if probs := config.DecodeStrict(data, c); len(probs) > 0 {
+		return nil, probs
+	}
+	if probs := c.validate(profiles); len(probs) > 0 {
+		return nil, probs
+	}
+	c.byID = make(map[string]*Sensor, len(c.Sensors))
+	for i := range c.Sensors {
+		c.byID[c.Sensors[i].ID] = &c.Sensors[i]
+	}
+	return c, nil
+}
+
+var sensorID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+
+func (c *Catalog) validate(profiles map[string]config.Profile) config.Problems {
+	var p config.Problems
+	add := func(path, format string, args ...any) {
+		p = append(p, config.Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if len(c.Sensors) == 0 {
+		add("sensors", "empty: list at least one sensor")
+	}
+	seen := map[string]int{}
+	for i := range c.Sensors {
+		s := &c.Sensors[i]
+		path := fmt.Sprintf("sensors[%d]", i)
+		switch j, dup := seen[s.ID]; {
+		case !sensorID.MatchString(s.ID):
+			add(path+".id", "want letters, digits and _ . : - (up to 128), got %q", s.ID)
+		case dup:
+			add(path+".id", "%q is also sensors[%d]", s.ID, j)
+		default:
+			seen[s.ID] = i
+		}
+		if strings.TrimSpace(s.Name) == "" {
+			add(path+".name", "empty")
+		}
+		if _, ok := Kinds[s.Kind]; !ok {
+			add(path+".kind", "unknown kind %q (known: %s)", s.Kind, sortedKeys(Kinds))
+		}
+		if _, ok := Units[s.OwnerUnit]; !ok {
+			add(path+".owner_unit", "unknown unit %q (known: %s)", s.OwnerUnit, sortedKeys(Units))
+		}
+		if strings.TrimSpace(s.District) == "" {
+			add(path+".district", "empty")
+		}
+		s.Location.validate(add, path+".location")
+		if len(s.Metrics) == 0 {
+			add(path+".metrics", "empty: list what the sensor measures")
+		}
+		names := map[string]bool{}
+		for k, m := range s.Metrics {
+			m.validate(add, fmt.Sprintf("%s.metrics[%d]", path, k))
+			if names[m.Name] {
+				add(fmt.Sprintf("%s.metrics[%d].name", path, k), "%q is listed twice", m.Name)
+			}
+			names[m.Name] = true
+		}
+		switch {
+		case s.Kind == "river_gauge" && s.AlarmLevels == nil:
+			add(path+".alarm_levels", "missing: a river gauge needs its báo động I, II, III levels (m)")
+		case s.AlarmLevels != nil:
+			a := s.AlarmLevels
+			if !(a.I < a.II && a.II < a.III) {
+				add(path+".alarm_levels", "want i < ii < iii, got %g, %g, %g", a.I, a.II, a.III)
+			}
+			if !names["water_level"] {
+				add(path+".alarm_levels", "the sensor has no water_level metric to compare them with")
+			}
+		}
+		if s.Profile != "" {
+			if _, ok := profiles[s.Profile]; !ok {
+				add(path+".profile", "no profile %q under ingest.profiles", s.Profile)
+			}
+		}
+		if s.Interval < 0 {
+			add(path+".interval", "negative")
+		}
+	}
+	return p
+}
+
+func (l Location) validate(add func(string, string, ...any), path string) {
+	switch {
+	case l.Lat == 0 && l.Lon == 0:
+		add(path, "missing")
+	case math.Abs(l.Lat) > 90 || math.Abs(l.Lon) > 180:
+		add(path, "lat %g, lon %g is not a position", l.Lat, l.Lon)
+	// Vietnam, with its islands, lies within 8-24°N and 102-118°E: anything else is most
+	// often a swapped pair.
+	case l.Lat < 6 || l.Lat > 24 || l.Lon < 102 || l.Lon > 118:
+		add(path, "lat %g, lon %g lies outside Vietnam (lat and lon swapped?)", l.Lat, l.Lon)
+	}
+}
+
+func (m *Metric) validate(add func(string, string, ...any), path string) {
+	def, ok := Metrics[m.Name]
+	if !ok {
+		add(path+".name", "unknown metric %q (known: %s)", m.Name, sortedKeys(Metrics))
+		return
+	}
+	if m.Unit != "" && !def.Text {
+		if _, err := convert(1, m.Unit, def.Unit); err != nil {
+			add(path+".unit", "%v (metric %s is in %s)", err, m.Name, def.Unit)
+		}
+	}
+	switch {
+	case (m.Min == nil) != (m.Max == nil):
+		add(path, "give both min and max, or neither")
+	case m.Min != nil && !(*m.Min < *m.Max):
+		add(path, "want min < max, got %g, %g", *m.Min, *m.Max)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+// IDs lists the catalog's sensor ids, sorted.
+func (c *Catalog) IDs() []string {
+	ids := make([]string, 0, len(c.Sensors))
+	for _, s := range c.Sensors {
+		ids = append(ids, s.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}

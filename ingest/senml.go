@@ -1,0 +1,322 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// SenMLDecoder reads SenML JSON packs (RFC 8428): an array of records whose base fields (bn,
+// bt, bu, bv, bs) apply to their own record and the ones after it. A record's name (bn + n)
+// is "<sensor><sep><metric>", sep being the last ':' or '/', with a leading urn:dev:<type>:
+// (RFC 9039) dropped: urn:dev:ow:lc-hong-bat-xat:water_level is metric water_level of sensor
+// lc-hong-bat-xat. When SensorLevel is set the sensor id comes from that topic level instead
+// and the whole last name segment is the metric. Times below 2^28 are relative to the time
+// the message arrived (§4.5.3); a record without time is "now". Boolean values become 1 or 0,
+// string and data values are text readings. Unknown fields are ignored, except those ending in
+// "_", which the RFC says must be understood: a record carrying one is rejected.
+type SenMLDecoder struct {
+	// SensorLevel, when positive, names the topic level (from 1) that holds the sensor id.
+	SensorLevel int
+}
+
+// senmlRecord is a record as the fast path reads it; pointers tell absent from zero.
+type senmlRecord struct {
+	BN string   `json:"bn"`
+	BT float64  `json:"bt"`
+	BU string   `json:"bu"`
+	BV float64  `json:"bv"`
+	BS float64  `json:"bs"`
+	N  string   `json:"n"`
+	U  string   `json:"u"`
+	V  *float64 `json:"v"`
+	VS *string  `json:"vs"`
+	VB *bool    `json:"vb"`
+	VD *string  `json:"vd"`
+	S  *float64 `json:"s"`
+	T  float64  `json:"t"`
+}
+
+// senmlRelativeLimit: resolved times below 2^28 seconds are relative to now (RFC 8428 §4.5.3).
+const senmlRelativeLimit = 1 << 28
+
+// Decode implements Decoder.
+func (d SenMLDecoder) Decode(topic string, payload []byte, now time.Time) ([]Reading, []Rejection) {
+	body := bytes.TrimSpace(payload)
+	if len(body) == 0 {
+		return nil, []Rejection{{Reason: ReasonEmpty, Detail: "empty payload", Record: payload}}
+	}
+	if body[0] == '{' { // a lone record is not a pack, but devices send them: read it as one
+		body = append(append([]byte{'['}, body...), ']')
+	}
+	if body[0] != '[' {
+		return nil, []Rejection{{Reason: ReasonWrongType, Detail: "want a SenML pack (a JSON array of records)", Record: payload}}
+	}
+	sensor := ""
+	if d.SensorLevel > 0 {
+		sensor = topicLevel(topic, d.SensorLevel)
+	}
+	var recs []senmlRecord
+	// The fast path reads the whole pack at once. A pack with a wrong type, or a key that may
+	// end in "_", goes the careful way, record by record, so that only the bad records are lost.
+	if !mayHaveMustUnderstand(body) && json.Unmarshal(body, &recs) == nil {
+		var res senmlResolver
+		readings := make([]Reading, 0, len(recs))
+		var rejections []Rejection
+		for i := range recs {
+			r, ok, rej := res.resolve(&recs[i], sensor, now)
+			if rej != nil {
+				rej.Detail = fmt.Sprintf("record %d: %s", i, rej.Detail)
+				rej.Record = payload
+				rejections = append(rejections, *rej)
+			} else if ok {
+				readings = append(readings, r)
+			}
+		}
+		return readings, rejections
+	}
+	return d.decodeCarefully(body, payload, sensor, now)
+}
+
+// decodeCarefully reads a pack record by record, checking each field's type and name.
+func (d SenMLDecoder) decodeCarefully(body, payload []byte, sensor string, now time.Time) ([]Reading, []Rejection) {
+	var items []json.RawMessage
+	if err := json.Unmarshal(body, &items); err != nil {
+		fixed, changed := quoteNonFinite(body)
+		if !changed || json.Unmarshal(fixed, &items) != nil {
+			return nil, []Rejection{{Reason: ReasonMalformedJSON, Detail: jsonSyntaxDetail(body), Record: payload}}
+		}
+	}
+	if len(items) == 0 {
+		return nil, []Rejection{{Reason: ReasonEmpty, Detail: "empty pack", Record: payload}}
+	}
+	var res senmlResolver
+	var readings []Reading
+	var rejections []Rejection
+	for i, item := range items {
+		rec, rej := parseSenMLRecord(item)
+		if rej == nil {
+			var r Reading
+			var ok bool
+			if r, ok, rej = res.resolve(&rec, sensor, now); rej == nil && ok {
+				readings = append(readings, r)
+			}
+		}
+		if rej != nil {
+			rej.Detail = fmt.Sprintf("record %d: %s", i, rej.Detail)
+			rej.Record = item
+			rejections = append(rejections, *rej)
+		}
+	}
+	return readings, rejections
+}
+
+// parseSenMLRecord reads one record field by field, so that a wrong type names its field.
+func parseSenMLRecord(raw json.RawMessage) (senmlRecord, *Rejection) {
+	var fields map[string]json.RawMessage
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &fields) != nil {
+		return senmlRecord{}, &Rejection{Reason: ReasonWrongType, Detail: "want a JSON object"}
+	}
+	var rec senmlRecord
+	for key, val := range fields {
+		if strings.HasSuffix(key, "_") {
+			return rec, &Rejection{Reason: ReasonMustUnderstand, Detail: fmt.Sprintf("field %q must be understood (RFC 8428 §4.4) and is not", key)}
+		}
+		var rej *Rejection
+		switch key {
+		case "bn", "bu", "n", "u":
+			var s string
+			if s, rej = requiredString(key, val); rej == nil {
+				setSenMLString(&rec, key, s)
+			}
+		case "bt", "bv", "bs", "t":
+			var v float64
+			if v, rej = numberField(key, val); rej == nil {
+				setSenMLNumber(&rec, key, v)
+			}
+		case "v", "s":
+			var v float64
+			if v, rej = numberField(key, val); rej == nil {
+				if key == "v" {
+					rec.V = &v
+				} else {
+					rec.S = &v
+				}
+			}
+		case "vs", "vd":
+			var s string
+			if err := json.Unmarshal(val, &s); err != nil {
+				rej = &Rejection{Reason: ReasonWrongType, Detail: key + ": want a string, got " + clip(val)}
+			} else if key == "vs" {
+				rec.VS = &s
+			} else {
+				rec.VD = &s
+			}
+		case "vb":
+			var b bool
+			if err := json.Unmarshal(val, &b); err != nil {
+				rej = &Rejection{Reason: ReasonWrongType, Detail: "vb: want true or false, got " + clip(val)}
+			}
+			rec.VB = &b
+		}
+		if rej != nil {
+			return rec, rej
+		}
+	}
+	return rec, nil
+}
+
+func setSenMLString(rec *senmlRecord, key, s string) {
+	switch key {
+	case "bn":
+		rec.BN = s
+	case "bu":
+		rec.BU = s
+	case "n":
+		rec.N = s
+	case "u":
+		rec.U = s
+	}
+}
+
+func setSenMLNumber(rec *senmlRecord, key string, v float64) {
+	switch key {
+	case "bt":
+		rec.BT = v
+	case "bv":
+		rec.BV = v
+	case "bs":
+		rec.BS = v
+	case "t":
+		rec.T = v
+	}
+}
+
+// senmlResolver carries the base fields from record to record (RFC 8428 §4.6).
+type senmlResolver struct {
+	bn, bu string
+	bt     float64
+	bv, bs float64
+	// the sensor and metric of the last name, kept so that a pack's records share the strings
+	lastName, lastSensor, lastMetric string
+}
+
+// resolve turns a record into a reading; ok is false for a record that only sets base fields.
+func (res *senmlResolver) resolve(rec *senmlRecord, topicSensor string, now time.Time) (Reading, bool, *Rejection) {
+	if rec.BN != "" {
+		res.bn = rec.BN
+	}
+	if rec.BU != "" {
+		res.bu = rec.BU
+	}
+	if rec.BT != 0 { // bt, bv and bs given again replace the base
+		res.bt = rec.BT
+	}
+	if rec.BV != 0 {
+		res.bv = rec.BV
+	}
+	if rec.BS != 0 {
+		res.bs = rec.BS
+	}
+	hasValue := rec.V != nil || rec.VS != nil || rec.VB != nil || rec.VD != nil || rec.S != nil
+	if !hasValue {
+		if rec.N == "" {
+			return Reading{}, false, nil // a record of base fields only
+		}
+		return Reading{}, false, &Rejection{Reason: ReasonMissingField, Detail: "no value (v, vs, vb, vd or s)"}
+	}
+	var r Reading
+	var rej *Rejection
+	if r.Sensor, r.Metric, rej = res.name(res.bn+rec.N, topicSensor); rej != nil {
+		return r, false, rej
+	}
+	switch {
+	case rec.V != nil:
+		r.Value = res.bv + *rec.V
+	case rec.VB != nil:
+		if *rec.VB {
+			r.Value = 1
+		}
+	case rec.VS != nil:
+		r.Text = *rec.VS
+	case rec.VD != nil:
+		r.Text = *rec.VD
+	default:
+		r.Value = res.bs + *rec.S
+	}
+	r.Unit = rec.U
+	if r.Unit == "" {
+		r.Unit = res.bu
+	}
+	t := res.bt + rec.T
+	if math.IsNaN(t) || math.IsInf(t, 0) || math.Abs(t) > 1e12 {
+		return r, false, &Rejection{Reason: ReasonBadTimestamp, Detail: fmt.Sprintf("time %g is not a time", t)}
+	}
+	if t < senmlRelativeLimit {
+		r.Time = now.Add(time.Duration(t * float64(time.Second))).UTC()
+	} else {
+		sec, frac := math.Modf(t)
+		r.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	}
+	return r, true, nil
+}
+
+// name splits a resolved SenML name into sensor and metric.
+func (res *senmlResolver) name(full, topicSensor string) (sensor, metric string, rej *Rejection) {
+	if full == res.lastName && full != "" {
+		return res.lastSensor, res.lastMetric, nil
+	}
+	rest := full
+	if strings.HasPrefix(rest, "urn:dev:") {
+		if i := strings.IndexByte(rest[len("urn:dev:"):], ':'); i >= 0 {
+			rest = rest[len("urn:dev:")+i+1:]
+		}
+	}
+	i := strings.LastIndexAny(rest, ":/")
+	switch {
+	case rest == "" || i == len(rest)-1:
+		return "", "", &Rejection{Reason: ReasonMissingField, Detail: fmt.Sprintf("name %q has no metric", full)}
+	case topicSensor != "":
+		sensor, metric = topicSensor, rest[i+1:]
+	case i <= 0:
+		return "", "", &Rejection{Reason: ReasonMissingField, Detail: fmt.Sprintf("name %q has no sensor part (want <sensor>:<metric>)", full)}
+	default:
+		sensor, metric = rest[:i], rest[i+1:]
+	}
+	res.lastName, res.lastSensor, res.lastMetric = full, sensor, metric
+	return sensor, metric, nil
+}
+
+// mayHaveMustUnderstand tells whether body may hold a key ending in "_" (a quote after an
+// underscore, then a colon), which sends the pack the careful way.
+func mayHaveMustUnderstand(body []byte) bool {
+	for i := bytes.Index(body, []byte(`_"`)); i >= 0; {
+		rest := bytes.TrimLeft(body[i+2:], " \t\r\n")
+		if len(rest) > 0 && rest[0] == ':' {
+			return true
+		}
+		j := bytes.Index(body[i+2:], []byte(`_"`))
+		if j < 0 {
+			return false
+		}
+		i += 2 + j
+	}
+	return false
+}
+
+// topicLevel returns level n (from 1) of topic, or "".
+func topicLevel(topic string, n int) string {
+	for i := 1; ; i++ {
+		level, rest, more := strings.Cut(topic, "/")
+		if i == n {
+			return level
+		}
+		if !more {
+			return ""
+		}
+		topic = rest
+	}
+}
