@@ -326,7 +326,7 @@ func TestServeDeadLettersEachBadPayload(t *testing.T) {
 func TestUnstoredMessagesAreRedeliveredAfterRestart(t *testing.T) {
 	h := newHarness(t)
 	h.cfg.ClickHouse.MigrateOnStart = false // an empty database: every insert fails
-	h.cfg.Writer.Spool.Dir = ""              // no spool: the broker keeps the backlog
+	h.cfg.Writer.Spool.Dir = ""             // no spool: the broker keeps the backlog
 	stop := h.start(t)
 
 	base := time.Now().UTC().Truncate(time.Second).Add(-10 * time.Minute)

@@ -3,10 +3,10 @@ package config
 import (
 	"fmt"
 	"net"
-	"strconv"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
