@@ -222,7 +222,11 @@ func (l Location) validate(add func(string, string, ...any), path string) {
 	case l.Lat == 0 && l.Lon == 0:
 		add(path, "missing")
 	case math.Abs(l.Lat) > 90 || math.Abs(l.Lon) > 180:
-		add(path, "lat %g, lon %g is not a position", l.Lat, l.Lon)
+		hint := ""
+		if math.Abs(l.Lon) <= 90 && math.Abs(l.Lat) <= 180 {
+			hint = " (lat and lon swapped?)"
+		}
+		add(path, "lat %g, lon %g is not a position%s", l.Lat, l.Lon, hint)
 	// Vietnam, with its islands, lies within 8-24°N and 102-118°E: anything else is most
 	// often a swapped pair.
 	case l.Lat < 6 || l.Lat > 24 || l.Lon < 102 || l.Lon > 118:

@@ -59,27 +59,53 @@ func TestJSONDecoder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, rejected := JSONDecoder{}.Decode("", []byte(tt.payload), time.Time{})
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d readings %+v, want %d %+v (rejections %+v)", len(got), got, len(tt.want), tt.want, rejected)
-			}
-			for i := range got {
-				if !got[i].Time.Equal(tt.want[i].Time) || got[i].Sensor != tt.want[i].Sensor || got[i].Metric != tt.want[i].Metric ||
-					got[i].Value != tt.want[i].Value || got[i].Unit != tt.want[i].Unit {
-					t.Errorf("reading %d = %+v, want %+v", i, got[i], tt.want[i])
-				}
-			}
-			if len(rejected) != len(tt.rejected) {
-				t.Fatalf("rejections %+v, want reasons %v", rejected, tt.rejected)
-			}
-			for i, r := range rejected {
-				if r.Reason != tt.rejected[i] {
-					t.Errorf("rejection %d: reason %s (%s), want %s", i, r.Reason, r.Detail, tt.rejected[i])
-				}
-				if r.Detail == "" || len(r.Record) == 0 {
-					t.Errorf("rejection %d lacks detail or record: %+v", i, r)
-				}
-			}
+			assertDecoded(t, got, rejected, tt.want, tt.rejected)
 		})
+	}
+}
+
+// assertDecoded compares a decoder's readings and rejections with the expected ones.
+func assertDecoded(t *testing.T, got []Reading, rejected []Rejection, want []Reading, reasons []Reason) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d readings %+v, want %d %+v (rejections %+v)", len(got), got, len(want), want, rejected)
+	}
+	for i := range got {
+		if !got[i].Time.Equal(want[i].Time) || got[i].Sensor != want[i].Sensor || got[i].Metric != want[i].Metric ||
+			got[i].Value != want[i].Value || got[i].Text != want[i].Text || got[i].Unit != want[i].Unit {
+			t.Errorf("reading %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if len(rejected) != len(reasons) {
+		t.Fatalf("rejections %+v, want reasons %v", rejected, reasons)
+	}
+	for i, r := range rejected {
+		if r.Reason != reasons[i] {
+			t.Errorf("rejection %d: reason %s (%s), want %s", i, r.Reason, r.Detail, reasons[i])
+		}
+		if r.Detail == "" || len(r.Record) == 0 && r.Reason != ReasonEmpty {
+			t.Errorf("rejection %d lacks detail or record: %+v", i, r)
+		}
+	}
+}
+
+// assertSane is what every decoder's fuzz target checks: no crash, no accepted reading without
+// sensor, metric and time or with a non-finite value, no rejection without reason and detail,
+// and no payload that vanishes without a reading or a rejection.
+func assertSane(t *testing.T, payload []byte, readings []Reading, rejections []Rejection) {
+	t.Helper()
+	for _, r := range readings {
+		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) || r.Sensor == "" || r.Metric == "" || r.Time.IsZero() {
+			t.Fatalf("accepted a bad reading %+v from %q", r, payload)
+		}
+	}
+	for _, r := range rejections {
+		if r.Reason == "" || r.Detail == "" {
+			t.Fatalf("rejection without reason or detail: %+v", r)
+		}
+	}
+	if len(readings) == 0 && len(rejections) == 0 {
+		t.Fatalf("payload %q vanished: no reading, no rejection", payload)
 	}
 }
 
@@ -101,19 +127,7 @@ func FuzzJSONDecoder(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		readings, rejections := JSONDecoder{}.Decode("", payload, time.Time{})
-		for _, r := range readings {
-			if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) || r.Sensor == "" || r.Metric == "" || r.Time.IsZero() {
-				t.Fatalf("accepted a bad reading %+v from %q", r, payload)
-			}
-		}
-		for _, r := range rejections {
-			if r.Reason == "" || r.Detail == "" {
-				t.Fatalf("rejection without reason or detail: %+v", r)
-			}
-		}
-		if len(readings) == 0 && len(rejections) == 0 {
-			t.Fatalf("payload %q vanished: no reading, no rejection", payload)
-		}
+		assertSane(t, payload, readings, rejections)
 	})
 }
 

@@ -52,38 +52,37 @@ func (d *MappedDecoder) Decode(topic string, payload []byte, now time.Time) ([]R
 	var readings []Reading
 	var rejections []Rejection
 	for i, item := range items {
-		rs, rej := d.record(topic, item, now)
-		if rej != nil {
+		rs, rejs := d.record(topic, item, now)
+		for _, rej := range rejs {
 			if isArray {
 				rej.Detail = fmt.Sprintf("record %d: %s", i, rej.Detail)
 			}
 			rej.Record = payload
-			rejections = append(rejections, *rej)
-			continue
+			rejections = append(rejections, rej)
 		}
 		readings = append(readings, rs...)
 	}
 	return readings, rejections
 }
 
-func (d *MappedDecoder) record(topic string, item any, now time.Time) ([]Reading, *Rejection) {
+func (d *MappedDecoder) record(topic string, item any, now time.Time) ([]Reading, []Rejection) {
 	obj, ok := item.(map[string]any)
 	if !ok {
-		return nil, &Rejection{Reason: ReasonWrongType, Detail: "want a JSON object"}
+		return nil, []Rejection{{Reason: ReasonWrongType, Detail: "want a JSON object"}}
 	}
 	sensor, rej := d.sensor(topic, obj)
 	if rej != nil {
-		return nil, rej
+		return nil, []Rejection{*rej}
 	}
 	t := now.UTC()
 	if d.Mapping.Time != "" {
 		raw, found := jsonPath(obj, d.Mapping.Time)
 		if !found {
-			return nil, &Rejection{Reason: ReasonMissingField, Detail: d.Mapping.Time + ": missing"}
+			return nil, []Rejection{{Reason: ReasonMissingField, Detail: d.Mapping.Time + ": missing"}}
 		}
 		if t, rej = parseMappedTime(raw, d.Mapping.TimeFormat, d.loc); rej != nil {
 			rej.Detail = d.Mapping.Time + ": " + rej.Detail
-			return nil, rej
+			return nil, []Rejection{*rej}
 		}
 	}
 	return fieldReadings(obj, d.Mapping.Values, sensor, t)
@@ -156,10 +155,11 @@ func parseMappedTime(raw any, format string, loc *time.Location) (time.Time, *Re
 }
 
 // fieldReadings takes the mapped fields of obj as readings of sensor at t. A field that is
-// absent is skipped (devices leave out what they did not measure); a payload none of whose
-// mapped fields is there is rejected.
-func fieldReadings(obj map[string]any, maps []config.FieldMap, sensor string, t time.Time) ([]Reading, *Rejection) {
+// absent is skipped (devices leave out what they did not measure); a field with a bad value is
+// rejected alone; a payload none of whose mapped fields is there is rejected.
+func fieldReadings(obj map[string]any, maps []config.FieldMap, sensor string, t time.Time) ([]Reading, []Rejection) {
 	readings := make([]Reading, 0, len(maps))
+	var rejections []Rejection
 	for _, m := range maps {
 		raw, found := jsonPath(obj, m.Field)
 		if !found || raw == nil {
@@ -168,14 +168,15 @@ func fieldReadings(obj map[string]any, maps []config.FieldMap, sensor string, t 
 		r := Reading{Time: t, Sensor: sensor, Metric: m.Metric, Unit: m.Unit}
 		if rej := setValue(&r, raw); rej != nil {
 			rej.Detail = fmt.Sprintf("%s: %s", m.Field, rej.Detail)
-			return nil, rej
+			rejections = append(rejections, *rej)
+			continue
 		}
 		readings = append(readings, r)
 	}
-	if len(readings) == 0 {
-		return nil, &Rejection{Reason: ReasonUnmapped, Detail: fmt.Sprintf("none of the mapped fields (%s) is in the payload", fieldNames(maps))}
+	if len(readings) == 0 && len(rejections) == 0 {
+		return nil, []Rejection{{Reason: ReasonUnmapped, Detail: fmt.Sprintf("none of the mapped fields (%s) is in the payload", fieldNames(maps))}}
 	}
-	return readings, nil
+	return readings, rejections
 }
 
 // setValue stores a decoded JSON value in r: numbers (also as strings, which vendors send),
@@ -189,10 +190,12 @@ func setValue(r *Reading, raw any) *Rejection {
 			r.Value = 1
 		}
 	case string:
-		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-			r.Value = f
-		} else if nonFiniteWords[strings.ToLower(strings.TrimSpace(v))] {
+		word := strings.TrimSpace(v)
+		if nonFiniteWords[strings.ToLower(word)] {
 			return &Rejection{Reason: ReasonNonFinite, Detail: v}
+		}
+		if f, err := strconv.ParseFloat(word, 64); err == nil && !math.IsInf(f, 0) {
+			r.Value = f
 		} else {
 			r.Text = v
 		}

@@ -76,9 +76,17 @@ func (d SenMLDecoder) Decode(topic string, payload []byte, now time.Time) ([]Rea
 				readings = append(readings, r)
 			}
 		}
-		return readings, rejections
+		return readings, noValues(readings, rejections, payload)
 	}
 	return d.decodeCarefully(body, payload, sensor, now)
+}
+
+// noValues adds a rejection for a pack that held no value at all (base fields only, or []).
+func noValues(readings []Reading, rejections []Rejection, payload []byte) []Rejection {
+	if len(readings) == 0 && len(rejections) == 0 {
+		return []Rejection{{Reason: ReasonEmpty, Detail: "the pack holds no value", Record: payload}}
+	}
+	return rejections
 }
 
 // decodeCarefully reads a pack record by record, checking each field's type and name.
@@ -89,9 +97,6 @@ func (d SenMLDecoder) decodeCarefully(body, payload []byte, sensor string, now t
 		if !changed || json.Unmarshal(fixed, &items) != nil {
 			return nil, []Rejection{{Reason: ReasonMalformedJSON, Detail: jsonSyntaxDetail(body), Record: payload}}
 		}
-	}
-	if len(items) == 0 {
-		return nil, []Rejection{{Reason: ReasonEmpty, Detail: "empty pack", Record: payload}}
 	}
 	var res senmlResolver
 	var readings []Reading
@@ -111,7 +116,7 @@ func (d SenMLDecoder) decodeCarefully(body, payload []byte, sensor string, now t
 			rejections = append(rejections, *rej)
 		}
 	}
-	return readings, rejections
+	return readings, noValues(readings, rejections, payload)
 }
 
 // parseSenMLRecord reads one record field by field, so that a wrong type names its field.
@@ -258,8 +263,7 @@ func (res *senmlResolver) resolve(rec *senmlRecord, topicSensor string, now time
 	if t < senmlRelativeLimit {
 		r.Time = now.Add(time.Duration(t * float64(time.Second))).UTC()
 	} else {
-		sec, frac := math.Modf(t)
-		r.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+		r.Time = time.UnixMicro(int64(math.Round(t * 1e6))).UTC() // float seconds: keep microseconds
 	}
 	return r, true, nil
 }

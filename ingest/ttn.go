@@ -81,11 +81,13 @@ func (d *TTNDecoder) Decode(_ string, payload []byte, now time.Time) ([]Reading,
 		}
 		t = t.UTC()
 	}
-	readings, rejFields := fieldReadings(up.UplinkMessage.DecodedPayload, d.fields(sensor, up.UplinkMessage.DecodedPayload), sensor, t)
-	if rejFields != nil {
-		rejFields.Record = payload
-		rejFields.Detail = "uplink_message.decoded_payload." + rejFields.Detail
-		return nil, []Rejection{*rejFields}
+	readings, rejections := fieldReadings(up.UplinkMessage.DecodedPayload, d.fields(sensor, up.UplinkMessage.DecodedPayload), sensor, t)
+	for i := range rejections {
+		rejections[i].Record = payload
+		rejections[i].Detail = "uplink_message.decoded_payload." + rejections[i].Detail
+	}
+	if len(readings) == 0 {
+		return nil, rejections // the link quality of an uplink without a reading is no news
 	}
 	// The best gateway is the one that heard the device loudest.
 	best := -1
@@ -101,7 +103,7 @@ func (d *TTNDecoder) Decode(_ string, payload []byte, now time.Time) ([]Reading,
 			readings = append(readings, Reading{Time: t, Sensor: sensor, Metric: "snr", Value: *md.SNR, Unit: "dB"})
 		}
 	}
-	return readings, nil
+	return readings, rejections
 }
 
 // fields returns the field mapping for a device: its profile's, or every known metric.
@@ -116,7 +118,12 @@ func (d *TTNDecoder) fields(sensor string, decoded map[string]any) []config.Fiel
 		return p.Values
 	}
 	var maps []config.FieldMap
-	for key := range decoded {
+	for key, v := range decoded {
+		switch v.(type) {
+		case float64, bool, string:
+		default:
+			continue // an object or a list is not a reading
+		}
 		if _, known := Metrics[key]; known {
 			maps = append(maps, config.FieldMap{Field: key, Metric: key})
 		}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -64,7 +65,11 @@ func convert(v float64, from, to string) (float64, error) {
 	if from == to || f == t {
 		return v, nil
 	}
-	return (v*f.scale + f.offset - t.offset) / t.scale, nil
+	out := (v*f.scale + f.offset - t.offset) / t.scale
+	// 12 significant digits: more than any probe resolves, and 812 cm reads 8.12 m, not
+	// 8.120000000000001 m.
+	rounded, _ := strconv.ParseFloat(strconv.FormatFloat(out, 'g', 12, 64), 64)
+	return rounded, nil
 }
 
 // MetricDef is what ingest knows of a metric: its canonical unit (every stored value is in it)
