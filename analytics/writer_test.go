@@ -28,6 +28,11 @@ func writerConfig() config.Writer {
 
 // startWriter runs a writer on a fresh database until the test ends.
 func startWriter(t *testing.T, cfg config.ClickHouse, migrate bool) (*Writer, driver.Conn, *prometheus.Registry) {
+	return startWriterWith(t, cfg, migrate, nil, writerConfig())
+}
+
+// startWriterWith runs a writer with spool (nil for none) and wc until the test ends.
+func startWriterWith(t *testing.T, cfg config.ClickHouse, migrate bool, spool *Spool, wc config.Writer) (*Writer, driver.Conn, *prometheus.Registry) {
 	t.Helper()
 	ctx := context.Background()
 	if migrate {
@@ -37,7 +42,7 @@ func startWriter(t *testing.T, cfg config.ClickHouse, migrate bool) (*Writer, dr
 	}
 	conn := testenv.Conn(t, cfg)
 	reg := prometheus.NewRegistry()
-	w := NewWriter(conn, nil, writerConfig(), 10*time.Second, reg, slog.New(slog.DiscardHandler))
+	w := NewWriter(conn, spool, wc, 10*time.Second, reg, slog.New(slog.DiscardHandler))
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- w.Run(wctx) }()
@@ -188,5 +193,85 @@ func TestWriterStoresQueueOnShutdown(t *testing.T) {
 	}
 	if n := countReadings(t, conn); n != 100 || acks.Load() != 100 {
 		t.Fatalf("rows = %d, acks = %d, want 100 and 100", n, acks.Load())
+	}
+}
+
+// waitFor polls cond until it holds, failing after 30 s with what.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s: %s", what)
+		}
+	}
+}
+
+// While ClickHouse refuses (here: the tables do not exist yet), batches go to the spool and
+// are acknowledged; later batches follow them there; once ClickHouse takes inserts again the
+// spool is replayed, every reading stored once, and new batches go straight in again.
+func TestWriterSpoolsWhileClickHouseRefusesThenReplays(t *testing.T) {
+	ctx := context.Background()
+	cfg := testenv.ClickHouseConfig(t)
+	wc := writerConfig()
+	wc.Spool.After = 300 * time.Millisecond
+	spool := openTestSpool(t, t.TempDir(), 64<<20)
+	w, conn, reg := startWriterWith(t, cfg, false, spool, wc)
+
+	var acks atomic.Int32
+	deliver := func(from, to int) {
+		for m := from; m < to; m++ {
+			d := ingest.Delivery{Ack: func() { acks.Add(1) }}
+			for i := 0; i < 50; i++ {
+				d.Readings = append(d.Readings, reading(m*50+i))
+			}
+			d.DeadLetters = []ingest.DeadLetter{{Time: t0, Source: "mqtt", Topic: "t", Reason: ingest.ReasonNonFinite, Detail: "NaN", Payload: []byte("NaN"), PayloadSize: 3}}
+			if err := w.Deliver(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deliver(0, 10)
+	waitFor(t, "10 messages acknowledged from the spool", func() bool { return acks.Load() == 10 })
+	if spool.Pending() == 0 {
+		t.Fatal("acknowledged, but nothing in the spool")
+	}
+	if _, err := Migrate(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	deliver(10, 15) // the spool still holds older batches: these queue behind them
+	waitFor(t, "the spool replayed", func() bool { return spool.Pending() == 0 && countReadings(t, conn) == 750 })
+	deliver(15, 20)
+	waitFor(t, "1000 readings stored", func() bool { return countReadings(t, conn) == 1000 })
+	var distinct, dead uint64
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(ts) FROM readings").Scan(&distinct); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count() FROM dead_letters").Scan(&dead); err != nil {
+		t.Fatal(err)
+	}
+	if distinct != 1000 || dead != 20 || acks.Load() != 20 {
+		t.Fatalf("%d distinct readings (want 1000), %d dead letters (want 20), %d acks (want 20)", distinct, dead, acks.Load())
+	}
+	if n := counterValue(t, reg, "ioc_writer_rows_spooled_total"); n < 510 {
+		t.Errorf("rows spooled %v, want at least 510", n)
+	}
+}
+
+// With the spool forced, every batch goes through it and still lands in ClickHouse once.
+func TestWriterForcedSpool(t *testing.T) {
+	ctx := context.Background()
+	wc := writerConfig()
+	wc.Spool.Force = true
+	spool := openTestSpool(t, t.TempDir(), 64<<20)
+	w, conn, reg := startWriterWith(t, testenv.ClickHouseConfig(t), true, spool, wc)
+	var acks atomic.Int32
+	for i := 0; i < 300; i++ {
+		if err := w.Deliver(ctx, ingest.Delivery{Readings: []ingest.Reading{reading(i)}, Ack: func() { acks.Add(1) }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "300 readings through the spool", func() bool { return countReadings(t, conn) == 300 && acks.Load() == 300 })
+	if n := counterValue(t, reg, "ioc_writer_rows_replayed_total"); n != 300 {
+		t.Errorf("rows replayed %v, want 300", n)
 	}
 }
