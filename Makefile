@@ -7,7 +7,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 TOOLS := $(CURDIR)/.data/tools
 STATICCHECK_VERSION := v0.8.2
-FUZZTIME ?= 15s
+FUZZTIME ?= 10s
 
 # The servers deploy/local/services.sh starts; tests find them through these.
 export IOC_TEST_CLICKHOUSE_ADDR ?= 127.0.0.1:$(or $(IOC_LOCAL_CLICKHOUSE_PORT),9000)
@@ -51,10 +51,13 @@ lint: $(TOOLS)/staticcheck
 
 # Every decoder's fuzz target, for a bounded time each.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzJSONDecoder$$' -fuzztime $(FUZZTIME) ./ingest/
+	@for target in FuzzJSONDecoder FuzzSenMLDecoder FuzzTTNDecoder FuzzMappedDecoder; do \
+	  echo "fuzz $$target ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./ingest/ || exit 1; \
+	done
 
-bench-ingest: services
-	$(GO) run ./cmd/ioc-bench ingest
+bench-ingest: services build
+	$(GO) run ./cmd/ioc-bench ingest -ioc bin/ioc
 
 bench: bench-ingest
 

@@ -5,7 +5,9 @@
 //
 // where the reference is measured in the same run (see docs/BENCHMARKS.md).
 //
-//	ioc-bench ingest [flags]   MQTT generic JSON -> ClickHouse, against a plain paho subscriber
+//	ioc-bench ingest [flags]   MQTT -> ClickHouse through an `ioc serve` process: generic JSON,
+//	                           SenML packs, JSON with the spool forced; against a plain paho
+//	                           subscriber and clickhouse-go's own insert
 package main
 
 import (
@@ -29,7 +31,10 @@ func main() {
 	case "ingest":
 		fs := flag.NewFlagSet("ingest", flag.ExitOnError)
 		opts := ingestOptions{}
-		fs.IntVar(&opts.N, "n", 200_000, "readings (one generic JSON message each) per round")
+		fs.IntVar(&opts.N, "n", 200_000, "readings per round of the JSON cases (one message each)")
+		fs.IntVar(&opts.SenMLN, "senml-n", 2_000_000, "readings per round of the SenML case (100 a message)")
+		fs.StringVar(&opts.Cases, "cases", "all", "cases to run: all, or a comma list of json, senml, json-spool")
+		fs.StringVar(&opts.IOC, "ioc", "bin/ioc", "the ioc binary to run (make build)")
 		fs.IntVar(&opts.Rounds, "rounds", 3, "rounds; the median round of each side is reported")
 		fs.IntVar(&publishers, "publishers", publishers, "publishing connections")
 		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")

@@ -6,6 +6,8 @@
 #   deploy/local/services.sh start    install if missing (apt, as root), start, wait until both answer
 #   deploy/local/services.sh stop     stop the servers this script started
 #   deploy/local/services.sh status   say what answers where
+#   deploy/local/services.sh start-clickhouse|stop-clickhouse|start-mosquitto|stop-mosquitto
+#                                     one server only (fault tests stop and start them)
 #
 # Idempotent: a server that already answers on its port is reused, not started twice.
 # Ports: IOC_LOCAL_CLICKHOUSE_PORT (9000), IOC_LOCAL_CLICKHOUSE_HTTP_PORT (8123),
@@ -80,8 +82,10 @@ start_clickhouse() {
   say "starting ClickHouse on 127.0.0.1:$ch_port (data in $ch_dir)"
   # setsid detaches it from the terminal (Ctrl-C on `make demo` must not stop it); the inner
   # shell records its own pid and then becomes the server, so the pid file names the server.
-  (cd "$ch_dir" && setsid sh -c 'echo $$ >"$1/pid"; exec clickhouse-server --config-file="$1/config.xml"' \
-    sh "$ch_dir" >"$ch_dir/log/stdout.log" 2>&1 </dev/null &)
+  # setsid -f forks, so no shell of this script stays behind holding our stdout (a caller
+  # reading it through a pipe would otherwise wait for the server to stop).
+  (cd "$ch_dir" && exec setsid -f sh -c 'echo $$ >"$1/pid"; exec clickhouse-server --config-file="$1/config.xml"' \
+    sh "$ch_dir") >"$ch_dir/log/stdout.log" 2>&1 </dev/null
   wait_for ClickHouse ch_answers 60 "$ch_dir/log/clickhouse-server.err.log"
 }
 
@@ -147,5 +151,9 @@ case "${1:-}" in
     stop_one ClickHouse "$ch_dir/pid"
     ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  start-clickhouse) install_missing; start_clickhouse ;;
+  stop-clickhouse) stop_one ClickHouse "$ch_dir/pid" ;;
+  start-mosquitto) install_missing; start_mosquitto ;;
+  stop-mosquitto) stop_one Mosquitto "$mq_dir/pid" ;;
+  *) echo "usage: $0 start|stop|status|start-clickhouse|stop-clickhouse|start-mosquitto|stop-mosquitto" >&2; exit 2 ;;
 esac

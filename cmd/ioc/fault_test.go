@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/haidang-ioc/ioc/internal/testenv"
+)
+
+// The fault tests publish a known sequence of readings under load, break something on the
+// way (ClickHouse stopped, the broker restarted, ioc killed), and then compare what ClickHouse
+// holds with what was published: zero missing, zero duplicated.
+
+// envRunIOC makes the test binary run ioc itself (see TestMain), so that a test can start
+// ioc as a process of its own and kill it.
+const envRunIOC = "IOC_TEST_RUN_IOC"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envRunIOC) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// sequence is n readings of 20 sensors, one per second each, published as generic JSON.
+type sequence struct {
+	prefix string
+	n      int
+	base   time.Time
+}
+
+func newSequence(n int) sequence {
+	return sequence{prefix: "fault-" + randomID(), n: n, base: time.Now().UTC().Truncate(time.Second).Add(-2 * time.Hour)}
+}
+
+func (s sequence) topic(i int) string {
+	return fmt.Sprintf("%s/district-%d/river_gauge/f-%02d", s.prefix, i%4, i%20)
+}
+
+func (s sequence) payload(i int) []byte {
+	return fmt.Appendf(nil, `{"sensor":"f-%02d","ts":%d,"metric":"water_level","value":%d,"unit":"m"}`,
+		i%20, s.base.Add(time.Duration(i/20)*time.Second).UnixMilli(), i%1000)
+}
+
+// publish sends the sequence at about rate messages/s with QoS 1, resending whatever the broker
+// did not acknowledge (a resent message may arrive twice: storage must absorb that), until all
+// are acknowledged. published counts the acknowledged ones.
+func (s sequence) publish(ctx context.Context, broker string, rate int, published *atomic.Int64) error {
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("pub-" + s.prefix).
+		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+		SetMaxReconnectInterval(500 * time.Millisecond).SetWriteTimeout(2 * time.Second))
+	c.Connect().WaitTimeout(10 * time.Second)
+	defer c.Disconnect(100)
+	const window = 50
+	tick := time.NewTicker(time.Second * window / time.Duration(rate))
+	defer tick.Stop()
+	for start := 0; start < s.n; start += window {
+		pending := make([]int, 0, window)
+		for i := start; i < min(start+window, s.n); i++ {
+			pending = append(pending, i)
+		}
+		for len(pending) > 0 {
+			toks := make([]mqtt.Token, len(pending))
+			for k, i := range pending {
+				toks[k] = c.Publish(s.topic(i), 1, false, s.payload(i))
+			}
+			var failed []int
+			for k, tok := range toks {
+				if !tok.WaitTimeout(3*time.Second) || tok.Error() != nil {
+					failed = append(failed, pending[k])
+				}
+			}
+			published.Add(int64(len(pending) - len(failed)))
+			pending = failed
+			if len(failed) > 0 {
+				select {
+				case <-time.After(200 * time.Millisecond):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// verify waits until ClickHouse holds the whole sequence, then checks it reading by reading:
+// every one there once (as queries that deduplicate see it), with its value.
+func (s sequence) verify(t *testing.T, conn driver.Conn, within time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	var stored uint64
+	for deadline := time.Now().Add(within); ; time.Sleep(250 * time.Millisecond) {
+		if err := conn.QueryRow(ctx, "SELECT count() FROM readings FINAL").Scan(&stored); err == nil && stored >= uint64(s.n) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s ClickHouse holds %d of %d readings", within, stored, s.n)
+		}
+	}
+	var total, distinct, raw uint64
+	var sum float64
+	q := "SELECT count(), uniqExact(sensor_id, ts), sum(value) FROM readings FINAL"
+	if err := conn.QueryRow(ctx, q).Scan(&total, &distinct, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count() FROM readings").Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	var want float64
+	for i := 0; i < s.n; i++ {
+		want += float64(i % 1000)
+	}
+	missing := int64(s.n) - int64(distinct)
+	duplicated := int64(total) - int64(distinct)
+	t.Logf("published %d; stored %d distinct, %d missing, %d duplicated in query results (%d raw rows before merges)", s.n, distinct, missing, duplicated, raw)
+	if missing != 0 || duplicated != 0 || total != uint64(s.n) || sum != want {
+		t.Fatalf("%d missing, %d duplicated, %d rows, sum of values %g (want %d rows summing to %g)", missing, duplicated, total, sum, s.n, want)
+	}
+}
+
+// faultConfig writes the config file of an ioc process for seq on the given servers.
+func faultConfig(t *testing.T, seq sequence, chAddr, database, broker, clientID, spoolDir, sharedGroup string) string {
+	t.Helper()
+	body := fmt.Sprintf(`roles: [ingest, dashboard]
+log: {level: warn, format: text}
+clickhouse: {addr: %q, database: %s, dial_timeout: 1s, query_timeout: 5s}
+mqtt: {broker: %q, client_id: %s, keepalive: 2s, connect_timeout: 2s, max_reconnect_interval: 1s}
+ingest:
+  topics: [{pattern: "%s/+/+/+", format: json, qos: 1}]
+  accept_unknown_sensors: true
+  shared_group: %q
+writer:
+  flush_interval: 100ms
+  max_retry_interval: 500ms
+  shutdown_timeout: 2s
+  spool: {dir: %q, after: 1s}
+http: {listen: %q}
+`, chAddr, database, broker, clientID, seq.prefix, sharedGroup, spoolDir, freeAddr(t))
+	path := filepath.Join(t.TempDir(), "ioc.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// iocProcess is `ioc serve` as a process of its own (the test binary, see TestMain).
+type iocProcess struct {
+	cmd    *exec.Cmd
+	listen string
+	done   chan struct{}
+}
+
+func startIOC(t *testing.T, configPath string) *iocProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "--config", configPath)
+	cmd.Env = append(os.Environ(), envRunIOC+"=1")
+	cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &iocProcess{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.signal(syscall.SIGTERM); p.wait(t) })
+	body, _ := os.ReadFile(configPath)
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, "http: {listen: "); ok {
+			p.listen, _ = strconv.Unquote(strings.TrimSuffix(rest, "}"))
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + p.listen + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("ioc exited early: %v", cmd.ProcessState)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ioc not healthy after 30s")
+		}
+	}
+}
+
+func (p *iocProcess) signal(sig syscall.Signal) { _ = p.cmd.Process.Signal(sig) }
+
+func (p *iocProcess) wait(t *testing.T) {
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Errorf("ioc did not stop in 30s")
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+// rowsWritten reads the process's ioc_writer_rows_written_total for readings.
+func (p *iocProcess) rowsWritten(t *testing.T) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + p.listen + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		body.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	for _, line := range strings.Split(body.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, `ioc_writer_rows_written_total{table="readings"} `); ok {
+			v, _ := strconv.ParseFloat(rest, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func openDB(t *testing.T, addr, database string) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Auth: clickhouse.Auth{Database: database, Username: "default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// publishInBackground runs seq.publish and returns a function that waits for it.
+func publishInBackground(t *testing.T, seq sequence, broker string, rate int) (published *atomic.Int64, wait func()) {
+	t.Helper()
+	published = new(atomic.Int64)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	errc := make(chan error, 1)
+	go func() { errc <- seq.publish(ctx, broker, rate, published) }()
+	return published, func() {
+		defer cancel()
+		if err := <-errc; err != nil {
+			t.Fatalf("publisher: %v", err)
+		}
+	}
+}
+
+// waitPublished waits until at least n messages are acknowledged by the broker.
+func waitPublished(t *testing.T, published *atomic.Int64, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); published.Load() < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d published", published.Load(), n)
+		}
+	}
+}
+
+// ClickHouse stopped for 30 s under load: ioc spools and acknowledges, then replays.
+func TestFaultClickHouseDownThirtySeconds(t *testing.T) {
+	srv := testenv.StartPrivate(t)
+	seq := newSequence(30000)
+	cfg := faultConfig(t, seq, srv.ClickHouseAddr, "ioc", srv.BrokerURL, "ioc-"+seq.prefix, t.TempDir(), "")
+	startIOC(t, cfg)
+	published, wait := publishInBackground(t, seq, srv.BrokerURL, 700)
+	waitPublished(t, published, 3000)
+	srv.Stop(t, "clickhouse")
+	t.Logf("ClickHouse stopped with %d published", published.Load())
+	time.Sleep(30 * time.Second)
+	t.Logf("ClickHouse restarting with %d published", published.Load())
+	srv.Start(t, "clickhouse")
+	wait()
+	seq.verify(t, openDB(t, srv.ClickHouseAddr, "ioc"), 2*time.Minute)
+}
+
+// Mosquitto restarted under load: both sides reconnect, the persistent session keeps what ioc
+// had not acknowledged, and storage absorbs what arrives twice.
+func TestFaultBrokerRestart(t *testing.T) {
+	srv := testenv.StartPrivate(t)
+	seq := newSequence(15000)
+	cfg := faultConfig(t, seq, srv.ClickHouseAddr, "ioc", srv.BrokerURL, "ioc-"+seq.prefix, t.TempDir(), "")
+	startIOC(t, cfg)
+	published, wait := publishInBackground(t, seq, srv.BrokerURL, 1000)
+	waitPublished(t, published, 4000)
+	srv.Stop(t, "mosquitto")
+	t.Logf("Mosquitto stopped with %d published", published.Load())
+	time.Sleep(3 * time.Second)
+	srv.Start(t, "mosquitto")
+	wait()
+	seq.verify(t, openDB(t, srv.ClickHouseAddr, "ioc"), 2*time.Minute)
+}
+
+// ioc killed with SIGKILL under load and started again: what it had acknowledged is in
+// ClickHouse or its spool, the rest the broker delivers again.
+func TestFaultKillNine(t *testing.T) {
+	ch := testenv.ClickHouseConfig(t)
+	broker := testenv.Broker(t)
+	seq := newSequence(20000)
+	clientID := "ioc-" + seq.prefix
+	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
+	spool := t.TempDir()
+	first := startIOC(t, faultConfig(t, seq, ch.Addr, ch.Database, broker, clientID, spool, ""))
+	published, wait := publishInBackground(t, seq, broker, 1500)
+	waitPublished(t, published, 6000)
+	first.signal(syscall.SIGKILL)
+	first.wait(t)
+	t.Logf("ioc killed with %d published", published.Load())
+	time.Sleep(time.Second)
+	startIOC(t, faultConfig(t, seq, ch.Addr, ch.Database, broker, clientID, spool, ""))
+	wait()
+	seq.verify(t, testenv.Conn(t, ch), 2*time.Minute)
+}
+
+// Two ioc processes in one shared-subscription group split the traffic: together they store
+// every reading once, and each stores a share.
+func TestSharedSubscriptionSplitsTheLoad(t *testing.T) {
+	ch := testenv.ClickHouseConfig(t)
+	broker := testenv.Broker(t)
+	seq := newSequence(6000)
+	group := "g" + randomID()
+	var procs []*iocProcess
+	for i := 0; i < 2; i++ {
+		clientID := fmt.Sprintf("ioc-%s-%d", seq.prefix, i)
+		t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
+		procs = append(procs, startIOC(t, faultConfig(t, seq, ch.Addr, ch.Database, broker, clientID, t.TempDir(), group)))
+	}
+	_, wait := publishInBackground(t, seq, broker, 3000)
+	wait()
+	seq.verify(t, testenv.Conn(t, ch), time.Minute)
+	a, b := procs[0].rowsWritten(t), procs[1].rowsWritten(t)
+	t.Logf("process 1 stored %v readings, process 2 %v", a, b)
+	if a == 0 || b == 0 || a+b != float64(seq.n) {
+		t.Fatalf("processes stored %v and %v readings, want both some and %d together", a, b, seq.n)
+	}
+}
