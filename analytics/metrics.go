@@ -39,7 +39,7 @@ func newWriterMetrics(reg prometheus.Registerer, queueLen func() float64) *write
 		m.batches.WithLabelValues(t, "error")
 	}
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "ioc_writer_queue_length", Help: "Messages waiting for the writer.",
+		Name: "ioc_writer_queue_rows", Help: "Readings and dead letters waiting for the writer (bounded by writer.queue_size).",
 	}, queueLen)
 	reg.MustRegister(m.rows, m.batches, m.flushSeconds, m.unstored, m.spooledRows, m.replayedRows, queue)
 	return m

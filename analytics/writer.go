@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/backoff"
@@ -30,7 +32,9 @@ type Writer struct {
 	spool        *Spool
 	cfg          config.Writer
 	queryTimeout time.Duration
-	in           chan ingest.Delivery
+	in           chan queued
+	room         *semaphore.Weighted // rows the queue may still take
+	queuedRows   atomic.Int64
 	flushReq     chan chan error
 	m            *writerMetrics
 	log          *slog.Logger
@@ -44,22 +48,39 @@ func NewWriter(conn driver.Conn, spool *Spool, cfg config.Writer, queryTimeout t
 		spool:        spool,
 		cfg:          cfg,
 		queryTimeout: queryTimeout,
-		in:           make(chan ingest.Delivery, cfg.QueueSize),
+		in:           make(chan queued, cfg.QueueSize),
+		room:         semaphore.NewWeighted(int64(cfg.QueueSize)),
 		flushReq:     make(chan chan error),
 		log:          log.With("component", "writer"),
 	}
-	w.m = newWriterMetrics(reg, func() float64 { return float64(len(w.in)) })
+	w.m = newWriterMetrics(reg, func() float64 { return float64(w.queuedRows.Load()) })
 	return w
 }
 
-// Deliver queues d for storage, waiting while the queue is full. It implements ingest.Sink.
+// queued is a delivery in the queue and the room it takes there.
+type queued struct {
+	d    ingest.Delivery
+	rows int64
+}
+
+// Deliver queues d for storage, waiting while the queue holds QueueSize rows: the queue is
+// bounded in rows, not messages, so that memory stays bounded whether a message carries one
+// reading or a pack of a hundred. It implements ingest.Sink.
 func (w *Writer) Deliver(ctx context.Context, d ingest.Delivery) error {
-	select {
-	case w.in <- d:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	rows := int64(min(max(len(d.Readings)+len(d.DeadLetters), 1), w.cfg.QueueSize))
+	if err := w.room.Acquire(ctx, rows); err != nil {
+		return err
 	}
+	w.queuedRows.Add(rows)
+	w.in <- queued{d: d, rows: rows} // never blocks: each entry holds at least one row of room
+	return nil
+}
+
+// take moves a queued delivery into b and frees its room.
+func (w *Writer) take(b *batch, q queued) {
+	b.add(q.d)
+	w.queuedRows.Add(-q.rows)
+	w.room.Release(q.rows)
 }
 
 // Flush stores everything delivered so far and returns once it is stored and acknowledged.
@@ -129,8 +150,8 @@ func (w *Writer) accumulate(ctx context.Context, full chan<- *batch, free <-chan
 	}
 	for {
 		select {
-		case d := <-w.in:
-			b.add(d)
+		case q := <-w.in:
+			w.take(b, q)
 			if b.rows() >= w.cfg.BatchSize {
 				send()
 			}
@@ -153,8 +174,8 @@ func (w *Writer) accumulate(ctx context.Context, full chan<- *batch, free <-chan
 func (w *Writer) drain(b *batch) {
 	for {
 		select {
-		case d := <-w.in:
-			b.add(d)
+		case q := <-w.in:
+			w.take(b, q)
 		default:
 			return
 		}

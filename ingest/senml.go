@@ -23,22 +23,26 @@ type SenMLDecoder struct {
 	SensorLevel int
 }
 
-// senmlRecord is a record as the fast path reads it; pointers tell absent from zero.
+// senmlRecord is one record's fields; has tells which values it carries.
 type senmlRecord struct {
-	BN string   `json:"bn"`
-	BT float64  `json:"bt"`
-	BU string   `json:"bu"`
-	BV float64  `json:"bv"`
-	BS float64  `json:"bs"`
-	N  string   `json:"n"`
-	U  string   `json:"u"`
-	V  *float64 `json:"v"`
-	VS *string  `json:"vs"`
-	VB *bool    `json:"vb"`
-	VD *string  `json:"vd"`
-	S  *float64 `json:"s"`
-	T  float64  `json:"t"`
+	BN, BU, N, U  string
+	BT, BV, BS, T float64
+	V, S          float64
+	VS, VD        string
+	VB            bool
+	has           senmlValues
 }
+
+// senmlValues flags the values a record carries.
+type senmlValues uint8
+
+const (
+	hasV senmlValues = 1 << iota
+	hasS
+	hasVS
+	hasVD
+	hasVB
+)
 
 // senmlRelativeLimit: resolved times below 2^28 seconds are relative to now (RFC 8428 §4.5.3).
 const senmlRelativeLimit = 1 << 28
@@ -59,22 +63,9 @@ func (d SenMLDecoder) Decode(topic string, payload []byte, now time.Time) ([]Rea
 	if d.SensorLevel > 0 {
 		sensor = topicLevel(topic, d.SensorLevel)
 	}
-	var recs []senmlRecord
-	// The fast path reads the whole pack at once. A pack with a wrong type, or a key that may
-	// end in "_", goes the careful way, record by record, so that only the bad records are lost.
-	if !mayHaveMustUnderstand(body) && json.Unmarshal(body, &recs) == nil {
-		var res senmlResolver
-		readings := make([]Reading, 0, len(recs))
-		var rejections []Rejection
-		for i := range recs {
-			r, ok, rej := res.resolve(&recs[i], sensor, now)
-			if rej != nil {
-				rej.Detail = fmt.Sprintf("record %d: %s", i, rej.Detail)
-				rej.Record = payload
-				rejections = append(rejections, *rej)
-			} else if ok {
-				readings = append(readings, r)
-			}
+	if readings, rejections, ok := scanPack(body, sensor, now); ok {
+		for i := range rejections {
+			rejections[i].Record = payload
 		}
 		return readings, noValues(readings, rejections, payload)
 	}
@@ -134,7 +125,9 @@ func parseSenMLRecord(raw json.RawMessage) (senmlRecord, *Rejection) {
 		switch key {
 		case "bn", "bu", "n", "u":
 			var s string
-			if s, rej = requiredString(key, val); rej == nil {
+			if err := json.Unmarshal(val, &s); err != nil || val[0] != '"' {
+				rej = &Rejection{Reason: ReasonWrongType, Detail: key + ": want a string, got " + clip(val)}
+			} else {
 				setSenMLString(&rec, key, s)
 			}
 		case "bt", "bv", "bs", "t":
@@ -146,9 +139,9 @@ func parseSenMLRecord(raw json.RawMessage) (senmlRecord, *Rejection) {
 			var v float64
 			if v, rej = numberField(key, val); rej == nil {
 				if key == "v" {
-					rec.V = &v
+					rec.V, rec.has = v, rec.has|hasV
 				} else {
-					rec.S = &v
+					rec.S, rec.has = v, rec.has|hasS
 				}
 			}
 		case "vs", "vd":
@@ -156,16 +149,15 @@ func parseSenMLRecord(raw json.RawMessage) (senmlRecord, *Rejection) {
 			if err := json.Unmarshal(val, &s); err != nil {
 				rej = &Rejection{Reason: ReasonWrongType, Detail: key + ": want a string, got " + clip(val)}
 			} else if key == "vs" {
-				rec.VS = &s
+				rec.VS, rec.has = s, rec.has|hasVS
 			} else {
-				rec.VD = &s
+				rec.VD, rec.has = s, rec.has|hasVD
 			}
 		case "vb":
-			var b bool
-			if err := json.Unmarshal(val, &b); err != nil {
+			if err := json.Unmarshal(val, &rec.VB); err != nil {
 				rej = &Rejection{Reason: ReasonWrongType, Detail: "vb: want true or false, got " + clip(val)}
 			}
-			rec.VB = &b
+			rec.has |= hasVB
 		}
 		if rej != nil {
 			return rec, rej
@@ -226,8 +218,7 @@ func (res *senmlResolver) resolve(rec *senmlRecord, topicSensor string, now time
 	if rec.BS != 0 {
 		res.bs = rec.BS
 	}
-	hasValue := rec.V != nil || rec.VS != nil || rec.VB != nil || rec.VD != nil || rec.S != nil
-	if !hasValue {
+	if rec.has == 0 {
 		if rec.N == "" {
 			return Reading{}, false, nil // a record of base fields only
 		}
@@ -239,18 +230,18 @@ func (res *senmlResolver) resolve(rec *senmlRecord, topicSensor string, now time
 		return r, false, rej
 	}
 	switch {
-	case rec.V != nil:
-		r.Value = res.bv + *rec.V
-	case rec.VB != nil:
-		if *rec.VB {
+	case rec.has&hasV != 0:
+		r.Value = res.bv + rec.V
+	case rec.has&hasVB != 0:
+		if rec.VB {
 			r.Value = 1
 		}
-	case rec.VS != nil:
-		r.Text = *rec.VS
-	case rec.VD != nil:
-		r.Text = *rec.VD
+	case rec.has&hasVS != 0:
+		r.Text = rec.VS
+	case rec.has&hasVD != 0:
+		r.Text = rec.VD
 	default:
-		r.Value = res.bs + *rec.S
+		r.Value = res.bs + rec.S
 	}
 	r.Unit = rec.U
 	if r.Unit == "" {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The packs are RFC 8428's own examples (§5.1.1–5.1.6, §5.4), then the shapes devices in the
@@ -107,6 +108,14 @@ func FuzzSenMLDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		readings, rejections := SenMLDecoder{}.Decode("senml/x", payload, now)
 		assertSane(t, payload, readings, rejections)
+		// Where the fast path reads a pack, the careful path must read the same readings (for
+		// valid UTF-8, which the pipeline checks before any decoder runs).
+		if fast, _, ok := scanPack(payload, "", now); ok && utf8.Valid(payload) {
+			careful, _ := SenMLDecoder{}.decodeCarefully(payload, payload, "", now)
+			if fmt.Sprint(fast) != fmt.Sprint(careful) {
+				t.Fatalf("fast path %+v, careful path %+v, for %q", fast, careful, payload)
+			}
+		}
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -247,7 +248,8 @@ func insertReference(ctx context.Context, conn driver.Conn, c ingestCase, payloa
 	if err := conn.Exec(ctx, "DROP TABLE IF EXISTS readings_insert_ref"); err != nil {
 		return 0, err
 	}
-	if err := conn.Exec(ctx, "CREATE TABLE readings_insert_ref AS readings"); err != nil {
+	ddl := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}))
+	if err := conn.Exec(ddl, "CREATE TABLE readings_insert_ref AS readings"); err != nil {
 		return 0, err
 	}
 	defer func() { _ = conn.Exec(context.Background(), "DROP TABLE IF EXISTS readings_insert_ref") }()

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/haidang-ioc/ioc/analytics"
@@ -101,6 +102,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "schema version %d (database %s on %s)\n", v, cfg.ClickHouse.Database, cfg.ClickHouse.Addr)
 	case "serve":
+		// IOC_BENCH_CPUPROFILE names a file for a CPU profile of the whole run (benchmarks).
+		if path := os.Getenv("IOC_BENCH_CPUPROFILE"); path != "" {
+			stopProfile, err := startCPUProfile(path)
+			if err != nil {
+				fmt.Fprintf(stderr, "ioc serve: %v\n", err)
+				return exitFailed
+			}
+			defer stopProfile()
+		}
 		if err := serve(ctx, cfg, log); err != nil {
 			log.Error("ioc serve stopped", "err", err)
 			return exitFailed
@@ -168,4 +178,16 @@ func goVersion() string {
 		return bi.GoVersion
 	}
 	return "go"
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

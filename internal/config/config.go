@@ -167,7 +167,8 @@ type Writer struct {
 	BatchSize int `yaml:"batch_size"`
 	// FlushInterval flushes whatever waits at least this often.
 	FlushInterval time.Duration `yaml:"flush_interval"`
-	// QueueSize bounds the messages waiting for the writer; a full queue slows the subscriber down.
+	// QueueSize bounds the rows (readings and dead letters) waiting for the writer; a full
+	// queue slows the subscriber down, and the broker holds the rest.
 	QueueSize int `yaml:"queue_size"`
 	// MaxRetryInterval caps the backoff between attempts to store a failed batch.
 	MaxRetryInterval time.Duration `yaml:"max_retry_interval"`
@@ -255,9 +256,9 @@ func Default() Config {
 			},
 		},
 		Writer: Writer{
-			BatchSize:        20000,
+			BatchSize:        100000,
 			FlushInterval:    250 * time.Millisecond,
-			QueueSize:        20000,
+			QueueSize:        100000,
 			MaxRetryInterval: 10 * time.Second,
 			ShutdownTimeout:  15 * time.Second,
 			Spool: Spool{
