@@ -36,6 +36,37 @@ func (c *readingColumns) columns() []any {
 	return []any{c.ts, c.sensor, c.metric, c.value, c.text, c.unit, c.quality, c.ingestTime, c.topic}
 }
 
+// insertColumns is columns with the LowCardinality ones (sensor_id, metric, unit, quality,
+// topic) as []any of values boxed once each by box: clickhouse-go appends LowCardinality
+// columns row by row through reflection, which boxes every string of a []string anew and
+// was a third of the writer's time (docs/BENCHMARKS.md).
+func (c *readingColumns) insertColumns(box *boxes) []any {
+	return []any{c.ts, box.column(c.sensor), box.column(c.metric), c.value, c.text,
+		box.column(c.unit), box.column(c.quality), c.ingestTime, box.column(c.topic)}
+}
+
+// boxes keeps one boxed copy of each string seen, so that columns of repeated strings cost
+// no allocation per row.
+type boxes struct {
+	m map[string]any
+}
+
+func (b *boxes) column(strs []string) []any {
+	if b.m == nil || len(b.m) > 1<<20 { // bounded: a flood of distinct strings starts afresh
+		b.m = make(map[string]any)
+	}
+	out := make([]any, len(strs))
+	for i, s := range strs {
+		v, ok := b.m[s]
+		if !ok {
+			v = s
+			b.m[s] = v
+		}
+		out[i] = v
+	}
+	return out
+}
+
 func (c *readingColumns) reset() {
 	c.ts, c.ingestTime = c.ts[:0], c.ingestTime[:0]
 	c.sensor, c.metric, c.text, c.unit, c.quality, c.topic = c.sensor[:0], c.metric[:0], c.text[:0], c.unit[:0], c.quality[:0], c.topic[:0]
@@ -79,6 +110,7 @@ type batch struct {
 	done           []chan error // Flush callers waiting for this batch
 	readingsStored bool
 	deadStored     bool
+	boxes          boxes // kept across resets: the same sensors come back batch after batch
 }
 
 func newBatch(capacity int) *batch {

@@ -212,7 +212,7 @@ func (w *Writer) store(ctx context.Context, b *batch) {
 // is not written again, so a retry never duplicates it.
 func (w *Writer) insertAll(ctx context.Context, b *batch) error {
 	err := w.storeTable(ctx, "readings", b.readings.len(), &b.readingsStored, func(ctx context.Context) error {
-		return w.insert(ctx, insertReadings, b.readings.columns())
+		return w.insert(ctx, insertReadings, b.readings.insertColumns(&b.boxes))
 	})
 	if err == nil {
 		err = w.storeTable(ctx, "dead_letters", b.dead.len(), &b.deadStored, func(ctx context.Context) error {
