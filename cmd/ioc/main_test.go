@@ -60,3 +60,28 @@ func TestUsage(t *testing.T) {
 		t.Errorf("extra argument: exit %d", code)
 	}
 }
+
+// The example catalog loads with the example config's profiles, and ioc check validates a
+// config's catalog, printing its problems with their paths.
+func TestCheckValidatesTheCatalog(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("ingest:\n  catalog: ../../deploy/catalog/sensors.example.yaml\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runIOC("check", "--config", good); code != exitOK {
+		t.Fatalf("example catalog: exit %d, %q %q", code, stdout, stderr)
+	}
+	cat := filepath.Join(dir, "catalog.yaml")
+	if err := os.WriteFile(cat, []byte("sensors:\n  - id: x\n    name: X\n    kind: volcano\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("ingest:\n  catalog: "+cat+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runIOC("check", "--config", bad)
+	if code != exitUsage || !strings.Contains(stderr, `sensors[0].kind: unknown kind "volcano"`) || !strings.Contains(stderr, "sensors[0].location: missing") {
+		t.Fatalf("bad catalog: exit %d, %q", code, stderr)
+	}
+}
