@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -260,14 +259,4 @@ func sortedKeys[V any](m map[string]V) string {
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, ", ")
-}
-
-// IDs lists the catalog's sensor ids, sorted.
-func (c *Catalog) IDs() []string {
-	ids := make([]string, 0, len(c.Sensors))
-	for _, s := range c.Sensors {
-		ids = append(ids, s.ID)
-	}
-	slices.Sort(ids)
-	return ids
 }

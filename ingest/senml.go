@@ -285,23 +285,6 @@ func (res *senmlResolver) name(full, topicSensor string) (sensor, metric string,
 	return sensor, metric, nil
 }
 
-// mayHaveMustUnderstand tells whether body may hold a key ending in "_" (a quote after an
-// underscore, then a colon), which sends the pack the careful way.
-func mayHaveMustUnderstand(body []byte) bool {
-	for i := bytes.Index(body, []byte(`_"`)); i >= 0; {
-		rest := bytes.TrimLeft(body[i+2:], " \t\r\n")
-		if len(rest) > 0 && rest[0] == ':' {
-			return true
-		}
-		j := bytes.Index(body[i+2:], []byte(`_"`))
-		if j < 0 {
-			return false
-		}
-		i += 2 + j
-	}
-	return false
-}
-
 // topicLevel returns level n (from 1) of topic, or "".
 func topicLevel(topic string, n int) string {
 	for i := 1; ; i++ {
