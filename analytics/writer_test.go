@@ -241,7 +241,8 @@ func TestWriterSpoolsWhileClickHouseRefusesThenReplays(t *testing.T) {
 	deliver(10, 15) // the spool still holds older batches: these queue behind them
 	waitFor(t, "the spool replayed", func() bool { return spool.Pending() == 0 && countReadings(t, conn) == 750 })
 	deliver(15, 20)
-	waitFor(t, "1000 readings stored", func() bool { return countReadings(t, conn) == 1000 })
+	// acknowledgements come once a batch's readings and dead letters are both stored
+	waitFor(t, "1000 readings stored, 20 messages acknowledged", func() bool { return countReadings(t, conn) == 1000 && acks.Load() == 20 })
 	var distinct, dead uint64
 	if err := conn.QueryRow(ctx, "SELECT uniqExact(ts) FROM readings").Scan(&distinct); err != nil {
 		t.Fatal(err)
@@ -270,8 +271,11 @@ func TestWriterForcedSpool(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "300 readings through the spool", func() bool { return countReadings(t, conn) == 300 && acks.Load() == 300 })
-	if n := counterValue(t, reg, "ioc_writer_rows_replayed_total"); n != 300 {
-		t.Errorf("rows replayed %v, want 300", n)
+	// the counter moves just after the insert that makes the rows visible
+	waitFor(t, "300 readings through the spool", func() bool {
+		return countReadings(t, conn) == 300 && acks.Load() == 300 && counterValue(t, reg, "ioc_writer_rows_replayed_total") == 300
+	})
+	if n := countReadings(t, conn); n != 300 {
+		t.Errorf("%d readings stored, want 300", n)
 	}
 }
