@@ -277,38 +277,33 @@ func waitPublished(t *testing.T, published *atomic.Int64, n int64) {
 	}
 }
 
-// ClickHouse stopped for 30 s under load: ioc spools and acknowledges, then replays.
-func TestFaultClickHouseDownThirtySeconds(t *testing.T) {
+// serverDown runs ioc on private servers, publishes n readings at rate messages/s, stops one
+// server (clickhouse or mosquitto) once `after` are published, starts it again `down` later,
+// and checks that ClickHouse ends up holding the sequence exactly.
+func serverDown(t *testing.T, which string, n, rate int, after int64, down time.Duration) {
 	srv := testenv.StartPrivate(t)
-	seq := newSequence(30000)
-	cfg := faultConfig(t, seq, srv.ClickHouseAddr, "ioc", srv.BrokerURL, "ioc-"+seq.prefix, t.TempDir(), "")
-	startIOC(t, cfg)
-	published, wait := publishInBackground(t, seq, srv.BrokerURL, 700)
-	waitPublished(t, published, 3000)
-	srv.Stop(t, "clickhouse")
-	t.Logf("ClickHouse stopped with %d published", published.Load())
-	time.Sleep(30 * time.Second)
-	t.Logf("ClickHouse restarting with %d published", published.Load())
-	srv.Start(t, "clickhouse")
+	seq := newSequence(n)
+	startIOC(t, faultConfig(t, seq, srv.ClickHouseAddr, "ioc", srv.BrokerURL, "ioc-"+seq.prefix, t.TempDir(), ""))
+	published, wait := publishInBackground(t, seq, srv.BrokerURL, rate)
+	waitPublished(t, published, after)
+	srv.Stop(t, which)
+	t.Logf("%s stopped with %d published", which, published.Load())
+	time.Sleep(down)
+	t.Logf("%s restarting with %d published", which, published.Load())
+	srv.Start(t, which)
 	wait()
 	seq.verify(t, openDB(t, srv.ClickHouseAddr, "ioc"), 2*time.Minute)
+}
+
+// ClickHouse stopped for 30 s under load: ioc spools and acknowledges, then replays.
+func TestFaultClickHouseDownThirtySeconds(t *testing.T) {
+	serverDown(t, "clickhouse", 30000, 700, 3000, 30*time.Second)
 }
 
 // Mosquitto restarted under load: both sides reconnect, the persistent session keeps what ioc
 // had not acknowledged, and storage absorbs what arrives twice.
 func TestFaultBrokerRestart(t *testing.T) {
-	srv := testenv.StartPrivate(t)
-	seq := newSequence(15000)
-	cfg := faultConfig(t, seq, srv.ClickHouseAddr, "ioc", srv.BrokerURL, "ioc-"+seq.prefix, t.TempDir(), "")
-	startIOC(t, cfg)
-	published, wait := publishInBackground(t, seq, srv.BrokerURL, 1000)
-	waitPublished(t, published, 4000)
-	srv.Stop(t, "mosquitto")
-	t.Logf("Mosquitto stopped with %d published", published.Load())
-	time.Sleep(3 * time.Second)
-	srv.Start(t, "mosquitto")
-	wait()
-	seq.verify(t, openDB(t, srv.ClickHouseAddr, "ioc"), 2*time.Minute)
+	serverDown(t, "mosquitto", 15000, 1000, 4000, 3*time.Second)
 }
 
 // ioc killed with SIGKILL under load and started again: what it had acknowledged is in

@@ -40,7 +40,7 @@ func StartPrivate(t *testing.T) *Private {
 		dir:    t.TempDir(),
 		script: filepath.Join(filepath.Dir(file), "..", "..", "deploy", "local", "services.sh"),
 	}
-	p.chPort, p.chHTTP, p.mqttPort = freePort(t), freePort(t), freePort(t)
+	p.chPort, p.chHTTP, p.mqttPort = FreePort(t), FreePort(t), FreePort(t)
 	p.ClickHouseAddr = fmt.Sprintf("127.0.0.1:%d", p.chPort)
 	p.BrokerURL = fmt.Sprintf("tcp://127.0.0.1:%d", p.mqttPort)
 	p.Start(t, "clickhouse")
@@ -79,7 +79,8 @@ func (p *Private) run(t *testing.T, cmd string) {
 	}
 }
 
-func freePort(t *testing.T) int {
+// FreePort returns a loopback TCP port that nothing listens on now.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
