@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -248,6 +249,15 @@ func (s *Spool) Pending() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.pending
+}
+
+// Check reports the spool for /healthz: an error while batches wait on disk for ClickHouse
+// (they are safe there; the state says the data is not queryable yet).
+func (s *Spool) Check(context.Context) error {
+	if p := s.Pending(); p > 0 {
+		return fmt.Errorf("%d bytes of batches wait on disk to be replayed into ClickHouse", p)
+	}
+	return nil
 }
 
 // Appended is signalled after each append, for a reader waiting for work.

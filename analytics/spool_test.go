@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -236,4 +237,22 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// /healthz shows the spool degraded while batches wait in it.
+func TestSpoolCheck(t *testing.T) {
+	s := openTestSpool(t, t.TempDir(), 1<<20)
+	if err := s.Check(context.Background()); err != nil {
+		t.Fatalf("empty spool: %v", err)
+	}
+	if err := s.Append(record(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "wait on disk") {
+		t.Fatalf("spool holding a batch: %v", err)
+	}
+	readAll(t, s)
+	if err := s.Check(context.Background()); err != nil {
+		t.Fatalf("replayed spool: %v", err)
+	}
 }

@@ -64,6 +64,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return err
 		}
 		checks = append(checks, dashboard.Check{Name: "mqtt", Checker: sub})
+		if spool != nil && !cfg.Writer.Spool.Force { // a forced spool always holds something
+			checks = append(checks, dashboard.Check{Name: "spool", Checker: spool})
+		}
 		writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(gctx))
 		g.Go(func() error {
 			defer stopWriter() // the writer outlives the subscriber, which flushes through it
