@@ -123,35 +123,17 @@ func parseSenMLRecord(raw json.RawMessage) (senmlRecord, *Rejection) {
 		}
 		var rej *Rejection
 		switch key {
-		case "bn", "bu", "n", "u":
+		case "bn", "bu", "n", "u", "vs", "vd":
 			var s string
-			if err := json.Unmarshal(val, &s); err != nil || val[0] != '"' {
+			if val[0] != '"' || json.Unmarshal(val, &s) != nil {
 				rej = &Rejection{Reason: ReasonWrongType, Detail: key + ": want a string, got " + clip(val)}
 			} else {
-				setSenMLString(&rec, key, s)
+				rec.setString(key, s)
 			}
-		case "bt", "bv", "bs", "t":
+		case "bt", "bv", "bs", "t", "v", "s":
 			var v float64
 			if v, rej = numberField(key, val); rej == nil {
-				setSenMLNumber(&rec, key, v)
-			}
-		case "v", "s":
-			var v float64
-			if v, rej = numberField(key, val); rej == nil {
-				if key == "v" {
-					rec.V, rec.has = v, rec.has|hasV
-				} else {
-					rec.S, rec.has = v, rec.has|hasS
-				}
-			}
-		case "vs", "vd":
-			var s string
-			if err := json.Unmarshal(val, &s); err != nil {
-				rej = &Rejection{Reason: ReasonWrongType, Detail: key + ": want a string, got " + clip(val)}
-			} else if key == "vs" {
-				rec.VS, rec.has = s, rec.has|hasVS
-			} else {
-				rec.VD, rec.has = s, rec.has|hasVD
+				rec.setNumber(key, v)
 			}
 		case "vb":
 			if err := json.Unmarshal(val, &rec.VB); err != nil {
@@ -166,7 +148,8 @@ func parseSenMLRecord(raw json.RawMessage) (senmlRecord, *Rejection) {
 	return rec, nil
 }
 
-func setSenMLString(rec *senmlRecord, key, s string) {
+// setString sets one of rec's string fields (bn, bu, n, u, vs, vd); other keys are ignored.
+func (rec *senmlRecord) setString(key, s string) {
 	switch key {
 	case "bn":
 		rec.BN = s
@@ -176,10 +159,15 @@ func setSenMLString(rec *senmlRecord, key, s string) {
 		rec.N = s
 	case "u":
 		rec.U = s
+	case "vs":
+		rec.VS, rec.has = s, rec.has|hasVS
+	case "vd":
+		rec.VD, rec.has = s, rec.has|hasVD
 	}
 }
 
-func setSenMLNumber(rec *senmlRecord, key string, v float64) {
+// setNumber sets one of rec's number fields (bt, bv, bs, t, v, s); other keys are ignored.
+func (rec *senmlRecord) setNumber(key string, v float64) {
 	switch key {
 	case "bt":
 		rec.BT = v
@@ -189,6 +177,10 @@ func setSenMLNumber(rec *senmlRecord, key string, v float64) {
 		rec.BS = v
 	case "t":
 		rec.T = v
+	case "v":
+		rec.V, rec.has = v, rec.has|hasV
+	case "s":
+		rec.S, rec.has = v, rec.has|hasS
 	}
 }
 

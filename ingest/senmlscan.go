@@ -36,22 +36,13 @@ func scanPack(body []byte, topicSensor string, now time.Time) (readings []Readin
 				if !isStr {
 					return nil, nil, false
 				}
-				switch string(key) {
-				case "n":
+				if string(key) == "n" { // a pack's records mostly repeat their name: share it
 					if string(raw) != prevN {
 						prevN = string(raw)
 					}
 					rec.N = prevN
-				case "bn":
-					rec.BN = string(raw)
-				case "bu":
-					rec.BU = string(raw)
-				case "u":
-					rec.U = string(raw)
-				case "vs":
-					rec.VS, rec.has = string(raw), rec.has|hasVS
-				case "vd":
-					rec.VD, rec.has = string(raw), rec.has|hasVD
+				} else {
+					rec.setString(string(key), string(raw))
 				}
 			case "vb":
 				b, isBool := s.boolean()
@@ -71,20 +62,7 @@ func scanPack(body []byte, topicSensor string, now time.Time) (readings []Readin
 				if err != nil {
 					return nil, nil, false
 				}
-				switch string(key) {
-				case "v":
-					rec.V, rec.has = f, rec.has|hasV
-				case "s":
-					rec.S, rec.has = f, rec.has|hasS
-				case "bt":
-					rec.BT = f
-				case "bv":
-					rec.BV = f
-				case "bs":
-					rec.BS = f
-				case "t":
-					rec.T = f
-				}
+				rec.setNumber(string(key), f)
 			}
 		}
 		r, hasValue, rej := res.resolve(&rec, topicSensor, now)
