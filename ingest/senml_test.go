@@ -77,6 +77,8 @@ func TestSenMLDecoder(t *testing.T) {
 			[]Reason{ReasonMustUnderstand}},
 		{"a wrong type costs only its record", 0, "", `[{"n":"g:ph","v":"7.2"},{"n":"g:do","v":6.1},{"n":5,"v":1},{"n":"g:x","vb":"yes"}]`,
 			[]Reading{{Time: now, Sensor: "g", Metric: "do", Value: 6.1}}, []Reason{ReasonWrongType, ReasonWrongType, ReasonWrongType}},
+		{"a number field of the wrong type, alone in an otherwise plain pack", 0, "", `[{"n":"g:ph","v":"7.2"},{"n":"g:do","t":true,"v":6.1},{"n":"g:do","v":6.2}]`,
+			[]Reading{{Time: now, Sensor: "g", Metric: "do", Value: 6.2}}, []Reason{ReasonWrongType, ReasonWrongType}},
 		{"bare NaN from a device", 0, "", `[{"n":"g:ph","v":NaN},{"n":"g:do","v":6.1}]`,
 			[]Reading{{Time: now, Sensor: "g", Metric: "do", Value: 6.1}}, []Reason{ReasonNonFinite}},
 		{"a record without a value", 0, "", `[{"n":"g:ph"}]`, nil, []Reason{ReasonMissingField}},

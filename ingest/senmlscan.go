@@ -53,6 +53,10 @@ func scanPack(body []byte, topicSensor string, now time.Time) (readings []Readin
 			default: // a number, or an unknown field's scalar
 				raw, isNum := s.number()
 				if !isNum {
+					switch string(key) {
+					case "bt", "bv", "bs", "t", "v", "s": // a known number field that is not one
+						return nil, nil, false
+					}
 					if !s.skipScalar() {
 						return nil, nil, false
 					}
