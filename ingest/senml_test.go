@@ -112,10 +112,11 @@ func FuzzSenMLDecoder(f *testing.F) {
 		assertSane(t, payload, readings, rejections)
 		// Where the fast path reads a pack, the careful path must read the same readings (for
 		// valid UTF-8, which the pipeline checks before any decoder runs).
-		if fast, _, ok := scanPack(payload, "", now); ok && utf8.Valid(payload) {
-			careful, _ := SenMLDecoder{}.decodeCarefully(payload, payload, "", now)
-			if fmt.Sprint(fast) != fmt.Sprint(careful) {
-				t.Fatalf("fast path %+v, careful path %+v, for %q", fast, careful, payload)
+		if fast, fastRej, ok := scanPack(payload, "", now); ok && utf8.Valid(payload) {
+			fastRej = noValues(fast, fastRej, payload) // as Decode does after either path
+			careful, carefulRej := SenMLDecoder{}.decodeCarefully(payload, payload, "", now)
+			if fmt.Sprint(fast) != fmt.Sprint(careful) || fmt.Sprint(reasons(fastRej)) != fmt.Sprint(reasons(carefulRej)) {
+				t.Fatalf("fast path %+v %v, careful path %+v %v, for %q", fast, reasons(fastRej), careful, reasons(carefulRej), payload)
 			}
 		}
 	})
@@ -135,4 +136,12 @@ func BenchmarkSenMLPack100(b *testing.B) {
 			b.Fatalf("%d readings", len(r))
 		}
 	}
+}
+
+func reasons(rejs []Rejection) []Reason {
+	out := make([]Reason, len(rejs))
+	for i, r := range rejs {
+		out[i] = r.Reason
+	}
+	return out
 }

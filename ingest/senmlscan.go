@@ -145,21 +145,52 @@ func (s *jsonScanner) str() ([]byte, bool) {
 	return nil, false
 }
 
-// number reads the bytes of a JSON number (checked by strconv afterwards).
+// number reads the bytes of a JSON number, by the grammar of RFC 8259 §6 (on failure it
+// reads nothing):
+// -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?
 func (s *jsonScanner) number() ([]byte, bool) {
-	c := s.peek()
-	if c != '-' && (c < '0' || c > '9') {
-		return nil, false
-	}
+	s.ws()
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		if (c < '0' || c > '9') && c != '.' && c != 'e' && c != 'E' && c != '-' && c != '+' {
-			break
-		}
+	if s.at('-') {
 		s.i++
 	}
+	switch {
+	case s.at('0'):
+		s.i++
+	case s.digits() == 0:
+		s.i = start
+		return nil, false
+	}
+	if s.at('.') {
+		s.i++
+		if s.digits() == 0 {
+			s.i = start
+			return nil, false
+		}
+	}
+	if s.at('e') || s.at('E') {
+		s.i++
+		if s.at('+') || s.at('-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			s.i = start
+			return nil, false
+		}
+	}
 	return s.b[start:s.i], true
+}
+
+func (s *jsonScanner) at(c byte) bool { return s.i < len(s.b) && s.b[s.i] == c }
+
+// digits skips a run of decimal digits and says how many there were.
+func (s *jsonScanner) digits() int {
+	n := 0
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+		n++
+	}
+	return n
 }
 
 func (s *jsonScanner) boolean() (bool, bool) {
