@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -184,6 +185,22 @@ func timeField(name string, raw json.RawMessage) (time.Time, *Rejection) {
 		return time.Time{}, &Rejection{Reason: ReasonBadTimestamp, Detail: name + ": want RFC 3339 or epoch milliseconds, got " + clip(raw)}
 	}
 	return time.UnixMilli(int64(ms)).UTC(), nil
+}
+
+// unmarshalNonFinite decodes body into v (a pointer) like json.Unmarshal, except that a body
+// which is not JSON only because of bare NaN, Infinity or -Infinity (as Python's json module
+// writes them) is decoded with those words as strings, for the checks to reject as
+// non-finite. The error is that of the last attempt: on the words quoted when there were any.
+func unmarshalNonFinite(body []byte, v any) error {
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	if fixed, changed := quoteNonFinite(body); changed {
+		reflect.ValueOf(v).Elem().SetZero() // nothing of the failed attempt stays
+		err = json.Unmarshal(fixed, v)
+	}
+	return err
 }
 
 // quoteNonFinite turns the bare words NaN, Infinity and -Infinity outside strings into JSON

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -245,11 +244,8 @@ func parseJSONDocument(payload []byte) (any, *Rejection) {
 		return nil, &Rejection{Reason: ReasonEmpty, Detail: "empty payload", Record: payload}
 	}
 	var doc any
-	if err := json.Unmarshal(body, &doc); err != nil {
-		fixed, changed := quoteNonFinite(body)
-		if !changed || json.Unmarshal(fixed, &doc) != nil {
-			return nil, &Rejection{Reason: ReasonMalformedJSON, Detail: jsonSyntaxDetail(body), Record: payload}
-		}
+	if unmarshalNonFinite(body, &doc) != nil {
+		return nil, &Rejection{Reason: ReasonMalformedJSON, Detail: jsonSyntaxDetail(body), Record: payload}
 	}
 	switch doc.(type) {
 	case map[string]any, []any:

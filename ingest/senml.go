@@ -83,11 +83,8 @@ func noValues(readings []Reading, rejections []Rejection, payload []byte) []Reje
 // decodeCarefully reads a pack record by record, checking each field's type and name.
 func (d SenMLDecoder) decodeCarefully(body, payload []byte, sensor string, now time.Time) ([]Reading, []Rejection) {
 	var items []json.RawMessage
-	if err := json.Unmarshal(body, &items); err != nil {
-		fixed, changed := quoteNonFinite(body)
-		if !changed || json.Unmarshal(fixed, &items) != nil {
-			return nil, []Rejection{{Reason: ReasonMalformedJSON, Detail: jsonSyntaxDetail(body), Record: payload}}
-		}
+	if unmarshalNonFinite(body, &items) != nil {
+		return nil, []Rejection{{Reason: ReasonMalformedJSON, Detail: jsonSyntaxDetail(body), Record: payload}}
 	}
 	var res senmlResolver
 	var readings []Reading

@@ -50,13 +50,7 @@ func (d *TTNDecoder) Decode(_ string, payload []byte, now time.Time) ([]Reading,
 		return reject(ReasonEmpty, "empty payload")
 	}
 	var up ttnUplink
-	err := json.Unmarshal(body, &up)
-	if err != nil { // bare NaN from a payload formatter: read it as a string, rejected below
-		if fixed, changed := quoteNonFinite(body); changed {
-			up = ttnUplink{}
-			err = json.Unmarshal(fixed, &up)
-		}
-	}
+	err := unmarshalNonFinite(body, &up) // a bare NaN from a payload formatter is rejected below
 	var syntax *json.SyntaxError
 	switch {
 	case errors.As(err, &syntax):
