@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"regexp"
 	"sort"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
 // Kinds are the sensor kinds a catalog entry can name, with their Vietnamese names.
@@ -87,10 +87,7 @@ type Metric struct {
 }
 
 // Location is a WGS 84 position.
-type Location struct {
-	Lat float64 `yaml:"lat"`
-	Lon float64 `yaml:"lon"`
-}
+type Location = geo.Location
 
 // AlarmLevels are the three flood alarm levels of a hydrological station, in metres.
 type AlarmLevels struct {
@@ -180,7 +177,9 @@ func (c *Catalog) validate(profiles map[string]config.Profile) config.Problems {
 		if strings.TrimSpace(s.District) == "" {
 			add(path+".district", "empty")
 		}
-		s.Location.validate(add, path+".location")
+		if msg := s.Location.Problem(); msg != "" {
+			add(path+".location", "%s", msg)
+		}
 		if len(s.Metrics) == 0 {
 			add(path+".metrics", "empty: list what the sensor measures")
 		}
@@ -214,23 +213,6 @@ func (c *Catalog) validate(profiles map[string]config.Profile) config.Problems {
 		}
 	}
 	return p
-}
-
-func (l Location) validate(add func(string, string, ...any), path string) {
-	switch {
-	case l.Lat == 0 && l.Lon == 0:
-		add(path, "missing")
-	case math.Abs(l.Lat) > 90 || math.Abs(l.Lon) > 180:
-		hint := ""
-		if math.Abs(l.Lon) <= 90 && math.Abs(l.Lat) <= 180 {
-			hint = " (lat and lon swapped?)"
-		}
-		add(path, "lat %g, lon %g is not a position%s", l.Lat, l.Lon, hint)
-	// Vietnam, with its islands, lies within 8-24°N and 102-118°E: anything else is most
-	// often a swapped pair.
-	case l.Lat < 6 || l.Lat > 24 || l.Lon < 102 || l.Lon > 118:
-		add(path, "lat %g, lon %g lies outside Vietnam (lat and lon swapped?)", l.Lat, l.Lon)
-	}
 }
 
 func (m *Metric) validate(add func(string, string, ...any), path string) {

@@ -1,0 +1,33 @@
+// Package geo holds the WGS 84 position that sensor and camera catalogs share, and its check.
+package geo
+
+import (
+	"fmt"
+	"math"
+)
+
+// Location is a WGS 84 position.
+type Location struct {
+	Lat float64 `yaml:"lat" json:"lat"`
+	Lon float64 `yaml:"lon" json:"lon"`
+}
+
+// Problem says what is wrong with l, or "" when it is a position in Vietnam. Swapped latitude
+// and longitude, the commonest catalog mistake, is named as such.
+func (l Location) Problem() string {
+	switch {
+	case l.Lat == 0 && l.Lon == 0:
+		return "missing"
+	case math.Abs(l.Lat) > 90 || math.Abs(l.Lon) > 180:
+		hint := ""
+		if math.Abs(l.Lon) <= 90 && math.Abs(l.Lat) <= 180 {
+			hint = " (lat and lon swapped?)"
+		}
+		return fmt.Sprintf("lat %g, lon %g is not a position%s", l.Lat, l.Lon, hint)
+	// Vietnam, with its islands, lies within 8-24°N and 102-118°E: anything else is most
+	// often a swapped pair.
+	case l.Lat < 6 || l.Lat > 24 || l.Lon < 102 || l.Lon > 118:
+		return fmt.Sprintf("lat %g, lon %g lies outside Vietnam (lat and lon swapped?)", l.Lat, l.Lon)
+	}
+	return ""
+}
