@@ -103,31 +103,29 @@ func Describe(ctx context.Context, rawURL string, timeout time.Duration) (Stream
 
 // tracks reads the video track's codec and resolution, and whether a metadata track is there.
 func tracks(desc *description.Session) (*Video, bool, error) {
-	var video *Video
-	metadata := false
-	for _, m := range desc.Medias {
-		for _, f := range m.Formats {
-			if strings.EqualFold(f.RTPMap(), "vnd.onvif.metadata/90000") || strings.Contains(strings.ToLower(f.RTPMap()), "onvif.metadata") {
-				metadata = true
-			}
-			if video != nil || m.Type != description.MediaTypeVideo {
-				continue
-			}
-			v := &Video{Codec: f.Codec()}
-			var err error
-			switch f := f.(type) {
-			case *format.H264:
-				err = v.readSPS(f.SPS, &h264.SPS{})
-			case *format.H265:
-				err = v.readSPS(f.SPS, &h265.SPS{})
-			}
-			if err != nil {
-				return nil, metadata, fmt.Errorf("%s SPS: %w", v.Codec, err)
-			}
-			video = v
-		}
+	_, vf, _, mf := tracksOf(desc)
+	video, err := videoInfo(vf)
+	return video, mf != nil, err
+}
+
+// videoInfo reads a video format's codec, and resolution and frame rate from its SPS; nil for
+// no format.
+func videoInfo(f format.Format) (*Video, error) {
+	if f == nil {
+		return nil, nil
 	}
-	return video, metadata, nil
+	v := &Video{Codec: f.Codec()}
+	var err error
+	switch f := f.(type) {
+	case *format.H264:
+		err = v.readSPS(f.SPS, &h264.SPS{})
+	case *format.H265:
+		err = v.readSPS(f.SPS, &h265.SPS{})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s SPS: %w", v.Codec, err)
+	}
+	return v, nil
 }
 
 // sps is what H.264 and H.265 sequence parameter sets both tell.

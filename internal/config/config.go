@@ -14,11 +14,12 @@ import (
 // Roles that `ioc serve` can run.
 const (
 	RoleIngest    = "ingest"
+	RoleStreams   = "streams"
 	RoleDashboard = "dashboard"
 )
 
 // KnownRoles lists the roles this build can run, in start order.
-var KnownRoles = []string{RoleIngest, RoleDashboard}
+var KnownRoles = []string{RoleIngest, RoleStreams, RoleDashboard}
 
 // Config is the whole configuration of one ioc process.
 type Config struct {
@@ -29,6 +30,7 @@ type Config struct {
 	MQTT       MQTT       `yaml:"mqtt"`
 	Ingest     Ingest     `yaml:"ingest"`
 	Writer     Writer     `yaml:"writer"`
+	Streams    Streams    `yaml:"streams"`
 	HTTP       HTTP       `yaml:"http"`
 	Simulator  Simulator  `yaml:"simulator"`
 }
@@ -198,6 +200,51 @@ type Spool struct {
 	Force bool `yaml:"force"`
 }
 
+// Streams sets how the cameras of the camera catalog are watched.
+type Streams struct {
+	// Catalog is the camera catalog file (YAML); empty watches no camera.
+	Catalog string `yaml:"catalog"`
+	// Mode is the monitoring mode of cameras whose entry names none: metadata (the ONVIF
+	// metadata track only), health (the video track, measured continuously) or probe
+	// (DESCRIBE and a short PLAY every probe_interval).
+	Mode string `yaml:"mode"`
+	// Transport is how RTP arrives: tcp (interleaved in the RTSP connection, one socket per
+	// camera, crosses firewalls), udp, or auto (UDP first, then TCP).
+	Transport string `yaml:"transport"`
+	// RequestTimeout bounds each RTSP request and read; a camera that does not answer in time
+	// is offline with reason timeout.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// StallTimeout: a playing camera that sends no packet for this long is offline (stalled),
+	// and its session is restarted.
+	StallTimeout time.Duration `yaml:"stall_timeout"`
+	// Window is the span over which frame rate, bitrate and loss are measured and judged.
+	Window time.Duration `yaml:"window"`
+	// SampleInterval is how often each camera's health is stored when its state does not change.
+	SampleInterval time.Duration `yaml:"sample_interval"`
+	// ProbeInterval is the time between two probes of a camera in probe mode.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// ProbePlay is how long a probe plays the video track.
+	ProbePlay time.Duration `yaml:"probe_play"`
+	// DegradedShare: a camera whose frame rate or bitrate falls under this share of what its
+	// catalog entry (or its SPS) expects is degraded.
+	DegradedShare float64 `yaml:"degraded_share"`
+	// MaxLoss: a camera losing a larger share of its RTP packets over a window is degraded.
+	MaxLoss float64 `yaml:"max_loss"`
+	// StartSpread spreads the first connection of all cameras over this span, so that a
+	// restart does not hit every camera (and the network) at once.
+	StartSpread time.Duration `yaml:"start_spread"`
+	// ReconnectMin and ReconnectMax bound the exponential backoff (with jitter) between
+	// attempts to reach an offline camera.
+	ReconnectMin time.Duration `yaml:"reconnect_min"`
+	ReconnectMax time.Duration `yaml:"reconnect_max"`
+	// MaxClockSkew: an event stamped further than this from the server clock (a camera whose
+	// clock was never set) is stored at the time it arrived, with the camera's time kept in
+	// its data.
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
+	// MetadataMaxBytes bounds one ONVIF metadata document; larger ones are refused.
+	MetadataMaxBytes int `yaml:"metadata_max_bytes"`
+}
+
 // HTTP sets the dashboard server.
 type HTTP struct {
 	// Listen is the host:port the HTTP server binds.
@@ -218,7 +265,7 @@ type Simulator struct {
 // Default returns the built-in configuration: local ClickHouse and Mosquitto, HTTP on :8080.
 func Default() Config {
 	return Config{
-		Roles: []string{RoleIngest, RoleDashboard},
+		Roles: []string{RoleIngest, RoleStreams, RoleDashboard},
 		Log:   Log{Level: "info", Format: "auto"},
 		ClickHouse: ClickHouse{
 			Addr:           "127.0.0.1:9000",
@@ -269,6 +316,23 @@ func Default() Config {
 				FsyncInterval: time.Second,
 				After:         2 * time.Second,
 			},
+		},
+		Streams: Streams{
+			Mode:             "metadata",
+			Transport:        "tcp",
+			RequestTimeout:   10 * time.Second,
+			StallTimeout:     10 * time.Second,
+			Window:           5 * time.Second,
+			SampleInterval:   time.Minute,
+			ProbeInterval:    5 * time.Minute,
+			ProbePlay:        5 * time.Second,
+			DegradedShare:    0.5,
+			MaxLoss:          0.05,
+			StartSpread:      10 * time.Second,
+			ReconnectMin:     time.Second,
+			ReconnectMax:     time.Minute,
+			MaxClockSkew:     5 * time.Minute,
+			MetadataMaxBytes: 256 << 10,
 		},
 		HTTP: HTTP{Listen: ":8080"},
 		Simulator: Simulator{

@@ -54,6 +54,7 @@ func (c *Config) Validate() error {
 	c.MQTT.validate(&p)
 	c.Ingest.validate(&p, c.HasRole(RoleIngest))
 	c.Writer.validate(&p)
+	c.Streams.validate(&p)
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		p.add("http.listen", "want host:port such as :8080 or 127.0.0.1:8080, got %q", c.HTTP.Listen)
 	}
@@ -238,6 +239,37 @@ func (w *Writer) validate(p *Problems) {
 	positive(p, "writer.flush_interval", w.FlushInterval)
 	positive(p, "writer.max_retry_interval", w.MaxRetryInterval)
 	positive(p, "writer.shutdown_timeout", w.ShutdownTimeout)
+}
+
+func (s *Streams) validate(p *Problems) {
+	oneOf(p, "streams.mode", s.Mode, "metadata", "health", "probe")
+	oneOf(p, "streams.transport", s.Transport, "tcp", "udp", "auto")
+	positive(p, "streams.request_timeout", s.RequestTimeout)
+	positive(p, "streams.stall_timeout", s.StallTimeout)
+	positive(p, "streams.window", s.Window)
+	positive(p, "streams.sample_interval", s.SampleInterval)
+	positive(p, "streams.probe_interval", s.ProbeInterval)
+	positive(p, "streams.probe_play", s.ProbePlay)
+	positive(p, "streams.reconnect_min", s.ReconnectMin)
+	positive(p, "streams.max_clock_skew", s.MaxClockSkew)
+	if s.ReconnectMax < s.ReconnectMin {
+		p.add("streams.reconnect_max", "want at least reconnect_min (%s), got %s", s.ReconnectMin, s.ReconnectMax)
+	}
+	if s.StartSpread < 0 {
+		p.add("streams.start_spread", "negative")
+	}
+	if s.DegradedShare <= 0 || s.DegradedShare >= 1 {
+		p.add("streams.degraded_share", "want a share between 0 and 1, got %g", s.DegradedShare)
+	}
+	if s.MaxLoss <= 0 || s.MaxLoss >= 1 {
+		p.add("streams.max_loss", "want a share between 0 and 1, got %g", s.MaxLoss)
+	}
+	if s.ProbePlay >= s.ProbeInterval {
+		p.add("streams.probe_play", "want less than probe_interval (%s), got %s", s.ProbeInterval, s.ProbePlay)
+	}
+	if s.MetadataMaxBytes < 1024 || s.MetadataMaxBytes > 16<<20 {
+		p.add("streams.metadata_max_bytes", "want 1024 to %d, got %d", 16<<20, s.MetadataMaxBytes)
+	}
 }
 
 // CheckTopicFilter reports what is wrong with an MQTT topic filter (MQTT 3.1.1 §4.7).

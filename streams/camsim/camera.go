@@ -60,6 +60,8 @@ type Fault struct {
 	FPS int
 	// BitrateKbps overrides the configured padding, to make a camera's bitrate fall.
 	BitrateKbps int
+	// BadMetadata sends broken XML on the metadata track instead of documents.
+	BadMetadata bool
 }
 
 // Camera is one simulated IP camera: its own RTSP server on its own port, H.264 video that any
@@ -85,9 +87,9 @@ type Camera struct {
 	readers  int // playing sessions
 	closed   bool
 
-	wake   chan struct{}
-	done   chan struct{}
-	exited chan struct{}
+	wake    chan struct{}
+	done    chan struct{}
+	exited  chan struct{}
 	rnd     *rand.Rand // run's own, like the fields below
 	script  int
 	metaSeq uint16
@@ -343,12 +345,18 @@ func (c *Camera) sendMetadata(now, start time.Time) {
 	if c.meta == nil {
 		return
 	}
+	c.mu.Lock()
+	bad := c.fault.BadMetadata
+	c.mu.Unlock()
 	var doc []byte
-	if len(c.cfg.Script) > 0 {
+	switch {
+	case bad:
+		doc = []byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><tt:MetadataStream>&a;&a;<tt:Event>`)
+	case len(c.cfg.Script) > 0:
 		ev := c.cfg.Script[c.script%len(c.cfg.Script)]
 		c.script++
 		doc = ev.document(now)
-	} else {
+	default:
 		doc = heartbeatDocument(now)
 	}
 	const chunk = 1200
