@@ -106,10 +106,14 @@ func (c *deadLetterColumns) reset() {
 type batch struct {
 	readings       readingColumns
 	dead           deadLetterColumns
+	status         statusColumns
+	events         eventColumns
 	acks           []func()
 	done           []chan error // Flush callers waiting for this batch
 	readingsStored bool
 	deadStored     bool
+	statusStored   bool
+	eventsStored   bool
 	boxes          boxes // kept across resets: the same sensors come back batch after batch
 }
 
@@ -123,17 +127,24 @@ func newBatch(capacity int) *batch {
 	return b
 }
 
-func (b *batch) add(d ingest.Delivery) {
+func (b *batch) add(q queued) {
+	d := q.d
 	for i := range d.Readings {
 		b.readings.add(&d.Readings[i])
 	}
 	for i := range d.DeadLetters {
 		b.dead.add(&d.DeadLetters[i])
 	}
+	for i := range d.CameraEvents {
+		b.events.add(&d.CameraEvents[i])
+	}
+	for i := range q.statuses {
+		b.status.add(&q.statuses[i])
+	}
 	b.acks = append(b.acks, d.Ack)
 }
 
-func (b *batch) rows() int { return b.readings.len() + b.dead.len() }
+func (b *batch) rows() int { return b.readings.len() + b.dead.len() + b.status.len() + b.events.len() }
 
 // empty tells whether b holds nothing to store and nothing to acknowledge.
 func (b *batch) empty() bool { return len(b.acks) == 0 }
@@ -141,8 +152,10 @@ func (b *batch) empty() bool { return len(b.acks) == 0 }
 func (b *batch) reset() {
 	b.readings.reset()
 	b.dead.reset()
+	b.status.reset()
+	b.events.reset()
 	clear(b.acks)
 	b.acks = b.acks[:0]
 	b.done = b.done[:0]
-	b.readingsStored, b.deadStored = false, false
+	b.readingsStored, b.deadStored, b.statusStored, b.eventsStored = false, false, false, false
 }

@@ -70,7 +70,7 @@ func TestMigrateTwiceChangesNothing(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	if want := []string{"dead_letters", "readings", "schema_migrations", "sensors", "sensors_current"}; !slices.Equal(tables, want) {
+	if want := []string{"camera_events", "camera_status", "dead_letters", "readings", "schema_migrations", "sensors", "sensors_current"}; !slices.Equal(tables, want) {
 		t.Fatalf("tables %q, want %q", tables, want)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 func openTestSpool(t *testing.T, dir string, maxBytes int64) *Spool {
@@ -191,20 +192,44 @@ func TestSpoolRefusesWhenFull(t *testing.T) {
 func TestSpoolRecordRoundTrip(t *testing.T) {
 	ts := time.Date(2026, 8, 3, 14, 15, 0, 0, time.UTC)
 	b := newBatch(4)
-	b.add(ingest.Delivery{
+	b.add(queued{d: ingest.Delivery{
 		Readings: []ingest.Reading{
 			{Time: ts, Sensor: "lc-hong-laocai", Metric: "water_level", Value: 81.42, Unit: "m", Quality: ingest.QualityGood, Received: ts.Add(time.Second), Topic: "senml/lc-hong-laocai"},
 			{Time: ts, Sensor: "fire-1", Metric: "status", Text: "Báo cháy tầng 2", Quality: ingest.QualityGood, Received: ts, Topic: "t"},
 		},
 		DeadLetters: []ingest.DeadLetter{{Time: ts, Source: "mqtt", Topic: "t", Reason: ingest.ReasonNonFinite, Detail: "value NaN", Payload: []byte(`{"v":NaN}`), PayloadSize: 9}},
+	}})
+	// A record without camera rows, as version 1 wrote it, still reads.
+	v2 := encodeSpoolRecord(b)
+	v1 := append([]byte{1}, v2[1:len(v2)-2]...)
+	if err := decodeSpoolRecord(v1, newBatch(4), map[string]string{}); err != nil {
+		t.Fatalf("a version 1 record: %v", err)
+	}
+	b.add(queued{
+		d: ingest.Delivery{CameraEvents: []streams.CameraEvent{{Time: ts.Add(1250 * time.Millisecond), Camera: "cam-1", Source: "onvif",
+			Kind: streams.EventObject, Topic: "VideoAnalytics/Object", ObjectClass: "vehicle", ObjectID: "7", Plate: "24A-123.45",
+			Score: 0.5, Count: 3, Data: []streams.KV{{Name: "a", Value: "b"}}, Received: ts.Add(2 * time.Second)}}},
+		statuses: []streams.CameraStatus{{Time: ts, Camera: "cam-1", State: streams.StateDegraded, Reason: streams.ReasonLowFPS,
+			Detail: "5 frames/s", Change: true, Since: ts, Mode: "health", Codec: "H264", Width: 1920, Height: 1080, FPS: 5,
+			BitrateKbps: 900, KeyframeInterval: 2, PacketsReceived: 100, PacketsLost: 3, JitterMs: 1.5, LastPacketAge: 250 * time.Millisecond}},
 	})
 	rec := encodeSpoolRecord(b)
 	got := newBatch(4)
 	if err := decodeSpoolRecord(rec, got, map[string]string{}); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(got.readings.columns()) != fmt.Sprint(b.readings.columns()) || fmt.Sprint(got.dead.columns()) != fmt.Sprint(b.dead.columns()) {
-		t.Fatalf("round trip:\n got %v %v\nwant %v %v", got.readings.columns(), got.dead.columns(), b.readings.columns(), b.dead.columns())
+	for _, table := range []struct {
+		name      string
+		got, want []any
+	}{
+		{"readings", got.readings.columns(), b.readings.columns()},
+		{"dead letters", got.dead.columns(), b.dead.columns()},
+		{"camera status", got.status.columns(), b.status.columns()},
+		{"camera events", got.events.columns(), b.events.columns()},
+	} {
+		if fmt.Sprint(table.got) != fmt.Sprint(table.want) {
+			t.Errorf("%s round trip:\n got %v\nwant %v", table.name, table.got, table.want)
+		}
 	}
 	b.readingsStored = true
 	got = newBatch(4)

@@ -15,9 +15,12 @@ import (
 //	version byte (1)
 //	uvarint n, then n readings: ts, sensor, metric, value, text, unit, quality, ingest_time, topic
 //	uvarint m, then m dead letters: ts, source, topic, reason, detail, payload, payload_size
+//	uvarint k, then k camera statuses (version 2: statusColumns.encode)
+//	uvarint e, then e camera events (version 2: eventColumns.encode)
 //
-// times are varint Unix seconds, strings uvarint length + bytes, values IEEE 754 bits.
-const spoolRecordVersion = 1
+// times are varint Unix seconds (camera rows: milliseconds), strings uvarint length + bytes,
+// values IEEE 754 bits. Version 1 records (readings and dead letters only) are still read.
+const spoolRecordVersion = 2
 
 // encodeSpoolRecord encodes the rows of b that are not stored yet.
 func encodeSpoolRecord(b *batch) []byte {
@@ -41,18 +44,32 @@ func encodeSpoolRecord(b *batch) []byte {
 		}
 	}
 	if b.deadStored {
+		buf = binary.AppendUvarint(buf, 0)
+	} else {
+		d := &b.dead
+		buf = binary.AppendUvarint(buf, uint64(d.len()))
+		for i := range d.ts {
+			buf = binary.AppendVarint(buf, d.ts[i].Unix())
+			buf = appendString(buf, d.source[i])
+			buf = appendString(buf, d.topic[i])
+			buf = appendString(buf, d.reason[i])
+			buf = appendString(buf, d.detail[i])
+			buf = appendString(buf, d.payload[i])
+			buf = binary.AppendUvarint(buf, uint64(d.size[i]))
+		}
+	}
+	buf = appendRows(buf, b.statusStored, b.status.len(), b.status.encode)
+	return appendRows(buf, b.eventsStored, b.events.len(), b.events.encode)
+}
+
+// appendRows appends a table's row count and rows, or a count of 0 when it is stored already.
+func appendRows(buf []byte, stored bool, n int, encode func([]byte, int) []byte) []byte {
+	if stored {
 		return binary.AppendUvarint(buf, 0)
 	}
-	d := &b.dead
-	buf = binary.AppendUvarint(buf, uint64(d.len()))
-	for i := range d.ts {
-		buf = binary.AppendVarint(buf, d.ts[i].Unix())
-		buf = appendString(buf, d.source[i])
-		buf = appendString(buf, d.topic[i])
-		buf = appendString(buf, d.reason[i])
-		buf = appendString(buf, d.detail[i])
-		buf = appendString(buf, d.payload[i])
-		buf = binary.AppendUvarint(buf, uint64(d.size[i]))
+	buf = binary.AppendUvarint(buf, uint64(n))
+	for i := range n {
+		buf = encode(buf, i)
 	}
 	return buf
 }
@@ -74,7 +91,7 @@ var errSpoolRecord = errors.New("malformed spool record")
 
 // decodeSpoolRecord appends the rows of rec to b.
 func decodeSpoolRecord(rec []byte, b *batch, intern map[string]string) error {
-	if len(rec) == 0 || rec[0] != spoolRecordVersion {
+	if len(rec) == 0 || rec[0] < 1 || rec[0] > spoolRecordVersion {
 		return fmt.Errorf("%w: unknown version", errSpoolRecord)
 	}
 	d := spoolDecoder{data: rec[1:], intern: intern}
@@ -102,10 +119,49 @@ func decodeSpoolRecord(rec []byte, b *batch, intern map[string]string) error {
 				Detail: detail, Payload: []byte(payload), PayloadSize: int(min(size, math.MaxUint32))})
 		}
 	}
+	if rec[0] >= 2 {
+		k := d.uvarint()
+		for i := uint64(0); i < k && d.err == nil; i++ {
+			if st := d.decodeStatus(); d.err == nil {
+				b.status.add(&st)
+			}
+		}
+		e := d.uvarint()
+		for i := uint64(0); i < e && d.err == nil; i++ {
+			d.decodeEvent(&b.events)
+		}
+	}
 	if d.err == nil && len(d.data) != 0 {
 		d.err = fmt.Errorf("%w: %d bytes after the last row", errSpoolRecord, len(d.data))
 	}
 	return d.err
+}
+
+func (d *spoolDecoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.data) < 1 {
+		d.err = fmt.Errorf("%w: cut short", errSpoolRecord)
+		return 0
+	}
+	v := d.data[0]
+	d.data = d.data[1:]
+	return v
+}
+
+// float32 reads an IEEE 754 single, widened.
+func (d *spoolDecoder) float32() float64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.data) < 4 {
+		d.err = fmt.Errorf("%w: cut short", errSpoolRecord)
+		return 0
+	}
+	v := math.Float32frombits(binary.LittleEndian.Uint32(d.data))
+	d.data = d.data[4:]
+	return float64(v)
 }
 
 func (d *spoolDecoder) uvarint() uint64 {

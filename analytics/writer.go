@@ -15,6 +15,7 @@ import (
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/backoff"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 // Writer stores deliveries in ClickHouse in batches: it flushes when BatchSize rows wait or
@@ -59,26 +60,39 @@ func NewWriter(conn driver.Conn, spool *Spool, cfg config.Writer, queryTimeout t
 
 // queued is a delivery in the queue and the room it takes there.
 type queued struct {
-	d    ingest.Delivery
-	rows int64
+	d        ingest.Delivery
+	statuses []streams.CameraStatus
+	rows     int64
 }
 
 // Deliver queues d for storage, waiting while the queue holds QueueSize rows: the queue is
 // bounded in rows, not messages, so that memory stays bounded whether a message carries one
 // reading or a pack of a hundred. It implements ingest.Sink.
 func (w *Writer) Deliver(ctx context.Context, d ingest.Delivery) error {
-	rows := int64(min(max(len(d.Readings)+len(d.DeadLetters), 1), w.cfg.QueueSize))
-	if err := w.room.Acquire(ctx, rows); err != nil {
+	return w.enqueue(ctx, queued{d: d})
+}
+
+// DeliverCamera queues camera statuses and events for storage, like Deliver. It implements
+// streams.Sink.
+func (w *Writer) DeliverCamera(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent) error {
+	return w.enqueue(ctx, queued{d: ingest.Delivery{CameraEvents: events}, statuses: statuses})
+}
+
+func (w *Writer) enqueue(ctx context.Context, q queued) error {
+	d := q.d
+	n := len(d.Readings) + len(d.DeadLetters) + len(d.CameraEvents) + len(q.statuses)
+	q.rows = int64(min(max(n, 1), w.cfg.QueueSize))
+	if err := w.room.Acquire(ctx, q.rows); err != nil {
 		return err
 	}
-	w.queuedRows.Add(rows)
-	w.in <- queued{d: d, rows: rows} // never blocks: each entry holds at least one row of room
+	w.queuedRows.Add(q.rows)
+	w.in <- q // never blocks: each entry holds at least one row of room
 	return nil
 }
 
 // take moves a queued delivery into b and frees its room.
 func (w *Writer) take(b *batch, q queued) {
-	b.add(q.d)
+	b.add(q)
 	w.queuedRows.Add(-q.rows)
 	w.room.Release(q.rows)
 }
@@ -217,6 +231,16 @@ func (w *Writer) insertAll(ctx context.Context, b *batch) error {
 	if err == nil {
 		err = w.storeTable(ctx, "dead_letters", b.dead.len(), &b.deadStored, func(ctx context.Context) error {
 			return w.insert(ctx, insertDeadLetters, b.dead.columns())
+		})
+	}
+	if err == nil {
+		err = w.storeTable(ctx, "camera_status", b.status.len(), &b.statusStored, func(ctx context.Context) error {
+			return w.insert(ctx, insertCameraStatus, b.status.columns())
+		})
+	}
+	if err == nil {
+		err = w.storeTable(ctx, "camera_events", b.events.len(), &b.eventsStored, func(ctx context.Context) error {
+			return w.insert(ctx, insertCameraEvents, b.events.columns())
 		})
 	}
 	return err

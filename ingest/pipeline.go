@@ -6,12 +6,16 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
+
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 // Delivery is what one MQTT message produced, handed to a Sink as one unit.
 type Delivery struct {
 	Readings    []Reading
 	DeadLetters []DeadLetter
+	// CameraEvents are the events of an NVR's message (Frigate).
+	CameraEvents []streams.CameraEvent
 	// Ack acknowledges the message to the broker. The sink calls it once the readings and dead
 	// letters above are durable, never before; nil for messages that need no acknowledgement.
 	Ack func()
