@@ -49,11 +49,14 @@ lint: $(TOOLS)/staticcheck
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
 
-# Every decoder's fuzz target, for a bounded time each.
+# Every decoder's and parser's fuzz target, for a bounded time each.
+FUZZ_TARGETS := ingest:FuzzJSONDecoder ingest:FuzzSenMLDecoder ingest:FuzzTTNDecoder ingest:FuzzMappedDecoder \
+	ingest:FuzzFrigateDecoder streams:FuzzParseMetadata
 fuzz:
-	@for target in FuzzJSONDecoder FuzzSenMLDecoder FuzzTTNDecoder FuzzMappedDecoder; do \
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; target=$${t#*:}; \
 	  echo "fuzz $$target ($(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./ingest/ || exit 1; \
+	  $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
 	done
 
 bench-ingest: services build

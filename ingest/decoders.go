@@ -18,6 +18,8 @@ func NewDecoder(t config.Topic, profiles map[string]config.Profile, profileOf fu
 		return &TTNDecoder{Profiles: profiles, Default: t.Profile, ProfileOf: profileOf}, nil
 	case "mapped":
 		return NewMappedDecoder(t.Mapping)
+	case "frigate":
+		return FrigateDecoder{}, nil
 	}
 	return nil, fmt.Errorf("no decoder for format %q", t.Format)
 }

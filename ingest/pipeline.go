@@ -46,6 +46,8 @@ type Pipeline struct {
 	// DeadLetterPayloadBytes bounds the copy of rejected bytes kept in a dead letter.
 	DeadLetterPayloadBytes int
 	Checks                 []Check
+	// EventTimes bounds the times of camera events (NVR messages).
+	EventTimes TimeWindow
 }
 
 // Process runs payload from topic, received at now, through the pipeline.
@@ -62,6 +64,22 @@ func (p *Pipeline) Process(topic string, payload []byte, dec Decoder, now time.T
 		return d
 	case !utf8.Valid(payload):
 		reject(Rejection{Reason: ReasonInvalidUTF8, Record: payload, Detail: "payload is not valid UTF-8"})
+		return d
+	}
+	if ed, ok := dec.(EventDecoder); ok {
+		events, rejections := ed.DecodeEvents(topic, payload, now)
+		for _, rej := range rejections {
+			reject(rej)
+		}
+		for _, e := range events {
+			if rej := p.EventTimes.check(e.Time, now); rej != nil {
+				rej.Detail = fmt.Sprintf("camera %s event: %s", e.Camera, rej.Detail)
+				rej.Record = payload
+				reject(*rej)
+				continue
+			}
+			d.CameraEvents = append(d.CameraEvents, e)
+		}
 		return d
 	}
 	readings, rejections := dec.Decode(topic, payload, now)
@@ -129,17 +147,19 @@ type TimeWindow struct {
 }
 
 // Check implements Check.
-func (w TimeWindow) Check(r *Reading, now time.Time) *Rejection {
+func (w TimeWindow) Check(r *Reading, now time.Time) *Rejection { return w.check(r.Time, now) }
+
+func (w TimeWindow) check(t, now time.Time) *Rejection {
 	switch {
-	case r.Time.Unix() < 0 || r.Time.Year() > 2105:
+	case t.Unix() < 0 || t.Year() > 2105:
 		return &Rejection{Reason: ReasonBadTimestamp,
-			Detail: fmt.Sprintf("timestamp %s is outside 1970-2105, the range storage holds", r.Time.Format(time.RFC3339))}
-	case r.Time.After(now.Add(w.MaxFuture)):
+			Detail: fmt.Sprintf("timestamp %s is outside 1970-2105, the range storage holds", t.Format(time.RFC3339))}
+	case t.After(now.Add(w.MaxFuture)):
 		return &Rejection{Reason: ReasonFutureTimestamp,
-			Detail: fmt.Sprintf("timestamp %s is %s ahead of the server clock (limit %s)", r.Time.Format(time.RFC3339), r.Time.Sub(now).Round(time.Second), w.MaxFuture)}
-	case r.Time.Before(now.Add(-w.MaxAge)):
+			Detail: fmt.Sprintf("timestamp %s is %s ahead of the server clock (limit %s)", t.Format(time.RFC3339), t.Sub(now).Round(time.Second), w.MaxFuture)}
+	case t.Before(now.Add(-w.MaxAge)):
 		return &Rejection{Reason: ReasonStaleTimestamp,
-			Detail: fmt.Sprintf("timestamp %s is older than the horizon of %s", r.Time.Format(time.RFC3339), w.MaxAge)}
+			Detail: fmt.Sprintf("timestamp %s is older than the horizon of %s", t.Format(time.RFC3339), w.MaxAge)}
 	}
 	return nil
 }

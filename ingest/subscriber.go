@@ -68,6 +68,7 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, norm *Normalizer, sink Sink
 			MaxPayloadBytes:        ic.MaxPayloadBytes,
 			DeadLetterPayloadBytes: ic.DeadLetterPayloadBytes,
 			Checks:                 []Check{FiniteValue{}, TimeWindow{MaxFuture: ic.MaxFutureSkew, MaxAge: ic.MaxAge}, norm},
+			EventTimes:             TimeWindow{MaxFuture: ic.MaxFutureSkew, MaxAge: ic.MaxAge},
 		},
 		sink: sink,
 		log:  log.With("component", "ingest"),

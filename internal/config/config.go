@@ -103,7 +103,7 @@ type Ingest struct {
 type Topic struct {
 	// Pattern is an MQTT topic filter (+ and # wildcards).
 	Pattern string `yaml:"pattern"`
-	// Format is the payload decoder: json, senml, ttn or mapped.
+	// Format is the payload decoder: json, senml, ttn, mapped, or frigate (NVR camera events).
 	Format string `yaml:"format"`
 	// QoS of the subscription; 1 (the default) is needed for no loss.
 	QoS int `yaml:"qos"`
@@ -288,6 +288,7 @@ func Default() Config {
 				{Pattern: "province/+/+/+", Format: "json", QoS: 1},
 				{Pattern: "senml/#", Format: "senml", QoS: 1},
 				{Pattern: "v3/+/devices/+/up", Format: "ttn", QoS: 1},
+				{Pattern: "frigate/events", Format: "frigate", QoS: 1},
 			},
 			MaxPayloadBytes:        256 << 10,
 			MaxFutureSkew:          5 * time.Minute,

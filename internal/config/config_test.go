@@ -192,15 +192,15 @@ func TestValidate(t *testing.T) {
 		}, ""},
 		{"mapped topic without sensor or values", func(c *Config) {
 			c.Ingest.Topics = append(c.Ingest.Topics, Topic{Pattern: "vendor/+", Format: "mapped", QoS: 1})
-		}, "ingest.topics[3].mapping.sensor: empty"},
+		}, "ingest.topics[4].mapping.sensor: empty"},
 		{"mapped topic level", func(c *Config) {
 			c.Ingest.Topics = append(c.Ingest.Topics, Topic{Pattern: "vendor/+", Format: "mapped", QoS: 1,
 				Mapping: Mapping{Sensor: "topic:x", Values: []FieldMap{{Field: "a", Metric: "ph"}}}})
-		}, "ingest.topics[3].mapping.sensor: want topic:N"},
+		}, "ingest.topics[4].mapping.sensor: want topic:N"},
 		{"mapped time format", func(c *Config) {
 			c.Ingest.Topics = append(c.Ingest.Topics, Topic{Pattern: "vendor/+", Format: "mapped", QoS: 1,
 				Mapping: Mapping{Sensor: "id", TimeFormat: "dd/mm/yyyy", Values: []FieldMap{{Field: "a", Metric: "ph"}}}})
-		}, "ingest.topics[3].mapping.time_format"},
+		}, "ingest.topics[4].mapping.time_format"},
 		{"profile without values", func(c *Config) { c.Ingest.Profiles["empty"] = Profile{} }, "ingest.profiles.empty.values: empty"},
 		{"spool fsync", func(c *Config) { c.Writer.Spool.Fsync = "sometimes" }, "writer.spool.fsync: want one of always, interval, never"},
 		{"spool too small", func(c *Config) { c.Writer.Spool.MaxBytes = 1 << 20 }, "writer.spool.max_bytes: want at least two segments"},

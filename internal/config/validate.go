@@ -171,7 +171,7 @@ func (in *Ingest) validate(p *Problems, required bool) {
 }
 
 // Formats are the payload formats a topic can name.
-var Formats = []string{"json", "senml", "ttn", "mapped"}
+var Formats = []string{"json", "senml", "ttn", "mapped", "frigate"}
 
 func (m *Mapping) validate(p *Problems, path string) {
 	if m.Sensor == "" {
