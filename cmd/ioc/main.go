@@ -1,8 +1,9 @@
 // Command ioc is Hải Đăng IOC in one binary:
 //
-//	ioc serve   [--config FILE]   run the roles named in config (ingest, dashboard)
+//	ioc serve   [--config FILE]   run the roles named in config (ingest, streams, dashboard)
 //	ioc migrate [--config FILE]   apply the ClickHouse schema and print its version
 //	ioc check   [--config FILE]   validate a config file and print every error with its path
+//	ioc sim cameras [flags]       run simulated RTSP cameras (see ioc sim cameras --help)
 //	ioc version                   print the version
 //
 // The config file may also come from IOC_CONFIG; IOC_* variables override single settings.
@@ -31,9 +32,10 @@ var version = "dev"
 const usage = `usage: ioc <command> [--config FILE]
 
 commands:
-  serve     run the roles named in config (default: ingest, dashboard)
+  serve     run the roles named in config (default: ingest, streams, dashboard)
   migrate   apply the ClickHouse schema and print its version
   check     validate the config and print every error with its path
+  sim       run simulated devices: ioc sim cameras --count N --base-port P (see --help)
   version   print the version
 
 --config defaults to $IOC_CONFIG; without a file the built-in defaults apply
@@ -65,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "sim":
+		return sim(rest, stdout, stderr)
 	case "serve", "migrate", "check":
 	default:
 		fmt.Fprintf(stderr, "ioc: unknown command %q\n\n%s", cmd, usage)
@@ -120,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // loadConfig reads the file (if any) and the environment, then validates it, the ingest
-// settings that need ingest's knowledge, and the sensor catalog it names.
+// settings that need ingest's knowledge, and the sensor and camera catalogs it names.
 func loadConfig(path string) (config.Config, error) {
 	cfg, err := config.Load(path, os.Environ())
 	if err != nil {
@@ -136,6 +140,11 @@ func loadConfig(path string) (config.Config, error) {
 	}
 	if cfg.HasRole(config.RoleIngest) {
 		if _, err := loadCatalog(cfg.Ingest); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.HasRole(config.RoleStreams) {
+		if _, err := loadCameraCatalog(cfg.Streams); err != nil {
 			return cfg, err
 		}
 	}

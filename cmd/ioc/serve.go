@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/ingest/sensorsim"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 // serve wires the configured roles together and runs them until ctx ends. On shutdown the
@@ -42,41 +44,77 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer conn.Close()
 	checks := []dashboard.Check{{Name: "clickhouse", Checker: analytics.Health{Conn: conn}}}
 
-	g, gctx := errgroup.WithContext(ctx)
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	g, gctx := errgroup.WithContext(runCtx)
+	var writer *analytics.Writer
+	// The writer outlives the producers (ingest, streams), which flush through it on their way
+	// out; a producer's failure stops the whole process.
+	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopWriter()
+	var producers errgroup.Group
+	produce := func(run func() error) {
+		producers.Go(func() error {
+			err := run()
+			if err != nil {
+				cancelRun()
+			}
+			return err
+		})
+	}
+	abort := func(err error) error { // a start-up error: stop what started, in order
+		cancelRun()
+		return errors.Join(err, g.Wait())
+	}
+	if cfg.HasRole(config.RoleIngest) || cfg.HasRole(config.RoleStreams) {
+		spool, err := openSpool(cfg.Writer.Spool, reg, log)
+		if err != nil {
+			return abort(err)
+		}
+		writer = analytics.NewWriter(conn, spool, cfg.Writer, cfg.ClickHouse.QueryTimeout, reg, log)
+		if spool != nil && !cfg.Writer.Spool.Force { // a forced spool always holds something
+			checks = append(checks, dashboard.Check{Name: "spool", Checker: spool})
+		}
+		g.Go(func() error {
+			defer spool.Close()
+			return writer.Run(writerCtx)
+		})
+		g.Go(func() error {
+			defer stopWriter()
+			<-gctx.Done()
+			return producers.Wait()
+		})
+	}
 	if cfg.HasRole(config.RoleIngest) {
 		cat, err := loadCatalog(cfg.Ingest)
 		if err != nil {
-			return err
+			return abort(err)
 		}
 		log.Info("sensor catalog loaded", "sensors", cat.Len(), "file", describeCatalog(cfg.Ingest.Catalog))
 		if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
 			log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
 		}
 		norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
-		spool, err := openSpool(cfg.Writer.Spool, reg, log)
-		if err != nil {
-			return err
-		}
-		writer := analytics.NewWriter(conn, spool, cfg.Writer, cfg.ClickHouse.QueryTimeout, reg, log)
 		sub, err := ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, writer, reg, log)
 		if err != nil {
-			spool.Close()
-			return err
+			return abort(err)
 		}
 		checks = append(checks, dashboard.Check{Name: "mqtt", Checker: sub})
-		if spool != nil && !cfg.Writer.Spool.Force { // a forced spool always holds something
-			checks = append(checks, dashboard.Check{Name: "spool", Checker: spool})
-		}
-		writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(gctx))
-		g.Go(func() error {
-			defer stopWriter() // the writer outlives the subscriber, which flushes through it
-			return sub.Run(gctx)
-		})
-		g.Go(func() error {
-			defer spool.Close()
-			return writer.Run(writerCtx)
-		})
+		produce(func() error { return sub.Run(gctx) })
 		g.Go(func() error { return reloadCatalogOnHangup(gctx, cfg.Ingest, norm, conn, log) })
+	}
+	if cfg.HasRole(config.RoleStreams) {
+		cams, err := loadCameraCatalog(cfg.Streams)
+		if err != nil {
+			return abort(err)
+		}
+		if cams == nil {
+			log.Info("no camera catalog (streams.catalog): no camera is watched")
+		} else {
+			log.Info("camera catalog loaded", "cameras", cams.Len(), "file", cfg.Streams.Catalog)
+			sup := streams.NewSupervisor(cams, cfg.Streams, writer, reg, log)
+			produce(func() error { return sup.Run(gctx) })
+		}
 	}
 	if cfg.Simulator.Enabled {
 		sim := sensorsim.New(cfg.MQTT, cfg.Simulator, log)
@@ -134,6 +172,14 @@ func reloadCatalogOnHangup(ctx context.Context, ic config.Ingest, norm *ingest.N
 			log.Error("sensor catalog reloaded but not mirrored to ClickHouse", "err", err)
 		}
 	}
+}
+
+// loadCameraCatalog reads the camera catalog named in config; nil when none is named.
+func loadCameraCatalog(sc config.Streams) (*streams.CameraCatalog, error) {
+	if sc.Catalog == "" {
+		return nil, nil
+	}
+	return streams.LoadCameraCatalog(sc.Catalog, ingest.Units, os.Getenv)
 }
 
 // openSpool opens the writer's disk spool, or returns nil when config turns it off.

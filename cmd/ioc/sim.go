@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/streams/camsim"
+)
+
+const simUsage = `usage: ioc sim cameras --count N --base-port P [flags]
+
+Runs N simulated IP cameras, camera i on port P+i-1 (rtsp://HOST:PORT/stream, TCP), each with
+H.264 video that any client decodes and, with --metadata, an ONVIF metadata track repeating a
+scripted sequence of analytics events. --catalog-out writes a camera catalog of them for
+streams.catalog. Ctrl-C stops them.
+
+`
+
+// sim runs the simulators: for now, cameras.
+func sim(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "cameras" {
+		fmt.Fprint(stderr, simUsage)
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("sim cameras", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, simUsage); fs.PrintDefaults() }
+	fc := camsim.FleetConfig{IDPrefix: "sim-cam"}
+	fs.IntVar(&fc.Count, "count", 10, "number of cameras")
+	fs.IntVar(&fc.BasePort, "base-port", 18554, "port of the first camera")
+	fs.StringVar(&fc.Host, "host", "127.0.0.1", "address to listen on")
+	fs.StringVar(&fc.IDPrefix, "id-prefix", "sim-cam", "camera ids are PREFIX-0001, PREFIX-0002, …")
+	fs.IntVar(&fc.Camera.Width, "width", 640, "video width")
+	fs.IntVar(&fc.Camera.Height, "height", 360, "video height")
+	fs.IntVar(&fc.Camera.FPS, "fps", 15, "frames per second")
+	fs.IntVar(&fc.Camera.BitrateKbps, "bitrate-kbps", 512, "pad the video to about this bitrate (0: no padding)")
+	fs.BoolVar(&fc.Camera.Metadata, "metadata", true, "offer an ONVIF metadata track")
+	fs.DurationVar(&fc.Camera.MetadataInterval, "metadata-interval", time.Second, "one metadata document (event or heartbeat) this often")
+	events := fs.Bool("events", true, "send the scripted analytics events (else heartbeats only)")
+	fs.StringVar(&fc.Camera.User, "user", "", "user name the cameras demand (empty: no authentication)")
+	fs.StringVar(&fc.Camera.Password, "password", "", "password the cameras demand")
+	faults := fs.String("faults", "", "faults by camera number, e.g. 3=refuse,5=stall:30s,7=drop:10,9=fps:5,11=password,12=hang,13=badmeta")
+	catalogOut := fs.String("catalog-out", "", "write a camera catalog of the simulated cameras to this file")
+	mode := fs.String("mode", "metadata", "monitoring mode written in the catalog: metadata, health or probe")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage
+	}
+	var err error
+	if fc.Faults, fc.WrongPassword, err = camsim.ParseFaults(*faults); err != nil {
+		fmt.Fprintf(stderr, "ioc sim cameras: %v\n", err)
+		return exitUsage
+	}
+	if *events {
+		fc.Camera.Script = camsim.DefaultScript
+	}
+	log := newLogger(config.Default().Log, stderr)
+	fleet, err := camsim.StartFleet(fc, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "ioc sim cameras: %v\n", err)
+		return exitFailed
+	}
+	defer fleet.Close()
+	if *catalogOut != "" {
+		if err := os.WriteFile(*catalogOut, fleet.CatalogYAML(*mode), 0o600); err != nil {
+			fmt.Fprintf(stderr, "ioc sim cameras: %v\n", err)
+			return exitFailed
+		}
+	}
+	fmt.Fprintf(stdout, "%d simulated cameras: rtsp://%s:%d/stream to port %d\n", fc.Count, fc.Host, fc.BasePort, fc.BasePort+fc.Count-1)
+	if *catalogOut != "" {
+		fmt.Fprintf(stdout, "camera catalog: %s (IOC_STREAMS_CATALOG=%s)\n", *catalogOut, *catalogOut)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return exitOK
+}

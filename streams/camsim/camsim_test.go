@@ -1,0 +1,84 @@
+package camsim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// A third-party client, ffprobe, reads the simulated camera's codec, size and frame rate as
+// configured, and ffmpeg decodes its frames without an error.
+func TestFFmpegAcceptsTheSimulatedStream(t *testing.T) {
+	for _, tool := range []string{"ffprobe", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: `deploy/local/services.sh start` installs Debian's ffmpeg (make test runs it)", tool)
+		}
+	}
+	for _, c := range []Config{
+		{ID: "hd", Width: 1920, Height: 1080, FPS: 25, BitrateKbps: 2000},
+		{ID: "sub", Width: 640, Height: 360, FPS: 15},
+	} {
+		t.Run(c.ID, func(t *testing.T) {
+			cam, err := NewCamera(c, freeAddr(t), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cam.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v:0",
+				"-show_entries", "stream=codec_name,width,height,r_frame_rate", "-of", "default=noprint_wrappers=1", cam.URL()).CombinedOutput()
+			if err != nil {
+				t.Fatalf("ffprobe: %v\n%s", err, out)
+			}
+			want := fmt.Sprintf("codec_name=h264\nwidth=%d\nheight=%d\nr_frame_rate=%d/1\n", c.Width, c.Height, c.FPS)
+			if string(out) != want {
+				t.Errorf("ffprobe says\n%s\nwant\n%s", out, want)
+			}
+			out, err = exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", cam.URL(), "-t", "2", "-f", "null", "-").CombinedOutput()
+			if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+				t.Errorf("ffmpeg decoding: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func TestParseFaults(t *testing.T) {
+	faults, wrong, err := ParseFaults("3=refuse, 5=stall:30s,6=stall,7=drop:12.5,9=fps:5,10=bitrate:100,11=password,12=hang,13=badmeta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]Fault{3: {Refuse: true}, 5: {StallAfter: 30 * time.Second}, 6: {Stall: true}, 7: {DropPercent: 12.5},
+		9: {FPS: 5}, 10: {BitrateKbps: 100}, 12: {Hang: true}, 13: {BadMetadata: true}}
+	if fmt.Sprint(faults) != fmt.Sprint(want) || len(wrong) != 1 || !wrong[11] {
+		t.Errorf("faults %v wrong %v", faults, wrong)
+	}
+	for _, bad := range []string{"x=refuse", "0=refuse", "3=explode", "3=drop:150", "3=fps", "3=stall:soon", "3"} {
+		if _, _, err := ParseFaults(bad); err == nil {
+			t.Errorf("ParseFaults(%q) took it", bad)
+		}
+	}
+}
+
+func TestGOPRejectsImpossibleVideo(t *testing.T) {
+	for _, p := range []videoParams{{Width: 15, Height: 16, FPS: 25}, {Width: 641, Height: 360, FPS: 25}, {Width: 640, Height: 360, FPS: 0}} {
+		if _, err := newGOP(p, 25, 0); err == nil {
+			t.Errorf("newGOP(%+v) took it", p)
+		}
+	}
+}
