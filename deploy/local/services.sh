@@ -38,6 +38,12 @@ install_missing() {
   command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
   command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
   command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients)
+  # Third-party RTSP peers for the camera tests: ffprobe/ffmpeg read our simulated cameras,
+  # GStreamer's RTSP server (Debian's python3 with python3-gi) streams x264 to our client.
+  command -v ffprobe >/dev/null || missing+=(ffmpeg)
+  /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' 2>/dev/null ||
+    missing+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
+  gst-inspect-1.0 x264enc >/dev/null 2>&1 || missing+=(gstreamer1.0-plugins-ugly gstreamer1.0-tools)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ]; then
     die "missing packages: ${missing[*]}. Install them as root: sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"

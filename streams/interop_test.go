@@ -1,0 +1,71 @@
+package streams_test
+
+import (
+	"bufio"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haidang-ioc/ioc/streams"
+)
+
+// A third-party RTSP server, GStreamer's gst-rtsp-server streaming x264: Describe and a
+// health-mode session report its codec, resolution and frame rate.
+func TestGStreamerRTSPServer(t *testing.T) {
+	const python = "/usr/bin/python3" // Debian's, with python3-gi
+	if out, err := exec.Command(python, "-c", `import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer`).CombinedOutput(); err != nil {
+		t.Fatalf("GStreamer's RTSP server is not installed (%v: %s): `deploy/local/services.sh start` installs "+
+			"python3-gi, gir1.2-gst-rtsp-server-1.0 and gstreamer1.0-plugins-ugly (make test runs it)", err, strings.TrimSpace(string(out)))
+	}
+	addr := freeAddr(t)
+	port := addr[strings.LastIndex(addr, ":")+1:]
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, python, "testdata/gst_rtsp_server.py", port, "640", "480", "15")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	ready := make(chan bool, 1)
+	go func() { ready <- bufio.NewScanner(stdout).Scan() }()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("the GStreamer RTSP server exited before it was ready")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the GStreamer RTSP server was not ready within 20 s")
+	}
+	url := "rtsp://" + addr + "/test"
+
+	info, err := streams.Describe(context.Background(), url, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Video == nil || info.Video.Codec != "H264" || info.Video.Width != 640 || info.Video.Height != 480 {
+		t.Fatalf("described %+v, want H264 640x480", info.Video)
+	}
+
+	w := watch(t, fastStreams(), "cameras:"+catalogEntry("gst", url, "    mode: health\n"))
+	w.waitState(t, "gst", streams.StateOnline, "", 15*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	var st streams.CameraStatus
+	for time.Now().Before(deadline) {
+		st, _ = w.latest("gst")
+		if near(st.FPS, 15, 0.2) && st.KeyframeInterval > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st.Codec != "H264" || st.Width != 640 || st.Height != 480 || !near(st.FPS, 15, 0.2) {
+		t.Errorf("measured %s %dx%d at %.1f fps, want H264 640x480 at 15", st.Codec, st.Width, st.Height, st.FPS)
+	}
+	if !near(st.KeyframeInterval, 2, 0.3) {
+		t.Errorf("keyframe interval %.2f s, want about 2 (key-int-max 30 at 15 fps)", st.KeyframeInterval)
+	}
+}
