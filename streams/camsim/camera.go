@@ -77,15 +77,16 @@ type Camera struct {
 	gop           *gop
 	metaPayloadTy uint8
 
-	mu       sync.Mutex
-	fault    Fault
-	stallAt  time.Time
-	srv      *gortsplib.Server
-	stream   *gortsplib.ServerStream
-	hang     net.Listener
-	hangConn []net.Conn
-	readers  int // playing sessions
-	closed   bool
+	mu           sync.Mutex
+	fault        Fault
+	stallAt      time.Time
+	srv          *gortsplib.Server
+	stream       *gortsplib.ServerStream
+	hang         net.Listener
+	hangConn     []net.Conn
+	videoReaders int // playing sessions that set up the video track
+	metaReaders  int // playing sessions that set up the metadata track
+	closed       bool
 
 	wake    chan struct{}
 	done    chan struct{}
@@ -199,7 +200,7 @@ func (c *Camera) startServerLocked() error {
 		srv.Close()
 		return fmt.Errorf("camera %s: stream: %w", c.cfg.ID, err)
 	}
-	c.srv, c.stream, c.readers = srv, st, 0
+	c.srv, c.stream, c.videoReaders, c.metaReaders = srv, st, 0, 0
 	return nil
 }
 
@@ -208,7 +209,7 @@ func (c *Camera) closeServerLocked() {
 		return
 	}
 	srv, st := c.srv, c.stream
-	c.srv, c.stream, c.readers = nil, nil, 0
+	c.srv, c.stream, c.videoReaders, c.metaReaders = nil, nil, 0, 0
 	// Closing waits for the server's sessions, whose handlers take c.mu: release it meanwhile.
 	c.mu.Unlock()
 	st.Close()
@@ -279,7 +280,8 @@ func (c *Camera) run() {
 	fps := 0
 	for {
 		c.mu.Lock()
-		playing := c.readers > 0
+		playing := c.videoReaders > 0 || c.metaReaders > 0
+		video, meta := c.videoReaders > 0, c.metaReaders > 0
 		want := c.cfg.FPS
 		if c.fault.FPS > 0 && c.fault.FPS < want {
 			want = c.fault.FPS
@@ -305,9 +307,13 @@ func (c *Camera) run() {
 			return
 		case <-c.wake:
 		case now := <-frameTick.C:
-			c.sendFrame(now, start)
+			if video {
+				c.sendFrame(now, start)
+			}
 		case now := <-metaTick.C:
-			c.sendMetadata(now, start)
+			if meta {
+				c.sendMetadata(now, start)
+			}
 		}
 	}
 }
@@ -436,8 +442,14 @@ func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response,
 	c := h.cam()
 	c.mu.Lock()
 	if ctx.Session.UserData() == nil {
-		ctx.Session.SetUserData(c.stream) // counted once, against this server's stream
-		c.readers++
+		v, m := c.setupOf(ctx.Session)
+		ctx.Session.SetUserData(&reader{stream: c.stream, video: v, meta: m}) // counted once, against this server's stream
+		if v {
+			c.videoReaders++
+		}
+		if m {
+			c.metaReaders++
+		}
 	}
 	c.mu.Unlock()
 	select {
@@ -451,8 +463,28 @@ func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response,
 func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	c := h.cam()
 	c.mu.Lock()
-	if st, _ := ctx.Session.UserData().(*gortsplib.ServerStream); st != nil && st == c.stream {
-		c.readers--
+	if r, _ := ctx.Session.UserData().(*reader); r != nil && r.stream == c.stream {
+		if r.video {
+			c.videoReaders--
+		}
+		if r.meta {
+			c.metaReaders--
+		}
 	}
 	c.mu.Unlock()
+}
+
+// reader is what a playing session set up, kept on the session.
+type reader struct {
+	stream      *gortsplib.ServerStream
+	video, meta bool
+}
+
+// setupOf tells which of the camera's tracks a session set up.
+func (c *Camera) setupOf(ss *gortsplib.ServerSession) (video, meta bool) {
+	for _, m := range ss.SetuppedMedias() {
+		video = video || (c.video != nil && m == c.video)
+		meta = meta || (c.meta != nil && m == c.meta)
+	}
+	return video, meta
 }
