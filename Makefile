@@ -13,7 +13,7 @@ FUZZTIME ?= 10s
 export IOC_TEST_CLICKHOUSE_ADDR ?= 127.0.0.1:$(or $(IOC_LOCAL_CLICKHOUSE_PORT),9000)
 export IOC_TEST_MQTT_BROKER ?= tcp://127.0.0.1:$(or $(IOC_LOCAL_MQTT_PORT),1883)
 
-.PHONY: demo test build services services-stop lint fuzz bench bench-ingest clean
+.PHONY: demo test build services services-stop lint fuzz bench bench-ingest bench-cameras clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ioc ./cmd/ioc
@@ -62,7 +62,11 @@ fuzz:
 bench-ingest: services build
 	$(GO) run ./cmd/ioc-bench ingest -ioc bin/ioc
 
-bench: bench-ingest
+# 2,000 simulated cameras in metadata mode and 300 in health mode, watched by `ioc serve`.
+bench-cameras: services build
+	$(GO) run ./cmd/ioc-bench cameras -ioc bin/ioc
+
+bench: bench-ingest bench-cameras
 
 clean:
 	rm -rf bin

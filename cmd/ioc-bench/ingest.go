@@ -410,12 +410,17 @@ func median(xs []float64) float64 {
 
 // peakRSSMiB reads VmHWM, a process's peak resident set, from /proc.
 func peakRSSMiB(pid int) float64 {
+	return procStatusMiB(pid, "VmHWM:")
+}
+
+// procStatusMiB reads a size field (in kB) of /proc/PID/status, in MiB.
+func procStatusMiB(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			var kb float64
 			fmt.Sscanf(strings.TrimSpace(rest), "%f", &kb)
 			return kb / 1024

@@ -8,6 +8,9 @@
 //	ioc-bench ingest [flags]   MQTT -> ClickHouse through an `ioc serve` process: generic JSON,
 //	                           SenML packs, JSON with the spool forced; against a plain paho
 //	                           subscriber and clickhouse-go's own insert
+//	ioc-bench cameras [flags]  simulated cameras watched by an `ioc serve` process in metadata
+//	                           and health mode: cameras held healthy against cameras served,
+//	                           with ioc's CPU and RSS
 package main
 
 import (
@@ -17,11 +20,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|cameras [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,6 +45,21 @@ func main() {
 		fs.StringVar(&opts.Broker, "broker", envOr("IOC_TEST_MQTT_BROKER", "tcp://127.0.0.1:1883"), "MQTT broker URL")
 		_ = fs.Parse(os.Args[2:])
 		err = benchIngest(ctx, opts)
+	case "cameras":
+		fs := flag.NewFlagSet("cameras", flag.ExitOnError)
+		opts := cameraOptions{}
+		fs.StringVar(&opts.IOC, "ioc", "bin/ioc", "the ioc binary to run (make build)")
+		fs.StringVar(&opts.Cases, "cases", "all", "cases to run: all, or a comma list of metadata, health")
+		fs.IntVar(&opts.MetadataN, "metadata-n", 2000, "cameras in metadata mode")
+		fs.IntVar(&opts.HealthN, "health-n", 300, "cameras in health mode")
+		fs.IntVar(&opts.WidthHealth, "health-width", 640, "video width of the health-mode cameras")
+		fs.IntVar(&opts.HeightHealth, "health-height", 360, "video height of the health-mode cameras")
+		fs.IntVar(&opts.BasePort, "base-port", 30000, "port of the first simulated camera")
+		fs.DurationVar(&opts.Spread, "spread", 20*time.Second, "streams.start_spread: the sessions' start is spread over this")
+		fs.DurationVar(&opts.Measure, "measure", 60*time.Second, "how long CPU and states are measured once all cameras are up")
+		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
+		_ = fs.Parse(os.Args[2:])
+		err = benchCameras(ctx, opts)
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
