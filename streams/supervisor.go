@@ -55,7 +55,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		sess := &session{
 			cam: cam, mode: mode, cfg: s.cfg, sup: s,
 			log:    s.log.With("camera", cam.ID, "url", cam.URL),
-			events: make(chan CameraEvent, 1024),
+			events: make(chan CameraEvent, 64), // drained at least every second; more is dropped and counted
 		}
 		delay := time.Duration(0)
 		if n > 1 {
