@@ -28,6 +28,9 @@ type harness struct {
 	cfg    config.Config
 	prefix string
 	conn   driver.Conn
+	logOut io.Writer // where serve logs; the test's output when nil
+	// logInfo logs from info up (warnings and up when false).
+	logInfo bool
 }
 
 func randomID() string {
@@ -64,7 +67,15 @@ func (h *harness) start(t *testing.T) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	out := h.logOut
+	if out == nil {
+		out = t.Output()
+	}
+	level := slog.LevelWarn
+	if h.logInfo {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	go func() { done <- serve(ctx, h.cfg, log) }()
 	stopped := false
 	stop = func() {
