@@ -81,7 +81,7 @@ type Camera struct {
 	// ProbeInterval overrides streams.probe_interval for this camera.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
 
-	password string // resolved at load: Password, PasswordEnv, or the URL's own
+	password config.Secret // resolved at load: Password, PasswordEnv, or the URL's own
 }
 
 // Expected is what a healthy stream of the camera looks like; zero fields are not checked.
@@ -105,6 +105,15 @@ func (u CameraURL) LogValue() slog.Value { return slog.StringValue(u.String()) }
 // MarshalText hides the credentials from encoders (JSON, YAML).
 func (u CameraURL) MarshalText() ([]byte, error) { return []byte(u.String()), nil }
 
+// String names the camera by its id and redacted URL, so that printing a Camera (even with
+// %+v) never shows its password.
+func (c Camera) String() string { return fmt.Sprintf("camera %s (%s)", c.ID, c.URL) }
+
+// LogValue logs the camera by its id and redacted URL.
+func (c Camera) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", c.ID), slog.String("url", c.URL.String()))
+}
+
 // DialURL is the URL to connect with: the catalog's URL with the configured user name and
 // password put in. Only the RTSP client may see it.
 func (c *Camera) DialURL() string {
@@ -118,7 +127,7 @@ func (c *Camera) DialURL() string {
 	}
 	switch {
 	case c.password != "":
-		u.User = url.UserPassword(user, c.password)
+		u.User = url.UserPassword(user, c.password.Value())
 	case user != "" && (u.User == nil || user != u.User.Username()):
 		u.User = url.User(user)
 	}
@@ -206,19 +215,21 @@ func (c *CameraCatalog) validate(units map[string]string, getenv func(string) st
 			add(path+".url", "want rtsp://host[:port]/path (credentials may go in username and password), got %s", cam.URL)
 		case u.User != nil:
 			if p, ok := u.User.Password(); ok {
-				cam.password = p
+				cam.password = config.Secret(p)
 			}
 		}
 		switch {
 		case cam.PasswordEnv != "" && cam.Password != "":
 			add(path+".password_env", "give password or password_env, not both")
+		case strings.HasPrefix(cam.PasswordEnv, "IOC_"):
+			add(path+".password_env", "%s: IOC_* variables are configuration settings; name the password's variable otherwise", cam.PasswordEnv)
 		case cam.PasswordEnv != "":
-			cam.password = getenv(cam.PasswordEnv)
+			cam.password = config.Secret(getenv(cam.PasswordEnv))
 			if cam.password == "" {
 				add(path+".password_env", "environment variable %s is empty or not set", cam.PasswordEnv)
 			}
 		case cam.Password != "":
-			cam.password = cam.Password.Value()
+			cam.password = cam.Password
 		}
 		if _, ok := Purposes[cam.Purpose]; !ok {
 			add(path+".purpose", "unknown purpose %q (known: %s)", cam.Purpose, sortedNames(Purposes))
