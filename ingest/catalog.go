@@ -3,7 +3,6 @@ package ingest
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -143,28 +142,17 @@ func ParseCatalog(data []byte, profiles map[string]config.Profile) (*Catalog, er
 	return c, nil
 }
 
-var sensorID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
-
 func (c *Catalog) validate(profiles map[string]config.Profile) config.Problems {
 	var p config.Problems
-	add := func(path, format string, args ...any) {
-		p = append(p, config.Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
-	}
+	add := p.Add
 	if len(c.Sensors) == 0 {
 		add("sensors", "empty: list at least one sensor")
 	}
-	seen := map[string]int{}
+	ids := config.NewCatalogIDs("sensors")
 	for i := range c.Sensors {
 		s := &c.Sensors[i]
 		path := fmt.Sprintf("sensors[%d]", i)
-		switch j, dup := seen[s.ID]; {
-		case !sensorID.MatchString(s.ID):
-			add(path+".id", "want letters, digits and _ . : - (up to 128), got %q", s.ID)
-		case dup:
-			add(path+".id", "%q is also sensors[%d]", s.ID, j)
-		default:
-			seen[s.ID] = i
-		}
+		ids.Check(&p, i, s.ID)
 		if strings.TrimSpace(s.Name) == "" {
 			add(path+".name", "empty")
 		}

@@ -184,28 +184,17 @@ func scrubProblems(probs config.Problems) config.Problems {
 
 var urlCredentials = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s@"']*@`)
 
-var cameraID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
-
 func (c *CameraCatalog) validate(units map[string]string, getenv func(string) string) config.Problems {
 	var p config.Problems
-	add := func(path, format string, args ...any) {
-		p = append(p, config.Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
-	}
+	add := p.Add
 	if len(c.Cameras) == 0 {
 		add("cameras", "empty: list at least one camera")
 	}
-	seen := map[string]int{}
+	ids := config.NewCatalogIDs("cameras")
 	for i := range c.Cameras {
 		cam := &c.Cameras[i]
 		path := fmt.Sprintf("cameras[%d]", i)
-		switch j, dup := seen[cam.ID]; {
-		case !cameraID.MatchString(cam.ID):
-			add(path+".id", "want letters, digits and _ . : - (up to 128), got %q", cam.ID)
-		case dup:
-			add(path+".id", "%q is also cameras[%d]", cam.ID, j)
-		default:
-			seen[cam.ID] = i
-		}
+		ids.Check(&p, i, cam.ID)
 		if strings.TrimSpace(cam.Name) == "" {
 			add(path+".name", "empty")
 		}

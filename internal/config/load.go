@@ -102,7 +102,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			probs.add(where(), "want a mapping (line %d)", n.Line)
+			probs.Add(where(), "want a mapping (line %d)", n.Line)
 			return
 		}
 		fields := yamlFields(t)
@@ -110,14 +110,14 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 			key, val := n.Content[i], n.Content[i+1]
 			f, ok := fields[key.Value]
 			if !ok {
-				probs.add(join(path, key.Value), "unknown key (line %d)", key.Line)
+				probs.Add(join(path, key.Value), "unknown key (line %d)", key.Line)
 				continue
 			}
 			checkNode(val, f.Type, join(path, key.Value), probs)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			probs.add(where(), "want a mapping (line %d)", n.Line)
+			probs.Add(where(), "want a mapping (line %d)", n.Line)
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -125,7 +125,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			probs.add(where(), "want a list (line %d)", n.Line)
+			probs.Add(where(), "want a list (line %d)", n.Line)
 			return
 		}
 		for i, item := range n.Content {
@@ -133,12 +133,12 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 		}
 	default:
 		if n.Kind != yaml.ScalarNode {
-			probs.add(where(), "want a single value (line %d)", n.Line)
+			probs.Add(where(), "want a single value (line %d)", n.Line)
 			return
 		}
 		v := reflect.New(t)
 		if err := n.Decode(v.Interface()); err != nil {
-			probs.add(where(), "want %s, got %q (line %d)", typeName(t), n.Value, n.Line)
+			probs.Add(where(), "want %s, got %q (line %d)", typeName(t), n.Value, n.Line)
 		}
 	}
 }
@@ -235,11 +235,11 @@ func applyEnv(cfg *Config, environ []string) Problems {
 		}
 		s, known := settings[name]
 		if !known {
-			probs.add(name, "unknown setting (see deploy/config/ioc.example.yaml for the names)")
+			probs.Add(name, "unknown setting (see deploy/config/ioc.example.yaml for the names)")
 			continue
 		}
 		if err := setScalar(s.value, val); err != nil {
-			probs.add(name, "want %s, got %q", typeName(s.value.Type()), val)
+			probs.Add(name, "want %s, got %q", typeName(s.value.Type()), val)
 		}
 	}
 	return probs

@@ -30,8 +30,34 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-func (ps *Problems) add(path, format string, args ...any) {
+// Add records a problem at path.
+func (ps *Problems) Add(path, format string, args ...any) {
 	*ps = append(*ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+var catalogID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+
+// CatalogIDs checks the ids of a catalog's entries (sensors, cameras): each one well formed
+// and unique within its list.
+type CatalogIDs struct {
+	list string // the list's key, such as cameras
+	seen map[string]int
+}
+
+// NewCatalogIDs checks the ids of the list named list.
+func NewCatalogIDs(list string) *CatalogIDs { return &CatalogIDs{list: list, seen: map[string]int{}} }
+
+// Check records a problem when entry i's id is malformed or taken by an earlier entry.
+func (c *CatalogIDs) Check(p *Problems, i int, id string) {
+	path := fmt.Sprintf("%s[%d].id", c.list, i)
+	switch j, dup := c.seen[id]; {
+	case !catalogID.MatchString(id):
+		p.Add(path, "want letters, digits and _ . : - (up to 128), got %q", id)
+	case dup:
+		p.Add(path, "%q is also %s[%d]", id, c.list, j)
+	default:
+		c.seen[id] = i
+	}
 }
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -40,11 +66,11 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func (c *Config) Validate() error {
 	var p Problems
 	if len(c.Roles) == 0 {
-		p.add("roles", "empty: name at least one of %s", strings.Join(KnownRoles, ", "))
+		p.Add("roles", "empty: name at least one of %s", strings.Join(KnownRoles, ", "))
 	}
 	for i, r := range c.Roles {
 		if !slices.Contains(KnownRoles, r) {
-			p.add(fmt.Sprintf("roles[%d]", i), "unknown role %q (known: %s)", r, strings.Join(KnownRoles, ", "))
+			p.Add(fmt.Sprintf("roles[%d]", i), "unknown role %q (known: %s)", r, strings.Join(KnownRoles, ", "))
 		}
 	}
 	oneOf(&p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
@@ -56,11 +82,11 @@ func (c *Config) Validate() error {
 	c.Writer.validate(&p)
 	c.Streams.validate(&p)
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-		p.add("http.listen", "want host:port such as :8080 or 127.0.0.1:8080, got %q", c.HTTP.Listen)
+		p.Add("http.listen", "want host:port such as :8080 or 127.0.0.1:8080, got %q", c.HTTP.Listen)
 	}
 	positive(&p, "simulator.interval", c.Simulator.Interval)
 	if c.Simulator.BadShare < 0 || c.Simulator.BadShare > 1 {
-		p.add("simulator.bad_share", "want a share from 0 to 1, got %g", c.Simulator.BadShare)
+		p.Add("simulator.bad_share", "want a share from 0 to 1, got %g", c.Simulator.BadShare)
 	}
 	if len(p) == 0 {
 		return nil
@@ -71,19 +97,19 @@ func (c *Config) Validate() error {
 func (c *ClickHouse) validate(p *Problems) {
 	addrs := strings.Split(c.Addr, ",")
 	if strings.TrimSpace(c.Addr) == "" {
-		p.add("clickhouse.addr", "empty")
+		p.Add("clickhouse.addr", "empty")
 	} else {
 		for _, a := range addrs {
 			if _, port, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil || port == "" {
-				p.add("clickhouse.addr", "want host:port (native protocol, usually 9000), got %q", a)
+				p.Add("clickhouse.addr", "want host:port (native protocol, usually 9000), got %q", a)
 			}
 		}
 	}
 	if !identifier.MatchString(c.Database) {
-		p.add("clickhouse.database", "want a name of letters, digits and _, got %q", c.Database)
+		p.Add("clickhouse.database", "want a name of letters, digits and _, got %q", c.Database)
 	}
 	if c.Username == "" {
-		p.add("clickhouse.username", "empty (ClickHouse's own default user is \"default\")")
+		p.Add("clickhouse.username", "empty (ClickHouse's own default user is \"default\")")
 	}
 	oneOf(p, "clickhouse.compression", c.Compression, "none", "lz4", "zstd")
 	positive(p, "clickhouse.dial_timeout", c.DialTimeout)
@@ -94,21 +120,21 @@ func (m *MQTT) validate(p *Problems) {
 	u, err := url.Parse(m.Broker)
 	switch {
 	case m.Broker == "":
-		p.add("mqtt.broker", "empty")
+		p.Add("mqtt.broker", "empty")
 	case err != nil:
-		p.add("mqtt.broker", "not a URL: %v", err)
+		p.Add("mqtt.broker", "not a URL: %v", err)
 	case !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme):
-		p.add("mqtt.broker", "want a tcp://, ssl://, ws:// or wss:// URL, got scheme %q", u.Scheme)
+		p.Add("mqtt.broker", "want a tcp://, ssl://, ws:// or wss:// URL, got scheme %q", u.Scheme)
 	case u.Host == "" || u.Port() == "":
-		p.add("mqtt.broker", "want scheme://host:port such as tcp://127.0.0.1:1883")
+		p.Add("mqtt.broker", "want scheme://host:port such as tcp://127.0.0.1:1883")
 	case u.User != nil:
-		p.add("mqtt.broker", "holds credentials: put them in mqtt.username and mqtt.password")
+		p.Add("mqtt.broker", "holds credentials: put them in mqtt.username and mqtt.password")
 	}
 	if m.ClientID == "" {
-		p.add("mqtt.client_id", "empty: a fixed client id keeps the broker session across restarts")
+		p.Add("mqtt.client_id", "empty: a fixed client id keeps the broker session across restarts")
 	}
 	if m.KeepAlive < time.Second {
-		p.add("mqtt.keepalive", "want at least 1s, got %s", m.KeepAlive)
+		p.Add("mqtt.keepalive", "want at least 1s, got %s", m.KeepAlive)
 	}
 	positive(p, "mqtt.connect_timeout", m.ConnectTimeout)
 	positive(p, "mqtt.max_reconnect_interval", m.MaxReconnectInterval)
@@ -116,38 +142,38 @@ func (m *MQTT) validate(p *Problems) {
 
 func (in *Ingest) validate(p *Problems, required bool) {
 	if required && len(in.Topics) == 0 {
-		p.add("ingest.topics", "empty: the ingest role needs at least one topic")
+		p.Add("ingest.topics", "empty: the ingest role needs at least one topic")
 	}
 	for i, t := range in.Topics {
 		path := fmt.Sprintf("ingest.topics[%d]", i)
 		if err := CheckTopicFilter(t.Pattern); err != nil {
-			p.add(path+".pattern", "%v", err)
+			p.Add(path+".pattern", "%v", err)
 		}
 		oneOf(p, path+".format", t.Format, Formats...)
 		if t.QoS < 0 || t.QoS > 2 {
-			p.add(path+".qos", "want 0, 1 or 2, got %d", t.QoS)
+			p.Add(path+".qos", "want 0, 1 or 2, got %d", t.QoS)
 		}
 		if t.SensorLevel < 0 || t.SensorLevel > len(strings.Split(t.Pattern, "/")) {
-			p.add(path+".sensor_level", "want 0 (unused) or a level of the pattern, 1 to %d, got %d", len(strings.Split(t.Pattern, "/")), t.SensorLevel)
+			p.Add(path+".sensor_level", "want 0 (unused) or a level of the pattern, 1 to %d, got %d", len(strings.Split(t.Pattern, "/")), t.SensorLevel)
 		}
 		if t.Profile != "" {
 			if _, ok := in.Profiles[t.Profile]; !ok {
-				p.add(path+".profile", "no profile %q under ingest.profiles", t.Profile)
+				p.Add(path+".profile", "no profile %q under ingest.profiles", t.Profile)
 			}
 		}
 		if t.Format == "mapped" {
 			t.Mapping.validate(p, path+".mapping")
 		} else if t.Mapping.Sensor != "" || len(t.Mapping.Values) > 0 {
-			p.add(path+".mapping", "only a topic of format mapped takes a mapping (this one is %s)", t.Format)
+			p.Add(path+".mapping", "only a topic of format mapped takes a mapping (this one is %s)", t.Format)
 		}
 	}
 	if in.SharedGroup != "" && strings.ContainsAny(in.SharedGroup, "/+#") {
-		p.add("ingest.shared_group", "want a name without /, + or #, got %q", in.SharedGroup)
+		p.Add("ingest.shared_group", "want a name without /, + or #, got %q", in.SharedGroup)
 	}
 	for name, prof := range in.Profiles {
 		path := "ingest.profiles." + name
 		if len(prof.Values) == 0 {
-			p.add(path+".values", "empty: name at least one field")
+			p.Add(path+".values", "empty: name at least one field")
 		}
 		for i, f := range prof.Values {
 			f.validate(p, fmt.Sprintf("%s.values[%d]", path, i))
@@ -155,18 +181,18 @@ func (in *Ingest) validate(p *Problems, required bool) {
 	}
 	for from, to := range in.UnitAliases {
 		if strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
-			p.add("ingest.unit_aliases."+from, "empty unit name")
+			p.Add("ingest.unit_aliases."+from, "empty unit name")
 		}
 	}
 	if in.MaxPayloadBytes < 1 || in.MaxPayloadBytes > 256<<20 {
-		p.add("ingest.max_payload_bytes", "want 1 to %d, got %d", 256<<20, in.MaxPayloadBytes)
+		p.Add("ingest.max_payload_bytes", "want 1 to %d, got %d", 256<<20, in.MaxPayloadBytes)
 	}
 	if in.MaxFutureSkew < 0 {
-		p.add("ingest.max_future_skew", "negative")
+		p.Add("ingest.max_future_skew", "negative")
 	}
 	positive(p, "ingest.max_age", in.MaxAge)
 	if in.DeadLetterPayloadBytes < 0 || in.DeadLetterPayloadBytes > 1<<20 {
-		p.add("ingest.dead_letter_payload_bytes", "want 0 to %d, got %d", 1<<20, in.DeadLetterPayloadBytes)
+		p.Add("ingest.dead_letter_payload_bytes", "want 0 to %d, got %d", 1<<20, in.DeadLetterPayloadBytes)
 	}
 }
 
@@ -175,26 +201,26 @@ var Formats = []string{"json", "senml", "ttn", "mapped", "frigate"}
 
 func (m *Mapping) validate(p *Problems, path string) {
 	if m.Sensor == "" {
-		p.add(path+".sensor", "empty: name a JSON path (device.id) or a topic level (topic:4)")
+		p.Add(path+".sensor", "empty: name a JSON path (device.id) or a topic level (topic:4)")
 	} else if lvl, ok := strings.CutPrefix(m.Sensor, "topic:"); ok {
 		if n, err := strconv.Atoi(lvl); err != nil || n < 1 {
-			p.add(path+".sensor", "want topic:N with N the topic level from 1, got %q", m.Sensor)
+			p.Add(path+".sensor", "want topic:N with N the topic level from 1, got %q", m.Sensor)
 		}
 	}
 	switch m.TimeFormat {
 	case "", "rfc3339", "unix", "unix_ms":
 	default:
 		if !strings.Contains(m.TimeFormat, "2006") {
-			p.add(path+".time_format", "want rfc3339, unix, unix_ms or a Go layout such as 2006-01-02 15:04:05, got %q", m.TimeFormat)
+			p.Add(path+".time_format", "want rfc3339, unix, unix_ms or a Go layout such as 2006-01-02 15:04:05, got %q", m.TimeFormat)
 		}
 	}
 	if m.TimeZone != "" {
 		if _, err := time.LoadLocation(m.TimeZone); err != nil {
-			p.add(path+".time_zone", "unknown time zone %q", m.TimeZone)
+			p.Add(path+".time_zone", "unknown time zone %q", m.TimeZone)
 		}
 	}
 	if len(m.Values) == 0 {
-		p.add(path+".values", "empty: name at least one field")
+		p.Add(path+".values", "empty: name at least one field")
 	}
 	for i, f := range m.Values {
 		f.validate(p, fmt.Sprintf("%s.values[%d]", path, i))
@@ -203,25 +229,25 @@ func (m *Mapping) validate(p *Problems, path string) {
 
 func (f *FieldMap) validate(p *Problems, path string) {
 	if f.Field == "" {
-		p.add(path+".field", "empty")
+		p.Add(path+".field", "empty")
 	}
 	if !identifier.MatchString(f.Metric) {
-		p.add(path+".metric", "want a metric name such as water_level, got %q", f.Metric)
+		p.Add(path+".metric", "want a metric name such as water_level, got %q", f.Metric)
 	}
 }
 
 func (s *Spool) validate(p *Problems) {
 	if s.Dir == "" {
 		if s.Force {
-			p.add("writer.spool.force", "needs a spool: writer.spool.dir is empty")
+			p.Add("writer.spool.force", "needs a spool: writer.spool.dir is empty")
 		}
 		return // no spool
 	}
 	if s.SegmentBytes < 1<<20 {
-		p.add("writer.spool.segment_bytes", "want at least 1048576 (1 MiB), got %d", s.SegmentBytes)
+		p.Add("writer.spool.segment_bytes", "want at least 1048576 (1 MiB), got %d", s.SegmentBytes)
 	}
 	if s.MaxBytes < 2*s.SegmentBytes {
-		p.add("writer.spool.max_bytes", "want at least two segments (%d), got %d", 2*s.SegmentBytes, s.MaxBytes)
+		p.Add("writer.spool.max_bytes", "want at least two segments (%d), got %d", 2*s.SegmentBytes, s.MaxBytes)
 	}
 	oneOf(p, "writer.spool.fsync", s.Fsync, "always", "interval", "never")
 	positive(p, "writer.spool.fsync_interval", s.FsyncInterval)
@@ -231,10 +257,10 @@ func (s *Spool) validate(p *Problems) {
 func (w *Writer) validate(p *Problems) {
 	w.Spool.validate(p)
 	if w.BatchSize < 1 || w.BatchSize > 1_000_000 {
-		p.add("writer.batch_size", "want 1 to 1000000, got %d", w.BatchSize)
+		p.Add("writer.batch_size", "want 1 to 1000000, got %d", w.BatchSize)
 	}
 	if w.QueueSize < 1 {
-		p.add("writer.queue_size", "want at least 1, got %d", w.QueueSize)
+		p.Add("writer.queue_size", "want at least 1, got %d", w.QueueSize)
 	}
 	positive(p, "writer.flush_interval", w.FlushInterval)
 	positive(p, "writer.max_retry_interval", w.MaxRetryInterval)
@@ -253,22 +279,22 @@ func (s *Streams) validate(p *Problems) {
 	positive(p, "streams.reconnect_min", s.ReconnectMin)
 	positive(p, "streams.max_clock_skew", s.MaxClockSkew)
 	if s.ReconnectMax < s.ReconnectMin {
-		p.add("streams.reconnect_max", "want at least reconnect_min (%s), got %s", s.ReconnectMin, s.ReconnectMax)
+		p.Add("streams.reconnect_max", "want at least reconnect_min (%s), got %s", s.ReconnectMin, s.ReconnectMax)
 	}
 	if s.StartSpread < 0 {
-		p.add("streams.start_spread", "negative")
+		p.Add("streams.start_spread", "negative")
 	}
 	if s.DegradedShare <= 0 || s.DegradedShare >= 1 {
-		p.add("streams.degraded_share", "want a share between 0 and 1, got %g", s.DegradedShare)
+		p.Add("streams.degraded_share", "want a share between 0 and 1, got %g", s.DegradedShare)
 	}
 	if s.MaxLoss <= 0 || s.MaxLoss >= 1 {
-		p.add("streams.max_loss", "want a share between 0 and 1, got %g", s.MaxLoss)
+		p.Add("streams.max_loss", "want a share between 0 and 1, got %g", s.MaxLoss)
 	}
 	if s.ProbePlay >= s.ProbeInterval {
-		p.add("streams.probe_play", "want less than probe_interval (%s), got %s", s.ProbeInterval, s.ProbePlay)
+		p.Add("streams.probe_play", "want less than probe_interval (%s), got %s", s.ProbeInterval, s.ProbePlay)
 	}
 	if s.MetadataMaxBytes < 1024 || s.MetadataMaxBytes > 16<<20 {
-		p.add("streams.metadata_max_bytes", "want 1024 to %d, got %d", 16<<20, s.MetadataMaxBytes)
+		p.Add("streams.metadata_max_bytes", "want 1024 to %d, got %d", 16<<20, s.MetadataMaxBytes)
 	}
 }
 
@@ -293,12 +319,12 @@ func CheckTopicFilter(f string) error {
 
 func oneOf(p *Problems, path, v string, allowed ...string) {
 	if !slices.Contains(allowed, v) {
-		p.add(path, "want one of %s, got %q", strings.Join(allowed, ", "), v)
+		p.Add(path, "want one of %s, got %q", strings.Join(allowed, ", "), v)
 	}
 }
 
 func positive(p *Problems, path string, d time.Duration) {
 	if d <= 0 {
-		p.add(path, "want a positive duration such as 250ms or 5s, got %s", d)
+		p.Add(path, "want a positive duration such as 250ms or 5s, got %s", d)
 	}
 }

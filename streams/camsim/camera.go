@@ -404,32 +404,23 @@ type handler Camera
 
 func (h *handler) cam() *Camera { return (*Camera)(h) }
 
-func (h *handler) authorized(conn *gortsplib.ServerConn, req *base.Request) bool {
-	c := h.cam()
-	return c.cfg.User == "" || conn.VerifyCredentials(req, c.cfg.User, c.cfg.Password)
-}
-
 // OnDescribe implements gortsplib.ServerHandlerOnDescribe.
 func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	c := h.cam()
-	if ctx.Path != c.cfg.Path {
-		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
-	}
-	if !h.authorized(ctx.Conn, ctx.Request) {
-		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return &base.Response{StatusCode: base.StatusOK}, c.stream, nil
+	return h.serveStream(ctx.Path, ctx.Conn, ctx.Request)
 }
 
 // OnSetup implements gortsplib.ServerHandlerOnSetup.
 func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	return h.serveStream(ctx.Path, ctx.Conn, ctx.Request)
+}
+
+// serveStream answers DESCRIBE and SETUP: the camera's stream, to those who give its credentials.
+func (h *handler) serveStream(path string, conn *gortsplib.ServerConn, req *base.Request) (*base.Response, *gortsplib.ServerStream, error) {
 	c := h.cam()
-	if ctx.Path != c.cfg.Path {
+	if path != c.cfg.Path {
 		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
 	}
-	if !h.authorized(ctx.Conn, ctx.Request) {
+	if c.cfg.User != "" && !conn.VerifyCredentials(req, c.cfg.User, c.cfg.Password) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
 	c.mu.Lock()

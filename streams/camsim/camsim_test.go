@@ -3,8 +3,8 @@ package camsim
 import (
 	"context"
 	"fmt"
+	"github.com/haidang-ioc/ioc/internal/testenv"
 	"log/slog"
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,13 +12,7 @@ import (
 )
 
 func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 }
 
 // A third-party client, ffprobe, reads the simulated camera's codec, size and frame rate as
