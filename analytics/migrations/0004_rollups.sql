@@ -44,13 +44,14 @@ CREATE TABLE IF NOT EXISTS readings_1h (
 PARTITION BY toYear(bucket)
 ORDER BY (sensor_id, metric, bucket);
 
--- The hourly rollup folds the minute rollup's blocks, not the raw readings: less work per insert.
+-- The hourly rollup reads the raw readings too: ClickHouse 18.16 does not cascade a view's
+-- inserts into the views of its target table.
 CREATE MATERIALIZED VIEW IF NOT EXISTS readings_1h_mv TO readings_1h AS
-SELECT toDateTime(intDiv(toUInt32(bucket), 3600) * 3600, 'UTC') AS bucket, sensor_id, metric,
-       countMergeState(n) AS n, minMergeState(min_v) AS min_v, maxMergeState(max_v) AS max_v,
-       avgMergeState(avg_v) AS avg_v, sumMergeState(sum_v) AS sum_v, argMaxMergeState(last_v) AS last_v,
-       quantileMergeState(0.95)(p95_v) AS p95_v
-FROM readings_1m
+SELECT toDateTime(intDiv(toUInt32(ts), 3600) * 3600, 'UTC') AS bucket, sensor_id, metric,
+       countState() AS n, minState(value) AS min_v, maxState(value) AS max_v, avgState(value) AS avg_v,
+       sumState(value) AS sum_v, argMaxState(value, ts) AS last_v, quantileState(0.95)(value) AS p95_v
+FROM readings
+WHERE text = ''
 GROUP BY bucket, sensor_id, metric;
 
 -- Per district: the district comes from the sensor catalog's mirror at insert time; readings of

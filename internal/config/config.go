@@ -31,6 +31,7 @@ type Config struct {
 	Ingest     Ingest     `yaml:"ingest"`
 	Writer     Writer     `yaml:"writer"`
 	Streams    Streams    `yaml:"streams"`
+	Analytics  Analytics  `yaml:"analytics"`
 	HTTP       HTTP       `yaml:"http"`
 	Simulator  Simulator  `yaml:"simulator"`
 }
@@ -245,6 +246,42 @@ type Streams struct {
 	MetadataMaxBytes int `yaml:"metadata_max_bytes"`
 }
 
+// Analytics bounds history queries and sets how long each table keeps its rows.
+type Analytics struct {
+	Queries   Queries   `yaml:"queries"`
+	Retention Retention `yaml:"retention"`
+}
+
+// Queries bounds every history query (trends, districts, top-N, exports).
+type Queries struct {
+	// Timeout ends a query that runs longer, on the server too.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxRange is the longest range one query may cover.
+	MaxRange time.Duration `yaml:"max_range"`
+	// DefaultPoints is a trend's point budget per series when the caller gives none.
+	DefaultPoints int `yaml:"default_points"`
+	// MaxPoints is the largest point budget a caller may ask for.
+	MaxPoints int `yaml:"max_points"`
+	// MaxSeries bounds the sensors of one trend and the rows of a top-N list.
+	MaxSeries int `yaml:"max_series"`
+	// MaxRows bounds the rows the server may return for one query.
+	MaxRows int `yaml:"max_rows"`
+}
+
+// Retention is how long each table keeps its rows; 0 keeps them for ever. Whole partitions
+// (months of raw rows, years of hourly rollups) are dropped once all they hold is older.
+type Retention struct {
+	Readings     time.Duration `yaml:"readings"`
+	Readings1m   time.Duration `yaml:"readings_1m"`
+	Readings1h   time.Duration `yaml:"readings_1h"`
+	District1h   time.Duration `yaml:"district_1h"`
+	DeadLetters  time.Duration `yaml:"dead_letters"`
+	CameraStatus time.Duration `yaml:"camera_status"`
+	CameraEvents time.Duration `yaml:"camera_events"`
+	// Interval is how often retention is enforced.
+	Interval time.Duration `yaml:"interval"`
+}
+
 // HTTP sets the dashboard server.
 type HTTP struct {
 	// Listen is the host:port the HTTP server binds.
@@ -334,6 +371,24 @@ func Default() Config {
 			ReconnectMax:     time.Minute,
 			MaxClockSkew:     5 * time.Minute,
 			MetadataMaxBytes: 256 << 10,
+		},
+		Analytics: Analytics{
+			Queries: Queries{
+				Timeout:       10 * time.Second,
+				MaxRange:      10 * 366 * 24 * time.Hour,
+				DefaultPoints: 500,
+				MaxPoints:     5000,
+				MaxSeries:     50,
+				MaxRows:       1_000_000,
+			},
+			Retention: Retention{
+				Readings:     90 * 24 * time.Hour,
+				Readings1m:   2 * 366 * 24 * time.Hour,
+				DeadLetters:  30 * 24 * time.Hour,
+				CameraStatus: 366 * 24 * time.Hour,
+				CameraEvents: 366 * 24 * time.Hour,
+				Interval:     6 * time.Hour,
+			},
 		},
 		HTTP: HTTP{Listen: ":8080"},
 		Simulator: Simulator{

@@ -81,6 +81,7 @@ func (c *Config) Validate() error {
 	c.Ingest.validate(&p, c.HasRole(RoleIngest))
 	c.Writer.validate(&p)
 	c.Streams.validate(&p)
+	c.Analytics.validate(&p)
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		p.Add("http.listen", "want host:port such as :8080 or 127.0.0.1:8080, got %q", c.HTTP.Listen)
 	}
@@ -296,6 +297,37 @@ func (s *Streams) validate(p *Problems) {
 	if s.MetadataMaxBytes < 1024 || s.MetadataMaxBytes > 16<<20 {
 		p.Add("streams.metadata_max_bytes", "want 1024 to %d, got %d", 16<<20, s.MetadataMaxBytes)
 	}
+}
+
+func (a *Analytics) validate(p *Problems) {
+	q := a.Queries
+	positive(p, "analytics.queries.timeout", q.Timeout)
+	positive(p, "analytics.queries.max_range", q.MaxRange)
+	if q.MaxPoints < 1 || q.MaxPoints > 100_000 {
+		p.Add("analytics.queries.max_points", "want 1 to 100000, got %d", q.MaxPoints)
+	}
+	if q.DefaultPoints < 1 || q.DefaultPoints > q.MaxPoints {
+		p.Add("analytics.queries.default_points", "want 1 to max_points (%d), got %d", q.MaxPoints, q.DefaultPoints)
+	}
+	if q.MaxSeries < 1 || q.MaxSeries > 10_000 {
+		p.Add("analytics.queries.max_series", "want 1 to 10000, got %d", q.MaxSeries)
+	}
+	if q.MaxRows < 1000 {
+		p.Add("analytics.queries.max_rows", "want at least 1000, got %d", q.MaxRows)
+	}
+	r := a.Retention
+	for path, d := range map[string]time.Duration{
+		"readings": r.Readings, "readings_1m": r.Readings1m, "readings_1h": r.Readings1h, "district_1h": r.District1h,
+		"dead_letters": r.DeadLetters, "camera_status": r.CameraStatus, "camera_events": r.CameraEvents,
+	} {
+		if d != 0 && d < 24*time.Hour {
+			p.Add("analytics.retention."+path, "want 0 (keep for ever) or at least 24h, got %s", d)
+		}
+	}
+	if r.Readings != 0 && r.Readings1m != 0 && r.Readings1m < r.Readings {
+		p.Add("analytics.retention.readings_1m", "shorter than the raw readings' %s: trends would lose their minutes before their raw data", r.Readings)
+	}
+	positive(p, "analytics.retention.interval", r.Interval)
 }
 
 // CheckTopicFilter reports what is wrong with an MQTT topic filter (MQTT 3.1.1 §4.7).

@@ -1,0 +1,565 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// Querier answers the dashboard's and the analysts' questions about history. Every query is
+// parameterised (values are bound, never spliced into SQL) and bounded: range, points, series,
+// rows, and a time limit that the server enforces too.
+type Querier struct {
+	conn driver.Conn
+	lim  config.Queries
+}
+
+// NewQuerier builds a querier on conn with the configured limits.
+func NewQuerier(conn driver.Conn, lim config.Queries) *Querier { return &Querier{conn: conn, lim: lim} }
+
+// QueryError is a request the querier refuses, with a stable code for API answers.
+type QueryError struct {
+	Code string
+	Msg  string
+}
+
+func (e *QueryError) Error() string { return e.Code + ": " + e.Msg }
+
+func refuse(code, format string, args ...any) error {
+	return &QueryError{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Codes of refused queries.
+const (
+	CodeBadRange      = "bad_range"
+	CodeRangeTooLarge = "range_too_large"
+	CodeBadPoints     = "bad_points"
+	CodeTooMany       = "too_many_series"
+	CodeUnknownSensor = "unknown_sensor"
+	CodeUnknownMetric = "unknown_metric"
+	CodeBadParam      = "bad_parameter"
+)
+
+// Resolution is where a trend's points come from.
+type Resolution string
+
+// Resolutions of a trend.
+const (
+	ResolutionAuto Resolution = ""
+	ResolutionRaw  Resolution = "raw"
+	Resolution1m   Resolution = "1m"
+	Resolution1h   Resolution = "1h"
+)
+
+// TrendRequest asks for one metric of one or more sensors over [From, To).
+type TrendRequest struct {
+	Sensors  []string
+	Metric   string
+	From, To time.Time
+	// MaxPoints bounds the points of each series; 0 takes the configured default.
+	MaxPoints int
+	// Resolution forces a source; auto picks the coarsest that still gives MaxPoints.
+	Resolution Resolution
+}
+
+// Point is one bucket of a series. Missing marks a bucket without readings (a gap, filled in
+// Go); its values are NaN.
+type Point struct {
+	T                             time.Time
+	Count                         uint64
+	Min, Max, Avg, Sum, Last, P95 float64
+	Missing                       bool
+}
+
+// Series is one sensor's points.
+type Series struct {
+	Sensor, Metric, Unit string
+	Resolution           Resolution
+	Step                 time.Duration
+	Points               []Point
+}
+
+// Steps a trend's buckets may take: the smallest one that keeps within the point budget wins.
+var steps = []time.Duration{
+	time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour,
+}
+
+// plan picks the source and the step of a trend: the raw table for steps under a minute, the
+// minute rollup for steps under an hour, the hourly rollup beyond; a forced resolution only
+// sets the source, and the step never goes under the source's own.
+func plan(span time.Duration, maxPoints int, res Resolution) (Resolution, time.Duration, error) {
+	need := time.Duration(math.Ceil(float64(span) / float64(maxPoints)))
+	step := steps[len(steps)-1]
+	for _, s := range steps {
+		if s >= need {
+			step = s
+			break
+		}
+	}
+	if span/step > time.Duration(maxPoints) {
+		return "", 0, refuse(CodeBadPoints, "%s in %d points needs buckets over a week; ask for fewer points' worth of range", span, maxPoints)
+	}
+	switch res {
+	case ResolutionAuto:
+		switch {
+		case step < time.Minute:
+			res = ResolutionRaw
+		case step < time.Hour:
+			res = Resolution1m
+		default:
+			res = Resolution1h
+		}
+	case Resolution1m:
+		step = max(step, time.Minute)
+	case Resolution1h:
+		step = max(step, time.Hour)
+	case ResolutionRaw:
+	default:
+		return "", 0, refuse(CodeBadParam, "resolution %q: want raw, 1m, 1h or empty (automatic)", res)
+	}
+	if span/step > time.Duration(maxPoints) {
+		return "", 0, refuse(CodeBadPoints, "resolution %s over %s gives more than %d points", res, span, maxPoints)
+	}
+	return res, step, nil
+}
+
+// checkRange refuses reversed, empty, absurd and too large ranges.
+func (q *Querier) checkRange(from, to time.Time) error {
+	switch {
+	case from.IsZero() || to.IsZero():
+		return refuse(CodeBadRange, "give both from and to")
+	case !to.After(from):
+		return refuse(CodeBadRange, "from %s is not before to %s", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	case from.Year() < 1970 || to.Year() > 2105:
+		return refuse(CodeBadRange, "%s to %s is outside 1970-2105, the range storage holds", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	case to.Sub(from) > q.lim.MaxRange:
+		return refuse(CodeRangeTooLarge, "%s is longer than the limit of %s", to.Sub(from).Round(time.Second), q.lim.MaxRange)
+	}
+	return nil
+}
+
+// checkMetric refuses a metric ingest does not know, or one with text values.
+func checkMetric(metric string) (ingest.MetricDef, error) {
+	def, ok := ingest.Metrics[metric]
+	switch {
+	case !ok:
+		return def, refuse(CodeUnknownMetric, "unknown metric %q", metric)
+	case def.Text:
+		return def, refuse(CodeUnknownMetric, "metric %q holds text, which has no trend", metric)
+	}
+	return def, nil
+}
+
+// checkSensors refuses sensors that the catalog's mirror does not hold.
+func (q *Querier) checkSensors(ctx context.Context, sensors []string) error {
+	if len(sensors) == 0 {
+		return refuse(CodeBadParam, "name at least one sensor")
+	}
+	if len(sensors) > q.lim.MaxSeries {
+		return refuse(CodeTooMany, "%d sensors; at most %d in one query", len(sensors), q.lim.MaxSeries)
+	}
+	rows, err := q.conn.Query(q.ctx(ctx), "SELECT id FROM sensors FINAL WHERE deleted = 0 AND id IN ?", set(sensors))
+	if err != nil {
+		return fmt.Errorf("check sensors: %w", err)
+	}
+	defer rows.Close()
+	known := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		known[id] = true
+	}
+	for _, s := range sensors {
+		if !known[s] {
+			return refuse(CodeUnknownSensor, "unknown sensor %q", s)
+		}
+	}
+	return rows.Err()
+}
+
+// set binds strings as the tuple of an IN: ('a', 'b'), escaped by the driver.
+func set(strs []string) clickhouse.GroupSet {
+	v := make([]any, len(strs))
+	for i, s := range strs {
+		v[i] = s
+	}
+	return clickhouse.GroupSet{Value: v}
+}
+
+// ctx adds the server-side limits of a query: execution time and result rows (over the limit,
+// the server throws, its default overflow mode).
+func (q *Querier) ctx(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"max_execution_time": int(math.Ceil(q.lim.Timeout.Seconds())),
+		"max_result_rows":    q.lim.MaxRows,
+	}))
+}
+
+// Trend returns one series per sensor, with gaps filled.
+func (q *Querier) Trend(ctx context.Context, req TrendRequest) ([]Series, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
+	defer cancel()
+	p, err := q.prepare(ctx, &req)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Series, len(req.Sensors))
+	index := map[string]int{}
+	for i, s := range req.Sensors {
+		out[i] = Series{Sensor: s, Metric: req.Metric, Unit: p.unit, Resolution: p.res, Step: p.step}
+		index[s] = i
+	}
+	err = q.scanTrend(ctx, req, p, func(sensor string, pt Point) error {
+		i := index[sensor]
+		out[i].Points = fillTo(out[i].Points, p.first(req.From), pt.T, p.step)
+		out[i].Points = append(out[i].Points, pt)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Points = fillTo(out[i].Points, p.first(req.From), req.To, p.step)
+	}
+	return out, nil
+}
+
+// trendPlan is a checked trend request's source, step and unit.
+type trendPlan struct {
+	res  Resolution
+	step time.Duration
+	unit string
+}
+
+// first is the first bucket of a range.
+func (p trendPlan) first(from time.Time) time.Time { return from.UTC().Truncate(p.step) }
+
+func (q *Querier) prepare(ctx context.Context, req *TrendRequest) (trendPlan, error) {
+	if req.MaxPoints == 0 {
+		req.MaxPoints = q.lim.DefaultPoints
+	}
+	if req.MaxPoints < 1 || req.MaxPoints > q.lim.MaxPoints {
+		return trendPlan{}, refuse(CodeBadPoints, "%d points: want 1 to %d", req.MaxPoints, q.lim.MaxPoints)
+	}
+	if err := q.checkRange(req.From, req.To); err != nil {
+		return trendPlan{}, err
+	}
+	def, err := checkMetric(req.Metric)
+	if err != nil {
+		return trendPlan{}, err
+	}
+	if err := q.checkSensors(ctx, req.Sensors); err != nil {
+		return trendPlan{}, err
+	}
+	res, step, err := plan(req.To.Sub(req.From), req.MaxPoints, req.Resolution)
+	if err != nil {
+		return trendPlan{}, err
+	}
+	return trendPlan{res: res, step: step, unit: def.Unit}, nil
+}
+
+// trendSQL is the query of a trend from its source, bucketed by a step bound as a parameter.
+func trendSQL(res Resolution) string {
+	if res == ResolutionRaw {
+		return `SELECT sensor_id, toDateTime(intDiv(toUInt32(ts), ?) * ?, 'UTC') AS t,
+       count(), min(value), max(value), avg(value), sum(value), argMax(value, ts), quantile(0.95)(value)
+FROM readings FINAL
+WHERE sensor_id IN ? AND metric = ? AND ts >= ? AND ts < ? AND text = ''
+GROUP BY sensor_id, t ORDER BY sensor_id, t`
+	}
+	table := "readings_1m"
+	if res == Resolution1h {
+		table = "readings_1h"
+	}
+	return `SELECT sensor_id, toDateTime(intDiv(toUInt32(bucket), ?) * ?, 'UTC') AS t,
+       countMerge(n), minMerge(min_v), maxMerge(max_v), avgMerge(avg_v), sumMerge(sum_v), argMaxMerge(last_v), quantileMerge(0.95)(p95_v)
+FROM ` + table + `
+WHERE sensor_id IN ? AND metric = ? AND bucket >= ? AND bucket < ?
+GROUP BY sensor_id, t ORDER BY sensor_id, t`
+}
+
+// scanTrend runs a planned trend and hands each bucket, in sensor then time order, to emit.
+func (q *Querier) scanTrend(ctx context.Context, req TrendRequest, p trendPlan, emit func(string, Point) error) error {
+	secs := uint32(p.step / time.Second)
+	rows, err := q.conn.Query(q.ctx(ctx), trendSQL(p.res), secs, secs, set(req.Sensors), req.Metric, req.From.UTC(), req.To.UTC())
+	if err != nil {
+		return queryFailed(ctx, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sensor string
+		var pt Point
+		if err := rows.Scan(&sensor, &pt.T, &pt.Count, &pt.Min, &pt.Max, &pt.Avg, &pt.Sum, &pt.Last, &pt.P95); err != nil {
+			return err
+		}
+		pt.T = pt.T.UTC()
+		if err := emit(sensor, pt); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return queryFailed(ctx, err)
+	}
+	return nil
+}
+
+// queryFailed says a query ran out of time as such.
+func queryFailed(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("query took longer than its time limit: %w", err)
+	}
+	return fmt.Errorf("query: %w", err)
+}
+
+// fillTo appends Missing points for every bucket from the one after pts' last (or first)
+// up to, but not including, until.
+func fillTo(pts []Point, first, until time.Time, step time.Duration) []Point {
+	next := first
+	if len(pts) > 0 {
+		next = pts[len(pts)-1].T.Add(step)
+	}
+	nan := math.NaN()
+	for ; next.Before(until); next = next.Add(step) {
+		pts = append(pts, Point{T: next, Missing: true, Min: nan, Max: nan, Avg: nan, Sum: nan, Last: nan, P95: nan})
+	}
+	return pts
+}
+
+// Compare returns the trend of req and the trend of the same span offset earlier (this week
+// against the same week last year: offset 52 weeks keeps weekdays aligned), the earlier one's
+// points moved forward by offset so that both share their time axis.
+func (q *Querier) Compare(ctx context.Context, req TrendRequest, offset time.Duration) (now, before []Series, err error) {
+	if offset <= 0 {
+		return nil, nil, refuse(CodeBadParam, "offset %s: want a positive duration", offset)
+	}
+	if now, err = q.Trend(ctx, req); err != nil {
+		return nil, nil, err
+	}
+	earlier := req
+	earlier.From, earlier.To = req.From.Add(-offset), req.To.Add(-offset)
+	if before, err = q.Trend(ctx, earlier); err != nil {
+		return nil, nil, err
+	}
+	for i := range before {
+		for j := range before[i].Points {
+			before[i].Points[j].T = before[i].Points[j].T.Add(offset)
+		}
+	}
+	return now, before, nil
+}
+
+// DistrictPoint is one district's aggregate of one metric over one bucket.
+type DistrictPoint struct {
+	District           string
+	T                  time.Time
+	Sensors            uint64
+	Count              uint64
+	Min, Max, Avg, Sum float64
+}
+
+// Districts returns every district's aggregates of metric over [from, to) in buckets of step
+// (whole hours): a heatmap of district by hour.
+func (q *Querier) Districts(ctx context.Context, metric string, from, to time.Time, step time.Duration) ([]DistrictPoint, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
+	defer cancel()
+	if err := q.checkRange(from, to); err != nil {
+		return nil, err
+	}
+	if _, err := checkMetric(metric); err != nil {
+		return nil, err
+	}
+	if step < time.Hour || step%time.Hour != 0 {
+		return nil, refuse(CodeBadParam, "step %s: want whole hours", step)
+	}
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT district, toDateTime(intDiv(toUInt32(bucket), ?) * ?, 'UTC') AS t,
+       uniqMerge(sensors), countMerge(n), minMerge(min_v), maxMerge(max_v), avgMerge(avg_v), sumMerge(sum_v)
+FROM district_1h
+WHERE metric = ? AND bucket >= ? AND bucket < ?
+GROUP BY district, t ORDER BY district, t`, uint32(step/time.Second), uint32(step/time.Second), metric, from.UTC(), to.UTC())
+	if err != nil {
+		return nil, queryFailed(ctx, err)
+	}
+	defer rows.Close()
+	var out []DistrictPoint
+	for rows.Next() {
+		var d DistrictPoint
+		if err := rows.Scan(&d.District, &d.T, &d.Sensors, &d.Count, &d.Min, &d.Max, &d.Avg, &d.Sum); err != nil {
+			return nil, err
+		}
+		d.T = d.T.UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Ranked is one sensor's place in a top-N list.
+type Ranked struct {
+	Sensor, Name, District string
+	Value                  float64
+	// Alarm is the sensor's báo động I level, for TopAboveAlarm; Value is then the level's
+	// distance above it (negative below).
+	Alarm float64
+}
+
+// Top returns the n sensors with the highest (or, with lowest, the lowest) average of metric
+// over [from, to): the most congested road segments are the lowest average speeds.
+func (q *Querier) Top(ctx context.Context, metric string, from, to time.Time, n int, lowest bool) ([]Ranked, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
+	defer cancel()
+	if err := q.checkRange(from, to); err != nil {
+		return nil, err
+	}
+	if _, err := checkMetric(metric); err != nil {
+		return nil, err
+	}
+	if n < 1 || n > q.lim.MaxSeries {
+		return nil, refuse(CodeBadParam, "top %d: want 1 to %d", n, q.lim.MaxSeries)
+	}
+	order := "DESC"
+	if lowest {
+		order = "ASC"
+	}
+	table := "readings_1h"
+	if to.Sub(from) < 6*time.Hour || from.Truncate(time.Hour) != from || to.Truncate(time.Hour) != to {
+		table = "readings_1m"
+	}
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT r.sensor_id, s.name, s.district, r.v FROM (
+    SELECT toString(sensor_id) AS sensor_id, avgMerge(avg_v) AS v FROM `+table+`
+    WHERE metric = ? AND bucket >= ? AND bucket < ? GROUP BY sensor_id) AS r
+ANY LEFT JOIN (SELECT id AS sensor_id, name, district FROM sensors FINAL WHERE deleted = 0) AS s USING sensor_id
+ORDER BY r.v `+order+`, r.sensor_id LIMIT ?`, metric, from.UTC(), to.UTC(), n)
+	if err != nil {
+		return nil, queryFailed(ctx, err)
+	}
+	defer rows.Close()
+	var out []Ranked
+	for rows.Next() {
+		var r Ranked
+		if err := rows.Scan(&r.Sensor, &r.Name, &r.District, &r.Value); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// TopAboveAlarm returns the n river gauges whose latest water level (within the last window
+// before now) stands highest relative to their báo động I level.
+func (q *Querier) TopAboveAlarm(ctx context.Context, now time.Time, window time.Duration, n int) ([]Ranked, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
+	defer cancel()
+	if n < 1 || n > q.lim.MaxSeries {
+		return nil, refuse(CodeBadParam, "top %d: want 1 to %d", n, q.lim.MaxSeries)
+	}
+	if window <= 0 || window > 7*24*time.Hour {
+		return nil, refuse(CodeBadParam, "window %s: want up to a week", window)
+	}
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT r.sensor_id, s.name, s.district, r.level - s.alarm, s.alarm FROM (
+    SELECT toString(sensor_id) AS sensor_id, argMax(last, bucket) AS level FROM (
+        SELECT sensor_id, bucket, argMaxMerge(last_v) AS last FROM readings_1m
+        WHERE metric = 'water_level' AND bucket >= ? AND bucket < ? GROUP BY sensor_id, bucket)
+    GROUP BY sensor_id) AS r
+ANY INNER JOIN (SELECT id AS sensor_id, name, district, assumeNotNull(alarm_i) AS alarm FROM sensors FINAL
+    WHERE deleted = 0 AND alarm_i IS NOT NULL) AS s USING sensor_id
+ORDER BY r.level - s.alarm DESC, r.sensor_id LIMIT ?`, now.Add(-window).UTC(), now.UTC(), n)
+	if err != nil {
+		return nil, queryFailed(ctx, err)
+	}
+	defer rows.Close()
+	var out []Ranked
+	for rows.Next() {
+		var r Ranked
+		if err := rows.Scan(&r.Sensor, &r.Name, &r.District, &r.Value, &r.Alarm); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Latest is a sensor's last value of a metric, and the minute it was measured in.
+type Latest struct {
+	Sensor, Metric string
+	Value          float64
+	Minute         time.Time
+}
+
+// LatestValues returns the last value of every sensor's metrics measured within window
+// before now (every metric when metric is empty), sorted by sensor and metric.
+func (q *Querier) LatestValues(ctx context.Context, now time.Time, window time.Duration, metric string) ([]Latest, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
+	defer cancel()
+	if window <= 0 || window > 7*24*time.Hour {
+		return nil, refuse(CodeBadParam, "window %s: want up to a week", window)
+	}
+	if metric != "" {
+		if _, err := checkMetric(metric); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT toString(sensor_id), toString(metric), argMax(last, bucket), max(bucket) FROM (
+    SELECT sensor_id, metric, bucket, argMaxMerge(last_v) AS last FROM readings_1m
+    WHERE bucket >= ? AND bucket < ? AND (? = '' OR metric = ?) GROUP BY sensor_id, metric, bucket)
+GROUP BY sensor_id, metric ORDER BY sensor_id, metric`, now.Add(-window).UTC(), now.UTC(), metric, metric)
+	if err != nil {
+		return nil, queryFailed(ctx, err)
+	}
+	defer rows.Close()
+	var out []Latest
+	for rows.Next() {
+		var l Latest
+		if err := rows.Scan(&l.Sensor, &l.Metric, &l.Value, &l.Minute); err != nil {
+			return nil, err
+		}
+		l.Minute = l.Minute.UTC()
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// Uptime is a camera's share of status samples in which it was online.
+type Uptime struct {
+	Camera                 string
+	Samples, Online        uint64
+	Degraded, OfflineShare float64
+	Share                  float64
+}
+
+// CameraUptime returns each camera's uptime over [from, to): the share of its stored statuses
+// (every state change and every sample interval) that were online, degraded and offline.
+func (q *Querier) CameraUptime(ctx context.Context, from, to time.Time) ([]Uptime, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
+	defer cancel()
+	if err := q.checkRange(from, to); err != nil {
+		return nil, err
+	}
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT toString(camera_id), count(), countIf(state = 'online'),
+       countIf(state = 'degraded') / count(), countIf(state = 'offline') / count()
+FROM camera_status WHERE ts >= ? AND ts < ? GROUP BY camera_id ORDER BY camera_id`, from.UTC(), to.UTC())
+	if err != nil {
+		return nil, queryFailed(ctx, err)
+	}
+	defer rows.Close()
+	var out []Uptime
+	for rows.Next() {
+		var u Uptime
+		if err := rows.Scan(&u.Camera, &u.Samples, &u.Online, &u.Degraded, &u.OfflineShare); err != nil {
+			return nil, err
+		}
+		u.Share = float64(u.Online) / float64(u.Samples)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

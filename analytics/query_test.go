@@ -1,0 +1,215 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/ingest/sensorsim"
+	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/testenv"
+	"github.com/haidang-ioc/ioc/streams"
+)
+
+var q0 = time.Date(2026, 8, 3, 0, 0, 0, 0, time.UTC)
+
+// history stores, through the writer and so through the rollups' views: lc-hong-laocai's water
+// level every minute for 3 hours from q0 (80 + minute/100), but for a gap in minutes 60-89;
+// lc-hong-bat-xat's at 84 every minute, and at 70 for the hour a week earlier.
+func history(t *testing.T) *Querier {
+	t.Helper()
+	ctx := context.Background()
+	w, conn, _ := startWriter(t, testenv.ClickHouseConfig(t), true)
+	cat, err := ingest.ParseCatalog(sensorsim.Catalog, config.Default().Ingest.Profiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncSensors(ctx, conn, cat); err != nil {
+		t.Fatal(err)
+	}
+	var rs []ingest.Reading
+	add := func(sensor string, ts time.Time, v float64) {
+		rs = append(rs, ingest.Reading{Time: ts, Sensor: sensor, Metric: "water_level", Value: v, Unit: "m",
+			Quality: ingest.QualityGood, Received: ts, Topic: "t"})
+	}
+	for i := 0; i < 180; i++ {
+		if i < 60 || i >= 90 {
+			add("lc-hong-laocai", q0.Add(time.Duration(i)*time.Minute), 80+float64(i)/100)
+		}
+		add("lc-hong-bat-xat", q0.Add(time.Duration(i)*time.Minute), 84)
+	}
+	for i := 0; i < 60; i++ {
+		add("lc-hong-bat-xat", q0.Add(-7*24*time.Hour+time.Duration(i)*time.Minute), 70)
+	}
+	if err := w.Deliver(ctx, ingest.Delivery{Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return NewQuerier(conn, config.Default().Analytics.Queries)
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestTrendPicksItsSourceAndFillsGaps(t *testing.T) {
+	q := history(t)
+	ctx := context.Background()
+	minutes, err := q.Trend(ctx, TrendRequest{Sensors: []string{"lc-hong-laocai"}, Metric: "water_level", From: q0, To: q0.Add(3 * time.Hour), MaxPoints: 180})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := minutes[0]
+	if s.Resolution != Resolution1m || s.Step != time.Minute || s.Unit != "m" || len(s.Points) != 180 {
+		t.Fatalf("series %s step %s unit %s with %d points; want 1m, 1m, m, 180", s.Resolution, s.Step, s.Unit, len(s.Points))
+	}
+	for i, p := range s.Points {
+		gap := i >= 60 && i < 90
+		if !p.T.Equal(q0.Add(time.Duration(i)*time.Minute)) || p.Missing != gap {
+			t.Fatalf("point %d: %+v (gap %t)", i, p, gap)
+		}
+		if !gap && (p.Count != 1 || !near(p.Avg, 80+float64(i)/100) || !near(p.Last, p.Avg)) {
+			t.Fatalf("point %d: %+v", i, p)
+		}
+		if gap && !math.IsNaN(p.Avg) {
+			t.Fatalf("gap point %d has a value: %+v", i, p)
+		}
+	}
+
+	hours, err := q.Trend(ctx, TrendRequest{Sensors: []string{"lc-hong-laocai", "lc-hong-bat-xat"}, Metric: "water_level", From: q0, To: q0.Add(3 * time.Hour), MaxPoints: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hours[0]
+	if h.Resolution != Resolution1h || len(h.Points) != 3 || hours[1].Sensor != "lc-hong-bat-xat" {
+		t.Fatalf("hourly: %s with %d points; second series %s", h.Resolution, len(h.Points), hours[1].Sensor)
+	}
+	// Hour 0: minutes 0-59; hour 1: minutes 90-119; hour 2: minutes 120-179.
+	for i, want := range []struct {
+		n           uint64
+		lo, hi, avg float64
+	}{{60, 80, 80.59, 80.295}, {30, 80.9, 81.19, 81.045}, {60, 81.2, 81.79, 81.495}} {
+		p := h.Points[i]
+		if p.Count != want.n || !near(p.Min, want.lo) || !near(p.Max, want.hi) || math.Abs(p.Avg-want.avg) > 1e-9 || !near(p.Last, want.hi) {
+			t.Errorf("hour %d: %+v, want n %d min %g max %g avg %g last %g", i, p, want.n, want.lo, want.hi, want.avg, want.hi)
+		}
+	}
+
+	raw, err := q.Trend(ctx, TrendRequest{Sensors: []string{"lc-hong-laocai"}, Metric: "water_level", From: q0, To: q0.Add(time.Hour), MaxPoints: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := raw[0]; r.Resolution != ResolutionRaw || r.Step != time.Second || len(r.Points) != 3600 || r.Points[60].Missing || !r.Points[61].Missing || !near(r.Points[60].Avg, 80.01) {
+		t.Errorf("raw: %s step %s, %d points, point 60 %+v", r.Resolution, r.Step, len(r.Points), r.Points[60])
+	}
+}
+
+func TestCompareAlignsTheEarlierPeriod(t *testing.T) {
+	q := history(t)
+	now, before, err := q.Compare(context.Background(), TrendRequest{Sensors: []string{"lc-hong-bat-xat"}, Metric: "water_level",
+		From: q0, To: q0.Add(time.Hour), MaxPoints: 1}, 7*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, b := now[0].Points[0], before[0].Points[0]; !n.T.Equal(q0) || !b.T.Equal(q0) || n.Avg != 84 || b.Avg != 70 {
+		t.Errorf("now %+v, a week before %+v", n, b)
+	}
+}
+
+func TestDistrictsTopAndLatest(t *testing.T) {
+	q := history(t)
+	ctx := context.Background()
+	ds, err := q.Districts(ctx, "water_level", q0, q0.Add(3*time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 6 || ds[0].District != "Bát Xát" || ds[0].Avg != 84 || ds[3].District != "TP Lào Cai" || ds[4].Count != 30 || ds[4].Sensors != 1 {
+		t.Errorf("districts: %+v", ds)
+	}
+	top, err := q.Top(ctx, "water_level", q0, q0.Add(3*time.Hour), 1, false)
+	if err != nil || len(top) != 1 || top[0].Sensor != "lc-hong-bat-xat" || top[0].Value != 84 || top[0].District != "Bát Xát" {
+		t.Errorf("top: %+v %v", top, err)
+	}
+	low, err := q.Top(ctx, "water_level", q0, q0.Add(3*time.Hour), 1, true)
+	if err != nil || len(low) != 1 || low[0].Sensor != "lc-hong-laocai" {
+		t.Errorf("lowest: %+v %v", low, err)
+	}
+	alarm, err := q.TopAboveAlarm(ctx, q0.Add(3*time.Hour), 3*time.Hour, 5)
+	if err != nil || len(alarm) != 2 || alarm[0].Sensor != "lc-hong-laocai" || !near(alarm[0].Value, 1.79) || alarm[0].Alarm != 80 || !near(alarm[1].Value, 1) {
+		t.Errorf("above alarm: %+v %v", alarm, err)
+	}
+	latest, err := q.LatestValues(ctx, q0.Add(3*time.Hour), 3*time.Hour, "water_level")
+	if err != nil || len(latest) != 2 || latest[1].Sensor != "lc-hong-laocai" || !near(latest[1].Value, 81.79) || !latest[1].Minute.Equal(q0.Add(179*time.Minute)) {
+		t.Errorf("latest: %+v %v", latest, err)
+	}
+}
+
+func TestQueriesRefuseBadRequests(t *testing.T) {
+	q := history(t)
+	ctx := context.Background()
+	ok := TrendRequest{Sensors: []string{"lc-hong-laocai"}, Metric: "water_level", From: q0, To: q0.Add(time.Hour)}
+	cases := []struct {
+		name string
+		edit func(*TrendRequest)
+		code string
+	}{
+		{"reversed range", func(r *TrendRequest) { r.From, r.To = r.To, r.From }, CodeBadRange},
+		{"no range", func(r *TrendRequest) { r.From = time.Time{} }, CodeBadRange},
+		{"too large", func(r *TrendRequest) { r.From = r.To.Add(-20 * 366 * 24 * time.Hour) }, CodeRangeTooLarge},
+		{"before 1970", func(r *TrendRequest) { r.From = time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC) }, CodeBadRange},
+		{"unknown sensor", func(r *TrendRequest) { r.Sensors = []string{"lc-hong-laocai", "x'; DROP TABLE readings; --"} }, CodeUnknownSensor},
+		{"no sensor", func(r *TrendRequest) { r.Sensors = nil }, CodeBadParam},
+		{"unknown metric", func(r *TrendRequest) { r.Metric = "flux_capacitance" }, CodeUnknownMetric},
+		{"negative points", func(r *TrendRequest) { r.MaxPoints = -1 }, CodeBadPoints},
+		{"absurd points", func(r *TrendRequest) { r.MaxPoints = 1 << 30 }, CodeBadPoints},
+		{"raw beyond the budget", func(r *TrendRequest) { r.Resolution, r.MaxPoints, r.To = ResolutionRaw, 10, r.From.Add(time.Minute) }, ""},
+		{"hourly over too many points", func(r *TrendRequest) { r.Resolution, r.MaxPoints, r.To = Resolution1h, 10, r.From.Add(30*24*time.Hour) }, CodeBadPoints},
+		{"unknown resolution", func(r *TrendRequest) { r.Resolution = "5m" }, CodeBadParam},
+		{"too many sensors", func(r *TrendRequest) { r.Sensors = make([]string, 51) }, CodeTooMany},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := ok
+			c.edit(&req)
+			_, err := q.Trend(ctx, req)
+			var qe *QueryError
+			switch {
+			case c.code == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.code != "" && (!errors.As(err, &qe) || qe.Code != c.code):
+				t.Fatalf("err %v, want code %s", err, c.code)
+			}
+		})
+	}
+	if _, err := q.Districts(ctx, "water_level", q0, q0.Add(time.Hour), 90*time.Minute); err == nil {
+		t.Error("a district step of 90 minutes was taken")
+	}
+	if _, err := q.Top(ctx, "water_level", q0, q0.Add(time.Hour), 0, false); err == nil {
+		t.Error("top 0 was taken")
+	}
+	if _, _, err := q.Compare(ctx, ok, -time.Hour); err == nil {
+		t.Error("a negative offset was taken")
+	}
+}
+
+func TestCameraUptime(t *testing.T) {
+	ctx := context.Background()
+	w, conn, _ := startWriter(t, testenv.ClickHouseConfig(t), true)
+	var sts []streams.CameraStatus
+	for i, state := range []streams.State{streams.StateOnline, streams.StateOnline, streams.StateOffline, streams.StateOnline} {
+		sts = append(sts, streams.CameraStatus{Time: q0.Add(time.Duration(i) * time.Minute), Camera: "cam-1", State: state})
+	}
+	if err := w.DeliverCamera(ctx, sts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	up, err := NewQuerier(conn, config.Default().Analytics.Queries).CameraUptime(ctx, q0, q0.Add(time.Hour))
+	if err != nil || len(up) != 1 || up[0].Share != 0.75 || up[0].OfflineShare != 0.25 {
+		t.Errorf("uptime %+v %v", up, err)
+	}
+}
