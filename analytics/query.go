@@ -189,6 +189,13 @@ func (q *Querier) checkSensors(ctx context.Context, sensors []string) error {
 	return rows.Err()
 }
 
+// exportCtx adds the server-side time limit of an export; its rows are not bounded, they stream.
+func (q *Querier) exportCtx(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"max_execution_time": int(math.Ceil(q.lim.ExportTimeout.Seconds())),
+	}))
+}
+
 // set binds strings as the tuple of an IN: ('a', 'b'), escaped by the driver.
 func set(strs []string) clickhouse.GroupSet {
 	v := make([]any, len(strs))

@@ -2,8 +2,10 @@ package analytics
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -211,5 +213,47 @@ func TestCameraUptime(t *testing.T) {
 	up, err := NewQuerier(conn, config.Default().Analytics.Queries).CameraUptime(ctx, q0, q0.Add(time.Hour))
 	if err != nil || len(up) != 1 || up[0].Share != 0.75 || up[0].OfflineShare != 0.25 {
 		t.Errorf("uptime %+v %v", up, err)
+	}
+}
+
+func TestExportsStreamCSV(t *testing.T) {
+	q := history(t)
+	ctx := context.Background()
+	var b strings.Builder
+	req := TrendRequest{Sensors: []string{"lc-nam-thi-coc-leu", "lc-hong-laocai"}, Metric: "water_level", From: q0, To: q0.Add(3 * time.Hour), MaxPoints: 180}
+	if err := q.ExportTrend(ctx, &b, req, LangVietnamese); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(b.String(), "\ufeff"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "\ufeffMã cảm biến,Chỉ số,Đơn vị,Thời gian (UTC),Thời gian (giờ Việt Nam),Số mẫu") {
+		t.Errorf("header: %q", b.String()[:80])
+	}
+	if len(recs) != 1+2*180 {
+		t.Fatalf("%d rows, want a header and 180 for each sensor", len(recs))
+	}
+	first, gap := recs[1], recs[1+60]
+	if first[0] != "lc-hong-laocai" || first[3] != "2026-08-03T00:00:00Z" || first[4] != "2026-08-03 07:00:00" || first[5] != "1" || first[8] != "80" {
+		t.Errorf("first row %v", first)
+	}
+	if gap[5] != "0" || gap[8] != "" {
+		t.Errorf("gap row %v", gap)
+	}
+	if recs[181][0] != "lc-nam-thi-coc-leu" || recs[360][5] != "0" {
+		t.Errorf("the sensor without readings: %v ... %v", recs[181], recs[360])
+	}
+
+	b.Reset()
+	if err := q.ExportReadings(ctx, &b, []string{"lc-hong-laocai"}, "water_level", q0, q0.Add(3*time.Hour), LangEnglish); err != nil {
+		t.Fatal(err)
+	}
+	recs, err = csv.NewReader(strings.NewReader(b.String())).ReadAll()
+	if err != nil || len(recs) != 151 || recs[0][0] != "sensor" || recs[1][5] != "80" || recs[150][5] != "81.79" {
+		t.Errorf("%d rows, err %v: %v ... %v", len(recs), err, recs[0], recs[len(recs)-1])
+	}
+	if err := q.ExportReadings(ctx, &b, []string{"lc-hong-laocai"}, "water_level", q0, q0.Add(time.Hour), "fr"); err == nil {
+		t.Error("an unknown header language was taken")
 	}
 }

@@ -264,8 +264,11 @@ type Queries struct {
 	MaxPoints int `yaml:"max_points"`
 	// MaxSeries bounds the sensors of one trend and the rows of a top-N list.
 	MaxSeries int `yaml:"max_series"`
-	// MaxRows bounds the rows the server may return for one query.
+	// MaxRows bounds the rows the server may return for one query (exports excepted: they
+	// stream).
 	MaxRows int `yaml:"max_rows"`
+	// ExportTimeout ends a CSV export that runs longer.
+	ExportTimeout time.Duration `yaml:"export_timeout"`
 }
 
 // Retention is how long each table keeps its rows; 0 keeps them for ever. Whole partitions
@@ -380,6 +383,7 @@ func Default() Config {
 				MaxPoints:     5000,
 				MaxSeries:     50,
 				MaxRows:       1_000_000,
+				ExportTimeout: 10 * time.Minute,
 			},
 			Retention: Retention{
 				Readings:     90 * 24 * time.Hour,

@@ -303,6 +303,7 @@ func (a *Analytics) validate(p *Problems) {
 	q := a.Queries
 	positive(p, "analytics.queries.timeout", q.Timeout)
 	positive(p, "analytics.queries.max_range", q.MaxRange)
+	positive(p, "analytics.queries.export_timeout", q.ExportTimeout)
 	if q.MaxPoints < 1 || q.MaxPoints > 100_000 {
 		p.Add("analytics.queries.max_points", "want 1 to 100000, got %d", q.MaxPoints)
 	}
