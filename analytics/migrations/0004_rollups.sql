@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS readings_1h (
     last_v     AggregateFunction(argMax, Float64, DateTime('UTC')),
     p95_v      AggregateFunction(quantile(0.95), Float64)
 ) ENGINE = AggregatingMergeTree
-PARTITION BY toYear(bucket)
+PARTITION BY toYYYYMM(bucket)
 ORDER BY (sensor_id, metric, bucket);
 
 -- The hourly rollup reads the raw readings too: ClickHouse 18.16 does not cascade a view's
@@ -54,6 +54,7 @@ FROM readings
 WHERE text = ''
 GROUP BY bucket, sensor_id, metric;
 
+-- Every table is partitioned by month, so that retention and backfill work in whole months.
 -- Per district: the district comes from the sensor catalog's mirror at insert time; readings of
 -- sensors missing from it are not counted here.
 CREATE TABLE IF NOT EXISTS district_1h (
@@ -67,7 +68,7 @@ CREATE TABLE IF NOT EXISTS district_1h (
     avg_v      AggregateFunction(avg, Float64),
     sum_v      AggregateFunction(sum, Float64)
 ) ENGINE = AggregatingMergeTree
-PARTITION BY toYear(bucket)
+PARTITION BY toYYYYMM(bucket)
 ORDER BY (district, metric, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS district_1h_mv TO district_1h AS

@@ -1,7 +1,8 @@
 // Command ioc is Hải Đăng IOC in one binary:
 //
 //	ioc serve   [--config FILE]   run the roles named in config (ingest, streams, dashboard)
-//	ioc migrate [--config FILE]   apply the ClickHouse schema and print its version
+//	ioc migrate [--config FILE] [--backfill [--from YYYY-MM] [--to YYYY-MM]]
+//	                              apply the ClickHouse schema and print its version; rebuild rollups
 //	ioc check   [--config FILE]   validate a config file and print every error with its path
 //	ioc sim cameras [flags]       run simulated RTSP cameras (see ioc sim cameras --help)
 //	ioc version                   print the version
@@ -20,6 +21,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/ingest"
@@ -34,6 +36,7 @@ const usage = `usage: ioc <command> [--config FILE]
 commands:
   serve     run the roles named in config (default: ingest, streams, dashboard)
   migrate   apply the ClickHouse schema and print its version
+            (--backfill [--from YYYY-MM] [--to YYYY-MM]: rebuild the rollups from raw readings)
   check     validate the config and print every error with its path
   sim       run simulated devices: ioc sim cameras --count N --base-port P (see --help)
   version   print the version
@@ -78,6 +81,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", os.Getenv("IOC_CONFIG"), "config file (YAML)")
+	var backfill bool
+	var from, to string
+	if cmd == "migrate" {
+		fs.BoolVar(&backfill, "backfill", false, "then rebuild the rollups from the raw readings, month by month")
+		fs.StringVar(&from, "from", "", "with --backfill: first month, YYYY-MM (default: the oldest stored)")
+		fs.StringVar(&to, "to", "", "with --backfill: last month, YYYY-MM (default: the newest stored)")
+	}
 	if err := fs.Parse(rest); err != nil {
 		return exitUsage
 	}
@@ -105,6 +115,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitFailed
 		}
 		fmt.Fprintf(stdout, "schema version %d (database %s on %s)\n", v, cfg.ClickHouse.Database, cfg.ClickHouse.Addr)
+		if backfill {
+			if err := runBackfill(ctx, cfg.ClickHouse, from, to, stdout); err != nil {
+				fmt.Fprintf(stderr, "ioc migrate --backfill: %v\n", err)
+				return exitFailed
+			}
+		}
 	case "serve":
 		// IOC_BENCH_CPUPROFILE names a file for a CPU profile of the whole run (benchmarks).
 		if path := os.Getenv("IOC_BENCH_CPUPROFILE"); path != "" {
@@ -149,6 +165,35 @@ func loadConfig(path string) (config.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// runBackfill rebuilds the rollups of the months between from and to (YYYY-MM, either may be
+// empty) and prints each month done.
+func runBackfill(ctx context.Context, cfg config.ClickHouse, from, to string, stdout io.Writer) error {
+	var lo, hi time.Time
+	var err error
+	if from != "" {
+		if lo, err = time.Parse("2006-01", from); err != nil {
+			return fmt.Errorf("--from %q: want YYYY-MM", from)
+		}
+	}
+	if to != "" {
+		if hi, err = time.Parse("2006-01", to); err != nil {
+			return fmt.Errorf("--to %q: want YYYY-MM", to)
+		}
+	}
+	conn, err := analytics.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	months := 0
+	err = analytics.Backfill(ctx, conn, lo, hi, func(month string, took time.Duration) {
+		months++
+		fmt.Fprintf(stdout, "rollups of %s-%s rebuilt in %s\n", month[:4], month[4:], took.Round(time.Millisecond))
+	})
+	fmt.Fprintf(stdout, "%d month(s) rebuilt\n", months)
+	return err
 }
 
 func check(path string, err error, stdout, stderr io.Writer) int {

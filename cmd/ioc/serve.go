@@ -84,6 +84,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			<-gctx.Done()
 			return producers.Wait()
 		})
+		retention := analytics.NewRetention(conn, cfg.Analytics.Retention, reg, log)
+		g.Go(func() error { return retention.Run(gctx) })
 	}
 	if cfg.HasRole(config.RoleIngest) {
 		cat, err := loadCatalog(cfg.Ingest)
