@@ -15,7 +15,7 @@ FUZZTIME ?= 100000x
 export IOC_TEST_CLICKHOUSE_ADDR ?= 127.0.0.1:$(or $(IOC_LOCAL_CLICKHOUSE_PORT),9000)
 export IOC_TEST_MQTT_BROKER ?= tcp://127.0.0.1:$(or $(IOC_LOCAL_MQTT_PORT),1883)
 
-.PHONY: demo test build services services-stop lint fuzz bench bench-ingest bench-cameras clean
+.PHONY: demo test build services services-stop lint fuzz bench bench-ingest bench-cameras bench-analytics clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ioc ./cmd/ioc
@@ -68,7 +68,12 @@ bench-ingest: services build
 bench-cameras: services build
 	$(GO) run ./cmd/ioc-bench cameras -ioc bin/ioc
 
-bench: bench-ingest bench-cameras
+# 100 million generated readings (kept in database bench_analytics between runs); representative
+# queries through the rollups against the same answers from the raw table.
+bench-analytics: services build
+	$(GO) run ./cmd/ioc-bench analytics
+
+bench: bench-ingest bench-cameras bench-analytics
 
 clean:
 	rm -rf bin

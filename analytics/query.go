@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -20,10 +21,18 @@ import (
 type Querier struct {
 	conn driver.Conn
 	lim  config.Queries
+
+	mu       sync.Mutex
+	known    map[string]bool // the catalog's sensors, as mirrored in ClickHouse
+	loadedAt time.Time
 }
 
 // NewQuerier builds a querier on conn with the configured limits.
 func NewQuerier(conn driver.Conn, lim config.Queries) *Querier { return &Querier{conn: conn, lim: lim} }
+
+// knownFor is how long the querier trusts its copy of the sensor list before reading it again
+// (a sensor it does not know makes it read the list at once).
+const knownFor = 30 * time.Second
 
 // QueryError is a request the querier refuses, with a stable code for API answers.
 type QueryError struct {
@@ -168,9 +177,35 @@ func (q *Querier) checkSensors(ctx context.Context, sensors []string) error {
 	if len(sensors) > q.lim.MaxSeries {
 		return refuse(CodeTooMany, "%d sensors; at most %d in one query", len(sensors), q.lim.MaxSeries)
 	}
-	rows, err := q.conn.Query(q.ctx(ctx), "SELECT id FROM sensors FINAL WHERE deleted = 0 AND id IN ?", set(sensors))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for reloaded := false; ; reloaded = true {
+		if time.Since(q.loadedAt) > knownFor || reloaded {
+			if err := q.loadSensors(ctx); err != nil {
+				return err
+			}
+		}
+		missing := ""
+		for _, s := range sensors {
+			if !q.known[s] {
+				missing = s
+				break
+			}
+		}
+		switch {
+		case missing == "":
+			return nil
+		case reloaded || time.Since(q.loadedAt) < time.Second:
+			return refuse(CodeUnknownSensor, "unknown sensor %q", missing)
+		}
+	}
+}
+
+// loadSensors reads the sensor list of the catalog's mirror.
+func (q *Querier) loadSensors(ctx context.Context) error {
+	rows, err := q.conn.Query(q.ctx(ctx), "SELECT id FROM sensors FINAL WHERE deleted = 0")
 	if err != nil {
-		return fmt.Errorf("check sensors: %w", err)
+		return fmt.Errorf("read the sensor list: %w", err)
 	}
 	defer rows.Close()
 	known := map[string]bool{}
@@ -181,12 +216,11 @@ func (q *Querier) checkSensors(ctx context.Context, sensors []string) error {
 		}
 		known[id] = true
 	}
-	for _, s := range sensors {
-		if !known[s] {
-			return refuse(CodeUnknownSensor, "unknown sensor %q", s)
-		}
+	if err := rows.Err(); err != nil {
+		return err
 	}
-	return rows.Err()
+	q.known, q.loadedAt = known, time.Now()
+	return nil
 }
 
 // exportCtx adds the server-side time limit of an export; its rows are not bounded, they stream.

@@ -8,6 +8,9 @@
 //	ioc-bench ingest [flags]   MQTT -> ClickHouse through an `ioc serve` process: generic JSON,
 //	                           SenML packs, JSON with the spool forced; against a plain paho
 //	                           subscriber and clickhouse-go's own insert
+//	ioc-bench analytics [flags] 100 million generated readings; trend, district and top-N
+//	                           queries through the rollups against the same answers from the
+//	                           raw table
 //	ioc-bench cameras [flags]  simulated cameras watched by an `ioc serve` process in metadata
 //	                           and health mode: cameras held healthy against cameras served,
 //	                           with ioc's CPU and RSS
@@ -25,7 +28,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|cameras [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|cameras|analytics [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -45,6 +48,21 @@ func main() {
 		fs.StringVar(&opts.Broker, "broker", envOr("IOC_TEST_MQTT_BROKER", "tcp://127.0.0.1:1883"), "MQTT broker URL")
 		_ = fs.Parse(os.Args[2:])
 		err = benchIngest(ctx, opts)
+	case "analytics":
+		fs := flag.NewFlagSet("analytics", flag.ExitOnError)
+		opts := analyticsOptions{}
+		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
+		fs.StringVar(&opts.Database, "database", "bench_analytics", "database of the generated history (kept between runs)")
+		fs.IntVar(&opts.Sensors, "sensors", 2000, "sensors (a multiple of 4: river, rain, traffic, salinity)")
+		fs.IntVar(&opts.Days, "days", 35, "days of one reading a minute per sensor")
+		fs.IntVar(&opts.Runs, "runs", 20, "timed runs of each query, each way")
+		fs.BoolVar(&opts.Regenerate, "regenerate", false, "generate the history again even if the database holds it")
+		_ = fs.Parse(os.Args[2:])
+		if opts.Sensors < 4 || opts.Sensors%4 != 0 || opts.Days < 31 {
+			err = fmt.Errorf("want a multiple of 4 sensors and at least 31 days (the 30-day queries)")
+			break
+		}
+		err = benchAnalytics(ctx, opts)
 	case "cameras":
 		fs := flag.NewFlagSet("cameras", flag.ExitOnError)
 		opts := cameraOptions{}
