@@ -12,10 +12,10 @@ import (
 // runs them with FINAL, so each stored reading counts once.
 var rollupSelect = map[string]string{
 	"readings_1m": `SELECT toDateTime(intDiv(toUInt32(ts), 60) * 60, 'UTC') AS bucket, sensor_id, metric,
-       countState(), minState(value), maxState(value), avgState(value), sumState(value), argMaxState(value, ts), quantileState(0.95)(value)
+       countState(), minState(value), maxState(value), avgState(value), sumState(value), argMaxState(value, ts), quantileTDigestState(0.95)(value)
 FROM readings FINAL WHERE ts >= ? AND ts < ? AND text = '' GROUP BY bucket, sensor_id, metric`,
 	"readings_1h": `SELECT toDateTime(intDiv(toUInt32(ts), 3600) * 3600, 'UTC') AS bucket, sensor_id, metric,
-       countState(), minState(value), maxState(value), avgState(value), sumState(value), argMaxState(value, ts), quantileState(0.95)(value)
+       countState(), minState(value), maxState(value), avgState(value), sumState(value), argMaxState(value, ts), quantileTDigestState(0.95)(value)
 FROM readings FINAL WHERE ts >= ? AND ts < ? AND text = '' GROUP BY bucket, sensor_id, metric`,
 	"district_1h": `SELECT toDateTime(intDiv(toUInt32(ts), 3600) * 3600, 'UTC') AS bucket, district, metric,
        uniqState(toString(sensor_id)), countState(), minState(value), maxState(value), avgState(value), sumState(value)

@@ -315,7 +315,7 @@ func (q *Querier) prepare(ctx context.Context, req *TrendRequest) (trendPlan, er
 func trendSQL(res Resolution) string {
 	if res == ResolutionRaw {
 		return `SELECT sensor_id, toDateTime(intDiv(toUInt32(ts), ?) * ?, 'UTC') AS t,
-       count(), min(value), max(value), avg(value), sum(value), argMax(value, ts), quantile(0.95)(value)
+       count(), min(value), max(value), avg(value), sum(value), argMax(value, ts), toFloat64(quantileTDigest(0.95)(value))
 FROM readings FINAL
 WHERE sensor_id IN ? AND metric = ? AND ts >= ? AND ts < ? AND text = ''
 GROUP BY sensor_id, t ORDER BY sensor_id, t`
@@ -325,7 +325,7 @@ GROUP BY sensor_id, t ORDER BY sensor_id, t`
 		table = "readings_1h"
 	}
 	return `SELECT sensor_id, toDateTime(intDiv(toUInt32(bucket), ?) * ?, 'UTC') AS t,
-       countMerge(n), minMerge(min_v), maxMerge(max_v), avgMerge(avg_v), sumMerge(sum_v), argMaxMerge(last_v), quantileMerge(0.95)(p95_v)
+       countMerge(n), minMerge(min_v), maxMerge(max_v), avgMerge(avg_v), sumMerge(sum_v), argMaxMerge(last_v), toFloat64(quantileTDigestMerge(0.95)(p95_v))
 FROM ` + table + `
 WHERE sensor_id IN ? AND metric = ? AND bucket >= ? AND bucket < ?
 GROUP BY sensor_id, t ORDER BY sensor_id, t`
