@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -284,8 +285,12 @@ type trendPlan struct {
 	unit string
 }
 
-// first is the first bucket of a range.
-func (p trendPlan) first(from time.Time) time.Time { return from.UTC().Truncate(p.step) }
+// first is the first bucket of a range, aligned as the SQL aligns buckets: on multiples of the
+// step since the Unix epoch (time.Truncate counts from year 1, which differs for weeks).
+func (p trendPlan) first(from time.Time) time.Time {
+	secs := int64(p.step / time.Second)
+	return time.Unix(from.Unix()/secs*secs, 0).UTC()
+}
 
 func (q *Querier) prepare(ctx context.Context, req *TrendRequest) (trendPlan, error) {
 	if req.MaxPoints == 0 {
@@ -570,25 +575,30 @@ GROUP BY sensor_id, metric ORDER BY sensor_id, metric`, now.Add(-window).UTC(), 
 	return out, rows.Err()
 }
 
-// Uptime is a camera's share of status samples in which it was online.
+// Uptime is a camera's (or a district's cameras') share of status samples in which it was
+// online, degraded and offline.
 type Uptime struct {
-	Camera                 string
+	Camera, District       string
 	Samples, Online        uint64
 	Degraded, OfflineShare float64
 	Share                  float64
 }
 
 // CameraUptime returns each camera's uptime over [from, to): the share of its stored statuses
-// (every state change and every sample interval) that were online, degraded and offline.
+// (every state change and every sample interval) that were online, degraded and offline, with
+// its district from the camera catalog's mirror ("" for a camera no longer in it).
 func (q *Querier) CameraUptime(ctx context.Context, from, to time.Time) ([]Uptime, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
 	defer cancel()
 	if err := q.checkRange(from, to); err != nil {
 		return nil, err
 	}
-	rows, err := q.conn.Query(q.ctx(ctx), `SELECT toString(camera_id), count(), countIf(state = 'online'),
-       countIf(state = 'degraded') / count(), countIf(state = 'offline') / count()
-FROM camera_status WHERE ts >= ? AND ts < ? GROUP BY camera_id ORDER BY camera_id`, from.UTC(), to.UTC())
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT u.camera_id, c.district, u.samples, u.online, u.degraded, u.offline FROM (
+    SELECT toString(camera_id) AS camera_id, count() AS samples, countIf(state = 'online') AS online,
+           countIf(state = 'degraded') / count() AS degraded, countIf(state = 'offline') / count() AS offline
+    FROM camera_status WHERE ts >= ? AND ts < ? GROUP BY camera_id) AS u
+ANY LEFT JOIN (SELECT id AS camera_id, district FROM cameras FINAL WHERE deleted = 0) AS c USING camera_id
+ORDER BY u.camera_id`, from.UTC(), to.UTC())
 	if err != nil {
 		return nil, queryFailed(ctx, err)
 	}
@@ -596,11 +606,38 @@ FROM camera_status WHERE ts >= ? AND ts < ? GROUP BY camera_id ORDER BY camera_i
 	var out []Uptime
 	for rows.Next() {
 		var u Uptime
-		if err := rows.Scan(&u.Camera, &u.Samples, &u.Online, &u.Degraded, &u.OfflineShare); err != nil {
+		if err := rows.Scan(&u.Camera, &u.District, &u.Samples, &u.Online, &u.Degraded, &u.OfflineShare); err != nil {
 			return nil, err
 		}
 		u.Share = float64(u.Online) / float64(u.Samples)
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// UptimeByDistrict sums cameras' uptimes into one per district, sorted by district.
+func UptimeByDistrict(cams []Uptime) []Uptime {
+	by := map[string]*Uptime{}
+	var order []string
+	for _, c := range cams {
+		d := by[c.District]
+		if d == nil {
+			d = &Uptime{District: c.District}
+			by[c.District] = d
+			order = append(order, c.District)
+		}
+		offline := uint64(math.Round(c.OfflineShare * float64(c.Samples)))
+		degraded := uint64(math.Round(c.Degraded * float64(c.Samples)))
+		d.Degraded = (d.Degraded*float64(d.Samples) + float64(degraded)) / float64(d.Samples+c.Samples)
+		d.OfflineShare = (d.OfflineShare*float64(d.Samples) + float64(offline)) / float64(d.Samples+c.Samples)
+		d.Samples += c.Samples
+		d.Online += c.Online
+		d.Share = float64(d.Online) / float64(d.Samples)
+	}
+	slices.Sort(order)
+	out := make([]Uptime, len(order))
+	for i, d := range order {
+		out[i] = *by[d]
+	}
+	return out
 }

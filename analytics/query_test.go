@@ -210,9 +210,25 @@ func TestCameraUptime(t *testing.T) {
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
+	cat, err := streams.ParseCameraCatalog([]byte(`cameras:
+  - {id: cam-1, name: Cầu Cốc Lếu, url: "rtsp://u:secret@10.0.0.1/s", location: {lat: 22.5, lon: 103.97}, district: TP Lào Cai, purpose: traffic, owner_unit: traffic_police}
+`), ingest.Units, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncCameras(ctx, conn, cat, "metadata"); err != nil {
+		t.Fatal(err)
+	}
 	up, err := NewQuerier(conn, config.Default().Analytics.Queries).CameraUptime(ctx, q0, q0.Add(time.Hour))
-	if err != nil || len(up) != 1 || up[0].Share != 0.75 || up[0].OfflineShare != 0.25 {
+	if err != nil || len(up) != 1 || up[0].Share != 0.75 || up[0].OfflineShare != 0.25 || up[0].District != "TP Lào Cai" {
 		t.Errorf("uptime %+v %v", up, err)
+	}
+	if d := UptimeByDistrict(append(up, Uptime{Camera: "cam-2", District: "TP Lào Cai", Samples: 4, Online: 4})); len(d) != 1 || d[0].Share != 7.0/8 || d[0].OfflineShare != 1.0/8 {
+		t.Errorf("by district %+v", d)
+	}
+	var stored string
+	if err := conn.QueryRow(ctx, "SELECT concat(id, name, district, purpose, owner_unit, mode) FROM cameras_current").Scan(&stored); err != nil || strings.Contains(stored, "secret") || !strings.Contains(stored, "metadata") {
+		t.Errorf("cameras_current %q %v", stored, err)
 	}
 }
 
@@ -255,5 +271,14 @@ func TestExportsStreamCSV(t *testing.T) {
 	}
 	if err := q.ExportReadings(ctx, &b, []string{"lc-hong-laocai"}, "water_level", q0, q0.Add(time.Hour), "fr"); err == nil {
 		t.Error("an unknown header language was taken")
+	}
+}
+
+// Buckets of a week start where the SQL starts them: multiples of seven days since the epoch.
+func TestWeekBucketsAlignWithTheSQL(t *testing.T) {
+	p := trendPlan{step: 7 * 24 * time.Hour}
+	got := p.first(time.Date(2026, 8, 5, 13, 0, 0, 0, time.UTC))
+	if got.Unix()%(7*86400) != 0 || got.After(time.Date(2026, 8, 5, 13, 0, 0, 0, time.UTC)) || got.Weekday() != time.Thursday {
+		t.Errorf("week bucket starts %s (%s)", got, got.Weekday())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 // SyncSensors mirrors the catalog into the sensors table: every sensor is written with a new
@@ -18,24 +19,9 @@ func SyncSensors(ctx context.Context, conn driver.Conn, cat *ingest.Catalog) err
 	for _, s := range cat.Sensors {
 		inCatalog[s.ID] = true
 	}
-	rows, err := conn.Query(ctx, "SELECT id FROM sensors_current")
+	gone, err := goneIDs(ctx, conn, "sensors_current", inCatalog)
 	if err != nil {
-		return fmt.Errorf("read sensors_current: %w", err)
-	}
-	var gone []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("read sensors_current: %w", err)
-		}
-		if !inCatalog[id] {
-			gone = append(gone, id)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read sensors_current: %w", err)
+		return err
 	}
 
 	b, err := conn.PrepareBatch(ctx, `INSERT INTO sensors (id, name, kind, district, commune, lat, lon, owner_unit,
@@ -68,6 +54,67 @@ func SyncSensors(ctx context.Context, conn driver.Conn, cat *ingest.Catalog) err
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("mirror the sensor catalog: %w", err)
+	}
+	return nil
+}
+
+// goneIDs lists the ids that a mirror's current view still holds but the catalog does not.
+func goneIDs(ctx context.Context, conn driver.Conn, view string, inCatalog map[string]bool) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT id FROM "+view)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", view, err)
+	}
+	defer rows.Close()
+	var gone []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read %s: %w", view, err)
+		}
+		if !inCatalog[id] {
+			gone = append(gone, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", view, err)
+	}
+	return gone, nil
+}
+
+// SyncCameras mirrors the camera catalog into the cameras table, like SyncSensors: no URL, no
+// credential.
+func SyncCameras(ctx context.Context, conn driver.Conn, cat *streams.CameraCatalog, defaultMode string) error {
+	inCatalog := make(map[string]bool, cat.Len())
+	for _, c := range cat.Cameras {
+		inCatalog[c.ID] = true
+	}
+	gone, err := goneIDs(ctx, conn, "cameras_current", inCatalog)
+	if err != nil {
+		return err
+	}
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO cameras (id, name, district, commune, purpose, owner_unit, lat, lon, mode, deleted, version)")
+	if err != nil {
+		return fmt.Errorf("mirror the camera catalog: %w", err)
+	}
+	version := uint64(time.Now().UnixNano())
+	for _, c := range cat.Cameras {
+		mode := c.Mode
+		if mode == "" {
+			mode = defaultMode
+		}
+		if err := b.Append(c.ID, c.Name, c.District, c.Commune, c.Purpose, c.OwnerUnit, c.Location.Lat, c.Location.Lon, mode, uint8(0), version); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("mirror camera %s: %w", c.ID, err)
+		}
+	}
+	for _, id := range gone {
+		if err := b.Append(id, "", "", "", "", "", 0.0, 0.0, "", uint8(1), version); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("mirror removed camera %s: %w", id, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("mirror the camera catalog: %w", err)
 	}
 	return nil
 }

@@ -114,6 +114,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Info("no camera catalog (streams.catalog): no camera is watched")
 		} else {
 			log.Info("camera catalog loaded", "cameras", cams.Len(), "file", cfg.Streams.Catalog)
+			if err := analytics.SyncCameras(ctx, conn, cams, cfg.Streams.Mode); err != nil {
+				log.Error("the camera catalog is not mirrored to ClickHouse; cameras are watched all the same", "err", err)
+			}
 			sup := streams.NewSupervisor(cams, cfg.Streams, writer, reg, log)
 			produce(func() error { return sup.Run(gctx) })
 		}
