@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -21,6 +22,7 @@ import (
 	"github.com/haidang-ioc/ioc/ingest/sensorsim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/streams"
+	"github.com/haidang-ioc/ioc/streams/camsim"
 )
 
 // serve wires the configured roles together and runs them until ctx ends. On shutdown the
@@ -110,6 +112,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if err != nil {
 			return abort(err)
 		}
+		if cams == nil && cfg.Simulator.Enabled && cfg.Simulator.Cameras > 0 {
+			fleet, simCams, err := simulatedCameras(cfg, log)
+			if err != nil {
+				return abort(err)
+			}
+			defer fleet.Close()
+			cams = simCams
+		}
 		if cams == nil {
 			log.Info("no camera catalog (streams.catalog): no camera is watched")
 		} else {
@@ -177,6 +187,27 @@ func reloadCatalogOnHangup(ctx context.Context, ic config.Ingest, norm *ingest.N
 			log.Error("sensor catalog reloaded but not mirrored to ClickHouse", "err", err)
 		}
 	}
+}
+
+// simulatedCameras starts the demo's simulated cameras and returns their catalog: traffic
+// cameras with ONVIF analytics events, camera 3 refusing connections and camera 6 stalling after
+// two minutes, so that the demo shows every state.
+func simulatedCameras(cfg config.Config, log *slog.Logger) (*camsim.Fleet, *streams.CameraCatalog, error) {
+	fleet, err := camsim.StartFleet(camsim.FleetConfig{
+		Count: cfg.Simulator.Cameras, Host: "127.0.0.1", BasePort: cfg.Simulator.CameraBasePort, IDPrefix: "lc-sim-cam",
+		Camera: camsim.Config{Width: 640, Height: 360, FPS: 15, BitrateKbps: 384, Metadata: true, MetadataInterval: 2 * time.Second, Script: camsim.DefaultScript},
+		Faults: map[int]camsim.Fault{3: {Refuse: true}, 6: {StallAfter: 2 * time.Minute}},
+	}, log.With("component", "camsim"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("simulated cameras: %w", err)
+	}
+	cat, err := streams.ParseCameraCatalog(fleet.CatalogYAML(cfg.Streams.Mode), ingest.Units, os.Getenv)
+	if err != nil {
+		fleet.Close()
+		return nil, nil, fmt.Errorf("simulated cameras' catalog: %w", err)
+	}
+	log.Info("simulated cameras running", "cameras", cfg.Simulator.Cameras, "first", fleet.Cameras[0].URL())
+	return fleet, cat, nil
 }
 
 // loadCameraCatalog reads the camera catalog named in config; nil when none is named.

@@ -300,6 +300,10 @@ type Simulator struct {
 	BadShare float64 `yaml:"bad_share"`
 	// Seed makes a run repeatable.
 	Seed int64 `yaml:"seed"`
+	// Cameras simulated RTSP cameras run in the process, on ports from CameraBasePort, and are
+	// watched when streams.catalog names no catalog; 0 runs none.
+	Cameras        int `yaml:"cameras"`
+	CameraBasePort int `yaml:"camera_base_port"`
 }
 
 // Default returns the built-in configuration: local ClickHouse and Mosquitto, HTTP on :8080.
@@ -396,9 +400,11 @@ func Default() Config {
 		},
 		HTTP: HTTP{Listen: ":8080"},
 		Simulator: Simulator{
-			Interval: 2 * time.Second,
-			BadShare: 0.02,
-			Seed:     1,
+			Interval:       2 * time.Second,
+			BadShare:       0.02,
+			Seed:           1,
+			Cameras:        8,
+			CameraBasePort: 18554,
 		},
 	}
 }

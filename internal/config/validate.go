@@ -89,6 +89,12 @@ func (c *Config) Validate() error {
 	if c.Simulator.BadShare < 0 || c.Simulator.BadShare > 1 {
 		p.Add("simulator.bad_share", "want a share from 0 to 1, got %g", c.Simulator.BadShare)
 	}
+	if c.Simulator.Cameras < 0 || c.Simulator.Cameras > 5000 {
+		p.Add("simulator.cameras", "want 0 to 5000, got %d", c.Simulator.Cameras)
+	}
+	if c.Simulator.CameraBasePort < 1 || c.Simulator.CameraBasePort+c.Simulator.Cameras > 65536 {
+		p.Add("simulator.camera_base_port", "want ports %d to %d within 1-65535", c.Simulator.CameraBasePort, c.Simulator.CameraBasePort+c.Simulator.Cameras-1)
+	}
 	if len(p) == 0 {
 		return nil
 	}
