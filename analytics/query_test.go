@@ -144,8 +144,13 @@ func TestDistrictsTopAndLatest(t *testing.T) {
 		t.Errorf("above alarm: %+v %v", alarm, err)
 	}
 	latest, err := q.LatestValues(ctx, q0.Add(3*time.Hour), 3*time.Hour, "water_level")
-	if err != nil || len(latest) != 2 || latest[1].Sensor != "lc-hong-laocai" || !near(latest[1].Value, 81.79) || !latest[1].Minute.Equal(q0.Add(179*time.Minute)) {
+	if err != nil || len(latest) != 2 || latest[1].Sensor != "lc-hong-laocai" || !near(latest[1].Value, 81.79) || !latest[1].At.Equal(q0.Add(179*time.Minute)) {
 		t.Errorf("latest: %+v %v", latest, err)
+	}
+	// Over a day the minute rollup answers, to the minute.
+	day, err := q.LatestValues(ctx, q0.Add(24*time.Hour), 24*time.Hour, "")
+	if err != nil || len(day) != 2 || !near(day[1].Value, 81.79) || !day[1].At.Equal(q0.Add(179*time.Minute)) {
+		t.Errorf("latest over a day: %+v %v", day, err)
 	}
 }
 
