@@ -49,7 +49,6 @@ var districtHeader = map[Lang][]string{
 type csvOut struct {
 	w   *csv.Writer
 	buf *bufio.Writer
-	rec []string
 }
 
 func newCSV(w io.Writer, lang Lang, header map[Lang][]string) (*csvOut, error) {

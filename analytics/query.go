@@ -361,6 +361,26 @@ func (q *Querier) scanTrend(ctx context.Context, req TrendRequest, p trendPlan, 
 	return nil
 }
 
+// collect reads every row of a query's answer with scan; err is the query's own error.
+func collect[T any](ctx context.Context, rows driver.Rows, err error, scan func(driver.Rows, *T) error) ([]T, error) {
+	if err != nil {
+		return nil, queryFailed(ctx, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, queryFailed(ctx, err)
+	}
+	return out, nil
+}
+
 // queryFailed says a query ran out of time as such.
 func queryFailed(ctx context.Context, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -434,20 +454,13 @@ func (q *Querier) Districts(ctx context.Context, metric string, from, to time.Ti
 FROM district_1h
 WHERE metric = ? AND bucket >= ? AND bucket < ?
 GROUP BY district, t ORDER BY district, t`, uint32(step/time.Second), uint32(step/time.Second), metric, from.UTC(), to.UTC())
-	if err != nil {
-		return nil, queryFailed(ctx, err)
-	}
-	defer rows.Close()
-	var out []DistrictPoint
-	for rows.Next() {
-		var d DistrictPoint
-		if err := rows.Scan(&d.District, &d.T, &d.Sensors, &d.Count, &d.Min, &d.Max, &d.Avg, &d.Sum); err != nil {
-			return nil, err
+	return collect(ctx, rows, err, func(rows driver.Rows, v *DistrictPoint) error {
+		if err := rows.Scan(&v.District, &v.T, &v.Sensors, &v.Count, &v.Min, &v.Max, &v.Avg, &v.Sum); err != nil {
+			return err
 		}
-		d.T = d.T.UTC()
-		out = append(out, d)
-	}
-	return out, rows.Err()
+		v.T = v.T.UTC()
+		return nil
+	})
 }
 
 // Ranked is one sensor's place in a top-N list.
@@ -486,19 +499,9 @@ func (q *Querier) Top(ctx context.Context, metric string, from, to time.Time, n 
     WHERE metric = ? AND bucket >= ? AND bucket < ? GROUP BY sensor_id) AS r
 ANY LEFT JOIN (SELECT id AS sensor_id, name, district FROM sensors FINAL WHERE deleted = 0) AS s USING sensor_id
 ORDER BY r.v `+order+`, r.sensor_id LIMIT ?`, metric, from.UTC(), to.UTC(), n)
-	if err != nil {
-		return nil, queryFailed(ctx, err)
-	}
-	defer rows.Close()
-	var out []Ranked
-	for rows.Next() {
-		var r Ranked
-		if err := rows.Scan(&r.Sensor, &r.Name, &r.District, &r.Value); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return collect(ctx, rows, err, func(rows driver.Rows, v *Ranked) error {
+		return rows.Scan(&v.Sensor, &v.Name, &v.District, &v.Value)
+	})
 }
 
 // TopAboveAlarm returns the n river gauges whose latest water level (within the last window
@@ -516,19 +519,9 @@ func (q *Querier) TopAboveAlarm(ctx context.Context, now time.Time, window time.
 ANY INNER JOIN (SELECT id AS sensor_id, name, district, assumeNotNull(alarm_i) AS alarm FROM sensors FINAL
     WHERE deleted = 0 AND alarm_i IS NOT NULL) AS s USING sensor_id
 ORDER BY r.last - s.alarm DESC, r.sensor_id LIMIT ?`, now.Add(-window).UTC(), now.UTC(), "water_level", "water_level", n)
-	if err != nil {
-		return nil, queryFailed(ctx, err)
-	}
-	defer rows.Close()
-	var out []Ranked
-	for rows.Next() {
-		var r Ranked
-		if err := rows.Scan(&r.Sensor, &r.Name, &r.District, &r.Value, &r.Alarm); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return collect(ctx, rows, err, func(rows driver.Rows, v *Ranked) error {
+		return rows.Scan(&v.Sensor, &v.Name, &v.District, &v.Value, &v.Alarm)
+	})
 }
 
 // Latest is a sensor's last value of a metric, and when it was measured (to the second for
@@ -569,20 +562,13 @@ func (q *Querier) LatestValues(ctx context.Context, now time.Time, window time.D
 	}
 	rows, err := q.conn.Query(q.ctx(ctx), `SELECT sensor_id, metric, last, at FROM (`+lastValuesSQL(window)+`)
 ORDER BY sensor_id, metric`, now.Add(-window).UTC(), now.UTC(), metric, metric)
-	if err != nil {
-		return nil, queryFailed(ctx, err)
-	}
-	defer rows.Close()
-	var out []Latest
-	for rows.Next() {
-		var l Latest
-		if err := rows.Scan(&l.Sensor, &l.Metric, &l.Value, &l.At); err != nil {
-			return nil, err
+	return collect(ctx, rows, err, func(rows driver.Rows, v *Latest) error {
+		if err := rows.Scan(&v.Sensor, &v.Metric, &v.Value, &v.At); err != nil {
+			return err
 		}
-		l.At = l.At.UTC()
-		out = append(out, l)
-	}
-	return out, rows.Err()
+		v.At = v.At.UTC()
+		return nil
+	})
 }
 
 // Uptime is a camera's (or a district's cameras') share of status samples in which it was
@@ -609,20 +595,13 @@ func (q *Querier) CameraUptime(ctx context.Context, from, to time.Time) ([]Uptim
     FROM camera_status WHERE ts >= ? AND ts < ? GROUP BY camera_id) AS u
 ANY LEFT JOIN (SELECT id AS camera_id, district FROM cameras FINAL WHERE deleted = 0) AS c USING camera_id
 ORDER BY u.camera_id`, from.UTC(), to.UTC())
-	if err != nil {
-		return nil, queryFailed(ctx, err)
-	}
-	defer rows.Close()
-	var out []Uptime
-	for rows.Next() {
-		var u Uptime
-		if err := rows.Scan(&u.Camera, &u.District, &u.Samples, &u.Online, &u.Degraded, &u.OfflineShare); err != nil {
-			return nil, err
+	return collect(ctx, rows, err, func(rows driver.Rows, v *Uptime) error {
+		if err := rows.Scan(&v.Camera, &v.District, &v.Samples, &v.Online, &v.Degraded, &v.OfflineShare); err != nil {
+			return err
 		}
-		u.Share = float64(u.Online) / float64(u.Samples)
-		out = append(out, u)
-	}
-	return out, rows.Err()
+		v.Share = float64(v.Online) / float64(v.Samples)
+		return nil
+	})
 }
 
 // UptimeByDistrict sums cameras' uptimes into one per district, sorted by district.
