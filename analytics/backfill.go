@@ -23,6 +23,7 @@ FROM readings FINAL ANY INNER JOIN (SELECT id AS sensor_id, district FROM sensor
 WHERE ts >= ? AND ts < ? AND text = '' GROUP BY bucket, district, metric`,
 }
 
+// rollupTables are the rollups backfill rebuilds; the minute rollup first.
 var rollupTables = []string{"readings_1m", "readings_1h", "district_1h"}
 
 // Backfill rebuilds the rollups of every month from from's to to's (both included; zero times
@@ -35,6 +36,14 @@ func Backfill(ctx context.Context, conn driver.Conn, from, to time.Time, report 
 	months, err := partitions(ctx, conn, "readings")
 	if err != nil {
 		return fmt.Errorf("backfill: %w", err)
+	}
+	minute, err := minuteRollupOn(ctx, conn)
+	if err != nil {
+		return err
+	}
+	tables := rollupTables
+	if !minute { // analytics.minute_rollup is off: its table is left as it is
+		tables = tables[1:]
 	}
 	lo, hi := "000000", "999999"
 	if !from.IsZero() {
@@ -54,7 +63,7 @@ func Backfill(ctx context.Context, conn driver.Conn, from, to time.Time, report 
 		}
 		begin = begin.AddDate(0, -1, 0)
 		end := begin.AddDate(0, 1, 0)
-		for _, table := range rollupTables {
+		for _, table := range tables {
 			// month is six digits read from system.parts; table is one of ours.
 			if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", table, month)); err != nil {
 				return fmt.Errorf("backfill %s: clear %s: %w", month, table, err)

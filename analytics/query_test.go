@@ -287,3 +287,47 @@ func TestWeekBucketsAlignWithTheSQL(t *testing.T) {
 		t.Errorf("week bucket starts %s (%s)", got, got.Weekday())
 	}
 }
+
+// With the minute rollup off, the view is gone, trends under an hour read the raw table with
+// the same answers, backfill leaves readings_1m alone; on again, the view is back.
+func TestMinuteRollupSwitch(t *testing.T) {
+	q := history(t)
+	ctx := context.Background()
+	req := TrendRequest{Sensors: []string{"lc-hong-laocai"}, Metric: "water_level", From: q0, To: q0.Add(3 * time.Hour), MaxPoints: 180}
+	before, err := q.Trend(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SetMinuteRollup(ctx, q.conn, false); err != nil {
+		t.Fatal(err)
+	}
+	if on, err := minuteRollupOn(ctx, q.conn); err != nil || on {
+		t.Fatalf("minute view still there (%v)", err)
+	}
+	q = NewQuerier(q.conn, config.Default().Analytics.Queries) // a querier started after the switch
+	after, err := q.Trend(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after[0].Resolution != ResolutionRaw || after[0].Step != time.Minute || len(after[0].Points) != len(before[0].Points) {
+		t.Fatalf("with the minute rollup off: %s step %s, %d points", after[0].Resolution, after[0].Step, len(after[0].Points))
+	}
+	for i := range before[0].Points {
+		b, a := before[0].Points[i], after[0].Points[i]
+		if b.Missing != a.Missing || (!b.Missing && (b.Count != a.Count || !near(b.Avg, a.Avg))) {
+			t.Fatalf("point %d: %+v through the rollup, %+v from raw", i, b, a)
+		}
+	}
+	if _, err := q.Trend(ctx, TrendRequest{Sensors: req.Sensors, Metric: req.Metric, From: req.From, To: req.To, Resolution: Resolution1m}); err == nil {
+		t.Error("a forced 1m resolution was taken with the minute rollup off")
+	}
+	if err := Backfill(ctx, q.conn, time.Time{}, time.Time{}, func(string, time.Duration) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetMinuteRollup(ctx, q.conn, true); err != nil {
+		t.Fatal(err)
+	}
+	if on, err := minuteRollupOn(ctx, q.conn); err != nil || !on {
+		t.Fatalf("minute view not back (%v)", err)
+	}
+}

@@ -31,6 +31,7 @@ type ingestOptions struct {
 	Cases              string
 	ClickHouse, Broker string
 	IOC                string // the ioc binary
+	MinuteRollup       bool   // analytics.minute_rollup for the run
 }
 
 // ingestCase is one way readings reach ioc.
@@ -68,6 +69,9 @@ func benchIngest(ctx context.Context, o ingestOptions) error {
 		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.ClickHouse.Database)
 		conn.Close()
 	}()
+	if err := analytics.SetMinuteRollup(ctx, conn, o.MinuteRollup); err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "ioc-bench-")
 	if err != nil {
 		return err

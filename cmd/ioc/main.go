@@ -115,6 +115,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitFailed
 		}
 		fmt.Fprintf(stdout, "schema version %d (database %s on %s)\n", v, cfg.ClickHouse.Database, cfg.ClickHouse.Addr)
+		if err := applyMinuteRollup(ctx, cfg); err != nil {
+			fmt.Fprintf(stderr, "ioc migrate: %v\n", err)
+			return exitFailed
+		}
 		if backfill {
 			if err := runBackfill(ctx, cfg.ClickHouse, from, to, stdout); err != nil {
 				fmt.Fprintf(stderr, "ioc migrate --backfill: %v\n", err)
@@ -165,6 +169,16 @@ func loadConfig(path string) (config.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// applyMinuteRollup turns the minute rollup's view on or off as analytics.minute_rollup says.
+func applyMinuteRollup(ctx context.Context, cfg config.Config) error {
+	conn, err := analytics.Open(ctx, cfg.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return analytics.SetMinuteRollup(ctx, conn, cfg.Analytics.MinuteRollup)
 }
 
 // runBackfill rebuilds the rollups of the months between from and to (YYYY-MM, either may be

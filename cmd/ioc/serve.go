@@ -37,7 +37,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		log.Info("schema ready", "version", v, "database", cfg.ClickHouse.Database, "clickhouse", cfg.ClickHouse.Addr)
+		if err := applyMinuteRollup(ctx, cfg); err != nil {
+			return err
+		}
+		log.Info("schema ready", "version", v, "database", cfg.ClickHouse.Database, "clickhouse", cfg.ClickHouse.Addr, "minute_rollup", cfg.Analytics.MinuteRollup)
 	}
 	conn, err := analytics.Open(ctx, cfg.ClickHouse)
 	if err != nil {

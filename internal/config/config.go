@@ -248,8 +248,12 @@ type Streams struct {
 
 // Analytics bounds history queries and sets how long each table keeps its rows.
 type Analytics struct {
-	Queries   Queries   `yaml:"queries"`
-	Retention Retention `yaml:"retention"`
+	// MinuteRollup keeps the 1-minute rollup's view on. Off, raw inserts run several times
+	// faster where sensors report once a minute or less, and trends read the raw table for
+	// buckets under an hour. Applied by `ioc migrate` and by serve's migrate_on_start.
+	MinuteRollup bool      `yaml:"minute_rollup"`
+	Queries      Queries   `yaml:"queries"`
+	Retention    Retention `yaml:"retention"`
 }
 
 // Queries bounds every history query (trends, districts, top-N, exports).
@@ -380,6 +384,7 @@ func Default() Config {
 			MetadataMaxBytes: 256 << 10,
 		},
 		Analytics: Analytics{
+			MinuteRollup: true,
 			Queries: Queries{
 				Timeout:       10 * time.Second,
 				MaxRange:      10 * 366 * 24 * time.Hour,
