@@ -240,8 +240,16 @@ func TestServeStoresPublishedReadingsExactly(t *testing.T) {
 			t.Fatalf("row %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if v := h.metric(t, `ioc_writer_rows_written_total{table="readings"}`); v != fmt.Sprint(len(want)) {
-		t.Errorf("/metrics rows written = %q, want %d", v, len(want))
+	// Rows are visible in readings before the INSERT returns (the rollups' views run after the
+	// part is written), and the counter moves when it returns.
+	written := ""
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if written = h.metric(t, `ioc_writer_rows_written_total{table="readings"}`); written == fmt.Sprint(len(want)) {
+			break
+		}
+	}
+	if written != fmt.Sprint(len(want)) {
+		t.Errorf("/metrics rows written = %q, want %d", written, len(want))
 	}
 	if v := h.metric(t, "ioc_mqtt_messages_received_total"); v != "60" {
 		t.Errorf("/metrics messages received = %q, want 60", v)
