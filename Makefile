@@ -29,11 +29,12 @@ services-stop:
 demo: services build
 	bin/ioc migrate
 	@echo
-	@echo "  Hải Đăng IOC is starting with simulated Lào Cai sensors:"
+	@echo "  Hải Đăng IOC is starting with simulated Lào Cai sensors and cameras:"
 	@echo "    UI       http://localhost:8080/"
 	@echo "    health   http://localhost:8080/healthz"
 	@echo "    metrics  http://localhost:8080/metrics"
 	@echo "    data     clickhouse-client --query 'SELECT * FROM ioc.readings ORDER BY ts DESC LIMIT 10'"
+	@echo "    cameras  clickhouse-client --query 'SELECT camera_id, state, reason FROM ioc.camera_status WHERE change = 1 ORDER BY ts DESC LIMIT 10'"
 	@echo "  Ctrl-C stops the server; 'make services-stop' stops ClickHouse and Mosquitto."
 	@echo
 	IOC_SIMULATOR_ENABLED=true bin/ioc serve

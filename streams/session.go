@@ -174,7 +174,9 @@ func (s *session) connect(ctx context.Context) (*gortsplib.Client, *description.
 		t := gortsplib.TransportUDP
 		c.Transport = &t
 	}
-	c.OnDecodeError = func(err error) { s.sup.m.decodeErrors.Inc() }
+	// gortsplib's defaults print both to the standard logger; loss is measured from sequence
+	// numbers instead (videoMeter), decode errors are counted.
+	c.OnDecodeError = func(error) { s.sup.m.decodeErrors.Inc() }
 	c.OnPacketsLost = func(uint64) {}
 	if err := c.Start2(); err != nil {
 		return nil, nil, nil, fail(classify(err), err)

@@ -334,7 +334,7 @@ func (c *Camera) sendFrame(now, start time.Time) {
 	}
 	c.mu.Unlock()
 	c.gop.padTo = kbps * 1000 / 8 / c.cfg.FPS
-	au, _ := c.gop.next()
+	au := c.gop.next()
 	pkts, err := c.encoder.Encode(au)
 	if err != nil {
 		c.log.Error("encode a frame", "err", err)

@@ -270,8 +270,8 @@ func newGOP(p videoParams, keyint, bitrate int) (*gop, error) {
 	return g, nil
 }
 
-// next is the next access unit, and whether it is an IDR picture.
-func (g *gop) next() ([][]byte, bool) {
+// next is the next access unit.
+func (g *gop) next() [][]byte {
 	pos := g.frame % g.keyint
 	g.frame++
 	var au [][]byte
@@ -288,5 +288,5 @@ func (g *gop) next() ([][]byte, bool) {
 	if g.padTo-size >= 2 {
 		au = append(au, filler(g.padTo-size))
 	}
-	return au, pos == 0
+	return au
 }
