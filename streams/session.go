@@ -25,6 +25,7 @@ import (
 // reconnects with backoff when the camera fails.
 type session struct {
 	cam  *Camera
+	gen  uint64 // the supervisor's number of this start
 	mode string
 	cfg  config.Streams
 	sup  *Supervisor
@@ -130,7 +131,7 @@ func (s *session) report(ctx context.Context, st *CameraStatus, state State, rea
 	now := time.Now().UTC()
 	changed := state != s.state || reason != s.reason
 	if !changed && now.Sub(s.lastStored) < s.cfg.SampleInterval {
-		s.sup.setLatest(s.statusOf(st, now, false, detail))
+		s.sup.setLatest(s.statusOf(st, now, false, detail), s.gen)
 		return
 	}
 	if changed {
@@ -145,7 +146,7 @@ func (s *session) report(ctx context.Context, st *CameraStatus, state State, rea
 	}
 	out := s.statusOf(st, now, changed, detail)
 	s.lastStored = now
-	s.sup.setLatest(out)
+	s.sup.setLatest(out, s.gen)
 	if err := s.sup.sink.DeliverCamera(ctx, []CameraStatus{out}, nil); err != nil && ctx.Err() == nil {
 		s.log.Warn("camera status not stored", "err", err)
 	}

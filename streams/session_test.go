@@ -362,3 +362,44 @@ func TestProbeMode(t *testing.T) {
 	}
 	w.waitState(t, "cam-p", streams.StateOnline, "", 5*time.Second)
 }
+
+// Reload starts new cameras, stops removed ones and restarts changed ones; the others run on.
+func TestReloadChangesOnlyWhatChanged(t *testing.T) {
+	a := startCamera(t, camsim.Config{ID: "cam-a", Width: 320, Height: 240, FPS: 10})
+	b := startCamera(t, camsim.Config{ID: "cam-b", Width: 320, Height: 240, FPS: 10})
+	w := watch(t, fastStreams(), "cameras:"+catalogEntry("cam-a", a.URL(), "    mode: health\n"))
+	first := w.waitState(t, "cam-a", streams.StateOnline, "", 5*time.Second)
+	parse := func(yaml string) *streams.CameraCatalog {
+		cat, err := streams.ParseCameraCatalog([]byte(yaml), map[string]string{"traffic_police": ""}, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cat
+	}
+
+	started, stopped, restarted := w.sup.Reload(parse("cameras:" + catalogEntry("cam-a", a.URL(), "    mode: health\n") + catalogEntry("cam-b", b.URL(), "    mode: probe\n")))
+	if started != 1 || stopped != 0 || restarted != 0 {
+		t.Errorf("adding cam-b: started %d, stopped %d, restarted %d", started, stopped, restarted)
+	}
+	w.waitState(t, "cam-b", streams.StateOnline, "", 5*time.Second)
+	if st, _ := w.latest("cam-a"); !st.Since.Equal(first.Since) {
+		t.Errorf("cam-a was restarted (online since %s, then %s)", first.Since, st.Since)
+	}
+
+	started, stopped, restarted = w.sup.Reload(parse("cameras:" + catalogEntry("cam-b", b.URL(), "    mode: health\n")))
+	if started != 0 || stopped != 1 || restarted != 1 {
+		t.Errorf("removing cam-a, changing cam-b: started %d, stopped %d, restarted %d", started, stopped, restarted)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, ok := w.latest("cam-b")
+		_, aThere := w.latest("cam-a")
+		if ok && st.Mode == streams.ModeHealth && st.State == streams.StateOnline && !aThere {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the reload: cam-b %+v, cam-a still listed %t", st, aThere)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -3,6 +3,7 @@ package streams
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -25,8 +26,12 @@ type Supervisor struct {
 	limits         Limits
 	metadataLimits MetadataLimits
 
-	mu     sync.Mutex
-	latest map[string]CameraStatus
+	mu       sync.Mutex
+	latest   map[string]CameraStatus
+	sessions map[string]*running
+	gen      uint64
+	runCtx   context.Context // Run's; nil before Run
+	wg       sync.WaitGroup
 }
 
 // NewSupervisor builds the supervisor of cat's cameras, reporting to sink; Run starts it.
@@ -36,6 +41,7 @@ func NewSupervisor(cat *CameraCatalog, cfg config.Streams, sink Sink, reg promet
 		limits:         Limits{DegradedShare: cfg.DegradedShare, MaxLoss: cfg.MaxLoss},
 		metadataLimits: MetadataLimits{MaxBytes: cfg.MetadataMaxBytes, MaxDepth: DefaultMetadataLimits.MaxDepth, MaxElements: DefaultMetadataLimits.MaxElements},
 		latest:         make(map[string]CameraStatus, cat.Len()),
+		sessions:       make(map[string]*running, cat.Len()),
 	}
 	s.m = newMetrics(reg, s.countStates)
 	return s
@@ -43,47 +49,104 @@ func NewSupervisor(cat *CameraCatalog, cfg config.Streams, sink Sink, reg promet
 
 // Run watches every camera until ctx ends, and returns once every session has stopped.
 func (s *Supervisor) Run(ctx context.Context) error {
+	s.mu.Lock()
 	n := s.cat.Len()
 	s.log.Info("watching cameras", "cameras", n, "default_mode", s.cfg.Mode, "start_spread", s.cfg.StartSpread)
-	var wg sync.WaitGroup
+	s.runCtx = ctx
 	for i := range s.cat.Cameras {
-		cam := &s.cat.Cameras[i]
-		mode := cam.Mode
-		if mode == "" {
-			mode = s.cfg.Mode
-		}
-		sess := &session{
-			cam: cam, mode: mode, cfg: s.cfg, sup: s,
-			log:    s.log.With("camera", cam.ID, "url", cam.URL),
-			events: make(chan CameraEvent, 64), // drained at least every second; more is dropped and counted
-		}
 		delay := time.Duration(0)
 		if n > 1 {
 			delay = s.cfg.StartSpread * time.Duration(i) / time.Duration(n)
 		}
-		wg.Add(1)
-		go func() { // owned by Run, which waits for it
-			defer wg.Done()
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			s.m.sessions.Inc()
-			defer s.m.sessions.Dec()
-			sess.run(ctx)
-		}()
+		s.startLocked(s.cat.Cameras[i], delay)
 	}
-	wg.Wait()
+	s.mu.Unlock()
+	<-ctx.Done()
+	s.wg.Wait()
 	return nil
 }
 
-// setLatest records a camera's latest status.
-func (s *Supervisor) setLatest(st CameraStatus) {
+// running is a camera's session as the supervisor holds it.
+type running struct {
+	cam    Camera
+	gen    uint64 // which start of the camera this is: statuses of an older one are ignored
+	cancel context.CancelFunc
+}
+
+// startLocked starts cam's session after delay; s.mu is held.
+func (s *Supervisor) startLocked(cam Camera, delay time.Duration) {
+	ctx, cancel := context.WithCancel(s.runCtx)
+	s.gen++
+	r := &running{cam: cam, gen: s.gen, cancel: cancel}
+	s.sessions[cam.ID] = r
+	mode := cam.Mode
+	if mode == "" {
+		mode = s.cfg.Mode
+	}
+	sess := &session{
+		cam: &r.cam, gen: r.gen, mode: mode, cfg: s.cfg, sup: s,
+		log:    s.log.With("camera", cam.ID, "url", cam.URL),
+		events: make(chan CameraEvent, 64), // drained at least every second; more is dropped and counted
+	}
+	s.wg.Add(1)
+	go func() { // owned by Run, which waits for it; Reload or ctx stops it
+		defer s.wg.Done()
+		defer cancel()
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.m.sessions.Inc()
+		defer s.m.sessions.Dec()
+		sess.run(ctx)
+	}()
+}
+
+// Reload watches the cameras of cat from now on: new cameras start at once, removed ones stop
+// (and leave Latest), changed ones (URL, credentials, mode, expectations…) restart. Before Run
+// it only replaces the catalog.
+func (s *Supervisor) Reload(cat *CameraCatalog) (started, stopped, restarted int) {
 	s.mu.Lock()
-	s.latest[st.Camera] = st
+	defer s.mu.Unlock()
+	s.cat = cat
+	if s.runCtx == nil {
+		return 0, 0, 0
+	}
+	for id, r := range s.sessions {
+		if cat.Lookup(id) == nil {
+			r.cancel()
+			delete(s.sessions, id)
+			delete(s.latest, id)
+			stopped++
+		}
+	}
+	for _, cam := range cat.Cameras {
+		r, ok := s.sessions[cam.ID]
+		switch {
+		case !ok:
+			s.startLocked(cam, 0)
+			started++
+		case !reflect.DeepEqual(r.cam, cam):
+			r.cancel()
+			delete(s.latest, cam.ID)
+			s.startLocked(cam, 0)
+			restarted++
+		}
+	}
+	s.log.Info("camera catalog reloaded", "cameras", cat.Len(), "started", started, "stopped", stopped, "restarted", restarted)
+	return started, stopped, restarted
+}
+
+// setLatest records a camera's latest status, from the gen'th start of its session; a session
+// that Reload stopped or replaced is not heard any more.
+func (s *Supervisor) setLatest(st CameraStatus, gen uint64) {
+	s.mu.Lock()
+	if r := s.sessions[st.Camera]; r != nil && r.gen == gen {
+		s.latest[st.Camera] = st
+	}
 	s.mu.Unlock()
 }
 

@@ -108,7 +108,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		checks = append(checks, dashboard.Check{Name: "mqtt", Checker: sub})
 		produce(func() error { return sub.Run(gctx) })
-		g.Go(func() error { return reloadCatalogOnHangup(gctx, cfg.Ingest, norm, conn, log) })
+		g.Go(func() error { return onHangup(gctx, func() { reloadSensors(gctx, cfg.Ingest, norm, conn, log) }) })
 	}
 	if cfg.HasRole(config.RoleStreams) {
 		cams, err := loadCameraCatalog(cfg.Streams)
@@ -132,6 +132,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			}
 			sup := streams.NewSupervisor(cams, cfg.Streams, writer, reg, log)
 			produce(func() error { return sup.Run(gctx) })
+			if cfg.Streams.Catalog != "" { // the demo's simulated cameras have no file to reload
+				g.Go(func() error { return onHangup(gctx, func() { reloadCameras(gctx, cfg.Streams, sup, conn, log) }) })
+			}
 		}
 	}
 	if cfg.Simulator.Enabled {
@@ -167,9 +170,8 @@ func describeCatalog(path string) string {
 	return path
 }
 
-// reloadCatalogOnHangup reloads the sensor catalog on SIGHUP until ctx ends. A catalog with
-// problems is refused, with each problem logged, and the one in use stays.
-func reloadCatalogOnHangup(ctx context.Context, ic config.Ingest, norm *ingest.Normalizer, conn driver.Conn, log *slog.Logger) error {
+// onHangup calls reload at every SIGHUP until ctx ends.
+func onHangup(ctx context.Context, reload func()) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -178,17 +180,37 @@ func reloadCatalogOnHangup(ctx context.Context, ic config.Ingest, norm *ingest.N
 		case <-ctx.Done():
 			return nil
 		case <-hup:
+			reload()
 		}
-		cat, err := loadCatalog(ic)
-		if err != nil {
-			log.Error("sensor catalog reload refused; the previous catalog stays in use", "err", err)
-			continue
-		}
-		norm.SetCatalog(cat)
-		log.Info("sensor catalog reloaded", "sensors", cat.Len(), "file", describeCatalog(ic.Catalog))
-		if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
-			log.Error("sensor catalog reloaded but not mirrored to ClickHouse", "err", err)
-		}
+	}
+}
+
+// reloadSensors reloads the sensor catalog. A catalog with problems is refused, with each
+// problem logged, and the one in use stays.
+func reloadSensors(ctx context.Context, ic config.Ingest, norm *ingest.Normalizer, conn driver.Conn, log *slog.Logger) {
+	cat, err := loadCatalog(ic)
+	if err != nil {
+		log.Error("sensor catalog reload refused; the previous catalog stays in use", "err", err)
+		return
+	}
+	norm.SetCatalog(cat)
+	log.Info("sensor catalog reloaded", "sensors", cat.Len(), "file", describeCatalog(ic.Catalog))
+	if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
+		log.Error("sensor catalog reloaded but not mirrored to ClickHouse", "err", err)
+	}
+}
+
+// reloadCameras reloads the camera catalog: the supervisor starts, stops and restarts only the
+// cameras that changed. A catalog with problems is refused and the one in use stays.
+func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervisor, conn driver.Conn, log *slog.Logger) {
+	cams, err := loadCameraCatalog(sc)
+	if err != nil {
+		log.Error("camera catalog reload refused; the previous catalog stays in use", "err", err)
+		return
+	}
+	sup.Reload(cams)
+	if err := analytics.SyncCameras(ctx, conn, cams, sc.Mode); err != nil {
+		log.Error("camera catalog reloaded but not mirrored to ClickHouse", "err", err)
 	}
 }
 
