@@ -72,25 +72,15 @@ func Describe(ctx context.Context, rawURL string, timeout time.Duration) (Stream
 	fail := func(r Reason, err error) (StreamInfo, error) {
 		return info, &DescribeError{Reason: r, URL: info.URL, Err: scrub(err, rawURL)}
 	}
-	u, err := base.ParseURL(rawURL)
-	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") {
-		return fail(ReasonBadURL, errors.New("want rtsp://[user:password@]host[:port]/path"))
-	}
-	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, ReadTimeout: timeout, WriteTimeout: timeout}
-	if err := c.Start2(); err != nil {
-		return fail(classify(err), err)
-	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, c.Close) // the client's calls take no context
-	defer stop()
-
-	desc, _, err := c.Describe(u)
+	_, desc, closeAll, err := dial(ctx, rawURL, timeout, nil, nil)
 	if err != nil {
-		if ctx.Err() != nil {
-			return fail(ReasonTimeout, ctx.Err())
+		var f *failure
+		if errors.As(err, &f) {
+			return fail(f.reason, f.err)
 		}
-		return fail(classify(err), err)
+		return fail(ReasonError, err)
 	}
+	defer closeAll()
 	info.Video, info.Metadata, err = tracks(desc)
 	switch {
 	case err != nil:
@@ -99,6 +89,38 @@ func Describe(ctx context.Context, rawURL string, timeout time.Duration) (Stream
 		return fail(ReasonNoVideoTrack, errors.New("the camera offers no video track"))
 	}
 	return info, nil
+}
+
+// dial opens an RTSP client on rawURL and describes the stream, for Describe and the camera
+// sessions alike. Errors are failures with their reason; a cancelled ctx is a timeout. The
+// caller closes the client with the returned func. transport nil lets gortsplib choose.
+// gortsplib's default callbacks for decode errors and lost packets print to the standard
+// logger: decode errors go to onDecodeError (nil ignores them), and loss is measured from
+// sequence numbers instead (videoMeter).
+func dial(ctx context.Context, rawURL string, timeout time.Duration, transport *gortsplib.Transport, onDecodeError func(error)) (*gortsplib.Client, *description.Session, func(), error) {
+	u, err := base.ParseURL(rawURL)
+	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") {
+		return nil, nil, nil, fail(ReasonBadURL, errors.New("want rtsp://[user:password@]host[:port]/path"))
+	}
+	if onDecodeError == nil {
+		onDecodeError = func(error) {}
+	}
+	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, ReadTimeout: timeout, WriteTimeout: timeout, Transport: transport,
+		OnDecodeError: onDecodeError, OnPacketsLost: func(uint64) {}}
+	if err := c.Start2(); err != nil {
+		return nil, nil, nil, fail(classify(err), err)
+	}
+	stop := context.AfterFunc(ctx, c.Close) // the client's calls take no context
+	closeAll := func() { stop(); c.Close() }
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		closeAll()
+		if ctx.Err() != nil {
+			return nil, nil, nil, fail(ReasonTimeout, ctx.Err())
+		}
+		return nil, nil, nil, fail(classify(err), err)
+	}
+	return c, desc, closeAll, nil
 }
 
 // tracks reads the video track's codec and resolution, and whether a metadata track is there.

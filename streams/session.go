@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/pion/rtp"
@@ -161,36 +160,18 @@ func (s *session) statusOf(st *CameraStatus, now time.Time, changed bool, detail
 
 // connect opens an RTSP client on the camera and describes it.
 func (s *session) connect(ctx context.Context) (*gortsplib.Client, *description.Session, func(), error) {
-	raw := s.cam.DialURL()
-	u, err := base.ParseURL(raw)
-	if err != nil {
-		return nil, nil, nil, fail(ReasonBadURL, errors.New("unparseable URL"))
-	}
-	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, ReadTimeout: s.cfg.RequestTimeout, WriteTimeout: s.cfg.RequestTimeout}
+	var transport *gortsplib.Transport
 	switch s.cfg.Transport {
 	case "tcp":
 		t := gortsplib.TransportTCP
-		c.Transport = &t
+		transport = &t
 	case "udp":
 		t := gortsplib.TransportUDP
-		c.Transport = &t
+		transport = &t
 	}
-	// gortsplib's defaults print both to the standard logger; loss is measured from sequence
-	// numbers instead (videoMeter), decode errors are counted.
-	c.OnDecodeError = func(error) { s.sup.m.decodeErrors.Inc() }
-	c.OnPacketsLost = func(uint64) {}
-	if err := c.Start2(); err != nil {
-		return nil, nil, nil, fail(classify(err), err)
-	}
-	stop := context.AfterFunc(ctx, c.Close) // the client's calls take no context
-	closeAll := func() { stop(); c.Close() }
-	desc, _, err := c.Describe(u)
+	c, desc, closeAll, err := dial(ctx, s.cam.DialURL(), s.cfg.RequestTimeout, transport, func(error) { s.sup.m.decodeErrors.Inc() })
 	if err != nil {
-		closeAll()
-		if ctx.Err() != nil {
-			return nil, nil, nil, ctx.Err()
-		}
-		return nil, nil, nil, fail(classify(err), err)
+		return nil, nil, nil, err
 	}
 	s.sup.m.connects.Inc()
 	return c, desc, closeAll, nil
