@@ -3,28 +3,35 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// rollupSelect is each rollup table's aggregate of the raw readings of one month; backfill
-// runs them with FINAL, so each stored reading counts once.
-var rollupSelect = map[string]string{
-	"readings_1m": `SELECT toDateTime(intDiv(toUInt32(ts), 60) * 60, 'UTC') AS bucket, sensor_id, metric,
-       countState(), minState(value), maxState(value), avgState(value), sumState(value), argMaxState(value, ts), quantileTDigestState(0.95)(value)
-FROM readings FINAL WHERE ts >= ? AND ts < ? AND text = '' GROUP BY bucket, sensor_id, metric`,
-	"readings_1h": `SELECT toDateTime(intDiv(toUInt32(ts), 3600) * 3600, 'UTC') AS bucket, sensor_id, metric,
-       countState(), minState(value), maxState(value), avgState(value), sumState(value), argMaxState(value, ts), quantileTDigestState(0.95)(value)
-FROM readings FINAL WHERE ts >= ? AND ts < ? AND text = '' GROUP BY bucket, sensor_id, metric`,
-	"district_1h": `SELECT toDateTime(intDiv(toUInt32(ts), 3600) * 3600, 'UTC') AS bucket, district, metric,
-       uniqState(toString(sensor_id)), countState(), minState(value), maxState(value), avgState(value), sumState(value)
-FROM readings FINAL ANY INNER JOIN (SELECT id AS sensor_id, district FROM sensors FINAL WHERE deleted = 0) USING sensor_id
-WHERE ts >= ? AND ts < ? AND text = '' GROUP BY bucket, district, metric`,
+// rollupViews are the rollups backfill rebuilds, by table, with the view that fills each; the
+// minute rollup first.
+var rollupViews = []struct{ table, view string }{
+	{"readings_1m", minuteView}, {"readings_1h", "readings_1h_mv"}, {"district_1h", "district_1h_mv"},
 }
 
-// rollupTables are the rollups backfill rebuilds; the minute rollup first.
-var rollupTables = []string{"readings_1m", "readings_1h", "district_1h"}
+// backfillSelect is a rollup view's own SELECT, made to read one range of the deduplicated raw
+// readings: FROM readings FINAL, ts between two bound times. Deriving it from the migration keeps
+// backfill and view from drifting apart.
+func backfillSelect(view string) (string, error) {
+	stmt, err := viewStatement(view)
+	if err != nil {
+		return "", err
+	}
+	sel := stmt[strings.Index(stmt, "\nSELECT ")+1:]
+	for _, r := range [][2]string{{"\nFROM readings\n", "\nFROM readings FINAL\n"}, {"\nWHERE text = ''\n", "\nWHERE ts >= ? AND ts < ? AND text = ''\n"}} {
+		if strings.Count(sel, r[0]) != 1 {
+			return "", fmt.Errorf("backfill: the view %s does not read as expected (%q)", view, strings.TrimSpace(r[0]))
+		}
+		sel = strings.Replace(sel, r[0], r[1], 1)
+	}
+	return sel, nil
+}
 
 // Backfill rebuilds the rollups of every month from from's to to's (both included; zero times
 // take the first and last months the raw readings hold) from the deduplicated raw readings:
@@ -41,9 +48,9 @@ func Backfill(ctx context.Context, conn driver.Conn, from, to time.Time, report 
 	if err != nil {
 		return err
 	}
-	tables := rollupTables
+	rollups := rollupViews
 	if !minute { // analytics.minute_rollup is off: its table is left as it is
-		tables = tables[1:]
+		rollups = rollups[1:]
 	}
 	lo, hi := "000000", "999999"
 	if !from.IsZero() {
@@ -63,14 +70,17 @@ func Backfill(ctx context.Context, conn driver.Conn, from, to time.Time, report 
 		}
 		begin = begin.AddDate(0, -1, 0)
 		end := begin.AddDate(0, 1, 0)
-		for _, table := range tables {
-			// month is six digits read from system.parts; table is one of ours.
-			if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", table, month)); err != nil {
-				return fmt.Errorf("backfill %s: clear %s: %w", month, table, err)
+		for _, r := range rollups {
+			sel, err := backfillSelect(r.view)
+			if err != nil {
+				return err
 			}
-			insert := "INSERT INTO " + table + " " + rollupSelect[table]
-			if err := conn.Exec(ctx, insert, begin, end); err != nil {
-				return fmt.Errorf("backfill %s: fill %s: %w", month, table, err)
+			// month is six digits read from system.parts; the table is one of ours.
+			if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", r.table, month)); err != nil {
+				return fmt.Errorf("backfill %s: clear %s: %w", month, r.table, err)
+			}
+			if err := conn.Exec(ctx, "INSERT INTO "+r.table+" "+sel, begin, end); err != nil {
+				return fmt.Errorf("backfill %s: fill %s: %w", month, r.table, err)
 			}
 		}
 		report(month, time.Since(start))

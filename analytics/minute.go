@@ -25,21 +25,30 @@ func SetMinuteRollup(ctx context.Context, conn driver.Conn, on bool) error {
 		}
 		return nil
 	}
+	stmt, err := viewStatement(minuteView)
+	if err != nil {
+		return fmt.Errorf("turn the minute rollup on: %w", err)
+	}
+	if err := conn.Exec(clickhouse.Context(ctx, clickhouse.WithSettings(ddlSettings)), stmt); err != nil {
+		return fmt.Errorf("turn the minute rollup on: %w", err)
+	}
+	return nil
+}
+
+// viewStatement is the CREATE MATERIALIZED VIEW statement of view, as the migrations define it.
+func viewStatement(view string) (string, error) {
 	ms, err := Migrations()
 	if err != nil {
-		return err
+		return "", err
 	}
 	for _, m := range ms {
 		for _, stmt := range m.Statements {
-			if strings.Contains(stmt, "MATERIALIZED VIEW IF NOT EXISTS "+minuteView+" ") {
-				if err := conn.Exec(clickhouse.Context(ctx, clickhouse.WithSettings(ddlSettings)), stmt); err != nil {
-					return fmt.Errorf("turn the minute rollup on: %w", err)
-				}
-				return nil
+			if strings.HasPrefix(stmt, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+view+" ") {
+				return stmt, nil
 			}
 		}
 	}
-	return fmt.Errorf("turn the minute rollup on: no migration defines %s", minuteView)
+	return "", fmt.Errorf("no migration defines %s", view)
 }
 
 // minuteRollupOn tells whether the minute rollup's view exists in the connection's database.

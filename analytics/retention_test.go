@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,5 +84,19 @@ func TestBackfillRebuildsRollups(t *testing.T) {
 	}
 	if !slices.Equal(months, []string{"202608"}) || count("readings_1m") != 2 || count("readings_1h") != 2 {
 		t.Errorf("after backfill of %v: 1m counts %d, 1h counts %d; want 2 each", months, count("readings_1m"), count("readings_1h"))
+	}
+}
+
+// Backfill reads each view's own SELECT, turned onto a range of the deduplicated raw readings.
+func TestBackfillSelectsAreTheViews(t *testing.T) {
+	for _, r := range rollupViews {
+		sel, err := backfillSelect(r.view)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(sel, "SELECT ") || !strings.Contains(sel, "\nFROM readings FINAL\n") ||
+			!strings.Contains(sel, "WHERE ts >= ? AND ts < ? AND text = ''") || strings.Contains(sel, "CREATE") {
+			t.Errorf("%s: %s", r.view, sel)
+		}
 	}
 }
