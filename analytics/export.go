@@ -145,10 +145,7 @@ func (q *Querier) ExportTrend(ctx context.Context, w io.Writer, req TrendRequest
 func (q *Querier) ExportReadings(ctx context.Context, w io.Writer, sensors []string, metric string, from, to time.Time, lang Lang) error {
 	ctx, cancel := context.WithTimeout(ctx, q.lim.ExportTimeout)
 	defer cancel()
-	if err := q.checkRange(from, to); err != nil {
-		return err
-	}
-	def, err := checkMetric(metric)
+	def, err := q.checkRangeMetric(from, to, metric)
 	if err != nil {
 		return err
 	}

@@ -165,6 +165,14 @@ func (q *Querier) checkRange(from, to time.Time) error {
 	return nil
 }
 
+// checkRangeMetric is checkRange and checkMetric, which most queries make together.
+func (q *Querier) checkRangeMetric(from, to time.Time, metric string) (ingest.MetricDef, error) {
+	if err := q.checkRange(from, to); err != nil {
+		return ingest.MetricDef{}, err
+	}
+	return checkMetric(metric)
+}
+
 // checkMetric refuses a metric ingest does not know, or one with text values.
 func checkMetric(metric string) (ingest.MetricDef, error) {
 	def, ok := ingest.Metrics[metric]
@@ -329,10 +337,7 @@ func (q *Querier) prepare(ctx context.Context, req *TrendRequest) (trendPlan, er
 	if req.MaxPoints < 1 || req.MaxPoints > q.lim.MaxPoints {
 		return trendPlan{}, refuse(CodeBadPoints, "%d points: want 1 to %d", req.MaxPoints, q.lim.MaxPoints)
 	}
-	if err := q.checkRange(req.From, req.To); err != nil {
-		return trendPlan{}, err
-	}
-	def, err := checkMetric(req.Metric)
+	def, err := q.checkRangeMetric(req.From, req.To, req.Metric)
 	if err != nil {
 		return trendPlan{}, err
 	}
@@ -474,10 +479,7 @@ type DistrictPoint struct {
 func (q *Querier) Districts(ctx context.Context, metric string, from, to time.Time, step time.Duration) ([]DistrictPoint, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
 	defer cancel()
-	if err := q.checkRange(from, to); err != nil {
-		return nil, err
-	}
-	if _, err := checkMetric(metric); err != nil {
+	if _, err := q.checkRangeMetric(from, to, metric); err != nil {
 		return nil, err
 	}
 	if step < time.Hour || step%time.Hour != 0 {
@@ -511,10 +513,7 @@ type Ranked struct {
 func (q *Querier) Top(ctx context.Context, metric string, from, to time.Time, n int, lowest bool) ([]Ranked, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
 	defer cancel()
-	if err := q.checkRange(from, to); err != nil {
-		return nil, err
-	}
-	if _, err := checkMetric(metric); err != nil {
+	if _, err := q.checkRangeMetric(from, to, metric); err != nil {
 		return nil, err
 	}
 	if n < 1 || n > q.lim.MaxSeries {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,7 +54,7 @@ func benchCameras(ctx context.Context, o cameraOptions) error {
 	}
 	defer os.RemoveAll(dir)
 	for _, c := range cases {
-		if o.Cases != "all" && !strings.Contains(","+o.Cases+",", ","+strings.TrimPrefix(c.name, "cameras-")+",") {
+		if o.Cases != "all" && !slices.Contains(strings.Split(o.Cases, ","), strings.TrimPrefix(c.name, "cameras-")) {
 			continue
 		}
 		line, err := runCameraCase(ctx, o, c, dir)

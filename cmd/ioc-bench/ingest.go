@@ -5,14 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -364,21 +362,15 @@ http: {listen: %q}
 
 // rowsWritten reads ioc_writer_rows_written_total{table="readings"} from ioc's /metrics.
 func rowsWritten(listen string) (float64, error) {
-	resp, err := http.Get("http://" + listen + "/metrics")
+	m, err := scrape(listen)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
+	v, ok := m[`ioc_writer_rows_written_total{table="readings"}`]
+	if !ok {
+		return 0, fmt.Errorf("no ioc_writer_rows_written_total in /metrics")
 	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if rest, ok := strings.CutPrefix(line, `ioc_writer_rows_written_total{table="readings"} `); ok {
-			return strconv.ParseFloat(rest, 64)
-		}
-	}
-	return 0, fmt.Errorf("no ioc_writer_rows_written_total in /metrics")
+	return v, nil
 }
 
 func waitHealthy(ctx context.Context, listen string) error {

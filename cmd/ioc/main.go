@@ -115,15 +115,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitFailed
 		}
 		fmt.Fprintf(stdout, "schema version %d (database %s on %s)\n", v, cfg.ClickHouse.Database, cfg.ClickHouse.Addr)
-		if err := applyMinuteRollup(ctx, cfg); err != nil {
+		if err := afterMigrate(ctx, cfg, backfill, from, to, stdout); err != nil {
 			fmt.Fprintf(stderr, "ioc migrate: %v\n", err)
 			return exitFailed
-		}
-		if backfill {
-			if err := runBackfill(ctx, cfg.ClickHouse, from, to, stdout); err != nil {
-				fmt.Fprintf(stderr, "ioc migrate --backfill: %v\n", err)
-				return exitFailed
-			}
 		}
 	case "serve":
 		// IOC_BENCH_CPUPROFILE names a file for a CPU profile of the whole run (benchmarks).
@@ -171,19 +165,10 @@ func loadConfig(path string) (config.Config, error) {
 	return cfg, nil
 }
 
-// applyMinuteRollup turns the minute rollup's view on or off as analytics.minute_rollup says.
-func applyMinuteRollup(ctx context.Context, cfg config.Config) error {
-	conn, err := analytics.Open(ctx, cfg.ClickHouse)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return analytics.SetMinuteRollup(ctx, conn, cfg.Analytics.MinuteRollup)
-}
-
-// runBackfill rebuilds the rollups of the months between from and to (YYYY-MM, either may be
-// empty) and prints each month done.
-func runBackfill(ctx context.Context, cfg config.ClickHouse, from, to string, stdout io.Writer) error {
+// afterMigrate turns the minute rollup's view on or off as analytics.minute_rollup says, then,
+// with backfill, rebuilds the rollups of the months between from and to (YYYY-MM, either may
+// be empty), printing each month done.
+func afterMigrate(ctx context.Context, cfg config.Config, backfill bool, from, to string, stdout io.Writer) error {
 	var lo, hi time.Time
 	var err error
 	if from != "" {
@@ -196,18 +181,27 @@ func runBackfill(ctx context.Context, cfg config.ClickHouse, from, to string, st
 			return fmt.Errorf("--to %q: want YYYY-MM", to)
 		}
 	}
-	conn, err := analytics.Open(ctx, cfg)
+	conn, err := analytics.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if err := analytics.SetMinuteRollup(ctx, conn, cfg.Analytics.MinuteRollup); err != nil {
+		return err
+	}
+	if !backfill {
+		return nil
+	}
 	months := 0
 	err = analytics.Backfill(ctx, conn, lo, hi, func(month string, took time.Duration) {
 		months++
 		fmt.Fprintf(stdout, "rollups of %s-%s rebuilt in %s\n", month[:4], month[4:], took.Round(time.Millisecond))
 	})
 	fmt.Fprintf(stdout, "%d month(s) rebuilt\n", months)
-	return err
+	if err != nil {
+		return fmt.Errorf("--backfill: %w", err)
+	}
+	return nil
 }
 
 func check(path string, err error, stdout, stderr io.Writer) int {

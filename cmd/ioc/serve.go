@@ -37,9 +37,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		if err := applyMinuteRollup(ctx, cfg); err != nil {
-			return err
-		}
 		log.Info("schema ready", "version", v, "database", cfg.ClickHouse.Database, "clickhouse", cfg.ClickHouse.Addr, "minute_rollup", cfg.Analytics.MinuteRollup)
 	}
 	conn, err := analytics.Open(ctx, cfg.ClickHouse)
@@ -47,6 +44,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer conn.Close()
+	if cfg.ClickHouse.MigrateOnStart {
+		if err := analytics.SetMinuteRollup(ctx, conn, cfg.Analytics.MinuteRollup); err != nil {
+			return err
+		}
+	}
 	checks := []dashboard.Check{{Name: "clickhouse", Checker: analytics.Health{Conn: conn}}}
 
 	runCtx, cancelRun := context.WithCancel(ctx)
