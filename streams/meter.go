@@ -79,6 +79,13 @@ func (m *videoMeter) packet(p *rtp.Packet, now time.Time) {
 	}
 }
 
+// last is when the last packet arrived (zero before the first).
+func (m *videoMeter) last() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lastPacket
+}
+
 // meterWindow is what a meter measured since the previous take.
 type meterWindow struct {
 	fps, bitrateKbps, keyframeInterval, jitterMs float64

@@ -312,11 +312,9 @@ func (s *session) deliverEvents(ctx context.Context, pending *[]CameraEvent) {
 func (s *session) packetAge(meter *videoMeter, lastMeta *lastPacket, now time.Time) time.Duration {
 	last := lastMeta.get()
 	if meter != nil {
-		meter.mu.Lock()
-		if meter.lastPacket.After(last) || last.IsZero() {
-			last = meter.lastPacket
+		if v := meter.last(); v.After(last) {
+			last = v
 		}
-		meter.mu.Unlock()
 	}
 	if last.IsZero() {
 		return 0
