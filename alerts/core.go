@@ -1,0 +1,563 @@
+package alerts
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/streams"
+)
+
+// Notification is one alert event that goes out to units.
+type Notification struct {
+	Event Event
+	// Units are the units that receive it.
+	Units []string
+	// Group is the routing group: notifiers send the notifications of one group together.
+	Group string
+}
+
+// core is the engine's state machine: rules, live alerts, silences. It is pure (no I/O, no
+// clock of its own: every call takes now) and owned by one goroutine; each call appends the
+// events it made to events and the notifications to notes.
+type core struct {
+	rules     []*compiled
+	byName    map[string]*compiled
+	byMetric  map[string][]*compiled
+	ticking   []*compiled // absence, camera_event and composite rules
+	camState  []*compiled
+	camEvent  []*compiled
+	route     *Route
+	inhibit   []Inhibit
+	sensors   *ingest.Catalog
+	cameras   *streams.CameraCatalog
+	districts []string
+	since     time.Time
+
+	alerts map[string]*live // by fingerprint: pending, firing and acknowledged alerts
+	byID   map[string]*live
+	// closed holds the fingerprints an operator resolved while their condition still held,
+	// with the severity then: the condition opens no new alert until it clears or worsens.
+	closed     map[string]Severity
+	silences   map[string]*Silence
+	lastActive map[[2]string]time.Time // composite rules: rule and district → last active
+
+	events []Event
+	notes  []Notification
+	// uneval counts a reading or event a rule cannot evaluate, by rule and reason.
+	uneval func(rule, reason string)
+}
+
+// live is an alert the engine tracks, with what the lifecycle needs.
+type live struct {
+	Alert
+	rule     *compiled
+	routing  routing
+	clearing time.Time // when its condition stopped (clear_for runs)
+	notified bool      // its firing went out (false while it was muted)
+	grade    grade
+}
+
+func newCore(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCatalog, now time.Time) *core {
+	c := &core{since: now, alerts: map[string]*live{}, byID: map[string]*live{}, closed: map[string]Severity{},
+		silences: map[string]*Silence{}, lastActive: map[[2]string]time.Time{}, uneval: func(string, string) {}}
+	c.setCatalogs(sensors, cameras)
+	c.setRules(rf, now)
+	return c
+}
+
+// setRules puts a rule file in force. Rules whose definition did not change keep their
+// memory (windows, levels); alerts of removed rules resolve.
+func (c *core) setRules(rf *RuleFile, now time.Time) {
+	old := c.byName
+	c.rules, c.byName, c.byMetric = nil, map[string]*compiled{}, map[string][]*compiled{}
+	c.ticking, c.camState, c.camEvent = nil, nil, nil
+	for i := range rf.Rules {
+		r := &rf.Rules[i]
+		cr := old[r.Name]
+		if cr == nil || !reflect.DeepEqual(*cr.Rule, *r) {
+			cr = compile(r)
+		}
+		c.rules = append(c.rules, cr)
+		c.byName[r.Name] = cr
+		switch r.Kind {
+		case KindThreshold, KindAlarmLevels, KindRate, KindWindow:
+			c.byMetric[r.Metric] = append(c.byMetric[r.Metric], cr)
+		case KindCameraState:
+			c.camState = append(c.camState, cr)
+		case KindCameraEvent:
+			c.camEvent = append(c.camEvent, cr)
+			c.ticking = append(c.ticking, cr)
+		case KindAbsence, KindComposite:
+			c.ticking = append(c.ticking, cr)
+		}
+	}
+	c.route, c.inhibit = &rf.Route, rf.Inhibit
+	for _, l := range c.sortedAlerts() {
+		cr := c.byName[l.Rule]
+		if cr == nil {
+			c.resolve(l, now, ActorEngine, "rule removed")
+			continue
+		}
+		if cr != l.rule {
+			l.rule = cr
+			cr.restoreStep(l)
+		}
+		l.routing = c.route.route(&l.Alert)
+	}
+}
+
+// setCatalogs gives the engine the sensor and camera catalogs (subjects' names, districts,
+// alarm levels, intervals).
+func (c *core) setCatalogs(sensors *ingest.Catalog, cameras *streams.CameraCatalog) {
+	c.sensors, c.cameras = sensors, cameras
+	set := map[string]bool{}
+	if sensors != nil {
+		for _, s := range sensors.Sensors {
+			set[s.District] = true
+		}
+	}
+	if cameras != nil {
+		for _, cam := range cameras.Cameras {
+			set[cam.District] = true
+		}
+	}
+	c.districts = c.districts[:0]
+	for d := range set {
+		if d != "" {
+			c.districts = append(c.districts, d)
+		}
+	}
+	sort.Strings(c.districts)
+}
+
+// observe evaluates readings.
+func (c *core) observe(readings []ingest.Reading, now time.Time) {
+	for i := range readings {
+		r := &readings[i]
+		var s *ingest.Sensor
+		if c.sensors != nil {
+			s = c.sensors.Lookup(r.Sensor)
+		}
+		for _, cr := range c.ticking {
+			if cr.Kind == KindAbsence {
+				cr.seen(SourceSensor, r.Sensor, r.Received)
+			}
+		}
+		rules := c.byMetric[r.Metric]
+		if len(rules) == 0 {
+			continue
+		}
+		if s == nil {
+			for _, cr := range rules {
+				c.uneval(cr.Name, unevalUnknown)
+			}
+			continue
+		}
+		for _, cr := range rules {
+			if !cr.Select.selectsSensor(s) {
+				continue
+			}
+			cond, reason, ok := cr.reading(r, s)
+			if !ok {
+				c.uneval(cr.Name, reason)
+				continue
+			}
+			c.apply(cond, now)
+		}
+	}
+}
+
+// warm feeds stored readings into the rate and window rules' memory, judging nothing.
+func (c *core) warm(readings []ingest.Reading) {
+	for i := range readings {
+		r := &readings[i]
+		s := c.sensors.Lookup(r.Sensor)
+		if s == nil {
+			continue
+		}
+		for _, cr := range c.byMetric[r.Metric] {
+			if cr.Select.selectsSensor(s) {
+				cr.warm(r, s)
+			}
+		}
+	}
+}
+
+// observeCameras evaluates camera statuses and events.
+func (c *core) observeCameras(statuses []streams.CameraStatus, events []streams.CameraEvent, now time.Time) {
+	for i := range statuses {
+		s := &statuses[i]
+		c.seenCamera(s.Camera, s.Time)
+		cam := c.camera(s.Camera)
+		for _, cr := range c.camState {
+			if cam == nil {
+				c.uneval(cr.Name, unevalUnknown)
+				continue
+			}
+			if cr.Select.selectsCamera(cam) {
+				c.apply(cr.cameraState(s), now)
+			}
+		}
+	}
+	for i := range events {
+		e := &events[i]
+		c.seenCamera(e.Camera, e.Received)
+		cam := c.camera(e.Camera)
+		for _, cr := range c.camEvent {
+			if cam == nil {
+				c.uneval(cr.Name, unevalUnknown)
+				continue
+			}
+			if !cr.Select.selectsCamera(cam) {
+				continue
+			}
+			if cond, ok := cr.cameraEvent(e, now); ok {
+				c.apply(cond, now)
+			}
+		}
+	}
+}
+
+func (c *core) seenCamera(id string, t time.Time) {
+	for _, cr := range c.ticking {
+		if cr.Kind == KindAbsence {
+			cr.seen(SourceCamera, id, t)
+		}
+	}
+}
+
+func (c *core) camera(id string) *streams.Camera {
+	if c.cameras == nil {
+		return nil
+	}
+	return c.cameras.Lookup(id)
+}
+
+// tick runs what time alone changes: pending alerts fire, clearing ones resolve, event alerts
+// expire, silent subjects and composite conditions are judged, unacknowledged alerts
+// escalate, and alerts whose silence ended go out.
+func (c *core) tick(now time.Time) {
+	for _, l := range c.sortedAlerts() {
+		switch {
+		case l.State == StatePending && now.Sub(l.StartsAt) >= l.rule.For:
+			c.fire(l, now)
+		case l.State.Active() && !l.clearing.IsZero() && now.Sub(l.clearing) >= l.rule.ClearFor:
+			c.resolve(l, now, ActorEngine, "condition cleared")
+		}
+	}
+	var conds []condition
+	for _, cr := range c.ticking {
+		switch cr.Kind {
+		case KindCameraEvent:
+			conds = cr.expireEvents(now, conds)
+		case KindAbsence:
+			conds = cr.absence(now, c.since, c.sensors, c.cameras, conds)
+		}
+	}
+	for _, cond := range conds {
+		c.apply(cond, now)
+	}
+	c.judgeComposites(now)
+	for _, l := range c.sortedAlerts() {
+		if l.State != StateFiring {
+			continue
+		}
+		if steps := l.routing.escalate; l.Escalation < len(steps) && now.Sub(l.FiredAt) >= steps[l.Escalation].After {
+			st := steps[l.Escalation]
+			l.Escalation++
+			l.Units = mergeUnits(l.Units, st.Units)
+			c.emit(l, EventEscalated, ActorEngine, fmt.Sprintf("chưa được xác nhận sau %s; chuyển thêm cho %v", st.After, st.Units), now)
+			continue
+		}
+		if !l.notified && c.muted(l, now) == "" {
+			l.Muted = ""
+			l.notified = true
+			a := l.Alert // the latest event again, now that it may go out
+			a.Units = slices.Clone(l.Units)
+			ev := Event{Time: now, Kind: EventFiring, Actor: ActorEngine, Reason: "hết tắt tiếng", Alert: a}
+			c.notes = append(c.notes, Notification{Event: ev, Units: a.Units, Group: l.routing.group})
+		}
+	}
+}
+
+// judgeComposites brings composite rules up to date with the alerts now active.
+func (c *core) judgeComposites(now time.Time) {
+	if !slices.ContainsFunc(c.ticking, func(cr *compiled) bool { return cr.Kind == KindComposite }) {
+		return
+	}
+	for _, l := range c.alerts {
+		if l.State.Active() && l.District != "" {
+			c.lastActive[[2]string{l.Rule, l.District}] = now
+		}
+	}
+	var conds []condition
+	for _, cr := range c.ticking {
+		if cr.Kind == KindComposite {
+			conds = cr.composite(now, c.lastActive, c.districts, conds)
+		}
+	}
+	for _, cond := range conds {
+		c.apply(cond, now)
+	}
+	for k, t := range c.lastActive {
+		if now.Sub(t) > 7*24*time.Hour {
+			delete(c.lastActive, k)
+		}
+	}
+}
+
+// apply runs one condition through the lifecycle.
+func (c *core) apply(cond condition, now time.Time) {
+	fp := fingerprint(cond.rule.Name, cond.source, cond.subject)
+	l := c.alerts[fp]
+	if !cond.active {
+		delete(c.closed, fp)
+		if l == nil {
+			return
+		}
+		l.Value = cond.value
+		switch {
+		case l.State == StatePending:
+			c.resolve(l, now, ActorEngine, "điều kiện hết trước khi đủ thời gian chờ (for)")
+		case cond.rule.ClearFor > 0:
+			if l.clearing.IsZero() {
+				l.clearing = now
+			}
+		default:
+			c.resolve(l, now, ActorEngine, "điều kiện đã hết")
+		}
+		return
+	}
+	if sev, ok := c.closed[fp]; ok {
+		if cond.grade.severity.Rank() <= sev.Rank() {
+			return
+		}
+		delete(c.closed, fp) // worse than when an operator closed it: a new alert
+	}
+	if l == nil {
+		c.open(fp, cond, now)
+		return
+	}
+	l.clearing = time.Time{}
+	l.Value = cond.value
+	if cond.grade == l.grade {
+		return
+	}
+	worse := cond.grade.severity.Rank() > l.grade.severity.Rank() || cond.grade.alarmLevel > l.grade.alarmLevel
+	l.setGrade(cond.grade)
+	if l.State == StatePending {
+		return
+	}
+	reason := fmt.Sprintf("mức độ %s → %s", l.Severity, cond.grade.severity)
+	if worse && l.State == StateAcknowledged {
+		l.State = StateFiring // worse than what was acknowledged: someone must take it again
+		l.AckedAt = time.Time{}
+	}
+	c.render(l)
+	l.routing = c.route.route(&l.Alert)
+	l.Units = mergeUnits(l.Units, l.routing.units)
+	c.emit(l, EventUpdated, ActorEngine, reason, now)
+}
+
+func (l *live) setGrade(g grade) {
+	l.grade = g
+	l.Severity, l.RiskLevel, l.AlarmLevel = g.severity, g.risk, g.alarmLevel
+}
+
+// open starts an alert for a condition that began to hold.
+func (c *core) open(fp string, cond condition, now time.Time) {
+	r := cond.rule
+	l := &live{rule: r, Alert: Alert{
+		ID: alertID(fp, now), Fingerprint: fp, Rule: r.Name, Source: cond.source, Subject: cond.subject,
+		Category: r.Category, SubCategory: r.SubCategory, Public: r.Public, Metric: r.Metric,
+		Value: cond.value, StartsAt: now, State: StatePending,
+	}}
+	l.setGrade(cond.grade)
+	c.describeSubject(&l.Alert, cond)
+	c.alerts[fp] = l
+	c.byID[l.ID] = l
+	c.render(l)
+	if r.For > 0 {
+		c.emit(l, EventPending, ActorEngine, "điều kiện bắt đầu", now)
+		return
+	}
+	c.fire(l, now)
+}
+
+// describeSubject copies the subject's name and place from its catalog.
+func (c *core) describeSubject(a *Alert, cond condition) {
+	switch cond.source {
+	case SourceSensor:
+		if c.sensors == nil {
+			return
+		}
+		if s := c.sensors.Lookup(cond.subject); s != nil {
+			a.SubjectName, a.District, a.Commune, a.Location = s.Name, s.District, s.Commune, s.Location
+		}
+	case SourceCamera:
+		if cam := c.camera(cond.subject); cam != nil {
+			a.SubjectName, a.District, a.Commune, a.Location = cam.Name, cam.District, cam.Commune, cam.Location
+		}
+	case SourceDistrict:
+		a.SubjectName, a.District = cond.district, cond.district
+	}
+}
+
+func (c *core) render(l *live) {
+	l.Title = l.rule.title.render(&l.Alert, l.rule.Title)
+	l.Description = l.rule.desc.render(&l.Alert, l.rule.Description)
+}
+
+// fire moves a pending (or new) alert to firing and sends it to its units.
+func (c *core) fire(l *live, now time.Time) {
+	l.State, l.FiredAt = StateFiring, now
+	l.routing = c.route.route(&l.Alert)
+	l.Units = l.routing.units
+	c.render(l)
+	c.emit(l, EventFiring, ActorEngine, "điều kiện đã giữ đủ thời gian", now)
+}
+
+// resolve ends an alert.
+func (c *core) resolve(l *live, now time.Time, actor, reason string) {
+	wasPending := l.State == StatePending
+	l.State, l.EndsAt = StateResolved, now
+	delete(c.alerts, l.Fingerprint)
+	delete(c.byID, l.ID)
+	if wasPending {
+		l.notified = false // nobody heard of it: nobody needs to hear it ended
+	}
+	c.emit(l, EventResolved, actor, reason, now)
+}
+
+// emit records an event and, when it goes out and the alert is not muted, a notification.
+func (c *core) emit(l *live, kind EventKind, actor, reason string, now time.Time) {
+	if kind.notifies() {
+		l.Muted = c.muted(l, now)
+	}
+	ev := c.snapshot(l, kind, actor, reason, now)
+	l.Seq = ev.Alert.Seq
+	l.UpdatedAt = now
+	c.events = append(c.events, ev)
+	if !kind.notifies() || l.Muted != "" || l.State == StatePending {
+		return
+	}
+	if kind == EventResolved && !l.notified {
+		return // the end of an alert nobody was told of stays quiet
+	}
+	l.notified = true
+	c.notes = append(c.notes, Notification{Event: ev, Units: slices.Clone(l.Units), Group: l.routing.group})
+}
+
+func (c *core) snapshot(l *live, kind EventKind, actor, reason string, now time.Time) Event {
+	a := l.Alert
+	a.Seq++
+	a.UpdatedAt = now
+	a.Units = slices.Clone(l.Units)
+	return Event{Time: now, Kind: kind, Actor: actor, Reason: reason, Alert: a}
+}
+
+// muted says why l must not be notified now, or "".
+func (c *core) muted(l *live, now time.Time) string {
+	ids := make([]string, 0, len(c.silences))
+	for id := range c.silences {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if s := c.silences[id]; s.ActiveAt(now) && s.Matchers.Matches(&l.Alert) {
+			return "silenced by " + id
+		}
+	}
+	for _, in := range c.inhibit {
+		if !in.Target.Matches(&l.Alert) {
+			continue
+		}
+		for _, src := range c.sortedAlerts() {
+			if src == l || !src.State.Active() || !in.Source.Matches(&src.Alert) {
+				continue
+			}
+			if equalLabels(in.Equal, &src.Alert, &l.Alert) {
+				return "inhibited by " + src.ID
+			}
+		}
+	}
+	return ""
+}
+
+func equalLabels(names []string, a, b *Alert) bool {
+	for _, n := range names {
+		if a.Label(n) != b.Label(n) {
+			return false
+		}
+	}
+	return true
+}
+
+func mergeUnits(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// sortedAlerts lists the live alerts in a stable order (by start, then id), so that runs are
+// reproducible.
+func (c *core) sortedAlerts() []*live {
+	out := make([]*live, 0, len(c.alerts))
+	for _, l := range c.alerts {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].StartsAt.Equal(out[j].StartsAt) {
+			return out[i].StartsAt.Before(out[j].StartsAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// restoreStep puts a rule's memory of the alert's subject where the alert is, so that
+// hysteresis and expiry carry on after a restart or a rule change.
+func (cr *compiled) restoreStep(l *live) {
+	key := l.Subject
+	if cr.Kind == KindAbsence {
+		key = l.Source + ":" + l.Subject
+	}
+	st := cr.state(key)
+	st.step = 0
+	st.lastHit = l.UpdatedAt
+	for i, s := range cr.steps {
+		if s.grade.severity == l.Severity {
+			st.step = i
+		}
+	}
+	if cr.Kind == KindAlarmLevels && l.AlarmLevel > 0 {
+		st.step = l.AlarmLevel - 1
+	}
+}
+
+// restore takes the latest event of each alert that was not resolved (from the store, at
+// start) as live alerts; none is notified again.
+func (c *core) restore(latest []Event, now time.Time) {
+	for _, ev := range latest {
+		a := ev.Alert
+		if a.State == StateResolved {
+			continue
+		}
+		l := &live{Alert: a, notified: a.State != StatePending && a.Muted == ""}
+		l.grade = grade{severity: a.Severity, risk: a.RiskLevel, alarmLevel: a.AlarmLevel}
+		c.alerts[a.Fingerprint] = l
+		c.byID[a.ID] = l
+		cr := c.byName[a.Rule]
+		if cr == nil {
+			c.resolve(l, now, ActorEngine, "rule removed")
+			continue
+		}
+		l.rule = cr
+		cr.restoreStep(l)
+		l.routing = c.route.route(&l.Alert)
+	}
+}

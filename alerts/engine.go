@@ -1,0 +1,442 @@
+package alerts
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/streams"
+)
+
+// Store is what the engine needs from its storage (ClickHouseStore in production).
+type Store interface {
+	AppendEvents(ctx context.Context, events []Event) error
+	LatestEvents(ctx context.Context) ([]Event, error)
+	SaveSilence(ctx context.Context, s Silence) error
+	Silences(ctx context.Context, now time.Time) ([]Silence, error)
+	RecentReadings(ctx context.Context, metrics []string, since time.Time) ([]ingest.Reading, error)
+}
+
+// Notifier takes notifications; Notify must not block (the Dispatcher queues them).
+type Notifier interface {
+	Notify(n Notification)
+}
+
+// Live is the dashboard's live channel: it hears every alert event. AlertChanged must not
+// block.
+type Live interface {
+	AlertChanged(e Event)
+}
+
+// Options tune an engine.
+type Options struct {
+	// Tick is how often time-driven transitions are judged (for, clear_for, absence,
+	// escalation); default 1s.
+	Tick time.Duration
+	// Queue bounds the observations waiting for the engine; default 1024 batches.
+	Queue int
+	// StoreQueue bounds the events waiting for the store; default 100,000.
+	StoreQueue int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Engine evaluates the rules on readings and camera observations and runs the alerts'
+// lifecycle. One goroutine (Run) owns all state; observations and operators' commands reach
+// it through a queue. Events go to the store through an outbox, notifications to the
+// Notifier, both without waiting.
+type Engine struct {
+	in     chan func(*core)
+	store  Store
+	notify Notifier
+	live   Live
+	opts   Options
+	m      *metrics
+	log    *slog.Logger
+	events *outbox[Event]
+	c      *core
+}
+
+// NewEngine builds an engine for a rule file and the catalogs. notify and live may be nil.
+func NewEngine(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCatalog, store Store, notify Notifier, live Live, opts Options, reg prometheus.Registerer, log *slog.Logger) *Engine {
+	if opts.Tick <= 0 {
+		opts.Tick = time.Second
+	}
+	if opts.Queue <= 0 {
+		opts.Queue = 1024
+	}
+	if opts.StoreQueue <= 0 {
+		opts.StoreQueue = 100_000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Engine{in: make(chan func(*core), opts.Queue), store: store, notify: notify, live: live, opts: opts, log: log}
+	e.m = newMetrics(reg, func() float64 { return float64(len(e.in)) })
+	e.events = newOutbox("alert_events", opts.StoreQueue, store.AppendEvents, e.m, log)
+	e.c = newCore(rf, sensors, cameras, opts.Now().UTC())
+	e.c.uneval = func(rule, reason string) { e.m.unevaluable.WithLabelValues(rule, reason).Inc() }
+	return e
+}
+
+// Run restores the live alerts and silences from the store, warms the rate and window rules
+// with the stored readings of their windows, then evaluates until ctx ends. It fails only when
+// the store cannot be read at start.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.restore(ctx); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.events.run(ctx, 5*time.Second)
+	}()
+	defer func() { <-done }()
+	tick := time.NewTicker(e.opts.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case f := <-e.in:
+			start := time.Now()
+			f(e.c)
+			e.m.evalSeconds.Observe(time.Since(start).Seconds())
+		case <-tick.C:
+			e.c.tick(e.opts.Now().UTC())
+			e.gauge()
+		}
+		e.drain()
+	}
+}
+
+func (e *Engine) restore(ctx context.Context) error {
+	now := e.opts.Now().UTC()
+	latest, err := e.store.LatestEvents(ctx)
+	if err != nil {
+		return fmt.Errorf("alert engine: restore alerts: %w", err)
+	}
+	e.c.restore(latest, now)
+	sils, err := e.store.Silences(ctx, now)
+	if err != nil {
+		return fmt.Errorf("alert engine: restore silences: %w", err)
+	}
+	for i := range sils {
+		e.c.silences[sils[i].ID] = &sils[i]
+	}
+	metrics, since := e.c.windowMetrics(now)
+	readings, err := e.store.RecentReadings(ctx, metrics, since)
+	if err != nil {
+		// windows start empty: rain sums rebuild as readings arrive
+		e.log.Warn("alert engine: windows not warmed from stored readings", "err", err)
+	}
+	e.c.warm(readings)
+	e.drain()
+	e.log.Info("alert engine ready", "rules", len(e.c.rules), "live_alerts", len(e.c.alerts), "silences", len(sils), "warm_readings", len(readings))
+	return nil
+}
+
+// windowMetrics are the metrics rate and window rules watch and the start of their longest
+// window.
+func (c *core) windowMetrics(now time.Time) ([]string, time.Time) {
+	set := map[string]bool{}
+	var longest time.Duration
+	for _, cr := range c.rules {
+		span := cr.Window
+		if cr.Kind == KindRate {
+			span = cr.Per
+		}
+		if cr.Kind == KindRate || cr.Kind == KindWindow {
+			set[cr.Metric] = true
+			longest = max(longest, span)
+		}
+	}
+	var out []string
+	for m := range set {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out, now.Add(-longest)
+}
+
+// drain hands the events and notifications the core made to the store, the notifier and the
+// live channel.
+func (e *Engine) drain() {
+	c := e.c
+	if len(c.events) > 0 {
+		e.events.add(c.events...)
+		for i := range c.events {
+			e.m.events.WithLabelValues(string(c.events[i].Kind)).Inc()
+			if e.live != nil {
+				e.live.AlertChanged(c.events[i])
+			}
+			ev := &c.events[i]
+			e.log.Info("alert "+string(ev.Kind), "alert", ev.Alert.ID, "rule", ev.Alert.Rule, "subject", ev.Alert.Subject,
+				"severity", ev.Alert.Severity, "actor", ev.Actor, "muted", ev.Alert.Muted)
+		}
+		c.events = c.events[:0]
+	}
+	if len(c.notes) > 0 {
+		if e.notify != nil {
+			for _, n := range c.notes {
+				e.notify.Notify(n)
+			}
+		}
+		c.notes = c.notes[:0]
+	}
+}
+
+func (e *Engine) gauge() {
+	e.m.active.Reset()
+	for _, l := range e.c.alerts {
+		e.m.active.WithLabelValues(string(l.State), string(l.Severity)).Inc()
+	}
+}
+
+// do runs f on the engine's goroutine and waits for it.
+func (e *Engine) do(ctx context.Context, f func(*core)) error {
+	done := make(chan struct{})
+	select {
+	case e.in <- func(c *core) { f(c); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// send queues f for the engine's goroutine; it blocks while the queue is full.
+func (e *Engine) send(ctx context.Context, f func(*core)) error {
+	select {
+	case e.in <- f:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Observe queues readings and camera events (from ingest) for evaluation.
+func (e *Engine) Observe(ctx context.Context, readings []ingest.Reading, events []streams.CameraEvent) error {
+	if len(readings) == 0 && len(events) == 0 {
+		return nil
+	}
+	return e.send(ctx, func(c *core) {
+		now := e.opts.Now().UTC()
+		c.observe(readings, now)
+		c.observeCameras(nil, events, now)
+	})
+}
+
+// ObserveCameras queues camera statuses and events (from streams) for evaluation.
+func (e *Engine) ObserveCameras(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent) error {
+	if len(statuses) == 0 && len(events) == 0 {
+		return nil
+	}
+	return e.send(ctx, func(c *core) { c.observeCameras(statuses, events, e.opts.Now().UTC()) })
+}
+
+// Reload puts a new rule file in force.
+func (e *Engine) Reload(ctx context.Context, rf *RuleFile) error {
+	return e.do(ctx, func(c *core) { c.setRules(rf, e.opts.Now().UTC()) })
+}
+
+// SetCatalogs gives the engine new sensor and camera catalogs (after a SIGHUP).
+func (e *Engine) SetCatalogs(ctx context.Context, sensors *ingest.Catalog, cameras *streams.CameraCatalog) error {
+	return e.do(ctx, func(c *core) { c.setCatalogs(sensors, cameras) })
+}
+
+// Filter selects alerts; empty fields select all.
+type Filter struct {
+	// Units keeps the alerts routed to any of these units.
+	Units    []string
+	States   []State
+	Severity []Severity
+	Category string
+	District string
+}
+
+func (f *Filter) keep(a *Alert) bool {
+	if len(f.Units) > 0 && !anyIn(f.Units, a.Units) {
+		return false
+	}
+	if len(f.States) > 0 && !slices.Contains(f.States, a.State) {
+		return false
+	}
+	if len(f.Severity) > 0 && !slices.Contains(f.Severity, a.Severity) {
+		return false
+	}
+	return (f.Category == "" || f.Category == a.Category) && (f.District == "" || f.District == a.District)
+}
+
+// Alerts lists the live alerts (pending, firing, acknowledged) that f keeps, newest first.
+func (e *Engine) Alerts(ctx context.Context, f Filter) ([]Alert, error) {
+	var out []Alert
+	err := e.do(ctx, func(c *core) {
+		for _, l := range c.sortedAlerts() {
+			if f.keep(&l.Alert) {
+				out = append(out, cloneAlert(&l.Alert))
+			}
+		}
+	})
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}
+
+// ErrNotFound is returned for an alert that is not live (resolved or unknown).
+var ErrNotFound = errors.New("alert not found or already resolved")
+
+// Acknowledge records that actor took the alert; note is optional.
+func (e *Engine) Acknowledge(ctx context.Context, id, actor, note string) (Alert, error) {
+	return e.command(ctx, id, func(c *core, l *live, now time.Time) error {
+		if l.State != StateFiring {
+			return fmt.Errorf("%w: alert %s is %s, only a firing alert can be acknowledged", ErrInvalid, id, l.State)
+		}
+		l.State, l.AckedAt = StateAcknowledged, now
+		c.emit(l, EventAcknowledged, actor, note, now)
+		return nil
+	})
+}
+
+// Assign gives the alert to a person.
+func (e *Engine) Assign(ctx context.Context, id, actor, assignee string) (Alert, error) {
+	assignee = strings.TrimSpace(assignee)
+	return e.command(ctx, id, func(c *core, l *live, now time.Time) error {
+		if assignee == "" {
+			return fmt.Errorf("%w: assignee is empty", ErrInvalid)
+		}
+		l.Assignee = assignee
+		c.emit(l, EventAssigned, actor, assignee, now)
+		return nil
+	})
+}
+
+// Comment adds a comment to the alert's history.
+func (e *Engine) Comment(ctx context.Context, id, actor, text string) (Alert, error) {
+	text = strings.TrimSpace(text)
+	return e.command(ctx, id, func(c *core, l *live, now time.Time) error {
+		if text == "" || len(text) > 4000 {
+			return fmt.Errorf("%w: a comment needs 1 to 4000 bytes of text", ErrInvalid)
+		}
+		c.emit(l, EventCommented, actor, text, now)
+		return nil
+	})
+}
+
+// Resolve closes the alert by hand. While its condition still holds, it opens no new alert
+// unless the condition worsens.
+func (e *Engine) Resolve(ctx context.Context, id, actor, reason string) (Alert, error) {
+	return e.command(ctx, id, func(c *core, l *live, now time.Time) error {
+		if strings.TrimSpace(reason) == "" {
+			return fmt.Errorf("%w: say why the alert is resolved", ErrInvalid)
+		}
+		c.closed[l.Fingerprint] = l.Severity
+		c.resolve(l, now, actor, reason)
+		return nil
+	})
+}
+
+func (e *Engine) command(ctx context.Context, id string, f func(c *core, l *live, now time.Time) error) (Alert, error) {
+	var out Alert
+	var ferr error
+	err := e.do(ctx, func(c *core) {
+		l := c.byID[id]
+		if l == nil {
+			ferr = fmt.Errorf("alert %s: %w", id, ErrNotFound)
+			return
+		}
+		ferr = f(c, l, e.opts.Now().UTC())
+		out = cloneAlert(&l.Alert)
+	})
+	return out, errors.Join(err, ferr)
+}
+
+// Silence validates and stores a silence and puts it in force. A silence without an id gets
+// one.
+func (e *Engine) Silence(ctx context.Context, s Silence) (Silence, error) {
+	now := e.opts.Now().UTC()
+	if s.ID == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		s.ID = hex.EncodeToString(b)
+	}
+	if s.StartsAt.IsZero() {
+		s.StartsAt = now
+	}
+	s.UpdatedAt = now
+	if err := s.validate(); err != nil {
+		return Silence{}, err
+	}
+	if err := e.store.SaveSilence(ctx, s); err != nil {
+		return Silence{}, err
+	}
+	return s, e.do(ctx, func(c *core) { c.silences[s.ID] = &s })
+}
+
+// ExpireSilence ends a silence now.
+func (e *Engine) ExpireSilence(ctx context.Context, id, actor string) error {
+	var s Silence
+	found := false
+	if err := e.do(ctx, func(c *core) {
+		if cur := c.silences[id]; cur != nil {
+			s, found = *cur, true
+		}
+	}); err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("silence %s: %w", id, ErrNotFound)
+	}
+	now := e.opts.Now().UTC()
+	s.EndsAt, s.UpdatedAt = now, now
+	if s.StartsAt.After(now) {
+		s.StartsAt = now.Add(-time.Second)
+	}
+	s.Reason += " (kết thúc bởi " + actor + ")"
+	if err := e.store.SaveSilence(ctx, s); err != nil {
+		return err
+	}
+	return e.do(ctx, func(c *core) { delete(c.silences, id) })
+}
+
+// Silences lists the silences in force or to come.
+func (e *Engine) Silences(ctx context.Context) ([]Silence, error) {
+	var out []Silence
+	err := e.do(ctx, func(c *core) {
+		now := e.opts.Now()
+		for id, s := range c.silences {
+			if !s.EndsAt.After(now) {
+				delete(c.silences, id)
+				continue
+			}
+			out = append(out, *s)
+		}
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].StartsAt.Before(out[j].StartsAt) })
+	return out, err
+}
+
+func cloneAlert(a *Alert) Alert {
+	out := *a
+	out.Units = append([]string(nil), a.Units...)
+	return out
+}
+
+func anyIn(want, have []string) bool {
+	return slices.ContainsFunc(want, func(w string) bool { return slices.Contains(have, w) })
+}

@@ -1,0 +1,41 @@
+package alerts
+
+import "time"
+
+// EventKind is the transition an alert event records.
+type EventKind string
+
+// Alert events, each an append-only row of alert_events.
+const (
+	EventPending      EventKind = "pending"      // the condition started to hold; its `for` runs
+	EventFiring       EventKind = "firing"       // the condition held long enough
+	EventUpdated      EventKind = "updated"      // severity or alarm level changed while active
+	EventAcknowledged EventKind = "acknowledged" // someone took the alert
+	EventAssigned     EventKind = "assigned"     // the alert was given to a person
+	EventCommented    EventKind = "commented"    // someone wrote about it
+	EventEscalated    EventKind = "escalated"    // nobody acknowledged in time: more units
+	EventResolved     EventKind = "resolved"     // the condition stopped, or an operator closed it
+)
+
+// ActorEngine is the actor of the transitions the rules make.
+const ActorEngine = "engine"
+
+// Event is one transition of an alert: who made it, when and why, with the alert as it is
+// after it. The engine rebuilds its live alerts from the latest event of each.
+type Event struct {
+	Time  time.Time `json:"time"`
+	Kind  EventKind `json:"kind"`
+	Actor string    `json:"actor"`
+	// Reason says why: the value that crossed a level, the comment's text, the assignee.
+	Reason string `json:"reason"`
+	Alert  Alert  `json:"alert"`
+}
+
+// notifies reports whether an event of kind k goes out to the alert's units.
+func (k EventKind) notifies() bool {
+	switch k {
+	case EventFiring, EventUpdated, EventEscalated, EventResolved:
+		return true
+	}
+	return false
+}

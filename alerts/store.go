@@ -1,0 +1,260 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/haidang-ioc/ioc/ingest"
+)
+
+// ClickHouseStore keeps alert events, silences and the notification log in ClickHouse (the
+// tables of migration 0006) and reads the recent readings the engine warms its windows with.
+type ClickHouseStore struct {
+	Conn driver.Conn
+	// Timeout bounds each statement.
+	Timeout time.Duration
+}
+
+const eventColumns = `ts, ms, alert_id, seq, kind, actor, reason, fingerprint, rule, source, subject, subject_name,
+	state, severity, risk_level, alarm_level, category, sub_category, district, commune, lat, lon, metric, value,
+	title_vi, title_en, description_vi, description_en, public, units, escalation, assignee, muted,
+	starts_at, fired_at, acked_at, ends_at`
+
+func (s *ClickHouseStore) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.Timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.Timeout)
+}
+
+// AppendEvents stores events in one insert.
+func (s *ClickHouseStore) AppendEvents(ctx context.Context, events []Event) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO alert_events ("+eventColumns+")")
+	if err != nil {
+		return fmt.Errorf("alert events: prepare: %w", err)
+	}
+	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
+	for i := range events {
+		e, a := &events[i], &events[i].Alert
+		err := batch.Append(e.Time.UTC(), millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, a.Fingerprint,
+			a.Rule, a.Source, a.Subject, a.SubjectName, string(a.State), string(a.Severity), uint8(a.RiskLevel),
+			uint8(a.AlarmLevel), a.Category, a.SubCategory, a.District, a.Commune, a.Location.Lat, a.Location.Lon,
+			a.Metric, a.Value, a.Title.VI, a.Title.EN, a.Description.VI, a.Description.EN, boolByte(a.Public),
+			nonNil(a.Units), uint8(min(a.Escalation, 255)), a.Assignee, a.Muted,
+			a.StartsAt.UTC(), a.FiredAt.UTC(), a.AckedAt.UTC(), a.EndsAt.UTC())
+		if err != nil {
+			return fmt.Errorf("alert events: append: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("alert events: insert %d: %w", len(events), err)
+	}
+	return nil
+}
+
+// LatestEvents returns the latest event of every alert not resolved.
+func (s *ClickHouseStore) LatestEvents(ctx context.Context) ([]Event, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, `SELECT `+eventColumns+` FROM alert_events
+		WHERE alert_id IN (SELECT alert_id FROM alert_events GROUP BY alert_id HAVING argMax(state, seq) != 'resolved')
+		ORDER BY alert_id, seq DESC LIMIT 1 BY alert_id`)
+	if err != nil {
+		return nil, fmt.Errorf("alert events: latest: %w", err)
+	}
+	return scanEvents(rows)
+}
+
+// History returns every event of one alert, oldest first.
+func (s *ClickHouseStore) History(ctx context.Context, alertID string) ([]Event, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, `SELECT `+eventColumns+` FROM alert_events FINAL WHERE alert_id = ? ORDER BY seq`, alertID)
+	if err != nil {
+		return nil, fmt.Errorf("alert %s: history: %w", alertID, err)
+	}
+	return scanEvents(rows)
+}
+
+func scanEvents(rows driver.Rows) ([]Event, error) {
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		a := &e.Alert
+		var ms uint16
+		var kind, state, sev string
+		var risk, alarm, public, esc uint8
+		if err := rows.Scan(&e.Time, &ms, &a.ID, &a.Seq, &kind, &e.Actor, &e.Reason, &a.Fingerprint, &a.Rule, &a.Source,
+			&a.Subject, &a.SubjectName, &state, &sev, &risk, &alarm, &a.Category, &a.SubCategory, &a.District,
+			&a.Commune, &a.Location.Lat, &a.Location.Lon, &a.Metric, &a.Value, &a.Title.VI, &a.Title.EN,
+			&a.Description.VI, &a.Description.EN, &public, &a.Units, &esc, &a.Assignee, &a.Muted,
+			&a.StartsAt, &a.FiredAt, &a.AckedAt, &a.EndsAt); err != nil {
+			return nil, fmt.Errorf("alert events: scan: %w", err)
+		}
+		e.Time = e.Time.Add(time.Duration(ms) * time.Millisecond)
+		e.Kind, a.State, a.Severity = EventKind(kind), State(state), Severity(sev)
+		a.RiskLevel, a.AlarmLevel, a.Public, a.Escalation = int(risk), int(alarm), public == 1, int(esc)
+		a.UpdatedAt = e.Time
+		for _, t := range []*time.Time{&a.FiredAt, &a.AckedAt, &a.EndsAt} {
+			if t.Unix() <= 0 {
+				*t = time.Time{}
+			}
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("alert events: %w", err)
+	}
+	return out, nil
+}
+
+// SaveSilence stores a new version of a silence.
+func (s *ClickHouseStore) SaveSilence(ctx context.Context, sil Silence) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	m, err := json.Marshal(sil.Matchers)
+	if err != nil {
+		return fmt.Errorf("silence %s: %w", sil.ID, err)
+	}
+	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO alert_silences (id, matchers, starts_at, ends_at, author, reason, updated_at, updated_ms)")
+	if err != nil {
+		return fmt.Errorf("silence %s: prepare: %w", sil.ID, err)
+	}
+	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
+	if err := batch.Append(sil.ID, string(m), sil.StartsAt.UTC(), sil.EndsAt.UTC(), sil.Author, sil.Reason, sil.UpdatedAt.UTC(), millis(sil.UpdatedAt)); err != nil {
+		return fmt.Errorf("silence %s: append: %w", sil.ID, err)
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("silence %s: insert: %w", sil.ID, err)
+	}
+	return nil
+}
+
+// Silences returns the newest version of each silence that has not ended by now.
+func (s *ClickHouseStore) Silences(ctx context.Context, now time.Time) ([]Silence, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, `SELECT id, matchers, starts_at, ends_at, author, reason, updated_at, updated_ms
+		FROM alert_silences ORDER BY id, updated_at DESC, updated_ms DESC LIMIT 1 BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("silences: %w", err)
+	}
+	defer rows.Close()
+	var out []Silence
+	for rows.Next() {
+		var sil Silence
+		var m string
+		var ms uint16
+		if err := rows.Scan(&sil.ID, &m, &sil.StartsAt, &sil.EndsAt, &sil.Author, &sil.Reason, &sil.UpdatedAt, &ms); err != nil {
+			return nil, fmt.Errorf("silences: scan: %w", err)
+		}
+		sil.UpdatedAt = sil.UpdatedAt.Add(time.Duration(ms) * time.Millisecond)
+		if err := json.Unmarshal([]byte(m), &sil.Matchers); err != nil {
+			return nil, fmt.Errorf("silence %s: matchers: %w", sil.ID, err)
+		}
+		if sil.EndsAt.After(now) {
+			out = append(out, sil)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("silences: %w", err)
+	}
+	return out, nil
+}
+
+// Delivery is one attempt to deliver a notification to a receiver.
+type Delivery struct {
+	Time     time.Time
+	AlertID  string
+	Seq      uint32
+	Kind     EventKind
+	Receiver string
+	Type     string
+	Unit     string
+	Attempt  int
+	// Status is ok, retry (failed, will try again), failed (gave up) or dropped (queue full).
+	Status   string
+	Error    string
+	Duration time.Duration
+}
+
+// AppendDeliveries stores notification attempts in one insert.
+func (s *ClickHouseStore) AppendDeliveries(ctx context.Context, ds []Delivery) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO alert_notifications (ts, ms, alert_id, seq, kind, receiver, receiver_type, unit, attempt, status, error, duration_ms)")
+	if err != nil {
+		return fmt.Errorf("notification log: prepare: %w", err)
+	}
+	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
+	for _, d := range ds {
+		if err := batch.Append(d.Time.UTC(), millis(d.Time), d.AlertID, d.Seq, string(d.Kind), d.Receiver, d.Type, d.Unit,
+			uint8(min(d.Attempt, 255)), d.Status, d.Error, float32(d.Duration.Seconds()*1000)); err != nil {
+			return fmt.Errorf("notification log: append: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("notification log: insert %d: %w", len(ds), err)
+	}
+	return nil
+}
+
+// RecentReadings returns the stored readings of metrics since a time, oldest first: the
+// engine warms its rate and window rules with them at start.
+func (s *ClickHouseStore) RecentReadings(ctx context.Context, metrics []string, since time.Time) ([]ingest.Reading, error) {
+	if len(metrics) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, `SELECT ts, sensor_id, metric, value FROM readings
+		WHERE metric IN ? AND ts >= ? AND quality = 'good' ORDER BY ts`, clickhouse.GroupSet{Value: toAny(metrics)}, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("recent readings: %w", err)
+	}
+	defer rows.Close()
+	var out []ingest.Reading
+	for rows.Next() {
+		var r ingest.Reading
+		if err := rows.Scan(&r.Time, &r.Sensor, &r.Metric, &r.Value); err != nil {
+			return nil, fmt.Errorf("recent readings: scan: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recent readings: %w", err)
+	}
+	return out, nil
+}
+
+func millis(t time.Time) uint16 { return uint16(t.Nanosecond() / int(time.Millisecond)) }
+
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
