@@ -16,10 +16,11 @@ const (
 	RoleIngest    = "ingest"
 	RoleStreams   = "streams"
 	RoleDashboard = "dashboard"
+	RoleAlerts    = "alerts"
 )
 
 // KnownRoles lists the roles this build can run, in start order.
-var KnownRoles = []string{RoleIngest, RoleStreams, RoleDashboard}
+var KnownRoles = []string{RoleIngest, RoleStreams, RoleAlerts, RoleDashboard}
 
 // Config is the whole configuration of one ioc process.
 type Config struct {
@@ -32,6 +33,7 @@ type Config struct {
 	Writer     Writer     `yaml:"writer"`
 	Streams    Streams    `yaml:"streams"`
 	Analytics  Analytics  `yaml:"analytics"`
+	Alerts     Alerts     `yaml:"alerts"`
 	HTTP       HTTP       `yaml:"http"`
 	Simulator  Simulator  `yaml:"simulator"`
 }
@@ -246,6 +248,66 @@ type Streams struct {
 	MetadataMaxBytes int `yaml:"metadata_max_bytes"`
 }
 
+// Alerts sets the alert engine and where its notifications go.
+type Alerts struct {
+	// Rules is the alert rule file (YAML, reloaded on SIGHUP); empty uses the built-in rules
+	// (deploy/rules/rules.example.yaml).
+	Rules string `yaml:"rules"`
+	// Tick is how often time-driven transitions are judged (for, clear_for, absence,
+	// escalation).
+	Tick time.Duration `yaml:"tick"`
+	// Retry bounds each notification's delivery attempts.
+	Retry Retry `yaml:"retry"`
+	// Receivers are where notifications go, each for one or more units.
+	Receivers []Receiver `yaml:"receivers"`
+}
+
+// Retry is a bounded retry policy with exponential backoff and jitter.
+type Retry struct {
+	Attempts int           `yaml:"attempts"`
+	Initial  time.Duration `yaml:"initial"`
+	Max      time.Duration `yaml:"max"`
+}
+
+// Receiver is one notification channel of one or more units.
+type Receiver struct {
+	Name string `yaml:"name"`
+	// Type is webhook (JSON, HMAC-signed), email (SMTP) or gateway (an SMS or Zalo OA
+	// gateway called as a templated HTTP request).
+	Type string `yaml:"type"`
+	// Units are the units whose alerts this receiver gets.
+	Units []string `yaml:"units"`
+	// URL is the webhook's or gateway's address.
+	URL string `yaml:"url"`
+	// SecretEnv names the environment variable holding the webhook's HMAC key or the
+	// gateway's token (never an IOC_* variable, never in this file).
+	SecretEnv string `yaml:"secret_env"`
+	// SMTP is the mail server (host:port) of an email receiver; From the sender.
+	SMTP     string `yaml:"smtp"`
+	From     string `yaml:"from"`
+	Username string `yaml:"username"`
+	// PasswordEnv names the environment variable holding the SMTP password.
+	PasswordEnv string `yaml:"password_env"`
+	// To are the email addresses, phone numbers or Zalo user ids.
+	To []string `yaml:"to"`
+	// Method, Headers and Body shape a gateway's request; Body and header values are
+	// text/template texts over .To (one recipient), .Text (the Vietnamese message), .Token
+	// and .Notifications, with a json function for quoting.
+	Method  string            `yaml:"method"`
+	Headers map[string]string `yaml:"headers"`
+	Body    string            `yaml:"body"`
+	// Language of the message: vi (default) or en.
+	Language string `yaml:"language"`
+	// GroupWait gathers the notifications of one routing group for this long into one
+	// message; zero sends each at once.
+	GroupWait time.Duration `yaml:"group_wait"`
+	// Timeout bounds one delivery attempt.
+	Timeout time.Duration `yaml:"timeout"`
+	// Queue bounds the notifications waiting for this receiver; past it they are dropped,
+	// counted and logged.
+	Queue int `yaml:"queue"`
+}
+
 // Analytics bounds history queries and sets how long each table keeps its rows.
 type Analytics struct {
 	// MinuteRollup keeps the 1-minute rollup's view on. Off, raw inserts run several times
@@ -313,7 +375,7 @@ type Simulator struct {
 // Default returns the built-in configuration: local ClickHouse and Mosquitto, HTTP on :8080.
 func Default() Config {
 	return Config{
-		Roles: []string{RoleIngest, RoleStreams, RoleDashboard},
+		Roles: []string{RoleIngest, RoleStreams, RoleAlerts, RoleDashboard},
 		Log:   Log{Level: "info", Format: "auto"},
 		ClickHouse: ClickHouse{
 			Addr:           "127.0.0.1:9000",
@@ -402,6 +464,11 @@ func Default() Config {
 				CameraEvents: 366 * 24 * time.Hour,
 				Interval:     6 * time.Hour,
 			},
+		},
+		Alerts: Alerts{
+			Tick:      time.Second,
+			Retry:     Retry{Attempts: 5, Initial: time.Second, Max: time.Minute},
+			Receivers: []Receiver{},
 		},
 		HTTP: HTTP{Listen: ":8080"},
 		Simulator: Simulator{

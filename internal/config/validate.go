@@ -82,6 +82,10 @@ func (c *Config) Validate() error {
 	c.Writer.validate(&p)
 	c.Streams.validate(&p)
 	c.Analytics.validate(&p)
+	c.Alerts.validate(&p)
+	if c.HasRole(RoleAlerts) && !c.HasRole(RoleIngest) {
+		p.Add("roles", "the alerts role evaluates what this process ingests: run it with the ingest role")
+	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		p.Add("http.listen", "want host:port such as :8080 or 127.0.0.1:8080, got %q", c.HTTP.Listen)
 	}
@@ -302,6 +306,69 @@ func (s *Streams) validate(p *Problems) {
 	}
 	if s.MetadataMaxBytes < 1024 || s.MetadataMaxBytes > 16<<20 {
 		p.Add("streams.metadata_max_bytes", "want 1024 to %d, got %d", 16<<20, s.MetadataMaxBytes)
+	}
+}
+
+func (a *Alerts) validate(p *Problems) {
+	positive(p, "alerts.tick", a.Tick)
+	if a.Retry.Attempts < 1 || a.Retry.Attempts > 100 {
+		p.Add("alerts.retry.attempts", "want 1 to 100, got %d", a.Retry.Attempts)
+	}
+	positive(p, "alerts.retry.initial", a.Retry.Initial)
+	if a.Retry.Max < a.Retry.Initial {
+		p.Add("alerts.retry.max", "want at least retry.initial (%s), got %s", a.Retry.Initial, a.Retry.Max)
+	}
+	names := map[string]int{}
+	for i := range a.Receivers {
+		a.Receivers[i].validate(p, fmt.Sprintf("alerts.receivers[%d]", i), names, i)
+	}
+}
+
+func (r *Receiver) validate(p *Problems, path string, names map[string]int, i int) {
+	switch j, dup := names[r.Name]; {
+	case !identifier.MatchString(strings.ReplaceAll(r.Name, "-", "_")):
+		p.Add(path+".name", "want letters, digits, _ and -, got %q", r.Name)
+	case dup:
+		p.Add(path+".name", "%q is also receivers[%d]", r.Name, j)
+	default:
+		names[r.Name] = i
+	}
+	oneOf(p, path+".type", r.Type, "webhook", "email", "gateway")
+	if len(r.Units) == 0 {
+		p.Add(path+".units", "missing: the units whose alerts it receives")
+	}
+	for _, env := range []struct{ key, name string }{{"secret_env", r.SecretEnv}, {"password_env", r.PasswordEnv}} {
+		if strings.HasPrefix(env.name, EnvPrefix) {
+			p.Add(path+"."+env.key, "%q: IOC_* variables are settings; name another variable", env.name)
+		}
+	}
+	switch r.Type {
+	case "webhook", "gateway":
+		u, err := url.Parse(r.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.Add(path+".url", "want an http(s) URL")
+		} else if u.User != nil {
+			p.Add(path+".url", "holds credentials: put them in secret_env")
+		}
+	case "email":
+		if _, _, err := net.SplitHostPort(r.SMTP); err != nil {
+			p.Add(path+".smtp", "want host:port of the mail server, got %q", r.SMTP)
+		}
+		if !strings.Contains(r.From, "@") {
+			p.Add(path+".from", "want an email address, got %q", r.From)
+		}
+	}
+	if (r.Type == "email" || r.Type == "gateway") && len(r.To) == 0 {
+		p.Add(path+".to", "missing: the recipients")
+	}
+	if r.Type == "gateway" && r.Body == "" {
+		p.Add(path+".body", "missing: the request body template")
+	}
+	if r.Language != "" {
+		oneOf(p, path+".language", r.Language, "vi", "en")
+	}
+	if r.GroupWait < 0 || r.Timeout < 0 || r.Queue < 0 {
+		p.Add(path, "group_wait, timeout and queue must not be negative")
 	}
 }
 

@@ -1,0 +1,252 @@
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/internal/backoff"
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// Receiver delivers notifications over one channel (webhook, email, gateway).
+type Receiver interface {
+	// Send delivers one message holding the notifications (one routing group); an error
+	// that wraps ErrPermanent is not retried.
+	Send(ctx context.Context, ns []Notification) error
+}
+
+// ErrPermanent marks a delivery failure that retrying cannot mend (a 4xx answer, a refused
+// recipient).
+var ErrPermanent = errors.New("permanent failure")
+
+// DeliveryLog stores delivery attempts (ClickHouseStore in production).
+type DeliveryLog interface {
+	AppendDeliveries(ctx context.Context, ds []Delivery) error
+}
+
+// Dispatcher sends notifications to the receivers of their units. Each receiver has its own
+// bounded queue and goroutine, so a receiver that is down, slow or retrying holds up nobody
+// else, and Notify never blocks.
+type Dispatcher struct {
+	workers []*worker
+	log     *outbox[Delivery]
+	logger  *slog.Logger
+	m       *metrics
+}
+
+type worker struct {
+	name, typ string
+	units     []string
+	recv      Receiver
+	queue     chan Notification
+	groupWait time.Duration
+	timeout   time.Duration
+	retry     config.Retry
+	d         *Dispatcher
+}
+
+// NewDispatcher builds the receivers of config. The engine's metrics registry must be the
+// one the engine was built with (NewEngine registers the metrics both use).
+func NewDispatcher(cfg config.Alerts, e *Engine, dlog DeliveryLog, getenv func(string) string, logger *slog.Logger) (*Dispatcher, error) {
+	d := &Dispatcher{logger: logger, m: e.m}
+	d.log = newOutbox("alert_notifications", 100_000, dlog.AppendDeliveries, e.m, logger)
+	var probs config.Problems
+	for i, rc := range cfg.Receivers {
+		path := fmt.Sprintf("alerts.receivers[%d]", i)
+		for k, u := range rc.Units {
+			if _, ok := ingest.Units[u]; !ok {
+				probs.Add(fmt.Sprintf("%s.units[%d]", path, k), "unknown unit %q", u)
+			}
+		}
+		recv, err := newReceiver(rc, getenv)
+		if err != nil {
+			probs.Add(path, "%v", err)
+			continue
+		}
+		w := &worker{name: rc.Name, typ: rc.Type, units: rc.Units, recv: recv, groupWait: rc.GroupWait,
+			timeout: rc.Timeout, retry: cfg.Retry, d: d, queue: make(chan Notification, cmp(rc.Queue, 1000))}
+		if w.timeout == 0 {
+			w.timeout = 10 * time.Second
+		}
+		for _, s := range []string{"ok", "retry", "failed"} {
+			e.m.notifications.WithLabelValues(rc.Name, s)
+		}
+		e.m.notifyDropped.WithLabelValues(rc.Name)
+		d.workers = append(d.workers, w)
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return d, nil
+}
+
+func cmp(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func newReceiver(rc config.Receiver, getenv func(string) string) (Receiver, error) {
+	secret := ""
+	if rc.SecretEnv != "" {
+		if secret = getenv(rc.SecretEnv); secret == "" {
+			return nil, fmt.Errorf("secret_env: the variable %s is empty or unset", rc.SecretEnv)
+		}
+	}
+	switch rc.Type {
+	case "webhook":
+		return newWebhook(rc, secret), nil
+	case "email":
+		password := ""
+		if rc.PasswordEnv != "" {
+			if password = getenv(rc.PasswordEnv); password == "" {
+				return nil, fmt.Errorf("password_env: the variable %s is empty or unset", rc.PasswordEnv)
+			}
+		}
+		return newEmail(rc, password), nil
+	case "gateway":
+		return newGateway(rc, secret)
+	}
+	return nil, fmt.Errorf("unknown receiver type %q", rc.Type)
+}
+
+// Notify queues n for every receiver of its units; a full queue drops it, counted and logged.
+func (d *Dispatcher) Notify(n Notification) {
+	for _, w := range d.workers {
+		if !anyIn(w.units, n.Units) {
+			continue
+		}
+		select {
+		case w.queue <- n:
+			d.m.notifyQueue.WithLabelValues(w.name).Set(float64(len(w.queue)))
+		default:
+			d.m.notifyDropped.WithLabelValues(w.name).Inc()
+			d.record(w, []Notification{n}, 0, "dropped", errors.New("queue full"), 0)
+		}
+	}
+}
+
+// Run delivers until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, w := range d.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(ctx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.log.run(ctx, 5*time.Second)
+	}()
+	wg.Wait()
+	return nil
+}
+
+// run takes notifications from the queue, gathers each routing group for groupWait, and
+// delivers.
+func (w *worker) run(ctx context.Context) {
+	groups := map[string][]Notification{}
+	var order []string
+	var deadline <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-w.queue:
+			w.d.m.notifyQueue.WithLabelValues(w.name).Set(float64(len(w.queue)))
+			if w.groupWait == 0 {
+				w.deliver(ctx, []Notification{n})
+				continue
+			}
+			if _, ok := groups[n.Group]; !ok {
+				order = append(order, n.Group)
+			}
+			groups[n.Group] = append(groups[n.Group], n)
+			if deadline == nil {
+				deadline = time.After(w.groupWait)
+			}
+		case <-deadline:
+			deadline = nil
+			for _, g := range order {
+				w.deliver(ctx, groups[g])
+			}
+			clear(groups)
+			order = order[:0]
+		}
+	}
+}
+
+// deliver sends one message, retrying with backoff up to the configured attempts.
+func (w *worker) deliver(ctx context.Context, ns []Notification) {
+	bo := backoff.Backoff{Initial: w.retry.Initial, Max: w.retry.Max}
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, w.timeout)
+		start := time.Now()
+		err := w.recv.Send(actx, ns)
+		took := time.Since(start)
+		cancel()
+		w.d.m.notifySeconds.WithLabelValues(w.name).Observe(took.Seconds())
+		switch {
+		case err == nil:
+			w.d.m.notifications.WithLabelValues(w.name, "ok").Inc()
+			w.d.record(w, ns, attempt, "ok", nil, took)
+			return
+		case errors.Is(err, ErrPermanent) || attempt >= w.retry.Attempts || ctx.Err() != nil:
+			w.d.m.notifications.WithLabelValues(w.name, "failed").Inc()
+			w.d.record(w, ns, attempt, "failed", err, took)
+			w.d.logger.Error("notification not delivered", "receiver", w.name, "alerts", len(ns), "attempts", attempt, "err", err)
+			return
+		}
+		w.d.m.notifications.WithLabelValues(w.name, "retry").Inc()
+		w.d.record(w, ns, attempt, "retry", err, took)
+		if !bo.Wait(ctx) {
+			return
+		}
+	}
+}
+
+// record logs one attempt for each notification of a message.
+func (d *Dispatcher) record(w *worker, ns []Notification, attempt int, status string, err error, took time.Duration) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	now := time.Now().UTC()
+	rows := make([]Delivery, 0, len(ns))
+	for _, n := range ns {
+		unit := ""
+		for _, u := range w.units {
+			if slices.Contains(n.Units, u) {
+				unit = u
+				break
+			}
+		}
+		rows = append(rows, Delivery{Time: now, AlertID: n.Event.Alert.ID, Seq: n.Event.Alert.Seq, Kind: n.Event.Kind,
+			Receiver: w.name, Type: w.typ, Unit: unit, Attempt: attempt, Status: status, Error: msg, Duration: took})
+	}
+	d.log.add(rows...)
+}
+
+// IdempotencyKey names a message: the same notifications give the same key, so a receiver
+// can drop a message it already has (after a retry whose answer was lost).
+func IdempotencyKey(ns []Notification) string {
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = fmt.Sprintf("%s-%d", n.Event.Alert.ID, n.Event.Alert.Seq)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return fingerprint(strings.Join(parts, ","), "", "")
+}
