@@ -65,7 +65,13 @@ type Engine struct {
 	log    *slog.Logger
 	events *outbox[Event]
 	c      *core
+	// stopped closes when Run returns: later observations are dropped (the writer has them)
+	// and commands fail with ErrStopped.
+	stopped chan struct{}
 }
+
+// ErrStopped is returned by commands sent to an engine that no longer runs.
+var ErrStopped = errors.New("alert engine stopped")
 
 // NewEngine builds an engine for a rule file and the catalogs. notify and live may be nil.
 func NewEngine(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCatalog, store Store, notify Notifier, live Live, opts Options, reg prometheus.Registerer, log *slog.Logger) *Engine {
@@ -81,7 +87,7 @@ func NewEngine(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCat
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{in: make(chan func(*core), opts.Queue), store: store, notify: notify, live: live, opts: opts, log: log}
+	e := &Engine{in: make(chan func(*core), opts.Queue), store: store, notify: notify, live: live, opts: opts, log: log, stopped: make(chan struct{})}
 	e.m = newMetrics(reg, func() float64 { return float64(len(e.in)) })
 	e.events = newOutbox("alert_events", opts.StoreQueue, store.AppendEvents, e.m, log)
 	e.c = newCore(rf, sensors, cameras, opts.Now().UTC())
@@ -90,11 +96,13 @@ func NewEngine(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCat
 }
 
 // Run restores the live alerts and silences from the store, warms the rate and window rules
-// with the stored readings of their windows, then evaluates until ctx ends. It fails only when
-// the store cannot be read at start.
+// with the stored readings of their windows, then evaluates until ctx ends. A store that
+// cannot be read at start is logged and the engine runs without its history (alerts still
+// active may then be notified again), so that a ClickHouse outage never stops evaluation.
 func (e *Engine) Run(ctx context.Context) error {
+	defer close(e.stopped)
 	if err := e.restore(ctx); err != nil {
-		return err
+		e.log.Error("alert engine runs without its stored alerts and silences: active alerts may be notified again", "err", err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -208,21 +216,28 @@ func (e *Engine) do(ctx context.Context, f func(*core)) error {
 	done := make(chan struct{})
 	select {
 	case e.in <- func(c *core) { f(c); close(done) }:
+	case <-e.stopped:
+		return ErrStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
 	case <-done:
 		return nil
+	case <-e.stopped:
+		return ErrStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// send queues f for the engine's goroutine; it blocks while the queue is full.
+// send queues f for the engine's goroutine; it blocks while the queue is full, and drops f
+// once the engine has stopped (at shutdown).
 func (e *Engine) send(ctx context.Context, f func(*core)) error {
 	select {
 	case e.in <- f:
+		return nil
+	case <-e.stopped:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -254,9 +269,18 @@ func (e *Engine) Reload(ctx context.Context, rf *RuleFile) error {
 	return e.do(ctx, func(c *core) { c.setRules(rf, e.opts.Now().UTC()) })
 }
 
-// SetCatalogs gives the engine new sensor and camera catalogs (after a SIGHUP).
+// SetCatalogs gives the engine a new sensor or camera catalog (after a SIGHUP); nil keeps the
+// one in use.
 func (e *Engine) SetCatalogs(ctx context.Context, sensors *ingest.Catalog, cameras *streams.CameraCatalog) error {
-	return e.do(ctx, func(c *core) { c.setCatalogs(sensors, cameras) })
+	return e.do(ctx, func(c *core) {
+		if sensors == nil {
+			sensors = c.sensors
+		}
+		if cameras == nil {
+			cameras = c.cameras
+		}
+		c.setCatalogs(sensors, cameras)
+	})
 }
 
 // Filter selects alerts; empty fields select all.
@@ -440,3 +464,9 @@ func cloneAlert(a *Alert) Alert {
 func anyIn(want, have []string) bool {
 	return slices.ContainsFunc(want, func(w string) bool { return slices.Contains(have, w) })
 }
+
+// SetNotifier sets where notifications go; call it before Run.
+func (e *Engine) SetNotifier(n Notifier) { e.notify = n }
+
+// SetLive sets the dashboard's live channel; call it before Run.
+func (e *Engine) SetLive(l Live) { e.live = l }

@@ -35,7 +35,6 @@ type hookServer struct {
 	mu     sync.Mutex
 	calls  int
 	keys   []string
-	msgs   []WebhookMessage
 	got    chan WebhookMessage
 	t      *testing.T
 }

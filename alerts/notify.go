@@ -52,24 +52,34 @@ type worker struct {
 	d         *Dispatcher
 }
 
-// NewDispatcher builds the receivers of config. The engine's metrics registry must be the
-// one the engine was built with (NewEngine registers the metrics both use).
-func NewDispatcher(cfg config.Alerts, e *Engine, dlog DeliveryLog, getenv func(string) string, logger *slog.Logger) (*Dispatcher, error) {
-	d := &Dispatcher{logger: logger, m: e.m}
-	d.log = newOutbox("alert_notifications", 100_000, dlog.AppendDeliveries, e.m, logger)
+// CheckReceivers reports every problem of the configured receivers that config alone cannot
+// see: unknown units, unset secret variables, bad templates.
+func CheckReceivers(cfg config.Alerts, getenv func(string) string) config.Problems {
 	var probs config.Problems
 	for i, rc := range cfg.Receivers {
 		path := fmt.Sprintf("alerts.receivers[%d]", i)
 		for k, u := range rc.Units {
 			if _, ok := ingest.Units[u]; !ok {
-				probs.Add(fmt.Sprintf("%s.units[%d]", path, k), "unknown unit %q", u)
+				probs.Add(fmt.Sprintf("%s.units[%d]", path, k), "unknown unit %q (known: %s)", u, sortedKeys(ingest.Units))
 			}
 		}
-		recv, err := newReceiver(rc, getenv)
-		if err != nil {
+		if _, err := newReceiver(rc, getenv); err != nil {
 			probs.Add(path, "%v", err)
-			continue
 		}
+	}
+	return probs
+}
+
+// NewDispatcher builds the receivers of config; it registers no metric of its own (NewEngine
+// registered those the dispatcher counts with).
+func NewDispatcher(cfg config.Alerts, e *Engine, dlog DeliveryLog, getenv func(string) string, logger *slog.Logger) (*Dispatcher, error) {
+	if probs := CheckReceivers(cfg, getenv); len(probs) > 0 {
+		return nil, probs
+	}
+	d := &Dispatcher{logger: logger, m: e.m}
+	d.log = newOutbox("alert_notifications", 100_000, dlog.AppendDeliveries, e.m, logger)
+	for _, rc := range cfg.Receivers {
+		recv, _ := newReceiver(rc, getenv) // CheckReceivers built it once without an error
 		w := &worker{name: rc.Name, typ: rc.Type, units: rc.Units, recv: recv, groupWait: rc.GroupWait,
 			timeout: rc.Timeout, retry: cfg.Retry, d: d, queue: make(chan Notification, cmp(rc.Queue, 1000))}
 		if w.timeout == 0 {
@@ -80,9 +90,6 @@ func NewDispatcher(cfg config.Alerts, e *Engine, dlog DeliveryLog, getenv func(s
 		}
 		e.m.notifyDropped.WithLabelValues(rc.Name)
 		d.workers = append(d.workers, w)
-	}
-	if len(probs) > 0 {
-		return nil, probs
 	}
 	return d, nil
 }

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -199,10 +200,14 @@ func LoadRules(path string) (*RuleFile, error) {
 		return nil, fmt.Errorf("alert rules: %w", err)
 	}
 	rf, err := ParseRules(data)
-	if err != nil {
-		return nil, fmt.Errorf("alert rules %s:\n%w", path, err)
+	var probs config.Problems
+	if errors.As(err, &probs) {
+		for i := range probs { // name the file: `ioc check` prints these beside the config's
+			probs[i].Path = path + ": " + probs[i].Path
+		}
+		return nil, probs
 	}
-	return rf, nil
+	return rf, err
 }
 
 // ParseRules decodes a rule file strictly and validates it; the error lists every problem

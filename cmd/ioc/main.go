@@ -1,9 +1,10 @@
 // Command ioc is Hải Đăng IOC in one binary:
 //
-//	ioc serve   [--config FILE]   run the roles named in config (ingest, streams, dashboard)
+//	ioc serve   [--config FILE]   run the roles named in config (ingest, streams, alerts, dashboard)
 //	ioc migrate [--config FILE] [--backfill [--from YYYY-MM] [--to YYYY-MM]]
 //	                              apply the ClickHouse schema and print its version; rebuild rollups
-//	ioc check   [--config FILE]   validate a config file and print every error with its path
+//	ioc check   [--config FILE]   validate a config file (and the catalogs and alert rules it
+//	                              names) and print every error with its path
 //	ioc sim cameras [flags]       run simulated RTSP cameras (see ioc sim cameras --help)
 //	ioc version                   print the version
 //
@@ -23,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
@@ -34,10 +36,10 @@ var version = "dev"
 const usage = `usage: ioc <command> [--config FILE]
 
 commands:
-  serve     run the roles named in config (default: ingest, streams, dashboard)
+  serve     run the roles named in config (default: ingest, streams, alerts, dashboard)
   migrate   apply the ClickHouse schema and print its version
             (--backfill [--from YYYY-MM] [--to YYYY-MM]: rebuild the rollups from raw readings)
-  check     validate the config and print every error with its path
+  check     validate the config, catalogs and alert rules; print every error with its path
   sim       run simulated devices: ioc sim cameras --count N --base-port P (see --help)
   version   print the version
 
@@ -160,6 +162,14 @@ func loadConfig(path string) (config.Config, error) {
 	if cfg.HasRole(config.RoleStreams) {
 		if _, err := loadCameraCatalog(cfg.Streams); err != nil {
 			return cfg, err
+		}
+	}
+	if cfg.HasRole(config.RoleAlerts) {
+		if _, err := alerts.LoadRules(cfg.Alerts.Rules); err != nil {
+			return cfg, err
+		}
+		if probs := alerts.CheckReceivers(cfg.Alerts, os.Getenv); len(probs) > 0 {
+			return cfg, probs
 		}
 	}
 	return cfg, nil

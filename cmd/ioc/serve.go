@@ -16,6 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard"
 	"github.com/haidang-ioc/ioc/ingest"
@@ -94,26 +95,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		retention := analytics.NewRetention(conn, cfg.Analytics.Retention, reg, log)
 		g.Go(func() error { return retention.Run(gctx) })
 	}
-	if cfg.HasRole(config.RoleIngest) {
-		cat, err := loadCatalog(cfg.Ingest)
-		if err != nil {
-			return abort(err)
-		}
-		log.Info("sensor catalog loaded", "sensors", cat.Len(), "file", describeCatalog(cfg.Ingest.Catalog))
-		if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
-			log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
-		}
-		norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
-		sub, err := ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, writer, reg, log)
-		if err != nil {
-			return abort(err)
-		}
-		checks = append(checks, dashboard.Check{Name: "mqtt", Checker: sub})
-		produce(func() error { return sub.Run(gctx) })
-		g.Go(func() error { return onHangup(gctx, func() { reloadSensors(gctx, cfg.Ingest, norm, conn, log) }) })
-	}
+	var cams *streams.CameraCatalog
 	if cfg.HasRole(config.RoleStreams) {
-		cams, err := loadCameraCatalog(cfg.Streams)
+		cams, err = loadCameraCatalog(cfg.Streams)
 		if err != nil {
 			return abort(err)
 		}
@@ -125,6 +109,46 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			defer fleet.Close()
 			cams = simCams
 		}
+	}
+	var engine *alerts.Engine
+	var readingSink ingest.Sink = writer
+	var cameraSink streams.Sink = writer
+	if cfg.HasRole(config.RoleIngest) {
+		cat, err := loadCatalog(cfg.Ingest)
+		if err != nil {
+			return abort(err)
+		}
+		log.Info("sensor catalog loaded", "sensors", cat.Len(), "file", describeCatalog(cfg.Ingest.Catalog))
+		if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
+			log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
+		}
+		if cfg.HasRole(config.RoleAlerts) {
+			engine, err = startAlerts(gctx, g, cfg, cat, cams, conn, reg, log)
+			if err != nil {
+				return abort(err)
+			}
+			feed := &alerts.Feed{Readings: writer, Cameras: writer, Engine: engine}
+			readingSink, cameraSink = feed, feed
+		}
+		norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
+		sub, err := ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, readingSink, reg, log)
+		if err != nil {
+			return abort(err)
+		}
+		checks = append(checks, dashboard.Check{Name: "mqtt", Checker: sub})
+		produce(func() error { return sub.Run(gctx) })
+		g.Go(func() error {
+			return onHangup(gctx, func() {
+				if cat := reloadSensors(gctx, cfg.Ingest, norm, conn, log); cat != nil && engine != nil {
+					_ = engine.SetCatalogs(gctx, cat, nil)
+				}
+				if engine != nil {
+					reloadRules(gctx, cfg.Alerts, engine, log)
+				}
+			})
+		})
+	}
+	if cfg.HasRole(config.RoleStreams) {
 		if cams == nil {
 			log.Info("no camera catalog (streams.catalog): no camera is watched")
 		} else {
@@ -132,10 +156,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			if err := analytics.SyncCameras(ctx, conn, cams, cfg.Streams.Mode); err != nil {
 				log.Error("the camera catalog is not mirrored to ClickHouse; cameras are watched all the same", "err", err)
 			}
-			sup := streams.NewSupervisor(cams, cfg.Streams, writer, reg, log)
+			sup := streams.NewSupervisor(cams, cfg.Streams, cameraSink, reg, log)
 			produce(func() error { return sup.Run(gctx) })
 			if cfg.Streams.Catalog != "" { // the demo's simulated cameras have no file to reload
-				g.Go(func() error { return onHangup(gctx, func() { reloadCameras(gctx, cfg.Streams, sup, conn, log) }) })
+				g.Go(func() error {
+					return onHangup(gctx, func() { reloadCameras(gctx, cfg.Streams, sup, engine, conn, log) })
+				})
 			}
 		}
 	}
@@ -189,28 +215,32 @@ func onHangup(ctx context.Context, reload func()) error {
 
 // reloadSensors reloads the sensor catalog. A catalog with problems is refused, with each
 // problem logged, and the one in use stays.
-func reloadSensors(ctx context.Context, ic config.Ingest, norm *ingest.Normalizer, conn driver.Conn, log *slog.Logger) {
+func reloadSensors(ctx context.Context, ic config.Ingest, norm *ingest.Normalizer, conn driver.Conn, log *slog.Logger) *ingest.Catalog {
 	cat, err := loadCatalog(ic)
 	if err != nil {
 		log.Error("sensor catalog reload refused; the previous catalog stays in use", "err", err)
-		return
+		return nil
 	}
 	norm.SetCatalog(cat)
 	log.Info("sensor catalog reloaded", "sensors", cat.Len(), "file", describeCatalog(ic.Catalog))
 	if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
 		log.Error("sensor catalog reloaded but not mirrored to ClickHouse", "err", err)
 	}
+	return cat
 }
 
 // reloadCameras reloads the camera catalog: the supervisor starts, stops and restarts only the
 // cameras that changed. A catalog with problems is refused and the one in use stays.
-func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervisor, conn driver.Conn, log *slog.Logger) {
+func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervisor, engine *alerts.Engine, conn driver.Conn, log *slog.Logger) {
 	cams, err := loadCameraCatalog(sc)
 	if err != nil {
 		log.Error("camera catalog reload refused; the previous catalog stays in use", "err", err)
 		return
 	}
 	sup.Reload(cams)
+	if engine != nil {
+		_ = engine.SetCatalogs(ctx, nil, cams)
+	}
 	if err := analytics.SyncCameras(ctx, conn, cams, sc.Mode); err != nil {
 		log.Error("camera catalog reloaded but not mirrored to ClickHouse", "err", err)
 	}
@@ -235,6 +265,47 @@ func simulatedCameras(cfg config.Config, log *slog.Logger) (*camsim.Fleet, *stre
 	}
 	log.Info("simulated cameras running", "cameras", cfg.Simulator.Cameras, "first", fleet.Cameras[0].URL())
 	return fleet, cat, nil
+}
+
+// startAlerts builds the alert engine and its notifiers and runs them in g.
+func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, error) {
+	rf, err := alerts.LoadRules(cfg.Alerts.Rules)
+	if err != nil {
+		return nil, err
+	}
+	store := &alerts.ClickHouseStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}
+	alog := log.With("component", "alerts")
+	engine := alerts.NewEngine(rf, sensors, cams, store, nil, nil, alerts.Options{Tick: cfg.Alerts.Tick}, reg, alog)
+	disp, err := alerts.NewDispatcher(cfg.Alerts, engine, store, os.Getenv, alog)
+	if err != nil {
+		return nil, err
+	}
+	engine.SetNotifier(disp)
+	g.Go(func() error { return disp.Run(ctx) })
+	g.Go(func() error { return engine.Run(ctx) })
+	log.Info("alert rules loaded", "rules", len(rf.Rules), "file", describeRules(cfg.Alerts.Rules), "receivers", len(cfg.Alerts.Receivers))
+	return engine, nil
+}
+
+func describeRules(path string) string {
+	if path == "" {
+		return "built-in (deploy/rules/rules.example.yaml)"
+	}
+	return path
+}
+
+// reloadRules reloads the alert rules; a file with problems is refused whole and the rules in
+// force stay.
+func reloadRules(ctx context.Context, ac config.Alerts, engine *alerts.Engine, log *slog.Logger) {
+	rf, err := alerts.LoadRules(ac.Rules)
+	if err != nil {
+		log.Error("alert rules reload refused; the rules in force stay", "err", err)
+		return
+	}
+	if err := engine.Reload(ctx, rf); err != nil {
+		return
+	}
+	log.Info("alert rules reloaded", "rules", len(rf.Rules), "file", describeRules(ac.Rules))
 }
 
 // loadCameraCatalog reads the camera catalog named in config; nil when none is named.
