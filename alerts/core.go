@@ -192,32 +192,29 @@ func (c *core) observeCameras(statuses []streams.CameraStatus, events []streams.
 	for i := range statuses {
 		s := &statuses[i]
 		c.seenCamera(s.Camera, s.Time)
-		cam := c.camera(s.Camera)
-		for _, cr := range c.camState {
-			if cam == nil {
-				c.uneval(cr.Name, unevalUnknown)
-				continue
-			}
-			if cr.Select.selectsCamera(cam) {
-				c.apply(cr.cameraState(s), now)
-			}
-		}
+		c.forCamera(s.Camera, c.camState, func(cr *compiled) { c.apply(cr.cameraState(s), now) })
 	}
 	for i := range events {
 		e := &events[i]
 		c.seenCamera(e.Camera, e.Received)
-		cam := c.camera(e.Camera)
-		for _, cr := range c.camEvent {
-			if cam == nil {
-				c.uneval(cr.Name, unevalUnknown)
-				continue
-			}
-			if !cr.Select.selectsCamera(cam) {
-				continue
-			}
+		c.forCamera(e.Camera, c.camEvent, func(cr *compiled) {
 			if cond, ok := cr.cameraEvent(e, now); ok {
 				c.apply(cond, now)
 			}
+		})
+	}
+}
+
+// forCamera calls f for each of rules that watches camera id; for a camera missing from the
+// catalog each rule counts an unevaluable observation.
+func (c *core) forCamera(id string, rules []*compiled, f func(*compiled)) {
+	cam := c.camera(id)
+	for _, cr := range rules {
+		switch {
+		case cam == nil:
+			c.uneval(cr.Name, unevalUnknown)
+		case cr.Select.selectsCamera(cam):
+			f(cr)
 		}
 	}
 }

@@ -60,7 +60,7 @@ func CheckReceivers(cfg config.Alerts, getenv func(string) string) config.Proble
 		path := fmt.Sprintf("alerts.receivers[%d]", i)
 		for k, u := range rc.Units {
 			if _, ok := ingest.Units[u]; !ok {
-				probs.Add(fmt.Sprintf("%s.units[%d]", path, k), "unknown unit %q (known: %s)", u, sortedKeys(ingest.Units))
+				probs.Add(fmt.Sprintf("%s.units[%d]", path, k), "unknown unit %q (known: %s)", u, config.SortedKeys(ingest.Units))
 			}
 		}
 		if _, err := newReceiver(rc, getenv); err != nil {

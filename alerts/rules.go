@@ -7,7 +7,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -279,7 +278,7 @@ func (r *Rule) validate(p *config.Problems, path string) {
 		return
 	}
 	if _, ok := Categories[r.Category]; !ok {
-		add("category", "want one of %s, got %q", sortedKeys(Categories), r.Category)
+		add("category", "want one of %s, got %q", config.SortedKeys(Categories), r.Category)
 	}
 	if r.SubCategory == "" {
 		add("sub_category", "missing (Smart Data Models subCategory, e.g. flood, trafficJam)")
@@ -326,12 +325,12 @@ func (r *Rule) validate(p *config.Problems, path string) {
 	}
 	for i, pu := range r.Select.Purposes {
 		if _, ok := streams.Purposes[pu]; !ok {
-			add(fmt.Sprintf("select.purposes[%d]", i), "unknown camera purpose %q (known: %s)", pu, sortedKeys(streams.Purposes))
+			add(fmt.Sprintf("select.purposes[%d]", i), "unknown camera purpose %q (known: %s)", pu, config.SortedKeys(streams.Purposes))
 		}
 	}
 	for i, k := range r.Select.Kinds {
 		if _, ok := ingest.Kinds[k]; !ok {
-			add(fmt.Sprintf("select.kinds[%d]", i), "unknown sensor kind %q (known: %s)", k, sortedKeys(ingest.Kinds))
+			add(fmt.Sprintf("select.kinds[%d]", i), "unknown sensor kind %q (known: %s)", k, config.SortedKeys(ingest.Kinds))
 		}
 	}
 	if r.Op != "" && r.Op != ">" && r.Op != "<" {
@@ -451,7 +450,7 @@ func (rt *Route) validate(p *config.Problems, path string, units map[string]stri
 	}
 	for i, u := range rt.Units {
 		if _, ok := units[u]; !ok {
-			p.Add(fmt.Sprintf("%s.units[%d]", path, i), "unknown unit %q (known: %s)", u, sortedKeys(units))
+			p.Add(fmt.Sprintf("%s.units[%d]", path, i), "unknown unit %q (known: %s)", u, config.SortedKeys(units))
 		}
 	}
 	checkMatchers(p, path+".match", rt.Match)
@@ -515,13 +514,4 @@ func severityList() string {
 		s[i] = string(v)
 	}
 	return strings.Join(s, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return strings.Join(keys, ", ")
 }

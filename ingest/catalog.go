@@ -3,7 +3,6 @@ package ingest
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -157,10 +156,10 @@ func (c *Catalog) validate(profiles map[string]config.Profile) config.Problems {
 			add(path+".name", "empty")
 		}
 		if _, ok := Kinds[s.Kind]; !ok {
-			add(path+".kind", "unknown kind %q (known: %s)", s.Kind, sortedKeys(Kinds))
+			add(path+".kind", "unknown kind %q (known: %s)", s.Kind, config.SortedKeys(Kinds))
 		}
 		if _, ok := Units[s.OwnerUnit]; !ok {
-			add(path+".owner_unit", "unknown unit %q (known: %s)", s.OwnerUnit, sortedKeys(Units))
+			add(path+".owner_unit", "unknown unit %q (known: %s)", s.OwnerUnit, config.SortedKeys(Units))
 		}
 		if strings.TrimSpace(s.District) == "" {
 			add(path+".district", "empty")
@@ -206,7 +205,7 @@ func (c *Catalog) validate(profiles map[string]config.Profile) config.Problems {
 func (m *Metric) validate(add func(string, string, ...any), path string) {
 	def, ok := Metrics[m.Name]
 	if !ok {
-		add(path+".name", "unknown metric %q (known: %s)", m.Name, sortedKeys(Metrics))
+		add(path+".name", "unknown metric %q (known: %s)", m.Name, config.SortedKeys(Metrics))
 		return
 	}
 	if m.Unit != "" && !def.Text {
@@ -220,13 +219,4 @@ func (m *Metric) validate(add func(string, string, ...any), path string) {
 	case m.Min != nil && !(*m.Min < *m.Max):
 		add(path, "want min < max, got %g, %g", *m.Min, *m.Max)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return strings.Join(keys, ", ")
 }

@@ -35,7 +35,7 @@ func CheckConfig(ic config.Ingest) config.Problems {
 		for i, f := range maps {
 			def, ok := Metrics[f.Metric]
 			if !ok {
-				add(fmt.Sprintf("%s[%d].metric", path, i), "unknown metric %q (known: %s)", f.Metric, sortedKeys(Metrics))
+				add(fmt.Sprintf("%s[%d].metric", path, i), "unknown metric %q (known: %s)", f.Metric, config.SortedKeys(Metrics))
 				continue
 			}
 			if f.Unit == "" || def.Text {

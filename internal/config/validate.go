@@ -434,3 +434,13 @@ func positive(p *Problems, path string, d time.Duration) {
 		p.Add(path, "want a positive duration such as 250ms or 5s, got %s", d)
 	}
 }
+
+// SortedKeys lists a map's keys, sorted and comma-separated, for "known: …" in problems.
+func SortedKeys[V any](m map[string]V) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ", ")
+}
