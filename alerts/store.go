@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/ingest"
 )
 
@@ -216,7 +216,7 @@ func (s *ClickHouseStore) RecentReadings(ctx context.Context, metrics []string, 
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	rows, err := s.Conn.Query(ctx, `SELECT ts, sensor_id, metric, value FROM readings
-		WHERE metric IN ? AND ts >= ? AND quality = 'good' ORDER BY ts`, clickhouse.GroupSet{Value: toAny(metrics)}, since.UTC())
+		WHERE metric IN ? AND ts >= ? AND quality = 'good' ORDER BY ts`, analytics.StringSet(metrics), since.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("recent readings: %w", err)
 	}
@@ -249,12 +249,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-func toAny(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
 }

@@ -157,7 +157,7 @@ func (q *Querier) ExportReadings(ctx context.Context, w io.Writer, sensors []str
 		return err
 	}
 	rows, err := q.conn.Query(q.exportCtx(ctx), `SELECT toString(sensor_id), ts, value, toString(quality) FROM readings FINAL
-WHERE sensor_id IN ? AND metric = ? AND ts >= ? AND ts < ? AND text = '' ORDER BY sensor_id, ts`, set(sensors), metric, from.UTC(), to.UTC())
+WHERE sensor_id IN ? AND metric = ? AND ts >= ? AND ts < ? AND text = '' ORDER BY sensor_id, ts`, StringSet(sensors), metric, from.UTC(), to.UTC())
 	if err != nil {
 		return queryFailed(ctx, err)
 	}

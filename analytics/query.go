@@ -269,8 +269,8 @@ func (q *Querier) exportCtx(ctx context.Context) context.Context {
 	}))
 }
 
-// set binds strings as the tuple of an IN: ('a', 'b'), escaped by the driver.
-func set(strs []string) clickhouse.GroupSet {
+// StringSet binds strings as the tuple of an IN: ('a', 'b'), escaped by the driver.
+func StringSet(strs []string) clickhouse.GroupSet {
 	v := make([]any, len(strs))
 	for i, s := range strs {
 		v[i] = s
@@ -378,7 +378,7 @@ GROUP BY sensor_id, t ORDER BY sensor_id, t`
 // scanTrend runs a planned trend and hands each bucket, in sensor then time order, to emit.
 func (q *Querier) scanTrend(ctx context.Context, req TrendRequest, p trendPlan, emit func(string, Point) error) error {
 	secs := uint32(p.step / time.Second)
-	rows, err := q.conn.Query(q.ctx(ctx), trendSQL(p.res), secs, secs, set(req.Sensors), req.Metric, req.From.UTC(), req.To.UTC())
+	rows, err := q.conn.Query(q.ctx(ctx), trendSQL(p.res), secs, secs, StringSet(req.Sensors), req.Metric, req.From.UTC(), req.To.UTC())
 	if err != nil {
 		return queryFailed(ctx, err)
 	}

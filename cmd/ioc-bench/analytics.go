@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/haidang-ioc/ioc/analytics"
@@ -269,7 +268,7 @@ func trendCase(name string, q *analytics.Querier, conn driver.Conn, req analytic
 			return scanAnswer(conn.Query(ctx, `SELECT toString(sensor_id), toDateTime(intDiv(toUInt32(ts), ?) * ?, 'UTC') AS t,
        count(), min(value), max(value), avg(value), argMax(value, ts)
 FROM readings WHERE sensor_id IN ? AND metric = ? AND ts >= ? AND ts < ?
-GROUP BY sensor_id, t ORDER BY sensor_id, t`, secs, secs, stringSet(req.Sensors), req.Metric, req.From, req.To))
+GROUP BY sensor_id, t ORDER BY sensor_id, t`, secs, secs, analytics.StringSet(req.Sensors), req.Metric, req.From, req.To))
 		},
 	}
 }
@@ -362,13 +361,4 @@ func scanAnswer(rows driver.Rows, err error) ([]answerRow, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
-}
-
-// stringSet binds strings as the tuple of an IN.
-func stringSet(strs []string) clickhouse.GroupSet {
-	v := make([]any, len(strs))
-	for i, s := range strs {
-		v[i] = s
-	}
-	return clickhouse.GroupSet{Value: v}
 }
