@@ -27,7 +27,8 @@ type core struct {
 	rules     []*compiled
 	byName    map[string]*compiled
 	byMetric  map[string][]*compiled
-	ticking   []*compiled // absence, camera_event and composite rules
+	absence   []*compiled
+	composite []*compiled
 	camState  []*compiled
 	camEvent  []*compiled
 	route     *Route
@@ -74,7 +75,7 @@ func newCore(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCatal
 func (c *core) setRules(rf *RuleFile, now time.Time) {
 	old := c.byName
 	c.rules, c.byName, c.byMetric = nil, map[string]*compiled{}, map[string][]*compiled{}
-	c.ticking, c.camState, c.camEvent = nil, nil, nil
+	c.absence, c.composite, c.camState, c.camEvent = nil, nil, nil, nil
 	for i := range rf.Rules {
 		r := &rf.Rules[i]
 		cr := old[r.Name]
@@ -90,24 +91,32 @@ func (c *core) setRules(rf *RuleFile, now time.Time) {
 			c.camState = append(c.camState, cr)
 		case KindCameraEvent:
 			c.camEvent = append(c.camEvent, cr)
-			c.ticking = append(c.ticking, cr)
-		case KindAbsence, KindComposite:
-			c.ticking = append(c.ticking, cr)
+		case KindAbsence:
+			c.absence = append(c.absence, cr)
+		case KindComposite:
+			c.composite = append(c.composite, cr)
 		}
 	}
 	c.route, c.inhibit = &rf.Route, rf.Inhibit
 	for _, l := range c.sortedAlerts() {
-		cr := c.byName[l.Rule]
-		if cr == nil {
-			c.resolve(l, now, ActorEngine, "rule removed")
-			continue
-		}
-		if cr != l.rule {
-			l.rule = cr
-			cr.restoreStep(l)
-		}
-		l.routing = c.route.route(&l.Alert)
+		c.bind(l, now)
 	}
+}
+
+// bind ties a live alert to its rule in force: a rule that changed (or an alert restored at
+// start) takes the alert's level into the rule's memory, and the route is walked again; the
+// alert of a removed rule resolves.
+func (c *core) bind(l *live, now time.Time) {
+	cr := c.byName[l.Rule]
+	if cr == nil {
+		c.resolve(l, now, ActorEngine, "rule removed")
+		return
+	}
+	if cr != l.rule {
+		l.rule = cr
+		cr.restoreStep(l)
+	}
+	l.routing = c.route.route(&l.Alert)
 }
 
 // setCatalogs gives the engine the sensor and camera catalogs (subjects' names, districts,
@@ -142,10 +151,8 @@ func (c *core) observe(readings []ingest.Reading, now time.Time) {
 		if c.sensors != nil {
 			s = c.sensors.Lookup(r.Sensor)
 		}
-		for _, cr := range c.ticking {
-			if cr.Kind == KindAbsence {
-				cr.seen(SourceSensor, r.Sensor, r.Received)
-			}
+		for _, cr := range c.absence {
+			cr.seen(SourceSensor, r.Sensor, r.Received)
 		}
 		rules := c.byMetric[r.Metric]
 		if len(rules) == 0 {
@@ -220,10 +227,8 @@ func (c *core) forCamera(id string, rules []*compiled, f func(*compiled)) {
 }
 
 func (c *core) seenCamera(id string, t time.Time) {
-	for _, cr := range c.ticking {
-		if cr.Kind == KindAbsence {
-			cr.seen(SourceCamera, id, t)
-		}
+	for _, cr := range c.absence {
+		cr.seen(SourceCamera, id, t)
 	}
 }
 
@@ -247,13 +252,11 @@ func (c *core) tick(now time.Time) {
 		}
 	}
 	var conds []condition
-	for _, cr := range c.ticking {
-		switch cr.Kind {
-		case KindCameraEvent:
-			conds = cr.expireEvents(now, conds)
-		case KindAbsence:
-			conds = cr.absence(now, c.since, c.sensors, c.cameras, conds)
-		}
+	for _, cr := range c.camEvent {
+		conds = cr.expireEvents(now, conds)
+	}
+	for _, cr := range c.absence {
+		conds = cr.absence(now, c.since, c.sensors, c.cameras, conds)
 	}
 	for _, cond := range conds {
 		c.apply(cond, now)
@@ -283,7 +286,7 @@ func (c *core) tick(now time.Time) {
 
 // judgeComposites brings composite rules up to date with the alerts now active.
 func (c *core) judgeComposites(now time.Time) {
-	if !slices.ContainsFunc(c.ticking, func(cr *compiled) bool { return cr.Kind == KindComposite }) {
+	if len(c.composite) == 0 {
 		return
 	}
 	for _, l := range c.alerts {
@@ -292,10 +295,8 @@ func (c *core) judgeComposites(now time.Time) {
 		}
 	}
 	var conds []condition
-	for _, cr := range c.ticking {
-		if cr.Kind == KindComposite {
-			conds = cr.composite(now, c.lastActive, c.districts, conds)
-		}
+	for _, cr := range c.composite {
+		conds = cr.composite(now, c.lastActive, c.districts, conds)
 	}
 	for _, cond := range conds {
 		c.apply(cond, now)
@@ -446,7 +447,7 @@ func (c *core) emit(l *live, kind EventKind, actor, reason string, now time.Time
 		return // the end of an alert nobody was told of stays quiet
 	}
 	l.notified = true
-	c.notes = append(c.notes, Notification{Event: ev, Units: slices.Clone(l.Units), Group: l.routing.group})
+	c.notes = append(c.notes, Notification{Event: ev, Units: ev.Alert.Units, Group: l.routing.group})
 }
 
 func (c *core) snapshot(l *live, kind EventKind, actor, reason string, now time.Time) Event {
@@ -548,13 +549,6 @@ func (c *core) restore(latest []Event, now time.Time) {
 		l.grade = grade{severity: a.Severity, risk: a.RiskLevel, alarmLevel: a.AlarmLevel}
 		c.alerts[a.Fingerprint] = l
 		c.byID[a.ID] = l
-		cr := c.byName[a.Rule]
-		if cr == nil {
-			c.resolve(l, now, ActorEngine, "rule removed")
-			continue
-		}
-		l.rule = cr
-		cr.restoreStep(l)
-		l.routing = c.route.route(&l.Alert)
+		c.bind(l, now)
 	}
 }

@@ -316,9 +316,7 @@ func (e *Engine) Alerts(ctx context.Context, f Filter) ([]Alert, error) {
 			}
 		}
 	})
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out, err
 }
 
@@ -457,7 +455,7 @@ func (e *Engine) Silences(ctx context.Context) ([]Silence, error) {
 
 func cloneAlert(a *Alert) Alert {
 	out := *a
-	out.Units = append([]string(nil), a.Units...)
+	out.Units = slices.Clone(a.Units)
 	return out
 }
 

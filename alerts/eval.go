@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -412,5 +411,3 @@ func (c *compiled) composite(now time.Time, lastActive map[[2]string]time.Time, 
 	}
 	return out
 }
-
-func (c *compiled) String() string { return fmt.Sprintf("rule %s (%s)", c.Name, c.Kind) }

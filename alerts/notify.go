@@ -55,7 +55,14 @@ type worker struct {
 // CheckReceivers reports every problem of the configured receivers that config alone cannot
 // see: unknown units, unset secret variables, bad templates.
 func CheckReceivers(cfg config.Alerts, getenv func(string) string) config.Problems {
+	_, probs := buildReceivers(cfg, getenv)
+	return probs
+}
+
+// buildReceivers builds each configured receiver, or reports why it cannot.
+func buildReceivers(cfg config.Alerts, getenv func(string) string) ([]Receiver, config.Problems) {
 	var probs config.Problems
+	out := make([]Receiver, len(cfg.Receivers))
 	for i, rc := range cfg.Receivers {
 		path := fmt.Sprintf("alerts.receivers[%d]", i)
 		for k, u := range rc.Units {
@@ -63,25 +70,31 @@ func CheckReceivers(cfg config.Alerts, getenv func(string) string) config.Proble
 				probs.Add(fmt.Sprintf("%s.units[%d]", path, k), "unknown unit %q (known: %s)", u, config.SortedKeys(ingest.Units))
 			}
 		}
-		if _, err := newReceiver(rc, getenv); err != nil {
+		recv, err := newReceiver(rc, getenv)
+		if err != nil {
 			probs.Add(path, "%v", err)
 		}
+		out[i] = recv
 	}
-	return probs
+	return out, probs
 }
 
 // NewDispatcher builds the receivers of config; it registers no metric of its own (NewEngine
 // registered those the dispatcher counts with).
 func NewDispatcher(cfg config.Alerts, e *Engine, dlog DeliveryLog, getenv func(string) string, logger *slog.Logger) (*Dispatcher, error) {
-	if probs := CheckReceivers(cfg, getenv); len(probs) > 0 {
+	recvs, probs := buildReceivers(cfg, getenv)
+	if len(probs) > 0 {
 		return nil, probs
 	}
 	d := &Dispatcher{logger: logger, m: e.m}
 	d.log = newOutbox("alert_notifications", 100_000, dlog.AppendDeliveries, e.m, logger)
-	for _, rc := range cfg.Receivers {
-		recv, _ := newReceiver(rc, getenv) // CheckReceivers built it once without an error
-		w := &worker{name: rc.Name, typ: rc.Type, units: rc.Units, recv: recv, groupWait: rc.GroupWait,
-			timeout: rc.Timeout, retry: cfg.Retry, d: d, queue: make(chan Notification, cmp(rc.Queue, 1000))}
+	for i, rc := range cfg.Receivers {
+		queue := rc.Queue
+		if queue == 0 {
+			queue = 1000
+		}
+		w := &worker{name: rc.Name, typ: rc.Type, units: rc.Units, recv: recvs[i], groupWait: rc.GroupWait,
+			timeout: rc.Timeout, retry: cfg.Retry, d: d, queue: make(chan Notification, queue)}
 		if w.timeout == 0 {
 			w.timeout = 10 * time.Second
 		}
@@ -92,13 +105,6 @@ func NewDispatcher(cfg config.Alerts, e *Engine, dlog DeliveryLog, getenv func(s
 		d.workers = append(d.workers, w)
 	}
 	return d, nil
-}
-
-func cmp(v, def int) int {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 func newReceiver(rc config.Receiver, getenv func(string) string) (Receiver, error) {
