@@ -131,6 +131,8 @@ type Alert struct {
 	// alert.
 	Title       Text `json:"title"`
 	Description Text `json:"description"`
+	// Instruction tells the public what to do; public warnings (CAP) carry it.
+	Instruction Text `json:"instruction,omitzero"`
 	// Public marks an alert the CAP feed publishes.
 	Public bool `json:"public"`
 	// Units are the units the route sends the alert to, escalations included.

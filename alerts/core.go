@@ -408,6 +408,7 @@ func (c *core) describeSubject(a *Alert, cond condition) {
 func (c *core) render(l *live) {
 	l.Title = l.rule.title.render(&l.Alert, l.rule.Title)
 	l.Description = l.rule.desc.render(&l.Alert, l.rule.Description)
+	l.Instruction = l.rule.instr.render(&l.Alert, l.rule.Instruction)
 }
 
 // fire moves a pending (or new) alert to firing and sends it to its units.

@@ -17,6 +17,7 @@ type metrics struct {
 	notifyQueue   *prometheus.GaugeVec
 	notifyDropped *prometheus.CounterVec
 	notifySeconds *prometheus.HistogramVec
+	capMessages   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, queueLen func() float64) *metrics {
@@ -47,11 +48,13 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) *metrics {
 			Help: "Notifications dropped because a receiver's queue was full."}, []string{"receiver"}),
 		notifySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ioc_alert_notify_seconds",
 			Help: "Time of one delivery attempt.", Buckets: prometheus.DefBuckets}, []string{"receiver"}),
+		capMessages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ioc_cap_messages_total",
+			Help: "Public warnings published on the CAP feed, by message type (Alert, Update, Cancel)."}, []string{"msg_type"}),
 	}
 	for _, k := range []EventKind{EventPending, EventFiring, EventUpdated, EventAcknowledged, EventAssigned, EventCommented, EventEscalated, EventResolved} {
 		m.events.WithLabelValues(string(k))
 	}
 	reg.MustRegister(m.events, m.active, m.unevaluable, m.queue, m.evalSeconds, m.outboxRows, m.outboxDropped,
-		m.outboxWritten, m.storeErrors, m.notifications, m.notifyQueue, m.notifyDropped, m.notifySeconds)
+		m.outboxWritten, m.storeErrors, m.notifications, m.notifyQueue, m.notifyDropped, m.notifySeconds, m.capMessages)
 	return m
 }

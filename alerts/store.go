@@ -2,7 +2,9 @@ package alerts
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 )
 
 // ClickHouseStore keeps alert events, silences and the notification log in ClickHouse (the
-// tables of migration 0006) and reads the recent readings the engine warms its windows with.
+// tables of migrations 0006 and 0007) and reads the recent readings the engine warms its windows with.
 type ClickHouseStore struct {
 	Conn driver.Conn
 	// Timeout bounds each statement.
@@ -22,7 +24,7 @@ type ClickHouseStore struct {
 
 const eventColumns = `ts, ms, alert_id, seq, kind, actor, reason, fingerprint, rule, source, subject, subject_name,
 	state, severity, risk_level, alarm_level, category, sub_category, district, commune, lat, lon, metric, value,
-	title_vi, title_en, description_vi, description_en, public, units, escalation, assignee, muted,
+	title_vi, title_en, description_vi, description_en, instruction_vi, instruction_en, public, units, escalation, assignee, muted,
 	starts_at, fired_at, acked_at, ends_at`
 
 func (s *ClickHouseStore) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -46,7 +48,7 @@ func (s *ClickHouseStore) AppendEvents(ctx context.Context, events []Event) erro
 		err := batch.Append(e.Time.UTC(), millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, a.Fingerprint,
 			a.Rule, a.Source, a.Subject, a.SubjectName, string(a.State), string(a.Severity), uint8(a.RiskLevel),
 			uint8(a.AlarmLevel), a.Category, a.SubCategory, a.District, a.Commune, a.Location.Lat, a.Location.Lon,
-			a.Metric, a.Value, a.Title.VI, a.Title.EN, a.Description.VI, a.Description.EN, boolByte(a.Public),
+			a.Metric, a.Value, a.Title.VI, a.Title.EN, a.Description.VI, a.Description.EN, a.Instruction.VI, a.Instruction.EN, boolByte(a.Public),
 			nonNil(a.Units), uint8(min(a.Escalation, 255)), a.Assignee, a.Muted,
 			a.StartsAt.UTC(), a.FiredAt.UTC(), a.AckedAt.UTC(), a.EndsAt.UTC())
 		if err != nil {
@@ -95,7 +97,7 @@ func scanEvents(rows driver.Rows) ([]Event, error) {
 		if err := rows.Scan(&e.Time, &ms, &a.ID, &a.Seq, &kind, &e.Actor, &e.Reason, &a.Fingerprint, &a.Rule, &a.Source,
 			&a.Subject, &a.SubjectName, &state, &sev, &risk, &alarm, &a.Category, &a.SubCategory, &a.District,
 			&a.Commune, &a.Location.Lat, &a.Location.Lon, &a.Metric, &a.Value, &a.Title.VI, &a.Title.EN,
-			&a.Description.VI, &a.Description.EN, &public, &a.Units, &esc, &a.Assignee, &a.Muted,
+			&a.Description.VI, &a.Description.EN, &a.Instruction.VI, &a.Instruction.EN, &public, &a.Units, &esc, &a.Assignee, &a.Muted,
 			&a.StartsAt, &a.FiredAt, &a.AckedAt, &a.EndsAt); err != nil {
 			return nil, fmt.Errorf("alert events: scan: %w", err)
 		}
@@ -249,4 +251,67 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// AppendCAP stores published CAP messages in one insert.
+func (s *ClickHouseStore) AppendCAP(ctx context.Context, recs []CAPRecord) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO cap_messages (sent, identifier, alert_id, seq, msg_type, xml)")
+	if err != nil {
+		return fmt.Errorf("cap messages: prepare: %w", err)
+	}
+	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
+	for _, r := range recs {
+		if err := batch.Append(r.Sent.UTC(), r.Identifier, r.AlertID, r.Seq, r.MsgType, string(r.XML)); err != nil {
+			return fmt.Errorf("cap messages: append: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("cap messages: insert %d: %w", len(recs), err)
+	}
+	return nil
+}
+
+// CAPMessages returns the messages sent since, and every message of alerts not yet cancelled,
+// oldest first within each alert.
+func (s *ClickHouseStore) CAPMessages(ctx context.Context, since time.Time) ([]CAPRecord, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, `SELECT sent, identifier, alert_id, seq, msg_type, xml FROM cap_messages FINAL
+		WHERE sent >= ? OR alert_id IN (SELECT alert_id FROM cap_messages GROUP BY alert_id HAVING argMax(msg_type, seq) != 'Cancel')
+		ORDER BY alert_id, seq`, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("cap messages: %w", err)
+	}
+	defer rows.Close()
+	var out []CAPRecord
+	for rows.Next() {
+		var r CAPRecord
+		var doc string
+		if err := rows.Scan(&r.Sent, &r.Identifier, &r.AlertID, &r.Seq, &r.MsgType, &doc); err != nil {
+			return nil, fmt.Errorf("cap messages: scan: %w", err)
+		}
+		r.XML = []byte(doc)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cap messages: %w", err)
+	}
+	return out, nil
+}
+
+// CAPDocument returns the stored document of one message; ErrNotFound when there is none.
+func (s *ClickHouseStore) CAPDocument(ctx context.Context, identifier string) ([]byte, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var doc string
+	err := s.Conn.QueryRow(ctx, `SELECT xml FROM cap_messages WHERE identifier = ? LIMIT 1`, identifier).Scan(&doc)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, fmt.Errorf("cap message: %w", err)
+	}
+	return []byte(doc), nil
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/haidang-ioc/ioc/alerts"
 )
 
 //go:embed web
@@ -33,18 +35,33 @@ type Check struct {
 	Checker Checker
 }
 
+// CAPSource is the public warning feed (alerts.CAPFeed).
+type CAPSource interface {
+	// Atom returns the Atom feed, its links prefixed with base.
+	Atom(base string) ([]byte, error)
+	// Document returns one CAP message; an error wrapping alerts.ErrNotFound when unknown.
+	Document(ctx context.Context, identifier string) ([]byte, error)
+}
+
+// Sources are what the other roles give the dashboard to serve; a nil source serves nothing.
+type Sources struct {
+	CAP CAPSource
+}
+
 // Server is the HTTP server of the dashboard role.
 type Server struct {
 	app     *fiber.App
 	listen  string
 	checks  []Check
 	version string
+	src     Sources
 	log     *slog.Logger
 }
 
-// New builds the server: /healthz runs checks, /metrics serves gatherer, / serves the UI.
-func New(listen, version string, checks []Check, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
-	s := &Server{listen: listen, checks: checks, version: version, log: log.With("component", "dashboard")}
+// New builds the server: /healthz runs checks, /metrics serves gatherer, /cap serves the
+// public warning feed, / serves the UI.
+func New(listen, version string, checks []Check, gatherer prometheus.Gatherer, src Sources, log *slog.Logger) *Server {
+	s := &Server{listen: listen, checks: checks, version: version, src: src, log: log.With("component", "dashboard")}
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		AppName:               "Hải Đăng IOC",
@@ -56,6 +73,10 @@ func New(listen, version string, checks []Check, gatherer prometheus.Gatherer, l
 	})
 	s.app.Get("/healthz", s.health)
 	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	if src.CAP != nil {
+		s.app.Get(alerts.CAPFeedPath, s.capFeed)
+		s.app.Get("/cap/:doc", s.capDocument)
+	}
 	web, _ := fs.Sub(webFiles, "web")
 	s.app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(web), Index: "index.html"}))
 	return s

@@ -22,7 +22,7 @@ func newTestServer(checks ...Check) *Server {
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_test_total", Help: "test"})
 	c.Add(3)
 	reg.MustRegister(c)
-	return New("127.0.0.1:0", "v-test", checks, reg, slog.New(slog.DiscardHandler))
+	return New("127.0.0.1:0", "v-test", checks, reg, Sources{}, slog.New(slog.DiscardHandler))
 }
 
 func TestHealthz(t *testing.T) {

@@ -48,10 +48,28 @@ var Units = map[string]string{
 //	    commune: Phường Cốc Lếu
 //	    owner_unit: flood_control
 //	    alarm_levels: {i: 80.0, ii: 81.5, iii: 83.0}
+//	districts:
+//	  - name: TP Lào Cai
+//	    geocodes: {dvhc: "080"}
+//	    polygon: [[22.56, 103.90], [22.56, 104.02], [22.40, 104.02], [22.40, 103.90], [22.56, 103.90]]
 type Catalog struct {
 	Sensors []Sensor `yaml:"sensors"`
+	// Districts describe the districts' areas for public warnings (CAP) and maps; a district
+	// a sensor names need not be listed.
+	Districts []District `yaml:"districts"`
 
-	byID map[string]*Sensor
+	byID       map[string]*Sensor
+	byDistrict map[string]*District
+}
+
+// District is the area of one district.
+type District struct {
+	Name string `yaml:"name"`
+	// Geocodes name the district in coding schemes (e.g. dvhc: the administrative unit code
+	// of Quyết định 124/2004/QĐ-TTg), published as CAP geocodes.
+	Geocodes map[string]string `yaml:"geocodes"`
+	// Polygon outlines the district as WGS 84 [lat, lon] pairs, first and last equal.
+	Polygon [][2]float64 `yaml:"polygon"`
 }
 
 // Sensor is one catalog entry.
@@ -97,6 +115,9 @@ type AlarmLevels struct {
 // Lookup returns the sensor with id, or nil.
 func (c *Catalog) Lookup(id string) *Sensor { return c.byID[id] }
 
+// District returns the district named name, or nil.
+func (c *Catalog) District(name string) *District { return c.byDistrict[name] }
+
 // Len is the number of sensors.
 func (c *Catalog) Len() int { return len(c.Sensors) }
 
@@ -137,6 +158,10 @@ func ParseCatalog(data []byte, profiles map[string]config.Profile) (*Catalog, er
 	c.byID = make(map[string]*Sensor, len(c.Sensors))
 	for i := range c.Sensors {
 		c.byID[c.Sensors[i].ID] = &c.Sensors[i]
+	}
+	c.byDistrict = make(map[string]*District, len(c.Districts))
+	for i := range c.Districts {
+		c.byDistrict[c.Districts[i].Name] = &c.Districts[i]
 	}
 	return c, nil
 }
@@ -199,7 +224,46 @@ func (c *Catalog) validate(profiles map[string]config.Profile) config.Problems {
 			add(path+".interval", "negative")
 		}
 	}
+	seen := map[string]int{}
+	for i := range c.Districts {
+		d := &c.Districts[i]
+		path := fmt.Sprintf("districts[%d]", i)
+		if strings.TrimSpace(d.Name) == "" {
+			add(path+".name", "empty")
+		} else if j, ok := seen[d.Name]; ok {
+			add(path+".name", "%q is listed twice (also districts[%d])", d.Name, j)
+		}
+		seen[d.Name] = i
+		for k, v := range d.Geocodes {
+			if strings.TrimSpace(k) == "" || strings.TrimSpace(v) == "" {
+				add(path+".geocodes", "empty name or value")
+				break
+			}
+		}
+		d.validatePolygon(add, path+".polygon")
+	}
 	return p
+}
+
+// validatePolygon checks a district's outline: no outline, or at least four points in
+// Vietnam, closed (the first repeated last), as CAP requires.
+func (d *District) validatePolygon(add func(string, string, ...any), path string) {
+	pts := d.Polygon
+	if len(pts) == 0 {
+		return
+	}
+	if len(pts) < 4 {
+		add(path, "want at least 4 [lat, lon] points (a closed ring), got %d", len(pts))
+		return
+	}
+	if pts[0] != pts[len(pts)-1] {
+		add(path, "not closed: the last point must repeat the first")
+	}
+	for k, pt := range pts {
+		if msg := (Location{Lat: pt[0], Lon: pt[1]}).Problem(); msg != "" {
+			add(fmt.Sprintf("%s[%d]", path, k), "%s", msg)
+		}
+	}
 }
 
 func (m *Metric) validate(add func(string, string, ...any), path string) {

@@ -134,6 +134,14 @@ func TestParseCatalogNamesEveryProblem(t *testing.T) {
     district: Sa Pa
     owner_unit: flood_control
     profile: dragino
+districts:
+  - name: Sa Pa
+    geocodes: {dvhc: ""}
+    polygon: [[22.4, 103.8], [22.4, 103.9], [22.3, 103.9], [22.3, 103.8]]
+  - name: Sa Pa
+    polygon: [[22.4, 103.8], [22.4, 103.9], [22.4, 103.8]]
+  - name: Bát Xát
+    polygon: [[22.4, 103.8], [103.9, 22.4], [22.3, 103.9], [22.4, 103.8]]
 `
 	_, err := ParseCatalog([]byte(bad), nil)
 	if err == nil {
@@ -150,6 +158,11 @@ func TestParseCatalogNamesEveryProblem(t *testing.T) {
 		`sensors[4].name: empty`,
 		`sensors[4].metrics[0]: give both min and max`,
 		`sensors[4].profile: no profile "dragino"`,
+		`districts[0].geocodes: empty name or value`,
+		`districts[0].polygon: not closed`,
+		`districts[1].name: "Sa Pa" is listed twice (also districts[0])`,
+		`districts[1].polygon: want at least 4 [lat, lon] points`,
+		`districts[2].polygon[1]: lat 103.9, lon 22.4 is not a position (lat and lon swapped?)`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("problems lack %q:\n%v", want, err)

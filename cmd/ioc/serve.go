@@ -111,6 +111,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	}
 	var engine *alerts.Engine
+	var capFeed *alerts.CAPFeed
 	var readingSink ingest.Sink = writer
 	var cameraSink streams.Sink = writer
 	if cfg.HasRole(config.RoleIngest) {
@@ -123,7 +124,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
 		}
 		if cfg.HasRole(config.RoleAlerts) {
-			engine, err = startAlerts(gctx, g, cfg, cat, cams, conn, reg, log)
+			engine, capFeed, err = startAlerts(gctx, g, cfg, cat, cams, conn, reg, log)
 			if err != nil {
 				return abort(err)
 			}
@@ -141,6 +142,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return onHangup(gctx, func() {
 				if cat := reloadSensors(gctx, cfg.Ingest, norm, conn, log); cat != nil && engine != nil {
 					_ = engine.SetCatalogs(gctx, cat, nil)
+					capFeed.SetCatalog(cat)
 				}
 				if engine != nil {
 					reloadRules(gctx, cfg.Alerts, engine, log)
@@ -170,7 +172,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		g.Go(func() error { return sim.Run(gctx) })
 	}
 	if cfg.HasRole(config.RoleDashboard) {
-		srv := dashboard.New(cfg.HTTP.Listen, buildVersion(), checks, reg, log)
+		src := dashboard.Sources{}
+		if capFeed != nil {
+			src.CAP = capFeed
+		}
+		srv := dashboard.New(cfg.HTTP.Listen, buildVersion(), checks, reg, src, log)
 		g.Go(func() error { return srv.Run(gctx) })
 	}
 	log.Info("ioc serving", "version", buildVersion(), "roles", cfg.Roles, "http", cfg.HTTP.Listen)
@@ -267,24 +273,27 @@ func simulatedCameras(cfg config.Config, log *slog.Logger) (*camsim.Fleet, *stre
 	return fleet, cat, nil
 }
 
-// startAlerts builds the alert engine and its notifiers and runs them in g.
-func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, error) {
+// startAlerts builds the alert engine, its notifiers and the public warning feed, and runs
+// them in g.
+func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, error) {
 	rf, err := alerts.LoadRules(cfg.Alerts.Rules)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	store := &alerts.ClickHouseStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}
 	alog := log.With("component", "alerts")
 	engine := alerts.NewEngine(rf, sensors, cams, store, nil, nil, alerts.Options{Tick: cfg.Alerts.Tick}, reg, alog)
 	disp, err := alerts.NewDispatcher(cfg.Alerts, engine, store, os.Getenv, alog)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	engine.SetNotifier(disp)
+	feed := alerts.NewCAPFeed(cfg.Alerts.CAP, engine, store, sensors, alog.With("feed", "cap"))
+	engine.SetNotifier(alerts.Notifiers{disp, feed})
 	g.Go(func() error { return disp.Run(ctx) })
+	g.Go(func() error { return feed.Run(ctx) })
 	g.Go(func() error { return engine.Run(ctx) })
 	log.Info("alert rules loaded", "rules", len(rf.Rules), "file", describeRules(cfg.Alerts.Rules), "receivers", len(cfg.Alerts.Receivers))
-	return engine, nil
+	return engine, feed, nil
 }
 
 func describeRules(path string) string {

@@ -260,6 +260,28 @@ type Alerts struct {
 	Retry Retry `yaml:"retry"`
 	// Receivers are where notifications go, each for one or more units.
 	Receivers []Receiver `yaml:"receivers"`
+	// CAP is the public warning feed: the alerts of rules marked public, as OASIS CAP 1.2.
+	CAP CAP `yaml:"cap"`
+}
+
+// CAP configures the public warning feed (/cap/feed.atom and one CAP 1.2 document per message).
+type CAP struct {
+	// Sender identifies the issuer in every message (CAP sender), e.g. ioc.laocai.gov.vn.
+	Sender string `yaml:"sender"`
+	// SenderName is the issuer's name shown to the public (CAP senderName).
+	SenderName string `yaml:"sender_name"`
+	// Status is Actual, Exercise or Test: what receivers must make of the messages.
+	Status string `yaml:"status"`
+	// Languages are the info blocks each message carries: vi always, en where listed.
+	Languages []string `yaml:"languages"`
+	// Web is a page with more information for the public (CAP web); Contact says whom to call.
+	Web     string `yaml:"web"`
+	Contact string `yaml:"contact"`
+	// CircleKM is the radius of the circle around a sensor or camera whose district has no
+	// polygon in the sensor catalog.
+	CircleKM float64 `yaml:"circle_km"`
+	// Window is how long a message stays in the feed once its alert has ended.
+	Window time.Duration `yaml:"window"`
 }
 
 // Retry is a bounded retry policy with exponential backoff and jitter.
@@ -469,6 +491,14 @@ func Default() Config {
 			Tick:      time.Second,
 			Retry:     Retry{Attempts: 5, Initial: time.Second, Max: time.Minute},
 			Receivers: []Receiver{},
+			CAP: CAP{
+				Sender:     "ioc.invalid",
+				SenderName: "Trung tâm Giám sát, điều hành đô thị thông minh (IOC)",
+				Status:     "Actual",
+				Languages:  []string{"vi", "en"},
+				CircleKM:   5,
+				Window:     24 * time.Hour,
+			},
 		},
 		HTTP: HTTP{Listen: ":8080"},
 		Simulator: Simulator{

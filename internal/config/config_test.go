@@ -206,6 +206,12 @@ func TestValidate(t *testing.T) {
 		{"spool too small", func(c *Config) { c.Writer.Spool.MaxBytes = 1 << 20 }, "writer.spool.max_bytes: want at least two segments"},
 		{"spool off", func(c *Config) { c.Writer.Spool.Dir = "" }, ""},
 		{"spool forced without a spool", func(c *Config) { c.Writer.Spool.Dir = ""; c.Writer.Spool.Force = true }, "writer.spool.force: needs a spool"},
+		{"cap sender with a space", func(c *Config) { c.Alerts.CAP.Sender = "IOC Lào Cai" }, "alerts.cap.sender: want a name without spaces"},
+		{"cap status", func(c *Config) { c.Alerts.CAP.Status = "Draft" }, "alerts.cap.status: want one of Actual, Exercise, Test"},
+		{"cap without vi", func(c *Config) { c.Alerts.CAP.Languages = []string{"en"} }, "alerts.cap.languages: must list vi"},
+		{"cap language", func(c *Config) { c.Alerts.CAP.Languages = []string{"vi", "fr"} }, "alerts.cap.languages[1]: want one of vi, en"},
+		{"cap web", func(c *Config) { c.Alerts.CAP.Web = "ioc.laocai.gov.vn" }, "alerts.cap.web: want an http(s) URL"},
+		{"cap circle", func(c *Config) { c.Alerts.CAP.CircleKM = 0 }, "alerts.cap.circle_km"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

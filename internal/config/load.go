@@ -123,9 +123,13 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			checkNode(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), probs)
 		}
-	case reflect.Slice:
+	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
 			probs.Add(where(), "want a list (line %d)", n.Line)
+			return
+		}
+		if t.Kind() == reflect.Array && len(n.Content) != t.Len() {
+			probs.Add(where(), "want a list of %d, got %d (line %d)", t.Len(), len(n.Content), n.Line)
 			return
 		}
 		for i, item := range n.Content {

@@ -322,6 +322,32 @@ func (a *Alerts) validate(p *Problems) {
 	for i := range a.Receivers {
 		a.Receivers[i].validate(p, fmt.Sprintf("alerts.receivers[%d]", i), names, i)
 	}
+	a.CAP.validate(p)
+}
+
+// capForbidden are what CAP 1.2 forbids in identifiers and sender: white space, commas, < and &.
+var capForbidden = regexp.MustCompile(`[\s,<&]`)
+
+func (c *CAP) validate(p *Problems) {
+	if c.Sender == "" || capForbidden.MatchString(c.Sender) {
+		p.Add("alerts.cap.sender", "want a name without spaces, commas, < or & (e.g. ioc.laocai.gov.vn), got %q", c.Sender)
+	}
+	oneOf(p, "alerts.cap.status", c.Status, "Actual", "Exercise", "Test")
+	if !slices.Contains(c.Languages, "vi") {
+		p.Add("alerts.cap.languages", "must list vi (the Vietnamese info block is always sent)")
+	}
+	for i, l := range c.Languages {
+		oneOf(p, fmt.Sprintf("alerts.cap.languages[%d]", i), l, "vi", "en")
+	}
+	if c.Web != "" {
+		if u, err := url.Parse(c.Web); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.Add("alerts.cap.web", "want an http(s) URL, got %q", c.Web)
+		}
+	}
+	if !(c.CircleKM > 0 && c.CircleKM <= 100) {
+		p.Add("alerts.cap.circle_km", "want more than 0 and at most 100, got %g", c.CircleKM)
+	}
+	positive(p, "alerts.cap.window", c.Window)
 }
 
 func (r *Receiver) validate(p *Problems, path string, names map[string]int, i int) {

@@ -1,0 +1,252 @@
+package alerts
+
+import (
+	"cmp"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/internal/backoff"
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// CAPRecord is one published CAP message as stored.
+type CAPRecord struct {
+	Sent       time.Time
+	Identifier string
+	AlertID    string
+	Seq        uint32
+	MsgType    string
+	XML        []byte
+}
+
+// CAPStore keeps the published messages (ClickHouseStore in production).
+type CAPStore interface {
+	AppendCAP(ctx context.Context, recs []CAPRecord) error
+	// CAPMessages returns the messages sent since, and every message of alerts not yet
+	// cancelled, oldest first within each alert.
+	CAPMessages(ctx context.Context, since time.Time) ([]CAPRecord, error)
+	// CAPDocument returns the stored document of one message, ErrNotFound when none.
+	CAPDocument(ctx context.Context, identifier string) ([]byte, error)
+}
+
+// capEntry is one published message held for the feed.
+type capEntry struct {
+	sent    time.Time
+	alertID string
+	msg     *CAPMessage
+	doc     []byte
+}
+
+// maxCAPReferences bounds the earlier messages one message references (the newest ones).
+const maxCAPReferences = 20
+
+// maxFeedEntries bounds the entries of the Atom feed (the newest ones).
+const maxFeedEntries = 500
+
+// CAPFeed publishes public warnings: it hears the engine's notifications (it is a Notifier)
+// and, for the alerts of rules marked public, makes one CAP 1.2 message per change: Alert when
+// one fires, Update when its severity or level changes, Cancel when it ends. Messages are kept
+// in ClickHouse (cap_messages), so that the feed and every message's references survive a
+// restart, and served as an Atom feed and one document each.
+type CAPFeed struct {
+	cfg   config.CAP
+	store CAPStore
+	out   *outbox[CAPRecord]
+	m     *metrics
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu      sync.Mutex
+	sensors *ingest.Catalog
+	byAlert map[string][]*capEntry // oldest first
+	byID    map[string]*capEntry
+}
+
+// NewCAPFeed builds the feed of engine e's public alerts; sensors gives districts' areas.
+func NewCAPFeed(cfg config.CAP, e *Engine, store CAPStore, sensors *ingest.Catalog, log *slog.Logger) *CAPFeed {
+	f := &CAPFeed{cfg: cfg, store: store, m: e.m, log: log, now: time.Now, sensors: sensors,
+		byAlert: map[string][]*capEntry{}, byID: map[string]*capEntry{}}
+	f.out = newOutbox("cap_messages", 10_000, store.AppendCAP, e.m, log)
+	for _, t := range []string{CAPAlert, CAPUpdate, CAPCancel} {
+		e.m.capMessages.WithLabelValues(t)
+	}
+	return f
+}
+
+// SetCatalog gives the feed a reloaded sensor catalog (districts' areas).
+func (f *CAPFeed) SetCatalog(sensors *ingest.Catalog) {
+	f.mu.Lock()
+	f.sensors = sensors
+	f.mu.Unlock()
+}
+
+// Run loads the messages published before (retrying while the store fails), then writes new
+// ones to the store until ctx ends.
+func (f *CAPFeed) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // owned here: Run waits for it below
+		defer wg.Done()
+		f.out.run(ctx, 5*time.Second)
+	}()
+	bo := backoff.Backoff{Initial: time.Second, Max: 30 * time.Second}
+	for {
+		err := f.load(ctx)
+		if err == nil {
+			break
+		}
+		f.log.Error("published CAP messages not loaded; retrying", "err", err)
+		if !bo.Wait(ctx) {
+			break
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+func (f *CAPFeed) load(ctx context.Context) error {
+	recs, err := f.store.CAPMessages(ctx, f.now().Add(-f.cfg.Window))
+	if err != nil {
+		return err
+	}
+	loaded := map[string][]*capEntry{}
+	for _, r := range recs {
+		m := &CAPMessage{}
+		if err := xml.Unmarshal(r.XML, m); err != nil || len(m.Info) == 0 {
+			f.log.Error("stored CAP message unreadable; left out of the feed", "identifier", r.Identifier, "err", err)
+			continue
+		}
+		loaded[r.AlertID] = append(loaded[r.AlertID], &capEntry{sent: r.Sent, alertID: r.AlertID, msg: m, doc: r.XML})
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, es := range loaded {
+		// messages published while loading are newer than the stored ones
+		known := f.byAlert[id]
+		es = slices.DeleteFunc(es, func(e *capEntry) bool { return f.byID[e.msg.Identifier] != nil })
+		f.byAlert[id] = append(es, known...)
+		for _, e := range es {
+			f.byID[e.msg.Identifier] = e
+		}
+	}
+	f.log.Info("CAP feed loaded", "messages", len(recs), "alerts", len(loaded))
+	return nil
+}
+
+// Notify publishes n when it is a change of a public alert; it never blocks.
+func (f *CAPFeed) Notify(n Notification) {
+	a := &n.Event.Alert
+	if !a.Public {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	prev := f.byAlert[a.ID]
+	if len(prev) > 0 && prev[len(prev)-1].msg.MsgType == CAPCancel {
+		return // ended already
+	}
+	var typ string
+	switch n.Event.Kind {
+	case EventFiring, EventUpdated:
+		typ = CAPAlert
+		if len(prev) > 0 {
+			typ = CAPUpdate
+		}
+	case EventResolved:
+		if len(prev) == 0 {
+			return // nothing was published, nothing to cancel
+		}
+		typ = CAPCancel
+	default:
+		return
+	}
+	refs := make([]*CAPMessage, 0, min(len(prev), maxCAPReferences))
+	for _, e := range prev[max(0, len(prev)-maxCAPReferences):] {
+		refs = append(refs, e.msg)
+	}
+	var district *ingest.District
+	if f.sensors != nil {
+		district = f.sensors.District(a.District)
+	}
+	msg := buildCAP(f.cfg, typ, a, n.Event.Time, refs, district)
+	doc, err := marshalCAP(msg)
+	if err != nil {
+		f.log.Error("CAP message not made", "alert", a.ID, "err", err)
+		return
+	}
+	e := &capEntry{sent: n.Event.Time, alertID: a.ID, msg: msg, doc: doc}
+	f.byAlert[a.ID] = append(prev, e)
+	f.byID[msg.Identifier] = e
+	f.out.add(CAPRecord{Sent: e.sent, Identifier: msg.Identifier, AlertID: a.ID, Seq: a.Seq, MsgType: typ, XML: doc})
+	f.m.capMessages.WithLabelValues(typ).Inc()
+	f.prune()
+}
+
+// prune forgets the messages of alerts that ended longer than the window ago; their documents
+// stay in the store.
+func (f *CAPFeed) prune() {
+	cut := f.now().Add(-f.cfg.Window)
+	for id, es := range f.byAlert {
+		if last := es[len(es)-1]; last.msg.MsgType == CAPCancel && last.sent.Before(cut) {
+			for _, e := range es {
+				delete(f.byID, e.msg.Identifier)
+			}
+			delete(f.byAlert, id)
+		}
+	}
+}
+
+// Atom returns the feed: every message of the alerts still in force and of those that ended
+// within the window, newest first; base is prefixed to the documents' paths.
+func (f *CAPFeed) Atom(base string) ([]byte, error) {
+	f.mu.Lock()
+	f.prune()
+	entries := make([]*capEntry, 0, len(f.byID))
+	for _, e := range f.byID {
+		entries = append(entries, e)
+	}
+	f.mu.Unlock()
+	slices.SortFunc(entries, func(a, b *capEntry) int {
+		if c := b.sent.Compare(a.sent); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.msg.Identifier, a.msg.Identifier)
+	})
+	if len(entries) > maxFeedEntries {
+		entries = entries[:maxFeedEntries]
+	}
+	return buildAtom(f.cfg, base, entries, f.now())
+}
+
+// Document returns the CAP document of one message, from memory or the store; ErrNotFound
+// when there is none.
+func (f *CAPFeed) Document(ctx context.Context, identifier string) ([]byte, error) {
+	f.mu.Lock()
+	e := f.byID[identifier]
+	f.mu.Unlock()
+	if e != nil {
+		return e.doc, nil
+	}
+	doc, err := f.store.CAPDocument(ctx, identifier)
+	if err != nil {
+		return nil, fmt.Errorf("cap message %q: %w", identifier, err)
+	}
+	return doc, nil
+}
+
+// Notifiers sends each notification to every notifier in turn (the dispatcher and the CAP
+// feed).
+type Notifiers []Notifier
+
+// Notify implements Notifier.
+func (ns Notifiers) Notify(n Notification) {
+	for _, x := range ns {
+		x.Notify(n)
+	}
+}
