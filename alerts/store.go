@@ -22,10 +22,12 @@ type ClickHouseStore struct {
 	Timeout time.Duration
 }
 
-const eventColumns = `ts, ms, alert_id, seq, kind, actor, reason, fingerprint, rule, source, subject, subject_name,
-	state, severity, risk_level, alarm_level, category, sub_category, district, commune, lat, lon, metric, value,
-	title_vi, title_en, description_vi, description_en, instruction_vi, instruction_en, public, units, escalation, assignee, muted,
-	starts_at, fired_at, acked_at, ends_at`
+// eventColumns are alert_events' columns (migration 0007): the transition, the labels analysts
+// filter and group by, and the whole alert as JSON.
+const eventColumns = `ts, ms, alert_id, seq, kind, actor, reason, rule, subject, state, severity, category, district, units, alert`
+
+// eventReadColumns are what scanEvents reads back: the transition and the alert.
+const eventReadColumns = `ts, ms, kind, actor, reason, alert`
 
 func (s *ClickHouseStore) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if s.Timeout <= 0 {
@@ -45,12 +47,12 @@ func (s *ClickHouseStore) AppendEvents(ctx context.Context, events []Event) erro
 	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
 	for i := range events {
 		e, a := &events[i], &events[i].Alert
-		err := batch.Append(e.Time.UTC(), millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, a.Fingerprint,
-			a.Rule, a.Source, a.Subject, a.SubjectName, string(a.State), string(a.Severity), uint8(a.RiskLevel),
-			uint8(a.AlarmLevel), a.Category, a.SubCategory, a.District, a.Commune, a.Location.Lat, a.Location.Lon,
-			a.Metric, a.Value, a.Title.VI, a.Title.EN, a.Description.VI, a.Description.EN, a.Instruction.VI, a.Instruction.EN, boolByte(a.Public),
-			nonNil(a.Units), uint8(min(a.Escalation, 255)), a.Assignee, a.Muted,
-			a.StartsAt.UTC(), a.FiredAt.UTC(), a.AckedAt.UTC(), a.EndsAt.UTC())
+		doc, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("alert events: alert %s: %w", a.ID, err)
+		}
+		err = batch.Append(e.Time.UTC(), millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, a.Rule,
+			a.Subject, string(a.State), string(a.Severity), a.Category, a.District, nonNil(a.Units), string(doc))
 		if err != nil {
 			return fmt.Errorf("alert events: append: %w", err)
 		}
@@ -65,7 +67,7 @@ func (s *ClickHouseStore) AppendEvents(ctx context.Context, events []Event) erro
 func (s *ClickHouseStore) LatestEvents(ctx context.Context) ([]Event, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	rows, err := s.Conn.Query(ctx, `SELECT `+eventColumns+` FROM alert_events
+	rows, err := s.Conn.Query(ctx, `SELECT `+eventReadColumns+` FROM alert_events
 		WHERE alert_id IN (SELECT alert_id FROM alert_events GROUP BY alert_id HAVING argMax(state, seq) != 'resolved')
 		ORDER BY alert_id, seq DESC LIMIT 1 BY alert_id`)
 	if err != nil {
@@ -78,7 +80,7 @@ func (s *ClickHouseStore) LatestEvents(ctx context.Context) ([]Event, error) {
 func (s *ClickHouseStore) History(ctx context.Context, alertID string) ([]Event, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	rows, err := s.Conn.Query(ctx, `SELECT `+eventColumns+` FROM alert_events FINAL WHERE alert_id = ? ORDER BY seq`, alertID)
+	rows, err := s.Conn.Query(ctx, `SELECT `+eventReadColumns+` FROM alert_events FINAL WHERE alert_id = ? ORDER BY seq`, alertID)
 	if err != nil {
 		return nil, fmt.Errorf("alert %s: history: %w", alertID, err)
 	}
@@ -90,26 +92,16 @@ func scanEvents(rows driver.Rows) ([]Event, error) {
 	var out []Event
 	for rows.Next() {
 		var e Event
-		a := &e.Alert
 		var ms uint16
-		var kind, state, sev string
-		var risk, alarm, public, esc uint8
-		if err := rows.Scan(&e.Time, &ms, &a.ID, &a.Seq, &kind, &e.Actor, &e.Reason, &a.Fingerprint, &a.Rule, &a.Source,
-			&a.Subject, &a.SubjectName, &state, &sev, &risk, &alarm, &a.Category, &a.SubCategory, &a.District,
-			&a.Commune, &a.Location.Lat, &a.Location.Lon, &a.Metric, &a.Value, &a.Title.VI, &a.Title.EN,
-			&a.Description.VI, &a.Description.EN, &a.Instruction.VI, &a.Instruction.EN, &public, &a.Units, &esc, &a.Assignee, &a.Muted,
-			&a.StartsAt, &a.FiredAt, &a.AckedAt, &a.EndsAt); err != nil {
+		var kind, doc string
+		if err := rows.Scan(&e.Time, &ms, &kind, &e.Actor, &e.Reason, &doc); err != nil {
 			return nil, fmt.Errorf("alert events: scan: %w", err)
 		}
-		e.Time = e.Time.Add(time.Duration(ms) * time.Millisecond)
-		e.Kind, a.State, a.Severity = EventKind(kind), State(state), Severity(sev)
-		a.RiskLevel, a.AlarmLevel, a.Public, a.Escalation = int(risk), int(alarm), public == 1, int(esc)
-		a.UpdatedAt = e.Time
-		for _, t := range []*time.Time{&a.FiredAt, &a.AckedAt, &a.EndsAt} {
-			if t.Unix() <= 0 {
-				*t = time.Time{}
-			}
+		if err := json.Unmarshal([]byte(doc), &e.Alert); err != nil {
+			return nil, fmt.Errorf("alert events: an alert of %s: %w", e.Time.UTC().Format(time.RFC3339), err)
 		}
+		e.Time = e.Time.Add(time.Duration(ms) * time.Millisecond)
+		e.Kind = EventKind(kind)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -238,13 +230,6 @@ func (s *ClickHouseStore) RecentReadings(ctx context.Context, metrics []string, 
 }
 
 func millis(t time.Time) uint16 { return uint16(t.Nanosecond() / int(time.Millisecond)) }
-
-func boolByte(b bool) uint8 {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 func nonNil(s []string) []string {
 	if s == nil {

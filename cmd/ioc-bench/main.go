@@ -11,6 +11,9 @@
 //	ioc-bench analytics [flags] 100 million generated readings; trend, district and top-N
 //	                           queries through the rollups against the same answers from the
 //	                           raw table
+//	ioc-bench alerts [flags]   latency from the MQTT publish of a reading that crosses a flood
+//	                           alarm level to the alert stored and to the webhook received,
+//	                           under a background load, against the broker's own round trip
 //	ioc-bench cameras [flags]  simulated cameras watched by an `ioc serve` process in metadata
 //	                           and health mode: cameras held healthy against cameras served,
 //	                           with ioc's CPU and RSS
@@ -28,7 +31,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|cameras|analytics [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|alerts|cameras|analytics [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -49,6 +52,24 @@ func main() {
 		fs.StringVar(&opts.Broker, "broker", envOr("IOC_TEST_MQTT_BROKER", "tcp://127.0.0.1:1883"), "MQTT broker URL")
 		_ = fs.Parse(os.Args[2:])
 		err = benchIngest(ctx, opts)
+	case "alerts":
+		fs := flag.NewFlagSet("alerts", flag.ExitOnError)
+		opts := alertOptions{}
+		fs.StringVar(&opts.IOC, "ioc", "bin/ioc", "the ioc binary to run (make build)")
+		fs.IntVar(&opts.Rate, "rate", 20_000, "background readings/s")
+		fs.IntVar(&opts.Batch, "batch", 10, "background readings per message (a generic JSON array)")
+		fs.IntVar(&opts.Probes, "probes", 300, "readings crossing báo động I, each on its own gauge")
+		fs.DurationVar(&opts.Every, "every", 100*time.Millisecond, "time between probes")
+		fs.DurationVar(&opts.Warmup, "warmup", 10*time.Second, "background alone before the first probe")
+		fs.IntVar(&publishers, "publishers", publishers, "background publishing connections")
+		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
+		fs.StringVar(&opts.Broker, "broker", envOr("IOC_TEST_MQTT_BROKER", "tcp://127.0.0.1:1883"), "MQTT broker URL")
+		_ = fs.Parse(os.Args[2:])
+		if opts.Rate < 1 || opts.Batch < 1 || opts.Probes < 1 {
+			err = fmt.Errorf("want a positive rate, batch and probe count")
+			break
+		}
+		err = benchAlerts(ctx, opts)
 	case "analytics":
 		fs := flag.NewFlagSet("analytics", flag.ExitOnError)
 		opts := analyticsOptions{}
