@@ -33,11 +33,12 @@ demo: services build
 	@echo "    UI       http://localhost:8080/"
 	@echo "    health   http://localhost:8080/healthz"
 	@echo "    metrics  http://localhost:8080/metrics"
+	@echo "    warnings http://localhost:8080/cap/feed.atom (CAP 1.2, marked Exercise: the province is simulated)"
 	@echo "    data     clickhouse-client --query 'SELECT * FROM ioc.readings ORDER BY ts DESC LIMIT 10'"
 	@echo "    cameras  clickhouse-client --query 'SELECT camera_id, state, reason FROM ioc.camera_status WHERE change = 1 ORDER BY ts DESC LIMIT 10'"
 	@echo "  Ctrl-C stops the server; 'make services-stop' stops ClickHouse and Mosquitto."
 	@echo
-	IOC_SIMULATOR_ENABLED=true bin/ioc serve
+	IOC_SIMULATOR_ENABLED=true IOC_ALERTS_CAP_STATUS=Exercise bin/ioc serve
 
 test: services lint
 	$(GO) test -count=1 -timeout 15m ./...

@@ -21,8 +21,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/haidang-ioc/ioc/alerts"
-	"github.com/haidang-ioc/ioc/analytics"
-	"github.com/haidang-ioc/ioc/internal/config"
 )
 
 type alertOptions struct {
@@ -46,20 +44,11 @@ type probeTimes struct {
 // round trip: a plain paho subscriber receiving the same probe message.
 func benchAlerts(ctx context.Context, o alertOptions) error {
 	id := randomID()
-	cfg := config.Default()
-	cfg.ClickHouse.Addr = o.ClickHouse
-	cfg.ClickHouse.Database = "bench_alerts_" + id
-	if _, err := analytics.Migrate(ctx, cfg.ClickHouse); err != nil {
-		return err
-	}
-	conn, err := analytics.Open(ctx, cfg.ClickHouse)
+	cfg, conn, drop, err := scratchDatabase(ctx, o.ClickHouse, "bench_alerts_"+id)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.ClickHouse.Database)
-		conn.Close()
-	}()
+	defer drop()
 	dir, err := os.MkdirTemp("", "ioc-bench-alerts-")
 	if err != nil {
 		return err
@@ -136,7 +125,7 @@ writer:
 alerts:
   receivers: [{name: bench-hook, type: webhook, units: [flood_control], url: "http://%s/hook", secret_env: BENCH_HOOK_SECRET}]
 http: {listen: %q}
-`, o.ClickHouse, cfg.ClickHouse.Database, o.Broker, clientID, prefix, catalogPath, filepath.Join(dir, "spool"), hookAddr, listen)
+`, o.ClickHouse, cfg.Database, o.Broker, clientID, prefix, catalogPath, filepath.Join(dir, "spool"), hookAddr, listen)
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		return err
 	}

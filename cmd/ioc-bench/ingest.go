@@ -53,20 +53,11 @@ var ingestCases = []ingestCase{
 // clickhouse-go's own columnar insert of the same rows.
 func benchIngest(ctx context.Context, o ingestOptions) error {
 	id := randomID()
-	cfg := config.Default()
-	cfg.ClickHouse.Addr = o.ClickHouse
-	cfg.ClickHouse.Database = "bench_ingest_" + id
-	if _, err := analytics.Migrate(ctx, cfg.ClickHouse); err != nil {
-		return err
-	}
-	conn, err := analytics.Open(ctx, cfg.ClickHouse)
+	cfg, conn, drop, err := scratchDatabase(ctx, o.ClickHouse, "bench_ingest_"+id)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.ClickHouse.Database)
-		conn.Close()
-	}()
+	defer drop()
 	if err := analytics.SetMinuteRollup(ctx, conn, o.MinuteRollup); err != nil {
 		return err
 	}
@@ -89,7 +80,7 @@ func benchIngest(ctx context.Context, o ingestOptions) error {
 		if c.perMsg > 1 {
 			n = o.SenMLN
 		}
-		line, err := runIngestCase(ctx, o, c, n, cfg.ClickHouse, conn, dir, catalog)
+		line, err := runIngestCase(ctx, o, c, n, cfg, conn, dir, catalog)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
@@ -446,4 +437,23 @@ func benchCatalog() []byte {
 		fmt.Fprintf(&b, "  - {id: s-%04d, name: Gauge %d, kind: river_gauge, metrics: [{name: water_level}], location: {lat: 21.5, lon: 105.5}, district: d%d, owner_unit: flood_control, alarm_levels: {i: 85, ii: 87, iii: 89}}\n", i, i, i%10)
 	}
 	return []byte(b.String())
+}
+
+// scratchDatabase creates and migrates a database of its own for one benchmark run on the
+// ClickHouse at addr; drop removes it.
+func scratchDatabase(ctx context.Context, addr, name string) (config.ClickHouse, driver.Conn, func(), error) {
+	cfg := config.Default().ClickHouse
+	cfg.Addr, cfg.Database = addr, name
+	if _, err := analytics.Migrate(ctx, cfg); err != nil {
+		return cfg, nil, nil, err
+	}
+	conn, err := analytics.Open(ctx, cfg)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	drop := func() {
+		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database)
+		conn.Close()
+	}
+	return cfg, conn, drop, nil
 }
