@@ -14,9 +14,6 @@ import (
 	"github.com/haidang-ioc/ioc/internal/config"
 )
 
-// CAPNamespace is the XML namespace of OASIS CAP 1.2.
-const CAPNamespace = "urn:oasis:names:tc:emergency:cap:1.2"
-
 // CAP message types this feed sends: the first message of an alert, its changes, and its end.
 const (
 	CAPAlert  = "Alert"
@@ -50,7 +47,6 @@ type CAPInfo struct {
 	Urgency      string     `xml:"urgency"`
 	Severity     string     `xml:"severity"`
 	Certainty    string     `xml:"certainty"`
-	EventCode    []CAPValue `xml:"eventCode,omitempty"`
 	Effective    string     `xml:"effective,omitempty"`
 	Onset        string     `xml:"onset,omitempty"`
 	SenderName   string     `xml:"senderName,omitempty"`
@@ -63,7 +59,7 @@ type CAPInfo struct {
 	Area         []CAPArea  `xml:"area"`
 }
 
-// CAPValue is a valueName/value pair (eventCode, parameter, geocode).
+// CAPValue is a valueName/value pair (parameter, geocode).
 type CAPValue struct {
 	ValueName string `xml:"valueName"`
 	Value     string `xml:"value"`
@@ -219,7 +215,7 @@ func capInfo(cfg config.CAP, msgType string, a *Alert, lang string, area CAPArea
 		in.Parameter = append(in.Parameter, CAPValue{"alarmLevel", strconv.Itoa(a.AlarmLevel)})
 	}
 	if a.Metric != "" {
-		in.Parameter = append(in.Parameter, CAPValue{a.Metric, strconv.FormatFloat(a.Value, 'f', -1, 64)})
+		in.Parameter = append(in.Parameter, CAPValue{a.Metric, coord(a.Value)})
 	}
 	return in
 }
@@ -253,11 +249,12 @@ func capArea(cfg config.CAP, a *Alert, d *ingest.District) CAPArea {
 		}
 	}
 	if len(area.Polygon) == 0 && a.Location.Problem() == "" {
-		area.Circle = []string{coord(a.Location.Lat) + "," + coord(a.Location.Lon) + " " + strconv.FormatFloat(cfg.CircleKM, 'f', -1, 64)}
+		area.Circle = []string{coord(a.Location.Lat) + "," + coord(a.Location.Lon) + " " + coord(cfg.CircleKM)}
 	}
 	return area
 }
 
+// coord prints a number in the shortest form that reads back exactly, without an exponent.
 func coord(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // Atom is the feed of public warnings: one entry per CAP message, linking its document.
@@ -326,18 +323,15 @@ func buildAtom(cfg config.CAP, base string, msgs []*capEntry, now time.Time) ([]
 			Links:    []atomLink{{Rel: "alternate", Type: "application/cap+xml", Href: base + CAPPath(e.msg.Identifier)}},
 		})
 	}
-	out, err := xml.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("cap feed: %w", err)
-	}
-	return append([]byte(xml.Header), out...), nil
+	return xmlDocument(f, "cap feed")
 }
 
-// marshalCAP encodes m as a document.
-func marshalCAP(m *CAPMessage) ([]byte, error) {
-	out, err := xml.MarshalIndent(m, "", "  ")
+// xmlDocument encodes v as an indented XML document with its declaration; what names it in
+// errors.
+func xmlDocument(v any, what string) ([]byte, error) {
+	out, err := xml.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("cap %s: %w", m.Identifier, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return append([]byte(xml.Header), out...), nil
 }

@@ -37,10 +37,9 @@ type CAPStore interface {
 
 // capEntry is one published message held for the feed.
 type capEntry struct {
-	sent    time.Time
-	alertID string
-	msg     *CAPMessage
-	doc     []byte
+	sent time.Time
+	msg  *CAPMessage
+	doc  []byte
 }
 
 // maxCAPReferences bounds the earlier messages one message references (the newest ones).
@@ -122,7 +121,7 @@ func (f *CAPFeed) load(ctx context.Context) error {
 			f.log.Error("stored CAP message unreadable; left out of the feed", "identifier", r.Identifier, "err", err)
 			continue
 		}
-		loaded[r.AlertID] = append(loaded[r.AlertID], &capEntry{sent: r.Sent, alertID: r.AlertID, msg: m, doc: r.XML})
+		loaded[r.AlertID] = append(loaded[r.AlertID], &capEntry{sent: r.Sent, msg: m, doc: r.XML})
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -175,12 +174,12 @@ func (f *CAPFeed) Notify(n Notification) {
 		district = f.sensors.District(a.District)
 	}
 	msg := buildCAP(f.cfg, typ, a, n.Event.Time, refs, district)
-	doc, err := marshalCAP(msg)
+	doc, err := xmlDocument(msg, "cap "+msg.Identifier)
 	if err != nil {
 		f.log.Error("CAP message not made", "alert", a.ID, "err", err)
 		return
 	}
-	e := &capEntry{sent: n.Event.Time, alertID: a.ID, msg: msg, doc: doc}
+	e := &capEntry{sent: n.Event.Time, msg: msg, doc: doc}
 	f.byAlert[a.ID] = append(prev, e)
 	f.byID[msg.Identifier] = e
 	f.out.add(CAPRecord{Sent: e.sent, Identifier: msg.Identifier, AlertID: a.ID, Seq: a.Seq, MsgType: typ, XML: doc})
@@ -238,15 +237,4 @@ func (f *CAPFeed) Document(ctx context.Context, identifier string) ([]byte, erro
 		return nil, fmt.Errorf("cap message %q: %w", identifier, err)
 	}
 	return doc, nil
-}
-
-// Notifiers sends each notification to every notifier in turn (the dispatcher and the CAP
-// feed).
-type Notifiers []Notifier
-
-// Notify implements Notifier.
-func (ns Notifiers) Notify(n Notification) {
-	for _, x := range ns {
-		x.Notify(n)
-	}
 }

@@ -32,6 +32,17 @@ type Notifier interface {
 	Notify(n Notification)
 }
 
+// Notifiers sends each notification to every notifier in turn (the dispatcher and the CAP
+// feed).
+type Notifiers []Notifier
+
+// Notify implements Notifier.
+func (ns Notifiers) Notify(n Notification) {
+	for _, x := range ns {
+		x.Notify(n)
+	}
+}
+
 // Live is the dashboard's live channel: it hears every alert event. AlertChanged must not
 // block.
 type Live interface {

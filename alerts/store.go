@@ -38,27 +38,38 @@ func (s *ClickHouseStore) ctx(ctx context.Context) (context.Context, context.Can
 
 // AppendEvents stores events in one insert.
 func (s *ClickHouseStore) AppendEvents(ctx context.Context, events []Event) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO alert_events ("+eventColumns+")")
-	if err != nil {
-		return fmt.Errorf("alert events: prepare: %w", err)
-	}
-	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
-	for i := range events {
+	return s.insert(ctx, "alert events", "INSERT INTO alert_events ("+eventColumns+")", len(events), func(i int) ([]any, error) {
 		e, a := &events[i], &events[i].Alert
 		doc, err := json.Marshal(a)
 		if err != nil {
-			return fmt.Errorf("alert events: alert %s: %w", a.ID, err)
+			return nil, fmt.Errorf("alert %s: %w", a.ID, err)
 		}
-		err = batch.Append(e.Time.UTC(), millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, a.Rule,
-			a.Subject, string(a.State), string(a.Severity), a.Category, a.District, nonNil(a.Units), string(doc))
+		return []any{e.Time.UTC(), millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, a.Rule,
+			a.Subject, string(a.State), string(a.Severity), a.Category, a.District, nonNil(a.Units), string(doc)}, nil
+	})
+}
+
+// insert stores n rows in one INSERT (stmt); row gives the values of the i-th. what names the
+// rows in errors.
+func (s *ClickHouseStore) insert(ctx context.Context, what, stmt string, n int, row func(i int) ([]any, error)) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	batch, err := s.Conn.PrepareBatch(ctx, stmt)
+	if err != nil {
+		return fmt.Errorf("%s: prepare: %w", what, err)
+	}
+	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
+	for i := 0; i < n; i++ {
+		vals, err := row(i)
 		if err != nil {
-			return fmt.Errorf("alert events: append: %w", err)
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := batch.Append(vals...); err != nil {
+			return fmt.Errorf("%s: append: %w", what, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("alert events: insert %d: %w", len(events), err)
+		return fmt.Errorf("%s: insert %d: %w", what, n, err)
 	}
 	return nil
 }
@@ -112,24 +123,14 @@ func scanEvents(rows driver.Rows) ([]Event, error) {
 
 // SaveSilence stores a new version of a silence.
 func (s *ClickHouseStore) SaveSilence(ctx context.Context, sil Silence) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	m, err := json.Marshal(sil.Matchers)
 	if err != nil {
 		return fmt.Errorf("silence %s: %w", sil.ID, err)
 	}
-	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO alert_silences (id, matchers, starts_at, ends_at, author, reason, updated_at, updated_ms)")
-	if err != nil {
-		return fmt.Errorf("silence %s: prepare: %w", sil.ID, err)
-	}
-	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
-	if err := batch.Append(sil.ID, string(m), sil.StartsAt.UTC(), sil.EndsAt.UTC(), sil.Author, sil.Reason, sil.UpdatedAt.UTC(), millis(sil.UpdatedAt)); err != nil {
-		return fmt.Errorf("silence %s: append: %w", sil.ID, err)
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("silence %s: insert: %w", sil.ID, err)
-	}
-	return nil
+	return s.insert(ctx, "silence "+sil.ID, "INSERT INTO alert_silences (id, matchers, starts_at, ends_at, author, reason, updated_at, updated_ms)", 1,
+		func(int) ([]any, error) {
+			return []any{sil.ID, string(m), sil.StartsAt.UTC(), sil.EndsAt.UTC(), sil.Author, sil.Reason, sil.UpdatedAt.UTC(), millis(sil.UpdatedAt)}, nil
+		})
 }
 
 // Silences returns the newest version of each silence that has not ended by now.
@@ -182,23 +183,12 @@ type Delivery struct {
 
 // AppendDeliveries stores notification attempts in one insert.
 func (s *ClickHouseStore) AppendDeliveries(ctx context.Context, ds []Delivery) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO alert_notifications (ts, ms, alert_id, seq, kind, receiver, receiver_type, unit, attempt, status, error, duration_ms)")
-	if err != nil {
-		return fmt.Errorf("notification log: prepare: %w", err)
-	}
-	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
-	for _, d := range ds {
-		if err := batch.Append(d.Time.UTC(), millis(d.Time), d.AlertID, d.Seq, string(d.Kind), d.Receiver, d.Type, d.Unit,
-			uint8(min(d.Attempt, 255)), d.Status, d.Error, float32(d.Duration.Seconds()*1000)); err != nil {
-			return fmt.Errorf("notification log: append: %w", err)
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("notification log: insert %d: %w", len(ds), err)
-	}
-	return nil
+	return s.insert(ctx, "notification log", "INSERT INTO alert_notifications (ts, ms, alert_id, seq, kind, receiver, receiver_type, unit, attempt, status, error, duration_ms)", len(ds),
+		func(i int) ([]any, error) {
+			d := &ds[i]
+			return []any{d.Time.UTC(), millis(d.Time), d.AlertID, d.Seq, string(d.Kind), d.Receiver, d.Type, d.Unit,
+				uint8(min(d.Attempt, 255)), d.Status, d.Error, float32(d.Duration.Seconds() * 1000)}, nil
+		})
 }
 
 // RecentReadings returns the stored readings of metrics since a time, oldest first: the
@@ -240,22 +230,11 @@ func nonNil(s []string) []string {
 
 // AppendCAP stores published CAP messages in one insert.
 func (s *ClickHouseStore) AppendCAP(ctx context.Context, recs []CAPRecord) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO cap_messages (sent, identifier, alert_id, seq, msg_type, xml)")
-	if err != nil {
-		return fmt.Errorf("cap messages: prepare: %w", err)
-	}
-	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
-	for _, r := range recs {
-		if err := batch.Append(r.Sent.UTC(), r.Identifier, r.AlertID, r.Seq, r.MsgType, string(r.XML)); err != nil {
-			return fmt.Errorf("cap messages: append: %w", err)
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("cap messages: insert %d: %w", len(recs), err)
-	}
-	return nil
+	return s.insert(ctx, "cap messages", "INSERT INTO cap_messages (sent, identifier, alert_id, seq, msg_type, xml)", len(recs),
+		func(i int) ([]any, error) {
+			r := &recs[i]
+			return []any{r.Sent.UTC(), r.Identifier, r.AlertID, r.Seq, r.MsgType, string(r.XML)}, nil
+		})
 }
 
 // CAPMessages returns the messages sent since, and every message of alerts not yet cancelled,
