@@ -377,6 +377,80 @@ type Retention struct {
 type HTTP struct {
 	// Listen is the host:port the HTTP server binds.
 	Listen string `yaml:"listen"`
+	// RateLimit is how many API requests one caller (one token) may make per minute; 0 turns
+	// the limit off.
+	RateLimit int `yaml:"rate_limit"`
+	// TileURL is an optional map tile server on the closed network, e.g.
+	// http://tiles.local/{z}/{x}/{y}.png; without one the map draws the district outlines of the
+	// sensor catalog.
+	TileURL string `yaml:"tile_url"`
+	// MediaURL is an optional media server address of a camera's live view, with {camera}
+	// replaced by the camera's id, e.g. http://media.local:8889/{camera}/.
+	MediaURL string `yaml:"media_url"`
+	// Auth says who may call the API.
+	Auth Auth `yaml:"auth"`
+	// Live tunes the WebSocket hub.
+	Live Live `yaml:"live"`
+}
+
+// Auth lists the bearer tokens the API accepts: API keys, and JWTs of an identity provider.
+type Auth struct {
+	// APIKeys are tokens made with `ioc token`; only their SHA-256 is kept here.
+	APIKeys []APIKey `yaml:"api_keys"`
+	// JWT accepts tokens signed by an identity provider's keys (JWKS).
+	JWT JWT `yaml:"jwt"`
+}
+
+// Roles a caller may have.
+const (
+	RoleAdmin    = "admin"
+	RoleOperator = "operator"
+	RoleUnit     = "unit"
+	RoleAnalyst  = "analyst"
+	RoleViewer   = "viewer"
+)
+
+// CallerRoles lists the roles of API callers.
+var CallerRoles = []string{RoleAdmin, RoleOperator, RoleUnit, RoleAnalyst, RoleViewer}
+
+// APIKey is one caller's token, kept hashed.
+type APIKey struct {
+	// ID names the key in the audit log and in metrics; Name is who holds it.
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	Role string `yaml:"role"`
+	// Units bind a unit key to the units whose alerts it sees (police, traffic_police, …).
+	Units []string `yaml:"units"`
+	// Hash is "sha256:" and the hex SHA-256 of the token.
+	Hash string `yaml:"hash"`
+}
+
+// JWT configures tokens of an external identity provider (Keycloak, …).
+type JWT struct {
+	// JWKSURL is where the provider publishes its signing keys; empty turns JWTs off.
+	JWKSURL  string `yaml:"jwks_url"`
+	Issuer   string `yaml:"issuer"`
+	Audience string `yaml:"audience"`
+	// RoleClaim, UnitsClaim and NameClaim name the claims holding the caller's role (one of
+	// the roles, or a list holding one), units and display name.
+	RoleClaim  string `yaml:"role_claim"`
+	UnitsClaim string `yaml:"units_claim"`
+	NameClaim  string `yaml:"name_claim"`
+	// Refresh is how often the keys are read again (at once, at most every 30s, for a token
+	// signed with a key not seen yet).
+	Refresh time.Duration `yaml:"refresh"`
+}
+
+// Live tunes the dashboard's WebSocket hub.
+type Live struct {
+	// Flush is how often the hub sends clients what changed.
+	Flush time.Duration `yaml:"flush"`
+	// SensorEvery is the least time between two values of one sensor's metric sent to
+	// clients: a chattier sensor is coalesced to its latest value.
+	SensorEvery time.Duration `yaml:"sensor_every"`
+	// ClientQueue is how many frames wait for one client before it counts as slow and is sent
+	// the latest state instead.
+	ClientQueue int `yaml:"client_queue"`
 }
 
 // Simulator is the small built-in sensor publisher that `make demo` turns on.
@@ -500,7 +574,10 @@ func Default() Config {
 				Window:     24 * time.Hour,
 			},
 		},
-		HTTP: HTTP{Listen: ":8080"},
+		HTTP: HTTP{Listen: ":8080", RateLimit: 600,
+			Auth: Auth{JWT: JWT{RoleClaim: "role", UnitsClaim: "units", NameClaim: "name", Refresh: time.Hour}},
+			Live: Live{Flush: 25 * time.Millisecond, SensorEvery: time.Second, ClientQueue: 64},
+		},
 		Simulator: Simulator{
 			Interval:       2 * time.Second,
 			BadShare:       0.02,

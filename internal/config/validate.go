@@ -86,9 +86,7 @@ func (c *Config) Validate() error {
 	if c.HasRole(RoleAlerts) && !c.HasRole(RoleIngest) {
 		p.Add("roles", "the alerts role evaluates what this process ingests: run it with the ingest role")
 	}
-	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-		p.Add("http.listen", "want host:port such as :8080 or 127.0.0.1:8080, got %q", c.HTTP.Listen)
-	}
+	c.HTTP.validate(&p)
 	positive(&p, "simulator.interval", c.Simulator.Interval)
 	if c.Simulator.BadShare < 0 || c.Simulator.BadShare > 1 {
 		p.Add("simulator.bad_share", "want a share from 0 to 1, got %g", c.Simulator.BadShare)
@@ -306,6 +304,74 @@ func (s *Streams) validate(p *Problems) {
 	}
 	if s.MetadataMaxBytes < 1024 || s.MetadataMaxBytes > 16<<20 {
 		p.Add("streams.metadata_max_bytes", "want 1024 to %d, got %d", 16<<20, s.MetadataMaxBytes)
+	}
+}
+
+var sha256Hash = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+func (h *HTTP) validate(p *Problems) {
+	if _, _, err := net.SplitHostPort(h.Listen); err != nil {
+		p.Add("http.listen", "want host:port such as :8080 or 127.0.0.1:8080, got %q", h.Listen)
+	}
+	if h.RateLimit < 0 {
+		p.Add("http.rate_limit", "want requests per minute (0 for no limit), got %d", h.RateLimit)
+	}
+	if h.TileURL != "" && !(strings.Contains(h.TileURL, "{z}") && strings.Contains(h.TileURL, "{x}") && strings.Contains(h.TileURL, "{y}")) {
+		p.Add("http.tile_url", "want a URL with {z}, {x} and {y}, got %q", h.TileURL)
+	}
+	for _, u := range []struct{ path, v string }{{"http.tile_url", h.TileURL}, {"http.media_url", h.MediaURL}, {"http.auth.jwt.jwks_url", h.Auth.JWT.JWKSURL}} {
+		if u.v == "" {
+			continue
+		}
+		if x, err := url.Parse(strings.NewReplacer("{z}", "0", "{x}", "0", "{y}", "0", "{camera}", "c").Replace(u.v)); err != nil || (x.Scheme != "http" && x.Scheme != "https") || x.Host == "" {
+			p.Add(u.path, "want an http(s) URL, got %q", u.v)
+		}
+	}
+	ids, hashes := map[string]int{}, map[string]int{}
+	for i, k := range h.Auth.APIKeys {
+		path := fmt.Sprintf("http.auth.api_keys[%d]", i)
+		if j, dup := ids[k.ID]; dup {
+			p.Add(path+".id", "%q is also api_keys[%d]", k.ID, j)
+		} else if !identifier.MatchString(strings.ReplaceAll(k.ID, "-", "_")) {
+			p.Add(path+".id", "want letters, digits, _ and -, got %q", k.ID)
+		}
+		ids[k.ID] = i
+		if !sha256Hash.MatchString(k.Hash) {
+			p.Add(path+".hash", "want sha256: and 64 lowercase hex digits, as `ioc token` prints (never the token itself)")
+		} else if j, dup := hashes[k.Hash]; dup {
+			p.Add(path+".hash", "the same token as api_keys[%d]", j)
+		}
+		hashes[k.Hash] = i
+		oneOf(p, path+".role", k.Role, CallerRoles...)
+		if k.Role == RoleUnit && len(k.Units) == 0 {
+			p.Add(path+".units", "a unit key needs the units whose alerts it sees")
+		}
+		if k.Role != RoleUnit && len(k.Units) > 0 {
+			p.Add(path+".units", "only a unit key is bound to units")
+		}
+	}
+	if j := h.Auth.JWT; j.JWKSURL != "" {
+		if j.Issuer == "" {
+			p.Add("http.auth.jwt.issuer", "required with jwks_url: tokens of any other issuer are refused")
+		}
+		if j.Audience == "" {
+			p.Add("http.auth.jwt.audience", "required with jwks_url: tokens meant for another service are refused")
+		}
+		if j.RoleClaim == "" {
+			p.Add("http.auth.jwt.role_claim", "empty")
+		}
+		if j.Refresh < time.Minute {
+			p.Add("http.auth.jwt.refresh", "want at least 1m, got %s", j.Refresh)
+		}
+	}
+	if h.Live.Flush < 5*time.Millisecond || h.Live.Flush > 5*time.Second {
+		p.Add("http.live.flush", "want 5ms to 5s, got %s", h.Live.Flush)
+	}
+	if h.Live.SensorEvery < 0 || h.Live.SensorEvery > time.Minute {
+		p.Add("http.live.sensor_every", "want 0 to 1m, got %s", h.Live.SensorEvery)
+	}
+	if h.Live.ClientQueue < 2 || h.Live.ClientQueue > 10000 {
+		p.Add("http.live.client_queue", "want 2 to 10000, got %d", h.Live.ClientQueue)
 	}
 }
 
