@@ -66,9 +66,9 @@ var grants = map[Role][]Permission{
 type Principal struct {
 	// ID is stable per caller: the API key's id, or the JWT's issuer-scoped subject. It keys
 	// rate limits and names the caller in the audit log.
-	ID   string   `json:"id"`
-	Name string   `json:"name"`
-	Role Role     `json:"role"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role Role   `json:"role"`
 	// Units bind a unit caller to the units whose alerts it sees and acts on.
 	Units []string `json:"units,omitempty"`
 	// Via is api_key or jwt.
