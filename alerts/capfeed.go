@@ -13,6 +13,7 @@ import (
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/backoff"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/outbox"
 )
 
 // CAPRecord is one published CAP message as stored.
@@ -56,7 +57,7 @@ const maxFeedEntries = 500
 type CAPFeed struct {
 	cfg   config.CAP
 	store CAPStore
-	out   *outbox[CAPRecord]
+	out   *outbox.Outbox[CAPRecord]
 	m     *metrics
 	log   *slog.Logger
 	now   func() time.Time
@@ -71,7 +72,7 @@ type CAPFeed struct {
 func NewCAPFeed(cfg config.CAP, e *Engine, store CAPStore, sensors *ingest.Catalog, log *slog.Logger) *CAPFeed {
 	f := &CAPFeed{cfg: cfg, store: store, m: e.m, log: log, now: time.Now, sensors: sensors,
 		byAlert: map[string][]*capEntry{}, byID: map[string]*capEntry{}}
-	f.out = newOutbox("cap_messages", 10_000, store.AppendCAP, e.m, log)
+	f.out = outbox.New("cap_messages", 10_000, store.AppendCAP, e.m.outbox("cap_messages"), log)
 	for _, t := range []string{CAPAlert, CAPUpdate, CAPCancel} {
 		e.m.capMessages.WithLabelValues(t)
 	}
@@ -92,7 +93,7 @@ func (f *CAPFeed) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { // owned here: Run waits for it below
 		defer wg.Done()
-		f.out.run(ctx, 5*time.Second)
+		f.out.Run(ctx, 5*time.Second)
 	}()
 	bo := backoff.Backoff{Initial: time.Second, Max: 30 * time.Second}
 	for {
@@ -182,7 +183,7 @@ func (f *CAPFeed) Notify(n Notification) {
 	e := &capEntry{sent: n.Event.Time, msg: msg, doc: doc}
 	f.byAlert[a.ID] = append(prev, e)
 	f.byID[msg.Identifier] = e
-	f.out.add(CAPRecord{Sent: e.sent, Identifier: msg.Identifier, AlertID: a.ID, Seq: a.Seq, MsgType: typ, XML: doc})
+	f.out.Add(CAPRecord{Sent: e.sent, Identifier: msg.Identifier, AlertID: a.ID, Seq: a.Seq, MsgType: typ, XML: doc})
 	f.m.capMessages.WithLabelValues(typ).Inc()
 	f.prune()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/internal/outbox"
 	"github.com/haidang-ioc/ioc/streams"
 )
 
@@ -74,7 +75,7 @@ type Engine struct {
 	opts   Options
 	m      *metrics
 	log    *slog.Logger
-	events *outbox[Event]
+	events *outbox.Outbox[Event]
 	c      *core
 	// stopped closes when Run returns: later observations are dropped (the writer has them)
 	// and commands fail with ErrStopped.
@@ -100,7 +101,7 @@ func NewEngine(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCat
 	}
 	e := &Engine{in: make(chan func(*core), opts.Queue), store: store, notify: notify, live: live, opts: opts, log: log, stopped: make(chan struct{})}
 	e.m = newMetrics(reg, func() float64 { return float64(len(e.in)) })
-	e.events = newOutbox("alert_events", opts.StoreQueue, store.AppendEvents, e.m, log)
+	e.events = outbox.New("alert_events", opts.StoreQueue, store.AppendEvents, e.m.outbox("alert_events"), log)
 	e.c = newCore(rf, sensors, cameras, opts.Now().UTC())
 	e.c.uneval = func(rule, reason string) { e.m.unevaluable.WithLabelValues(rule, reason).Inc() }
 	return e
@@ -118,7 +119,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.events.run(ctx, 5*time.Second)
+		e.events.Run(ctx, 5*time.Second)
 	}()
 	defer func() { <-done }()
 	tick := time.NewTicker(e.opts.Tick)
@@ -146,6 +147,13 @@ func (e *Engine) restore(ctx context.Context) error {
 		return fmt.Errorf("alert engine: restore alerts: %w", err)
 	}
 	e.c.restore(latest, now)
+	if e.live != nil { // the dashboard shows the restored alerts as they stand
+		for _, ev := range latest {
+			if _, open := e.c.byID[ev.Alert.ID]; open {
+				e.live.AlertChanged(ev)
+			}
+		}
+	}
 	sils, err := e.store.Silences(ctx, now)
 	if err != nil {
 		return fmt.Errorf("alert engine: restore silences: %w", err)
@@ -193,7 +201,7 @@ func (c *core) windowMetrics(now time.Time) ([]string, time.Time) {
 func (e *Engine) drain() {
 	c := e.c
 	if len(c.events) > 0 {
-		e.events.add(c.events...)
+		e.events.Add(c.events...)
 		for i := range c.events {
 			e.m.events.WithLabelValues(string(c.events[i].Kind)).Inc()
 			if e.live != nil {
@@ -479,3 +487,14 @@ func (e *Engine) SetNotifier(n Notifier) { e.notify = n }
 
 // SetLive sets the dashboard's live channel; call it before Run.
 func (e *Engine) SetLive(l Live) { e.live = l }
+
+// Rules returns the rules in force, in file order.
+func (e *Engine) Rules(ctx context.Context) ([]Rule, error) {
+	var out []Rule
+	err := e.do(ctx, func(c *core) {
+		for _, cr := range c.rules {
+			out = append(out, *cr.Rule)
+		}
+	})
+	return out, err
+}

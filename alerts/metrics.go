@@ -1,6 +1,10 @@
 package alerts
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/haidang-ioc/ioc/internal/outbox"
+)
 
 // metrics are the engine's and notifiers' Prometheus metrics.
 type metrics struct {
@@ -18,6 +22,12 @@ type metrics struct {
 	notifyDropped *prometheus.CounterVec
 	notifySeconds *prometheus.HistogramVec
 	capMessages   *prometheus.CounterVec
+}
+
+// outbox returns the metrics of the outbox of table.
+func (m *metrics) outbox(table string) outbox.Metrics {
+	return outbox.Metrics{Queued: m.outboxRows.WithLabelValues(table), Dropped: m.outboxDropped.WithLabelValues(table),
+		Errors: m.storeErrors.WithLabelValues(table), Written: m.outboxWritten.WithLabelValues(table)}
 }
 
 func newMetrics(reg prometheus.Registerer, queueLen func() float64) *metrics {

@@ -13,6 +13,7 @@ import (
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/backoff"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/outbox"
 )
 
 // Receiver delivers notifications over one channel (webhook, email, gateway).
@@ -36,7 +37,7 @@ type DeliveryLog interface {
 // else, and Notify never blocks.
 type Dispatcher struct {
 	workers []*worker
-	log     *outbox[Delivery]
+	log     *outbox.Outbox[Delivery]
 	logger  *slog.Logger
 	m       *metrics
 }
@@ -87,7 +88,7 @@ func NewDispatcher(cfg config.Alerts, e *Engine, dlog DeliveryLog, getenv func(s
 		return nil, probs
 	}
 	d := &Dispatcher{logger: logger, m: e.m}
-	d.log = newOutbox("alert_notifications", 100_000, dlog.AppendDeliveries, e.m, logger)
+	d.log = outbox.New("alert_notifications", 100_000, dlog.AppendDeliveries, e.m.outbox("alert_notifications"), logger)
 	for i, rc := range cfg.Receivers {
 		queue := rc.Queue
 		if queue == 0 {
@@ -160,7 +161,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		d.log.run(ctx, 5*time.Second)
+		d.log.Run(ctx, 5*time.Second)
 	}()
 	wg.Wait()
 	return nil
@@ -248,7 +249,7 @@ func (d *Dispatcher) record(w *worker, ns []Notification, attempt int, status st
 		rows = append(rows, Delivery{Time: now, AlertID: n.Event.Alert.ID, Seq: n.Event.Alert.Seq, Kind: n.Event.Kind,
 			Receiver: w.name, Type: w.typ, Unit: unit, Attempt: attempt, Status: status, Error: msg, Duration: took})
 	}
-	d.log.add(rows...)
+	d.log.Add(rows...)
 }
 
 // IdempotencyKey names a message: the same notifications give the same key, so a receiver

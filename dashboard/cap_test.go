@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/internal/config"
 )
 
 // capDocs is a CAP source over fixed documents: the feed itself is tested against ClickHouse
@@ -30,7 +32,8 @@ func (d capDocs) Document(_ context.Context, id string) ([]byte, error) {
 }
 
 func TestCAPRoutes(t *testing.T) {
-	srv := New("127.0.0.1:0", "v-test", nil, prometheus.NewRegistry(), Sources{CAP: capDocs{"ioc.laocai.gov.vn.ab12.1": "<alert/>"}}, slog.New(slog.DiscardHandler))
+	srv := New(Options{HTTP: config.Default().HTTP, Version: "v-test", Gatherer: prometheus.NewRegistry(), Log: slog.New(slog.DiscardHandler)},
+		auth.New(config.Auth{}, nil, slog.Default()), Sources{CAP: capDocs{"ioc.laocai.gov.vn.ab12.1": "<alert/>"}})
 	get := func(path string) (int, string, string) {
 		resp, err := srv.App().Test(httptest.NewRequest("GET", "http://ioc.test"+path, nil))
 		if err != nil {

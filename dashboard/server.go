@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/internal/config"
 )
 
 //go:embed web
@@ -43,25 +45,58 @@ type CAPSource interface {
 	Document(ctx context.Context, identifier string) ([]byte, error)
 }
 
-// Sources are what the other roles give the dashboard to serve; a nil source serves nothing.
+// Sources are what the other roles give the dashboard to serve. A nil source leaves its routes
+// in place (the API is the same on every process) answering 503 "unavailable".
 type Sources struct {
 	CAP CAPSource
+	// Alerts is the alert engine; AlertHistory its store.
+	Alerts       AlertService
+	AlertHistory AlertHistory
+	// Trends answers history questions (analytics.Querier).
+	Trends TrendSource
+	// City is the live state: catalogs, latest values, camera states, the hub.
+	City *City
+	// ReloadRules reloads the alert rule file.
+	ReloadRules func(ctx context.Context) error
+	// Audit keeps the audit log.
+	Audit *Auditor
+}
+
+// Options configure a server.
+type Options struct {
+	HTTP     config.HTTP
+	Version  string
+	Checks   []Check
+	Gatherer prometheus.Gatherer
+	// Registerer takes the API's own metrics; nil registers none.
+	Registerer prometheus.Registerer
+	Log        *slog.Logger
 }
 
 // Server is the HTTP server of the dashboard role.
 type Server struct {
-	app     *fiber.App
-	listen  string
-	checks  []Check
-	version string
-	src     Sources
-	log     *slog.Logger
+	app    *fiber.App
+	opts   Options
+	src    Sources
+	auth   *auth.Authenticator
+	routes []route
+	log    *slog.Logger
+	m      *apiMetrics
+	// ctx ends when the server shuts down: live connections close then.
+	ctx     context.Context
+	stop    context.CancelFunc
+	upgrade fiber.Handler
+	docOnce sync.Once
+	doc     []byte // the OpenAPI document
 }
 
-// New builds the server: /healthz runs checks, /metrics serves gatherer, /cap serves the
-// public warning feed, / serves the UI.
-func New(listen, version string, checks []Check, gatherer prometheus.Gatherer, src Sources, log *slog.Logger) *Server {
-	s := &Server{listen: listen, checks: checks, version: version, src: src, log: log.With("component", "dashboard")}
+// New builds the server: /healthz runs the checks, /metrics serves the gatherer, /cap the
+// public warning feed, /api/v1 the API and its live hub, / the UI.
+func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
+	s := &Server{opts: opts, src: src, auth: authn, log: opts.Log.With("component", "dashboard")}
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	s.m = newAPIMetrics(opts.Registerer)
+	s.upgrade = s.liveHandler()
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		AppName:               "Hải Đăng IOC",
@@ -72,11 +107,12 @@ func New(listen, version string, checks []Check, gatherer prometheus.Gatherer, s
 		ErrorHandler:          s.errorHandler,
 	})
 	s.app.Get("/healthz", s.health)
-	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
 	if src.CAP != nil {
 		s.app.Get(alerts.CAPFeedPath, s.capFeed)
 		s.app.Get("/cap/:doc", s.capDocument)
 	}
+	s.mountAPI()
 	web, _ := fs.Sub(webFiles, "web")
 	s.app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(web), Index: "index.html"}))
 	return s
@@ -87,18 +123,28 @@ func (s *Server) App() *fiber.App { return s.app }
 
 // Run listens until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.listen)
+	ln, err := net.Listen("tcp", s.opts.HTTP.Listen)
 	if err != nil {
-		return fmt.Errorf("http: listen on %s: %w", s.listen, err)
+		return fmt.Errorf("http: listen on %s: %w", s.opts.HTTP.Listen, err)
 	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("http listening", "addr", ln.Addr().String())
+	if !s.auth.Enabled() {
+		s.log.Warn("no API key or identity provider configured (http.auth): the API refuses every call; the UI cannot log in")
+	}
 	served := make(chan error, 1)
-	go func() { served <- s.app.Listener(ln) }() // owned here: Run waits for it below
+	go func() { served <- s.app.Listener(ln) }() // owned here: Serve waits for it below
 	select {
 	case err := <-served:
+		s.stop()
 		return fmt.Errorf("http: %w", err)
 	case <-ctx.Done():
 	}
+	s.stop()
 	if err := s.app.ShutdownWithTimeout(10 * time.Second); err != nil {
 		s.log.Warn("http shutdown", "err", err)
 	}
@@ -121,17 +167,15 @@ type healthAnswer struct {
 	Checks  map[string]checkResult `json:"checks"`
 }
 
-// health runs every check at once, each bounded in time; 200 when all are up, 503 otherwise.
-func (s *Server) health(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
+// checkHealth runs every check at once, each bounded in time.
+func (s *Server) checkHealth(ctx context.Context) healthAnswer {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	ans := healthAnswer{Status: "ok", Version: s.version, Time: time.Now().UTC(), Checks: map[string]checkResult{}}
+	ans := healthAnswer{Status: "ok", Version: s.opts.Version, Time: time.Now().UTC(), Checks: map[string]checkResult{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, chk := range s.checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for _, chk := range s.opts.Checks {
+		wg.Go(func() {
 			start := time.Now()
 			err := chk.Checker.Check(ctx)
 			r := checkResult{Status: "up", LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
@@ -140,47 +184,75 @@ func (s *Server) health(c *fiber.Ctx) error {
 			}
 			mu.Lock()
 			ans.Checks[chk.Name] = r
+			if err != nil {
+				ans.Status = "degraded"
+			}
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
+	return ans
+}
+
+// health answers /healthz: 200 when every dependency is up, 503 otherwise.
+func (s *Server) health(c *fiber.Ctx) error {
+	ans := s.checkHealth(c.UserContext())
 	code := fiber.StatusOK
-	for _, r := range ans.Checks {
-		if r.Status != "up" {
-			ans.Status, code = "degraded", fiber.StatusServiceUnavailable
-		}
+	if ans.Status != "ok" {
+		code = fiber.StatusServiceUnavailable
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(code).JSON(ans)
 }
 
-// apiError is the JSON body of every error answer.
+// apiError is the JSON body of every error answer: a stable code, the message in Vietnamese
+// and in English, and what exactly was wrong where that helps.
 type apiError struct {
+	Status    int    `json:"-"`
 	Code      string `json:"code"`
 	MessageVI string `json:"message_vi"`
 	MessageEN string `json:"message_en"`
+	Detail    string `json:"detail,omitempty"`
 }
 
+func (e *apiError) Error() string { return e.Code + ": " + e.MessageEN }
+
+// Errors the API answers.
+func errBadRequest(code, detail string) *apiError {
+	return &apiError{Status: fiber.StatusBadRequest, Code: code, MessageVI: "Yêu cầu không hợp lệ", MessageEN: "bad request", Detail: detail}
+}
+
+var (
+	errUnauthenticated = &apiError{Status: fiber.StatusUnauthorized, Code: "unauthenticated", MessageVI: "Cần đăng nhập: mã truy cập thiếu, sai hoặc đã hết hạn", MessageEN: "authentication required: the token is missing, wrong or expired"}
+	errForbidden       = &apiError{Status: fiber.StatusForbidden, Code: "forbidden", MessageVI: "Vai trò của bạn không được phép làm việc này", MessageEN: "your role may not do this"}
+	errNotFound        = &apiError{Status: fiber.StatusNotFound, Code: "not_found", MessageVI: "Không tìm thấy", MessageEN: "not found"}
+	errUnavailable     = &apiError{Status: fiber.StatusServiceUnavailable, Code: "unavailable", MessageVI: "Chức năng này không chạy trong tiến trình này", MessageEN: "this function does not run in this process"}
+	errRateLimited     = &apiError{Status: fiber.StatusTooManyRequests, Code: "rate_limited", MessageVI: "Quá nhiều yêu cầu, hãy thử lại sau ít phút", MessageEN: "too many requests, try again in a minute"}
+)
+
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
-	code := fiber.StatusInternalServerError
+	var ae *apiError
 	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		code = fe.Code
-	}
-	body := apiError{Code: "internal", MessageVI: "Lỗi máy chủ", MessageEN: "server error"}
-	switch code {
-	case fiber.StatusNotFound:
-		body = apiError{Code: "not_found", MessageVI: "Không tìm thấy", MessageEN: "not found"}
-	case fiber.StatusMethodNotAllowed:
-		body = apiError{Code: "method_not_allowed", MessageVI: "Phương thức không được phép", MessageEN: "method not allowed"}
-	case fiber.StatusRequestEntityTooLarge:
-		body = apiError{Code: "too_large", MessageVI: "Yêu cầu quá lớn", MessageEN: "request too large"}
-	default:
-		if code < 500 {
-			body = apiError{Code: "bad_request", MessageVI: "Yêu cầu không hợp lệ", MessageEN: "bad request"}
-		} else {
-			s.log.Error("http handler", "path", c.Path(), "err", err)
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &fe):
+		switch fe.Code {
+		case fiber.StatusNotFound:
+			ae = errNotFound
+		case fiber.StatusMethodNotAllowed:
+			ae = &apiError{Status: fe.Code, Code: "method_not_allowed", MessageVI: "Phương thức không được phép", MessageEN: "method not allowed"}
+		case fiber.StatusRequestEntityTooLarge:
+			ae = &apiError{Status: fe.Code, Code: "too_large", MessageVI: "Yêu cầu quá lớn", MessageEN: "request too large"}
+		default:
+			if fe.Code < 500 {
+				ae = &apiError{Status: fe.Code, Code: "bad_request", MessageVI: "Yêu cầu không hợp lệ", MessageEN: "bad request"}
+			}
 		}
 	}
-	return c.Status(code).JSON(body)
+	if ae == nil {
+		s.log.Error("http handler", "method", c.Method(), "path", c.Path(), "err", err)
+		ae = &apiError{Status: fiber.StatusInternalServerError, Code: "internal", MessageVI: "Lỗi máy chủ", MessageEN: "server error"}
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(ae.Status).JSON(ae)
 }

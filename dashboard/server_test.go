@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/internal/config"
 )
 
 type checkFunc func(context.Context) error
@@ -22,7 +25,8 @@ func newTestServer(checks ...Check) *Server {
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_test_total", Help: "test"})
 	c.Add(3)
 	reg.MustRegister(c)
-	return New("127.0.0.1:0", "v-test", checks, reg, Sources{}, slog.New(slog.DiscardHandler))
+	return New(Options{HTTP: config.Default().HTTP, Version: "v-test", Checks: checks, Gatherer: reg, Log: slog.New(slog.DiscardHandler)},
+		auth.New(config.Auth{}, nil, slog.Default()), Sources{})
 }
 
 func TestHealthz(t *testing.T) {

@@ -6,6 +6,8 @@
 //	ioc check   [--config FILE]   validate a config file (and the catalogs and alert rules it
 //	                              names) and print every error with its path
 //	ioc sim cameras [flags]       run simulated RTSP cameras (see ioc sim cameras --help)
+//	ioc token --id ID --name NAME --role ROLE [--units a,b]
+//	                              make an API key: print the token and its config entry
 //	ioc version                   print the version
 //
 // The config file may also come from IOC_CONFIG; IOC_* variables override single settings.
@@ -41,6 +43,7 @@ commands:
             (--backfill [--from YYYY-MM] [--to YYYY-MM]: rebuild the rollups from raw readings)
   check     validate the config, catalogs and alert rules; print every error with its path
   sim       run simulated devices: ioc sim cameras --count N --base-port P (see --help)
+  token     make an API key: ioc token --id ID --name NAME --role ROLE [--units a,b]
   version   print the version
 
 --config defaults to $IOC_CONFIG; without a file the built-in defaults apply
@@ -74,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "sim":
 		return sim(rest, stdout, stderr)
+	case "token":
+		return token(rest, stdout, stderr)
 	case "serve", "migrate", "check":
 	default:
 		fmt.Fprintf(stderr, "ioc: unknown command %q\n\n%s", cmd, usage)

@@ -19,6 +19,8 @@ import (
 	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard"
+	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/dashboard/hub"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/ingest/sensorsim"
 	"github.com/haidang-ioc/ioc/internal/config"
@@ -114,22 +116,36 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	var capFeed *alerts.CAPFeed
 	var readingSink ingest.Sink = writer
 	var cameraSink streams.Sink = writer
+	var city *dashboard.City
+	if cfg.HasRole(config.RoleDashboard) {
+		h := hub.New(hub.Options{Flush: cfg.HTTP.Live.Flush, Queue: cfg.HTTP.Live.ClientQueue}, reg)
+		city = dashboard.NewCity(h, nil, cams, cfg.HTTP.Live.SensorEvery, log)
+		g.Go(func() error { return h.Run(gctx) })
+		g.Go(func() error { return city.Run(gctx, 2*time.Second) })
+	}
 	if cfg.HasRole(config.RoleIngest) {
 		cat, err := loadCatalog(cfg.Ingest)
 		if err != nil {
 			return abort(err)
 		}
 		log.Info("sensor catalog loaded", "sensors", cat.Len(), "file", describeCatalog(cfg.Ingest.Catalog))
+		if city != nil {
+			city.SetCatalogs(cat, nil)
+		}
 		if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
 			log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
 		}
 		if cfg.HasRole(config.RoleAlerts) {
-			engine, capFeed, err = startAlerts(gctx, g, cfg, cat, cams, conn, reg, log)
+			engine, capFeed, err = startAlerts(gctx, g, cfg, cat, cams, conn, city, reg, log)
 			if err != nil {
 				return abort(err)
 			}
 			feed := &alerts.Feed{Readings: writer, Cameras: writer, Engine: engine}
 			readingSink, cameraSink = feed, feed
+		}
+		if city != nil {
+			watch := &dashboard.Watch{Readings: readingSink, Cameras: cameraSink, City: city}
+			readingSink, cameraSink = watch, watch
 		}
 		norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
 		sub, err := ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, readingSink, reg, log)
@@ -140,12 +156,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		produce(func() error { return sub.Run(gctx) })
 		g.Go(func() error {
 			return onHangup(gctx, func() {
-				if cat := reloadSensors(gctx, cfg.Ingest, norm, conn, log); cat != nil && engine != nil {
-					_ = engine.SetCatalogs(gctx, cat, nil)
-					capFeed.SetCatalog(cat)
+				if cat := reloadSensors(gctx, cfg.Ingest, norm, conn, log); cat != nil {
+					if engine != nil {
+						_ = engine.SetCatalogs(gctx, cat, nil)
+						capFeed.SetCatalog(cat)
+					}
+					if city != nil {
+						city.SetCatalogs(cat, nil)
+					}
 				}
 				if engine != nil {
-					reloadRules(gctx, cfg.Alerts, engine, log)
+					_ = reloadRules(gctx, cfg.Alerts, engine, log)
 				}
 			})
 		})
@@ -162,7 +183,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			produce(func() error { return sup.Run(gctx) })
 			if cfg.Streams.Catalog != "" { // the demo's simulated cameras have no file to reload
 				g.Go(func() error {
-					return onHangup(gctx, func() { reloadCameras(gctx, cfg.Streams, sup, engine, conn, log) })
+					return onHangup(gctx, func() { reloadCameras(gctx, cfg.Streams, sup, engine, city, conn, log) })
 				})
 			}
 		}
@@ -172,12 +193,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		g.Go(func() error { return sim.Run(gctx) })
 	}
 	if cfg.HasRole(config.RoleDashboard) {
-		src := dashboard.Sources{}
-		if capFeed != nil {
-			src.CAP = capFeed
+		src := dashboard.Sources{City: city, Trends: analytics.NewQuerier(conn, cfg.Analytics.Queries),
+			Audit: dashboard.NewAuditor(conn, cfg.ClickHouse.QueryTimeout, reg, log)}
+		if engine != nil {
+			src.CAP, src.Alerts = capFeed, engine
+			src.AlertHistory = &alerts.ClickHouseStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}
+			src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, engine, log) }
 		}
-		srv := dashboard.New(cfg.HTTP.Listen, buildVersion(), checks, reg, src, log)
+		authn := auth.New(cfg.HTTP.Auth, nil, log)
+		srv := dashboard.New(dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: checks, Gatherer: reg, Registerer: reg, Log: log}, authn, src)
+		g.Go(func() error { return authn.Run(gctx) })
+		g.Go(func() error { return src.Audit.Run(gctx) })
 		g.Go(func() error { return srv.Run(gctx) })
+		if cfg.HasRole(config.RoleIngest) {
+			g.Go(func() error { warmCity(gctx, src.Trends.(*analytics.Querier), city, log); return nil })
+		}
 	}
 	log.Info("ioc serving", "version", buildVersion(), "roles", cfg.Roles, "http", cfg.HTTP.Listen)
 	err = g.Wait()
@@ -237,7 +267,7 @@ func reloadSensors(ctx context.Context, ic config.Ingest, norm *ingest.Normalize
 
 // reloadCameras reloads the camera catalog: the supervisor starts, stops and restarts only the
 // cameras that changed. A catalog with problems is refused and the one in use stays.
-func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervisor, engine *alerts.Engine, conn driver.Conn, log *slog.Logger) {
+func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervisor, engine *alerts.Engine, city *dashboard.City, conn driver.Conn, log *slog.Logger) {
 	cams, err := loadCameraCatalog(sc)
 	if err != nil {
 		log.Error("camera catalog reload refused; the previous catalog stays in use", "err", err)
@@ -246,6 +276,9 @@ func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervis
 	sup.Reload(cams)
 	if engine != nil {
 		_ = engine.SetCatalogs(ctx, nil, cams)
+	}
+	if city != nil {
+		city.SetCatalogs(nil, cams)
 	}
 	if err := analytics.SyncCameras(ctx, conn, cams, sc.Mode); err != nil {
 		log.Error("camera catalog reloaded but not mirrored to ClickHouse", "err", err)
@@ -275,7 +308,7 @@ func simulatedCameras(cfg config.Config, log *slog.Logger) (*camsim.Fleet, *stre
 
 // startAlerts builds the alert engine, its notifiers and the public warning feed, and runs
 // them in g.
-func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, error) {
+func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, city *dashboard.City, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, error) {
 	rf, err := alerts.LoadRules(cfg.Alerts.Rules)
 	if err != nil {
 		return nil, nil, err
@@ -289,6 +322,9 @@ func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sens
 	}
 	feed := alerts.NewCAPFeed(cfg.Alerts.CAP, engine, store, sensors, alog.With("feed", "cap"))
 	engine.SetNotifier(alerts.Notifiers{disp, feed})
+	if city != nil {
+		engine.SetLive(city)
+	}
 	g.Go(func() error { return disp.Run(ctx) })
 	g.Go(func() error { return feed.Run(ctx) })
 	g.Go(func() error { return engine.Run(ctx) })
@@ -305,16 +341,32 @@ func describeRules(path string) string {
 
 // reloadRules reloads the alert rules; a file with problems is refused whole and the rules in
 // force stay.
-func reloadRules(ctx context.Context, ac config.Alerts, engine *alerts.Engine, log *slog.Logger) {
+func reloadRules(ctx context.Context, ac config.Alerts, engine *alerts.Engine, log *slog.Logger) error {
 	rf, err := alerts.LoadRules(ac.Rules)
 	if err != nil {
 		log.Error("alert rules reload refused; the rules in force stay", "err", err)
-		return
+		return err
 	}
 	if err := engine.Reload(ctx, rf); err != nil {
-		return
+		return err
 	}
 	log.Info("alert rules reloaded", "rules", len(rf.Rules), "file", describeRules(ac.Rules))
+	return nil
+}
+
+// warmCity shows the sensors' last values of the past six hours at start, so that the map is
+// full before the sensors report again.
+func warmCity(ctx context.Context, q *analytics.Querier, city *dashboard.City, log *slog.Logger) {
+	latest, err := q.LatestValues(ctx, time.Now(), 6*time.Hour, "")
+	if err != nil {
+		log.Warn("the live map starts empty: last values not read", "err", err)
+		return
+	}
+	rs := make([]ingest.Reading, len(latest))
+	for i, l := range latest {
+		rs[i] = ingest.Reading{Time: l.At, Sensor: l.Sensor, Metric: l.Metric, Value: l.Value, Unit: ingest.Metrics[l.Metric].Unit}
+	}
+	city.Warm(rs)
 }
 
 // loadCameraCatalog reads the camera catalog named in config; nil when none is named.

@@ -1,4 +1,7 @@
-package alerts
+// Package outbox queues rows for a store and writes them in batches from its own goroutine,
+// retrying with backoff while the store fails, so that a slow or absent ClickHouse never holds
+// up the caller. It keeps a bounded number of rows; past that it drops the oldest, counted.
+package outbox
 
 import (
 	"context"
@@ -11,11 +14,15 @@ import (
 	"github.com/haidang-ioc/ioc/internal/backoff"
 )
 
-// outbox holds rows for the store (alert events, delivery log) and writes them in batches
-// from its own goroutine, retrying with backoff while the store fails, so that a slow or
-// absent ClickHouse never holds up evaluation or notifiers. It keeps at most max rows; past
-// that it drops the oldest, counted.
-type outbox[T any] struct {
+// Metrics are an outbox's gauges and counters (the caller labels them with the table).
+type Metrics struct {
+	Queued                   prometheus.Gauge
+	Dropped, Errors, Written prometheus.Counter
+}
+
+// Outbox holds rows for one table (alert events, delivery log, audit log) and writes them in
+// batches. It keeps at most max rows; past that it drops the oldest, counted.
+type Outbox[T any] struct {
 	name  string
 	write func(context.Context, []T) error
 	max   int
@@ -30,14 +37,14 @@ type outbox[T any] struct {
 	written prometheus.Counter
 }
 
-func newOutbox[T any](name string, max int, write func(context.Context, []T) error, m *metrics, log *slog.Logger) *outbox[T] {
-	return &outbox[T]{name: name, write: write, max: max, log: log, wake: make(chan struct{}, 1),
-		queued: m.outboxRows.WithLabelValues(name), dropped: m.outboxDropped.WithLabelValues(name),
-		errors: m.storeErrors.WithLabelValues(name), written: m.outboxWritten.WithLabelValues(name)}
+// New builds an outbox writing to table name with write.
+func New[T any](name string, max int, write func(context.Context, []T) error, m Metrics, log *slog.Logger) *Outbox[T] {
+	return &Outbox[T]{name: name, write: write, max: max, log: log, wake: make(chan struct{}, 1),
+		queued: m.Queued, dropped: m.Dropped, errors: m.Errors, written: m.Written}
 }
 
-// add queues rows; it never blocks.
-func (o *outbox[T]) add(rows ...T) {
+// Add queues rows; it never blocks.
+func (o *Outbox[T]) Add(rows ...T) {
 	if len(rows) == 0 {
 		return
 	}
@@ -55,8 +62,8 @@ func (o *outbox[T]) add(rows ...T) {
 	}
 }
 
-// run writes until ctx ends, then tries once more for up to drain.
-func (o *outbox[T]) run(ctx context.Context, drain time.Duration) {
+// Run writes until ctx ends, then tries once more for up to drain.
+func (o *Outbox[T]) Run(ctx context.Context, drain time.Duration) {
 	bo := backoff.Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second}
 	for {
 		select {
@@ -64,7 +71,7 @@ func (o *outbox[T]) run(ctx context.Context, drain time.Duration) {
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 			defer cancel()
 			if err := o.flush(dctx); err != nil {
-				o.log.Error("alert store: rows not written at shutdown", "table", o.name, "rows", o.len(), "err", err)
+				o.log.Error("store: rows not written at shutdown", "table", o.name, "rows", o.len(), "err", err)
 			}
 			return
 		case <-o.wake:
@@ -75,7 +82,7 @@ func (o *outbox[T]) run(ctx context.Context, drain time.Duration) {
 					break
 				}
 				o.errors.Inc()
-				o.log.Warn("alert store: write failed; retrying", "table", o.name, "rows", o.len(), "err", err)
+				o.log.Warn("store: write failed; retrying", "table", o.name, "rows", o.len(), "err", err)
 				bo.Wait(ctx)
 				continue
 			}
@@ -84,14 +91,14 @@ func (o *outbox[T]) run(ctx context.Context, drain time.Duration) {
 	}
 }
 
-func (o *outbox[T]) len() int {
+func (o *Outbox[T]) len() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return len(o.rows)
 }
 
 // flush writes what is queued; on failure the rows stay queued, ahead of newer ones.
-func (o *outbox[T]) flush(ctx context.Context) error {
+func (o *Outbox[T]) flush(ctx context.Context) error {
 	o.mu.Lock()
 	rows := o.rows
 	o.rows = nil

@@ -1,0 +1,317 @@
+package dashboard
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/internal/geo"
+)
+
+func (s *Server) me(c *fiber.Ctx, p *auth.Principal) error { return c.JSON(p) }
+
+// UIConfig is what the web UI needs to know of this server.
+type UIConfig struct {
+	Version string `json:"version"`
+	// TileURL is the map tile server on the closed network, "" to draw district outlines only.
+	TileURL string `json:"tile_url"`
+	// LiveView says whether cameras have a live view link (a media server is configured).
+	LiveView bool   `json:"live_view"`
+	TimeZone string `json:"time_zone"`
+}
+
+func (s *Server) uiConfig(c *fiber.Ctx, _ *auth.Principal) error {
+	return c.JSON(UIConfig{Version: s.opts.Version, TileURL: s.opts.HTTP.TileURL, LiveView: s.opts.HTTP.MediaURL != "", TimeZone: "Asia/Ho_Chi_Minh"})
+}
+
+// SensorInfo is a catalog sensor with its latest values.
+type SensorInfo struct {
+	ID       string        `json:"id"`
+	Name     string        `json:"name"`
+	Kind     string        `json:"kind"`
+	District string        `json:"district"`
+	Commune  string        `json:"commune,omitempty"`
+	Location geo.Location  `json:"location"`
+	Unit     string        `json:"owner_unit,omitempty"`
+	Metrics  []string      `json:"metrics"`
+	Alarm    *[3]float64   `json:"alarm_levels,omitempty"`
+	Latest   []SensorValue `json:"latest"`
+}
+
+func (s *Server) sensorInfos() []SensorInfo {
+	if s.src.City == nil {
+		return nil
+	}
+	sensors, _ := s.src.City.Catalogs()
+	if sensors == nil {
+		return nil
+	}
+	latest := map[string][]SensorValue{}
+	s.src.City.Hub().Each(KindReading, func(_ string, data any) {
+		v := data.(SensorValue)
+		latest[v.Sensor] = append(latest[v.Sensor], v)
+	})
+	out := make([]SensorInfo, 0, sensors.Len())
+	for _, se := range sensors.Sensors {
+		si := SensorInfo{ID: se.ID, Name: se.Name, Kind: se.Kind, District: se.District, Commune: se.Commune, Location: se.Location,
+			Unit: se.OwnerUnit, Latest: latest[se.ID]}
+		for _, m := range se.Metrics {
+			si.Metrics = append(si.Metrics, m.Name)
+		}
+		if a := se.AlarmLevels; a != nil {
+			si.Alarm = &[3]float64{a.I, a.II, a.III}
+		}
+		if si.Latest == nil {
+			si.Latest = []SensorValue{}
+		}
+		slices.SortFunc(si.Latest, func(a, b SensorValue) int { return strings.Compare(a.Metric, b.Metric) })
+		out = append(out, si)
+	}
+	return out
+}
+
+var sensorSorters = map[string]func(a, b SensorInfo) int{
+	"id":       func(a, b SensorInfo) int { return strings.Compare(a.ID, b.ID) },
+	"name":     func(a, b SensorInfo) int { return strings.Compare(a.Name, b.Name) },
+	"district": func(a, b SensorInfo) int { return strings.Compare(a.District, b.District) },
+	"kind":     func(a, b SensorInfo) int { return strings.Compare(a.Kind, b.Kind) },
+}
+
+func (s *Server) listSensors(c *fiber.Ctx, _ *auth.Principal) error {
+	if s.src.City == nil {
+		return errUnavailable
+	}
+	district, kind, q := c.Query("district"), c.Query("kind"), strings.ToLower(c.Query("q"))
+	list := slices.DeleteFunc(s.sensorInfos(), func(si SensorInfo) bool {
+		return (district != "" && si.District != district) || (kind != "" && si.Kind != kind) ||
+			(q != "" && !strings.Contains(strings.ToLower(si.ID+" "+si.Name), q))
+	})
+	pg, err := paginate(c, list, sensorSorters, "id")
+	if err != nil {
+		return err
+	}
+	return c.JSON(pg)
+}
+
+func (s *Server) getSensor(c *fiber.Ctx, _ *auth.Principal) error {
+	if s.src.City == nil {
+		return errUnavailable
+	}
+	for _, si := range s.sensorInfos() {
+		if si.ID == c.Params("id") {
+			return c.JSON(si)
+		}
+	}
+	return errNotFound
+}
+
+// CameraInfo is a catalog camera with its latest state. Its RTSP address and credentials
+// never leave the server; LiveURL is the media server's page when one is configured.
+type CameraInfo struct {
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	District string       `json:"district"`
+	Purpose  string       `json:"purpose"`
+	Unit     string       `json:"owner_unit,omitempty"`
+	Location geo.Location `json:"location"`
+	State    *CameraState `json:"state"`
+	LiveURL  string       `json:"live_url,omitempty"`
+}
+
+func (s *Server) cameraInfos() []CameraInfo {
+	if s.src.City == nil {
+		return nil
+	}
+	_, cams := s.src.City.Catalogs()
+	if cams == nil {
+		return []CameraInfo{}
+	}
+	out := make([]CameraInfo, 0, cams.Len())
+	for _, cam := range cams.Cameras {
+		ci := CameraInfo{ID: cam.ID, Name: cam.Name, District: cam.District, Purpose: cam.Purpose, Unit: cam.OwnerUnit, Location: cam.Location}
+		if st, ok := s.src.City.Hub().Get("c/" + cam.ID); ok {
+			v := st.(CameraState)
+			ci.State = &v
+		}
+		if s.opts.HTTP.MediaURL != "" {
+			ci.LiveURL = strings.ReplaceAll(s.opts.HTTP.MediaURL, "{camera}", cam.ID)
+		}
+		out = append(out, ci)
+	}
+	return out
+}
+
+func cameraState(ci CameraInfo) string {
+	if ci.State == nil {
+		return "unknown"
+	}
+	return ci.State.State
+}
+
+var cameraSorters = map[string]func(a, b CameraInfo) int{
+	"id":       func(a, b CameraInfo) int { return strings.Compare(a.ID, b.ID) },
+	"name":     func(a, b CameraInfo) int { return strings.Compare(a.Name, b.Name) },
+	"district": func(a, b CameraInfo) int { return strings.Compare(a.District, b.District) },
+	"state":    func(a, b CameraInfo) int { return strings.Compare(cameraState(a), cameraState(b)) },
+}
+
+func (s *Server) listCameras(c *fiber.Ctx, _ *auth.Principal) error {
+	if s.src.City == nil {
+		return errUnavailable
+	}
+	district, state, purpose := c.Query("district"), c.Query("state"), c.Query("purpose")
+	list := slices.DeleteFunc(s.cameraInfos(), func(ci CameraInfo) bool {
+		return (district != "" && ci.District != district) || (state != "" && cameraState(ci) != state) || (purpose != "" && ci.Purpose != purpose)
+	})
+	pg, err := paginate(c, list, cameraSorters, "id")
+	if err != nil {
+		return err
+	}
+	return c.JSON(pg)
+}
+
+func (s *Server) getCamera(c *fiber.Ctx, _ *auth.Principal) error {
+	if s.src.City == nil {
+		return errUnavailable
+	}
+	for _, ci := range s.cameraInfos() {
+		if ci.ID == c.Params("id") {
+			return c.JSON(ci)
+		}
+	}
+	return errNotFound
+}
+
+// DistrictSummary is one district's KPIs.
+type DistrictSummary struct {
+	Name            string            `json:"name"`
+	Geocodes        map[string]string `json:"geocodes,omitempty"`
+	Sensors         int               `json:"sensors"`
+	Reporting       int               `json:"sensors_reporting"`
+	RiversOverAlarm [3]int            `json:"rivers_over_alarm"`
+	Cameras         int               `json:"cameras"`
+	CamerasOnline   int               `json:"cameras_online"`
+	// Alerts counts the live alerts the caller sees, by severity.
+	Alerts map[alerts.Severity]int `json:"alerts"`
+}
+
+func (s *Server) listDistricts(c *fiber.Ctx, p *auth.Principal) error {
+	if s.src.City == nil {
+		return errUnavailable
+	}
+	by := map[string]*DistrictSummary{}
+	get := func(name string) *DistrictSummary {
+		d := by[name]
+		if d == nil {
+			d = &DistrictSummary{Name: name, Alerts: map[alerts.Severity]int{}}
+			by[name] = d
+		}
+		return d
+	}
+	sensors, _ := s.src.City.Catalogs()
+	if sensors != nil {
+		for _, d := range sensors.Districts {
+			get(d.Name).Geocodes = d.Geocodes
+		}
+	}
+	now := time.Now()
+	for _, si := range s.sensorInfos() {
+		d := get(si.District)
+		d.Sensors++
+		reporting := false
+		for _, v := range si.Latest {
+			reporting = reporting || now.Sub(v.Time) <= 10*time.Minute
+			for i := range v.Alarm {
+				d.RiversOverAlarm[i]++
+			}
+		}
+		if reporting {
+			d.Reporting++
+		}
+	}
+	for _, ci := range s.cameraInfos() {
+		d := get(ci.District)
+		d.Cameras++
+		if cameraState(ci) == "online" {
+			d.CamerasOnline++
+		}
+	}
+	if s.src.Alerts != nil {
+		live, err := s.src.Alerts.Alerts(c.UserContext(), alerts.Filter{})
+		if err != nil {
+			return err
+		}
+		for _, a := range live {
+			if p.Sees(a.Units) && a.District != "" {
+				get(a.District).Alerts[a.Severity]++
+			}
+		}
+	}
+	out := make([]DistrictSummary, 0, len(by))
+	for _, d := range by {
+		if d.Name != "" {
+			out = append(out, *d)
+		}
+	}
+	pg, err := paginate(c, out, map[string]func(a, b DistrictSummary) int{
+		"name":    func(a, b DistrictSummary) int { return strings.Compare(a.Name, b.Name) },
+		"sensors": func(a, b DistrictSummary) int { return cmp.Compare(a.Sensors, b.Sensors) },
+	}, "name")
+	if err != nil {
+		return err
+	}
+	return c.JSON(pg)
+}
+
+// GeoJSON is a FeatureCollection of the districts' outlines, for the map's background.
+type GeoJSON struct {
+	Type     string    `json:"type"`
+	Features []Feature `json:"features"`
+}
+
+// Feature is one district's outline.
+type Feature struct {
+	Type       string            `json:"type"`
+	Properties map[string]string `json:"properties"`
+	Geometry   struct {
+		Type        string         `json:"type"`
+		Coordinates [][][2]float64 `json:"coordinates"`
+	} `json:"geometry"`
+}
+
+func (s *Server) districtOutlines(c *fiber.Ctx, _ *auth.Principal) error {
+	if s.src.City == nil {
+		return errUnavailable
+	}
+	out := GeoJSON{Type: "FeatureCollection", Features: []Feature{}}
+	if sensors, _ := s.src.City.Catalogs(); sensors != nil {
+		for _, d := range sensors.Districts {
+			if len(d.Polygon) == 0 {
+				continue
+			}
+			f := Feature{Type: "Feature", Properties: map[string]string{"name": d.Name}}
+			for k, v := range d.Geocodes {
+				f.Properties["geocode_"+k] = v
+			}
+			f.Geometry.Type = "Polygon"
+			ring := make([][2]float64, len(d.Polygon))
+			for i, pt := range d.Polygon {
+				ring[i] = [2]float64{pt[1], pt[0]} // GeoJSON is [lon, lat]
+			}
+			f.Geometry.Coordinates = [][][2]float64{ring}
+			out.Features = append(out.Features, f)
+		}
+	}
+	c.Set(fiber.HeaderContentType, "application/geo+json")
+	return c.JSON(out, "application/geo+json")
+}
+
+func (s *Server) systemHealth(c *fiber.Ctx, _ *auth.Principal) error {
+	ans := s.checkHealth(c.UserContext())
+	return c.JSON(ans)
+}

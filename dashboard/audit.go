@@ -1,0 +1,159 @@
+package dashboard
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/internal/outbox"
+)
+
+// AuditEntry is one change made through the API: who, what, on what, when, from where, and
+// the answer's status.
+type AuditEntry struct {
+	Time   time.Time `json:"time"`
+	ID     string    `json:"id"`
+	Actor  string    `json:"actor"`
+	Name   string    `json:"name"`
+	Role   string    `json:"role"`
+	Action string    `json:"action"`
+	Target string    `json:"target,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+	Status int       `json:"status"`
+	Remote string    `json:"remote"`
+}
+
+// Auditor keeps the audit log in ClickHouse (table audit_log). Entries go through an outbox:
+// a change is never held up by ClickHouse, and entries wait in memory (up to 100,000) while it
+// is away.
+type Auditor struct {
+	conn    driver.Conn
+	timeout time.Duration
+	out     *outbox.Outbox[AuditEntry]
+}
+
+// NewAuditor builds the audit log on conn.
+func NewAuditor(conn driver.Conn, timeout time.Duration, reg prometheus.Registerer, log *slog.Logger) *Auditor {
+	a := &Auditor{conn: conn, timeout: timeout}
+	m := outbox.Metrics{
+		Queued:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "ioc_audit_queue_rows", Help: "Audit log entries waiting for ClickHouse."}),
+		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_audit_dropped_total", Help: "Audit log entries dropped because the queue was full."}),
+		Errors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_audit_store_errors_total", Help: "Failed writes of the audit log."}),
+		Written: prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_audit_rows_total", Help: "Audit log entries written."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Queued, m.Dropped, m.Errors, m.Written)
+	}
+	a.out = outbox.New("audit_log", 100_000, a.write, m, log.With("component", "audit"))
+	return a
+}
+
+// Run writes the log until ctx ends, then for up to 5 more seconds.
+func (a *Auditor) Run(ctx context.Context) error {
+	a.out.Run(ctx, 5*time.Second)
+	return nil
+}
+
+// Record queues an entry; it never blocks.
+func (a *Auditor) Record(e AuditEntry) {
+	if e.ID == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		e.ID = hex.EncodeToString(b)
+	}
+	a.out.Add(e)
+}
+
+func (a *Auditor) write(ctx context.Context, rows []AuditEntry) error {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	b, err := a.conn.PrepareBatch(ctx, "INSERT INTO audit_log (ts, ms, id, actor, name, role, action, target, detail, status, remote)")
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	defer b.Abort()
+	for _, e := range rows {
+		if err := b.Append(e.Time.Truncate(time.Second), uint16(e.Time.Nanosecond()/1e6), e.ID, e.Actor, e.Name, e.Role, e.Action, e.Target, e.Detail, uint16(e.Status), e.Remote); err != nil {
+			return fmt.Errorf("audit log: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return nil
+}
+
+// List returns the entries of [from, to), newest first, at most limit after offset, and how
+// many there are; actor and action narrow it when set.
+func (a *Auditor) List(ctx context.Context, from, to time.Time, actor, action string, limit, offset int) ([]AuditEntry, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	where := `FROM audit_log FINAL WHERE ts >= ? AND ts < ? AND (? = '' OR actor = ?) AND (? = '' OR action = ?)`
+	args := []any{from.UTC(), to.UTC(), actor, actor, action, action}
+	var total uint64
+	if err := a.conn.QueryRow(ctx, "SELECT count() "+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("audit log: %w", err)
+	}
+	rows, err := a.conn.Query(ctx, `SELECT ts, ms, id, actor, name, role, action, target, detail, status, remote `+where+`
+ORDER BY ts DESC, ms DESC, id LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit log: %w", err)
+	}
+	defer rows.Close()
+	out := []AuditEntry{}
+	for rows.Next() {
+		var e AuditEntry
+		var ms, status uint16
+		if err := rows.Scan(&e.Time, &ms, &e.ID, &e.Actor, &e.Name, &e.Role, &e.Action, &e.Target, &e.Detail, &status, &e.Remote); err != nil {
+			return nil, 0, fmt.Errorf("audit log: %w", err)
+		}
+		e.Time, e.Status = e.Time.UTC().Add(time.Duration(ms)*time.Millisecond), int(status)
+		out = append(out, e)
+	}
+	return out, int(total), rows.Err()
+}
+
+var auditParams = []param{
+	{name: "from", typ: "date-time", desc: "start (RFC 3339), default 7 days ago"},
+	{name: "to", typ: "date-time", desc: "end (RFC 3339), default now"},
+	{name: "actor", typ: "string", desc: "only this caller's changes (key:<id> or jwt:<subject>)"},
+	{name: "action", typ: "string", desc: "only this action"},
+	{name: "limit", typ: "integer", desc: "items per page, 1-1000 (default 100)"},
+	{name: "offset", typ: "integer", desc: "items to skip (default 0)"},
+}
+
+func (s *Server) listAudit(c *fiber.Ctx, _ *auth.Principal) error {
+	if s.src.Audit == nil {
+		return errUnavailable
+	}
+	now := time.Now().UTC()
+	from, err := queryTime(c, "from", now.Add(-7*24*time.Hour))
+	if err != nil {
+		return err
+	}
+	to, err := queryTime(c, "to", now.Add(time.Minute))
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", 100, 1, 1000)
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(c, "offset", 0, 0, 1_000_000)
+	if err != nil {
+		return err
+	}
+	items, total, err := s.src.Audit.List(c.UserContext(), from, to, c.Query("actor"), c.Query("action"), limit, offset)
+	if err != nil {
+		return err
+	}
+	return c.JSON(Page[AuditEntry]{Items: items, Total: total, Limit: limit, Offset: offset})
+}

@@ -1,0 +1,46 @@
+package dashboard
+
+import (
+	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/dashboard/auth"
+)
+
+// table is the API: every route, who may call it, and what it takes and answers.
+func (s *Server) table() []route {
+	paged := withPaging
+	return []route{
+		{method: "GET", path: "/openapi.json", id: "openapi", tag: "meta", summary: "This document / Tài liệu OpenAPI", h: s.openAPI},
+		{method: "GET", path: "/ui/config", id: "uiConfig", tag: "meta", perm: auth.Read, resp: UIConfig{}, summary: "What the web UI needs of this server / Cấu hình giao diện", h: s.uiConfig},
+		{method: "GET", path: "/me", id: "me", tag: "meta", perm: auth.Read, resp: auth.Principal{}, summary: "The caller: name, role, units / Người dùng hiện tại", h: s.me},
+		{method: "GET", path: "/health", id: "health", tag: "meta", perm: auth.Read, resp: healthAnswer{}, summary: "Dependencies' state / Tình trạng hệ thống", h: s.systemHealth},
+		{method: "GET", path: "/live", id: "live", tag: "live", perm: auth.Read, summary: "Live hub (WebSocket; see the protocol in the description) / Kênh trực tiếp", h: s.live},
+
+		{method: "GET", path: "/sensors", id: "listSensors", tag: "city", perm: auth.Read, resp: Page[SensorInfo]{}, summary: "Sensors and their latest values / Cảm biến và giá trị mới nhất",
+			query: paged(param{name: "district", typ: "string", desc: "district"}, param{name: "kind", typ: "string", desc: "sensor kind"}, param{name: "q", typ: "string", desc: "text in the id or name"}), h: s.listSensors},
+		{method: "GET", path: "/sensors/:id", id: "getSensor", tag: "city", perm: auth.Read, resp: SensorInfo{}, summary: "One sensor / Một cảm biến", h: s.getSensor},
+		{method: "GET", path: "/cameras", id: "listCameras", tag: "city", perm: auth.Read, resp: Page[CameraInfo]{}, summary: "Cameras and their states / Camera và trạng thái",
+			query: paged(param{name: "district", typ: "string", desc: "district"}, param{name: "state", typ: "string", desc: "online, degraded, offline or unknown", enum: []string{"online", "degraded", "offline", "unknown"}}, param{name: "purpose", typ: "string", desc: "camera purpose"}), h: s.listCameras},
+		{method: "GET", path: "/cameras/:id", id: "getCamera", tag: "city", perm: auth.Read, resp: CameraInfo{}, summary: "One camera / Một camera", h: s.getCamera},
+		{method: "GET", path: "/districts", id: "listDistricts", tag: "city", perm: auth.Read, query: paged(), resp: Page[DistrictSummary]{}, summary: "Districts with their KPIs / Các huyện và chỉ số", h: s.listDistricts},
+		{method: "GET", path: "/districts/outlines", id: "districtOutlines", tag: "city", perm: auth.Read, resp: GeoJSON{}, produces: "application/geo+json", summary: "District outlines as GeoJSON, the map's background / Ranh giới huyện", h: s.districtOutlines},
+
+		{method: "GET", path: "/alerts", id: "listAlerts", tag: "alerts", perm: auth.Read, query: alertListParams, resp: Page[alerts.Alert]{}, summary: "Live alerts the caller sees / Cảnh báo đang mở", h: s.listAlerts},
+		{method: "GET", path: "/alerts/:id", id: "getAlert", tag: "alerts", perm: auth.Read, resp: AlertDetail{}, summary: "One alert with its history / Chi tiết cảnh báo", h: s.getAlert},
+		{method: "POST", path: "/alerts/:id/acknowledge", id: "acknowledgeAlert", tag: "alerts", perm: auth.ActOnAlerts, body: AckBody{}, resp: alerts.Alert{}, audit: "alert.acknowledge", summary: "Acknowledge / Xác nhận", h: s.ackAlert},
+		{method: "POST", path: "/alerts/:id/assign", id: "assignAlert", tag: "alerts", perm: auth.ActOnAlerts, body: AssignBody{}, resp: alerts.Alert{}, audit: "alert.assign", summary: "Assign to a person / Giao cho người xử lý", h: s.assignAlert},
+		{method: "POST", path: "/alerts/:id/comments", id: "commentAlert", tag: "alerts", perm: auth.ActOnAlerts, body: CommentBody{}, resp: alerts.Alert{}, audit: "alert.comment", summary: "Comment / Ghi chú", h: s.commentAlert},
+		{method: "POST", path: "/alerts/:id/resolve", id: "resolveAlert", tag: "alerts", perm: auth.ActOnAlerts, body: ResolveBody{}, resp: alerts.Alert{}, audit: "alert.resolve", summary: "Resolve by hand / Đóng cảnh báo", h: s.resolveAlert},
+
+		{method: "GET", path: "/silences", id: "listSilences", tag: "alerts", perm: auth.Read, query: paged(), resp: Page[alerts.Silence]{}, summary: "Silences in force or to come / Lệnh tạm im lặng", h: s.listSilences},
+		{method: "POST", path: "/silences", id: "createSilence", tag: "alerts", perm: auth.Silence, body: SilenceBody{}, resp: alerts.Silence{}, audit: "silence.create", summary: "Create a silence / Tạo lệnh im lặng", h: s.createSilence},
+		{method: "DELETE", path: "/silences/:id", id: "expireSilence", tag: "alerts", perm: auth.Silence, audit: "silence.expire", summary: "End a silence now / Kết thúc lệnh im lặng", h: s.expireSilence},
+		{method: "GET", path: "/rules", id: "listRules", tag: "alerts", perm: auth.Read, query: paged(), resp: Page[RuleInfo]{}, summary: "Alert rules in force / Luật cảnh báo", h: s.listRules},
+		{method: "POST", path: "/rules/reload", id: "reloadRules", tag: "alerts", perm: auth.Administer, resp: ReloadAnswer{}, audit: "rules.reload", summary: "Reload the rule file / Nạp lại luật", h: s.reloadRules},
+
+		{method: "GET", path: "/trends", id: "trend", tag: "history", perm: auth.History, resp: TrendAnswer{}, summary: "A metric's trend for sensors / Xu hướng",
+			query: append(append([]param{}, trendParams...), param{name: "compare", typ: "string", desc: "also the same span this long before: 1d, 7d, 28d, 52w", enum: []string{"1d", "7d", "28d", "52w"}}), h: s.trend},
+		{method: "GET", path: "/exports/trend.csv", id: "exportTrend", tag: "history", perm: auth.History, produces: "text/csv", summary: "A trend as CSV / Xuất CSV",
+			query: append(append([]param{}, trendParams...), param{name: "lang", typ: "string", desc: "header language, vi (default) or en", enum: []string{"vi", "en"}}), h: s.exportTrend},
+		{method: "GET", path: "/audit", id: "listAudit", tag: "admin", perm: auth.Administer, query: auditParams, resp: Page[AuditEntry]{}, summary: "Audit log of changes / Nhật ký thay đổi", h: s.listAudit},
+	}
+}
