@@ -170,14 +170,23 @@ severity: high`) + testRoute
 	h.c.setCatalogs(sensors, nil)
 	cfg := config.Default().Alerts.CAP
 	cfg.Sender, cfg.SenderName, cfg.Web = "ioc.laocai.test", "Trung tâm IOC Lào Cai", "https://ioc.laocai.test/canh-bao"
-	now := func() time.Time { return h.now }
+	// the feeds' goroutines read the clock while the test moves it
+	var clockMu sync.Mutex
+	clock := h.now
+	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
+	advance := func(d time.Duration) {
+		h.advance(d)
+		clockMu.Lock()
+		clock = h.now
+		clockMu.Unlock()
+	}
 	feed, stop := newCAPFeedOn(t, cfg, store, sensors, now)
 	r := &capRig{h: h, feed: feed}
 
 	h.read("gauge-a", "water_level", 80.5) // báo động I
 	h.read("salt-a", "salinity", 5)        // not public: never on the feed
 	r.publish()
-	h.advance(time.Minute)
+	advance(time.Minute)
 	h.read("gauge-a", "water_level", 82.4) // báo động II: Update
 	r.publish()
 	for _, l := range h.c.sortedAlerts() { // an acknowledgement is no public change
@@ -187,12 +196,12 @@ severity: high`) + testRoute
 		}
 	}
 	r.publish()
-	h.advance(time.Minute)
+	advance(time.Minute)
 	h.read("gauge-b", "water_level", 80.2) // Bát Xát: geocode and a circle, no outline
 	r.publish()
-	h.advance(time.Minute)
+	advance(time.Minute)
 	h.read("gauge-a", "water_level", 79.0) // below I: Cancel
-	h.advance(time.Minute)
+	advance(time.Minute)
 	r.publish()
 
 	msgs := feedEntries(t, feed)
@@ -252,7 +261,7 @@ severity: high`) + testRoute
 		time.Sleep(50 * time.Millisecond)
 	}
 	h.read("gauge-b", "water_level", 78)
-	h.advance(time.Minute)
+	advance(time.Minute)
 	r.publish()
 	msgs = feedEntries(t, feed2)
 	if len(msgs) != 5 || msgs[0].MsgType != CAPCancel || msgs[0].References != capReference(gaugeB) {
@@ -264,6 +273,7 @@ severity: high`) + testRoute
 
 	// past the window, ended alerts leave the feed; their documents stay in ClickHouse
 	h.now = h.now.Add(cfg.Window + time.Minute)
+	advance(0)
 	if body, _ := feed2.Atom(""); bytes.Contains(body, []byte("<entry>")) {
 		t.Errorf("ended alerts still on the feed after the window:\n%s", body)
 	}
