@@ -30,7 +30,9 @@ demo: services build
 	bin/ioc migrate
 	@echo
 	@echo "  Hải Đăng IOC is starting with simulated Lào Cai sensors and cameras:"
-	@echo "    UI       http://localhost:8080/"
+	@echo "    UI       http://localhost:8080/  (log in with a demo token: demo-operator, demo-admin,"
+	@echo "             demo-flood, demo-police, demo-analyst or demo-viewer)"
+	@echo "    API      http://localhost:8080/api/v1/openapi.json"
 	@echo "    health   http://localhost:8080/healthz"
 	@echo "    metrics  http://localhost:8080/metrics"
 	@echo "    warnings http://localhost:8080/cap/feed.atom (CAP 1.2, marked Exercise: the province is simulated)"
@@ -38,7 +40,7 @@ demo: services build
 	@echo "    cameras  clickhouse-client --query 'SELECT camera_id, state, reason FROM ioc.camera_status WHERE change = 1 ORDER BY ts DESC LIMIT 10'"
 	@echo "  Ctrl-C stops the server; 'make services-stop' stops ClickHouse and Mosquitto."
 	@echo
-	IOC_SIMULATOR_ENABLED=true IOC_ALERTS_CAP_STATUS=Exercise bin/ioc serve
+	bin/ioc serve --config deploy/config/demo.yaml
 
 test: services lint
 	$(GO) test -count=1 -timeout 15m ./...

@@ -33,6 +33,7 @@ import (
 // the simulated province's catalog, the live hub; one API key per role, and two unit keys.
 type fixture struct {
 	srv    *Server
+	chCfg  config.ClickHouse
 	engine *alerts.Engine
 	city   *City
 	audit  *Auditor
@@ -62,18 +63,19 @@ func newFixture(t *testing.T, rateLimit int) *fixture {
 	store := &alerts.ClickHouseStore{Conn: conn, Timeout: 10 * time.Second}
 	engine := alerts.NewEngine(rf, cat, nil, store, nil, city, alerts.Options{Tick: 50 * time.Millisecond}, prometheus.NewRegistry(), log)
 	audit := NewAuditor(conn, 10*time.Second, nil, log)
-	done := make(chan struct{}, 3)
-	for _, run := range []func(context.Context) error{engine.Run, h.Run, audit.Run} {
+	runs := []func(context.Context) error{engine.Run, h.Run, audit.Run, func(ctx context.Context) error { return city.Run(ctx, 200*time.Millisecond) }}
+	done := make(chan struct{}, len(runs))
+	for _, run := range runs {
 		go func() { _ = run(ctx); done <- struct{}{} }()
 	}
 	t.Cleanup(func() {
 		cancel()
-		for range 3 {
+		for range runs {
 			<-done
 		}
 	})
 
-	f := &fixture{engine: engine, city: city, audit: audit, tokens: map[string]string{}}
+	f := &fixture{chCfg: chCfg, engine: engine, city: city, audit: audit, tokens: map[string]string{}}
 	httpCfg := config.Default().HTTP
 	httpCfg.RateLimit = rateLimit
 	for _, k := range []config.APIKey{

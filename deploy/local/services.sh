@@ -47,6 +47,8 @@ install_missing() {
   # The alert tests' mail sink (aiosmtpd, a real SMTP server) and CAP 1.2 schema check (xmllint).
   /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
   command -v xmllint >/dev/null || missing+=(libxml2-utils)
+  # The web UI's browser tests drive Debian's headless Chromium (fonts for Vietnamese text).
+  command -v chromium >/dev/null || missing+=(chromium fonts-noto-core)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ]; then
     die "missing packages: ${missing[*]}. Install them as root: sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"

@@ -1,0 +1,276 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/analytics"
+	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/testenv"
+	"github.com/haidang-ioc/ioc/streams"
+)
+
+var alertsFilterCritical = alerts.Filter{Severity: []alerts.Severity{alerts.SeverityCritical}}
+
+// chromium finds Debian's Chromium; the test fails, saying how to install it, without one.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("IOC_TEST_CHROMIUM"), "chromium", "chromium-browser"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium for the browser tests: run `deploy/local/services.sh start` (it installs Debian's chromium) or `apt-get install chromium`, or set IOC_TEST_CHROMIUM")
+	return ""
+}
+
+// browserCity gives the fixture a day of river levels in ClickHouse (for trends) and eight
+// cameras in every state (for the wall).
+func browserCity(t *testing.T, f *fixture) {
+	t.Helper()
+	ctx := context.Background()
+	conn := testenv.Conn(t, f.chCfg)
+	sensors, _ := f.city.Catalogs()
+	if err := analytics.SyncSensors(ctx, conn, sensors); err != nil {
+		t.Fatal(err)
+	}
+	w := analytics.NewWriter(conn, nil, config.Default().Writer, 10*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- w.Run(wctx) }()
+	now := time.Now().UTC().Truncate(time.Minute)
+	var rs []ingest.Reading
+	for i := range 24 * 12 { // every 5 minutes for a day
+		at := now.Add(-time.Duration(i) * 5 * time.Minute)
+		for j, s := range []string{"lc-hong-laocai", "lc-hong-bat-xat"} {
+			v := 79 + float64(j) + 1.5*float64(24*12-i)/float64(24*12)
+			rs = append(rs, ingest.Reading{Time: at, Received: at, Sensor: s, Metric: "water_level", Value: v, Unit: "m", Quality: ingest.QualityGood, Topic: "test"})
+		}
+	}
+	if err := w.Deliver(ctx, ingest.Delivery{Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	var yaml strings.Builder
+	yaml.WriteString("cameras:\n")
+	states := []streams.State{streams.StateOnline, streams.StateOnline, streams.StateOnline, streams.StateDegraded, streams.StateOnline, streams.StateOffline, streams.StateOnline, streams.StateOnline}
+	var sts []streams.CameraStatus
+	for i, st := range states {
+		id := fmt.Sprintf("lc-cam-%02d", i+1)
+		fmt.Fprintf(&yaml, "  - {id: %s, name: \"Camera nút giao %d\", url: \"rtsp://127.0.0.1:8554/%s\", location: {lat: %.4f, lon: %.4f}, district: TP Lào Cai, purpose: traffic, owner_unit: traffic_police}\n",
+			id, i+1, id, 22.48+float64(i)*0.004, 103.95+float64(i%3)*0.01)
+		s := streams.CameraStatus{Time: now, Camera: id, State: st, Since: now.Add(-time.Hour), Codec: "H264", Width: 1920, Height: 1080, FPS: 25, BitrateKbps: 4096}
+		switch st {
+		case streams.StateDegraded:
+			s.Reason, s.FPS = "low_fps", 9
+		case streams.StateOffline:
+			s.Reason, s.Width, s.Height, s.FPS, s.BitrateKbps = "refused", 0, 0, 0, 0
+		}
+		sts = append(sts, s)
+	}
+	cams, err := streams.ParseCameraCatalog([]byte(yaml.String()), ingest.Units, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.city.SetCatalogs(nil, cams)
+	f.city.CameraStatuses(sts)
+}
+
+// TestBrowser drives the web UI in Debian's headless Chromium: log in, see the map fill,
+// receive a new critical alert live, acknowledge it, see it leave the unacknowledged list,
+// open a trend and export it as CSV. With IOC_SCREENSHOTS=DIR it also saves the main screens
+// at 1920×1080 there (docs/screenshots).
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	f := newFixture(t, 0)
+	browserCity(t, f)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCtx, stopSrv := context.WithCancel(context.Background())
+	served := make(chan error)
+	go func() { served <- f.srv.Serve(srvCtx, ln) }()
+	defer func() { stopSrv(); <-served }()
+	base := "http://" + ln.Addr().String() + "/"
+
+	downloads := t.TempDir()
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.WindowSize(1920, 1080), chromedp.NoSandbox, chromedp.Flag("headless", "new"),
+		chromedp.Flag("lang", "vi-VN"))...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
+		if !strings.Contains(format, "unhandled") { // CDP events newer than chromedp's table
+			t.Logf(format, args...)
+		}
+	}))
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	// the console asks for a note with prompt(): answer it
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go func() { _ = chromedp.Run(ctx, page.HandleJavaScriptDialog(true).WithPromptText("Đội cơ động đã nhận")) }()
+		}
+	})
+	shots := os.Getenv("IOC_SCREENSHOTS")
+	shoot := func(name string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			if shots == "" {
+				return nil
+			}
+			time.Sleep(400 * time.Millisecond) // let the view settle
+			var png []byte
+			if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	count := func(sel string, n *int) chromedp.Action {
+		return chromedp.Evaluate(fmt.Sprintf(`document.querySelectorAll(%q).length`, sel), n)
+	}
+	waitFor := func(what, js string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				var ok bool
+				if err := chromedp.Evaluate(js, &ok).Do(ctx); err != nil {
+					return err
+				}
+				if ok {
+					return nil
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("waited 20s for %s (%s)", what, js)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+
+	sensors, _ := f.city.Catalogs()
+	var title string
+	if err := chromedp.Run(ctx,
+		browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads),
+		chromedp.Navigate(base),
+		chromedp.WaitVisible("#login-form"),
+		chromedp.Title(&title),
+		shoot("login"),
+		chromedp.SendKeys("#token", f.tokens["operator"]),
+		chromedp.Click("#login-submit"),
+		waitFor("the map to fill with every sensor", fmt.Sprintf(`document.querySelectorAll('#map circle.sensor').length === %d`, sensors.Len())),
+		waitFor("the district outlines", `document.querySelectorAll('#map polygon.district').length >= 3`),
+		waitFor("the cameras on the map", `document.querySelectorAll('#map rect.camera').length === 8`),
+		waitFor("the live channel", `document.querySelector('#live-state').classList.contains('on')`),
+		waitFor("the open river alert in the KPIs", `document.querySelector('#k-alerts .v').textContent === '1'`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(title, "Trung tâm điều hành") {
+		t.Errorf("title %q is not Vietnamese", title)
+	}
+
+	// a new critical alert arrives while the operator watches the map
+	f.observe(t, "lc-hong-bat-xat", "water_level", 86.4) // over báo động III (86)
+	var alarm string
+	if err := chromedp.Run(ctx,
+		waitFor("the alarm banner", `!document.querySelector('#alarm').classList.contains('hidden')`),
+		chromedp.Text("#alarm-text", &alarm),
+		waitFor("the critical KPI", `document.querySelector('#k-critical .v').textContent === '1'`),
+		shoot("map"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(alarm, "CẢNH BÁO KHẨN CẤP") || !strings.Contains(alarm, "Bát Xát") {
+		t.Errorf("alarm banner %q", alarm)
+	}
+
+	// acknowledge it from the console: it leaves the unacknowledged list
+	critical := ""
+	for deadline := time.Now().Add(5 * time.Second); critical == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		list, _ := f.engine.Alerts(context.Background(), alertsFilterCritical)
+		if len(list) > 0 {
+			critical = list[0].ID
+		}
+	}
+	row := fmt.Sprintf(`tr[data-alert=%q]`, critical)
+	var rowsBefore, rowsAfter int
+	if err := chromedp.Run(ctx,
+		chromedp.Click("#alarm-ack"),
+		waitFor("the console", `location.hash === '#alerts'`),
+		waitFor("the alert in the unacknowledged list", fmt.Sprintf(`!!document.querySelector(%q)`, row)),
+		waitFor("its history", `document.querySelectorAll('#alert-detail .history li').length >= 1`),
+		count("#alerts-table tbody tr", &rowsBefore),
+		shoot("alerts"),
+		chromedp.Click(row+` button[data-act=acknowledge]`),
+		waitFor("it to leave the unacknowledged list", fmt.Sprintf(`!document.querySelector('#alerts-table tbody %s')`, row)),
+		count("#alerts-table tbody tr", &rowsAfter),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if rowsAfter != rowsBefore-1 {
+		t.Errorf("unacknowledged rows %d → %d", rowsBefore, rowsAfter)
+	}
+	list, _ := f.engine.Alerts(context.Background(), alertsFilterCritical)
+	if len(list) != 1 || list[0].State != "acknowledged" {
+		t.Fatalf("the engine's alert after the click: %+v", list)
+	}
+
+	// cameras, trend and CSV export, health
+	var csvNote string
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(base+"#cameras"),
+		waitFor("the camera wall", `document.querySelectorAll('#wall .cam').length === 8 && document.querySelectorAll('#wall .cam.offline').length === 1`),
+		shoot("cameras"),
+		chromedp.Navigate(base+"#trends"),
+		waitFor("the sensor list", `document.querySelectorAll('#trend-sensors option').length > 0`),
+		chromedp.Evaluate(`for (const o of document.querySelector('#trend-sensors').options) o.selected = ['lc-hong-laocai','lc-hong-bat-xat'].includes(o.value);
+			document.querySelector('#trend-sensors').dispatchEvent(new Event('change')); true`, nil),
+		chromedp.Click("#trend-show"),
+		waitFor("the chart's lines", `document.querySelectorAll('#chart path.line').length === 2 && document.querySelector('#chart path.line').getAttribute('d').length > 100`),
+		shoot("trends"),
+		chromedp.Click("#trend-csv"),
+		waitFor("the export", `document.querySelector('#trend-note').textContent.includes('.csv')`),
+		chromedp.Text("#trend-note", &csvNote),
+		chromedp.Navigate(base+"#health"),
+		waitFor("the health cards", `document.querySelectorAll('#health-cards .card').length === 3`),
+		shoot("health"),
+		chromedp.Click("#lang"),
+		waitFor("English", `document.querySelector('[data-view=map]').textContent === 'Map'`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	var csv []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if csv, err = os.ReadFile(filepath.Join(downloads, "xu-huong-water_level.csv")); err == nil && len(csv) > 0 {
+			break
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
+	if len(lines) < 100 || !strings.HasPrefix(strings.TrimPrefix(lines[0], "\ufeff"), "Mã cảm biến,Chỉ số,Đơn vị,Thời gian (UTC)") {
+		t.Fatalf("CSV export (%s): %d lines, header %q", csvNote, len(lines), lines[0])
+	}
+}

@@ -1,0 +1,573 @@
+// Hải Đăng IOC web UI: no framework, nothing fetched from outside the server. Vietnamese
+// first, English on request; every time shown in Asia/Ho_Chi_Minh.
+'use strict';
+
+const SVGNS = 'http://www.w3.org/2000/svg';
+const TZ = 'Asia/Ho_Chi_Minh';
+const API = '/api/v1';
+
+const I18N = {
+  vi: {
+    subtitle: 'Trung tâm điều hành thông minh', navMap: 'Bản đồ', navAlerts: 'Cảnh báo', navCameras: 'Camera',
+    navTrends: 'Xu hướng', navHealth: 'Hệ thống', mute: 'Tắt chuông', unmute: 'Bật chuông', logout: 'Đăng xuất',
+    seeAlert: 'Xem cảnh báo', loginTitle: 'Đăng nhập', loginHelp: 'Dán mã truy cập (API key hoặc JWT) do quản trị viên cấp.',
+    login: 'Đăng nhập', loginFailed: 'Mã truy cập không đúng hoặc đã hết hạn.', unacked: 'Chưa xác nhận', allLive: 'Tất cả đang mở',
+    severity: 'Mức độ', alert: 'Cảnh báo', district: 'Huyện', state: 'Trạng thái', since: 'Bắt đầu', units: 'Đơn vị',
+    sensors: 'Cảm biến', metric: 'Đại lượng', range: 'Khoảng', compare: 'So sánh', none: 'Không', show: 'Xem', exportCsv: 'Xuất CSV',
+    kCameras: 'Camera trực tuyến', kRivers: 'Sông vượt báo động (I / II / III)', kAlerts: 'Cảnh báo đang mở',
+    kCritical: 'Khẩn cấp', kSensors: 'Cảm biến đang gửi', kUnacked: 'Chưa xác nhận',
+    sevcritical: 'Khẩn cấp', sevhigh: 'Cao', sevmedium: 'Trung bình', sevlow: 'Thấp', sevinformational: 'Thông tin',
+    stpending: 'Chờ', stfiring: 'Đang báo', stacknowledged: 'Đã xác nhận', stresolved: 'Đã kết thúc',
+    ack: 'Xác nhận', assign: 'Giao việc', comment: 'Ghi chú', resolve: 'Đóng', history: 'Diễn biến',
+    askAssignee: 'Giao cho ai?', askComment: 'Ghi chú:', askReason: 'Lý do đóng cảnh báo:', askNote: 'Ghi chú khi xác nhận (không bắt buộc):',
+    newCritical: 'CẢNH BÁO KHẨN CẤP', camerasCount: '{n} camera, {on} trực tuyến', alertsCount: '{n} cảnh báo',
+    online: 'Trực tuyến', degraded: 'Suy giảm', offline: 'Mất kết nối', unknown: 'Chưa rõ', liveView: 'Xem trực tiếp',
+    level: 'Báo động', noData: 'Chưa có dữ liệu', pickSensor: 'Chọn ít nhất một cảm biến.', before: 'kỳ trước',
+    healthChecks: 'Thành phần', up: 'hoạt động', down: 'lỗi', version: 'Phiên bản', liveOn: 'Kênh trực tiếp: đã kết nối',
+    liveOff: 'Kênh trực tiếp: mất kết nối', role: 'Vai trò', lastValue: 'Giá trị mới nhất', legendSensor: 'Cảm biến',
+    legendAlarm: 'Vượt báo động', legendCamera: 'Camera', legendStale: 'Không gửi', kpiCity: 'Toàn tỉnh', saved: 'Đã lưu tệp',
+    forbidden: 'Vai trò của bạn không được phép làm việc này.', failed: 'Không thực hiện được',
+    evpending: 'Bắt đầu theo dõi', evfiring: 'Phát cảnh báo', evupdated: 'Thay đổi mức độ', evacknowledged: 'Xác nhận',
+    evassigned: 'Giao việc', evcommented: 'Ghi chú', evescalated: 'Chuyển cấp', evresolved: 'Kết thúc',
+  },
+  en: {
+    subtitle: 'Intelligent Operations Center', navMap: 'Map', navAlerts: 'Alerts', navCameras: 'Cameras',
+    navTrends: 'Trends', navHealth: 'System', mute: 'Mute', unmute: 'Unmute', logout: 'Log out',
+    seeAlert: 'See the alert', loginTitle: 'Log in', loginHelp: 'Paste the access token (API key or JWT) your administrator gave you.',
+    login: 'Log in', loginFailed: 'The token is wrong or expired.', unacked: 'Unacknowledged', allLive: 'All open',
+    severity: 'Severity', alert: 'Alert', district: 'District', state: 'State', since: 'Since', units: 'Units',
+    sensors: 'Sensors', metric: 'Metric', range: 'Range', compare: 'Compare', none: 'None', show: 'Show', exportCsv: 'Export CSV',
+    kCameras: 'Cameras online', kRivers: 'Rivers over alarm (I / II / III)', kAlerts: 'Open alerts',
+    kCritical: 'Critical', kSensors: 'Sensors reporting', kUnacked: 'Unacknowledged',
+    sevcritical: 'Critical', sevhigh: 'High', sevmedium: 'Medium', sevlow: 'Low', sevinformational: 'Info',
+    stpending: 'Pending', stfiring: 'Firing', stacknowledged: 'Acknowledged', stresolved: 'Resolved',
+    ack: 'Acknowledge', assign: 'Assign', comment: 'Comment', resolve: 'Resolve', history: 'History',
+    askAssignee: 'Assign to whom?', askComment: 'Comment:', askReason: 'Why is it resolved?', askNote: 'Note (optional):',
+    newCritical: 'CRITICAL ALERT', camerasCount: '{n} cameras, {on} online', alertsCount: '{n} alerts',
+    online: 'Online', degraded: 'Degraded', offline: 'Offline', unknown: 'Unknown', liveView: 'Live view',
+    level: 'Alarm', noData: 'No data yet', pickSensor: 'Pick at least one sensor.', before: 'earlier period',
+    healthChecks: 'Components', up: 'up', down: 'down', version: 'Version', liveOn: 'Live channel: connected',
+    liveOff: 'Live channel: disconnected', role: 'Role', lastValue: 'Latest value', legendSensor: 'Sensor',
+    legendAlarm: 'Over alarm', legendCamera: 'Camera', legendStale: 'Silent', kpiCity: 'Province', saved: 'File saved',
+    forbidden: 'Your role may not do this.', failed: 'Could not do it',
+    evpending: 'Pending', evfiring: 'Fired', evupdated: 'Severity changed', evacknowledged: 'Acknowledged',
+    evassigned: 'Assigned', evcommented: 'Comment', evescalated: 'Escalated', evresolved: 'Resolved',
+  },
+};
+
+const S = {
+  lang: localStorage.getItem('ioc.lang') || 'vi',
+  token: sessionStorage.getItem('ioc.token') || '',
+  me: null, ui: null, view: 'map',
+  sensors: new Map(),   // id -> catalog entry
+  values: new Map(),    // "sensor/metric" -> SensorValue
+  cameras: new Map(),   // id -> catalog entry
+  camStates: new Map(), // id -> CameraState
+  alerts: new Map(),    // id -> Alert
+  kpi: null, outlines: null, ws: null, wsRetry: 0, muted: false, selected: null,
+  seenCritical: new Set(), audio: null,
+};
+
+const $ = (sel) => document.querySelector(sel);
+const t = (k, vars) => {
+  let s = (I18N[S.lang] && I18N[S.lang][k]) || I18N.vi[k] || k;
+  for (const [n, v] of Object.entries(vars || {})) s = s.replace('{' + n + '}', v);
+  return s;
+};
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+const fmtTime = (iso) => iso ? new Intl.DateTimeFormat(S.lang === 'en' ? 'en-GB' : 'vi-VN', {
+  timeZone: TZ, day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
+}).format(new Date(iso)) : '';
+const fmtNum = (v, d = 2) => v == null ? '–' : new Intl.NumberFormat(S.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: d }).format(v);
+const text = (tx) => (tx && (S.lang === 'en' && tx.en ? tx.en : tx.vi)) || '';
+// Why a camera is not online (streams' reasons).
+const REASONS = {
+  vi: { auth_failed: 'sai mật khẩu', timeout: 'hết thời gian chờ', refused: 'từ chối kết nối', not_found: 'không có luồng', bad_sdp: 'SDP lỗi',
+    no_video_track: 'không có hình', stalled: 'luồng bị treo', low_fps: 'khung hình/giây thấp', low_bitrate: 'bitrate thấp', packet_loss: 'mất gói',
+    wrong_codec: 'sai codec', wrong_resolution: 'sai độ phân giải', bad_metadata: 'metadata lỗi', session_ended: 'phiên kết thúc' },
+  en: { auth_failed: 'wrong password', timeout: 'timed out', refused: 'connection refused', not_found: 'no such stream', bad_sdp: 'broken SDP',
+    no_video_track: 'no video', stalled: 'stream stalled', low_fps: 'low frame rate', low_bitrate: 'low bitrate', packet_loss: 'packet loss',
+    wrong_codec: 'wrong codec', wrong_resolution: 'wrong resolution', bad_metadata: 'broken metadata', session_ended: 'session ended' },
+};
+const reason = (r) => REASONS[S.lang][r] || r;
+const sevRank = { informational: 0, low: 1, medium: 2, high: 3, critical: 4 };
+
+// ---- API -------------------------------------------------------------------------------
+async function api(path, opts = {}) {
+  const headers = { Authorization: 'Bearer ' + S.token };
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  const resp = await fetch(API + path, { method: opts.method || 'GET', headers, body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined });
+  if (resp.status === 401) { showLogin(t('loginFailed')); throw new Error('unauthenticated'); }
+  if (opts.raw) { if (!resp.ok) throw new Error(resp.status); return resp; }
+  const body = resp.status === 204 ? null : await resp.json();
+  if (!resp.ok) {
+    const msg = body ? (S.lang === 'en' ? body.message_en : body.message_vi) + (body.detail ? ' — ' + body.detail : '') : resp.status;
+    throw new Error(msg);
+  }
+  return body;
+}
+
+async function all(path) { // every page of a list
+  const out = [];
+  for (let offset = 0; ; offset += 1000) {
+    const sep = path.includes('?') ? '&' : '?';
+    const pg = await api(path + sep + 'limit=1000&offset=' + offset);
+    out.push(...pg.items);
+    if (out.length >= pg.total || pg.items.length === 0) return out;
+  }
+}
+
+// ---- login -----------------------------------------------------------------------------
+function showLogin(msg) {
+  $('#login-error').textContent = msg || '';
+  if (!$('#login').open) $('#login').showModal();
+}
+
+async function login(token) {
+  S.token = token.trim();
+  try {
+    S.me = await api('/me');
+  } catch (e) {
+    showLogin(t('loginFailed'));
+    return;
+  }
+  sessionStorage.setItem('ioc.token', S.token);
+  $('#login').close();
+  await start();
+}
+
+function logout() {
+  sessionStorage.removeItem('ioc.token');
+  S.token = ''; S.me = null;
+  if (S.ws) S.ws.close();
+  location.hash = '';
+  location.reload();
+}
+
+// ---- start and live hub ------------------------------------------------------------------
+async function start() {
+  $('#who').textContent = S.me.name + ' · ' + S.me.role + (S.me.units ? ' (' + S.me.units.join(', ') + ')' : '');
+  const [ui, sensors, cameras, outlines] = await Promise.all([api('/ui/config'), all('/sensors'), all('/cameras'), api('/districts/outlines')]);
+  S.ui = ui; S.outlines = outlines;
+  for (const s of sensors) { S.sensors.set(s.id, s); for (const v of s.latest) S.values.set(v.sensor + '/' + v.metric, v); }
+  for (const c of cameras) { S.cameras.set(c.id, c); if (c.state) S.camStates.set(c.id, c.state); }
+  fillTrendForm();
+  connect();
+  route();
+  setInterval(() => { if (S.view === 'map') drawMap(); }, 5000);
+}
+
+function topics() {
+  const tp = ['kpi', 'sensors', 'cameras'];
+  if (S.me.role === 'unit') for (const u of S.me.units) tp.push('alerts.unit.' + u);
+  else tp.push('alerts');
+  return tp;
+}
+
+function connect() {
+  const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + API + '/live');
+  S.ws = ws;
+  ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token: S.token }));
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    switch (m.type) {
+      case 'welcome': ws.send(JSON.stringify({ type: 'subscribe', topics: topics() })); S.wsRetry = 0; setLive(true); break;
+      case 'snapshot': case 'update': apply(m.items, m.type === 'snapshot'); break;
+      case 'error': if (m.code === 'unauthenticated') showLogin(t('loginFailed')); break;
+    }
+  };
+  ws.onclose = () => {
+    setLive(false);
+    if (!S.token) return;
+    S.wsRetry = Math.min(S.wsRetry + 1, 6);
+    setTimeout(connect, 500 * 2 ** S.wsRetry);
+  };
+}
+
+function setLive(on) {
+  $('#live-state').className = 'dot ' + (on ? 'on' : 'off');
+  $('#live-state').title = t(on ? 'liveOn' : 'liveOff');
+}
+
+function apply(items, snapshot) {
+  let alertsChanged = false;
+  for (const it of items) {
+    switch (it.kind) {
+      case 'reading': S.values.set(it.data.sensor + '/' + it.data.metric, it.data); break;
+      case 'camera': S.camStates.set(it.data.camera, it.data); break;
+      case 'kpi': S.kpi = it.data; break;
+      case 'alert': {
+        const a = it.data.alert;
+        alertsChanged = true;
+        if (a.state === 'resolved') { S.alerts.delete(a.id); break; }
+        S.alerts.set(a.id, a);
+        if (a.severity === 'critical' && a.state === 'firing' && !S.seenCritical.has(a.id)) {
+          S.seenCritical.add(a.id);
+          if (!snapshot) raiseAlarm(a);
+        }
+        break;
+      }
+    }
+  }
+  if (alertsChanged) { renderAlerts(); updateUnacked(); if (S.selected && S.alerts.has(S.selected)) showDetail(S.selected); }
+  if (S.view === 'map') { drawKPIs(); drawMap(); }
+  if (S.view === 'cameras') drawWall();
+}
+
+// ---- alarm -------------------------------------------------------------------------------
+function raiseAlarm(a) {
+  $('#alarm-text').textContent = t('newCritical') + ': ' + text(a.title) + ' — ' + a.district;
+  $('#alarm').classList.remove('hidden');
+  $('#alarm').dataset.alert = a.id;
+  if (!S.muted) beep();
+}
+
+function beep() {
+  try {
+    S.audio = S.audio || new AudioContext();
+    const ctx = S.audio, now = ctx.currentTime;
+    for (let i = 0; i < 3; i++) {
+      const o = ctx.createOscillator(), g = ctx.createGain();
+      o.type = 'square'; o.frequency.value = i % 2 ? 660 : 880;
+      g.gain.setValueAtTime(0.15, now + i * 0.35); g.gain.setValueAtTime(0, now + i * 0.35 + 0.25);
+      o.connect(g).connect(ctx.destination); o.start(now + i * 0.35); o.stop(now + i * 0.35 + 0.3);
+    }
+  } catch (e) { /* no audio device: the banner still blinks */ }
+}
+
+function updateUnacked() {
+  const n = [...S.alerts.values()].filter((a) => a.state === 'firing').length;
+  $('#nav-unacked').textContent = n;
+  $('#nav-unacked').classList.toggle('hidden', n === 0);
+}
+
+// ---- views ---------------------------------------------------------------------------------
+function route() {
+  const v = (location.hash || '#map').slice(1);
+  S.view = ['map', 'alerts', 'cameras', 'trends', 'health'].includes(v) ? v : 'map';
+  for (const el of document.querySelectorAll('.view')) el.classList.toggle('hidden', el.id !== 'view-' + S.view);
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === S.view);
+  if (!S.me) return;
+  if (S.view === 'map') { drawKPIs(); drawMap(); }
+  if (S.view === 'alerts') renderAlerts();
+  if (S.view === 'cameras') drawWall();
+  if (S.view === 'health') drawHealth();
+}
+
+function translate() {
+  document.documentElement.lang = S.lang;
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  $('#lang').textContent = S.lang === 'vi' ? 'English' : 'Tiếng Việt';
+  $('#mute').textContent = t(S.muted ? 'unmute' : 'mute');
+  $('#token').placeholder = 'ioc_…';
+  if (S.me) route();
+}
+
+// KPI tiles: figures of the whole province from the server, alert counts of the alerts this
+// user sees.
+function drawKPIs() {
+  const k = S.kpi || { cameras_online: 0, cameras_total: S.cameras.size, rivers_over_alarm: [0, 0, 0], sensors_reporting: 0, sensors: S.sensors.size };
+  const open = [...S.alerts.values()].filter((a) => a.state !== 'pending');
+  const tiles = [
+    ['k-cameras', t('kCameras'), k.cameras_online + ' / ' + k.cameras_total],
+    ['k-rivers', t('kRivers'), k.rivers_over_alarm.join(' / ')],
+    ['k-alerts', t('kAlerts'), open.length],
+    ['k-critical', t('kCritical'), open.filter((a) => a.severity === 'critical').length],
+    ['k-unacked', t('kUnacked'), open.filter((a) => a.state === 'firing').length],
+    ['k-sensors', t('kSensors'), k.sensors_reporting + ' / ' + k.sensors],
+  ];
+  $('#kpis').innerHTML = tiles.map(([id, l, v]) => `<div class="kpi" id="${id}"><div class="v">${esc(v)}</div><div class="l">${esc(l)}</div></div>`).join('');
+}
+
+// ---- map (Web Mercator, so that an optional tile server's tiles line up) ---------------------
+function merc(lat, lon) {
+  const s = Math.sin(lat * Math.PI / 180);
+  return [(lon + 180) / 360, 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)];
+}
+
+function svg(tag, attrs, parent) {
+  const el = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (parent) parent.appendChild(el);
+  return el;
+}
+
+function levelColor(v, stale) {
+  if (stale) return '#6e7681';
+  return ['#2ea043', '#d29922', '#f0883e', '#e5534b'][v ? v.alarm || 0 : 0];
+}
+
+function drawMap() {
+  const el = $('#map');
+  const W = el.clientWidth || 1200, H = el.clientHeight || 700;
+  el.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  el.innerHTML = '';
+  const pts = [];
+  for (const f of (S.outlines ? S.outlines.features : [])) for (const [lon, lat] of f.geometry.coordinates[0]) pts.push(merc(lat, lon));
+  for (const s of S.sensors.values()) pts.push(merc(s.location.lat, s.location.lon));
+  for (const c of S.cameras.values()) pts.push(merc(c.location.lat, c.location.lon));
+  if (!pts.length) return;
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const [x, y] of pts) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
+  const pad = 30, scale = Math.min((W - 2 * pad) / (x1 - x0 || 1e-4), (H - 2 * pad) / (y1 - y0 || 1e-4));
+  const ox = pad + ((W - 2 * pad) - (x1 - x0) * scale) / 2, oy = pad + ((H - 2 * pad) - (y1 - y0) * scale) / 2;
+  const P = (lat, lon) => { const [x, y] = merc(lat, lon); return [ox + (x - x0) * scale, oy + (y - y0) * scale]; };
+
+  if (S.ui && S.ui.tile_url) { // tiles of the zoom whose pixel size is closest to ours
+    const z = Math.max(0, Math.min(18, Math.round(Math.log2(scale / 256))));
+    const n = 2 ** z, size = scale / n;
+    for (let tx = Math.floor(x0 * n); tx <= Math.floor(x1 * n); tx++) {
+      for (let ty = Math.floor(y0 * n); ty <= Math.floor(y1 * n); ty++) {
+        const href = S.ui.tile_url.replace('{z}', z).replace('{x}', tx).replace('{y}', ty);
+        svg('image', { href, x: ox + (tx / n - x0) * scale, y: oy + (ty / n - y0) * scale, width: size, height: size, opacity: 0.55 }, el);
+      }
+    }
+  }
+  const alerting = new Set([...S.alerts.values()].filter((a) => a.state !== 'pending').map((a) => a.district));
+  for (const f of (S.outlines ? S.outlines.features : [])) {
+    const ring = f.geometry.coordinates[0].map(([lon, lat]) => P(lat, lon));
+    const g = svg('g', {}, el);
+    svg('polygon', { points: ring.map((p) => p.join(',')).join(' '), class: 'district' + (alerting.has(f.properties.name) ? ' alerting' : '') }, g);
+    const cx = ring.reduce((a, p) => a + p[0], 0) / ring.length, cy = ring.reduce((a, p) => a + p[1], 0) / ring.length;
+    svg('text', { x: cx, y: cy, class: 'dlabel' }, g).textContent = f.properties.name;
+  }
+  const now = Date.now();
+  for (const s of S.sensors.values()) {
+    const vals = s.metrics.map((m) => S.values.get(s.id + '/' + m)).filter(Boolean);
+    const v = vals.sort((a, b) => (b.alarm || 0) - (a.alarm || 0))[0];
+    const stale = !v || now - new Date(v.time).getTime() > 10 * 60 * 1000;
+    const [x, y] = P(s.location.lat, s.location.lon);
+    const c = svg('circle', { cx: x, cy: y, r: v && v.alarm ? 9 : 6, fill: levelColor(v, stale), class: 'sensor', 'data-sensor': s.id }, el);
+    svg('title', {}, c).textContent = s.name + (v ? ' — ' + fmtNum(v.value) + ' ' + v.unit : '');
+    c.addEventListener('click', () => sideSensor(s.id));
+  }
+  for (const cam of S.cameras.values()) {
+    const st = S.camStates.get(cam.id);
+    const [x, y] = P(cam.location.lat, cam.location.lon);
+    const color = { online: '#2ea043', degraded: '#d29922', offline: '#e5534b' }[st ? st.state : ''] || '#6e7681';
+    const r = svg('rect', { x: x - 5, y: y - 5, width: 10, height: 10, fill: color, class: 'camera', 'data-camera': cam.id }, el);
+    svg('title', {}, r).textContent = cam.name + ' — ' + t(st ? st.state : 'unknown');
+  }
+  for (const a of S.alerts.values()) {
+    if (a.state === 'pending' || !a.location || !a.location.lat) continue;
+    const [x, y] = P(a.location.lat, a.location.lon);
+    svg('circle', { cx: x, cy: y, r: 16, class: 'ring', 'data-alert': a.id }, el);
+  }
+  $('#legend').innerHTML = `<span><i style="background:#2ea043"></i>${t('legendSensor')}</span><span><i style="background:#e5534b"></i>${t('legendAlarm')}</span>` +
+    `<span><i style="background:#6e7681"></i>${t('legendStale')}</span><span><i style="background:#2ea043;border-radius:0"></i>${t('legendCamera')}</span>`;
+  if (!$('#map-side').dataset.sensor) sideAlerts();
+}
+
+function sideAlerts() {
+  const list = [...S.alerts.values()].filter((a) => a.state !== 'pending').sort((a, b) => sevRank[b.severity] - sevRank[a.severity]);
+  $('#map-side').innerHTML = `<h3>${t('kAlerts')} (${list.length})</h3>` + list.slice(0, 30).map((a) =>
+    `<div class="item"><span class="sev sev-${a.severity}">${t('sev' + a.severity)}</span> ${esc(text(a.title))}<div class="note">${esc(a.district)} · ${fmtTime(a.starts_at)}</div></div>`).join('');
+}
+
+function sideSensor(id) {
+  const s = S.sensors.get(id);
+  const side = $('#map-side');
+  side.dataset.sensor = id;
+  const rows = s.metrics.map((m) => { const v = S.values.get(id + '/' + m); return `<div class="row"><span>${esc(m)}</span><span>${v ? fmtNum(v.value) + ' ' + esc(v.unit) + (v.alarm ? ' · ' + t('level') + ' ' + ['I', 'II', 'III'][v.alarm - 1] : '') : '–'}</span></div><div class="note">${v ? fmtTime(v.time) : t('noData')}</div>`; }).join('');
+  side.innerHTML = `<h3>${esc(s.name)}</h3><div class="note">${esc(s.id)} · ${esc(s.district)}</div>${rows}<p><button type="button" id="side-back">←</button> <button type="button" id="side-trend">${t('navTrends')}</button></p>`;
+  $('#side-back').onclick = () => { delete side.dataset.sensor; sideAlerts(); };
+  $('#side-trend').onclick = () => { for (const o of $('#trend-sensors').options) o.selected = o.value === id; syncMetrics(); location.hash = '#trends'; showTrend(); };
+}
+
+// ---- alert console ---------------------------------------------------------------------------
+function canAct() { return S.me && ['admin', 'operator', 'unit'].includes(S.me.role); }
+
+function renderAlerts() {
+  const onlyOpen = document.querySelector('input[name=af]:checked').value === 'open';
+  const list = [...S.alerts.values()].filter((a) => !onlyOpen || a.state === 'firing')
+    .sort((a, b) => sevRank[b.severity] - sevRank[a.severity] || b.starts_at.localeCompare(a.starts_at));
+  $('#alerts-count').textContent = t('alertsCount', { n: list.length });
+  $('#alerts-table tbody').innerHTML = list.map((a) => `<tr data-alert="${esc(a.id)}" class="${a.id === S.selected ? 'sel' : ''}">
+    <td><span class="sev sev-${a.severity}">${t('sev' + a.severity)}</span></td>
+    <td>${esc(text(a.title))}<div class="note">${esc(a.subject_name || a.subject)}</div></td>
+    <td>${esc(a.district)}</td><td class="st-${a.state}">${t('st' + a.state)}${a.assignee ? '<div class="note">→ ' + esc(a.assignee) + '</div>' : ''}</td>
+    <td>${fmtTime(a.starts_at)}</td><td>${esc((a.units || []).join(', '))}</td>
+    <td>${canAct() && a.state === 'firing' ? `<button type="button" class="primary" data-act="acknowledge" data-id="${esc(a.id)}">${t('ack')}</button>` : ''}</td></tr>`).join('');
+}
+
+async function act(id, what) {
+  let body;
+  switch (what) {
+    case 'acknowledge': { const n = prompt(t('askNote'), ''); if (n === null) return; body = { note: n }; break; }
+    case 'assign': { const n = prompt(t('askAssignee'), ''); if (!n) return; body = { assignee: n }; break; }
+    case 'comments': { const n = prompt(t('askComment'), ''); if (!n) return; body = { text: n }; break; }
+    case 'resolve': { const n = prompt(t('askReason'), ''); if (!n) return; body = { reason: n }; break; }
+  }
+  try {
+    const a = await api('/alerts/' + encodeURIComponent(id) + '/' + what, { method: 'POST', body });
+    S.alerts.set(a.id, a); // the hub confirms within a flush; show it at once
+    renderAlerts(); updateUnacked();
+    if (S.selected === id) showDetail(id);
+  } catch (e) {
+    alert(t('failed') + ': ' + e.message);
+  }
+}
+
+async function showDetail(id) {
+  S.selected = id;
+  const panel = $('#alert-detail');
+  panel.classList.remove('hidden');
+  $('#view-alerts .split').classList.add('open');
+  let d;
+  try { d = await api('/alerts/' + encodeURIComponent(id)); } catch (e) { panel.textContent = e.message; return; }
+  const a = d.alert;
+  const buttons = canAct() && a.state !== 'resolved' ? `<div class="actions">
+    ${a.state === 'firing' ? `<button type="button" class="primary" data-act="acknowledge" data-id="${esc(id)}">${t('ack')}</button>` : ''}
+    <button type="button" data-act="assign" data-id="${esc(id)}">${t('assign')}</button>
+    <button type="button" data-act="comments" data-id="${esc(id)}">${t('comment')}</button>
+    <button type="button" class="danger" data-act="resolve" data-id="${esc(id)}">${t('resolve')}</button></div>` : '';
+  panel.innerHTML = `<h3><span class="sev sev-${a.severity}">${t('sev' + a.severity)}</span> ${esc(text(a.title))}</h3>
+    <p>${esc(text(a.description))}</p>
+    <div class="row"><span>${t('state')}</span><span class="st-${a.state}">${t('st' + a.state)}</span></div>
+    <div class="row"><span>${t('district')}</span><span>${esc(a.district)}</span></div>
+    <div class="row"><span>${t('units')}</span><span>${esc((a.units || []).join(', '))}</span></div>
+    <div class="row"><span>${t('since')}</span><span>${fmtTime(a.starts_at)}</span></div>
+    ${buttons}<h3>${t('history')}</h3><ul class="history">${d.events.slice().reverse().map((e) =>
+      `<li>${fmtTime(e.time)} · <b>${esc(t('ev' + e.kind))}</b> · ${esc(e.actor)}${e.reason ? '<div class="note">' + esc(e.reason) + '</div>' : ''}</li>`).join('')}</ul>`;
+  renderAlerts();
+}
+
+// ---- camera wall -------------------------------------------------------------------------------
+function drawWall() {
+  const cams = [...S.cameras.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
+  const on = cams.filter((c) => (S.camStates.get(c.id) || {}).state === 'online').length;
+  $('#cameras-count').textContent = t('camerasCount', { n: cams.length, on });
+  $('#wall').innerHTML = cams.map((c) => {
+    const st = S.camStates.get(c.id);
+    const state = st ? st.state : 'unknown';
+    const meta = st && st.width ? `${st.codec} ${st.width}×${st.height} · ${fmtNum(st.fps, 1)} fps · ${fmtNum(st.bitrate_kbps, 0)} kbit/s` : '';
+    return `<div class="cam ${state}" data-camera="${esc(c.id)}"><div class="name">${esc(c.name)}</div>
+      <div class="meta">${esc(c.id)} · ${esc(c.district)}</div><div>${t(state)}${st && st.reason ? ' — ' + esc(reason(st.reason)) : ''}</div>
+      <div class="meta">${meta}</div>${st ? '<div class="meta">' + fmtTime(st.since) + '</div>' : ''}
+      ${c.live_url ? `<a href="${esc(c.live_url)}" target="_blank" rel="noopener">${t('liveView')}</a>` : ''}</div>`;
+  }).join('');
+}
+
+// ---- trends ----------------------------------------------------------------------------------
+function fillTrendForm() {
+  const sel = $('#trend-sensors');
+  sel.innerHTML = [...S.sensors.values()].map((s) => `<option value="${esc(s.id)}">${esc(s.name)} (${esc(s.id)})</option>`).join('');
+  sel.onchange = syncMetrics;
+}
+
+function syncMetrics() {
+  const chosen = [...$('#trend-sensors').selectedOptions].map((o) => S.sensors.get(o.value));
+  const metrics = [...new Set(chosen.flatMap((s) => s.metrics))];
+  const cur = $('#trend-metric').value;
+  $('#trend-metric').innerHTML = metrics.map((m) => `<option ${m === cur ? 'selected' : ''}>${esc(m)}</option>`).join('');
+}
+
+function trendQuery() {
+  const sensors = [...$('#trend-sensors').selectedOptions].map((o) => o.value);
+  if (!sensors.length) { $('#trend-note').textContent = t('pickSensor'); return null; }
+  const to = new Date(), from = new Date(to - Number($('#trend-range').value) * 3600e3);
+  const q = new URLSearchParams({ sensors: sensors.join(','), metric: $('#trend-metric').value, from: from.toISOString(), to: to.toISOString() });
+  return q;
+}
+
+const COLORS = ['#539bf5', '#f0883e', '#57ab5a', '#e5534b', '#b083f0', '#d29922', '#39c5cf'];
+
+async function showTrend() {
+  const q = trendQuery();
+  if (!q) return;
+  if ($('#trend-compare').value) q.set('compare', $('#trend-compare').value);
+  $('#trend-note').textContent = '…';
+  let ans;
+  try { ans = await api('/trends?' + q); } catch (e) { $('#trend-note').textContent = e.message; return; }
+  const series = ans.series.map((s, i) => ({ ...s, color: COLORS[i % COLORS.length] }))
+    .concat((ans.compare || []).map((s, i) => ({ ...s, color: COLORS[i % COLORS.length], before: true })));
+  const n = ans.series.reduce((a, s) => a + s.points.filter((p) => p.avg != null).length, 0);
+  $('#trend-note').textContent = n ? `${n} · ${ans.series[0].resolution} · ${ans.series[0].step_seconds}s` : t('noData');
+  drawChart(series);
+}
+
+function drawChart(series) {
+  const el = $('#chart');
+  const W = el.clientWidth || 1200, H = el.clientHeight || 500, L = 60, R = 20, T = 20, B = 40;
+  el.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  el.innerHTML = '';
+  const pts = series.flatMap((s) => s.points.filter((p) => p.avg != null));
+  if (!pts.length) return;
+  const tx = pts.map((p) => new Date(p.t).getTime()), vy = pts.flatMap((p) => [p.min ?? p.avg, p.max ?? p.avg]);
+  const [t0, t1] = [Math.min(...tx), Math.max(...tx)], [v0, v1] = [Math.min(...vy), Math.max(...vy)];
+  const X = (ms) => L + (ms - t0) / ((t1 - t0) || 1) * (W - L - R), Y = (v) => H - B - (v - v0) / ((v1 - v0) || 1) * (H - T - B);
+  for (let i = 0; i <= 4; i++) {
+    const v = v0 + (v1 - v0) * i / 4, y = Y(v);
+    svg('line', { x1: L, x2: W - R, y1: y, y2: y, class: 'gridline' }, el);
+    svg('text', { x: 6, y: y + 4 }, el).textContent = fmtNum(v);
+    const ms = t0 + (t1 - t0) * i / 4;
+    svg('text', { x: Math.min(Math.max(X(ms), L + 50), W - R - 50), y: H - 12, 'text-anchor': 'middle' }, el).textContent = fmtTime(new Date(ms).toISOString());
+  }
+  svg('line', { x1: L, x2: L, y1: T, y2: H - B, class: 'axis' }, el);
+  series.forEach((s, i) => {
+    let d = '', pen = false;
+    for (const p of s.points) {
+      if (p.avg == null) { pen = false; continue; }
+      d += (pen ? 'L' : 'M') + X(new Date(p.t).getTime()).toFixed(1) + ',' + Y(p.avg).toFixed(1);
+      pen = true;
+    }
+    svg('path', { d, stroke: s.color, class: 'line' + (s.before ? ' before' : '') }, el);
+    const name = (S.sensors.get(s.sensor) || { name: s.sensor }).name + (s.before ? ' (' + t('before') + ')' : '') + ' · ' + s.unit;
+    svg('text', { x: L + 10, y: T + 16 + i * 16, style: 'fill:' + s.color }, el).textContent = name;
+  });
+}
+
+async function exportCSV() {
+  const q = trendQuery();
+  if (!q) return;
+  q.set('lang', S.lang);
+  try {
+    const resp = await api('/exports/trend.csv?' + q, { raw: true });
+    const blob = await resp.blob();
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'xu-huong-' + q.get('metric') + '.csv';
+    document.body.appendChild(a); a.click(); a.remove();
+    $('#trend-note').textContent = t('saved') + ': ' + a.download;
+  } catch (e) { $('#trend-note').textContent = e.message; }
+}
+
+// ---- health ------------------------------------------------------------------------------------
+async function drawHealth() {
+  let h;
+  try { h = await api('/health'); } catch (e) { $('#health-cards').textContent = e.message; return; }
+  const checks = Object.entries(h.checks).map(([n, c]) => `<div class="row"><span>${esc(n)}</span><span class="${c.status === 'up' ? 'up' : 'down'}">${t(c.status)} · ${fmtNum(c.latency_ms, 1)} ms</span></div>${c.error ? '<div class="note">' + esc(c.error) + '</div>' : ''}`).join('');
+  const k = S.kpi || {};
+  $('#health-cards').innerHTML = `<div class="card"><h3>${t('healthChecks')}</h3>${checks}</div>
+    <div class="card"><h3>${t('kpiCity')}</h3><div class="row"><span>${t('kSensors')}</span><span>${k.sensors_reporting ?? '–'} / ${k.sensors ?? '–'}</span></div>
+    <div class="row"><span>${t('kCameras')}</span><span>${k.cameras_online ?? '–'} / ${k.cameras_total ?? '–'}</span></div>
+    <div class="row"><span>${t('kAlerts')}</span><span>${S.alerts.size}</span></div></div>
+    <div class="card"><h3>${t('version')}</h3><div class="row"><span>IOC</span><span>${esc(h.version)}</span></div>
+    <div class="row"><span>${t('role')}</span><span>${esc(S.me.role)}</span></div><div class="note">${fmtTime(h.time)}</div></div>`;
+}
+
+// ---- wiring ------------------------------------------------------------------------------------
+function tick() {
+  $('#clock').textContent = new Intl.DateTimeFormat(S.lang === 'en' ? 'en-GB' : 'vi-VN', { timeZone: TZ, dateStyle: 'short', timeStyle: 'medium' }).format(new Date()) + ' (GMT+7)';
+}
+
+document.addEventListener('click', (ev) => {
+  const b = ev.target.closest('[data-act]');
+  if (b) { ev.stopPropagation(); act(b.dataset.id, b.dataset.act); return; }
+  const row = ev.target.closest('tr[data-alert]');
+  if (row) showDetail(row.dataset.alert);
+});
+$('#login-form').addEventListener('submit', (ev) => { ev.preventDefault(); login($('#token').value); });
+$('#lang').onclick = () => { S.lang = S.lang === 'vi' ? 'en' : 'vi'; localStorage.setItem('ioc.lang', S.lang); translate(); tick(); };
+$('#mute').onclick = () => { S.muted = !S.muted; translate(); };
+$('#logout').onclick = logout;
+$('#alarm-ack').onclick = () => { $('#alarm').classList.add('hidden'); location.hash = '#alerts'; showDetail($('#alarm').dataset.alert); };
+for (const r of document.querySelectorAll('input[name=af]')) r.onchange = renderAlerts;
+$('#trend-form').addEventListener('submit', (ev) => { ev.preventDefault(); showTrend(); });
+$('#trend-csv').onclick = exportCSV;
+window.addEventListener('hashchange', route);
+window.addEventListener('resize', () => { if (S.view === 'map') drawMap(); });
+setInterval(tick, 1000);
+tick();
+translate();
+if (S.token) login(S.token); else showLogin('');
