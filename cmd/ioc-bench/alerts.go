@@ -164,7 +164,7 @@ http: {listen: %q}
 	bgErr := make(chan error, publishers)
 	for p := 0; p < publishers; p++ {
 		bgWG.Add(1)
-		go func() { defer bgWG.Done(); bgErr <- background(bctx, o, prefix, p) }()
+		go func() { defer bgWG.Done(); bgErr <- background(bctx, o.Broker, o.Rate, o.Batch, prefix, p) }()
 	}
 	// the stored-event watcher: polls alert_events for the probes' firing rows every 10 ms (its
 	// own load on ClickHouse is part of the run; polling more often loads the server whose
@@ -274,16 +274,16 @@ http: {listen: %q}
 	return nil
 }
 
-// background publishes o.Rate/publishers readings a second, in messages of o.Batch, values
-// below every alarm level, until ctx ends.
-func background(ctx context.Context, o alertOptions, prefix string, share int) error {
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID("bench-bg-" + randomID()).SetCleanSession(true))
+// background publishes rate/publishers readings a second of the 2,000 bench gauges, in
+// messages of batch, values below every alarm level, until ctx ends.
+func background(ctx context.Context, broker string, rate, batch int, prefix string, share int) error {
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("bench-bg-" + randomID()).SetCleanSession(true))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("connect to %s: %v", o.Broker, tok.Error())
+		return fmt.Errorf("connect to %s: %v", broker, tok.Error())
 	}
 	defer c.Disconnect(250)
 	const tick = 10 * time.Millisecond
-	perTick := float64(o.Rate) / float64(publishers) / float64(time.Second/tick) / float64(o.Batch) // messages
+	perTick := float64(rate) / float64(publishers) / float64(time.Second/tick) / float64(batch) // messages
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	var owed float64
@@ -304,7 +304,7 @@ func background(ctx context.Context, o alertOptions, prefix string, share int) e
 		now := time.Now().UnixMilli()
 		for ; owed >= 1; owed-- {
 			p := []byte{'['}
-			for k := 0; k < o.Batch; k++ {
+			for k := 0; k < batch; k++ {
 				if k > 0 {
 					p = append(p, ',')
 				}

@@ -31,7 +31,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|alerts|cameras|analytics [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|alerts|cameras|analytics|dashboard [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -70,6 +70,26 @@ func main() {
 			break
 		}
 		err = benchAlerts(ctx, opts)
+	case "dashboard":
+		fs := flag.NewFlagSet("dashboard", flag.ExitOnError)
+		opts := dashboardOptions{}
+		fs.StringVar(&opts.IOC, "ioc", "bin/ioc", "the ioc binary to run (make build)")
+		fs.IntVar(&opts.Clients, "clients", 500, "WebSocket clients (a multiple of 10: one district of ten each)")
+		fs.IntVar(&opts.Walls, "walls", 50, "of them, clients also watching every sensor")
+		fs.IntVar(&opts.Rate, "rate", 20_000, "background readings/s")
+		fs.IntVar(&opts.Batch, "batch", 10, "background readings per message (a generic JSON array)")
+		fs.IntVar(&opts.Probes, "probes", 300, "probe readings, each on a sensor of its own")
+		fs.DurationVar(&opts.Every, "every", 100*time.Millisecond, "time between probes")
+		fs.DurationVar(&opts.Warmup, "warmup", 10*time.Second, "clients and background alone before the first probe")
+		fs.IntVar(&publishers, "publishers", publishers, "background publishing connections")
+		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
+		fs.StringVar(&opts.Broker, "broker", envOr("IOC_TEST_MQTT_BROKER", "tcp://127.0.0.1:1883"), "MQTT broker URL")
+		_ = fs.Parse(os.Args[2:])
+		if opts.Clients < 10 || opts.Clients%10 != 0 || opts.Walls > opts.Clients || opts.Rate < 1 || opts.Batch < 1 || opts.Probes < 1 {
+			err = fmt.Errorf("want a multiple of 10 clients, walls up to clients, a positive rate, batch and probe count")
+			break
+		}
+		err = benchDashboard(ctx, opts)
 	case "analytics":
 		fs := flag.NewFlagSet("analytics", flag.ExitOnError)
 		opts := analyticsOptions{}

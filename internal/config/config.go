@@ -576,7 +576,7 @@ func Default() Config {
 		},
 		HTTP: HTTP{Listen: ":8080", RateLimit: 600,
 			Auth: Auth{JWT: JWT{RoleClaim: "role", UnitsClaim: "units", NameClaim: "name", Refresh: time.Hour}},
-			Live: Live{Flush: 25 * time.Millisecond, SensorEvery: time.Second, ClientQueue: 64},
+			Live: Live{Flush: 10 * time.Millisecond, SensorEvery: time.Second, ClientQueue: 64},
 		},
 		Simulator: Simulator{
 			Interval:       2 * time.Second,
