@@ -132,7 +132,9 @@ func TestBrowser(t *testing.T) {
 	// the console asks for a note with prompt(): answer it
 	chromedp.ListenTarget(ctx, func(ev any) {
 		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			go func() { _ = chromedp.Run(ctx, page.HandleJavaScriptDialog(true).WithPromptText("Đội cơ động đã nhận")) }()
+			go func() {
+				_ = chromedp.Run(ctx, page.HandleJavaScriptDialog(true).WithPromptText("Đội cơ động đã nhận"))
+			}()
 		}
 	})
 	shots := os.Getenv("IOC_SCREENSHOTS")
