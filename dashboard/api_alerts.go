@@ -82,11 +82,7 @@ func (s *Server) listAlerts(c *fiber.Ctx, p *auth.Principal) error {
 		return err
 	}
 	list = slices.DeleteFunc(list, func(a alerts.Alert) bool { return !p.Sees(a.Units) || (source != "" && a.Source != source) })
-	pg, err := paginate(c, list, alertSorters, "-starts_at")
-	if err != nil {
-		return err
-	}
-	return c.JSON(pg)
+	return sendPage(c, list, alertSorters, "-starts_at")
 }
 
 // AlertDetail is an alert with its history.
@@ -232,11 +228,7 @@ func (s *Server) listSilences(c *fiber.Ctx, _ *auth.Principal) error {
 	if err != nil {
 		return err
 	}
-	pg, err := paginate(c, list, silenceSorters, "starts_at")
-	if err != nil {
-		return err
-	}
-	return c.JSON(pg)
+	return sendPage(c, list, silenceSorters, "starts_at")
 }
 
 // SilenceBody creates a silence: matchers on alert labels (rule, source, subject, severity,
@@ -307,14 +299,10 @@ func (s *Server) listRules(c *fiber.Ctx, _ *auth.Principal) error {
 		out[i] = RuleInfo{Name: r.Name, Kind: r.Kind, Metric: r.Metric, Severity: r.Severity, Category: r.Category,
 			SubCategory: r.SubCategory, Public: r.Public, ForSeconds: r.For.Seconds(), Title: r.Title}
 	}
-	pg, err := paginate(c, out, map[string]func(a, b RuleInfo) int{
+	return sendPage(c, out, map[string]func(a, b RuleInfo) int{
 		"name": func(a, b RuleInfo) int { return strings.Compare(a.Name, b.Name) },
 		"kind": func(a, b RuleInfo) int { return strings.Compare(a.Kind, b.Kind) },
 	}, "name")
-	if err != nil {
-		return err
-	}
-	return c.JSON(pg)
 }
 
 // ReloadAnswer says that the rules were reloaded.

@@ -91,11 +91,7 @@ func (s *Server) listSensors(c *fiber.Ctx, _ *auth.Principal) error {
 		return (district != "" && si.District != district) || (kind != "" && si.Kind != kind) ||
 			(q != "" && !strings.Contains(strings.ToLower(si.ID+" "+si.Name), q))
 	})
-	pg, err := paginate(c, list, sensorSorters, "id")
-	if err != nil {
-		return err
-	}
-	return c.JSON(pg)
+	return sendPage(c, list, sensorSorters, "id")
 }
 
 func (s *Server) getSensor(c *fiber.Ctx, _ *auth.Principal) error {
@@ -168,11 +164,7 @@ func (s *Server) listCameras(c *fiber.Ctx, _ *auth.Principal) error {
 	list := slices.DeleteFunc(s.cameraInfos(), func(ci CameraInfo) bool {
 		return (district != "" && ci.District != district) || (state != "" && cameraState(ci) != state) || (purpose != "" && ci.Purpose != purpose)
 	})
-	pg, err := paginate(c, list, cameraSorters, "id")
-	if err != nil {
-		return err
-	}
-	return c.JSON(pg)
+	return sendPage(c, list, cameraSorters, "id")
 }
 
 func (s *Server) getCamera(c *fiber.Ctx, _ *auth.Principal) error {
@@ -258,14 +250,10 @@ func (s *Server) listDistricts(c *fiber.Ctx, p *auth.Principal) error {
 			out = append(out, *d)
 		}
 	}
-	pg, err := paginate(c, out, map[string]func(a, b DistrictSummary) int{
+	return sendPage(c, out, map[string]func(a, b DistrictSummary) int{
 		"name":    func(a, b DistrictSummary) int { return strings.Compare(a.Name, b.Name) },
 		"sensors": func(a, b DistrictSummary) int { return cmp.Compare(a.Sensors, b.Sensors) },
 	}, "name")
-	if err != nil {
-		return err
-	}
-	return c.JSON(pg)
 }
 
 // GeoJSON is a FeatureCollection of the districts' outlines, for the map's background.

@@ -241,6 +241,15 @@ func queryEnum(c *fiber.Ctx, name string, allowed ...string) (string, error) {
 	return v, nil
 }
 
+// sendPage answers the page of items the request asks for (see paginate).
+func sendPage[T any](c *fiber.Ctx, items []T, sorters map[string]func(a, b T) int, def string) error {
+	pg, err := paginate(c, items, sorters, def)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pg)
+}
+
 // Page is one page of a list: every list route answers this way.
 type Page[T any] struct {
 	Items  []T `json:"items"`

@@ -8,14 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -43,26 +38,12 @@ type probeTimes struct {
 // its own running the built-in rules. The reference, in the same run, is the broker's own
 // round trip: a plain paho subscriber receiving the same probe message.
 func benchAlerts(ctx context.Context, o alertOptions) error {
-	id := randomID()
-	cfg, conn, drop, err := scratchDatabase(ctx, o.ClickHouse, "bench_alerts_"+id)
+	rig, err := newProbeRig(ctx, "alerts", o.ClickHouse, o.Probes)
 	if err != nil {
 		return err
 	}
-	defer drop()
-	dir, err := os.MkdirTemp("", "ioc-bench-alerts-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-
-	catalog := benchCatalog()
-	for i := 0; i < o.Probes; i++ {
-		catalog = fmt.Appendf(catalog, "  - {id: p-%04d, name: Probe %d, kind: river_gauge, metrics: [{name: water_level}], location: {lat: 21.5, lon: 105.5}, district: d%d, owner_unit: flood_control, alarm_levels: {i: 85, ii: 87, iii: 89}}\n", i, i, i%10)
-	}
-	catalogPath := filepath.Join(dir, "catalog.yaml")
-	if err := os.WriteFile(catalogPath, catalog, 0o600); err != nil {
-		return err
-	}
+	defer rig.close()
+	conn := rig.conn
 
 	var mu sync.Mutex
 	probes := make([]probeTimes, o.Probes)
@@ -77,7 +58,7 @@ func benchAlerts(ctx context.Context, o alertOptions) error {
 	}
 
 	// the webhook receiver: checks each signature, notes when each probe's alert arrives
-	secret := []byte("bench-" + id)
+	secret := []byte("bench-" + rig.id)
 	hookAddr, err := freeAddr()
 	if err != nil {
 		return err
@@ -105,67 +86,25 @@ func benchAlerts(ctx context.Context, o alertOptions) error {
 	go func() { _ = hook.Serve(ln) }() // stopped below
 	defer hook.Close()
 
-	prefix := "bench-alerts-" + id
-	listen, err := freeAddr()
+	err = rig.serve(ctx, o.IOC, o.Broker, "ingest, alerts, dashboard", fmt.Sprintf(`alerts:
+  receivers: [{name: bench-hook, type: webhook, units: [flood_control], url: "http://%s/hook", secret_env: BENCH_HOOK_SECRET}]
+http: {listen: %q}
+`, hookAddr, rig.listen), "BENCH_HOOK_SECRET="+string(secret))
 	if err != nil {
 		return err
 	}
-	clientID := "bench-ioc-" + id
-	defer forgetSession(o.Broker, clientID)
-	cfgPath := filepath.Join(dir, "ioc.yaml")
-	body := fmt.Sprintf(`roles: [ingest, alerts, dashboard]
-log: {level: warn}
-clickhouse: {addr: %q, database: %s, migrate_on_start: false}
-mqtt: {broker: %q, client_id: %s}
-ingest:
-  topics: [{pattern: "%s/#", format: json, qos: 1}]
-  catalog: %q
-writer:
-  spool: {dir: %q}
-alerts:
-  receivers: [{name: bench-hook, type: webhook, units: [flood_control], url: "http://%s/hook", secret_env: BENCH_HOOK_SECRET}]
-http: {listen: %q}
-`, o.ClickHouse, cfg.Database, o.Broker, clientID, prefix, catalogPath, filepath.Join(dir, "spool"), hookAddr, listen)
-	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, o.IOC, "serve", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), "BENCH_HOOK_SECRET="+string(secret))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s (make build): %w", o.IOC, err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	if err := waitHealthy(ctx, listen); err != nil {
-		return err
-	}
+	listen := rig.listen
 	fmt.Printf("alerts: background %d readings/s (%d a message, generic JSON, QoS 1) over 2,000 gauges; %d probes every %s after %s; built-in rules; broker %s, ClickHouse %s\n",
 		o.Rate, o.Batch, o.Probes, o.Every, o.Warmup, o.Broker, o.ClickHouse)
 
 	// the reference: a plain subscriber to the probe topics
-	ref := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID("bench-ref-" + id).SetCleanSession(true))
-	if tok := ref.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("reference subscriber: connect: %v", tok.Error())
+	stopRef, err := rig.reference(o.Broker, func(subject string, at time.Time) { seen(subject, func(p *probeTimes) { p.broker = at }) })
+	if err != nil {
+		return err
 	}
-	defer ref.Disconnect(250)
-	if tok := ref.Subscribe(prefix+"/probe/#", 1, func(_ mqtt.Client, m mqtt.Message) {
-		now := time.Now()
-		seen(m.Topic()[strings.LastIndexByte(m.Topic(), '/')+1:], func(p *probeTimes) { p.broker = now })
-	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("reference subscriber: subscribe: %v", tok.Error())
-	}
-
-	bctx, stopBackground := context.WithCancel(ctx)
-	defer stopBackground()
-	var bgWG sync.WaitGroup
-	bgErr := make(chan error, publishers)
-	for p := 0; p < publishers; p++ {
-		bgWG.Add(1)
-		go func() { defer bgWG.Done(); bgErr <- background(bctx, o.Broker, o.Rate, o.Batch, prefix, p) }()
-	}
+	defer stopRef()
+	stopBackground := rig.background(ctx, o.Broker, o.Rate, o.Batch)
+	defer func() { _ = stopBackground() }()
 	// the stored-event watcher: polls alert_events for the probes' firing rows every 10 ms (its
 	// own load on ClickHouse is part of the run; polling more often loads the server whose
 	// insert is timed, polling ioc's /metrics instead loads ioc)
@@ -202,20 +141,14 @@ http: {listen: %q}
 	}
 	written0, _ := rowsWritten(listen)
 	bgStart := time.Now()
-	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID("bench-probe-" + id).SetCleanSession(true))
-	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("probe publisher: connect: %v", tok.Error())
+	pub, err := rig.publisher(o.Broker)
+	if err != nil {
+		return err
 	}
 	defer pub.Disconnect(250)
 	for i := 0; i < o.Probes; i++ {
-		subject := fmt.Sprintf("p-%04d", i)
-		payload := fmt.Appendf(nil, `{"sensor":%q,"ts":%d,"metric":"water_level","value":86.1,"unit":"m"}`, subject, time.Now().UnixMilli())
-		now := time.Now()
-		mu.Lock()
-		probes[i].published = now
-		mu.Unlock()
-		if tok := pub.Publish(prefix+"/probe/"+subject, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			return fmt.Errorf("probe %d: publish: %v", i, tok.Error())
+		if err := rig.probe(pub, i, 86.1, func(at time.Time) { mu.Lock(); probes[i].published = at; mu.Unlock() }); err != nil {
+			return err
 		}
 		select {
 		case <-time.After(o.Every):
@@ -239,12 +172,8 @@ http: {listen: %q}
 	}
 	written1, _ := rowsWritten(listen)
 	bgRate := (written1 - written0) / time.Since(bgStart).Seconds()
-	stopBackground()
-	bgWG.Wait()
-	for p := 0; p < publishers; p++ {
-		if err := <-bgErr; err != nil {
-			return fmt.Errorf("background: %w", err)
-		}
+	if err := stopBackground(); err != nil {
+		return err
 	}
 	stopWatch()
 	watchWG.Wait()

@@ -5,15 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/fasthttp/websocket"
 
 	"github.com/haidang-ioc/ioc/dashboard/auth"
@@ -38,63 +32,21 @@ type dashboardOptions struct {
 // broker's round trip to a plain subscriber in the same run; the server's CPU is read from
 // /proc.
 func benchDashboard(ctx context.Context, o dashboardOptions) error {
-	id := randomID()
-	cfg, _, drop, err := scratchDatabase(ctx, o.ClickHouse, "bench_dashboard_"+id)
+	rig, err := newProbeRig(ctx, "dashboard", o.ClickHouse, o.Probes)
 	if err != nil {
 		return err
 	}
-	defer drop()
-	dir, err := os.MkdirTemp("", "ioc-bench-dashboard-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	catalog := benchCatalog()
-	for i := 0; i < o.Probes; i++ {
-		catalog = fmt.Appendf(catalog, "  - {id: p-%04d, name: Probe %d, kind: river_gauge, metrics: [{name: water_level}], location: {lat: 21.5, lon: 105.5}, district: d%d, owner_unit: flood_control, alarm_levels: {i: 85, ii: 87, iii: 89}}\n", i, i, i%10)
-	}
-	catalogPath := filepath.Join(dir, "catalog.yaml")
-	if err := os.WriteFile(catalogPath, catalog, 0o600); err != nil {
-		return err
-	}
+	defer rig.close()
 	token := auth.NewToken()
-	prefix := "bench-dash-" + id
-	listen, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	clientID := "bench-ioc-" + id
-	defer forgetSession(o.Broker, clientID)
-	cfgPath := filepath.Join(dir, "ioc.yaml")
-	body := fmt.Sprintf(`roles: [ingest, dashboard]
-log: {level: warn}
-clickhouse: {addr: %q, database: %s, migrate_on_start: false}
-mqtt: {broker: %q, client_id: %s}
-ingest:
-  topics: [{pattern: "%s/#", format: json, qos: 1}]
-  catalog: %q
-writer:
-  spool: {dir: %q}
-http:
+	err = rig.serve(ctx, o.IOC, o.Broker, "ingest, dashboard", fmt.Sprintf(`http:
   listen: %q
   rate_limit: 0
   auth: {api_keys: [{id: bench, name: bench, role: viewer, hash: %q}]}
-`, o.ClickHouse, cfg.Database, o.Broker, clientID, prefix, catalogPath, filepath.Join(dir, "spool"), listen, auth.HashToken(token))
-	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+`, rig.listen, auth.HashToken(token)))
+	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, o.IOC, "serve", "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s (make build): %w", o.IOC, err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	if err := waitHealthy(ctx, listen); err != nil {
-		return err
-	}
+	listen := rig.listen
 	fmt.Printf("dashboard: %d WebSocket clients (%d also watching every sensor), background %d readings/s (%d a message) over 2,000 gauges in 10 districts; %d probes every %s after %s\n",
 		o.Clients, o.Walls, o.Rate, o.Batch, o.Probes, o.Every, o.Warmup)
 
@@ -179,51 +131,36 @@ http:
 	}
 
 	// the reference subscriber and the background
-	ref := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID("bench-ref-" + id).SetCleanSession(true))
-	if tok := ref.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("reference subscriber: connect: %v", tok.Error())
-	}
-	defer ref.Disconnect(250)
-	if tok := ref.Subscribe(prefix+"/probe/#", 1, func(_ mqtt.Client, m mqtt.Message) {
-		now := time.Now()
-		if i := probeOf([]byte("r/" + m.Topic()[strings.LastIndexByte(m.Topic(), '/')+1:] + "/")); i >= 0 {
+	stopRef, err := rig.reference(o.Broker, func(subject string, at time.Time) {
+		if i := probeOf([]byte("r/" + subject + "/")); i >= 0 {
 			mu.Lock()
-			brokerAt[i] = now
+			brokerAt[i] = at
 			mu.Unlock()
 		}
-	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("reference subscriber: subscribe: %v", tok.Error())
+	})
+	if err != nil {
+		return err
 	}
-	bctx, stopBackground := context.WithCancel(ctx)
-	defer stopBackground()
-	var bgWG sync.WaitGroup
-	bgErr := make(chan error, publishers)
-	for p := 0; p < publishers; p++ {
-		bgWG.Add(1)
-		go func() { defer bgWG.Done(); bgErr <- background(bctx, o.Broker, o.Rate, o.Batch, prefix, p) }()
-	}
+	defer stopRef()
+	stopBackground := rig.background(ctx, o.Broker, o.Rate, o.Batch)
+	defer func() { _ = stopBackground() }()
 	select {
 	case <-time.After(o.Warmup):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 
-	pid := cmd.Process.Pid
+	pid := rig.cmd.Process.Pid
 	cpu0, t0 := cpuSeconds(pid), time.Now()
 	written0, _ := rowsWritten(listen)
-	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID("bench-probe-" + id).SetCleanSession(true))
-	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("probe publisher: connect: %v", tok.Error())
+	pub, err := rig.publisher(o.Broker)
+	if err != nil {
+		return err
 	}
 	defer pub.Disconnect(250)
 	for i := 0; i < o.Probes; i++ {
-		subject := fmt.Sprintf("p-%04d", i)
-		payload := fmt.Appendf(nil, `{"sensor":%q,"ts":%d,"metric":"water_level","value":80.5,"unit":"m"}`, subject, time.Now().UnixMilli())
-		mu.Lock()
-		published[i] = time.Now()
-		mu.Unlock()
-		if tok := pub.Publish(prefix+"/probe/"+subject, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			return fmt.Errorf("probe %d: publish: %v", i, tok.Error())
+		if err := rig.probe(pub, i, 80.5, func(at time.Time) { mu.Lock(); published[i] = at; mu.Unlock() }); err != nil {
+			return err
 		}
 		select {
 		case <-time.After(o.Every):
@@ -263,12 +200,8 @@ http:
 	written1, _ := rowsWritten(listen)
 	bgRate := (written1 - written0) / time.Since(t0).Seconds()
 	m, _ := scrape(listen)
-	stopBackground()
-	bgWG.Wait()
-	for p := 0; p < publishers; p++ {
-		if err := <-bgErr; err != nil {
-			return fmt.Errorf("background: %w", err)
-		}
+	if err := stopBackground(); err != nil {
+		return err
 	}
 	stopClients()
 	wg.Wait()

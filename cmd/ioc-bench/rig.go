@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// probeRig is what the latency benchmarks (alerts, dashboard) share: a scratch database, a
+// catalog of the 2,000 background gauges and one probe gauge per probe (p-0000…, spread over
+// districts d0-d9), an `ioc serve` of its own, the reference subscriber and the background
+// publishers.
+type probeRig struct {
+	id, dir, prefix, listen, catalog, broker string
+	db                                       config.ClickHouse
+	conn                                     driver.Conn
+	drop                                     func()
+	cmd                                      *exec.Cmd
+}
+
+// newProbeRig makes the database, the folder and the catalog.
+func newProbeRig(ctx context.Context, name, clickhouse string, probes int) (*probeRig, error) {
+	r := &probeRig{id: randomID()}
+	r.prefix = "bench-" + name + "-" + r.id
+	var err error
+	if r.db, r.conn, r.drop, err = scratchDatabase(ctx, clickhouse, "bench_"+name+"_"+r.id); err != nil {
+		return nil, err
+	}
+	if r.dir, err = os.MkdirTemp("", "ioc-bench-"+name+"-"); err != nil {
+		r.drop()
+		return nil, err
+	}
+	catalog := benchCatalog()
+	for i := 0; i < probes; i++ {
+		catalog = fmt.Appendf(catalog, "  - {id: p-%04d, name: Probe %d, kind: river_gauge, metrics: [{name: water_level}], location: {lat: 21.5, lon: 105.5}, district: d%d, owner_unit: flood_control, alarm_levels: {i: 85, ii: 87, iii: 89}}\n", i, i, i%10)
+	}
+	r.catalog = filepath.Join(r.dir, "catalog.yaml")
+	if r.listen, err = freeAddr(); err == nil {
+		err = os.WriteFile(r.catalog, catalog, 0o600)
+	}
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// serve starts `ioc serve` with roles, the rig's database, broker, catalog and listen address,
+// and extra config (YAML under the top level), then waits until it is healthy.
+func (r *probeRig) serve(ctx context.Context, ioc, broker, roles, extra string, env ...string) error {
+	clientID := "bench-ioc-" + r.id
+	r.broker = broker
+	body := fmt.Sprintf(`roles: [%s]
+log: {level: warn}
+clickhouse: {addr: %q, database: %s, migrate_on_start: false}
+mqtt: {broker: %q, client_id: %s}
+ingest:
+  topics: [{pattern: "%s/#", format: json, qos: 1}]
+  catalog: %q
+writer:
+  spool: {dir: %q}
+%s`, roles, r.db.Addr, r.db.Database, broker, clientID, r.prefix, r.catalog, filepath.Join(r.dir, "spool"), extra)
+	cfgPath := filepath.Join(r.dir, "ioc.yaml")
+	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+		return err
+	}
+	r.cmd = exec.CommandContext(ctx, ioc, "serve", "--config", cfgPath)
+	r.cmd.Env = append(os.Environ(), env...)
+	r.cmd.Stdout, r.cmd.Stderr = os.Stderr, os.Stderr
+	if err := r.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s (make build): %w", ioc, err)
+	}
+	return waitHealthy(ctx, r.listen)
+}
+
+// close stops ioc and removes the database and the folder.
+func (r *probeRig) close() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		_ = r.cmd.Wait()
+		forgetSession(r.broker, "bench-ioc-"+r.id) // the broker keeps no session of the run
+	}
+	if r.dir != "" {
+		os.RemoveAll(r.dir)
+	}
+	r.drop()
+}
+
+// reference subscribes a plain MQTT client to the probe topics; seen gets each probe's
+// subject and arrival time.
+func (r *probeRig) reference(broker string, seen func(subject string, at time.Time)) (func(), error) {
+	ref := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("bench-ref-" + r.id).SetCleanSession(true))
+	if tok := ref.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, fmt.Errorf("reference subscriber: connect: %v", tok.Error())
+	}
+	if tok := ref.Subscribe(r.prefix+"/probe/#", 1, func(_ mqtt.Client, m mqtt.Message) {
+		now := time.Now()
+		seen(m.Topic()[strings.LastIndexByte(m.Topic(), '/')+1:], now)
+	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		ref.Disconnect(250)
+		return nil, fmt.Errorf("reference subscriber: subscribe: %v", tok.Error())
+	}
+	return func() { ref.Disconnect(250) }, nil
+}
+
+// background starts the publishers of rate readings/s; stop ends them and returns their
+// error (it may be called again: later calls return the first call's error).
+func (r *probeRig) background(ctx context.Context, broker string, rate, batch int) (stop func() error) {
+	bctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers)
+	for p := 0; p < publishers; p++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- background(bctx, broker, rate, batch, r.prefix, p) }()
+	}
+	return sync.OnceValue(func() error {
+		cancel()
+		wg.Wait()
+		for p := 0; p < publishers; p++ {
+			if err := <-errs; err != nil {
+				return fmt.Errorf("background: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// publisher connects the probes' publisher.
+func (r *probeRig) publisher(broker string) (mqtt.Client, error) {
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("bench-probe-" + r.id).SetCleanSession(true))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, fmt.Errorf("probe publisher: connect: %v", tok.Error())
+	}
+	return pub, nil
+}
+
+// probe publishes one probe reading of value on gauge i, noting when at published.
+func (r *probeRig) probe(pub mqtt.Client, i int, value float64, published func(time.Time)) error {
+	subject := fmt.Sprintf("p-%04d", i)
+	payload := fmt.Appendf(nil, `{"sensor":%q,"ts":%d,"metric":"water_level","value":%g,"unit":"m"}`, subject, time.Now().UnixMilli(), value)
+	published(time.Now())
+	if tok := pub.Publish(r.prefix+"/probe/"+subject, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return fmt.Errorf("probe %d: publish: %v", i, tok.Error())
+	}
+	return nil
+}
