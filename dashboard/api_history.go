@@ -19,6 +19,7 @@ type TrendSource interface {
 	Trend(ctx context.Context, req analytics.TrendRequest) ([]analytics.Series, error)
 	Compare(ctx context.Context, req analytics.TrendRequest, offset time.Duration) (now, before []analytics.Series, err error)
 	ExportTrend(ctx context.Context, w io.Writer, req analytics.TrendRequest, lang analytics.Lang) error
+	ExportReadings(ctx context.Context, w io.Writer, sensors []string, metric string, from, to time.Time, lang analytics.Lang) error
 }
 
 var trendParams = []param{
@@ -142,6 +143,20 @@ func (s *Server) trend(c *fiber.Ctx, _ *auth.Principal) error {
 }
 
 func (s *Server) exportTrend(c *fiber.Ctx, _ *auth.Principal) error {
+	return s.exportCSV(c, "trend", func(ctx context.Context, w io.Writer, req analytics.TrendRequest, lang analytics.Lang) error {
+		return s.src.Trends.ExportTrend(ctx, w, req, lang)
+	})
+}
+
+func (s *Server) exportReadings(c *fiber.Ctx, _ *auth.Principal) error {
+	return s.exportCSV(c, "readings", func(ctx context.Context, w io.Writer, req analytics.TrendRequest, lang analytics.Lang) error {
+		return s.src.Trends.ExportReadings(ctx, w, req.Sensors, req.Metric, req.From, req.To, lang)
+	})
+}
+
+// exportCSV answers a CSV export of the request's sensors, metric and range, with its header
+// in the asked language (Vietnamese by default).
+func (s *Server) exportCSV(c *fiber.Ctx, what string, export func(context.Context, io.Writer, analytics.TrendRequest, analytics.Lang) error) error {
 	if s.src.Trends == nil {
 		return errUnavailable
 	}
@@ -157,10 +172,10 @@ func (s *Server) exportTrend(c *fiber.Ctx, _ *auth.Principal) error {
 		lang = "vi"
 	}
 	var buf bytes.Buffer
-	if err := s.src.Trends.ExportTrend(c.UserContext(), &buf, req, analytics.Lang(lang)); err != nil {
+	if err := export(c.UserContext(), &buf, req, analytics.Lang(lang)); err != nil {
 		return queryFailed(err)
 	}
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="trend-`+req.Metric+`.csv"`)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+what+`-`+req.Metric+`.csv"`)
 	return c.Send(buf.Bytes())
 }

@@ -163,7 +163,7 @@ func (f *fixture) example(r route) (path, body string) {
 	default:
 		path = strings.Replace(path, ":id", "x", 1)
 	}
-	if r.id == "trend" || r.id == "exportTrend" {
+	if r.id == "trend" || r.id == "exportTrend" || r.id == "exportReadings" {
 		path += "?sensors=lc-hong-laocai&metric=water_level"
 	}
 	switch r.body.(type) {

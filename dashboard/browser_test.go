@@ -275,4 +275,10 @@ func TestBrowser(t *testing.T) {
 	if len(lines) < 100 || !strings.HasPrefix(strings.TrimPrefix(lines[0], "\ufeff"), "Mã cảm biến,Chỉ số,Đơn vị,Thời gian (UTC)") {
 		t.Fatalf("CSV export (%s): %d lines, header %q", csvNote, len(lines), lines[0])
 	}
+	// the raw readings behind it, for an analyst, with an English header
+	code, raw := f.call(t, "analyst", "GET", APIPrefix+"/exports/readings.csv?sensors=lc-hong-laocai&metric=water_level&lang=en", "")
+	rows := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if code != 200 || len(rows) < 280 || !strings.HasPrefix(rows[0], "sensor,") {
+		t.Fatalf("readings export: %d, %d lines, header %q", code, len(rows), rows[0])
+	}
 }

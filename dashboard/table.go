@@ -8,6 +8,7 @@ import (
 // table is the API: every route, who may call it, and what it takes and answers.
 func (s *Server) table() []route {
 	paged := withPaging
+	csvParams := append(append([]param{}, trendParams...), param{name: "lang", typ: "string", desc: "header language, vi (default) or en", enum: []string{"vi", "en"}})
 	return []route{
 		{method: "GET", path: "/openapi.json", id: "openapi", tag: "meta", summary: "This document / Tài liệu OpenAPI", h: s.openAPI},
 		{method: "GET", path: "/ui/config", id: "uiConfig", tag: "meta", perm: auth.Read, resp: UIConfig{}, summary: "What the web UI needs of this server / Cấu hình giao diện", h: s.uiConfig},
@@ -40,7 +41,9 @@ func (s *Server) table() []route {
 		{method: "GET", path: "/trends", id: "trend", tag: "history", perm: auth.History, resp: TrendAnswer{}, summary: "A metric's trend for sensors / Xu hướng",
 			query: append(append([]param{}, trendParams...), param{name: "compare", typ: "string", desc: "also the same span this long before: 1d, 7d, 28d, 52w", enum: []string{"1d", "7d", "28d", "52w"}}), h: s.trend},
 		{method: "GET", path: "/exports/trend.csv", id: "exportTrend", tag: "history", perm: auth.History, produces: "text/csv", summary: "A trend as CSV / Xuất CSV",
-			query: append(append([]param{}, trendParams...), param{name: "lang", typ: "string", desc: "header language, vi (default) or en", enum: []string{"vi", "en"}}), h: s.exportTrend},
+			query: csvParams, h: s.exportTrend},
+		{method: "GET", path: "/exports/readings.csv", id: "exportReadings", tag: "history", perm: auth.History, produces: "text/csv", summary: "Raw readings as CSV / Xuất số liệu gốc",
+			query: csvParams, h: s.exportReadings},
 		{method: "GET", path: "/audit", id: "listAudit", tag: "admin", perm: auth.Administer, query: auditParams, resp: Page[AuditEntry]{}, summary: "Audit log of changes / Nhật ký thay đổi", h: s.listAudit},
 	}
 }
