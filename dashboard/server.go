@@ -105,6 +105,9 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 		IdleTimeout:           120 * time.Second,
 		BodyLimit:             1 << 20,
 		ErrorHandler:          s.errorHandler,
+		// Values from a request (parameters, headers, the address) outlive it in the audit
+		// log's outbox: fiber must copy them rather than lend fasthttp's reused buffers.
+		Immutable: true,
 	})
 	s.app.Get("/healthz", s.health)
 	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
