@@ -191,7 +191,7 @@ func (lc *liveConn) authenticate() bool {
 	}
 	if err == nil && m.Type == "auth" {
 		var p *auth.Principal
-		if p, err = lc.s.auth.Authenticate(context.Background(), m.Token); err == nil && p.Can(auth.Read) {
+		if p, err = lc.s.auth.Authenticate(lc.s.ctx, m.Token); err == nil && p.Can(auth.Read) {
 			lc.p = p
 			return true
 		}
