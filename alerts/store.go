@@ -44,34 +44,14 @@ func (s *ClickHouseStore) AppendEvents(ctx context.Context, events []Event) erro
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: %w", a.ID, err)
 		}
-		return []any{e.Time.UTC(), millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, a.Rule,
+		return []any{e.Time.UTC(), analytics.Millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, a.Rule,
 			a.Subject, string(a.State), string(a.Severity), a.Category, a.District, nonNil(a.Units), string(doc)}, nil
 	})
 }
 
-// insert stores n rows in one INSERT (stmt); row gives the values of the i-th. what names the
-// rows in errors.
+// insert stores n rows in one INSERT (stmt) within the store's timeout.
 func (s *ClickHouseStore) insert(ctx context.Context, what, stmt string, n int, row func(i int) ([]any, error)) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	batch, err := s.Conn.PrepareBatch(ctx, stmt)
-	if err != nil {
-		return fmt.Errorf("%s: prepare: %w", what, err)
-	}
-	defer batch.Abort() //nolint:errcheck // after Send it is a no-op
-	for i := 0; i < n; i++ {
-		vals, err := row(i)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if err := batch.Append(vals...); err != nil {
-			return fmt.Errorf("%s: append: %w", what, err)
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("%s: insert %d: %w", what, n, err)
-	}
-	return nil
+	return analytics.InsertRows(ctx, s.Conn, s.Timeout, what, stmt, n, row)
 }
 
 // LatestEvents returns the latest event of every alert not resolved.
@@ -129,7 +109,7 @@ func (s *ClickHouseStore) SaveSilence(ctx context.Context, sil Silence) error {
 	}
 	return s.insert(ctx, "silence "+sil.ID, "INSERT INTO alert_silences (id, matchers, starts_at, ends_at, author, reason, updated_at, updated_ms)", 1,
 		func(int) ([]any, error) {
-			return []any{sil.ID, string(m), sil.StartsAt.UTC(), sil.EndsAt.UTC(), sil.Author, sil.Reason, sil.UpdatedAt.UTC(), millis(sil.UpdatedAt)}, nil
+			return []any{sil.ID, string(m), sil.StartsAt.UTC(), sil.EndsAt.UTC(), sil.Author, sil.Reason, sil.UpdatedAt.UTC(), analytics.Millis(sil.UpdatedAt)}, nil
 		})
 }
 
@@ -186,7 +166,7 @@ func (s *ClickHouseStore) AppendDeliveries(ctx context.Context, ds []Delivery) e
 	return s.insert(ctx, "notification log", "INSERT INTO alert_notifications (ts, ms, alert_id, seq, kind, receiver, receiver_type, unit, attempt, status, error, duration_ms)", len(ds),
 		func(i int) ([]any, error) {
 			d := &ds[i]
-			return []any{d.Time.UTC(), millis(d.Time), d.AlertID, d.Seq, string(d.Kind), d.Receiver, d.Type, d.Unit,
+			return []any{d.Time.UTC(), analytics.Millis(d.Time), d.AlertID, d.Seq, string(d.Kind), d.Receiver, d.Type, d.Unit,
 				uint8(min(d.Attempt, 255)), d.Status, d.Error, float32(d.Duration.Seconds() * 1000)}, nil
 		})
 }
@@ -218,8 +198,6 @@ func (s *ClickHouseStore) RecentReadings(ctx context.Context, metrics []string, 
 	}
 	return out, nil
 }
-
-func millis(t time.Time) uint16 { return uint16(t.Nanosecond() / int(time.Millisecond)) }
 
 func nonNil(s []string) []string {
 	if s == nil {

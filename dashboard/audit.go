@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/internal/outbox"
 )
@@ -73,22 +74,10 @@ func (a *Auditor) Record(e AuditEntry) {
 }
 
 func (a *Auditor) write(ctx context.Context, rows []AuditEntry) error {
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	b, err := a.conn.PrepareBatch(ctx, "INSERT INTO audit_log (ts, ms, id, actor, name, role, action, target, detail, status, remote)")
-	if err != nil {
-		return fmt.Errorf("audit log: %w", err)
-	}
-	defer b.Abort()
-	for _, e := range rows {
-		if err := b.Append(e.Time.Truncate(time.Second), uint16(e.Time.Nanosecond()/1e6), e.ID, e.Actor, e.Name, e.Role, e.Action, e.Target, e.Detail, uint16(e.Status), e.Remote); err != nil {
-			return fmt.Errorf("audit log: %w", err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("audit log: %w", err)
-	}
-	return nil
+	return analytics.InsertRows(ctx, a.conn, a.timeout, "audit log", "INSERT INTO audit_log (ts, ms, id, actor, name, role, action, target, detail, status, remote)", len(rows), func(i int) ([]any, error) {
+		e := &rows[i]
+		return []any{e.Time.Truncate(time.Second), analytics.Millis(e.Time), e.ID, e.Actor, e.Name, e.Role, e.Action, e.Target, e.Detail, uint16(e.Status), e.Remote}, nil
+	})
 }
 
 // List returns the entries of [from, to), newest first, at most limit after offset, and how
