@@ -110,13 +110,14 @@ ORDER BY ts DESC, ms DESC, id LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	return out, int(total), rows.Err()
 }
 
+const maxAuditOffset = 1_000_000
+
 var auditParams = []param{
 	{name: "from", typ: "date-time", desc: "start (RFC 3339), default 7 days ago"},
 	{name: "to", typ: "date-time", desc: "end (RFC 3339), default now"},
 	{name: "actor", typ: "string", desc: "only this caller's changes (key:<id> or jwt:<subject>)"},
 	{name: "action", typ: "string", desc: "only this action"},
-	{name: "limit", typ: "integer", desc: "items per page, 1-1000 (default 100)"},
-	{name: "offset", typ: "integer", desc: "items to skip (default 0)"},
+	pageParams[0], pageParams[1], // limit, offset: newest first, no other order
 }
 
 func (s *Server) listAudit(c *fiber.Ctx, _ *auth.Principal) error {
@@ -132,13 +133,12 @@ func (s *Server) listAudit(c *fiber.Ctx, _ *auth.Principal) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(c, "limit", 100, 1, 1000)
+	limit, offset, err := pageWindow(c)
 	if err != nil {
 		return err
 	}
-	offset, err := queryInt(c, "offset", 0, 0, 1_000_000)
-	if err != nil {
-		return err
+	if offset > maxAuditOffset { // ClickHouse reads every skipped row
+		return errBadRequest("bad_parameter", fmt.Sprintf("offset=%d: want at most %d; narrow from and to instead", offset, maxAuditOffset))
 	}
 	items, total, err := s.src.Audit.List(c.UserContext(), from, to, c.Query("actor"), c.Query("action"), limit, offset)
 	if err != nil {

@@ -3,7 +3,6 @@ package dashboard
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -163,14 +162,7 @@ func (s *Server) serve(r route) fiber.Handler {
 		if r.audit != "" && s.src.Audit != nil {
 			status := c.Response().StatusCode()
 			if err != nil {
-				status = fiber.StatusInternalServerError
-				var ae *apiError
-				var fe *fiber.Error
-				if errors.As(err, &ae) {
-					status = ae.Status
-				} else if errors.As(err, &fe) {
-					status = fe.Code
-				}
+				status = toAPIError(err).Status
 			}
 			detail, _ := c.Locals(auditKey).(string)
 			target := c.Params("id")
@@ -258,14 +250,19 @@ type Page[T any] struct {
 	Offset int `json:"offset"`
 }
 
+// pageWindow reads the limit and offset parameters of a list.
+func pageWindow(c *fiber.Ctx) (limit, offset int, err error) {
+	if limit, err = queryInt(c, "limit", 100, 1, 1000); err != nil {
+		return 0, 0, err
+	}
+	offset, err = queryInt(c, "offset", 0, 0, 1<<30)
+	return limit, offset, err
+}
+
 // paginate sorts items by the sort parameter (one of sorters' keys, - for descending; def
 // when absent) and cuts the requested page.
 func paginate[T any](c *fiber.Ctx, items []T, sorters map[string]func(a, b T) int, def string) (Page[T], error) {
-	limit, err := queryInt(c, "limit", 100, 1, 1000)
-	if err != nil {
-		return Page[T]{}, err
-	}
-	offset, err := queryInt(c, "offset", 0, 0, 1<<30)
+	limit, offset, err := pageWindow(c)
 	if err != nil {
 		return Page[T]{}, err
 	}

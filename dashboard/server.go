@@ -233,28 +233,36 @@ var (
 	errRateLimited     = &apiError{Status: fiber.StatusTooManyRequests, Code: "rate_limited", MessageVI: "Quá nhiều yêu cầu, hãy thử lại sau ít phút", MessageEN: "too many requests, try again in a minute"}
 )
 
-func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+// toAPIError is the answer err gets: an apiError as it is, a fiber error by its status, and
+// anything else a 500 (nil when err is one: the caller logs it).
+func toAPIError(err error) *apiError {
 	var ae *apiError
 	var fe *fiber.Error
 	switch {
 	case errors.As(err, &ae):
+		return ae
 	case errors.As(err, &fe):
 		switch fe.Code {
 		case fiber.StatusNotFound:
-			ae = errNotFound
+			return errNotFound
 		case fiber.StatusMethodNotAllowed:
-			ae = &apiError{Status: fe.Code, Code: "method_not_allowed", MessageVI: "Phương thức không được phép", MessageEN: "method not allowed"}
+			return &apiError{Status: fe.Code, Code: "method_not_allowed", MessageVI: "Phương thức không được phép", MessageEN: "method not allowed"}
 		case fiber.StatusRequestEntityTooLarge:
-			ae = &apiError{Status: fe.Code, Code: "too_large", MessageVI: "Yêu cầu quá lớn", MessageEN: "request too large"}
-		default:
-			if fe.Code < 500 {
-				ae = &apiError{Status: fe.Code, Code: "bad_request", MessageVI: "Yêu cầu không hợp lệ", MessageEN: "bad request"}
-			}
+			return &apiError{Status: fe.Code, Code: "too_large", MessageVI: "Yêu cầu quá lớn", MessageEN: "request too large"}
+		}
+		if fe.Code < 500 {
+			return &apiError{Status: fe.Code, Code: "bad_request", MessageVI: "Yêu cầu không hợp lệ", MessageEN: "bad request"}
 		}
 	}
-	if ae == nil {
+	return errInternal
+}
+
+var errInternal = &apiError{Status: fiber.StatusInternalServerError, Code: "internal", MessageVI: "Lỗi máy chủ", MessageEN: "server error"}
+
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	ae := toAPIError(err)
+	if ae == errInternal {
 		s.log.Error("http handler", "method", c.Method(), "path", c.Path(), "err", err)
-		ae = &apiError{Status: fiber.StatusInternalServerError, Code: "internal", MessageVI: "Lỗi máy chủ", MessageEN: "server error"}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(ae.Status).JSON(ae)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -239,12 +240,7 @@ func (h *Hub) enqueue(c *Client, f []byte) {
 func (h *Hub) snapshot(topics map[string]bool) []byte {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	names := make([]string, 0, len(topics))
-	for t := range topics {
-		names = append(names, t)
-	}
-	slices.Sort(names)
-	b, _ := json.Marshal(names)
+	b, _ := json.Marshal(sortedTopics(topics))
 	b = append(append([]byte(`{"type":"snapshot","topics":`), b...), `,"items":[`...)
 	first := true
 	for _, e := range h.state {
@@ -291,12 +287,7 @@ func (c *Client) Frames() <-chan []byte { return c.frames }
 func (c *Client) Topics() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]string, 0, len(c.topics))
-	for t := range c.topics {
-		out = append(out, t)
-	}
-	slices.Sort(out)
-	return out
+	return sortedTopics(c.topics)
 }
 
 // Subscribe adds topics to c and queues the current state of the new ones. A client may hold
@@ -336,11 +327,9 @@ func (h *Hub) Unsubscribe(c *Client, topics []string) {
 const maxTopics = 64
 
 // resign recomputes the subscription's signature; the caller holds c.mu.
-func (c *Client) resign() {
-	names := make([]string, 0, len(c.topics))
-	for t := range c.topics {
-		names = append(names, t)
-	}
-	slices.Sort(names)
-	c.sig = strings.Join(names, "\x00")
+func (c *Client) resign() { c.sig = strings.Join(sortedTopics(c.topics), "\x00") }
+
+// sortedTopics lists a topic set in order (an empty list, never nil, so that it encodes as []).
+func sortedTopics(topics map[string]bool) []string {
+	return append(make([]string, 0, len(topics)), slices.Sorted(maps.Keys(topics))...)
 }
