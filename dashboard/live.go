@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -194,13 +195,13 @@ func (lc *liveConn) authenticate() bool {
 		if p, err = lc.s.auth.Authenticate(lc.s.ctx, m.Token); err == nil && p.Can(auth.Read) {
 			lc.p = p
 			return true
+		} else if err == nil {
+			err = fmt.Errorf("role %s may not read", p.Role)
 		}
 	} else if err == nil {
 		err = errors.New("first message is not auth")
 	}
-	lc.s.m.unauthenticated.Inc()
-	lc.s.log.Info("live connection refused", "remote", lc.conn.RemoteAddr().String(), "why", err)
-	_ = lc.fail(errUnauthenticated)
+	_ = lc.fail(lc.s.refuse(lc.conn.RemoteAddr().String(), APIPrefix+"/live", err))
 	_ = lc.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "unauthenticated"), time.Now().Add(time.Second))
 	_ = lc.conn.Close()
 	return false

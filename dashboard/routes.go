@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -124,16 +125,20 @@ func (s *Server) guard(r route) fiber.Handler {
 func (s *Server) authenticate(c *fiber.Ctx, header string) (*auth.Principal, error) {
 	token, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok {
-		s.m.unauthenticated.Inc()
-		return nil, errUnauthenticated
+		return nil, s.refuse(c.IP(), c.Path(), errors.New("no bearer token"))
 	}
 	p, err := s.auth.Authenticate(c.UserContext(), token)
 	if err != nil {
-		s.m.unauthenticated.Inc()
-		s.log.Info("token refused", "remote", c.IP(), "path", c.Path(), "why", err)
-		return nil, errUnauthenticated
+		return nil, s.refuse(c.IP(), c.Path(), err)
 	}
 	return p, nil
+}
+
+// refuse counts and logs a refused caller (why, never the token) and returns the answer.
+func (s *Server) refuse(remote, path string, why error) *apiError {
+	s.m.unauthenticated.Inc()
+	s.log.Info("token refused", "remote", remote, "path", path, "why", why)
+	return errUnauthenticated
 }
 
 // Keys of a request's locals (strings: the WebSocket connection reads them by name).
