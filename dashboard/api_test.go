@@ -117,6 +117,26 @@ func newFixture(t *testing.T, rateLimit int) *fixture {
 	return f
 }
 
+// serve serves the fixture's server on a free loopback port until the test ends; it returns
+// the address.
+func (f *fixture) serve(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error)
+	go func() { served <- f.srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	})
+	return ln.Addr().String()
+}
+
 func (f *fixture) observe(t *testing.T, sensor, metric string, v float64) {
 	t.Helper()
 	r := ingest.Reading{Time: time.Now().UTC(), Sensor: sensor, Metric: metric, Value: v, Unit: "m", Quality: ingest.QualityGood}
@@ -488,20 +508,7 @@ func hasKey(f liveFrame, prefix string) bool {
 
 func TestLiveHub(t *testing.T) {
 	f := newFixture(t, 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error)
-	go func() { served <- f.srv.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	}()
-	addr := ln.Addr().String()
+	addr := f.serve(t)
 
 	// a wrong token is refused and the connection closed
 	bad := dialLive(t, addr, "ioc_nope")

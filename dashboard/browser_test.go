@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,15 +105,7 @@ func TestBrowser(t *testing.T) {
 	exe := chromium(t)
 	f := newFixture(t, 0)
 	browserCity(t, f)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCtx, stopSrv := context.WithCancel(context.Background())
-	served := make(chan error)
-	go func() { served <- f.srv.Serve(srvCtx, ln) }()
-	defer func() { stopSrv(); <-served }()
-	base := "http://" + ln.Addr().String() + "/"
+	base := "http://" + f.serve(t) + "/"
 
 	downloads := t.TempDir()
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
@@ -257,6 +248,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	var csv []byte
+	var err error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if csv, err = os.ReadFile(filepath.Join(downloads, "xu-huong-water_level.csv")); err == nil && len(csv) > 0 {
 			break

@@ -193,7 +193,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		g.Go(func() error { return sim.Run(gctx) })
 	}
 	if cfg.HasRole(config.RoleDashboard) {
-		src := dashboard.Sources{City: city, Trends: analytics.NewQuerier(conn, cfg.Analytics.Queries),
+		querier := analytics.NewQuerier(conn, cfg.Analytics.Queries)
+		src := dashboard.Sources{City: city, Trends: querier,
 			Audit: dashboard.NewAuditor(conn, cfg.ClickHouse.QueryTimeout, reg, log)}
 		if engine != nil {
 			src.CAP, src.Alerts = capFeed, engine
@@ -206,7 +207,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		g.Go(func() error { return src.Audit.Run(gctx) })
 		g.Go(func() error { return srv.Run(gctx) })
 		if cfg.HasRole(config.RoleIngest) {
-			g.Go(func() error { warmCity(gctx, src.Trends.(*analytics.Querier), city, log); return nil })
+			g.Go(func() error { warmCity(gctx, querier, city, log); return nil })
 		}
 	}
 	log.Info("ioc serving", "version", buildVersion(), "roles", cfg.Roles, "http", cfg.HTTP.Listen)
