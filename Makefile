@@ -1,5 +1,5 @@
 # Hải Đăng IOC. The two commands a newcomer needs:
-#   make demo   start the local servers, migrate, run the server with the built-in simulated sensors
+#   make demo   start the local servers, migrate, run the server with the simulated province
 #   make test   start the local servers, lint, and run the whole test suite against them
 SHELL := /bin/bash
 GO ?= go
@@ -26,21 +26,27 @@ services:
 services-stop:
 	deploy/local/services.sh stop
 
+# make demo [PROVINCE=ben-tre] [SCENARIO=flash_flood|saltwater_intrusion|rush_hour_jam|gateway_outage]
+# A scenario runs the whole server on the scenario's accelerated clock (ioc sim province --list).
 demo: services build
 	bin/ioc migrate
 	@echo
-	@echo "  Hải Đăng IOC is starting with simulated Lào Cai sensors and cameras:"
-	@echo "    UI       http://localhost:8080/  (log in with a demo token: demo-operator, demo-admin,"
-	@echo "             demo-flood, demo-police, demo-analyst or demo-viewer)"
+	@echo "  Hải Đăng IOC is starting with a simulated province ($(or $(SCENARIO),live $(or $(PROVINCE),lao-cai))):"
+	@echo "    UI       http://localhost:8080/   log in with a demo token (public, loopback only):"
+	@echo "               demo-operator  trực ban IOC (duty officer: every alert, acknowledge, silence)"
+	@echo "               demo-admin     quản trị (everything, rules reload, audit log)"
+	@echo "               demo-flood     Ban chỉ huy PCTT (unit: flood-control alerts only)"
+	@echo "               demo-police    Công an tỉnh (unit: police, fire police, traffic police)"
+	@echo "               demo-analyst   phân tích (history, trends, exports; cannot acknowledge)"
+	@echo "               demo-viewer    màn hình tường (wall screen: read only)"
 	@echo "    API      http://localhost:8080/api/v1/openapi.json"
-	@echo "    health   http://localhost:8080/healthz"
-	@echo "    metrics  http://localhost:8080/metrics"
+	@echo "    health   http://localhost:8080/healthz   metrics http://localhost:8080/metrics"
 	@echo "    warnings http://localhost:8080/cap/feed.atom (CAP 1.2, marked Exercise: the province is simulated)"
 	@echo "    data     clickhouse-client --query 'SELECT * FROM ioc.readings ORDER BY ts DESC LIMIT 10'"
-	@echo "    cameras  clickhouse-client --query 'SELECT camera_id, state, reason FROM ioc.camera_status WHERE change = 1 ORDER BY ts DESC LIMIT 10'"
 	@echo "  Ctrl-C stops the server; 'make services-stop' stops ClickHouse and Mosquitto."
 	@echo
-	bin/ioc serve --config deploy/config/demo.yaml
+	$(if $(PROVINCE),IOC_SIMULATOR_PROVINCE=$(PROVINCE)) $(if $(SCENARIO),IOC_SIMULATOR_SCENARIO=$(SCENARIO)) \
+		bin/ioc serve --config deploy/config/demo.yaml
 
 test: services lint
 	$(GO) test -count=1 -timeout 15m ./...

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/ingest"
-	"github.com/haidang-ioc/ioc/ingest/sensorsim"
+	"github.com/haidang-ioc/ioc/ingest/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 	"github.com/haidang-ioc/ioc/streams"
@@ -25,7 +25,11 @@ func history(t *testing.T) *Querier {
 	t.Helper()
 	ctx := context.Background()
 	w, conn, _ := startWriter(t, testenv.ClickHouseConfig(t), true)
-	cat, err := ingest.ParseCatalog(sensorsim.Catalog, config.Default().Ingest.Profiles)
+	raw, err := provincesim.Catalog("lao-cai", 2*time.Second, config.Default().Ingest.Profiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := ingest.ParseCatalog(raw, config.Default().Ingest.Profiles)
 	if err != nil {
 		t.Fatal(err)
 	}

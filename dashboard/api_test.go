@@ -24,7 +24,7 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/dashboard/hub"
 	"github.com/haidang-ioc/ioc/ingest"
-	"github.com/haidang-ioc/ioc/ingest/sensorsim"
+	"github.com/haidang-ioc/ioc/ingest/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 )
@@ -49,7 +49,11 @@ func newFixture(t *testing.T, rateLimit int) *fixture {
 		t.Fatal(err)
 	}
 	conn := testenv.Conn(t, chCfg)
-	cat, err := ingest.ParseCatalog(sensorsim.Catalog, config.Default().Ingest.Profiles)
+	raw, err := provincesim.Catalog("lao-cai", 2*time.Second, config.Default().Ingest.Profiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := ingest.ParseCatalog(raw, config.Default().Ingest.Profiles)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,7 @@ type City struct {
 	hub         *hub.Hub
 	sensorEvery time.Duration
 	log         *slog.Logger
+	now         func() time.Time
 
 	mu      sync.RWMutex
 	sensors *ingest.Catalog
@@ -86,7 +87,7 @@ type City struct {
 
 // NewCity builds the live city over h; sensorEvery paces each sensor's values to clients.
 func NewCity(h *hub.Hub, sensors *ingest.Catalog, cameras *streams.CameraCatalog, sensorEvery time.Duration, log *slog.Logger) *City {
-	return &City{hub: h, sensors: sensors, cameras: cameras, sensorEvery: sensorEvery, log: log}
+	return &City{hub: h, sensors: sensors, cameras: cameras, sensorEvery: sensorEvery, log: log, now: time.Now}
 }
 
 // Hub is the city's live hub.
@@ -181,6 +182,10 @@ func (c *City) AlertChanged(e alerts.Event) {
 		Data: AlertChange{Event: e.Kind, Actor: e.Actor, Alert: e.Alert}})
 }
 
+// SetClock sets the clock the KPIs are judged by (the wall clock unless a simulation runs the
+// server on its own time); call it before Run.
+func (c *City) SetClock(now func() time.Time) { c.now = now }
+
 // KPIs computes the headline figures from the live state: a sensor reports when it sent a
 // value within three of its intervals (ten minutes when the catalog gives none).
 func (c *City) KPIs(now time.Time) KPI {
@@ -233,7 +238,7 @@ func (c *City) Run(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		c.hub.Publish(hub.Item{Key: "kpi", Kind: KindKPI, Topics: []string{"kpi"}, Data: c.KPIs(time.Now())})
+		c.hub.Publish(hub.Item{Key: "kpi", Kind: KindKPI, Topics: []string{"kpi"}, Data: c.KPIs(c.now())})
 		select {
 		case <-ctx.Done():
 			return nil

@@ -199,6 +199,10 @@ func (s *Subscriber) handle(msg mqtt.Message, dec Decoder) {
 	}
 }
 
+// SetClock sets the clock readings are received and judged by (the wall clock unless a
+// simulation runs the server on its own time); call it before Run.
+func (s *Subscriber) SetClock(now func() time.Time) { s.now = now }
+
 // Check reports the broker connection's state for /healthz: up once connected and subscribed.
 func (s *Subscriber) Check(context.Context) error {
 	switch {

@@ -5,6 +5,7 @@
 //	                              apply the ClickHouse schema and print its version; rebuild rollups
 //	ioc check   [--config FILE]   validate a config file (and the catalogs and alert rules it
 //	                              names) and print every error with its path
+//	ioc sim province [flags]      publish a simulated province's sensors (see ioc sim --help)
 //	ioc sim cameras [flags]       run simulated RTSP cameras (see ioc sim cameras --help)
 //	ioc token --id ID --name NAME --role ROLE [--units a,b]
 //	                              make an API key: print the token and its config entry
@@ -42,7 +43,7 @@ commands:
   migrate   apply the ClickHouse schema and print its version
             (--backfill [--from YYYY-MM] [--to YYYY-MM]: rebuild the rollups from raw readings)
   check     validate the config, catalogs and alert rules; print every error with its path
-  sim       run simulated devices: ioc sim cameras --count N --base-port P (see --help)
+  sim       run a simulated province or cameras: ioc sim province [--list] | ioc sim cameras (see --help)
   token     make an API key: ioc token --id ID --name NAME --role ROLE [--units a,b]
   version   print the version
 
@@ -159,8 +160,16 @@ func loadConfig(path string) (config.Config, error) {
 	if len(probs) > 0 {
 		return cfg, probs
 	}
+	sim, err := newSimulation(cfg.Simulator, cfg.Ingest.Profiles)
+	if err != nil {
+		return cfg, err
+	}
 	if cfg.HasRole(config.RoleIngest) {
-		if _, err := loadCatalog(cfg.Ingest); err != nil {
+		builtin, err := sim.catalog(cfg.Ingest.Profiles)
+		if err != nil {
+			return cfg, err
+		}
+		if _, err := loadCatalog(cfg.Ingest, builtin); err != nil {
 			return cfg, err
 		}
 	}

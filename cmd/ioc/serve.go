@@ -22,10 +22,8 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/dashboard/hub"
 	"github.com/haidang-ioc/ioc/ingest"
-	"github.com/haidang-ioc/ioc/ingest/sensorsim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/streams"
-	"github.com/haidang-ioc/ioc/streams/camsim"
 )
 
 // serve wires the configured roles together and runs them until ctx ends. On shutdown the
@@ -53,6 +51,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	}
 	checks := []dashboard.Check{{Name: "clickhouse", Checker: analytics.Health{Conn: conn}}}
+	sim, err := newSimulation(cfg.Simulator, cfg.Ingest.Profiles)
+	if err != nil {
+		return err
+	}
+	now := sim.now()
 
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
@@ -103,13 +106,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if err != nil {
 			return abort(err)
 		}
-		if cams == nil && cfg.Simulator.Enabled && cfg.Simulator.Cameras > 0 {
-			fleet, simCams, err := simulatedCameras(cfg, log)
-			if err != nil {
+		if cams == nil && sim != nil && cfg.Simulator.Cameras {
+			if cams, err = sim.startCameras(cfg, log); err != nil {
 				return abort(err)
 			}
-			defer fleet.Close()
-			cams = simCams
+			defer sim.cameras.Close()
 		}
 	}
 	var engine *alerts.Engine
@@ -120,15 +121,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.HasRole(config.RoleDashboard) {
 		h := hub.New(hub.Options{Flush: cfg.HTTP.Live.Flush, Queue: cfg.HTTP.Live.ClientQueue}, reg)
 		city = dashboard.NewCity(h, nil, cams, cfg.HTTP.Live.SensorEvery, log)
+		city.SetClock(now)
 		g.Go(func() error { return h.Run(gctx) })
 		g.Go(func() error { return city.Run(gctx, 2*time.Second) })
 	}
+	var sub *ingest.Subscriber
 	if cfg.HasRole(config.RoleIngest) {
-		cat, err := loadCatalog(cfg.Ingest)
+		builtin, err := sim.catalog(cfg.Ingest.Profiles)
 		if err != nil {
 			return abort(err)
 		}
-		log.Info("sensor catalog loaded", "sensors", cat.Len(), "file", describeCatalog(cfg.Ingest.Catalog))
+		cat, err := loadCatalog(cfg.Ingest, builtin)
+		if err != nil {
+			return abort(err)
+		}
+		log.Info("sensor catalog loaded", "sensors", cat.Len(), "file", describeCatalog(cfg.Ingest.Catalog, sim))
 		if city != nil {
 			city.SetCatalogs(cat, nil)
 		}
@@ -136,7 +143,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
 		}
 		if cfg.HasRole(config.RoleAlerts) {
-			engine, capFeed, err = startAlerts(gctx, g, cfg, cat, cams, conn, city, reg, log)
+			engine, capFeed, err = startAlerts(gctx, g, cfg, cat, cams, conn, city, sim, reg, log)
 			if err != nil {
 				return abort(err)
 			}
@@ -148,15 +155,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			readingSink, cameraSink = watch, watch
 		}
 		norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
-		sub, err := ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, readingSink, reg, log)
+		sub, err = ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, readingSink, reg, log)
 		if err != nil {
 			return abort(err)
 		}
+		sub.SetClock(now)
 		checks = append(checks, dashboard.Check{Name: "mqtt", Checker: sub})
 		produce(func() error { return sub.Run(gctx) })
 		g.Go(func() error {
 			return onHangup(gctx, func() {
-				if cat := reloadSensors(gctx, cfg.Ingest, norm, conn, log); cat != nil {
+				if cat := reloadSensors(gctx, cfg.Ingest, builtin, sim, norm, conn, log); cat != nil {
 					if engine != nil {
 						_ = engine.SetCatalogs(gctx, cat, nil)
 						capFeed.SetCatalog(cat)
@@ -188,9 +196,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			}
 		}
 	}
-	if cfg.Simulator.Enabled {
-		sim := sensorsim.New(cfg.MQTT, cfg.Simulator, log)
-		g.Go(func() error { return sim.Run(gctx) })
+	if sim != nil {
+		pub := sim.publisher(cfg, sub, log)
+		g.Go(func() error { return pub.Run(gctx) })
 	}
 	if cfg.HasRole(config.RoleDashboard) {
 		querier := analytics.NewQuerier(conn, cfg.Analytics.Queries)
@@ -207,7 +215,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		g.Go(func() error { return src.Audit.Run(gctx) })
 		g.Go(func() error { return srv.Run(gctx) })
 		if cfg.HasRole(config.RoleIngest) {
-			g.Go(func() error { warmCity(gctx, querier, city, log); return nil })
+			g.Go(func() error { warmCity(gctx, querier, city, now(), log); return nil })
 		}
 	}
 	log.Info("ioc serving", "version", buildVersion(), "roles", cfg.Roles, "http", cfg.HTTP.Listen)
@@ -217,9 +225,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 }
 
 // loadCatalog reads the sensor catalog named in config, or the built-in one.
-func loadCatalog(ic config.Ingest) (*ingest.Catalog, error) {
+func loadCatalog(ic config.Ingest, builtin []byte) (*ingest.Catalog, error) {
 	if ic.Catalog == "" {
-		cat, err := ingest.ParseCatalog(sensorsim.Catalog, ic.Profiles)
+		cat, err := ingest.ParseCatalog(builtin, ic.Profiles)
 		if err != nil {
 			return nil, fmt.Errorf("built-in sensor catalog:\n%w", err)
 		}
@@ -228,9 +236,9 @@ func loadCatalog(ic config.Ingest) (*ingest.Catalog, error) {
 	return ingest.LoadCatalog(ic.Catalog, ic.Profiles)
 }
 
-func describeCatalog(path string) string {
+func describeCatalog(path string, sim *simulation) string {
 	if path == "" {
-		return "built-in (simulated Lào Cai sensors)"
+		return sim.describe()
 	}
 	return path
 }
@@ -252,14 +260,14 @@ func onHangup(ctx context.Context, reload func()) error {
 
 // reloadSensors reloads the sensor catalog. A catalog with problems is refused, with each
 // problem logged, and the one in use stays.
-func reloadSensors(ctx context.Context, ic config.Ingest, norm *ingest.Normalizer, conn driver.Conn, log *slog.Logger) *ingest.Catalog {
-	cat, err := loadCatalog(ic)
+func reloadSensors(ctx context.Context, ic config.Ingest, builtin []byte, sim *simulation, norm *ingest.Normalizer, conn driver.Conn, log *slog.Logger) *ingest.Catalog {
+	cat, err := loadCatalog(ic, builtin)
 	if err != nil {
 		log.Error("sensor catalog reload refused; the previous catalog stays in use", "err", err)
 		return nil
 	}
 	norm.SetCatalog(cat)
-	log.Info("sensor catalog reloaded", "sensors", cat.Len(), "file", describeCatalog(ic.Catalog))
+	log.Info("sensor catalog reloaded", "sensors", cat.Len(), "file", describeCatalog(ic.Catalog, sim))
 	if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
 		log.Error("sensor catalog reloaded but not mirrored to ClickHouse", "err", err)
 	}
@@ -286,37 +294,16 @@ func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervis
 	}
 }
 
-// simulatedCameras starts the demo's simulated cameras and returns their catalog: traffic
-// cameras with ONVIF analytics events, camera 3 refusing connections and camera 6 stalling after
-// two minutes, so that the demo shows every state.
-func simulatedCameras(cfg config.Config, log *slog.Logger) (*camsim.Fleet, *streams.CameraCatalog, error) {
-	fleet, err := camsim.StartFleet(camsim.FleetConfig{
-		Count: cfg.Simulator.Cameras, Host: "127.0.0.1", BasePort: cfg.Simulator.CameraBasePort, IDPrefix: "lc-sim-cam",
-		Camera: camsim.Config{Width: 640, Height: 360, FPS: 15, BitrateKbps: 384, Metadata: true, MetadataInterval: 2 * time.Second, Script: camsim.DefaultScript},
-		Faults: map[int]camsim.Fault{3: {Refuse: true}, 6: {StallAfter: 2 * time.Minute}},
-	}, log.With("component", "camsim"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("simulated cameras: %w", err)
-	}
-	cat, err := streams.ParseCameraCatalog(fleet.CatalogYAML(cfg.Streams.Mode), ingest.Units, os.Getenv)
-	if err != nil {
-		fleet.Close()
-		return nil, nil, fmt.Errorf("simulated cameras' catalog: %w", err)
-	}
-	log.Info("simulated cameras running", "cameras", cfg.Simulator.Cameras, "first", fleet.Cameras[0].URL())
-	return fleet, cat, nil
-}
-
 // startAlerts builds the alert engine, its notifiers and the public warning feed, and runs
 // them in g.
-func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, city *dashboard.City, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, error) {
+func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, city *dashboard.City, sim *simulation, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, error) {
 	rf, err := alerts.LoadRules(cfg.Alerts.Rules)
 	if err != nil {
 		return nil, nil, err
 	}
 	store := &alerts.ClickHouseStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}
 	alog := log.With("component", "alerts")
-	engine := alerts.NewEngine(rf, sensors, cams, store, nil, nil, alerts.Options{Tick: cfg.Alerts.Tick}, reg, alog)
+	engine := alerts.NewEngine(rf, sensors, cams, store, nil, nil, alerts.Options{Tick: sim.tick(cfg.Alerts.Tick), Now: sim.now()}, reg, alog)
 	disp, err := alerts.NewDispatcher(cfg.Alerts, engine, store, os.Getenv, alog)
 	if err != nil {
 		return nil, nil, err
@@ -357,8 +344,8 @@ func reloadRules(ctx context.Context, ac config.Alerts, engine *alerts.Engine, l
 
 // warmCity shows the sensors' last values of the past six hours at start, so that the map is
 // full before the sensors report again.
-func warmCity(ctx context.Context, q *analytics.Querier, city *dashboard.City, log *slog.Logger) {
-	latest, err := q.LatestValues(ctx, time.Now(), 6*time.Hour, "")
+func warmCity(ctx context.Context, q *analytics.Querier, city *dashboard.City, now time.Time, log *slog.Logger) {
+	latest, err := q.LatestValues(ctx, now, 6*time.Hour, "")
 	if err != nil {
 		log.Warn("the live map starts empty: last values not read", "err", err)
 		return

@@ -7,24 +7,37 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/haidang-ioc/ioc/ingest/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/streams/camsim"
 )
 
-const simUsage = `usage: ioc sim cameras --count N --base-port P [flags]
+const simUsage = `usage: ioc sim province [--config FILE] [--province NAME] [flags]
+       ioc sim province --list
+       ioc sim cameras --count N --base-port P [flags]
 
-Runs N simulated IP cameras, camera i on port P+i-1 (rtsp://HOST:PORT/stream, TCP), each with
+sim province publishes a simulated province's sensors (lao-cai or ben-tre) to the broker of
+the config (default: the local Mosquitto) in real time, for an ioc serve running elsewhere;
+--catalog-out writes its sensor catalog for ingest.catalog. Scenarios run the whole server on
+their accelerated clock, so they are played by ioc serve itself (simulator.scenario, or
+make demo SCENARIO=NAME); --list shows the provinces and scenarios.
+
+sim cameras runs N simulated IP cameras, camera i on port P+i-1 (rtsp://HOST:PORT/stream, TCP), each with
 H.264 video that any client decodes and, with --metadata, an ONVIF metadata track repeating a
 scripted sequence of analytics events. --catalog-out writes a camera catalog of them for
 streams.catalog. Ctrl-C stops them.
 
 `
 
-// sim runs the simulators: for now, cameras.
+// sim runs the simulators: a province's sensors, or cameras.
 func sim(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "province" {
+		return simProvince(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "cameras" {
 		fmt.Fprint(stderr, simUsage)
 		return exitUsage
@@ -80,5 +93,69 @@ func sim(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
+	return exitOK
+}
+
+// simProvince runs ioc sim province.
+func simProvince(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sim province", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, simUsage); fs.PrintDefaults() }
+	path := fs.String("config", "", "config file (broker, ingest profiles, simulator settings); default: built-in defaults")
+	province := fs.String("province", "", "province to simulate (default: simulator.province)")
+	list := fs.Bool("list", false, "list the built-in provinces and scenarios")
+	catalogOut := fs.String("catalog-out", "", "write the province's sensor catalog to this file")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *list {
+		return listSimulations(stdout, stderr)
+	}
+	cfg, err := config.Load(*path, os.Environ())
+	if err != nil {
+		fmt.Fprintf(stderr, "ioc sim province: %v\n", err)
+		return exitUsage
+	}
+	sc := cfg.Simulator
+	sc.Enabled, sc.Scenario, sc.Speed = true, "", 1
+	if *province != "" {
+		sc.Province = *province
+	}
+	s, err := newSimulation(sc, cfg.Ingest.Profiles)
+	if err != nil {
+		fmt.Fprintf(stderr, "ioc sim province: %v\n", err)
+		return exitUsage
+	}
+	if *catalogOut != "" {
+		cat, _ := s.catalog(cfg.Ingest.Profiles) // a loaded province always renders its catalog
+		if err := os.WriteFile(*catalogOut, cat, 0o600); err != nil {
+			fmt.Fprintf(stderr, "ioc sim province: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "sensor catalog: %s (IOC_INGEST_CATALOG=%s)\n", *catalogOut, *catalogOut)
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stdout, "%s: %d sensors publishing to %s every %s; Ctrl-C stops\n", s.province.Title.EN, s.province.Sensors(), cfg.MQTT.Broker, s.interval)
+	if err := s.publisher(cfg, nil, log).Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "ioc sim province: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// listSimulations prints the built-in provinces and scenarios.
+func listSimulations(stdout, stderr io.Writer) int {
+	scs, err := provincesim.LoadScenarios("")
+	if err != nil {
+		fmt.Fprintf(stderr, "ioc sim province: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "provinces: %s\n\nscenarios (make demo SCENARIO=NAME):\n", strings.Join(provincesim.Provinces(), ", "))
+	for _, sc := range scs {
+		fmt.Fprintf(stdout, "  %-20s %-8s %s / %s (%s of simulated time in %s)\n", sc.Name, sc.Province, sc.Title.VI, sc.Title.EN,
+			sc.Duration, time.Duration(float64(sc.Duration)/sc.Speed).Round(time.Second))
+	}
 	return exitOK
 }

@@ -453,19 +453,30 @@ type Live struct {
 	ClientQueue int `yaml:"client_queue"`
 }
 
-// Simulator is the small built-in sensor publisher that `make demo` turns on.
+// Simulator is the simulated province (`ioc sim province`) that `make demo` runs inside the
+// server: its sensors publish to the broker, its cameras serve RTSP on this machine.
 type Simulator struct {
 	Enabled bool `yaml:"enabled"`
-	// Interval between two readings of one sensor.
+	// Province is the built-in province simulated: lao-cai (mountains) or ben-tre (delta).
+	Province string `yaml:"province"`
+	// Scenario, when set, is played from its simulated start; the whole server then runs on
+	// the simulation's clock.
+	Scenario string `yaml:"scenario"`
+	// Scenarios is a scenario file; empty uses the built-in scenarios.
+	Scenarios string `yaml:"scenarios"`
+	// Speed is the time-acceleration factor; 0 plays a scenario at its own speed and the live
+	// province in real time.
+	Speed float64 `yaml:"speed"`
+	// Interval between two readings of one sensor (simulated time), when no scenario sets it.
 	Interval time.Duration `yaml:"interval"`
 	// BadShare is the share (0..1) of deliberately malformed payloads, to show validation at work.
 	BadShare float64 `yaml:"bad_share"`
 	// Seed makes a run repeatable.
 	Seed int64 `yaml:"seed"`
-	// Cameras simulated RTSP cameras run in the process, on ports from CameraBasePort, and are
-	// watched when streams.catalog names no catalog; 0 runs none.
-	Cameras        int `yaml:"cameras"`
-	CameraBasePort int `yaml:"camera_base_port"`
+	// Cameras runs the province's cameras as simulated RTSP cameras on ports from
+	// CameraBasePort, watched when streams.catalog names no catalog.
+	Cameras        bool `yaml:"cameras"`
+	CameraBasePort int  `yaml:"camera_base_port"`
 }
 
 // Default returns the built-in configuration: local ClickHouse and Mosquitto, HTTP on :8080.
@@ -505,6 +516,12 @@ func Default() Config {
 				"weather-lorawan": {Values: []FieldMap{
 					{Field: "temperature", Metric: "air_temperature", Unit: "Cel"},
 					{Field: "humidity", Metric: "humidity", Unit: "%RH"},
+					{Field: "pressure", Metric: "pressure", Unit: "hPa"},
+					{Field: "wind", Metric: "wind_speed", Unit: "m/s"},
+					{Field: "battery", Metric: "battery", Unit: "%"},
+				}},
+				"rain-lorawan": {Values: []FieldMap{
+					{Field: "rain_mm", Metric: "rainfall", Unit: "mm"},
 					{Field: "battery", Metric: "battery", Unit: "%"},
 				}},
 			},
@@ -579,10 +596,11 @@ func Default() Config {
 			Live: Live{Flush: 10 * time.Millisecond, SensorEvery: time.Second, ClientQueue: 64},
 		},
 		Simulator: Simulator{
-			Interval:       2 * time.Second,
+			Province:       "lao-cai",
+			Interval:       10 * time.Second,
 			BadShare:       0.02,
 			Seed:           1,
-			Cameras:        8,
+			Cameras:        true,
 			CameraBasePort: 18554,
 		},
 	}

@@ -91,11 +91,14 @@ func (c *Config) Validate() error {
 	if c.Simulator.BadShare < 0 || c.Simulator.BadShare > 1 {
 		p.Add("simulator.bad_share", "want a share from 0 to 1, got %g", c.Simulator.BadShare)
 	}
-	if c.Simulator.Cameras < 0 || c.Simulator.Cameras > 5000 {
-		p.Add("simulator.cameras", "want 0 to 5000, got %d", c.Simulator.Cameras)
+	if c.Simulator.Province == "" {
+		p.Add("simulator.province", "missing (lao-cai or ben-tre)")
 	}
-	if c.Simulator.CameraBasePort < 1 || c.Simulator.CameraBasePort+c.Simulator.Cameras > 65536 {
-		p.Add("simulator.camera_base_port", "want ports %d to %d within 1-65535", c.Simulator.CameraBasePort, c.Simulator.CameraBasePort+c.Simulator.Cameras-1)
+	if c.Simulator.Speed < 0 || c.Simulator.Speed > 100000 {
+		p.Add("simulator.speed", "want 0 (the scenario's own) or 1 to 100000, got %g", c.Simulator.Speed)
+	}
+	if c.Simulator.CameraBasePort < 1 || c.Simulator.CameraBasePort+64 > 65536 {
+		p.Add("simulator.camera_base_port", "want a port from 1 to 65471 (the cameras take the ports after it), got %d", c.Simulator.CameraBasePort)
 	}
 	if len(p) == 0 {
 		return nil

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/ingest/provincesim"
+	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/testenv"
+)
+
+// Each built-in scenario, played accelerated by `ioc serve` (the simulated province publishing
+// to Mosquitto, its cameras served over RTSP, readings stored in ClickHouse, the built-in
+// rules), raises exactly the alerts it lists: no more, none missing, each reaching its units
+// at its highest severity, and each resolved by the end unless the scenario says otherwise.
+func TestScenarios(t *testing.T) {
+	scenarios, err := provincesim.LoadScenarios("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.Name, func(t *testing.T) { playScenario(t, sc) })
+	}
+}
+
+// playedAlert is one alert of a played scenario, as its events in ClickHouse tell it.
+type playedAlert struct {
+	rule, subject, id, state string
+	units, severities        []string
+}
+
+func playScenario(t *testing.T, sc provincesim.Scenario) {
+	h := newHarness(t)
+	def := config.Default()
+	h.cfg.Ingest.Topics = def.Ingest.Topics // the simulator publishes on the usual topics
+	h.cfg.Ingest.AcceptUnknownSensors = false
+	h.cfg.Simulator = def.Simulator
+	h.cfg.Simulator.Enabled, h.cfg.Simulator.Scenario, h.cfg.Simulator.BadShare = true, sc.Name, 0
+	p, err := provincesim.Load(sc.Province, 1, def.Ingest.Profiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.Simulator.CameraBasePort = testenv.FreePortBlock(t, len(p.Cameras))
+	h.cfg.Streams.StartSpread, h.cfg.Streams.ReconnectMin, h.cfg.Streams.ReconnectMax = 100*time.Millisecond, 200*time.Millisecond, 2*time.Second
+	h.start(t)
+	wall := time.Duration(float64(sc.Duration) / sc.Speed)
+	t.Logf("playing %s: %s of simulated time in %s", sc.Name, sc.Duration, wall.Round(time.Second))
+	time.Sleep(wall)
+
+	want := map[string]provincesim.Expectation{}
+	for _, x := range sc.Expect {
+		want[x.Rule+" "+x.Subject] = x
+	}
+	// The last events reach ClickHouse through the store's outbox: wait until what must be
+	// resolved is, and every expected alert is there.
+	var got []playedAlert
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		got = playedAlerts(t, h)
+		if settled(got, want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	bySubject := map[string][]playedAlert{}
+	for _, a := range got {
+		bySubject[a.rule+" "+a.subject] = append(bySubject[a.rule+" "+a.subject], a)
+	}
+	for key, x := range want {
+		as := bySubject[key]
+		if len(as) == 0 {
+			t.Errorf("%s: expected alert never raised", key)
+			continue
+		}
+		highest := ""
+		for _, a := range as {
+			for _, u := range x.Units {
+				if !slices.Contains(a.units, u) {
+					t.Errorf("%s (alert %s): reached units %v, not %s", key, a.id, a.units, u)
+				}
+			}
+			for _, s := range a.severities {
+				if rank(s) > rank(highest) {
+					highest = s
+				}
+			}
+			if x.MustResolve() && a.state != string(alerts.StateResolved) {
+				t.Errorf("%s (alert %s): %s at the end, want resolved", key, a.id, a.state)
+			}
+		}
+		if highest != x.Severity {
+			t.Errorf("%s: highest severity %s, want %s", key, highest, x.Severity)
+		}
+	}
+	var extra []string
+	for key, as := range bySubject {
+		if _, ok := want[key]; !ok {
+			extra = append(extra, fmt.Sprintf("%s (%d alerts, severities %v)", key, len(as), as[0].severities))
+		}
+	}
+	sort.Strings(extra)
+	if len(extra) > 0 {
+		t.Errorf("alerts the scenario does not list:\n  %s", strings.Join(extra, "\n  "))
+	}
+	t.Logf("%s: %d alerts over %d rule/subject pairs, all as listed", sc.Name, len(got), len(bySubject))
+}
+
+// settled tells whether every expected alert is there and those that must be resolved are.
+func settled(got []playedAlert, want map[string]provincesim.Expectation) bool {
+	seen := map[string]bool{}
+	for _, a := range got {
+		key := a.rule + " " + a.subject
+		seen[key] = true
+		if x, ok := want[key]; ok && x.MustResolve() && a.state != string(alerts.StateResolved) {
+			return false
+		}
+	}
+	for key := range want {
+		if !seen[key] {
+			return false
+		}
+	}
+	return true
+}
+
+func playedAlerts(t *testing.T, h *harness) []playedAlert {
+	t.Helper()
+	rows, err := h.conn.Query(context.Background(), `
+		SELECT rule, subject, alert_id, argMax(state, (ts, ms, seq)), groupUniqArrayArray(units), groupUniqArray(severity)
+		FROM alert_events GROUP BY rule, subject, alert_id ORDER BY rule, subject, alert_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []playedAlert
+	for rows.Next() {
+		var a playedAlert
+		if err := rows.Scan(&a.rule, &a.subject, &a.id, &a.state, &a.units, &a.severities); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// rank orders severities; an unknown one ranks lowest.
+func rank(s string) int {
+	return slices.Index([]string{"informational", "low", "medium", "high", "critical"}, s)
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/ingest/provincesim"
+	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/streams"
+)
+
+// simulation is the simulated province `ioc serve` runs when the simulator is on: the
+// province (with the scenario it plays), its clock and its cameras.
+type simulation struct {
+	province *provincesim.Province
+	scenario *provincesim.Scenario
+	clock    *provincesim.Clock
+	interval time.Duration
+	cameras  *provincesim.Cameras
+}
+
+// newSimulation loads the configured province and scenario; nil when the simulator is off.
+func newSimulation(sc config.Simulator, profiles map[string]config.Profile) (*simulation, error) {
+	if !sc.Enabled {
+		return nil, nil
+	}
+	var scenario *provincesim.Scenario
+	province := sc.Province
+	if sc.Scenario != "" { // a scenario names its province
+		all, err := provincesim.LoadScenarios(sc.Scenarios)
+		if err != nil {
+			return nil, fmt.Errorf("simulator: %w", err)
+		}
+		if scenario, err = provincesim.Find(all, sc.Scenario); err != nil {
+			return nil, fmt.Errorf("simulator: %w", err)
+		}
+		province = scenario.Province
+	}
+	p, err := provincesim.Load(province, sc.Seed, profiles)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
+	s := &simulation{province: p, scenario: scenario, interval: sc.Interval}
+	start, speed := time.Now(), 1.0
+	if scenario != nil {
+		if err := p.Play(scenario); err != nil {
+			return nil, fmt.Errorf("simulator: %w", err)
+		}
+		start, speed, s.interval = scenario.Start, scenario.Speed, scenario.Interval
+	}
+	if sc.Speed > 0 {
+		speed = sc.Speed
+	}
+	s.clock = provincesim.NewClock(start, speed)
+	return s, nil
+}
+
+// now is the server's clock: the simulation's when it plays a scenario or runs faster than
+// real time (every part then judges time alike), else the wall clock.
+func (s *simulation) now() func() time.Time {
+	if s == nil || (s.scenario == nil && s.clock.Speed() == 1) {
+		return time.Now
+	}
+	return s.clock.Now
+}
+
+// tick is the alert engine's tick: the configured one in simulated time.
+func (s *simulation) tick(tick time.Duration) time.Duration {
+	if s == nil {
+		return tick
+	}
+	return max(10*time.Millisecond, time.Duration(float64(tick)/s.clock.Speed()))
+}
+
+// catalog is the sensor catalog ioc uses when ingest.catalog names no file: the simulated
+// province's, with its sensors' intervals; Lào Cai's when nothing is simulated.
+func (s *simulation) catalog(profiles map[string]config.Profile) ([]byte, error) {
+	if s != nil {
+		return s.province.CatalogYAML(s.interval), nil
+	}
+	return provincesim.Catalog("lao-cai", 5*time.Minute, profiles)
+}
+
+// describe names the built-in catalog for the log.
+func (s *simulation) describe() string {
+	if s == nil {
+		return "built-in (simulated Lào Cai)"
+	}
+	return "built-in (simulated " + s.province.Title.EN + ")"
+}
+
+// publisher is the simulated province's MQTT publisher; it begins the clock once sub is
+// subscribed (sub nil: at once).
+func (s *simulation) publisher(cfg config.Config, sub *ingest.Subscriber, log *slog.Logger) *provincesim.Simulator {
+	opts := provincesim.Options{Interval: s.interval, BadShare: cfg.Simulator.BadShare, Profiles: cfg.Ingest.Profiles}
+	if sub != nil {
+		opts.Ready = func(ctx context.Context) error {
+			for sub.Check(ctx) != nil {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			return nil
+		}
+	}
+	if s.cameras != nil {
+		opts.SetCameraFault = s.cameras.SetFault
+	}
+	if s.scenario != nil {
+		log.Info("playing a scenario: the server runs on simulated time", "scenario", s.scenario.Name,
+			"title", s.scenario.Title.VI, "start", s.scenario.Start.Format(time.RFC3339), "speed", s.clock.Speed(),
+			"lasts", s.scenario.Duration.String(), "wall", time.Duration(float64(s.scenario.Duration)/s.clock.Speed()).Round(time.Second).String())
+	}
+	return provincesim.New(s.province, s.clock, cfg.MQTT, opts, log)
+}
+
+// startCameras starts the province's cameras (with their standing faults when no scenario
+// plays) and returns their catalog.
+func (s *simulation) startCameras(cfg config.Config, log *slog.Logger) (*streams.CameraCatalog, error) {
+	cams, err := s.province.StartCameras("127.0.0.1", cfg.Simulator.CameraBasePort, s.scenario == nil, log.With("component", "camsim"))
+	if err != nil {
+		return nil, err
+	}
+	cat, err := streams.ParseCameraCatalog(cams.CatalogYAML(cfg.Streams.Mode), ingest.Units, os.Getenv)
+	if err != nil {
+		cams.Close()
+		return nil, fmt.Errorf("simulated cameras' catalog: %w", err)
+	}
+	s.cameras = cams
+	log.Info("simulated cameras running", "cameras", cat.Len(), "first_port", cfg.Simulator.CameraBasePort)
+	return cat, nil
+}
