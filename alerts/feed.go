@@ -25,6 +25,9 @@ func (f *Feed) Deliver(ctx context.Context, d ingest.Delivery) error {
 	return f.Engine.Observe(ctx, d.Readings, d.CameraEvents)
 }
 
+// Flush implements ingest.Flusher: it flushes the writer.
+func (f *Feed) Flush(ctx context.Context) error { return ingest.FlushSink(ctx, f.Readings) }
+
 // DeliverCamera passes camera statuses and events on to the writer, then to the engine.
 func (f *Feed) DeliverCamera(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent) error {
 	if err := f.Cameras.DeliverCamera(ctx, statuses, events); err != nil {

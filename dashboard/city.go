@@ -264,6 +264,9 @@ func (w *Watch) Deliver(ctx context.Context, d ingest.Delivery) error {
 	return nil
 }
 
+// Flush implements ingest.Flusher: it flushes the next sink.
+func (w *Watch) Flush(ctx context.Context) error { return ingest.FlushSink(ctx, w.Readings) }
+
 // DeliverCamera implements streams.Sink.
 func (w *Watch) DeliverCamera(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent) error {
 	if err := w.Cameras.DeliverCamera(ctx, statuses, events); err != nil {

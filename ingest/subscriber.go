@@ -21,6 +21,15 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// FlushSink flushes s if it is a Flusher (a sink that wraps another forwards Flush with it);
+// nil when it is not.
+func FlushSink(ctx context.Context, s Sink) error {
+	if f, ok := s.(Flusher); ok {
+		return f.Flush(ctx)
+	}
+	return nil
+}
+
 // Subscriber takes messages from the broker through one persistent MQTT session (fixed client
 // id, clean session off, QoS from config) and hands each message's readings and dead letters
 // to a Sink, which acknowledges the message once they are stored.
@@ -121,13 +130,11 @@ func (s *Subscriber) Run(ctx context.Context) error {
 
 	s.stopped.Store(true)
 	stopIntake() // a handler blocked on a full sink gives up; its message stays unacknowledged
-	if f, ok := s.sink.(Flusher); ok {
-		fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		if err := f.Flush(fctx); err != nil {
-			s.log.Warn("final flush before disconnect failed; the broker will redeliver what was not acknowledged", "err", err)
-		}
-		cancel()
+	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	if err := FlushSink(fctx, s.sink); err != nil {
+		s.log.Warn("final flush before disconnect failed; the broker will redeliver what was not acknowledged", "err", err)
 	}
+	cancel()
 	s.client.Disconnect(500) // ms to let queued acknowledgements leave
 	s.m.connected.Set(0)
 	s.log.Info("mqtt disconnected", "broker", s.cfg.Broker)
