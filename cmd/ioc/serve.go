@@ -155,7 +155,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			readingSink, cameraSink = watch, watch
 		}
 		norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
-		sub, err = ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, readingSink, reg, log)
+		sub, err = ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, sim.pace(readingSink), reg, log)
 		if err != nil {
 			return abort(err)
 		}

@@ -18,6 +18,7 @@ import (
 
 const simUsage = `usage: ioc sim province [--config FILE] [--province NAME] [flags]
        ioc sim province --list
+       ioc sim backfill [--config FILE] [--province NAME] [--days N] [--interval D]
        ioc sim cameras --count N --base-port P [flags]
 
 sim province publishes a simulated province's sensors (lao-cai or ben-tre) to the broker of
@@ -25,6 +26,9 @@ the config (default: the local Mosquitto) in real time, for an ioc serve running
 --catalog-out writes its sensor catalog for ingest.catalog. Scenarios run the whole server on
 their accelerated clock, so they are played by ioc serve itself (simulator.scenario, or
 make demo SCENARIO=NAME); --list shows the provinces and scenarios.
+
+sim backfill writes the province's history of the last N days (default 30) straight through
+ingest's decoders and checks into ClickHouse, so that trends and comparisons have data.
 
 sim cameras runs N simulated IP cameras, camera i on port P+i-1 (rtsp://HOST:PORT/stream, TCP), each with
 H.264 video that any client decodes and, with --metadata, an ONVIF metadata track repeating a
@@ -37,6 +41,9 @@ streams.catalog. Ctrl-C stops them.
 func sim(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "province" {
 		return simProvince(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "backfill" {
+		return simBackfill(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "cameras" {
 		fmt.Fprint(stderr, simUsage)

@@ -59,10 +59,50 @@ func newSimulation(sc config.Simulator, profiles map[string]config.Profile) (*si
 	return s, nil
 }
 
+// accelerated tells whether the server runs on the simulation's clock: it plays a scenario or
+// runs faster than real time.
+func (s *simulation) accelerated() bool {
+	return s != nil && (s.scenario != nil || s.clock.Speed() != 1)
+}
+
+// pace wraps the server's outermost reading sink so that an accelerated clock waits for what
+// the server has taken in, one interval ahead at most (see provincesim.Clock.Pace); sink as it
+// is otherwise. Call it before the publisher runs.
+func (s *simulation) pace(sink ingest.Sink) ingest.Sink {
+	if !s.accelerated() {
+		return sink
+	}
+	s.clock.Pace(s.interval, 30*time.Second)
+	return pacedSink{sink, s.clock}
+}
+
+// pacedSink tells the clock the time of each delivery's latest reading once it is delivered.
+type pacedSink struct {
+	ingest.Sink
+	clock *provincesim.Clock
+}
+
+func (p pacedSink) Deliver(ctx context.Context, d ingest.Delivery) error {
+	if err := p.Sink.Deliver(ctx, d); err != nil {
+		return err
+	}
+	var latest time.Time
+	for i := range d.Readings {
+		if d.Readings[i].Time.After(latest) {
+			latest = d.Readings[i].Time
+		}
+	}
+	p.clock.Delivered(latest)
+	return nil
+}
+
+// Flush implements ingest.Flusher: it flushes the next sink.
+func (p pacedSink) Flush(ctx context.Context) error { return ingest.FlushSink(ctx, p.Sink) }
+
 // now is the server's clock: the simulation's when it plays a scenario or runs faster than
 // real time (every part then judges time alike), else the wall clock.
 func (s *simulation) now() func() time.Time {
-	if s == nil || (s.scenario == nil && s.clock.Speed() == 1) {
+	if !s.accelerated() {
 		return time.Now
 	}
 	return s.clock.Now

@@ -13,6 +13,8 @@ import (
 type Message struct {
 	Topic   string
 	Payload []byte
+	// Format is the payload's format, as an ingest topic names it: senml, ttn, json or frigate.
+	Format string
 }
 
 // render is sensor s's message for the values it reports at t, in its device's format: a
@@ -20,11 +22,11 @@ type Message struct {
 func (p *Province) render(s *simSensor, vals []value, t time.Time, profiles map[string]config.Profile) Message {
 	switch s.Format {
 	case "senml":
-		return Message{"senml/" + s.ID, senml(s.ID, vals, t)}
+		return Message{"senml/" + s.ID, senml(s.ID, vals, t), "senml"}
 	case "ttn":
-		return Message{fmt.Sprintf("v3/ioc-%s@ttn/devices/%s/up", p.Name, s.ID), p.uplink(s, vals, t, profiles[s.Profile])}
+		return Message{fmt.Sprintf("v3/ioc-%s@ttn/devices/%s/up", p.Name, s.ID), p.uplink(s, vals, t, profiles[s.Profile]), "ttn"}
 	default:
-		return Message{fmt.Sprintf("province/%s/%s/%s", p.Name, s.Kind, s.ID), genericJSON(s.ID, vals, t)}
+		return Message{fmt.Sprintf("province/%s/%s/%s", p.Name, s.Kind, s.ID), genericJSON(s.ID, vals, t), "json"}
 	}
 }
 
@@ -133,7 +135,7 @@ func (p *Province) bad(s *simSensor, t time.Time, share float64) (Message, bool)
 		return Message{}, false
 	}
 	i := int(unit(p.Seed, s.ID, "which", ms) * float64(len(badPayloads)))
-	return Message{fmt.Sprintf("province/%s/%s/%s", p.Name, s.Kind, s.ID), []byte(badPayloads[i](s.ID, t))}, true
+	return Message{fmt.Sprintf("province/%s/%s/%s", p.Name, s.Kind, s.ID), []byte(badPayloads[i](s.ID, t)), "json"}, true
 }
 
 // Messages are every Message the province's sensors send at simulated time t: the sensors

@@ -211,3 +211,12 @@ func Catalog(name string, interval time.Duration, profiles map[string]config.Pro
 	}
 	return p.CatalogYAML(interval), nil
 }
+
+// Metrics is the number of metrics all the simulated sensors report together.
+func (p *Province) Metrics() int {
+	n := 0
+	for _, s := range p.sensors {
+		n += len(s.Metrics)
+	}
+	return n
+}

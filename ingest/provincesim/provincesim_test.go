@@ -210,3 +210,33 @@ func TestScenarioProblems(t *testing.T) {
 		t.Errorf("unknown province: %v", err)
 	}
 }
+
+// A paced clock runs no further than its lead past what the server has taken in, moves on as
+// deliveries come, and runs on by itself when nothing at all is delivered for its hold time.
+func TestPacedClockWaitsForDeliveries(t *testing.T) {
+	start := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
+	c := NewClock(start, 3600) // a wall millisecond is 3.6 simulated seconds
+	c.Pace(10*time.Minute, 2*time.Second)
+	if got := c.Now(); !got.Equal(start) {
+		t.Fatalf("before Begin: %v, want the start %v", got, start)
+	}
+	c.Begin()
+	time.Sleep(250 * time.Millisecond) // 15 simulated minutes
+	if got := c.Now(); !got.Equal(start.Add(10 * time.Minute)) {
+		t.Fatalf("nothing delivered: the clock is at %v, want held at start+10m", got.Sub(start))
+	}
+	c.Delivered(start.Add(10 * time.Minute))
+	time.Sleep(50 * time.Millisecond)
+	got := c.Now()
+	if !got.After(start.Add(10*time.Minute)) || got.After(start.Add(20*time.Minute)) {
+		t.Fatalf("after a delivery at +10m: the clock is at +%v, want in (+10m, +20m]", got.Sub(start))
+	}
+	time.Sleep(2200 * time.Millisecond) // longer than the hold: the clock runs on
+	if got := c.Now(); !got.After(start.Add(20 * time.Minute)) {
+		t.Fatalf("nothing delivered for longer than the hold: the clock is at +%v, want past +20m", got.Sub(start))
+	}
+	before := c.Now()
+	if c.Delivered(start); c.Now().Before(before) {
+		t.Fatal("an old delivery moved the clock back")
+	}
+}

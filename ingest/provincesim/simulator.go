@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -15,40 +15,95 @@ import (
 
 // Clock is simulated time: it stands at its start until Begin, then runs Speed times as fast
 // as the wall clock. With Speed 1, begun at once from now, it is the wall clock.
+//
+// A paced clock (Pace) also waits for the server: it runs at most its lead past the latest
+// reading the server has taken in (Delivered), so that a pause of the pipeline (a busy machine,
+// a slow insert, a broker restart) stretches the simulation instead of making every sensor seem
+// silent for the pause times the speed. Time it waits is lost, never caught up with a jump.
 type Clock struct {
-	start time.Time
 	speed float64
-	wall0 atomic.Pointer[time.Time] // nil until Begin
+	mu    sync.Mutex
+	sim   time.Time // simulated time as of wall
+	wall  time.Time // zero until Begin
+	lead  time.Duration
+	hold  time.Duration
+	mark  time.Time // the latest delivered reading's time (paced clocks)
+	moved time.Time // wall time the mark last moved
 }
 
 // NewClock makes a clock standing at start that will run speed times as fast as the wall clock.
 func NewClock(start time.Time, speed float64) *Clock {
-	return &Clock{start: start.UTC(), speed: speed}
+	return &Clock{sim: start.UTC(), speed: speed}
+}
+
+// Pace makes the clock wait for the server: it runs at most lead past the latest Delivered
+// time (or past its start, until the first delivery), unless nothing at all was delivered for
+// hold of wall time (a scenario that silences every sensor must not stop time). Call it before
+// Begin.
+func (c *Clock) Pace(lead, hold time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lead, c.hold, c.mark = lead, hold, c.sim
+}
+
+// Delivered tells a paced clock that the server has taken in a reading of simulated time t.
+func (c *Clock) Delivered(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.mark) {
+		c.mark, c.moved = t, time.Now()
+	}
 }
 
 // Begin starts the clock (once; later calls do nothing). The server's parts read the clock
 // from their start; the simulator begins it when ingest is subscribed, so that nothing it
 // publishes is missed and no sensor seems silent at the start.
 func (c *Clock) Begin() {
-	now := time.Now()
-	c.wall0.CompareAndSwap(nil, &now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wall.IsZero() {
+		c.wall, c.moved = time.Now(), time.Now()
+	}
 }
 
 // Now is the simulated time.
 func (c *Clock) Now() time.Time {
-	w := c.wall0.Load()
-	if w == nil {
-		return c.start
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wall.IsZero() {
+		return c.sim
 	}
-	return c.start.Add(time.Duration(float64(time.Since(*w)) * c.speed))
+	wall := time.Now()
+	next := c.sim.Add(time.Duration(float64(wall.Sub(c.wall)) * c.speed))
+	if c.lead > 0 && wall.Sub(c.moved) < c.hold {
+		if bound := c.mark.Add(c.lead); next.After(bound) {
+			next = bound
+		}
+	}
+	if next.After(c.sim) {
+		c.sim = next
+	}
+	c.wall = wall
+	return c.sim
 }
 
 // Speed is the acceleration factor.
 func (c *Clock) Speed() float64 { return c.speed }
 
-// wallUntil is the wall time until simulated time t.
-func (c *Clock) wallUntil(t time.Time) time.Duration {
-	return time.Duration(float64(t.Sub(c.Now())) / c.speed)
+// waitUntil waits until the clock reaches t (a paced clock may take longer than the wall time
+// t is away); false when ctx ends first.
+func (c *Clock) waitUntil(ctx context.Context, t time.Time) bool {
+	for {
+		wait := time.Duration(float64(t.Sub(c.Now())) / c.speed)
+		if wait <= 0 {
+			return ctx.Err() == nil
+		}
+		select {
+		case <-time.After(max(wait, time.Millisecond)):
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // Options are a simulator's settings.
@@ -125,13 +180,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 		cams.apply(at, s.opts.SetCameraFault, s.log)
 		s.p.logEvents(at, s.opts.Interval, s.log)
 		at = at.Add(s.opts.Interval)
-		if wait := s.clock.wallUntil(at); wait > 0 {
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				return nil
-			}
-		} else if ctx.Err() != nil {
+		if !s.clock.waitUntil(ctx, at) {
 			return nil
 		}
 	}
@@ -234,7 +283,7 @@ func (p *Province) frigate(t time.Time, interval time.Duration) []Message {
 		obj := map[string]any{"id": id, "camera": c.ID, "label": label, "score": 0.82, "top_score": 0.88,
 			"false_positive": false, "start_time": start, "frame_time": start, "current_zones": []string{zone}}
 		b, _ := json.Marshal(map[string]any{"type": "new", "before": obj, "after": obj}) // plain maps
-		out = append(out, Message{"frigate/events", b})
+		out = append(out, Message{"frigate/events", b, "frigate"})
 	}
 	return out
 }
