@@ -101,8 +101,7 @@ func TestBadPeersAreReasonsNotCrashes(t *testing.T) {
 	// Garbage RTP is dropped by the client: no video arrives, so the camera stalls.
 	w.waitState(t, "cam-rtp", streams.StateOffline, streams.ReasonStalled, 6*time.Second)
 	w.waitState(t, "cam-good", streams.StateOnline, "", 5*time.Second)
-	time.Sleep(time.Second)
-	if st, _ := w.latest("cam-good"); st.State != streams.StateOnline || st.FPS < 5 {
+	if st := w.measured(t, "cam-good", 10*time.Second); st.State != streams.StateOnline || st.FPS < 5 {
 		t.Errorf("the healthy camera beside the bad ones: %+v", st)
 	}
 }

@@ -154,6 +154,28 @@ func (w *watched) waitState(t *testing.T, id string, state streams.State, reason
 	return last
 }
 
+// measured waits for camera id's second status with packets in its window (the first window
+// may have begun mid-stream) and returns it.
+func (w *watched) measured(t *testing.T, id string, within time.Duration) streams.CameraStatus {
+	t.Helper()
+	var first time.Time
+	var last streams.CameraStatus
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		st, ok := w.latest(id)
+		if !ok || st.PacketsReceived == 0 {
+			continue
+		}
+		last = st
+		if first.IsZero() {
+			first = st.Time
+		} else if st.Time.After(first) {
+			return st
+		}
+	}
+	t.Fatalf("camera %s: no two measured windows within %s; last status: %+v", id, within, last)
+	return last
+}
+
 func near(got, want, tolerance float64) bool { return math.Abs(got-want) <= tolerance*want }
 
 func TestHealthModeMeasuresAndChangesState(t *testing.T) {
@@ -161,9 +183,8 @@ func TestHealthModeMeasuresAndChangesState(t *testing.T) {
 	w := watch(t, fastStreams(), "cameras:"+catalogEntry("cam-1", cam.URL(),
 		"    mode: health\n    expected: {codec: H264, width: 1280, height: 720, fps: 25, bitrate_kbps: 700}\n"))
 
-	st := w.waitState(t, "cam-1", streams.StateOnline, "", 5*time.Second)
-	time.Sleep(1200 * time.Millisecond) // two windows measured
-	st, _ = w.latest("cam-1")
+	w.waitState(t, "cam-1", streams.StateOnline, "", 5*time.Second)
+	st := w.measured(t, "cam-1", 10*time.Second)
 	if st.Codec != "H264" || st.Width != 1280 || st.Height != 720 {
 		t.Errorf("stream %s %dx%d, want H264 1280x720", st.Codec, st.Width, st.Height)
 	}
