@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,16 +36,7 @@ func simBackfill(args []string, stdout, stderr io.Writer) int {
 	if *days < 1 || *days > 3660 || *interval < time.Minute {
 		return fail(exitUsage, fmt.Errorf("want --days from 1 to 3660 and --interval of a minute or more"))
 	}
-	cfg, err := config.Load(*path, os.Environ())
-	if err != nil {
-		return fail(exitUsage, err)
-	}
-	sc := cfg.Simulator
-	sc.Enabled, sc.Scenario, sc.Speed, sc.Interval = true, "", 1, *interval
-	if *province != "" {
-		sc.Province = *province
-	}
-	sim, err := newSimulation(sc, cfg.Ingest.Profiles)
+	cfg, sim, err := liveSimulation(*path, *province, *interval)
 	if err != nil {
 		return fail(exitUsage, err)
 	}
@@ -89,19 +81,26 @@ func simBackfill(args []string, stdout, stderr io.Writer) int {
 	go func() { done <- writer.Run(wctx) }()
 	began := time.Now()
 	var readings, rejected int
-	for at := start; !at.After(end) && ctx.Err() == nil; at = at.Add(*interval) {
+	var derr error
+slots:
+	for at := start; !at.After(end); at = at.Add(*interval) {
+		if derr = ctx.Err(); derr != nil { // interrupted
+			break
+		}
 		for _, m := range sim.province.Messages(at, *interval, cfg.Simulator.BadShare, cfg.Ingest.Profiles) {
 			d := pipe.Process(m.Topic, m.Payload, decoders[m.Format], at)
-			readings, rejected = readings+len(d.Readings), rejected+len(d.DeadLetters)
-			if err := writer.Deliver(ctx, d); err != nil {
-				break
+			if derr = writer.Deliver(ctx, d); derr != nil {
+				break slots
 			}
+			readings, rejected = readings+len(d.Readings), rejected+len(d.DeadLetters)
 		}
 	}
-	ferr := writer.Flush(ctx)
+	if derr == nil {
+		derr = writer.Flush(ctx)
+	}
 	stopWriter()
-	if err := <-done; err != nil || ferr != nil || ctx.Err() != nil {
-		return fail(exitFailed, fmt.Errorf("history not all stored: %v %v %v", ferr, err, ctx.Err()))
+	if err := errors.Join(derr, <-done); err != nil {
+		return fail(exitFailed, fmt.Errorf("history not all stored (%d readings were handed to the writer): %w", readings, err))
 	}
 	took := time.Since(began)
 	fmt.Fprintf(stdout, "%s: %d days of history (%s to %s, every %s): %d readings stored, %d malformed payloads dead-lettered, in %s (%.0f readings/s)\n",

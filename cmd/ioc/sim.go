@@ -118,17 +118,7 @@ func simProvince(args []string, stdout, stderr io.Writer) int {
 	if *list {
 		return listSimulations(stdout, stderr)
 	}
-	cfg, err := config.Load(*path, os.Environ())
-	if err != nil {
-		fmt.Fprintf(stderr, "ioc sim province: %v\n", err)
-		return exitUsage
-	}
-	sc := cfg.Simulator
-	sc.Enabled, sc.Scenario, sc.Speed = true, "", 1
-	if *province != "" {
-		sc.Province = *province
-	}
-	s, err := newSimulation(sc, cfg.Ingest.Profiles)
+	cfg, s, err := liveSimulation(*path, *province, 0)
 	if err != nil {
 		fmt.Fprintf(stderr, "ioc sim province: %v\n", err)
 		return exitUsage
@@ -150,6 +140,26 @@ func simProvince(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// liveSimulation loads the config at path (built-in defaults when empty) and the simulated
+// province it names, or province when given, live at real speed with no scenario; interval,
+// when not zero, overrides simulator.interval.
+func liveSimulation(path, province string, interval time.Duration) (config.Config, *simulation, error) {
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		return cfg, nil, err
+	}
+	sc := cfg.Simulator
+	sc.Enabled, sc.Scenario, sc.Speed = true, "", 1
+	if province != "" {
+		sc.Province = province
+	}
+	if interval != 0 {
+		sc.Interval = interval
+	}
+	s, err := newSimulation(sc, cfg.Ingest.Profiles)
+	return cfg, s, err
 }
 
 // listSimulations prints the built-in provinces and scenarios.
