@@ -23,24 +23,37 @@ type UIConfig struct {
 	// LiveView says whether cameras have a live view link (a media server is configured).
 	LiveView bool   `json:"live_view"`
 	TimeZone string `json:"time_zone"`
+	// Now is the server's clock, which the UI follows (for what is recent, the trends' range
+	// and the header's clock): a simulated province's clock may run ahead or behind.
+	Now time.Time `json:"now"`
+	// Simulation, when set, says the province is simulated and how fast its clock runs.
+	Simulation *Simulation `json:"simulation,omitempty"`
 }
 
 func (s *Server) uiConfig(c *fiber.Ctx, _ *auth.Principal) error {
-	return c.JSON(UIConfig{Version: s.opts.Version, TileURL: s.opts.HTTP.TileURL, LiveView: s.opts.HTTP.MediaURL != "", TimeZone: "Asia/Ho_Chi_Minh"})
+	now := time.Now
+	if s.opts.Clock != nil {
+		now = s.opts.Clock
+	}
+	return c.JSON(UIConfig{Version: s.opts.Version, TileURL: s.opts.HTTP.TileURL, LiveView: s.opts.HTTP.MediaURL != "",
+		TimeZone: "Asia/Ho_Chi_Minh", Now: now().UTC(), Simulation: s.opts.Simulation})
 }
 
 // SensorInfo is a catalog sensor with its latest values.
 type SensorInfo struct {
-	ID       string        `json:"id"`
-	Name     string        `json:"name"`
-	Kind     string        `json:"kind"`
-	District string        `json:"district"`
-	Commune  string        `json:"commune,omitempty"`
-	Location geo.Location  `json:"location"`
-	Unit     string        `json:"owner_unit,omitempty"`
-	Metrics  []string      `json:"metrics"`
-	Alarm    *[3]float64   `json:"alarm_levels,omitempty"`
-	Latest   []SensorValue `json:"latest"`
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	Kind     string       `json:"kind"`
+	District string       `json:"district"`
+	Commune  string       `json:"commune,omitempty"`
+	Location geo.Location `json:"location"`
+	Unit     string       `json:"owner_unit,omitempty"`
+	Metrics  []string     `json:"metrics"`
+	Alarm    *[3]float64  `json:"alarm_levels,omitempty"`
+	// IntervalS is how often the sensor reports, in seconds (0: not in the catalog); a sensor
+	// is stale after three intervals, as in the KPIs.
+	IntervalS float64       `json:"interval_s,omitempty"`
+	Latest    []SensorValue `json:"latest"`
 }
 
 func (s *Server) sensorInfos() []SensorInfo {
@@ -59,7 +72,7 @@ func (s *Server) sensorInfos() []SensorInfo {
 	out := make([]SensorInfo, 0, sensors.Len())
 	for _, se := range sensors.Sensors {
 		si := SensorInfo{ID: se.ID, Name: se.Name, Kind: se.Kind, District: se.District, Commune: se.Commune, Location: se.Location,
-			Unit: se.OwnerUnit, Latest: latest[se.ID]}
+			Unit: se.OwnerUnit, IntervalS: se.Interval.Seconds(), Latest: latest[se.ID]}
 		for _, m := range se.Metrics {
 			si.Metrics = append(si.Metrics, m.Name)
 		}

@@ -49,7 +49,7 @@ func newFixture(t *testing.T, rateLimit int) *fixture {
 		t.Fatal(err)
 	}
 	conn := testenv.Conn(t, chCfg)
-	raw, err := provincesim.Catalog("lao-cai", 2*time.Second, config.Default().Ingest.Profiles)
+	raw, err := provincesim.Catalog("lao-cai", 5*time.Minute, config.Default().Ingest.Profiles)
 	if err != nil {
 		t.Fatal(err)
 	}

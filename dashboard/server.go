@@ -71,6 +71,21 @@ type Options struct {
 	// Registerer takes the API's own metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
+	// Clock is the server's clock (a simulated province's when it plays faster than real
+	// time); nil is the wall clock.
+	Clock func() time.Time
+	// Simulation describes the simulated province the server runs on; nil when it is real.
+	Simulation *Simulation
+}
+
+// Simulation tells the UI that what it shows is simulated, and how fast its clock runs.
+type Simulation struct {
+	// TitleVI and TitleEN name what is simulated, saying that it is: the province, and the
+	// scenario it plays.
+	TitleVI string `json:"title_vi"`
+	TitleEN string `json:"title_en"`
+	// Speed is how many times faster than real time the server's clock runs.
+	Speed float64 `json:"speed"`
 }
 
 // Server is the HTTP server of the dashboard role.

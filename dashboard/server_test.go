@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -81,5 +82,35 @@ func TestMetricsAndUI(t *testing.T) {
 	var e apiError
 	if code != 404 || json.Unmarshal([]byte(body), &e) != nil || e.Code != "not_found" || e.MessageVI == "" || e.MessageEN == "" {
 		t.Errorf("404: %d %q", code, body)
+	}
+}
+
+// The UI is told the server's clock (a simulated province's may be days away from the wall
+// clock and run faster) and what is simulated; a real server's clock is the wall clock.
+func TestUIConfigCarriesTheServersClock(t *testing.T) {
+	tok := auth.NewToken()
+	ac := config.Auth{APIKeys: []config.APIKey{{ID: "viewer", Name: "Xem", Role: "viewer", Hash: auth.HashToken(tok)}}}
+	uiConfig := func(opts Options) UIConfig {
+		opts.HTTP, opts.Gatherer, opts.Log = config.Default().HTTP, prometheus.NewRegistry(), slog.New(slog.DiscardHandler)
+		req := httptest.NewRequest("GET", "/api/v1/ui/config", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := New(opts, auth.New(ac, nil, opts.Log), Sources{}).App().Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ui UIConfig
+		if err := json.NewDecoder(resp.Body).Decode(&ui); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("ui/config: %d %v", resp.StatusCode, err)
+		}
+		return ui
+	}
+	if ui := uiConfig(Options{}); time.Since(ui.Now).Abs() > time.Minute || ui.Simulation != nil {
+		t.Errorf("a real server: now %v (the wall clock is %v), simulation %+v", ui.Now, time.Now(), ui.Simulation)
+	}
+	at := time.Date(2026, 8, 14, 3, 0, 0, 0, time.UTC)
+	sim := &Simulation{TitleVI: "Lũ quét — Lào Cai (mô phỏng)", TitleEN: "Flash flood — Lào Cai (simulated)", Speed: 2400}
+	ui := uiConfig(Options{Clock: func() time.Time { return at }, Simulation: sim})
+	if !ui.Now.Equal(at) || ui.Simulation == nil || *ui.Simulation != *sim {
+		t.Errorf("a simulated server: now %v, simulation %+v; want %v, %+v", ui.Now, ui.Simulation, at, sim)
 	}
 }

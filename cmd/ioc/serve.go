@@ -210,7 +210,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, engine, log) }
 		}
 		authn := auth.New(cfg.HTTP.Auth, nil, log)
-		srv := dashboard.New(dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: checks, Gatherer: reg, Registerer: reg, Log: log}, authn, src)
+		srv := dashboard.New(dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: checks, Gatherer: reg, Registerer: reg, Log: log,
+			Clock: now, Simulation: sim.info()}, authn, src)
 		g.Go(func() error { return authn.Run(gctx) })
 		g.Go(func() error { return src.Audit.Run(gctx) })
 		g.Go(func() error { return srv.Run(gctx) })

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/haidang-ioc/ioc/dashboard"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/ingest/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
@@ -106,6 +107,19 @@ func (s *simulation) now() func() time.Time {
 		return time.Now
 	}
 	return s.clock.Now
+}
+
+// info tells the UI what is simulated and how fast its clock runs; nil when nothing is.
+func (s *simulation) info() *dashboard.Simulation {
+	if s == nil {
+		return nil
+	}
+	info := &dashboard.Simulation{TitleVI: s.province.Title.VI, TitleEN: s.province.Title.EN, Speed: s.clock.Speed()}
+	if s.scenario != nil {
+		info.TitleVI = s.scenario.Title.VI + " — " + info.TitleVI
+		info.TitleEN = s.scenario.Title.EN + " — " + info.TitleEN
+	}
+	return info
 }
 
 // tick is the alert engine's tick: the configured one in simulated time.

@@ -29,6 +29,7 @@ const I18N = {
     forbidden: 'Vai trò của bạn không được phép làm việc này.', failed: 'Không thực hiện được',
     evpending: 'Bắt đầu theo dõi', evfiring: 'Phát cảnh báo', evupdated: 'Thay đổi mức độ', evacknowledged: 'Xác nhận',
     evassigned: 'Giao việc', evcommented: 'Ghi chú', evescalated: 'Chuyển cấp', evresolved: 'Kết thúc',
+    simulatedHelp: 'Dữ liệu mô phỏng, không phải của tỉnh thật; đồng hồ chạy nhanh gấp {x} lần.',
   },
   en: {
     subtitle: 'Intelligent Operations Center', navMap: 'Map', navAlerts: 'Alerts', navCameras: 'Cameras',
@@ -52,6 +53,7 @@ const I18N = {
     forbidden: 'Your role may not do this.', failed: 'Could not do it',
     evpending: 'Pending', evfiring: 'Fired', evupdated: 'Severity changed', evacknowledged: 'Acknowledged',
     evassigned: 'Assigned', evcommented: 'Comment', evescalated: 'Escalated', evresolved: 'Resolved',
+    simulatedHelp: 'Simulated data, not the real province; the clock runs {x} times as fast.',
   },
 };
 
@@ -66,7 +68,22 @@ const S = {
   alerts: new Map(),    // id -> Alert
   kpi: null, outlines: null, ws: null, wsRetry: 0, muted: false, selected: null,
   seenCritical: new Set(), audio: null,
+  clock: null, // the server's clock: {base ms, at (local ms), speed}
 };
+
+// serverNow is the server's time in ms: a simulated province's clock may run faster than real
+// time, and what is recent, the trends' range and the header's clock follow it.
+function serverNow() {
+  const c = S.clock;
+  return c ? c.base + (Date.now() - c.at) * c.speed : Date.now();
+}
+
+// syncClock sets the server's clock from a time it sent (its UI config, each KPI update).
+function syncClock(iso) {
+  const base = Date.parse(iso);
+  if (Number.isNaN(base)) return;
+  S.clock = { base, at: Date.now(), speed: (S.ui && S.ui.simulation && S.ui.simulation.speed) || 1 };
+}
 
 const $ = (sel) => document.querySelector(sel);
 const t = (k, vars) => {
@@ -149,6 +166,8 @@ async function start() {
   $('#who').textContent = S.me.name + ' · ' + S.me.role + (S.me.units ? ' (' + S.me.units.join(', ') + ')' : '');
   const [ui, sensors, cameras, outlines] = await Promise.all([api('/ui/config'), all('/sensors'), all('/cameras'), api('/districts/outlines')]);
   S.ui = ui; S.outlines = outlines;
+  syncClock(ui.now);
+  showSimulation();
   for (const s of sensors) { S.sensors.set(s.id, s); for (const v of s.latest) S.values.set(v.sensor + '/' + v.metric, v); }
   for (const c of cameras) { S.cameras.set(c.id, c); if (c.state) S.camStates.set(c.id, c.state); }
   fillTrendForm();
@@ -195,7 +214,7 @@ function apply(items, snapshot) {
     switch (it.kind) {
       case 'reading': S.values.set(it.data.sensor + '/' + it.data.metric, it.data); break;
       case 'camera': S.camStates.set(it.data.camera, it.data); break;
-      case 'kpi': S.kpi = it.data; break;
+      case 'kpi': S.kpi = it.data; syncClock(it.data.time); break;
       case 'alert': {
         const a = it.data.alert;
         alertsChanged = true;
@@ -260,6 +279,7 @@ function translate() {
   $('#lang').textContent = S.lang === 'vi' ? 'English' : 'Tiếng Việt';
   $('#mute').textContent = t(S.muted ? 'unmute' : 'mute');
   $('#token').placeholder = 'ioc_…';
+  showSimulation();
   if (S.me) route();
 }
 
@@ -331,11 +351,12 @@ function drawMap() {
     const cx = ring.reduce((a, p) => a + p[0], 0) / ring.length, cy = ring.reduce((a, p) => a + p[1], 0) / ring.length;
     svg('text', { x: cx, y: cy, class: 'dlabel' }, g).textContent = f.properties.name;
   }
-  const now = Date.now();
+  const now = serverNow();
   for (const s of S.sensors.values()) {
     const vals = s.metrics.map((m) => S.values.get(s.id + '/' + m)).filter(Boolean);
     const v = vals.sort((a, b) => (b.alarm || 0) - (a.alarm || 0))[0];
-    const stale = !v || now - new Date(v.time).getTime() > 10 * 60 * 1000;
+    // silent after three of its intervals (ten minutes when the catalog gives none), as the KPIs count
+    const stale = !v || now - new Date(v.time).getTime() > (s.interval_s ? 3 * s.interval_s * 1000 : 10 * 60 * 1000);
     const [x, y] = P(s.location.lat, s.location.lon);
     const c = svg('circle', { cx: x, cy: y, r: v && v.alarm ? 9 : 6, fill: levelColor(v, stale), class: 'sensor', 'data-sensor': s.id }, el);
     svg('title', {}, c).textContent = s.name + (v ? ' — ' + fmtNum(v.value) + ' ' + v.unit : '');
@@ -465,7 +486,7 @@ function syncMetrics() {
 function trendQuery() {
   const sensors = [...$('#trend-sensors').selectedOptions].map((o) => o.value);
   if (!sensors.length) { $('#trend-note').textContent = t('pickSensor'); return null; }
-  const to = new Date(), from = new Date(to - Number($('#trend-range').value) * 3600e3);
+  const to = new Date(serverNow()), from = new Date(to - Number($('#trend-range').value) * 3600e3);
   const q = new URLSearchParams({ sensors: sensors.join(','), metric: $('#trend-metric').value, from: from.toISOString(), to: to.toISOString() });
   return q;
 }
@@ -548,7 +569,16 @@ async function drawHealth() {
 
 // ---- wiring ------------------------------------------------------------------------------------
 function tick() {
-  $('#clock').textContent = new Intl.DateTimeFormat(S.lang === 'en' ? 'en-GB' : 'vi-VN', { timeZone: TZ, dateStyle: 'short', timeStyle: 'medium' }).format(new Date()) + ' (GMT+7)';
+  $('#clock').textContent = new Intl.DateTimeFormat(S.lang === 'en' ? 'en-GB' : 'vi-VN', { timeZone: TZ, dateStyle: 'short', timeStyle: 'medium' }).format(new Date(serverNow())) + ' (GMT+7)';
+}
+
+// showSimulation marks a simulated province in the header, with its title and clock speed.
+function showSimulation() {
+  const sim = S.ui && S.ui.simulation, el = $('#sim');
+  el.classList.toggle('hidden', !sim);
+  if (!sim) return;
+  el.textContent = (S.lang === 'en' ? sim.title_en : sim.title_vi) + (sim.speed !== 1 ? ' · ×' + sim.speed : '');
+  el.title = t('simulatedHelp').replace('{x}', sim.speed);
 }
 
 document.addEventListener('click', (ev) => {
