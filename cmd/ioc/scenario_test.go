@@ -40,10 +40,16 @@ type playedAlert struct {
 func playScenario(t *testing.T, sc provincesim.Scenario) {
 	h := newHarness(t)
 	def := config.Default()
-	h.cfg.Ingest.Topics = def.Ingest.Topics // the simulator publishes on the usual topics
+	// the usual topics under the test's prefix: a demo's persistent session subscribed to the
+	// usual ones must not queue the test's traffic
+	h.cfg.Ingest.Topics = nil
+	for _, tp := range def.Ingest.Topics {
+		tp.Pattern = h.prefix + "/" + tp.Pattern
+		h.cfg.Ingest.Topics = append(h.cfg.Ingest.Topics, tp)
+	}
 	h.cfg.Ingest.AcceptUnknownSensors = false
 	h.cfg.Simulator = def.Simulator
-	h.cfg.Simulator.Enabled, h.cfg.Simulator.Scenario, h.cfg.Simulator.BadShare = true, sc.Name, 0
+	h.cfg.Simulator.Enabled, h.cfg.Simulator.Scenario, h.cfg.Simulator.BadShare, h.cfg.Simulator.TopicPrefix = true, sc.Name, 0, h.prefix
 	p, err := provincesim.Load(sc.Province, 1, def.Ingest.Profiles)
 	if err != nil {
 		t.Fatal(err)

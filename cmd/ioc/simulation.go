@@ -150,7 +150,8 @@ func (s *simulation) describe() string {
 // publisher is the simulated province's MQTT publisher; it begins the clock once sub is
 // subscribed (sub nil: at once).
 func (s *simulation) publisher(cfg config.Config, sub *ingest.Subscriber, log *slog.Logger) *provincesim.Simulator {
-	opts := provincesim.Options{Interval: s.interval, BadShare: cfg.Simulator.BadShare, Profiles: cfg.Ingest.Profiles}
+	opts := provincesim.Options{Interval: s.interval, BadShare: cfg.Simulator.BadShare, Profiles: cfg.Ingest.Profiles,
+		TopicPrefix: cfg.Simulator.TopicPrefix}
 	if sub != nil {
 		opts.Ready = func(ctx context.Context) error {
 			for sub.Check(ctx) != nil {

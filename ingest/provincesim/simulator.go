@@ -119,6 +119,8 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// SetCameraFault, when set, is called as a scenario's camera events start (on) and end.
 	SetCameraFault func(id, fault string, on bool) error
+	// TopicPrefix, when set, goes before every topic (with a "/").
+	TopicPrefix string
 }
 
 // Simulator publishes a province's devices over MQTT on a clock.
@@ -170,12 +172,13 @@ func (s *Simulator) Run(ctx context.Context) error {
 		"speed", s.clock.Speed(), "bad_share", s.opts.BadShare, "sim_time", s.clock.Now().In(local).Format(time.RFC3339))
 	at := s.clock.Now().Truncate(s.opts.Interval)
 	cams := newCameraPlay(s.p.events)
+	prefix := ""
+	if s.opts.TopicPrefix != "" {
+		prefix = s.opts.TopicPrefix + "/"
+	}
 	for {
-		for _, m := range s.p.Messages(at, s.opts.Interval, s.opts.BadShare, s.opts.Profiles) {
-			s.client.Publish(m.Topic, 1, false, m.Payload) // paho queues it; QoS 1 to the broker
-		}
-		for _, m := range s.p.frigate(at, s.opts.Interval) {
-			s.client.Publish(m.Topic, 1, false, m.Payload)
+		for _, m := range append(s.p.Messages(at, s.opts.Interval, s.opts.BadShare, s.opts.Profiles), s.p.frigate(at, s.opts.Interval)...) {
+			s.client.Publish(prefix+m.Topic, 1, false, m.Payload) // paho queues it; QoS 1 to the broker
 		}
 		cams.apply(at, s.opts.SetCameraFault, s.log)
 		s.p.logEvents(at, s.opts.Interval, s.log)

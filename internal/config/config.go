@@ -477,6 +477,9 @@ type Simulator struct {
 	// CameraBasePort, watched when streams.catalog names no catalog.
 	Cameras        bool `yaml:"cameras"`
 	CameraBasePort int  `yaml:"camera_base_port"`
+	// TopicPrefix, when set, goes before every topic the simulator publishes (with a "/"), to
+	// keep simulated traffic apart on a shared broker; ingest.topics must then carry it too.
+	TopicPrefix string `yaml:"topic_prefix"`
 }
 
 // Default returns the built-in configuration: local ClickHouse and Mosquitto, HTTP on :8080.

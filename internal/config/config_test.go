@@ -180,6 +180,8 @@ func TestValidate(t *testing.T) {
 		{"http listen", func(c *Config) { c.HTTP.Listen = "8080" }, "http.listen"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"bad share", func(c *Config) { c.Simulator.BadShare = 2 }, "simulator.bad_share"},
+		{"simulator topic prefix with a wildcard", func(c *Config) { c.Simulator.TopicPrefix = "sim/+" }, "simulator.topic_prefix"},
+		{"simulator topic prefix ending in /", func(c *Config) { c.Simulator.TopicPrefix = "sim/" }, "simulator.topic_prefix"},
 		{"payload limit", func(c *Config) { c.Ingest.MaxPayloadBytes = 0 }, "ingest.max_payload_bytes"},
 		{"shared group", func(c *Config) { c.Ingest.SharedGroup = "a/b" }, "ingest.shared_group"},
 		{"sensor level past the pattern", func(c *Config) { c.Ingest.Topics[1].SensorLevel = 3 }, "ingest.topics[1].sensor_level: want 0 (unused) or a level of the pattern, 1 to 2"},

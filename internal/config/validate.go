@@ -100,6 +100,9 @@ func (c *Config) Validate() error {
 	if c.Simulator.CameraBasePort < 1 || c.Simulator.CameraBasePort+64 > 65536 {
 		p.Add("simulator.camera_base_port", "want a port from 1 to 65471 (the cameras take the ports after it), got %d", c.Simulator.CameraBasePort)
 	}
+	if pre := c.Simulator.TopicPrefix; strings.ContainsAny(pre, "+#\x00") || strings.HasPrefix(pre, "/") || strings.HasSuffix(pre, "/") {
+		p.Add("simulator.topic_prefix", "want topic levels without wildcards (+, #) and without a leading or trailing /, got %q", pre)
+	}
 	if len(p) == 0 {
 		return nil
 	}
