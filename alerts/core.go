@@ -98,6 +98,11 @@ func (c *core) setRules(rf *RuleFile, now time.Time) {
 		}
 	}
 	c.route, c.inhibit = &rf.Route, rf.Inhibit
+	c.rebind(now)
+}
+
+// rebind binds every live alert again, after the rules or the catalogs changed.
+func (c *core) rebind(now time.Time) {
 	for _, l := range c.sortedAlerts() {
 		c.bind(l, now)
 	}
@@ -105,11 +110,16 @@ func (c *core) setRules(rf *RuleFile, now time.Time) {
 
 // bind ties a live alert to its rule in force: a rule that changed (or an alert restored at
 // start) takes the alert's level into the rule's memory, and the route is walked again; the
-// alert of a removed rule resolves.
+// alert of a removed rule, or of a sensor or camera no longer in its catalog, resolves (nothing
+// would ever judge it again).
 func (c *core) bind(l *live, now time.Time) {
 	cr := c.byName[l.Rule]
 	if cr == nil {
 		c.resolve(l, now, ActorEngine, "rule removed")
+		return
+	}
+	if c.gone(&l.Alert) {
+		c.resolve(l, now, ActorEngine, "subject no longer in the catalog")
 		return
 	}
 	if cr != l.rule {
@@ -117,6 +127,18 @@ func (c *core) bind(l *live, now time.Time) {
 		cr.restoreStep(l)
 	}
 	l.routing = c.route.route(&l.Alert)
+}
+
+// gone tells whether an alert's sensor or camera has left its catalog (a catalog the engine
+// has: without one, nothing is known of the subjects).
+func (c *core) gone(a *Alert) bool {
+	switch a.Source {
+	case SourceSensor:
+		return c.sensors != nil && c.sensors.Lookup(a.Subject) == nil
+	case SourceCamera:
+		return c.cameras != nil && c.cameras.Lookup(a.Subject) == nil
+	}
+	return false
 }
 
 // setCatalogs gives the engine the sensor and camera catalogs (subjects' names, districts,

@@ -478,6 +478,35 @@ levels: {i: {severity: medium}, ii: {severity: high}, iii: {severity: critical}}
 	}
 }
 
+// An alert whose sensor or camera has left the catalog (restored at start, or after a reload)
+// resolves: nothing would ever judge it again.
+func TestAlertOfASubjectGoneFromTheCatalogResolves(t *testing.T) {
+	file := rules(`kind: alarm_levels
+metric: water_level
+levels: {i: {severity: medium}, ii: {severity: high}, iii: {severity: critical}}`) + testRoute
+	h := newHarness(t, file)
+	h.read("gauge-a", "water_level", 82.5)
+	events := h.c.events
+	h.take()
+	gone := events[len(events)-1]
+	gone.Alert.Subject, gone.Alert.Fingerprint, gone.Alert.ID = "gauge-removed", "fp-removed", "id-removed"
+
+	h2 := newHarness(t, file)
+	h2.c.restore([]Event{events[len(events)-1], gone}, h2.now)
+	h2.expect("restored: the removed gauge's alert resolves", "resolved r0 gauge-removed high L2", "notify resolved gauge-removed [flood_control ioc]")
+	if len(h2.c.alerts) != 1 || h2.c.alerts[events[0].Alert.Fingerprint] == nil {
+		t.Fatalf("live alerts after the restore: %v; want gauge-a's only", h2.c.alerts)
+	}
+
+	sensors, err := ingest.ParseCatalog([]byte(strings.Replace(testSensors, "id: gauge-a,", "id: gauge-z,", 1)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2.c.setCatalogs(sensors, h2.c.cameras)
+	h2.c.rebind(h2.now)
+	h2.expect("gauge-a left the catalog on a reload", "resolved r0 gauge-a high L2", "notify resolved gauge-a [flood_control ioc]")
+}
+
 func TestRoutingTree(t *testing.T) {
 	rf, err := ParseRules(DefaultRules)
 	if err != nil {

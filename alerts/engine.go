@@ -299,6 +299,7 @@ func (e *Engine) SetCatalogs(ctx context.Context, sensors *ingest.Catalog, camer
 			cameras = c.cameras
 		}
 		c.setCatalogs(sensors, cameras)
+		c.rebind(e.opts.Now().UTC())
 	})
 }
 
