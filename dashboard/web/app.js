@@ -352,11 +352,18 @@ function drawMap() {
     svg('text', { x: cx, y: cy, class: 'dlabel' }, g).textContent = f.properties.name;
   }
   const now = serverNow();
-  for (const s of S.sensors.values()) {
+  const marks = [...S.sensors.values()].map((s) => {
     const vals = s.metrics.map((m) => S.values.get(s.id + '/' + m)).filter(Boolean);
     const v = vals.sort((a, b) => (b.alarm || 0) - (a.alarm || 0))[0];
-    // silent after three of its intervals (ten minutes when the catalog gives none), as the KPIs count
-    const stale = !v || now - new Date(v.time).getTime() > (s.interval_s ? 3 * s.interval_s * 1000 : 10 * 60 * 1000);
+    // silent after three of its intervals (ten minutes when the catalog gives none), as the KPIs
+    // count; never within 10 s of wall time, which a fast simulated clock makes hours (values
+    // reach the map at most every second and it redraws every 5)
+    const limit = Math.max(s.interval_s ? 3 * s.interval_s * 1000 : 10 * 60 * 1000, 10e3 * (S.clock ? S.clock.speed : 1));
+    return { s, v, stale: !v || now - new Date(v.time).getTime() > limit };
+  });
+  // the highest alarm on top: a river gauge over báo động is not hidden under the rain gauge beside it
+  marks.sort((a, b) => (a.stale ? -1 : (a.v.alarm || 0)) - (b.stale ? -1 : (b.v.alarm || 0)));
+  for (const { s, v, stale } of marks) {
     const [x, y] = P(s.location.lat, s.location.lon);
     const c = svg('circle', { cx: x, cy: y, r: v && v.alarm ? 9 : 6, fill: levelColor(v, stale), class: 'sensor', 'data-sensor': s.id }, el);
     svg('title', {}, c).textContent = s.name + (v ? ' — ' + fmtNum(v.value) + ' ' + v.unit : '');
