@@ -468,7 +468,8 @@ function drawWall() {
   $('#wall').innerHTML = cams.map((c) => {
     const st = S.camStates.get(c.id);
     const state = st ? st.state : 'unknown';
-    const meta = st && st.width ? `${st.codec} ${st.width}×${st.height} · ${fmtNum(st.fps, 1)} fps · ${fmtNum(st.bitrate_kbps, 0)} kbit/s` : '';
+    // frame rate and bitrate are measured in health mode only (metadata mode plays no video)
+    const meta = st && st.width ? `${st.codec} ${st.width}×${st.height}` + (st.fps > 0 ? ` · ${fmtNum(st.fps, 1)} fps · ${fmtNum(st.bitrate_kbps, 0)} kbit/s` : '') : '';
     return `<div class="cam ${state}" data-camera="${esc(c.id)}"><div class="name">${esc(c.name)}</div>
       <div class="meta">${esc(c.id)} · ${esc(c.district)}</div><div>${t(state)}${st && st.reason ? ' — ' + esc(reason(st.reason)) : ''}</div>
       <div class="meta">${meta}</div>${st ? '<div class="meta">' + fmtTime(st.since) + '</div>' : ''}
