@@ -203,7 +203,11 @@ func (c *City) KPIs(now time.Time) KPI {
 		v := data.(SensorValue)
 		within := 10 * time.Minute
 		if sensors != nil {
-			if s := sensors.Lookup(v.Sensor); s != nil && s.Interval > 0 {
+			s := sensors.Lookup(v.Sensor)
+			if s == nil { // not in the catalog (any more): not one of the province's sensors
+				return
+			}
+			if s.Interval > 0 {
 				within = 3 * s.Interval
 			}
 		}

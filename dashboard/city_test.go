@@ -1,0 +1,37 @@
+package dashboard
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/haidang-ioc/ioc/dashboard/hub"
+	"github.com/haidang-ioc/ioc/ingest"
+)
+
+// The KPIs count the catalog's sensors that reported within three of their intervals and the
+// rivers over each alarm level; a reading of a sensor not in the catalog (another province's,
+// warmed from the database) counts for nothing.
+func TestKPIsCountTheCatalogsSensors(t *testing.T) {
+	cat, err := ingest.ParseCatalog([]byte(`
+sensors:
+  - {id: gauge-a, name: Trạm A, kind: river_gauge, metrics: [{name: water_level}], location: {lat: 22.5, lon: 103.9},
+     district: TP Lào Cai, owner_unit: flood_control, interval: 1m, alarm_levels: {i: 80, ii: 81, iii: 82}}
+  - {id: gauge-b, name: Trạm B, kind: river_gauge, metrics: [{name: water_level}], location: {lat: 22.4, lon: 103.9},
+     district: Bát Xát, owner_unit: flood_control, interval: 1m, alarm_levels: {i: 80, ii: 81, iii: 82}}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 8, 15, 3, 0, 0, 0, time.UTC)
+	city := NewCity(hub.New(hub.Options{Flush: time.Second, Queue: 8}, nil), cat, nil, 0, slog.New(slog.DiscardHandler))
+	city.Readings([]ingest.Reading{
+		{Time: now.Add(-30 * time.Second), Sensor: "gauge-a", Metric: "water_level", Value: 81.2, Unit: "m"},
+		{Time: now.Add(-5 * time.Minute), Sensor: "gauge-b", Metric: "water_level", Value: 79, Unit: "m"}, // silent: 3 intervals passed
+		{Time: now, Sensor: "bt-man-an-thuan", Metric: "salinity", Value: 4.2, Unit: "‰"},                 // not in the catalog
+	})
+	k := city.KPIs(now)
+	if k.Sensors != 2 || k.SensorsReporting != 1 || k.RiversOverAlarm != [3]int{1, 1, 0} {
+		t.Errorf("KPIs: %d sensors, %d reporting, rivers over alarm %v; want 2, 1, [1 1 0]", k.Sensors, k.SensorsReporting, k.RiversOverAlarm)
+	}
+}
