@@ -245,13 +245,14 @@ func (s *session) play(ctx context.Context) error {
 	if _, err := c.Play(nil); err != nil {
 		return fail(ReasonSessionRejected, err)
 	}
-	lastMeta.set(time.Now()) // the stall clock starts at PLAY
-	s.report(ctx, &s.stream, StateOnline, "", "")
-	return s.watch(ctx, c, meter, &lastMeta, &docErrs)
+	// the stall clock starts at PLAY; the camera is online once its first packet arrives
+	return s.watch(ctx, c, meter, &lastMeta, &docErrs, time.Now())
 }
 
-// watch judges a playing session every window and delivers its events, until it fails.
-func (s *session) watch(ctx context.Context, c *gortsplib.Client, meter *videoMeter, lastMeta *lastPacket, docErrs *errCount) error {
+// watch judges a playing session every window and delivers its events, until it fails. The
+// camera is reported online once a packet has arrived since PLAY (playAt): a camera that
+// accepts the session and then sends nothing stays offline (stalled) instead of flapping.
+func (s *session) watch(ctx context.Context, c *gortsplib.Client, meter *videoMeter, lastMeta *lastPacket, docErrs *errCount, playAt time.Time) error {
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }() // ends when the client closes; play's deferred close does
 	window := time.NewTicker(s.cfg.Window)
@@ -259,12 +260,13 @@ func (s *session) watch(ctx context.Context, c *gortsplib.Client, meter *videoMe
 	check := time.NewTicker(min(time.Second, s.cfg.StallTimeout/4))
 	defer check.Stop()
 	var pending []CameraEvent
+	flowing := false // a packet arrived since PLAY
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-done:
-			if age := s.packetAge(meter, lastMeta, time.Now()); age >= s.cfg.StallTimeout/2 {
+			if age := s.packetAge(meter, lastMeta, playAt, time.Now()); age >= s.cfg.StallTimeout/2 {
 				return fail(ReasonStalled, fmt.Errorf("%w (%s without a packet): %v", errStalled, age.Round(time.Millisecond), err))
 			}
 			return fail(ReasonSessionEnded, err)
@@ -275,11 +277,18 @@ func (s *session) watch(ctx context.Context, c *gortsplib.Client, meter *videoMe
 			}
 		case now := <-check.C:
 			s.deliverEvents(ctx, &pending)
-			if age := s.packetAge(meter, lastMeta, now); age > s.cfg.StallTimeout {
+			if age := s.packetAge(meter, lastMeta, playAt, now); age > s.cfg.StallTimeout {
 				return fail(ReasonStalled, fmt.Errorf("%w (%s without a packet)", errStalled, age.Round(time.Millisecond)))
+			}
+			if !flowing && s.lastPacket(meter, lastMeta).After(playAt) {
+				flowing = true
+				s.report(ctx, &s.stream, StateOnline, "", "")
 			}
 		case now := <-window.C:
 			s.deliverEvents(ctx, &pending)
+			if !flowing {
+				continue // nothing to judge yet
+			}
 			st := s.stream
 			state, reason, detail := StateOnline, Reason(""), ""
 			if meter != nil {
@@ -308,16 +317,23 @@ func (s *session) deliverEvents(ctx context.Context, pending *[]CameraEvent) {
 	*pending = nil
 }
 
-// packetAge is the time since the last packet of the tracks played.
-func (s *session) packetAge(meter *videoMeter, lastMeta *lastPacket, now time.Time) time.Duration {
+// lastPacket is when the last packet of the tracks played arrived (zero before the first).
+func (s *session) lastPacket(meter *videoMeter, lastMeta *lastPacket) time.Time {
 	last := lastMeta.get()
 	if meter != nil {
 		if v := meter.last(); v.After(last) {
 			last = v
 		}
 	}
-	if last.IsZero() {
-		return 0
+	return last
+}
+
+// packetAge is the time since the last packet of the tracks played, or since PLAY (playAt)
+// before the first.
+func (s *session) packetAge(meter *videoMeter, lastMeta *lastPacket, playAt, now time.Time) time.Duration {
+	last := s.lastPacket(meter, lastMeta)
+	if last.Before(playAt) {
+		last = playAt
 	}
 	return now.Sub(last)
 }

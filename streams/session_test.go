@@ -244,6 +244,29 @@ func TestHealthModeMeasuresAndChangesState(t *testing.T) {
 	}
 }
 
+// A camera that accepts the session and then sends nothing is offline (stalled) from the
+// start and stays so across reconnects: it is never reported online between two stalls.
+func TestCameraStalledFromTheStartNeverFlapsOnline(t *testing.T) {
+	cam := startCamera(t, camsim.Config{ID: "cam-stall", Width: 320, Height: 240, FPS: 10})
+	if err := cam.SetFault(camsim.Fault{Stall: true}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastStreams()
+	w := watch(t, cfg, "cameras:"+catalogEntry("cam-stall", cam.URL(), "    mode: health\n"))
+	w.waitState(t, "cam-stall", streams.StateOffline, streams.ReasonStalled, 5*time.Second)
+	time.Sleep(3 * cfg.StallTimeout) // two more sessions, each stalling
+	statuses, _ := w.sink.snapshot()
+	for _, st := range statuses {
+		if st.State == streams.StateOnline {
+			t.Errorf("the stalled camera was reported online: %+v", st)
+		}
+	}
+	if err := cam.SetFault(camsim.Fault{}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitState(t, "cam-stall", streams.StateOnline, "", 6*time.Second)
+}
+
 func TestWrongPasswordIsAuthFailedAndNeverLeaks(t *testing.T) {
 	const secret = "Mk-9xq!secret"
 	cam := startCamera(t, camsim.Config{ID: "cam-auth", Width: 320, Height: 240, FPS: 10, User: "admin", Password: "right-one"})
