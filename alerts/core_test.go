@@ -458,22 +458,26 @@ levels: {i: {severity: medium}, ii: {severity: high}, iii: {severity: critical}}
 	}
 }
 
-func TestRestoreDoesNotRenotify(t *testing.T) {
+// riverAlertBeforeRestart fires gauge-a's alarm_levels alert at báo động II in one engine and
+// returns the rule file and the alert's latest event, as a restart would read it back.
+func riverAlertBeforeRestart(t *testing.T) (string, Event) {
 	file := rules(`kind: alarm_levels
 metric: water_level
 levels: {i: {severity: medium}, ii: {severity: high}, iii: {severity: critical}}`) + testRoute
 	h := newHarness(t, file)
 	h.read("gauge-a", "water_level", 82.5)
-	events := h.c.events
-	h.take()
+	return file, h.c.events[len(h.c.events)-1]
+}
 
+func TestRestoreDoesNotRenotify(t *testing.T) {
+	file, last := riverAlertBeforeRestart(t)
 	h2 := newHarness(t, file)
-	h2.c.restore([]Event{events[len(events)-1]}, h2.now)
+	h2.c.restore([]Event{last}, h2.now)
 	h2.read("gauge-a", "water_level", 82.4)
 	h2.expect("same level after a restart: nothing new")
 	h2.read("gauge-a", "water_level", 83.6)
 	h2.expect("worse after a restart: the same alert updates", "updated r0 gauge-a critical L3", "notify updated gauge-a [flood_control ioc]")
-	if a := h2.c.alerts[events[0].Alert.Fingerprint]; a == nil || a.ID != events[0].Alert.ID || a.Seq != 2 {
+	if a := h2.c.alerts[last.Alert.Fingerprint]; a == nil || a.ID != last.Alert.ID || a.Seq != 2 {
 		t.Errorf("restored alert = %+v", a)
 	}
 }
@@ -481,20 +485,14 @@ levels: {i: {severity: medium}, ii: {severity: high}, iii: {severity: critical}}
 // An alert whose sensor or camera has left the catalog (restored at start, or after a reload)
 // resolves: nothing would ever judge it again.
 func TestAlertOfASubjectGoneFromTheCatalogResolves(t *testing.T) {
-	file := rules(`kind: alarm_levels
-metric: water_level
-levels: {i: {severity: medium}, ii: {severity: high}, iii: {severity: critical}}`) + testRoute
-	h := newHarness(t, file)
-	h.read("gauge-a", "water_level", 82.5)
-	events := h.c.events
-	h.take()
-	gone := events[len(events)-1]
+	file, last := riverAlertBeforeRestart(t)
+	gone := last
 	gone.Alert.Subject, gone.Alert.Fingerprint, gone.Alert.ID = "gauge-removed", "fp-removed", "id-removed"
 
 	h2 := newHarness(t, file)
-	h2.c.restore([]Event{events[len(events)-1], gone}, h2.now)
+	h2.c.restore([]Event{last, gone}, h2.now)
 	h2.expect("restored: the removed gauge's alert resolves", "resolved r0 gauge-removed high L2", "notify resolved gauge-removed [flood_control ioc]")
-	if len(h2.c.alerts) != 1 || h2.c.alerts[events[0].Alert.Fingerprint] == nil {
+	if len(h2.c.alerts) != 1 || h2.c.alerts[last.Alert.Fingerprint] == nil {
 		t.Fatalf("live alerts after the restore: %v; want gauge-a's only", h2.c.alerts)
 	}
 
