@@ -46,6 +46,11 @@ func (m *videoMeter) packet(p *rtp.Packet, now time.Time) {
 	key := isKeyframeStart(p.Payload, m.h265)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.lastPacket.IsZero() {
+		// the first window starts at the first packet: the session's setup before it would
+		// count as a stream running slow
+		m.windowFrom = now
+	}
 	m.packets++
 	m.bytes += uint64(len(p.Payload))
 	m.lastPacket = now
