@@ -105,7 +105,11 @@ func dial(ctx context.Context, rawURL string, timeout time.Duration, transport *
 	if onDecodeError == nil {
 		onDecodeError = func(error) {}
 	}
-	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, ReadTimeout: timeout, WriteTimeout: timeout, Transport: transport,
+	// gortsplib keeps an RTSP-over-TCP session's last frame time in whole seconds and ends the
+	// session when that is ReadTimeout old: with a timeout of 1 s a healthy stream is cut
+	// whenever no frame has arrived yet in the current second. A second more keeps the
+	// configured timeout as the least. (Silent streams are our StallTimeout's to judge.)
+	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, ReadTimeout: timeout + time.Second, WriteTimeout: timeout, Transport: transport,
 		OnDecodeError: onDecodeError, OnPacketsLost: func(uint64) {}}
 	if err := c.Start2(); err != nil {
 		return nil, nil, nil, fail(classify(err), err)
