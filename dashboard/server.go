@@ -108,6 +108,9 @@ type Server struct {
 // New builds the server: /healthz runs the checks, /metrics serves the gatherer, /cap the
 // public warning feed, /api/v1 the API and its live hub, / the UI.
 func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
 	s := &Server{opts: opts, src: src, auth: authn, log: opts.Log.With("component", "dashboard")}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.m = newAPIMetrics(opts.Registerer)

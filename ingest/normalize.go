@@ -31,6 +31,15 @@ func (n *Normalizer) SetCatalog(c *Catalog) { n.catalog.Store(c) }
 // Catalog returns the catalog in use.
 func (n *Normalizer) Catalog() *Catalog { return n.catalog.Load() }
 
+// ProfileOf is the LoRaWAN device profile of sensor in the catalog in use ("" when it has none
+// or is not in the catalog), for the decoders.
+func (n *Normalizer) ProfileOf(sensor string) string {
+	if s := n.Catalog().Lookup(sensor); s != nil {
+		return s.Profile
+	}
+	return ""
+}
+
 // Check implements Check.
 func (n *Normalizer) Check(r *Reading, _ time.Time) *Rejection {
 	def, ok := Metrics[r.Metric]

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/streams"
 )
 
@@ -48,6 +49,18 @@ type Pipeline struct {
 	Checks                 []Check
 	// EventTimes bounds the times of camera events (NVR messages).
 	EventTimes TimeWindow
+}
+
+// NewPipeline is ingest's pipeline as ic configures it: its payload limits, and the checks of
+// finite values, of the time window and of norm (the catalog, units and ranges).
+func NewPipeline(ic config.Ingest, norm *Normalizer) Pipeline {
+	window := TimeWindow{MaxFuture: ic.MaxFutureSkew, MaxAge: ic.MaxAge}
+	return Pipeline{
+		MaxPayloadBytes:        ic.MaxPayloadBytes,
+		DeadLetterPayloadBytes: ic.DeadLetterPayloadBytes,
+		Checks:                 []Check{FiniteValue{}, window, norm},
+		EventTimes:             window,
+	}
 }
 
 // Process runs payload from topic, received at now, through the pipeline.

@@ -55,34 +55,23 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, norm *Normalizer, sink Sink
 	if probs := CheckConfig(ic); len(probs) > 0 {
 		return nil, probs
 	}
-	profileOf := func(sensor string) string {
-		if s := norm.Catalog().Lookup(sensor); s != nil {
-			return s.Profile
-		}
-		return ""
-	}
 	decoders := make([]Decoder, len(ic.Topics))
 	for i, t := range ic.Topics {
-		dec, err := NewDecoder(t, ic.Profiles, profileOf)
+		dec, err := NewDecoder(t, ic.Profiles, norm.ProfileOf)
 		if err != nil {
 			return nil, fmt.Errorf("ingest.topics[%d]: %w", i, err)
 		}
 		decoders[i] = dec
 	}
 	s := &Subscriber{
-		cfg:    mc,
-		topics: ic.Topics,
-		group:  ic.SharedGroup,
-		pipeline: Pipeline{
-			MaxPayloadBytes:        ic.MaxPayloadBytes,
-			DeadLetterPayloadBytes: ic.DeadLetterPayloadBytes,
-			Checks:                 []Check{FiniteValue{}, TimeWindow{MaxFuture: ic.MaxFutureSkew, MaxAge: ic.MaxAge}, norm},
-			EventTimes:             TimeWindow{MaxFuture: ic.MaxFutureSkew, MaxAge: ic.MaxAge},
-		},
-		sink: sink,
-		log:  log.With("component", "ingest"),
-		m:    newMetrics(reg),
-		now:  time.Now,
+		cfg:      mc,
+		topics:   ic.Topics,
+		group:    ic.SharedGroup,
+		pipeline: NewPipeline(ic, norm),
+		sink:     sink,
+		log:      log.With("component", "ingest"),
+		m:        newMetrics(reg),
+		now:      time.Now,
 	}
 	opts := mqtt.NewClientOptions().
 		AddBroker(mc.Broker).

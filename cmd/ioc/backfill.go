@@ -59,22 +59,18 @@ func simBackfill(args []string, stdout, stderr io.Writer) int {
 	if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
 		return fail(exitFailed, err)
 	}
+	norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), false)
 	decoders := map[string]ingest.Decoder{}
 	for _, f := range []string{"senml", "ttn", "json", "frigate"} {
-		if decoders[f], err = ingest.NewDecoder(config.Topic{Format: f}, cfg.Ingest.Profiles, func(id string) string {
-			if s := cat.Lookup(id); s != nil {
-				return s.Profile
-			}
-			return ""
-		}); err != nil {
+		if decoders[f], err = ingest.NewDecoder(config.Topic{Format: f}, cfg.Ingest.Profiles, norm.ProfileOf); err != nil {
 			return fail(exitFailed, err)
 		}
 	}
 	end := time.Now().UTC().Truncate(*interval)
 	start := end.Add(-time.Duration(*days) * 24 * time.Hour)
-	pipe := ingest.Pipeline{MaxPayloadBytes: cfg.Ingest.MaxPayloadBytes, DeadLetterPayloadBytes: cfg.Ingest.DeadLetterPayloadBytes,
-		Checks: []ingest.Check{ingest.FiniteValue{}, ingest.TimeWindow{MaxFuture: cfg.Ingest.MaxFutureSkew, MaxAge: end.Sub(start) + 24*time.Hour},
-			ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), false)}}
+	ic := cfg.Ingest
+	ic.MaxAge = end.Sub(start) + 24*time.Hour // history older than the live horizon is wanted here
+	pipe := ingest.NewPipeline(ic, norm)
 	writer := analytics.NewWriter(conn, nil, cfg.Writer, cfg.ClickHouse.QueryTimeout, prometheus.NewRegistry(), log)
 	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
