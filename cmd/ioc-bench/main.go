@@ -51,6 +51,7 @@ func main() {
 		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
 		fs.StringVar(&opts.Broker, "broker", envOr("IOC_TEST_MQTT_BROKER", "tcp://127.0.0.1:1883"), "MQTT broker URL")
 		_ = fs.Parse(os.Args[2:])
+		fmt.Println(brokerStore(opts.Broker))
 		err = benchIngest(ctx, opts)
 	case "alerts":
 		fs := flag.NewFlagSet("alerts", flag.ExitOnError)
@@ -69,6 +70,7 @@ func main() {
 			err = fmt.Errorf("want a positive rate, batch and probe count")
 			break
 		}
+		fmt.Println(brokerStore(opts.Broker))
 		err = benchAlerts(ctx, opts)
 	case "dashboard":
 		fs := flag.NewFlagSet("dashboard", flag.ExitOnError)
@@ -89,6 +91,7 @@ func main() {
 			err = fmt.Errorf("want a multiple of 10 clients, walls up to clients, a positive rate, batch and probe count")
 			break
 		}
+		fmt.Println(brokerStore(opts.Broker))
 		err = benchDashboard(ctx, opts)
 	case "analytics":
 		fs := flag.NewFlagSet("analytics", flag.ExitOnError)
