@@ -35,7 +35,8 @@ func brokerStore(broker string) string {
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		return fmt.Sprintf("broker store: unknown (subscribe: %v)", tok.Error())
 	}
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// retained, but not always there yet: Mosquitto publishes them every sys_interval (10 s)
+	for deadline := time.Now().Add(12 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		mu.Lock()
 		n, okN := got["$SYS/broker/store/messages/count"]
 		b, okB := got["$SYS/broker/store/messages/bytes"]
@@ -49,5 +50,5 @@ func brokerStore(broker string) string {
 			return s
 		}
 	}
-	return "broker store: unknown (no $SYS/broker/store/messages from this broker)"
+	return "broker store: unknown (no $SYS/broker/store/messages from this broker within 12 s)"
 }
