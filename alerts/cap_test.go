@@ -167,7 +167,7 @@ severity: high`) + testRoute
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.c.setCatalogs(sensors, nil)
+	h.c.setCatalogs(sensors, nil, h.now)
 	cfg := config.Default().Alerts.CAP
 	cfg.Sender, cfg.SenderName, cfg.Web = "ioc.laocai.test", "Trung tâm IOC Lào Cai", "https://ioc.laocai.test/canh-bao"
 	// the feeds' goroutines read the clock while the test moves it

@@ -65,7 +65,7 @@ type live struct {
 func newCore(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCatalog, now time.Time) *core {
 	c := &core{since: now, alerts: map[string]*live{}, byID: map[string]*live{}, closed: map[string]Severity{},
 		silences: map[string]*Silence{}, lastActive: map[[2]string]time.Time{}, uneval: func(string, string) {}}
-	c.setCatalogs(sensors, cameras)
+	c.setCatalogs(sensors, cameras, now)
 	c.setRules(rf, now)
 	return c
 }
@@ -142,8 +142,9 @@ func (c *core) gone(a *Alert) bool {
 }
 
 // setCatalogs gives the engine the sensor and camera catalogs (subjects' names, districts,
-// alarm levels, intervals).
-func (c *core) setCatalogs(sensors *ingest.Catalog, cameras *streams.CameraCatalog) {
+// alarm levels, intervals) and binds the live alerts again: an alert whose subject left its
+// catalog resolves.
+func (c *core) setCatalogs(sensors *ingest.Catalog, cameras *streams.CameraCatalog, now time.Time) {
 	c.sensors, c.cameras = sensors, cameras
 	set := map[string]bool{}
 	if sensors != nil {
@@ -163,6 +164,7 @@ func (c *core) setCatalogs(sensors *ingest.Catalog, cameras *streams.CameraCatal
 		}
 	}
 	sort.Strings(c.districts)
+	c.rebind(now)
 }
 
 // observe evaluates readings.

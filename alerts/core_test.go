@@ -500,8 +500,7 @@ func TestAlertOfASubjectGoneFromTheCatalogResolves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2.c.setCatalogs(sensors, h2.c.cameras)
-	h2.c.rebind(h2.now)
+	h2.c.setCatalogs(sensors, h2.c.cameras, h2.now)
 	h2.expect("gauge-a left the catalog on a reload", "resolved r0 gauge-a high L2", "notify resolved gauge-a [flood_control ioc]")
 }
 

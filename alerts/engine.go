@@ -298,8 +298,7 @@ func (e *Engine) SetCatalogs(ctx context.Context, sensors *ingest.Catalog, camer
 		if cameras == nil {
 			cameras = c.cameras
 		}
-		c.setCatalogs(sensors, cameras)
-		c.rebind(e.opts.Now().UTC())
+		c.setCatalogs(sensors, cameras, e.opts.Now().UTC())
 	})
 }
 
