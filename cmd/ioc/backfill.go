@@ -61,7 +61,7 @@ func simBackfill(args []string, stdout, stderr io.Writer) int {
 	}
 	norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), false)
 	decoders := map[string]ingest.Decoder{}
-	for _, f := range []string{"senml", "ttn", "json", "frigate"} {
+	for _, f := range []string{"senml", "ttn", "json"} { // the formats of Province.Messages
 		if decoders[f], err = ingest.NewDecoder(config.Topic{Format: f}, cfg.Ingest.Profiles, norm.ProfileOf); err != nil {
 			return fail(exitFailed, err)
 		}

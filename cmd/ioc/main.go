@@ -6,6 +6,7 @@
 //	ioc check   [--config FILE]   validate a config file (and the catalogs and alert rules it
 //	                              names) and print every error with its path
 //	ioc sim province [flags]      publish a simulated province's sensors (see ioc sim --help)
+//	ioc sim backfill [flags]      store a simulated province's history of the last days
 //	ioc sim cameras [flags]       run simulated RTSP cameras (see ioc sim cameras --help)
 //	ioc token --id ID --name NAME --role ROLE [--units a,b]
 //	                              make an API key: print the token and its config entry

@@ -586,7 +586,7 @@ function showSimulation() {
   el.classList.toggle('hidden', !sim);
   if (!sim) return;
   el.textContent = (S.lang === 'en' ? sim.title_en : sim.title_vi) + (sim.speed !== 1 ? ' · ×' + sim.speed : '');
-  el.title = t('simulatedHelp').replace('{x}', sim.speed);
+  el.title = t('simulatedHelp', { x: sim.speed });
 }
 
 document.addEventListener('click', (ev) => {
