@@ -220,6 +220,36 @@ levels:
 	}
 }
 
+// TestAlarmLevelBoundaries checks the engine at each báo động level exactly and just under
+// it: reaching a level is being at it, as the map shows (ingest.AlarmLevels.Level).
+func TestAlarmLevelBoundaries(t *testing.T) {
+	file := rules(`kind: alarm_levels
+metric: water_level
+levels:
+  i: {severity: medium}
+  ii: {severity: high}
+  iii: {severity: critical}`) + testRoute
+	levels := &ingest.AlarmLevels{I: 80, II: 82, III: 83.5}
+	for _, tc := range []struct {
+		v    float64
+		want []string
+	}{
+		{79.99, nil},
+		{80, []string{"firing r0 gauge-a medium L1", "notify firing gauge-a [flood_control ioc]"}},
+		{82, []string{"firing r0 gauge-a high L2", "notify firing gauge-a [flood_control ioc]"}},
+		{81.99, []string{"firing r0 gauge-a medium L1", "notify firing gauge-a [flood_control ioc]"}},
+		{83.5, []string{"firing r0 gauge-a critical L3", "notify firing gauge-a [flood_control ioc]"}},
+		{83.49, []string{"firing r0 gauge-a high L2", "notify firing gauge-a [flood_control ioc]"}},
+	} {
+		h := newHarness(t, file)
+		h.read("gauge-a", "water_level", tc.v)
+		h.expect(fmt.Sprintf("%g m", tc.v), tc.want...)
+		if l := levels.Level(tc.v); (l == 0) != (len(tc.want) == 0) || (l > 0 && !strings.HasSuffix(tc.want[0], fmt.Sprintf("L%d", l))) {
+			t.Errorf("%g m: the map's level %d disagrees with the engine's %v", tc.v, l, tc.want)
+		}
+	}
+}
+
 func TestRate(t *testing.T) {
 	h := newHarness(t, rules(`kind: rate
 metric: water_level

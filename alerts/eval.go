@@ -117,6 +117,12 @@ func level(steps []step, cur int, x float64) int {
 			n = i
 		}
 	}
+	return hold(steps, cur, x, n)
+}
+
+// hold keeps a subject at its current step cur while x has not fallen past the clear distance
+// of a step above n, the step x passes now.
+func hold(steps []step, cur int, x float64, n int) int {
 	for k := cur; k > n; k-- {
 		if x > steps[k].threshold-steps[k].clear {
 			return k
@@ -127,7 +133,12 @@ func level(steps []step, cur int, x float64) int {
 
 // graded turns a subject's new step into a condition.
 func (c *compiled) graded(st *subjectState, steps []step, x float64, source, subject string, v float64) condition {
-	st.step = level(steps, st.step, x)
+	return c.stepTo(st, steps, level(steps, st.step, x), source, subject, v)
+}
+
+// stepTo puts a subject at step n and turns it into a condition.
+func (c *compiled) stepTo(st *subjectState, steps []step, n int, source, subject string, v float64) condition {
+	st.step = n
 	cond := condition{rule: c, source: source, subject: subject, value: v, active: st.step >= 0}
 	if cond.active {
 		cond.grade = steps[st.step].grade
@@ -178,7 +189,11 @@ func (c *compiled) reading(r *ingest.Reading, s *ingest.Sensor) (cond condition,
 		if s.AlarmLevels == nil {
 			return condition{}, unevalNoLevels, false
 		}
-		return c.graded(st, c.alarmSteps(s), r.Value, SourceSensor, s.ID, r.Value), "", true
+		// The station's level is ingest's rule (reaching a level is being at it); the steps
+		// only add the hysteresis on the way down.
+		steps := c.alarmSteps(s)
+		n := hold(steps, st.step, r.Value, s.AlarmLevels.Level(r.Value)-1)
+		return c.stepTo(st, steps, n, SourceSensor, s.ID, r.Value), "", true
 	case KindRate:
 		if !st.add(r.Time, r.Value, c.Per) {
 			return condition{}, unevalOutOfOrder, false

@@ -114,18 +114,10 @@ func (c *City) Catalogs() (*ingest.Catalog, *streams.CameraCatalog) {
 
 // alarmLevel is the báo động level v stands at, 0 below I.
 func alarmLevel(s *ingest.Sensor, metric string, v float64) int {
-	if s == nil || s.AlarmLevels == nil || metric != "water_level" {
+	if s == nil || metric != "water_level" {
 		return 0
 	}
-	switch a := s.AlarmLevels; {
-	case v >= a.III:
-		return 3
-	case v >= a.II:
-		return 2
-	case v >= a.I:
-		return 1
-	}
-	return 0
+	return s.AlarmLevels.Level(v)
 }
 
 // Readings shows accepted readings.

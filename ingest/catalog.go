@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -110,6 +111,23 @@ type AlarmLevels struct {
 	I   float64 `yaml:"i"`
 	II  float64 `yaml:"ii"`
 	III float64 `yaml:"iii"`
+}
+
+// Level is the báo động level a water level v stands at: 1, 2 or 3, 0 below I. Reaching a
+// level is being at it (v == I is báo động I). It is the one place this rule lives: the map,
+// the live hub and the alert engine all ask it.
+func (a *AlarmLevels) Level(v float64) int {
+	switch {
+	case a == nil || math.IsNaN(v):
+		return 0
+	case v >= a.III:
+		return 3
+	case v >= a.II:
+		return 2
+	case v >= a.I:
+		return 1
+	}
+	return 0
 }
 
 // Lookup returns the sensor with id, or nil.
