@@ -68,4 +68,35 @@ func TestGStreamerRTSPServer(t *testing.T) {
 	if !near(st.KeyframeInterval, 2, 0.3) {
 		t.Errorf("keyframe interval %.2f s, want about 2 (key-int-max 30 at 15 fps)", st.KeyframeInterval)
 	}
+
+	// A second viewer joins the shared pipeline (ffmpeg, for 3 s): the server's RTP clock
+	// for our session may jump, which must not make a healthy camera degraded or low_fps, nor
+	// give it an absurd keyframe interval.
+	viewer := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url, "-t", "3", "-f", "null", "-")
+	var viewerOut strings.Builder
+	viewer.Stdout, viewer.Stderr = &viewerOut, &viewerOut
+	if err := viewer.Start(); err != nil {
+		t.Fatalf("the second viewer (ffmpeg): %v", err)
+	}
+	viewerDone := make(chan error, 1)
+	go func() { viewerDone <- viewer.Wait() }()
+	var until time.Time // two seconds of windows after the viewer left
+	seen := 0
+	for until.IsZero() || time.Now().Before(until) {
+		select {
+		case err := <-viewerDone:
+			if err != nil {
+				t.Fatalf("the second viewer (ffmpeg) failed: %v: %s", err, viewerOut.String())
+			}
+			until = time.Now().Add(2 * time.Second)
+		case <-time.After(100 * time.Millisecond):
+		}
+		st, _ := w.latest("gst")
+		seen++
+		if st.State != streams.StateOnline || st.KeyframeInterval > 10 || !near(st.FPS, 15, 0.3) {
+			t.Fatalf("while a second viewer joined: %s/%s at %.3f fps, keyframe interval %.1f s; want online at about 15 fps",
+				st.State, st.Reason, st.FPS, st.KeyframeInterval)
+		}
+	}
+	t.Logf("%d statuses looked at while a second viewer came and went", seen)
 }

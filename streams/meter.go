@@ -17,24 +17,32 @@ type videoMeter struct {
 	h265      bool
 	clockRate float64
 
-	mu         sync.Mutex
-	packets    uint64
-	bytes      uint64
-	frames     int // access units started in the window
-	firstTS    uint32
-	lastTS     uint32
-	haveTS     bool
-	lastKeyTS  uint32
-	haveKey    bool
-	keyGap     float64 // seconds between the last two keyframes
-	lastPacket time.Time
-	windowFrom time.Time
-	lost       uint64
-	nextSeq    uint16
-	haveSeq    bool
-	transit    float64 // arrival minus RTP time of the previous packet, in seconds
-	jitter     float64 // seconds
-	origin     time.Time
+	mu      sync.Mutex
+	packets uint64
+	bytes   uint64
+	frames  int // access units started in the window
+	lastTS  uint32
+	haveTS  bool
+	// The window's RTP times, unwrapped (each step read as a signed 32-bit difference, so
+	// the counter wrapping past 2^32 is one more step), in segments broken where the clock
+	// jumps: a restarted camera, a second viewer joining a shared GStreamer pipeline.
+	tsNow           int64 // the last access unit's time in the current segment
+	segMin, segMax  int64
+	segFrames       int   // access units in the current segment
+	doneTicks       int64 // RTP ticks spanned by the window's closed segments
+	doneIntervals   int   // frame intervals in them
+	discontinuities uint64
+	lastKeyTS       uint32
+	haveKey         bool
+	keyGap          float64 // seconds between the last two keyframes
+	lastPacket      time.Time
+	windowFrom      time.Time
+	lost            uint64
+	nextSeq         uint16
+	haveSeq         bool
+	transit         float64 // arrival minus RTP time of the previous packet, in seconds
+	jitter          float64 // seconds
+	origin          time.Time
 }
 
 func newVideoMeter(h265 bool, clockRate int, now time.Time) *videoMeter {
@@ -70,18 +78,56 @@ func (m *videoMeter) packet(p *rtp.Packet, now time.Time) {
 	}
 	m.transit = transit
 	if !m.haveTS || p.Timestamp != m.lastTS {
-		if !m.haveTS || m.frames == 0 {
-			m.firstTS = p.Timestamp
-		}
-		m.lastTS, m.haveTS = p.Timestamp, true
-		m.frames++
+		m.accessUnit(p.Timestamp)
 	}
 	if key && (!m.haveKey || p.Timestamp != m.lastKeyTS) {
 		if m.haveKey {
-			m.keyGap = float64(p.Timestamp-m.lastKeyTS) / m.clockRate
+			if d := int32(p.Timestamp - m.lastKeyTS); d > 0 {
+				m.keyGap = float64(d) / m.clockRate
+			}
 		}
 		m.lastKeyTS, m.haveKey = p.Timestamp, true
 	}
+}
+
+// maxStepBack and maxStepAhead bound, in seconds of RTP time, a step between two access units
+// that is still one stream: B-frames step back by a few frames; a longer step back, or a step
+// ahead of more than maxStepAhead, is a discontinuity.
+const (
+	maxStepBack  = 1
+	maxStepAhead = 10
+)
+
+// accessUnit accounts the start of an access unit at RTP time ts.
+func (m *videoMeter) accessUnit(ts uint32) {
+	if m.haveTS {
+		d := int64(int32(ts - m.lastTS))
+		if float64(-d) > maxStepBack*m.clockRate || float64(d) > maxStepAhead*m.clockRate {
+			// A discontinuity: the segment so far keeps its measure, a new one starts here,
+			// and no keyframe interval is measured across it.
+			m.closeSegment()
+			m.haveKey = false
+			m.discontinuities++
+			d = 0
+		}
+		m.tsNow += d
+	}
+	m.lastTS, m.haveTS = ts, true
+	if m.segFrames == 0 {
+		m.segMin, m.segMax = m.tsNow, m.tsNow
+	}
+	m.segMin, m.segMax = min(m.segMin, m.tsNow), max(m.segMax, m.tsNow)
+	m.segFrames++
+	m.frames++
+}
+
+// closeSegment adds the current segment's span to the window's.
+func (m *videoMeter) closeSegment() {
+	if m.segFrames >= 2 {
+		m.doneTicks += m.segMax - m.segMin
+		m.doneIntervals += m.segFrames - 1
+	}
+	m.segFrames = 0
 }
 
 // last is when the last packet arrived (zero before the first).
@@ -95,7 +141,10 @@ func (m *videoMeter) last() time.Time {
 type meterWindow struct {
 	fps, bitrateKbps, keyframeInterval, jitterMs float64
 	packets, lost                                uint64
-	lastPacket                                   time.Time
+	// discontinuities are the jumps of the RTP clock in the window (restarted sender, a
+	// shared pipeline's new viewer), each starting a new segment of measure.
+	discontinuities uint64
+	lastPacket      time.Time
 }
 
 // take returns the window's figures at now and starts a new window.
@@ -107,12 +156,13 @@ func (m *videoMeter) take(now time.Time) meterWindow {
 	if secs > 0 {
 		w.bitrateKbps = float64(m.bytes) * 8 / 1000 / secs
 	}
-	// The frame rate comes from the RTP clock: frames-1 intervals between the first and the
-	// last timestamp of the window. With too few frames for that, count them in wall time.
-	span := float64(m.lastTS-m.firstTS) / m.clockRate
+	// The frame rate comes from the RTP clock: the frame intervals of the window's segments
+	// over the RTP time they span. With too few frames for that, count them in wall time.
+	m.closeSegment()
+	span := float64(m.doneTicks) / m.clockRate
 	switch {
-	case m.frames >= 3 && span > 0:
-		w.fps = float64(m.frames-1) / span
+	case m.doneIntervals >= 2 && span > 0:
+		w.fps = float64(m.doneIntervals) / span
 		// A stream that stopped before the window ended runs slower than its timestamps say.
 		if wall := float64(m.frames) / secs; secs > 0 && wall < w.fps {
 			w.fps = wall
@@ -121,6 +171,8 @@ func (m *videoMeter) take(now time.Time) meterWindow {
 		w.fps = float64(m.frames) / secs
 	}
 	m.packets, m.bytes, m.frames, m.lost = 0, 0, 0, 0
+	w.discontinuities = m.discontinuities
+	m.doneTicks, m.doneIntervals, m.discontinuities = 0, 0, 0
 	m.windowFrom = now
 	return w
 }

@@ -14,6 +14,7 @@ type metrics struct {
 	eventsDropped  prometheus.Counter
 	metadataErrors *prometheus.CounterVec
 	clockSkew      prometheus.Counter
+	rtpJumps       prometheus.Counter
 }
 
 // stateCounter reports the cameras in each state when /metrics is read.
@@ -62,6 +63,9 @@ func newMetrics(reg prometheus.Registerer, count func() map[State]int) *metrics 
 		clockSkew: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ioc_camera_event_clock_skew_total", Help: "Camera events stamped further from the server clock than streams.max_clock_skew, stored at their arrival time.",
 		}),
+		rtpJumps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_camera_rtp_discontinuities_total", Help: "Jumps of a video track's RTP clock (a restarted camera, a new viewer of a shared pipeline); the frame rate is measured on each side apart.",
+		}),
 	}
 	for _, s := range []State{StateOnline, StateDegraded, StateOffline} {
 		m.stateChanges.WithLabelValues(string(s))
@@ -69,7 +73,7 @@ func newMetrics(reg prometheus.Registerer, count func() map[State]int) *metrics 
 	m.metadataErrors.WithLabelValues("reassembly")
 	m.metadataErrors.WithLabelValues("parse")
 	reg.MustRegister(m.sessions, m.connects, m.reconnects, m.stateChanges, m.packets, m.decodeErrors,
-		m.events, m.eventsDropped, m.metadataErrors, m.clockSkew,
+		m.events, m.eventsDropped, m.metadataErrors, m.clockSkew, m.rtpJumps,
 		stateCounter{desc: prometheus.NewDesc("ioc_cameras", "Cameras by their latest state.", []string{"state"}, nil), count: count})
 	return m
 }

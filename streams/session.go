@@ -95,6 +95,13 @@ func (s *session) run(ctx context.Context) {
 	}
 }
 
+// take ends the meter's window at now and counts its RTP clock's jumps.
+func (s *session) take(meter *videoMeter, now time.Time) meterWindow {
+	w := meter.take(now)
+	s.sup.m.rtpJumps.Add(float64(w.discontinuities))
+	return w
+}
+
 func (s *session) probeInterval() time.Duration {
 	if s.cam.ProbeInterval > 0 {
 		return s.cam.ProbeInterval
@@ -292,7 +299,7 @@ func (s *session) watch(ctx context.Context, c *gortsplib.Client, meter *videoMe
 			st := s.stream
 			state, reason, detail := StateOnline, Reason(""), ""
 			if meter != nil {
-				w := meter.take(now)
+				w := s.take(meter, now)
 				w.fill(&st, now)
 				state, reason, detail = judge(&st, s.cam.Expected, s.spsFPS, s.sup.limits)
 			} else {
@@ -429,7 +436,7 @@ func (s *session) probe(ctx context.Context) error {
 	case <-t.C:
 	}
 	now := time.Now()
-	w := meter.take(now)
+	w := s.take(meter, now)
 	if w.packets == 0 {
 		return fail(ReasonStalled, fmt.Errorf("%w: none in a %s probe", errStalled, s.cfg.ProbePlay))
 	}
