@@ -9,7 +9,7 @@ import (
 )
 
 const (
-	insertCameraStatus = "INSERT INTO camera_status (ts, camera_id, state, reason, detail, change, since, mode, codec, width, height, " +
+	insertCameraStatus = "INSERT INTO camera_status (ts, ms, camera_id, state, reason, detail, change, since, mode, codec, width, height, " +
 		"fps, bitrate_kbps, keyframe_interval_s, packets_received, packets_lost, jitter_ms, last_packet_age_s, ingest_time)"
 	insertCameraEvents = "INSERT INTO camera_events (ts, ms, camera_id, source, kind, topic, rule, state, operation, object_class, " +
 		"object_id, plate, score, count, data, ingest_time)"
@@ -20,13 +20,14 @@ type statusColumns struct {
 	ts, since, ingestTime                         []time.Time
 	camera, state, reason, detail, mode, codec    []string
 	change                                        []uint8
-	width, height                                 []uint16
+	ms, width, height                             []uint16
 	fps, bitrate, keyframe, jitter, lastPacketAge []float32
 	received, lost                                []uint64
 }
 
 func (c *statusColumns) add(s *streams.CameraStatus) {
 	c.ts = append(c.ts, s.Time)
+	c.ms = append(c.ms, uint16(s.Time.Nanosecond()/1e6))
 	c.camera = append(c.camera, s.Camera)
 	c.state = append(c.state, string(s.State))
 	c.reason = append(c.reason, string(s.Reason))
@@ -62,7 +63,7 @@ func (c *statusColumns) add(s *streams.CameraStatus) {
 func (c *statusColumns) len() int { return len(c.ts) }
 
 func (c *statusColumns) columns() []any {
-	return []any{c.ts, c.camera, c.state, c.reason, c.detail, c.change, c.since, c.mode, c.codec, c.width, c.height,
+	return []any{c.ts, c.ms, c.camera, c.state, c.reason, c.detail, c.change, c.since, c.mode, c.codec, c.width, c.height,
 		c.fps, c.bitrate, c.keyframe, c.received, c.lost, c.jitter, c.lastPacketAge, c.ingestTime}
 }
 

@@ -64,3 +64,39 @@ func TestWriterStoresCameraRows(t *testing.T) {
 		})
 	}
 }
+
+// A camera that changes state twice within one second keeps both changes, each with its own
+// reason, even read with FINAL (the ReplacingMergeTree's key).
+func TestTwoCameraChangesInOneSecond(t *testing.T) {
+	ctx := context.Background()
+	w, conn, _ := startWriterWith(t, testenv.ClickHouseConfig(t), true, nil, writerConfig())
+	first := streams.CameraStatus{Time: t0.Add(100 * time.Millisecond), Camera: "lc-cam-1", State: streams.StateOffline,
+		Reason: streams.ReasonTimeout, Change: true, Since: t0, LastPacketAge: -1}
+	second := first
+	second.Time, second.Reason = t0.Add(700*time.Millisecond), streams.ReasonRefused
+	for _, st := range []streams.CameraStatus{first, second} { // two deliveries, as the session makes them
+		if err := w.DeliverCamera(ctx, []streams.CameraStatus{st}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var reasons []string
+	waitFor(t, "both camera changes", func() bool {
+		rows, err := conn.Query(ctx, "SELECT reason FROM camera_status FINAL WHERE camera_id = 'lc-cam-1' ORDER BY ts, ms")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		reasons = reasons[:0]
+		for rows.Next() {
+			var r string
+			if err := rows.Scan(&r); err != nil {
+				t.Fatal(err)
+			}
+			reasons = append(reasons, r)
+		}
+		return len(reasons) == 2
+	})
+	if reasons[0] != "timeout" || reasons[1] != "refused" {
+		t.Errorf("stored reasons %v, want [timeout refused]", reasons)
+	}
+}
