@@ -29,8 +29,8 @@ func (f *Feed) Deliver(ctx context.Context, d ingest.Delivery) error {
 func (f *Feed) Flush(ctx context.Context) error { return ingest.FlushSink(ctx, f.Readings) }
 
 // DeliverCamera passes camera statuses and events on to the writer, then to the engine.
-func (f *Feed) DeliverCamera(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent) error {
-	if err := f.Cameras.DeliverCamera(ctx, statuses, events); err != nil {
+func (f *Feed) DeliverCamera(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent, refused []streams.RefusedMetadata) error {
+	if err := f.Cameras.DeliverCamera(ctx, statuses, events, refused); err != nil {
 		return err
 	}
 	return f.Engine.ObserveCameras(ctx, statuses, events)

@@ -33,7 +33,9 @@ func TestWriterStoresCameraRows(t *testing.T) {
 			ev := streams.CameraEvent{Time: t0.Add(1250 * time.Millisecond), Camera: "lc-cam-1", Source: "onvif", Kind: streams.EventObject,
 				Topic: "VideoAnalytics/Object", ObjectClass: streams.ClassVehicle, ObjectID: "7", Plate: "24A-123.45", Score: 0.75,
 				Data: []streams.KV{{Name: "zone", Value: "Cửa khẩu"}}, Received: t0.Add(2 * time.Second)}
-			if err := w.DeliverCamera(ctx, []streams.CameraStatus{st}, []streams.CameraEvent{ev}); err != nil {
+			refused := streams.RefusedMetadata{Time: t0, Camera: "lc-cam-1", Reason: streams.RefusedTextTooLong,
+				Detail: "onvif metadata: the text of Topic is longer than 1024 bytes", Document: []byte("<tt:MetadataStream>"), Size: 5000}
+			if err := w.DeliverCamera(ctx, []streams.CameraStatus{st}, []streams.CameraEvent{ev}, []streams.RefusedMetadata{refused}); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "the camera rows", func() bool {
@@ -61,6 +63,14 @@ func TestWriterStoresCameraRows(t *testing.T) {
 			if !ts.Equal(t0.Add(time.Second)) || ms != 250 || class != "vehicle" || plate != "24A-123.45" || data != "zone=Cửa khẩu" {
 				t.Errorf("camera_events row: %s %d %s %s %q", ts, ms, class, plate, data)
 			}
+			var source, topic, reason2, payload string
+			var size uint32
+			if err := conn.QueryRow(ctx, "SELECT source, topic, reason, payload, payload_size FROM dead_letters").Scan(&source, &topic, &reason2, &payload, &size); err != nil {
+				t.Fatal(err)
+			}
+			if source != "onvif" || topic != "lc-cam-1" || reason2 != "onvif_text_too_long" || payload != "<tt:MetadataStream>" || size != 5000 {
+				t.Errorf("dead letter of a refused document: %s %s %s %q %d", source, topic, reason2, payload, size)
+			}
 		})
 	}
 }
@@ -75,7 +85,7 @@ func TestTwoCameraChangesInOneSecond(t *testing.T) {
 	second := first
 	second.Time, second.Reason = t0.Add(700*time.Millisecond), streams.ReasonRefused
 	for _, st := range []streams.CameraStatus{first, second} { // two deliveries, as the session makes them
-		if err := w.DeliverCamera(ctx, []streams.CameraStatus{st}, nil); err != nil {
+		if err := w.DeliverCamera(ctx, []streams.CameraStatus{st}, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

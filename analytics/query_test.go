@@ -213,7 +213,7 @@ func TestCameraUptime(t *testing.T) {
 	for i, state := range []streams.State{streams.StateOnline, streams.StateOnline, streams.StateOffline, streams.StateOnline} {
 		sts = append(sts, streams.CameraStatus{Time: q0.Add(time.Duration(i) * time.Minute), Camera: "cam-1", State: state})
 	}
-	if err := w.DeliverCamera(ctx, sts, nil); err != nil {
+	if err := w.DeliverCamera(ctx, sts, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Flush(ctx); err != nil {

@@ -72,10 +72,16 @@ func (w *Writer) Deliver(ctx context.Context, d ingest.Delivery) error {
 	return w.enqueue(ctx, queued{d: d})
 }
 
-// DeliverCamera queues camera statuses and events for storage, like Deliver. It implements
+// DeliverCamera queues camera statuses and events for storage, like Deliver, and the refused
+// metadata documents as dead letters (source onvif, topic the camera's id). It implements
 // streams.Sink.
-func (w *Writer) DeliverCamera(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent) error {
-	return w.enqueue(ctx, queued{d: ingest.Delivery{CameraEvents: events}, statuses: statuses})
+func (w *Writer) DeliverCamera(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent, refused []streams.RefusedMetadata) error {
+	d := ingest.Delivery{CameraEvents: events}
+	for _, r := range refused {
+		d.DeadLetters = append(d.DeadLetters, ingest.DeadLetter{Time: r.Time, Source: "onvif", Topic: r.Camera,
+			Reason: ingest.Reason(r.Reason), Detail: r.Detail, Payload: r.Document, PayloadSize: r.Size})
+	}
+	return w.enqueue(ctx, queued{d: d, statuses: statuses})
 }
 
 func (w *Writer) enqueue(ctx context.Context, q queued) error {

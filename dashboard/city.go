@@ -264,8 +264,8 @@ func (w *Watch) Deliver(ctx context.Context, d ingest.Delivery) error {
 func (w *Watch) Flush(ctx context.Context) error { return ingest.FlushSink(ctx, w.Readings) }
 
 // DeliverCamera implements streams.Sink.
-func (w *Watch) DeliverCamera(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent) error {
-	if err := w.Cameras.DeliverCamera(ctx, statuses, events); err != nil {
+func (w *Watch) DeliverCamera(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent, refused []streams.RefusedMetadata) error {
+	if err := w.Cameras.DeliverCamera(ctx, statuses, events, refused); err != nil {
 		return err
 	}
 	w.City.CameraStatuses(statuses)

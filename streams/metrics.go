@@ -15,6 +15,7 @@ type metrics struct {
 	metadataErrors *prometheus.CounterVec
 	clockSkew      prometheus.Counter
 	rtpJumps       prometheus.Counter
+	refusedDropped prometheus.Counter
 }
 
 // stateCounter reports the cameras in each state when /metrics is read.
@@ -66,6 +67,9 @@ func newMetrics(reg prometheus.Registerer, count func() map[State]int) *metrics 
 		rtpJumps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ioc_camera_rtp_discontinuities_total", Help: "Jumps of a video track's RTP clock (a restarted camera, a new viewer of a shared pipeline); the frame rate is measured on each side apart.",
 		}),
+		refusedDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_camera_refused_metadata_dropped_total", Help: "Refused ONVIF metadata documents not kept as dead letters because the session's queue was full (each is still counted in ioc_camera_metadata_errors_total).",
+		}),
 	}
 	for _, s := range []State{StateOnline, StateDegraded, StateOffline} {
 		m.stateChanges.WithLabelValues(string(s))
@@ -73,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, count func() map[State]int) *metrics 
 	m.metadataErrors.WithLabelValues("reassembly")
 	m.metadataErrors.WithLabelValues("parse")
 	reg.MustRegister(m.sessions, m.connects, m.reconnects, m.stateChanges, m.packets, m.decodeErrors,
-		m.events, m.eventsDropped, m.metadataErrors, m.clockSkew, m.rtpJumps,
+		m.events, m.eventsDropped, m.metadataErrors, m.clockSkew, m.rtpJumps, m.refusedDropped,
 		stateCounter{desc: prometheus.NewDesc("ioc_cameras", "Cameras by their latest state.", []string{"state"}, nil), count: count})
 	return m
 }

@@ -3,7 +3,6 @@ package streams
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -22,8 +21,48 @@ type MetadataLimits struct {
 // handful of levels deep) and small enough that a hostile one costs nothing.
 var DefaultMetadataLimits = MetadataLimits{MaxBytes: 256 << 10, MaxDepth: 32, MaxElements: 20000}
 
-// maxTextBytes bounds the text of one element we keep (topic, class, plate).
+// maxTextBytes bounds the text of one element we keep (topic, class, plate): a document
+// with a longer one is refused, never read with the text cut or left out.
 const maxTextBytes = 1024
+
+// Why a metadata document was refused, as its dead letter says.
+const (
+	// RefusedTextTooLong: an element whose text we keep (topic, class, plate) is longer
+	// than maxTextBytes.
+	RefusedTextTooLong = "onvif_text_too_long"
+	// RefusedMalformed: anything else ParseMetadata refuses (not XML, a DOCTYPE, too
+	// large, too deep, the wrong root).
+	RefusedMalformed = "onvif_malformed"
+	// RefusedReassembly: the RTP packets did not make a whole document (a lost packet, an
+	// oversized document).
+	RefusedReassembly = "onvif_reassembly"
+)
+
+// MetadataError is why ParseMetadata refused a document.
+type MetadataError struct {
+	Reason string // one of the Refused* constants
+	Err    error
+}
+
+func (e *MetadataError) Error() string { return "onvif metadata: " + e.Err.Error() }
+
+func (e *MetadataError) Unwrap() error { return e.Err }
+
+// RefusedMetadata is a metadata document a camera sent that was refused, for the dead
+// letters. It names the camera by its catalog id, never by its URL.
+type RefusedMetadata struct {
+	Time   time.Time // when it arrived, UTC
+	Camera string
+	Reason string // one of the Refused* constants
+	Detail string
+	// Document is a bounded copy of the document's bytes; Size is their full length.
+	Document []byte
+	Size     int
+}
+
+func refuse(reason, format string, args ...any) error {
+	return &MetadataError{Reason: reason, Err: fmt.Errorf(format, args...)}
+}
 
 // ParseMetadata reads one ONVIF metadata document (a tt:MetadataStream, as the metadata track
 // carries it in one access unit) of camera, received at received, into events: each
@@ -36,7 +75,7 @@ const maxTextBytes = 1024
 // DOCTYPE is refused; size, depth and element count are bounded by lim.
 func ParseMetadata(doc []byte, camera string, received time.Time, lim MetadataLimits) ([]CameraEvent, error) {
 	if len(doc) > lim.MaxBytes {
-		return nil, fmt.Errorf("onvif metadata: document of %d bytes is over the limit of %d", len(doc), lim.MaxBytes)
+		return nil, refuse(RefusedMalformed, "document of %d bytes is over the limit of %d", len(doc), lim.MaxBytes)
 	}
 	p := metadataParser{camera: camera, received: received.UTC()}
 	d := xml.NewDecoder(bytes.NewReader(doc))
@@ -51,33 +90,36 @@ func ParseMetadata(doc []byte, camera string, received time.Time, lim MetadataLi
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("onvif metadata: %w", err)
+			return nil, &MetadataError{Reason: RefusedMalformed, Err: err}
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			elements++
 			if elements > lim.MaxElements {
-				return nil, fmt.Errorf("onvif metadata: more than %d elements", lim.MaxElements)
+				return nil, refuse(RefusedMalformed, "more than %d elements", lim.MaxElements)
 			}
 			if len(p.stack) >= lim.MaxDepth {
-				return nil, fmt.Errorf("onvif metadata: elements nested deeper than %d", lim.MaxDepth)
+				return nil, refuse(RefusedMalformed, "elements nested deeper than %d", lim.MaxDepth)
 			}
 			if len(p.stack) == 0 && t.Name.Local != "MetadataStream" {
-				return nil, fmt.Errorf("onvif metadata: root element is %q, want MetadataStream", t.Name.Local)
+				return nil, refuse(RefusedMalformed, "root element is %q, want MetadataStream", t.Name.Local)
 			}
 			p.start(t)
 		case xml.EndElement:
 			p.end(t.Name.Local)
 		case xml.CharData:
-			if p.text != nil && p.text.Len()+len(t) <= maxTextBytes {
+			if p.text != nil {
+				if p.text.Len()+len(t) > maxTextBytes {
+					return nil, refuse(RefusedTextTooLong, "the text of %s is longer than %d bytes", p.parent(1), maxTextBytes)
+				}
 				p.text.Write(t)
 			}
 		case xml.Directive:
-			return nil, errors.New("onvif metadata: DOCTYPE and other directives are not allowed")
+			return nil, refuse(RefusedMalformed, "DOCTYPE and other directives are not allowed")
 		}
 	}
 	if !p.sawRoot {
-		return nil, errors.New("onvif metadata: no MetadataStream element")
+		return nil, refuse(RefusedMalformed, "no MetadataStream element")
 	}
 	return p.events, nil
 }

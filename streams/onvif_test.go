@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +168,26 @@ func TestParseMetadataRejects(t *testing.T) {
 	}
 }
 
+// A topic (or any text we keep) over 1 KB refuses the document with its reason; it never
+// becomes an event with an empty or cut topic. Exactly 1 KB is read.
+func TestParseMetadataRefusesOversizedText(t *testing.T) {
+	long := "tns1:RuleEngine/" + strings.Repeat("x", maxTextBytes)
+	events, err := ParseMetadata([]byte(notificationDoc(long, "Changed", `<tt:SimpleItem Name="Rule" Value="r"/>`, `<tt:SimpleItem Name="IsMotion" Value="true"/>`)), "c", received, DefaultMetadataLimits)
+	var me *MetadataError
+	if !errors.As(err, &me) || me.Reason != RefusedTextTooLong || !strings.Contains(err.Error(), "Topic") || len(events) != 0 {
+		t.Fatalf("a %d-byte topic: events %+v, err %v; want refused as %s naming Topic", len(long), events, err, RefusedTextTooLong)
+	}
+	fits := "tns1:" + strings.Repeat("y", maxTextBytes-len("tns1:"))
+	events, err = ParseMetadata([]byte(notificationDoc(fits, "Changed", "", `<tt:SimpleItem Name="IsMotion" Value="true"/>`)), "c", received, DefaultMetadataLimits)
+	if err != nil || len(events) != 1 || events[0].Topic != fits {
+		t.Fatalf("a %d-byte topic: events %+v, err %v; want one event with the whole topic", len(fits), events, err)
+	}
+	_, err = ParseMetadata([]byte(`<html/>`), "c", received, DefaultMetadataLimits)
+	if !errors.As(err, &me) || me.Reason != RefusedMalformed {
+		t.Fatalf("a wrong root: err %v, want refused as %s", err, RefusedMalformed)
+	}
+}
+
 func TestTopicKind(t *testing.T) {
 	for topic, want := range map[string]EventKind{
 		"tns1:RuleEngine/CellMotionDetector/Motion":         EventMotion,
@@ -193,6 +214,10 @@ func FuzzParseMetadata(f *testing.F) {
 		events, err := ParseMetadata(doc, "c", received, lim)
 		if err != nil && len(events) > 0 {
 			t.Fatal("events returned with an error")
+		}
+		var me *MetadataError
+		if err != nil && (!errors.As(err, &me) || me.Reason == "") {
+			t.Fatalf("an error without a reason: %v", err)
 		}
 		for _, e := range events {
 			if e.Camera != "c" || e.Source != "onvif" || e.Time.IsZero() || e.Kind == "" {

@@ -39,7 +39,8 @@ type session struct {
 
 	spsFPS  float64          // the frame rate the SPS announces, 0 when it does not
 	events  chan CameraEvent // from the RTSP reader to the session loop
-	objects map[string]bool  // object ids already reported; the RTSP reader's own
+	refused chan RefusedMetadata
+	objects map[string]bool // object ids already reported; the RTSP reader's own
 }
 
 var (
@@ -153,7 +154,7 @@ func (s *session) report(ctx context.Context, st *CameraStatus, state State, rea
 	out := s.statusOf(st, now, changed, detail)
 	s.lastStored = now
 	s.sup.setLatest(out, s.gen)
-	if err := s.sup.sink.DeliverCamera(ctx, []CameraStatus{out}, nil); err != nil && ctx.Err() == nil {
+	if err := s.sup.sink.DeliverCamera(ctx, []CameraStatus{out}, nil, nil); err != nil && ctx.Err() == nil {
 		s.log.Warn("camera status not stored", "err", err)
 	}
 }
@@ -266,7 +267,7 @@ func (s *session) watch(ctx context.Context, c *gortsplib.Client, meter *videoMe
 	defer window.Stop()
 	check := time.NewTicker(min(time.Second, s.cfg.StallTimeout/4))
 	defer check.Stop()
-	var pending []CameraEvent
+	var pending delivery
 	flowing := false // a packet arrived since PLAY
 	for {
 		select {
@@ -278,10 +279,12 @@ func (s *session) watch(ctx context.Context, c *gortsplib.Client, meter *videoMe
 			}
 			return fail(ReasonSessionEnded, err)
 		case e := <-s.events:
-			pending = append(pending, e)
-			if len(pending) >= 256 {
+			pending.events = append(pending.events, e)
+			if len(pending.events) >= 256 {
 				s.deliverEvents(ctx, &pending)
 			}
+		case r := <-s.refused:
+			pending.refused = append(pending.refused, r)
 		case now := <-check.C:
 			s.deliverEvents(ctx, &pending)
 			if age := s.packetAge(meter, lastMeta, playAt, now); age > s.cfg.StallTimeout {
@@ -314,14 +317,20 @@ func (s *session) watch(ctx context.Context, c *gortsplib.Client, meter *videoMe
 	}
 }
 
-func (s *session) deliverEvents(ctx context.Context, pending *[]CameraEvent) {
-	if len(*pending) == 0 {
+// delivery is what the session loop holds for the sink between deliveries.
+type delivery struct {
+	events  []CameraEvent
+	refused []RefusedMetadata
+}
+
+func (s *session) deliverEvents(ctx context.Context, pending *delivery) {
+	if len(pending.events) == 0 && len(pending.refused) == 0 {
 		return
 	}
-	if err := s.sup.sink.DeliverCamera(ctx, nil, *pending); err != nil && ctx.Err() == nil {
-		s.log.Warn("camera events not stored", "events", len(*pending), "err", err)
+	if err := s.sup.sink.DeliverCamera(ctx, nil, pending.events, pending.refused); err != nil && ctx.Err() == nil {
+		s.log.Warn("camera events not stored", "events", len(pending.events), "refused_documents", len(pending.refused), "err", err)
 	}
-	*pending = nil
+	*pending = delivery{}
 }
 
 // lastPacket is when the last packet of the tracks played arrived (zero before the first).
@@ -365,6 +374,7 @@ func (s *session) metadataPacket(asm *metadataAssembler, p *rtp.Packet, docErrs 
 	if err != nil {
 		s.sup.m.metadataErrors.WithLabelValues("reassembly").Inc()
 		docErrs.add(err)
+		s.refuse(RefusedReassembly, err, nil)
 	}
 	if doc == nil {
 		return
@@ -374,6 +384,12 @@ func (s *session) metadataPacket(asm *metadataAssembler, p *rtp.Packet, docErrs 
 	if err != nil {
 		s.sup.m.metadataErrors.WithLabelValues("parse").Inc()
 		docErrs.add(err)
+		reason := RefusedMalformed
+		var me *MetadataError
+		if errors.As(err, &me) {
+			reason = me.Reason
+		}
+		s.refuse(reason, err, doc)
 		return
 	}
 	for _, e := range events {
@@ -391,6 +407,22 @@ func (s *session) metadataPacket(asm *metadataAssembler, p *rtp.Packet, docErrs 
 		default:
 			s.sup.m.eventsDropped.Inc()
 		}
+	}
+}
+
+// refusedKeepBytes bounds the copy of a refused document kept in its dead letter.
+const refusedKeepBytes = 4 << 10
+
+// refuse hands a refused metadata document to the session loop for the dead letters; it runs
+// on the RTSP reader. When the loop is behind, the refusal is dropped and counted (the
+// document was counted in ioc_camera_metadata_errors_total already).
+func (s *session) refuse(reason string, err error, doc []byte) {
+	r := RefusedMetadata{Time: time.Now().UTC(), Camera: s.cam.ID, Reason: reason, Detail: err.Error(), Size: len(doc),
+		Document: append([]byte(nil), doc[:min(len(doc), refusedKeepBytes)]...)} // the reader reuses its buffers
+	select {
+	case s.refused <- r:
+	default:
+		s.sup.m.refusedDropped.Inc()
 	}
 }
 

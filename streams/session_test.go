@@ -25,13 +25,15 @@ type collector struct {
 	mu       sync.Mutex
 	statuses []streams.CameraStatus
 	events   []streams.CameraEvent
+	refused  []streams.RefusedMetadata
 }
 
-func (c *collector) DeliverCamera(_ context.Context, st []streams.CameraStatus, ev []streams.CameraEvent) error {
+func (c *collector) DeliverCamera(_ context.Context, st []streams.CameraStatus, ev []streams.CameraEvent, refused []streams.RefusedMetadata) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.statuses = append(c.statuses, st...)
 	c.events = append(c.events, ev...)
+	c.refused = append(c.refused, refused...)
 	return nil
 }
 
@@ -375,6 +377,20 @@ func TestHostileMetadataDegradesOnlyItsCamera(t *testing.T) {
 		t.Errorf("detail %q does not say what was wrong", st.Detail)
 	}
 	w.waitState(t, "cam-good", streams.StateOnline, "", 5*time.Second)
+	// each refused document reaches the sink for the dead letters, with its reason and bytes
+	var refused []streams.RefusedMetadata
+	for deadline := time.Now().Add(5 * time.Second); len(refused) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		w.sink.mu.Lock()
+		refused = append([]streams.RefusedMetadata(nil), w.sink.refused...)
+		w.sink.mu.Unlock()
+	}
+	if len(refused) == 0 {
+		t.Fatal("no refused document reached the sink")
+	}
+	if r := refused[0]; r.Camera != "cam-bad" || r.Reason != streams.RefusedMalformed || !strings.Contains(r.Detail, "DOCTYPE") ||
+		!strings.Contains(string(r.Document), "DOCTYPE") || r.Size != len(r.Document) || strings.Contains(r.Detail, "rtsp://") {
+		t.Errorf("refused document %+v", r)
+	}
 	if err := bad.SetFault(camsim.Fault{}); err != nil {
 		t.Fatal(err)
 	}

@@ -69,10 +69,11 @@ func (s *CameraStatus) LossRatio() float64 {
 	return 0
 }
 
-// Sink stores what the camera sessions report. DeliverCamera may block while the sink is full
-// and returns ctx's error when ctx ends first.
+// Sink stores what the camera sessions report: statuses, events, and the metadata documents
+// they refused (for the dead letters). DeliverCamera may block while the sink is full and
+// returns ctx's error when ctx ends first.
 type Sink interface {
-	DeliverCamera(ctx context.Context, statuses []CameraStatus, events []CameraEvent) error
+	DeliverCamera(ctx context.Context, statuses []CameraStatus, events []CameraEvent, refused []RefusedMetadata) error
 }
 
 // Limits are what a healthy stream must reach.

@@ -85,8 +85,9 @@ func (s *Supervisor) startLocked(cam Camera, delay time.Duration) {
 	}
 	sess := &session{
 		cam: &r.cam, gen: r.gen, mode: mode, cfg: s.cfg, sup: s,
-		log:    s.log.With("camera", cam.ID, "url", cam.URL),
-		events: make(chan CameraEvent, 64), // drained at least every second; more is dropped and counted
+		log:     s.log.With("camera", cam.ID, "url", cam.URL),
+		events:  make(chan CameraEvent, 64), // drained at least every second; more is dropped and counted
+		refused: make(chan RefusedMetadata, 16),
 	}
 	s.wg.Add(1)
 	go func() { // owned by Run, which waits for it; Reload or ctx stops it
