@@ -202,6 +202,37 @@ func (c *core) observe(readings []ingest.Reading, now time.Time) {
 	}
 }
 
+// maxSilenceHorizon bounds how far back the engine looks for subjects' last reports at start.
+const maxSilenceHorizon = 7 * 24 * time.Hour
+
+// silenceHorizon is how far back a last report matters to the absence rules: twice the longest
+// limit of any of their subjects (a subject quiet for longer is silent either way; its
+// restored alert stays until it reports).
+func (c *core) silenceHorizon() time.Duration {
+	var longest time.Duration
+	for _, cr := range c.absence {
+		longest = max(longest, cr.After)
+		if c.sensors != nil && cr.After == 0 {
+			for i := range c.sensors.Sensors {
+				longest = max(longest, cr.sensorLimit(&c.sensors.Sensors[i]))
+			}
+		}
+	}
+	return min(2*longest, maxSilenceHorizon)
+}
+
+// restoreSeen gives the absence rules the subjects' last reports from the store (at start).
+func (c *core) restoreSeen(sensors, cameras map[string]time.Time) {
+	for _, cr := range c.absence {
+		for id, t := range sensors {
+			cr.seen(SourceSensor, id, t)
+		}
+		for id, t := range cameras {
+			cr.seen(SourceCamera, id, t)
+		}
+	}
+}
+
 // warm feeds stored readings into the rate and window rules' memory, judging nothing.
 func (c *core) warm(readings []ingest.Reading) {
 	for i := range readings {

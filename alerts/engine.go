@@ -22,10 +22,11 @@ import (
 // Store is what the engine needs from its storage (ClickHouseStore in production).
 type Store interface {
 	AppendEvents(ctx context.Context, events []Event) error
-	LatestEvents(ctx context.Context) ([]Event, error)
+	LatestEvents(ctx context.Context, until time.Time) ([]Event, error)
 	SaveSilence(ctx context.Context, s Silence) error
 	Silences(ctx context.Context, now time.Time) ([]Silence, error)
-	RecentReadings(ctx context.Context, metrics []string, since time.Time) ([]ingest.Reading, error)
+	RecentReadings(ctx context.Context, metrics []string, since, until time.Time) ([]ingest.Reading, error)
+	LastSeen(ctx context.Context, since, until time.Time) (sensors, cameras map[string]time.Time, err error)
 }
 
 // Notifier takes notifications; Notify must not block (the Dispatcher queues them).
@@ -142,7 +143,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 func (e *Engine) restore(ctx context.Context) error {
 	now := e.opts.Now().UTC()
-	latest, err := e.store.LatestEvents(ctx)
+	latest, err := e.store.LatestEvents(ctx, now)
 	if err != nil {
 		return fmt.Errorf("alert engine: restore alerts: %w", err)
 	}
@@ -162,12 +163,18 @@ func (e *Engine) restore(ctx context.Context) error {
 		e.c.silences[sils[i].ID] = &sils[i]
 	}
 	metrics, since := e.c.windowMetrics(now)
-	readings, err := e.store.RecentReadings(ctx, metrics, since)
+	readings, err := e.store.RecentReadings(ctx, metrics, since, now)
 	if err != nil {
 		// windows start empty: rain sums rebuild as readings arrive
 		e.log.Warn("alert engine: windows not warmed from stored readings", "err", err)
 	}
 	e.c.warm(readings)
+	if sensors, cameras, err := e.store.LastSeen(ctx, now.Add(-e.c.silenceHorizon()), now); err != nil {
+		// silence counts from now: a silent sensor's alert may resolve and fire again
+		e.log.Warn("alert engine: last reports not restored for the absence rules", "err", err)
+	} else {
+		e.c.restoreSeen(sensors, cameras)
+	}
 	e.drain()
 	e.log.Info("alert engine ready", "rules", len(e.c.rules), "live_alerts", len(e.c.alerts), "silences", len(sils), "warm_readings", len(readings))
 	return nil

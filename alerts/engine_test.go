@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -147,11 +148,19 @@ type engineRig struct {
 	stop   func()
 }
 
+// alarmRules are startEngine's rules: báo động I, II, III of the river gauges.
+var alarmRules = rules(`kind: alarm_levels
+metric: water_level
+levels: {i: {severity: medium}, ii: {severity: high}, iii: {severity: critical}}`) + testRoute
+
 func startEngine(t *testing.T, store *ClickHouseStore, cfg config.Alerts, env map[string]string) *engineRig {
 	t.Helper()
-	rf, err := ParseRules([]byte(rules(`kind: alarm_levels
-metric: water_level
-levels: {i: {severity: medium}, ii: {severity: high}, iii: {severity: critical}}`) + testRoute))
+	return startEngineRules(t, store, cfg, env, alarmRules)
+}
+
+func startEngineRules(t *testing.T, store *ClickHouseStore, cfg config.Alerts, env map[string]string, file string) *engineRig {
+	t.Helper()
+	rf, err := ParseRules([]byte(file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,4 +368,53 @@ func waitRows(t *testing.T, s *ClickHouseStore, query string, want uint64, args 
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s: %d rows, want %d", query, got, want)
+}
+
+// A restart neither resolves nor notifies again an alert whose condition still holds: a silent
+// sensor's alert survives it (silence counts from the sensor's last stored reading, not from
+// the process's start), and resolves only when the sensor reports.
+func TestSilentSensorAlertSurvivesRestart(t *testing.T) {
+	ch := testenv.ClickHouseConfig(t)
+	ctx := context.Background()
+	if _, err := analytics.Migrate(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	store := &ClickHouseStore{Conn: testenv.Conn(t, ch), Timeout: 10 * time.Second}
+	hook := newHookServer(t, "", 0)
+	cfg := config.Default().Alerts
+	cfg.Receivers = []config.Receiver{{Name: "hook", Type: "webhook", Units: []string{"ioc"}, URL: hook.URL}}
+	file := rules(`kind: absence
+select: {sensors: [gauge-a]}
+after: 1s
+severity: low
+category: infrastructure`) + testRoute
+	// gauge-a's last reading, stored two seconds ago
+	last := time.Now().UTC().Add(-2 * time.Second).Truncate(time.Second)
+	if err := store.Conn.Exec(ctx, fmt.Sprintf("INSERT INTO readings (ts, sensor_id, metric, value, unit, quality, ingest_time, topic) "+
+		"SELECT toDateTime(%d, 'UTC'), 'gauge-a', 'water_level', 79, 'm', 'good', toDateTime(%[1]d, 'UTC'), 't'", last.Unix())); err != nil {
+		t.Fatal(err)
+	}
+	rig := startEngineRules(t, store, cfg, nil, file)
+	msg := hook.next(t)
+	if n := msg.Notifications[0]; n.Kind != EventFiring || n.Alert.Subject != "gauge-a" {
+		t.Fatalf("first message %+v, want gauge-a silent", n)
+	}
+	id := msg.Notifications[0].Alert.ID
+	waitRows(t, store, "SELECT count() FROM alert_events WHERE alert_id = ?", 1, id)
+	rig.stop()
+
+	rig2 := startEngineRules(t, store, cfg, nil, file)
+	select {
+	case m := <-hook.got:
+		t.Fatalf("after a restart, with gauge-a still silent: %s %s (want nothing)", m.Notifications[0].Kind, m.Notifications[0].Alert.ID)
+	case <-time.After(2 * time.Second): // many ticks past the rule's second
+	}
+	got, err := rig2.engine.Alerts(ctx, Filter{})
+	if err != nil || len(got) != 1 || got[0].ID != id || got[0].State != StateFiring {
+		t.Fatalf("after a restart: %+v, %v; want %s still firing", got, err, id)
+	}
+	rig2.read("gauge-a", 79.1) // it speaks again: the alert ends
+	if m := hook.next(t); m.Notifications[0].Kind != EventResolved || m.Notifications[0].Alert.ID != id {
+		t.Errorf("after gauge-a reported: %s %s, want %s resolved", m.Notifications[0].Kind, m.Notifications[0].Alert.ID, id)
+	}
 }

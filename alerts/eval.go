@@ -340,12 +340,18 @@ func (c *compiled) expireEvents(now time.Time, out []condition) []condition {
 }
 
 // absence judges every selected sensor or camera: silent for longer than its limit is active.
-// since is when the engine started: a subject never heard from counts from then.
+// Silence counts from the subject's last report (restored from the store at start, so a
+// restart neither resolves nor raises again what still holds); a subject never heard from
+// counts from since, when the engine started, and one whose restored alert is active stays
+// silent until it reports.
 func (c *compiled) absence(now, since time.Time, sensors *ingest.Catalog, cameras *streams.CameraCatalog, out []condition) []condition {
 	judge := func(source, id string, limit time.Duration) {
 		st := c.state(source + ":" + id)
 		last := st.lastSeen
-		if last.Before(since) {
+		if last.IsZero() {
+			if st.step >= 0 {
+				return
+			}
 			last = since
 		}
 		silent := now.Sub(last)
@@ -370,11 +376,7 @@ func (c *compiled) absence(now, since time.Time, sensors *ingest.Catalog, camera
 			if !c.Select.selectsSensor(s) {
 				continue
 			}
-			limit := c.After
-			if limit == 0 {
-				limit = 3 * s.Interval
-			}
-			judge(SourceSensor, s.ID, limit)
+			judge(SourceSensor, s.ID, c.sensorLimit(s))
 		}
 	}
 	if cameras != nil && !sensorRule {
@@ -386,6 +388,14 @@ func (c *compiled) absence(now, since time.Time, sensors *ingest.Catalog, camera
 		}
 	}
 	return out
+}
+
+// sensorLimit is how long sensor s may be silent before the absence rule c judges it so.
+func (c *compiled) sensorLimit(s *ingest.Sensor) time.Duration {
+	if c.After > 0 {
+		return c.After
+	}
+	return s.SilentAfter()
 }
 
 // seen records that a subject reported at t (absence rules).

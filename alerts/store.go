@@ -54,13 +54,15 @@ func (s *ClickHouseStore) insert(ctx context.Context, what, stmt string, n int, 
 	return analytics.InsertRows(ctx, s.Conn, s.Timeout, what, stmt, n, row)
 }
 
-// LatestEvents returns the latest event of every alert not resolved.
-func (s *ClickHouseStore) LatestEvents(ctx context.Context) ([]Event, error) {
+// LatestEvents returns the latest event of every alert not resolved, as it stood at until:
+// events after until (a simulated scenario's clock, earlier than the live runs before it) are
+// not the engine's past.
+func (s *ClickHouseStore) LatestEvents(ctx context.Context, until time.Time) ([]Event, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	rows, err := s.Conn.Query(ctx, `SELECT `+eventReadColumns+` FROM alert_events
-		WHERE alert_id IN (SELECT alert_id FROM alert_events GROUP BY alert_id HAVING argMax(state, seq) != 'resolved')
-		ORDER BY alert_id, seq DESC LIMIT 1 BY alert_id`)
+		WHERE ts <= ? AND alert_id IN (SELECT alert_id FROM alert_events WHERE ts <= ? GROUP BY alert_id HAVING argMax(state, seq) != 'resolved')
+		ORDER BY alert_id, seq DESC LIMIT 1 BY alert_id`, until.UTC(), until.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("alert events: latest: %w", err)
 	}
@@ -171,16 +173,16 @@ func (s *ClickHouseStore) AppendDeliveries(ctx context.Context, ds []Delivery) e
 		})
 }
 
-// RecentReadings returns the stored readings of metrics since a time, oldest first: the
+// RecentReadings returns the stored readings of metrics in [since, until], oldest first: the
 // engine warms its rate and window rules with them at start.
-func (s *ClickHouseStore) RecentReadings(ctx context.Context, metrics []string, since time.Time) ([]ingest.Reading, error) {
+func (s *ClickHouseStore) RecentReadings(ctx context.Context, metrics []string, since, until time.Time) ([]ingest.Reading, error) {
 	if len(metrics) == 0 {
 		return nil, nil
 	}
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	rows, err := s.Conn.Query(ctx, `SELECT ts, sensor_id, metric, value FROM readings
-		WHERE metric IN ? AND ts >= ? AND quality = 'good' ORDER BY ts`, analytics.StringSet(metrics), since.UTC())
+		WHERE metric IN ? AND ts >= ? AND ts <= ? AND quality = 'good' ORDER BY ts`, analytics.StringSet(metrics), since.UTC(), until.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("recent readings: %w", err)
 	}
@@ -197,6 +199,37 @@ func (s *ClickHouseStore) RecentReadings(ctx context.Context, metrics []string, 
 		return nil, fmt.Errorf("recent readings: %w", err)
 	}
 	return out, nil
+}
+
+// LastSeen returns when each sensor last reported a reading and each camera a status in
+// [since, until]: the absence rules judge silence from there after a restart.
+func (s *ClickHouseStore) LastSeen(ctx context.Context, since, until time.Time) (sensors, cameras map[string]time.Time, err error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	read := func(what, query string) (map[string]time.Time, error) {
+		rows, err := s.Conn.Query(ctx, query, since.UTC(), until.UTC())
+		if err != nil {
+			return nil, fmt.Errorf("last seen %s: %w", what, err)
+		}
+		defer rows.Close()
+		out := map[string]time.Time{}
+		for rows.Next() {
+			var id string
+			var t time.Time
+			if err := rows.Scan(&id, &t); err != nil {
+				return nil, fmt.Errorf("last seen %s: scan: %w", what, err)
+			}
+			out[id] = t.UTC()
+		}
+		return out, rows.Err()
+	}
+	if sensors, err = read("sensors", `SELECT toString(sensor_id), max(ts) FROM readings WHERE ts >= ? AND ts <= ? GROUP BY sensor_id`); err != nil {
+		return nil, nil, err
+	}
+	if cameras, err = read("cameras", `SELECT toString(camera_id), max(ts) FROM camera_status WHERE ts >= ? AND ts <= ? GROUP BY camera_id`); err != nil {
+		return nil, nil, err
+	}
+	return sensors, cameras, nil
 }
 
 func nonNil(s []string) []string {

@@ -200,7 +200,7 @@ func (c *City) KPIs(now time.Time) KPI {
 				return
 			}
 			if s.Interval > 0 {
-				within = 3 * s.Interval
+				within = s.SilentAfter()
 			}
 		}
 		if now.Sub(v.Time) <= within {

@@ -130,6 +130,11 @@ func (a *AlarmLevels) Level(v float64) int {
 	return 0
 }
 
+// SilentAfter is how long a sensor may stay quiet before it counts as silent: three of its
+// reporting intervals (0 when the catalog gives no interval). The map's staleness and the
+// absence rules both ask it.
+func (s *Sensor) SilentAfter() time.Duration { return 3 * s.Interval }
+
 // Lookup returns the sensor with id, or nil.
 func (c *Catalog) Lookup(id string) *Sensor { return c.byID[id] }
 
