@@ -192,7 +192,7 @@ severity: high`) + testRoute
 	for _, l := range h.c.sortedAlerts() { // an acknowledgement is no public change
 		if l.Subject == "gauge-a" {
 			l.State, l.AckedAt = StateAcknowledged, h.now
-			h.c.emit(l, EventAcknowledged, "op.nguyen", "", h.now)
+			h.c.emit(l, EventAcknowledged, "op.nguyen", Text{}, h.now)
 		}
 	}
 	r.publish()

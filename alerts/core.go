@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/haidang-ioc/ioc/ingest"
@@ -115,11 +116,11 @@ func (c *core) rebind(now time.Time) {
 func (c *core) bind(l *live, now time.Time) {
 	cr := c.byName[l.Rule]
 	if cr == nil {
-		c.resolve(l, now, ActorEngine, "rule removed")
+		c.resolve(l, now, ActorEngine, Text{VI: "quy tắc đã bị gỡ", EN: "rule removed"})
 		return
 	}
 	if c.gone(&l.Alert) {
-		c.resolve(l, now, ActorEngine, "subject no longer in the catalog")
+		c.resolve(l, now, ActorEngine, Text{VI: "đối tượng không còn trong danh mục", EN: "subject no longer in the catalog"})
 		return
 	}
 	if cr != l.rule {
@@ -303,7 +304,7 @@ func (c *core) tick(now time.Time) {
 		case l.State == StatePending && now.Sub(l.StartsAt) >= l.rule.For:
 			c.fire(l, now)
 		case l.State.Active() && !l.clearing.IsZero() && now.Sub(l.clearing) >= l.rule.ClearFor:
-			c.resolve(l, now, ActorEngine, "condition cleared")
+			c.resolve(l, now, ActorEngine, Text{VI: "điều kiện đã hết đủ thời gian", EN: "condition cleared"})
 		}
 	}
 	var conds []condition
@@ -325,7 +326,8 @@ func (c *core) tick(now time.Time) {
 			st := steps[l.Escalation]
 			l.Escalation++
 			l.Units = mergeUnits(l.Units, st.Units)
-			c.emit(l, EventEscalated, ActorEngine, fmt.Sprintf("chưa được xác nhận sau %s; chuyển thêm cho %v", st.After, st.Units), now)
+			c.emit(l, EventEscalated, ActorEngine, Text{VI: fmt.Sprintf("chưa được xác nhận sau %s; chuyển thêm cho %v", st.After, st.Units),
+				EN: fmt.Sprintf("not acknowledged after %s; also sent to %v", st.After, st.Units)}, now)
 			continue
 		}
 		if !l.notified && c.muted(l, now) == "" {
@@ -375,13 +377,13 @@ func (c *core) apply(cond condition, now time.Time) {
 		l.Value = cond.value
 		switch {
 		case l.State == StatePending:
-			c.resolve(l, now, ActorEngine, "điều kiện hết trước khi đủ thời gian chờ (for)")
+			c.resolve(l, now, ActorEngine, Text{VI: "điều kiện hết trước khi đủ thời gian chờ (for)", EN: "condition ended before its wait (for) ran out"})
 		case cond.rule.ClearFor > 0:
 			if l.clearing.IsZero() {
 				l.clearing = now
 			}
 		default:
-			c.resolve(l, now, ActorEngine, "điều kiện đã hết")
+			c.resolve(l, now, ActorEngine, Text{VI: "điều kiện đã hết", EN: "condition ended"})
 		}
 		return
 	}
@@ -401,11 +403,11 @@ func (c *core) apply(cond condition, now time.Time) {
 		return
 	}
 	worse := cond.grade.severity.Rank() > l.grade.severity.Rank() || cond.grade.alarmLevel > l.grade.alarmLevel
+	reason := gradeChange(l.grade, cond.grade)
 	l.setGrade(cond.grade)
 	if l.State == StatePending {
 		return
 	}
-	reason := fmt.Sprintf("mức độ %s → %s", l.Severity, cond.grade.severity)
 	if worse && l.State == StateAcknowledged {
 		l.State = StateFiring // worse than what was acknowledged: someone must take it again
 		l.AckedAt = time.Time{}
@@ -414,6 +416,33 @@ func (c *core) apply(cond condition, now time.Time) {
 	l.routing = c.route.route(&l.Alert)
 	l.Units = mergeUnits(l.Units, l.routing.units)
 	c.emit(l, EventUpdated, ActorEngine, reason, now)
+}
+
+// gradeChange says what changed from one grade to the next, old before new: the severity,
+// the báo động level, the disaster risk level (only what changed).
+func gradeChange(from, to grade) Text {
+	var vi, en []string
+	if from.severity != to.severity {
+		vi = append(vi, fmt.Sprintf("mức độ %s → %s", from.severity.Vietnamese(), to.severity.Vietnamese()))
+		en = append(en, fmt.Sprintf("severity %s → %s", from.severity, to.severity))
+	}
+	if from.alarmLevel != to.alarmLevel {
+		vi = append(vi, fmt.Sprintf("báo động %s → %s", roman(from.alarmLevel), roman(to.alarmLevel)))
+		en = append(en, fmt.Sprintf("alarm level %s → %s", roman(from.alarmLevel), roman(to.alarmLevel)))
+	}
+	if from.risk != to.risk {
+		vi = append(vi, fmt.Sprintf("cấp độ rủi ro %d → %d", from.risk, to.risk))
+		en = append(en, fmt.Sprintf("risk level %d → %d", from.risk, to.risk))
+	}
+	return Text{VI: strings.Join(vi, "; "), EN: strings.Join(en, "; ")}
+}
+
+// roman writes a báo động level (1, 2, 3) as Vietnamese notices do (I, II, III); "–" for none.
+func roman(level int) string {
+	if level < 1 || level > 3 {
+		return "–"
+	}
+	return []string{"I", "II", "III"}[level-1]
 }
 
 func (l *live) setGrade(g grade) {
@@ -435,7 +464,7 @@ func (c *core) open(fp string, cond condition, now time.Time) {
 	c.byID[l.ID] = l
 	c.render(l)
 	if r.For > 0 {
-		c.emit(l, EventPending, ActorEngine, "điều kiện bắt đầu", now)
+		c.emit(l, EventPending, ActorEngine, Text{VI: "điều kiện bắt đầu", EN: "condition began"}, now)
 		return
 	}
 	c.fire(l, now)
@@ -472,11 +501,11 @@ func (c *core) fire(l *live, now time.Time) {
 	l.routing = c.route.route(&l.Alert)
 	l.Units = l.routing.units
 	c.render(l)
-	c.emit(l, EventFiring, ActorEngine, "điều kiện đã giữ đủ thời gian", now)
+	c.emit(l, EventFiring, ActorEngine, Text{VI: "điều kiện đã giữ đủ thời gian", EN: "condition held long enough"}, now)
 }
 
 // resolve ends an alert.
-func (c *core) resolve(l *live, now time.Time, actor, reason string) {
+func (c *core) resolve(l *live, now time.Time, actor string, reason Text) {
 	wasPending := l.State == StatePending
 	l.State, l.EndsAt = StateResolved, now
 	delete(c.alerts, l.Fingerprint)
@@ -488,7 +517,7 @@ func (c *core) resolve(l *live, now time.Time, actor, reason string) {
 }
 
 // emit records an event and, when it goes out and the alert is not muted, a notification.
-func (c *core) emit(l *live, kind EventKind, actor, reason string, now time.Time) {
+func (c *core) emit(l *live, kind EventKind, actor string, reason Text, now time.Time) {
 	if kind.notifies() {
 		l.Muted = c.muted(l, now)
 	}
@@ -506,12 +535,12 @@ func (c *core) emit(l *live, kind EventKind, actor, reason string, now time.Time
 	c.notes = append(c.notes, Notification{Event: ev, Units: ev.Alert.Units, Group: l.routing.group})
 }
 
-func (c *core) snapshot(l *live, kind EventKind, actor, reason string, now time.Time) Event {
+func (c *core) snapshot(l *live, kind EventKind, actor string, reason Text, now time.Time) Event {
 	a := l.Alert
 	a.Seq++
 	a.UpdatedAt = now
 	a.Units = slices.Clone(l.Units)
-	return Event{Time: now, Kind: kind, Actor: actor, Reason: reason, Alert: a}
+	return Event{Time: now, Kind: kind, Actor: actor, Reason: reason.VI, ReasonEN: reason.EN, Alert: a}
 }
 
 // muted says why l must not be notified now, or "".

@@ -459,7 +459,7 @@ levels: {i: {severity: medium}, ii: {severity: high}, iii: {severity: critical}}
 	}
 	// acknowledge; an upgrade needs a new acknowledgement
 	l.State, l.AckedAt = StateAcknowledged, h.now
-	h.c.emit(l, EventAcknowledged, "op1", "", h.now)
+	h.c.emit(l, EventAcknowledged, "op1", Text{}, h.now)
 	h.expect("ack", "acknowledged r0 gauge-a medium L1")
 	h.read("gauge-a", "water_level", 82.1)
 	h.expect("upgrade", "updated r0 gauge-a high L2", "notify updated gauge-a [flood_control ioc police]")
@@ -477,7 +477,7 @@ levels: {i: {severity: medium}, ii: {severity: high}, iii: {severity: critical}}
 	}
 	// an operator resolves while the level holds: no new alert until it worsens
 	h.c.closed[l.Fingerprint] = l.Severity
-	h.c.resolve(l, h.now, "op1", "đã xử lý")
+	h.c.resolve(l, h.now, "op1", Text{VI: "đã xử lý"})
 	h.take()
 	h.read("gauge-a", "water_level", 82.2)
 	h.expect("closed by hand, same level")

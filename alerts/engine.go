@@ -356,7 +356,7 @@ func (e *Engine) Acknowledge(ctx context.Context, id, actor, note string) (Alert
 			return fmt.Errorf("%w: alert %s is %s, only a firing alert can be acknowledged", ErrInvalid, id, l.State)
 		}
 		l.State, l.AckedAt = StateAcknowledged, now
-		c.emit(l, EventAcknowledged, actor, note, now)
+		c.emit(l, EventAcknowledged, actor, Text{VI: note}, now)
 		return nil
 	})
 }
@@ -369,7 +369,7 @@ func (e *Engine) Assign(ctx context.Context, id, actor, assignee string) (Alert,
 			return fmt.Errorf("%w: assignee is empty", ErrInvalid)
 		}
 		l.Assignee = assignee
-		c.emit(l, EventAssigned, actor, assignee, now)
+		c.emit(l, EventAssigned, actor, Text{VI: assignee}, now)
 		return nil
 	})
 }
@@ -381,7 +381,7 @@ func (e *Engine) Comment(ctx context.Context, id, actor, text string) (Alert, er
 		if text == "" || len(text) > 4000 {
 			return fmt.Errorf("%w: a comment needs 1 to 4000 bytes of text", ErrInvalid)
 		}
-		c.emit(l, EventCommented, actor, text, now)
+		c.emit(l, EventCommented, actor, Text{VI: text}, now)
 		return nil
 	})
 }
@@ -394,7 +394,7 @@ func (e *Engine) Resolve(ctx context.Context, id, actor, reason string) (Alert, 
 			return fmt.Errorf("%w: say why the alert is resolved", ErrInvalid)
 		}
 		c.closed[l.Fingerprint] = l.Severity
-		c.resolve(l, now, actor, reason)
+		c.resolve(l, now, actor, Text{VI: reason})
 		return nil
 	})
 }

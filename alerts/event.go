@@ -26,9 +26,17 @@ type Event struct {
 	Time  time.Time `json:"time"`
 	Kind  EventKind `json:"kind"`
 	Actor string    `json:"actor"`
-	// Reason says why: the value that crossed a level, the comment's text, the assignee.
-	Reason string `json:"reason"`
-	Alert  Alert  `json:"alert"`
+	// Reason says why: what changed, the comment's text, the assignee. The engine's own
+	// reasons are in Vietnamese here and in English in ReasonEN; a person's words are as
+	// written, in Reason only.
+	Reason   string `json:"reason"`
+	ReasonEN string `json:"reason_en,omitempty"`
+	Alert    Alert  `json:"alert"`
+}
+
+// ReasonIn is the reason in lang ("vi" or "en"), falling back to Reason.
+func (e *Event) ReasonIn(lang string) string {
+	return Text{VI: e.Reason, EN: e.ReasonEN}.Lang(lang)
 }
 
 // notifies reports whether an event of kind k goes out to the alert's units.

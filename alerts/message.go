@@ -59,7 +59,7 @@ func MessageText(ns []Notification, lang string) string {
 			}
 		}
 		if e.Kind == EventEscalated || e.Kind == EventResolved {
-			b.WriteString("\n" + e.Reason)
+			b.WriteString("\n" + e.ReasonIn(lang))
 		}
 	}
 	return b.String()

@@ -24,10 +24,10 @@ type ClickHouseStore struct {
 
 // eventColumns are alert_events' columns (migration 0007): the transition, the labels analysts
 // filter and group by, and the whole alert as JSON.
-const eventColumns = `ts, ms, alert_id, seq, kind, actor, reason, rule, subject, state, severity, category, district, units, alert`
+const eventColumns = `ts, ms, alert_id, seq, kind, actor, reason, reason_en, rule, subject, state, severity, category, district, units, alert`
 
 // eventReadColumns are what scanEvents reads back: the transition and the alert.
-const eventReadColumns = `ts, ms, kind, actor, reason, alert`
+const eventReadColumns = `ts, ms, kind, actor, reason, reason_en, alert`
 
 func (s *ClickHouseStore) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if s.Timeout <= 0 {
@@ -44,7 +44,7 @@ func (s *ClickHouseStore) AppendEvents(ctx context.Context, events []Event) erro
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: %w", a.ID, err)
 		}
-		return []any{e.Time.UTC(), analytics.Millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, a.Rule,
+		return []any{e.Time.UTC(), analytics.Millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, e.ReasonEN, a.Rule,
 			a.Subject, string(a.State), string(a.Severity), a.Category, a.District, nonNil(a.Units), string(doc)}, nil
 	})
 }
@@ -87,7 +87,7 @@ func scanEvents(rows driver.Rows) ([]Event, error) {
 		var e Event
 		var ms uint16
 		var kind, doc string
-		if err := rows.Scan(&e.Time, &ms, &kind, &e.Actor, &e.Reason, &doc); err != nil {
+		if err := rows.Scan(&e.Time, &ms, &kind, &e.Actor, &e.Reason, &e.ReasonEN, &doc); err != nil {
 			return nil, fmt.Errorf("alert events: scan: %w", err)
 		}
 		if err := json.Unmarshal([]byte(doc), &e.Alert); err != nil {
