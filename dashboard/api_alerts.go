@@ -157,12 +157,18 @@ type (
 	}
 )
 
-// act runs one alert action for the caller on an alert it sees.
-func (s *Server) act(c *fiber.Ctx, p *auth.Principal, body any, text func() string, do func(ctx context.Context, id, actor, text string) (alerts.Alert, error)) error {
+// act runs one alert action for the caller on an alert it sees. required names the body's
+// field that text reads when the action needs it ("" when it is optional): without it the
+// answer is 400 naming the field.
+func (s *Server) act(c *fiber.Ctx, p *auth.Principal, body any, required string, text func() string, do func(ctx context.Context, id, actor, text string) (alerts.Alert, error)) error {
 	if err := decodeBody(c, body); err != nil {
 		return err
 	}
 	t := strings.TrimSpace(text())
+	if required != "" && t == "" {
+		return &apiError{Status: fiber.StatusBadRequest, Code: "missing_field", MessageVI: "Thiếu trường bắt buộc: " + required,
+			MessageEN: "missing required field: " + required, Detail: required}
+	}
 	if len(t) > 4000 {
 		return errBadRequest("too_long", "at most 4000 bytes of text")
 	}
@@ -188,7 +194,7 @@ func (s *Server) ackAlert(c *fiber.Ctx, p *auth.Principal) error {
 		return errUnavailable
 	}
 	var b AckBody
-	return s.act(c, p, &b, func() string { return b.Note }, s.src.Alerts.Acknowledge)
+	return s.act(c, p, &b, "", func() string { return b.Note }, s.src.Alerts.Acknowledge)
 }
 
 func (s *Server) assignAlert(c *fiber.Ctx, p *auth.Principal) error {
@@ -196,7 +202,7 @@ func (s *Server) assignAlert(c *fiber.Ctx, p *auth.Principal) error {
 		return errUnavailable
 	}
 	var b AssignBody
-	return s.act(c, p, &b, func() string { return b.Assignee }, s.src.Alerts.Assign)
+	return s.act(c, p, &b, "assignee", func() string { return b.Assignee }, s.src.Alerts.Assign)
 }
 
 func (s *Server) commentAlert(c *fiber.Ctx, p *auth.Principal) error {
@@ -204,7 +210,7 @@ func (s *Server) commentAlert(c *fiber.Ctx, p *auth.Principal) error {
 		return errUnavailable
 	}
 	var b CommentBody
-	return s.act(c, p, &b, func() string { return b.Text }, s.src.Alerts.Comment)
+	return s.act(c, p, &b, "text", func() string { return b.Text }, s.src.Alerts.Comment)
 }
 
 func (s *Server) resolveAlert(c *fiber.Ctx, p *auth.Principal) error {
@@ -212,7 +218,7 @@ func (s *Server) resolveAlert(c *fiber.Ctx, p *auth.Principal) error {
 		return errUnavailable
 	}
 	var b ResolveBody
-	return s.act(c, p, &b, func() string { return b.Reason }, s.src.Alerts.Resolve)
+	return s.act(c, p, &b, "reason", func() string { return b.Reason }, s.src.Alerts.Resolve)
 }
 
 var silenceSorters = map[string]func(a, b alerts.Silence) int{

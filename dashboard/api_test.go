@@ -41,7 +41,9 @@ type fixture struct {
 	alert  alerts.Alert      // a firing river alert routed to flood_control
 }
 
-func newFixture(t *testing.T, rateLimit int) *fixture {
+// newFixture builds the fixture; opts change the server's options (HTTP settings, log,
+// metrics token) before it is built.
+func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 	t.Helper()
 	chCfg := testenv.ClickHouseConfig(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -94,8 +96,11 @@ func newFixture(t *testing.T, rateLimit int) *fixture {
 		httpCfg.Auth.APIKeys = append(httpCfg.Auth.APIKeys, k)
 	}
 	reloads := 0
-	f.srv = New(Options{HTTP: httpCfg, Version: "v-test", Gatherer: prometheus.NewRegistry(), Log: log},
-		auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: analytics.NewQuerier(conn, config.Default().Analytics.Queries),
+	o := Options{HTTP: httpCfg, Version: "v-test", Gatherer: prometheus.NewRegistry(), Log: log}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	f.srv = New(o, auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: analytics.NewQuerier(conn, config.Default().Analytics.Queries),
 			Audit: audit, ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
 
 	// A river over báo động II: one alert for flood control.
@@ -360,6 +365,10 @@ func TestBadInput(t *testing.T) {
 		{"expired jwt", expired, "POST", ack, `{}`, 401, "unauthenticated"},
 		{"unknown alert", "operator", "POST", APIPrefix + "/alerts/nope/acknowledge", `{}`, 404, "not_found"},
 		{"unknown route", "operator", "GET", APIPrefix + "/nope", "", 404, "not_found"},
+		{"resolve without a reason", "operator", "POST", APIPrefix + "/alerts/" + f.alert.ID + "/resolve", `{}`, 400, "missing_field"},
+		{"resolve with a blank reason", "operator", "POST", APIPrefix + "/alerts/" + f.alert.ID + "/resolve", `{"reason":"  "}`, 400, "missing_field"},
+		{"assign to nobody", "operator", "POST", APIPrefix + "/alerts/" + f.alert.ID + "/assign", `{}`, 400, "missing_field"},
+		{"empty comment", "operator", "POST", APIPrefix + "/alerts/" + f.alert.ID + "/comments", `{"text":""}`, 400, "missing_field"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -367,6 +376,13 @@ func TestBadInput(t *testing.T) {
 			var e apiError
 			if code != tc.code || json.Unmarshal(b, &e) != nil || e.Code != tc.errCode || e.MessageVI == "" || e.MessageEN == "" {
 				t.Fatalf("%d %s, want %d %s", code, b, tc.code, tc.errCode)
+			}
+			// a missing field is named, in the detail and in both messages
+			if field, _ := strings.CutPrefix(tc.errCode, "missing_field"); tc.errCode == "missing_field" && field == "" {
+				want := map[string]string{"/resolve": "reason", "/assign": "assignee", "/comments": "text"}[tc.path[strings.LastIndex(tc.path, "/"):]]
+				if e.Detail != want || !strings.HasSuffix(e.MessageVI, want) || !strings.HasSuffix(e.MessageEN, want) {
+					t.Errorf("missing field answer %+v, want it to name %q", e, want)
+				}
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -182,8 +183,20 @@ func (lc *liveConn) run() {
 	}
 }
 
-// authenticate waits for the client's auth message.
+// authenticate waits for the client's auth message; an address throttled for its refused
+// tokens is closed at once.
 func (lc *liveConn) authenticate() bool {
+	remote := lc.conn.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		remote = host // the throttle counts per address, as the API's
+	}
+	if lc.s.throttle.blocked(remote) {
+		lc.s.m.throttled.Inc()
+		_ = lc.fail(errTooManyRefused)
+		_ = lc.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "too many refused tokens"), time.Now().Add(time.Second))
+		_ = lc.conn.Close()
+		return false
+	}
 	_ = lc.conn.SetReadDeadline(time.Now().Add(authWait))
 	var m liveMsg
 	_, data, err := lc.conn.ReadMessage()
@@ -201,7 +214,7 @@ func (lc *liveConn) authenticate() bool {
 	} else if err == nil {
 		err = errors.New("first message is not auth")
 	}
-	_ = lc.fail(lc.s.refuse(lc.conn.RemoteAddr().String(), APIPrefix+"/live", err))
+	_ = lc.fail(lc.s.refuse(remote, APIPrefix+"/live", err))
 	_ = lc.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "unauthenticated"), time.Now().Add(time.Second))
 	_ = lc.conn.Close()
 	return false

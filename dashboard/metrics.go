@@ -3,8 +3,8 @@ package dashboard
 import "github.com/prometheus/client_golang/prometheus"
 
 type apiMetrics struct {
-	unauthenticated, denied, limited, liveFrames prometheus.Counter
-	liveClients                                  prometheus.Gauge
+	unauthenticated, denied, limited, throttled, liveFrames prometheus.Counter
+	liveClients                                             prometheus.Gauge
 }
 
 func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
@@ -12,11 +12,12 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 		unauthenticated: prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_api_unauthenticated_total", Help: "API calls and live connections refused for a missing, unknown, forged or expired token."}),
 		denied:          prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_api_forbidden_total", Help: "API calls and live subscriptions refused to the caller's role."}),
 		limited:         prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_api_rate_limited_total", Help: "API calls refused by the per-token rate limit."}),
+		throttled:       prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_api_throttled_total", Help: "API calls and live connections answered 429 because their address sent too many refused tokens this minute."}),
 		liveFrames:      prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_live_frames_sent_total", Help: "Frames written to live clients."}),
 		liveClients:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "ioc_live_connections", Help: "Open live WebSocket connections."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.unauthenticated, m.denied, m.limited, m.liveFrames, m.liveClients)
+		reg.MustRegister(m.unauthenticated, m.denied, m.limited, m.throttled, m.liveFrames, m.liveClients)
 	}
 	return m
 }

@@ -3,7 +3,6 @@ package dashboard
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -121,11 +120,17 @@ func (s *Server) guard(r route) fiber.Handler {
 	}
 }
 
-// authenticate reads a bearer token ("Bearer <token>").
+// authenticate reads a bearer token ("Bearer <token>", the scheme in any case as RFC 7235
+// says); an address that sent too many refused tokens this minute is answered 429 first.
 func (s *Server) authenticate(c *fiber.Ctx, header string) (*auth.Principal, error) {
-	token, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok {
-		return nil, s.refuse(c.IP(), c.Path(), errors.New("no bearer token"))
+	if s.throttle.blocked(c.IP()) {
+		s.m.throttled.Inc()
+		return nil, errTooManyRefused
+	}
+	token, ok := bearerToken(header)
+	if !ok { // no token guessed: counted, neither logged nor throttled
+		s.m.unauthenticated.Inc()
+		return nil, errUnauthenticated
 	}
 	p, err := s.auth.Authenticate(c.UserContext(), token)
 	if err != nil {
@@ -134,10 +139,28 @@ func (s *Server) authenticate(c *fiber.Ctx, header string) (*auth.Principal, err
 	return p, nil
 }
 
-// refuse counts and logs a refused caller (why, never the token) and returns the answer.
+// bearerToken reads the token of an Authorization header of the Bearer scheme, whose name is
+// case-insensitive (RFC 7235 §2.1).
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
+// refuse counts a refused caller and returns the answer. The log says why (never the token)
+// for an address's first refusal of the minute and when it starts being throttled; the rest
+// only count.
 func (s *Server) refuse(remote, path string, why error) *apiError {
 	s.m.unauthenticated.Inc()
-	s.log.Info("token refused", "remote", remote, "path", path, "why", why)
+	switch n := s.throttle.refused(remote); {
+	case n == 1:
+		s.log.Info("token refused", "remote", remote, "path", path, "why", why)
+	case n == s.opts.HTTP.RefusedTokenLimit:
+		s.log.Warn("client throttled: too many refused tokens this minute", "remote", remote, "refused", n, "path", path, "why", why)
+	}
 	return errUnauthenticated
 }
 

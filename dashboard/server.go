@@ -2,6 +2,8 @@ package dashboard
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"embed"
 	"errors"
 	"fmt"
@@ -76,6 +78,9 @@ type Options struct {
 	Clock func() time.Time
 	// Simulation describes the simulated province the server runs on; nil when it is real.
 	Simulation *Simulation
+	// MetricsToken, when set, is the bearer token /metrics requires (from
+	// http.metrics.token_env).
+	MetricsToken string
 }
 
 // Simulation tells the UI that what it shows is simulated, and how fast its clock runs.
@@ -101,6 +106,10 @@ type Server struct {
 	ctx     context.Context
 	stop    context.CancelFunc
 	upgrade fiber.Handler
+	// throttle counts refused tokens per client address.
+	throttle *refusalThrottle
+	// metrics serves /metrics on its own address when http.metrics.listen is set.
+	metrics *fiber.App
 	docOnce sync.Once
 	doc     []byte // the OpenAPI document
 }
@@ -127,8 +136,19 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 		// log's outbox: fiber must copy them rather than lend fasthttp's reused buffers.
 		Immutable: true,
 	})
+	s.throttle = newRefusalThrottle(opts.HTTP.RefusedTokenLimit, time.Now)
+	s.app.Use(securityHeaders)
 	s.app.Get("/healthz", s.health)
-	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
+	metrics := []fiber.Handler{adaptor.HTTPHandler(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))}
+	if opts.MetricsToken != "" {
+		metrics = append([]fiber.Handler{s.metricsGuard(opts.MetricsToken)}, metrics...)
+	}
+	if opts.HTTP.Metrics.Listen == "" {
+		s.app.Get("/metrics", metrics...)
+	} else {
+		s.metrics = fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second})
+		s.metrics.Get("/metrics", metrics...)
+	}
 	if src.CAP != nil {
 		s.app.Get(alerts.CAPFeedPath, s.capFeed)
 		s.app.Get("/cap/:doc", s.capDocument)
@@ -142,6 +162,38 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 // App gives tests the fiber app.
 func (s *Server) App() *fiber.App { return s.app }
 
+// MetricsApp gives tests the app of the separate metrics address (nil without one).
+func (s *Server) MetricsApp() *fiber.App { return s.metrics }
+
+// securityHeaders tells browsers what the UI may do: run only its own scripts (no inline
+// script, nothing from another host), connect only to its server, never be framed, never
+// sniff a type, and send no referrer outside. Map tiles come from the closed network's tile
+// server (http.tile_url), so images may come from another host; the UI colours its SVG with
+// style attributes, which style-src allows (styles run no code).
+func securityHeaders(c *fiber.Ctx) error {
+	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: http: https:; "+
+		"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Referrer-Policy", "no-referrer")
+	return c.Next()
+}
+
+// metricsGuard lets through only a scraper that sends the metrics token.
+func (s *Server) metricsGuard(token string) fiber.Handler {
+	want := sha256.Sum256([]byte(token))
+	return func(c *fiber.Ctx) error {
+		got, _ := bearerToken(c.Get(fiber.HeaderAuthorization))
+		sum := sha256.Sum256([]byte(got))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			s.m.unauthenticated.Inc()
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+			return c.Status(fiber.StatusUnauthorized).SendString("metrics: a bearer token is required (http.metrics.token_env)\n")
+		}
+		return c.Next()
+	}
+}
+
 // Run listens until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.opts.HTTP.Listen)
@@ -151,8 +203,25 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx ends, then shuts down gracefully.
+// Serve serves on ln (and /metrics on its own address when configured) until ctx ends, then
+// shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.metrics != nil {
+		mln, err := net.Listen("tcp", s.opts.HTTP.Metrics.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("http.metrics: listen on %s: %w", s.opts.HTTP.Metrics.Listen, err)
+		}
+		s.log.Info("metrics listening", "addr", mln.Addr().String())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = s.metrics.Listener(mln) }() // owned here: shut down and waited for below
+		defer func() {
+			if err := s.metrics.ShutdownWithTimeout(5 * time.Second); err != nil {
+				s.log.Warn("metrics shutdown", "err", err)
+			}
+			<-done
+		}()
+	}
 	s.log.Info("http listening", "addr", ln.Addr().String())
 	if !s.auth.Enabled() {
 		s.log.Warn("no API key or identity provider configured (http.auth): the API refuses every call; the UI cannot log in")
@@ -245,6 +314,7 @@ func errBadRequest(code, detail string) *apiError {
 
 var (
 	errUnauthenticated = &apiError{Status: fiber.StatusUnauthorized, Code: "unauthenticated", MessageVI: "Cần đăng nhập: mã truy cập thiếu, sai hoặc đã hết hạn", MessageEN: "authentication required: the token is missing, wrong or expired"}
+	errTooManyRefused  = &apiError{Status: fiber.StatusTooManyRequests, Code: "too_many_refused", MessageVI: "Quá nhiều mã truy cập sai từ địa chỉ này; thử lại sau một phút", MessageEN: "too many refused tokens from this address; try again in a minute"}
 	errForbidden       = &apiError{Status: fiber.StatusForbidden, Code: "forbidden", MessageVI: "Vai trò của bạn không được phép làm việc này", MessageEN: "your role may not do this"}
 	errNotFound        = &apiError{Status: fiber.StatusNotFound, Code: "not_found", MessageVI: "Không tìm thấy", MessageEN: "not found"}
 	errUnavailable     = &apiError{Status: fiber.StatusServiceUnavailable, Code: "unavailable", MessageVI: "Chức năng này không chạy trong tiến trình này", MessageEN: "this function does not run in this process"}

@@ -210,8 +210,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, engine, log) }
 		}
 		authn := auth.New(cfg.HTTP.Auth, nil, log)
+		metricsToken, err := metricsToken(cfg.HTTP.Metrics)
+		if err != nil {
+			return err
+		}
 		srv := dashboard.New(dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: checks, Gatherer: reg, Registerer: reg, Log: log,
-			Clock: now, Simulation: sim.info()}, authn, src)
+			Clock: now, Simulation: sim.info(), MetricsToken: metricsToken}, authn, src)
 		g.Go(func() error { return authn.Run(gctx) })
 		g.Go(func() error { return src.Audit.Run(gctx) })
 		g.Go(func() error { return srv.Run(gctx) })
@@ -223,6 +227,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	err = g.Wait()
 	log.Info("ioc stopped")
 	return err
+}
+
+// metricsToken reads the token /metrics requires from the variable http.metrics.token_env
+// names ("" when none is named); a named variable that is unset or empty is an error.
+func metricsToken(m config.Metrics) (string, error) {
+	if m.TokenEnv == "" {
+		return "", nil
+	}
+	tok := os.Getenv(m.TokenEnv)
+	if tok == "" {
+		return "", fmt.Errorf("http.metrics.token_env: the variable %s is unset or empty", m.TokenEnv)
+	}
+	return tok, nil
 }
 
 // loadCatalog reads the sensor catalog named in config, or the built-in one.

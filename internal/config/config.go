@@ -380,6 +380,12 @@ type HTTP struct {
 	// RateLimit is how many API requests one caller (one token) may make per minute; 0 turns
 	// the limit off.
 	RateLimit int `yaml:"rate_limit"`
+	// RefusedTokenLimit is how many refused tokens one client address may send per minute;
+	// past it the address is answered 429 without its token being looked at until the minute
+	// is over, and the log says so once. 0 turns the limit off.
+	RefusedTokenLimit int `yaml:"refused_token_limit"`
+	// Metrics says who may read /metrics.
+	Metrics Metrics `yaml:"metrics"`
 	// TileURL is an optional map tile server on the closed network, e.g.
 	// http://tiles.local/{z}/{x}/{y}.png; without one the map draws the district outlines of the
 	// sensor catalog.
@@ -391,6 +397,17 @@ type HTTP struct {
 	Auth Auth `yaml:"auth"`
 	// Live tunes the WebSocket hub.
 	Live Live `yaml:"live"`
+}
+
+// Metrics guards the Prometheus metrics: by default /metrics answers on http.listen to anyone
+// who reaches the port.
+type Metrics struct {
+	// Listen, when set, serves /metrics on its own host:port (e.g. 127.0.0.1:9108 or an
+	// address of the management network) and no longer on http.listen.
+	Listen string `yaml:"listen"`
+	// TokenEnv names an environment variable holding a token that a scraper must send as
+	// "Authorization: Bearer <token>" (Prometheus' bearer_token / authorization settings).
+	TokenEnv string `yaml:"token_env"`
 }
 
 // Auth lists the bearer tokens the API accepts: API keys, and JWTs of an identity provider.
@@ -594,7 +611,7 @@ func Default() Config {
 				Window:     24 * time.Hour,
 			},
 		},
-		HTTP: HTTP{Listen: ":8080", RateLimit: 600,
+		HTTP: HTTP{Listen: ":8080", RateLimit: 600, RefusedTokenLimit: 20,
 			Auth: Auth{JWT: JWT{RoleClaim: "role", UnitsClaim: "units", NameClaim: "name", Refresh: time.Hour}},
 			Live: Live{Flush: 10 * time.Millisecond, SensorEvery: time.Second, ClientQueue: 64},
 		},

@@ -322,6 +322,19 @@ func (h *HTTP) validate(p *Problems) {
 	if h.RateLimit < 0 {
 		p.Add("http.rate_limit", "want requests per minute (0 for no limit), got %d", h.RateLimit)
 	}
+	if h.RefusedTokenLimit < 0 {
+		p.Add("http.refused_token_limit", "want refused tokens per client address and minute (0 for no limit), got %d", h.RefusedTokenLimit)
+	}
+	if h.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(h.Metrics.Listen); err != nil {
+			p.Add("http.metrics.listen", "want host:port such as 127.0.0.1:9108, got %q", h.Metrics.Listen)
+		} else if h.Metrics.Listen == h.Listen {
+			p.Add("http.metrics.listen", "the same address as http.listen; leave it empty to serve /metrics there")
+		}
+	}
+	if strings.HasPrefix(h.Metrics.TokenEnv, EnvPrefix) {
+		p.Add("http.metrics.token_env", "%q: IOC_* variables are settings; name another variable", h.Metrics.TokenEnv)
+	}
 	if h.TileURL != "" && !(strings.Contains(h.TileURL, "{z}") && strings.Contains(h.TileURL, "{x}") && strings.Contains(h.TileURL, "{y}")) {
 		p.Add("http.tile_url", "want a URL with {z}, {x} and {y}, got %q", h.TileURL)
 	}
