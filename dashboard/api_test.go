@@ -101,7 +101,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		opt(&o)
 	}
 	f.srv = New(o, auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: analytics.NewQuerier(conn, config.Default().Analytics.Queries),
-			Audit: audit, ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
+		Audit: audit, ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
 
 	// A river over báo động II: one alert for flood control.
 	f.observe(t, "lc-hong-laocai", "water_level", 82.4)
