@@ -51,7 +51,7 @@ func simBackfill(args []string, stdout, stderr io.Writer) int {
 		return fail(exitFailed, err)
 	}
 	defer conn.Close()
-	raw, _ := sim.catalog(cfg.Ingest.Profiles) // a loaded province always renders its catalog
+	raw, _ := sim.catalog() // a loaded province always renders its catalog
 	cat, err := ingest.ParseCatalog(raw, cfg.Ingest.Profiles)
 	if err != nil {
 		return fail(exitFailed, err)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -38,7 +38,7 @@ func TestCatalogReloadsOnHangup(t *testing.T) {
 	writeCatalog("f-00")
 	cfg := faultConfig(t, seq, ch.Addr, ch.Database, broker, clientID, t.TempDir(), "")
 	body, _ := os.ReadFile(cfg)
-	body = []byte(strings.Replace(string(body), "accept_unknown_sensors: true", "catalog: "+catalog, 1))
+	body = []byte(regexp.MustCompile(`(?m)^  accept_unknown_sensors: true\n  catalog: .*$`).ReplaceAllString(string(body), "  catalog: "+catalog))
 	if err := os.WriteFile(cfg, body, 0o600); err != nil {
 		t.Fatal(err)
 	}

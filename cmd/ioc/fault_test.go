@@ -148,6 +148,7 @@ mqtt: {broker: %q, client_id: %s, keepalive: 2s, connect_timeout: 2s, max_reconn
 ingest:
   topics: [{pattern: "%s/+/+/+", format: json, qos: 1}]
   accept_unknown_sensors: true
+  catalog: %q
   shared_group: %q
 writer:
   flush_interval: 100ms
@@ -155,7 +156,7 @@ writer:
   shutdown_timeout: 2s
   spool: {dir: %q, after: 1s}
 http: {listen: %q}
-`, chAddr, database, broker, clientID, seq.prefix, sharedGroup, spoolDir, freeAddr(t))
+`, chAddr, database, broker, clientID, seq.prefix, laoCaiCatalog(t), sharedGroup, spoolDir, freeAddr(t))
 	path := filepath.Join(t.TempDir(), "ioc.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)

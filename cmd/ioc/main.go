@@ -166,11 +166,7 @@ func loadConfig(path string) (config.Config, error) {
 		return cfg, err
 	}
 	if cfg.HasRole(config.RoleIngest) {
-		builtin, err := sim.catalog(cfg.Ingest.Profiles)
-		if err != nil {
-			return cfg, err
-		}
-		if _, err := loadCatalog(cfg.Ingest, builtin); err != nil {
+		if _, err := loadCatalog(cfg.Ingest, sim); err != nil {
 			return cfg, err
 		}
 	}

@@ -24,7 +24,7 @@ func TestCheckPrintsEveryProblemWithItsPath(t *testing.T) {
 	if code != exitUsage {
 		t.Fatalf("exit %d, want %d", code, exitUsage)
 	}
-	for _, want := range []string{"2 problem(s)", "ingest.topics[2].pattern: empty", "writer.batch_size: want 1 to 1000000, got 0"} {
+	for _, want := range []string{"3 problem(s)", "ingest.topics[2].pattern: empty", "writer.batch_size: want 1 to 1000000, got 0", "ingest.catalog: missing"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr %q lacks %q", stderr, want)
 		}
@@ -32,9 +32,21 @@ func TestCheckPrintsEveryProblemWithItsPath(t *testing.T) {
 }
 
 func TestCheckAcceptsTheExampleConfig(t *testing.T) {
+	t.Setenv("IOC_INGEST_CATALOG", "../../deploy/catalog/sensors.example.yaml")
 	code, stdout, stderr := runIOC("check", "--config", "../../deploy/config/ioc.example.yaml")
 	if code != exitOK || !strings.Contains(stdout, "ok") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// Without a sensor catalog and with the simulator off, check and serve refuse the config: a
+// province never runs on the demo's catalog.
+func TestNoCatalogIsAConfigurationError(t *testing.T) {
+	for _, cmd := range []string{"check", "serve"} {
+		code, _, stderr := runIOC(cmd, "--config", "../../deploy/config/ioc.example.yaml")
+		if code != exitUsage || !strings.Contains(stderr, "ingest.catalog: missing") {
+			t.Errorf("ioc %s: exit %d, stderr %q; want a usage error naming ingest.catalog", cmd, code, stderr)
+		}
 	}
 }
 

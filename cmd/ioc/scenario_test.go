@@ -48,6 +48,7 @@ func playScenario(t *testing.T, sc provincesim.Scenario) {
 		h.cfg.Ingest.Topics = append(h.cfg.Ingest.Topics, tp)
 	}
 	h.cfg.Ingest.AcceptUnknownSensors = false
+	h.cfg.Ingest.Catalog = "" // the simulated province's
 	h.cfg.Simulator = def.Simulator
 	h.cfg.Simulator.Enabled, h.cfg.Simulator.Scenario, h.cfg.Simulator.BadShare, h.cfg.Simulator.TopicPrefix = true, sc.Name, 0, h.prefix
 	p, err := provincesim.Load(sc.Province, 1, def.Ingest.Profiles)

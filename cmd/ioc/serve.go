@@ -127,11 +127,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	var sub *ingest.Subscriber
 	if cfg.HasRole(config.RoleIngest) {
-		builtin, err := sim.catalog(cfg.Ingest.Profiles)
-		if err != nil {
-			return abort(err)
-		}
-		cat, err := loadCatalog(cfg.Ingest, builtin)
+		cat, err := loadCatalog(cfg.Ingest, sim)
 		if err != nil {
 			return abort(err)
 		}
@@ -164,7 +160,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		produce(func() error { return sub.Run(gctx) })
 		g.Go(func() error {
 			return onHangup(gctx, func() {
-				if cat := reloadSensors(gctx, cfg.Ingest, builtin, sim, norm, conn, log); cat != nil {
+				if cat := reloadSensors(gctx, cfg.Ingest, sim, norm, conn, log); cat != nil {
 					if engine != nil {
 						_ = engine.SetCatalogs(gctx, cat, nil)
 						capFeed.SetCatalog(cat)
@@ -242,16 +238,20 @@ func metricsToken(m config.Metrics) (string, error) {
 	return tok, nil
 }
 
-// loadCatalog reads the sensor catalog named in config, or the built-in one.
-func loadCatalog(ic config.Ingest, builtin []byte) (*ingest.Catalog, error) {
-	if ic.Catalog == "" {
-		cat, err := ingest.ParseCatalog(builtin, ic.Profiles)
-		if err != nil {
-			return nil, fmt.Errorf("built-in sensor catalog:\n%w", err)
-		}
-		return cat, nil
+// loadCatalog reads the sensor catalog named in config, or else the simulated province's.
+func loadCatalog(ic config.Ingest, sim *simulation) (*ingest.Catalog, error) {
+	if ic.Catalog != "" {
+		return ingest.LoadCatalog(ic.Catalog, ic.Profiles)
 	}
-	return ingest.LoadCatalog(ic.Catalog, ic.Profiles)
+	builtin, err := sim.catalog()
+	if err != nil {
+		return nil, err
+	}
+	cat, err := ingest.ParseCatalog(builtin, ic.Profiles)
+	if err != nil {
+		return nil, fmt.Errorf("built-in sensor catalog:\n%w", err)
+	}
+	return cat, nil
 }
 
 func describeCatalog(path string, sim *simulation) string {
@@ -278,8 +278,8 @@ func onHangup(ctx context.Context, reload func()) error {
 
 // reloadSensors reloads the sensor catalog. A catalog with problems is refused, with each
 // problem logged, and the one in use stays.
-func reloadSensors(ctx context.Context, ic config.Ingest, builtin []byte, sim *simulation, norm *ingest.Normalizer, conn driver.Conn, log *slog.Logger) *ingest.Catalog {
-	cat, err := loadCatalog(ic, builtin)
+func reloadSensors(ctx context.Context, ic config.Ingest, sim *simulation, norm *ingest.Normalizer, conn driver.Conn, log *slog.Logger) *ingest.Catalog {
+	cat, err := loadCatalog(ic, sim)
 	if err != nil {
 		log.Error("sensor catalog reload refused; the previous catalog stays in use", "err", err)
 		return nil

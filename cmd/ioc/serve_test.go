@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/haidang-ioc/ioc/analytics"
+	"github.com/haidang-ioc/ioc/ingest/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 )
@@ -55,10 +58,26 @@ func newHarness(t *testing.T) *harness {
 	h.cfg.Writer.MaxRetryInterval = 200 * time.Millisecond
 	h.cfg.Writer.ShutdownTimeout = time.Second
 	h.cfg.Writer.Spool.Dir = t.TempDir()
-	h.cfg.Ingest.AcceptUnknownSensors = true // the tests' sensors are not in the built-in catalog
+	h.cfg.Ingest.AcceptUnknownSensors = true // the tests' sensors are not in the catalog
+	h.cfg.Ingest.Catalog = laoCaiCatalog(t)
 	h.conn = testenv.Conn(t, h.cfg.ClickHouse)
 	t.Cleanup(func() { testenv.ForgetSession(t, h.cfg.MQTT.Broker, h.cfg.MQTT.ClientID) })
 	return h
+}
+
+// laoCaiCatalog writes the simulated Lào Cai's sensor catalog (5-minute intervals) to a file:
+// serve without the simulator must be given a catalog.
+func laoCaiCatalog(t *testing.T) string {
+	t.Helper()
+	raw, err := provincesim.Catalog("lao-cai", 5*time.Minute, config.Default().Ingest.Profiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "sensors.yaml")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // start runs serve until the returned stop is called (or the test ends), and waits until

@@ -124,7 +124,7 @@ func simProvince(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *catalogOut != "" {
-		cat, _ := s.catalog(cfg.Ingest.Profiles) // a loaded province always renders its catalog
+		cat, _ := s.catalog() // a loaded province always renders its catalog
 		if err := os.WriteFile(*catalogOut, cat, 0o600); err != nil {
 			fmt.Fprintf(stderr, "ioc sim province: %v\n", err)
 			return exitFailed

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -131,19 +132,17 @@ func (s *simulation) tick(tick time.Duration) time.Duration {
 }
 
 // catalog is the sensor catalog ioc uses when ingest.catalog names no file: the simulated
-// province's, with its sensors' intervals; Lào Cai's when nothing is simulated.
-func (s *simulation) catalog(profiles map[string]config.Profile) ([]byte, error) {
-	if s != nil {
-		return s.province.CatalogYAML(s.interval), nil
+// province's, with its sensors' intervals. Without a simulation there is none (config
+// validation says ingest.catalog is missing before this is asked).
+func (s *simulation) catalog() ([]byte, error) {
+	if s == nil {
+		return nil, errors.New("ingest.catalog: missing, and no simulated province to take a catalog from")
 	}
-	return provincesim.Catalog("lao-cai", 5*time.Minute, profiles)
+	return s.province.CatalogYAML(s.interval), nil
 }
 
 // describe names the built-in catalog for the log.
 func (s *simulation) describe() string {
-	if s == nil {
-		return "built-in (simulated Lào Cai)"
-	}
 	return "built-in (simulated " + s.province.Title.EN + ")"
 }
 

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,11 +26,39 @@ func TestExampleConfigIsTheDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example config: %v", err)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("example config invalid: %v", err)
+	// a template: it names no sensor catalog, which a province must (only the simulator brings one)
+	var probs Problems
+	if err := cfg.Validate(); !errors.As(err, &probs) || len(probs) != 1 || probs[0].Path != "ingest.catalog" {
+		t.Fatalf("example config: %v; want exactly the missing ingest.catalog", err)
 	}
 	if want := Default(); !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("example config differs from Default():\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+// Production never falls back to the demo's catalog: with the ingest role, no catalog and the
+// simulator off, validation names ingest.catalog.
+func TestIngestNeedsACatalogWithoutTheSimulator(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+		want bool // a problem at ingest.catalog
+	}{
+		{"defaults", func(*Config) {}, true},
+		{"a catalog file", func(c *Config) { c.Ingest.Catalog = "/etc/ioc/sensors.yaml" }, false},
+		{"the simulator", func(c *Config) { c.Simulator.Enabled = true }, false},
+		{"no ingest role", func(c *Config) { c.Roles = []string{RoleDashboard} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			tc.set(&c)
+			var probs Problems
+			_ = errors.As(c.Validate(), &probs)
+			got := slices.ContainsFunc(probs, func(p Problem) bool { return p.Path == "ingest.catalog" && strings.Contains(p.Msg, "missing") })
+			if got != tc.want {
+				t.Errorf("problems %v; want one at ingest.catalog: %v", probs, tc.want)
+			}
+		})
 	}
 }
 
@@ -218,6 +248,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Default()
+			cfg.Ingest.Catalog = "/etc/ioc/sensors.yaml" // a province names its catalog
 			tt.change(&cfg)
 			err := cfg.Validate()
 			switch {
@@ -234,6 +265,7 @@ func TestValidate(t *testing.T) {
 
 func TestValidateReportsEveryProblem(t *testing.T) {
 	cfg := Default()
+	cfg.Ingest.Catalog = "/etc/ioc/sensors.yaml"
 	cfg.ClickHouse.Addr = ""
 	cfg.MQTT.Broker = ""
 	cfg.Writer.BatchSize = -1

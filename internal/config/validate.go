@@ -86,6 +86,10 @@ func (c *Config) Validate() error {
 	if c.HasRole(RoleAlerts) && !c.HasRole(RoleIngest) {
 		p.Add("roles", "the alerts role evaluates what this process ingests: run it with the ingest role")
 	}
+	if c.HasRole(RoleIngest) && c.Ingest.Catalog == "" && !c.Simulator.Enabled {
+		p.Add("ingest.catalog", "missing: name the province's sensor catalog file (deploy/catalog/sensors.example.yaml shows its form); "+
+			"only the simulated province (simulator.enabled) brings a catalog of its own")
+	}
 	c.HTTP.validate(&p)
 	positive(&p, "simulator.interval", c.Simulator.Interval)
 	if c.Simulator.BadShare < 0 || c.Simulator.BadShare > 1 {
