@@ -133,8 +133,9 @@ type Alert struct {
 	Description Text `json:"description"`
 	// Instruction tells the public what to do; public warnings (CAP) carry it.
 	Instruction Text `json:"instruction,omitzero"`
-	// Public marks an alert the CAP feed publishes.
-	Public bool `json:"public"`
+	// Public marks an alert the CAP feed publishes; CAPExpires is its rule's cap_expires.
+	Public     bool          `json:"public"`
+	CAPExpires time.Duration `json:"cap_expires,omitempty"`
 	// Units are the units the route sends the alert to, escalations included.
 	Units []string `json:"units"`
 	// Escalation is how many escalation steps have been taken.
@@ -150,6 +151,37 @@ type Alert struct {
 	// Muted says why the alert is not notified: "silenced by <id>" or "inhibited by <alert>";
 	// empty when it is.
 	Muted string `json:"muted,omitempty"`
+}
+
+// DefaultCAPExpires is how long a public message of each category stays valid when its rule
+// sets no cap_expires: a flood or storm warning outlives a traffic notice. Categories not
+// listed take DefaultCAPExpiresOther. A warning still active is sent again with each change.
+var DefaultCAPExpires = map[string]time.Duration{
+	"naturalDisaster":  24 * time.Hour,
+	"weather":          12 * time.Hour,
+	"environment":      12 * time.Hour,
+	"agriculture":      24 * time.Hour,
+	"fireAndEmergency": 6 * time.Hour,
+	"security":         6 * time.Hour,
+	"health":           12 * time.Hour,
+	"traffic":          2 * time.Hour,
+	"infrastructure":   6 * time.Hour,
+}
+
+// DefaultCAPExpiresOther is the validity of a public message of a category DefaultCAPExpires
+// does not list.
+const DefaultCAPExpiresOther = 6 * time.Hour
+
+// capValidity is how long a's public messages stay valid: its rule's cap_expires, else its
+// category's default.
+func (a *Alert) capValidity() time.Duration {
+	if a.CAPExpires > 0 {
+		return a.CAPExpires
+	}
+	if d, ok := DefaultCAPExpires[a.Category]; ok {
+		return d
+	}
+	return DefaultCAPExpiresOther
 }
 
 // Text is a message in Vietnamese and, where written, English.

@@ -49,6 +49,7 @@ type CAPInfo struct {
 	Certainty    string     `xml:"certainty"`
 	Effective    string     `xml:"effective,omitempty"`
 	Onset        string     `xml:"onset,omitempty"`
+	Expires      string     `xml:"expires,omitempty"`
 	SenderName   string     `xml:"senderName,omitempty"`
 	Headline     string     `xml:"headline,omitempty"`
 	Description  string     `xml:"description,omitempty"`
@@ -171,12 +172,14 @@ func buildCAP(cfg config.CAP, msgType string, a *Alert, at time.Time, refs []*CA
 	}
 	area := capArea(cfg, a, district)
 	for _, lang := range cfg.Languages {
-		m.Info = append(m.Info, capInfo(cfg, msgType, a, lang, area))
+		m.Info = append(m.Info, capInfo(cfg, msgType, a, lang, area, at))
 	}
 	return m
 }
 
-func capInfo(cfg config.CAP, msgType string, a *Alert, lang string, area CAPArea) CAPInfo {
+// capInfo is one language's block of a message sent at at; it expires the alert's validity
+// (its rule's cap_expires, or its category's default) after that.
+func capInfo(cfg config.CAP, msgType string, a *Alert, lang string, area CAPArea, at time.Time) CAPInfo {
 	in := CAPInfo{
 		Language:    map[string]string{"vi": "vi-VN", "en": "en-US"}[lang],
 		Category:    []string{capCategory(a)},
@@ -186,6 +189,7 @@ func capInfo(cfg config.CAP, msgType string, a *Alert, lang string, area CAPArea
 		Certainty:   "Observed",
 		Effective:   capTime(a.FiredAt),
 		Onset:       capTime(a.StartsAt),
+		Expires:     capTime(at.Add(a.capValidity())),
 		SenderName:  cfg.SenderName,
 		Headline:    a.Title.Lang(lang),
 		Description: a.Description.Lang(lang),

@@ -20,6 +20,7 @@ import (
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/geo"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 )
 
@@ -231,6 +232,13 @@ severity: high`) + testRoute
 		!strings.Contains(en.Headline, "above alarm 2") || vi.SenderName != "Trung tâm IOC Lào Cai" || vi.Web != cfg.Web {
 		t.Errorf("update info: %+v / %+v", vi, en)
 	}
+	// a flood warning (naturalDisaster, no cap_expires in its rule) is valid a day after it is sent
+	for _, m := range []*CAPMessage{first, update, cancel} {
+		sent, err := time.Parse(time.RFC3339, m.Sent)
+		if err != nil || m.Info[0].Expires != capTime(sent.Add(24*time.Hour)) || m.Info[1].Expires != m.Info[0].Expires {
+			t.Errorf("%s sent %s expires %q / %q, want 24 h later", m.MsgType, m.Sent, m.Info[0].Expires, m.Info[1].Expires)
+		}
+	}
 	if p := vi.Parameter; len(p) < 2 || p[0] != (CAPValue{"riskLevel", "2"}) || p[1] != (CAPValue{"alarmLevel", "2"}) {
 		t.Errorf("parameters: %+v", p)
 	}
@@ -280,5 +288,40 @@ severity: high`) + testRoute
 	waitRows(t, store, "SELECT count() FROM cap_messages", 5)
 	if doc, err := feed2.Document(context.Background(), first.Identifier); err != nil || validateCAP(t, doc) != nil {
 		t.Errorf("an old message from ClickHouse: %v", err)
+	}
+}
+
+// A message expires its rule's cap_expires after it is sent, else its category's default; the
+// document with <expires> is valid CAP 1.2.
+func TestCAPExpires(t *testing.T) {
+	at := time.Date(2026, 8, 15, 5, 0, 0, 0, time.UTC)
+	cfg := config.Default().Alerts.CAP
+	for _, tc := range []struct {
+		a    Alert
+		want time.Duration
+	}{
+		{Alert{Category: "naturalDisaster"}, 24 * time.Hour},
+		{Alert{Category: "traffic"}, 2 * time.Hour},
+		{Alert{Category: "somethingNew"}, DefaultCAPExpiresOther},
+		{Alert{Category: "naturalDisaster", CAPExpires: 90 * time.Minute}, 90 * time.Minute},
+	} {
+		a := tc.a
+		a.ID, a.Rule, a.Severity, a.StartsAt, a.FiredAt, a.Title = "a1", "r", SeverityHigh, at, at, Text{VI: "Lũ"}
+		a.Location = geo.Location{Lat: 22.5, Lon: 103.9}
+		m := buildCAP(cfg, CAPAlert, &a, at, nil, nil)
+		if got := m.Info[0].Expires; got != capTime(at.Add(tc.want)) {
+			t.Errorf("%+v: expires %s, want %s", tc.a, got, capTime(at.Add(tc.want)))
+		}
+		doc, err := xml.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validateCAP(t, append([]byte(xml.Header), doc...)); err != nil {
+			t.Errorf("%+v: %v", tc.a, err)
+		}
+	}
+	if _, err := ParseRules([]byte(rules("kind: threshold\nmetric: salinity\nthreshold: 4\nseverity: high\ncap_expires: -1h"))); err == nil ||
+		!strings.Contains(err.Error(), "cap_expires") {
+		t.Errorf("a negative cap_expires: %v, want refused", err)
 	}
 }

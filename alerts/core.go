@@ -455,7 +455,7 @@ func (c *core) open(fp string, cond condition, now time.Time) {
 	r := cond.rule
 	l := &live{rule: r, Alert: Alert{
 		ID: alertID(fp, now), Fingerprint: fp, Rule: r.Name, Source: cond.source, Subject: cond.subject,
-		Category: r.Category, SubCategory: r.SubCategory, Public: r.Public, Metric: r.Metric,
+		Category: r.Category, SubCategory: r.SubCategory, Public: r.Public, CAPExpires: r.CAPExpires, Metric: r.Metric,
 		Value: cond.value, StartsAt: now, State: StatePending,
 	}}
 	l.setGrade(cond.grade)

@@ -103,6 +103,9 @@ type Rule struct {
 	SubCategory string   `yaml:"sub_category"`
 	// Public puts the rule's alerts on the CAP feed.
 	Public bool `yaml:"public"`
+	// CAPExpires is how long a public message stays valid after it is sent (CAP expires);
+	// zero takes the category's default (DefaultCAPExpires).
+	CAPExpires time.Duration `yaml:"cap_expires"`
 	// Title and Description are text/template texts over the alert (.Subject, .SubjectName,
 	// .District, .Value, .Metric, .AlarmLevel, .Severity…).
 	Title       Text `yaml:"title"`
@@ -298,6 +301,9 @@ func (r *Rule) validate(p *config.Problems, path string) {
 	}
 	if r.For < 0 || r.ClearFor < 0 || r.ResolveAfter < 0 {
 		add("for", "durations must not be negative")
+	}
+	if r.CAPExpires < 0 || r.CAPExpires > 7*24*time.Hour {
+		add("cap_expires", "want a duration up to 168h (0 for the category's default), got %s", r.CAPExpires)
 	}
 	if r.RiskLevel < 0 || r.RiskLevel > 5 {
 		add("risk_level", "want 0 (none) or a disaster risk level 1-5, got %d", r.RiskLevel)
