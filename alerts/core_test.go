@@ -2,6 +2,8 @@ package alerts
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"slices"
 	"strings"
 	"testing"
@@ -247,6 +249,62 @@ levels:
 		if l := levels.Level(tc.v); (l == 0) != (len(tc.want) == 0) || (l > 0 && !strings.HasSuffix(tc.want[0], fmt.Sprintf("L%d", l))) {
 			t.Errorf("%g m: the map's level %d disagrees with the engine's %v", tc.v, l, tc.want)
 		}
+	}
+}
+
+// A tidal gauge (the catalog marks it) under a semi-diurnal spring tide of 3 m range moves
+// 0.75 m an hour by itself: the rate rule looks past the tide (the rise beyond the same hour a
+// lunar day earlier), so the tide alone raises nothing and a flood on top of it fires. The
+// same tide judged raw fires on every flood tide.
+func TestRateOnATidalGauge(t *testing.T) {
+	const catalog = `
+sensors:
+  - {id: delta-a, name: Trạm An Thuận, kind: river_gauge, metrics: [{name: water_level}], location: {lat: 10.04, lon: 106.57},
+     district: Ba Tri, owner_unit: flood_control, alarm_levels: {i: 4, ii: 4.5, iii: 5}, interval: 10m, tidal: true}
+`
+	sensors, err := ingest.ParseCatalog([]byte(catalog), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a spring tide: amplitude 1.5 m, period 12 h 25 min, around a mean level of 0.2 m
+	tide := func(at time.Time) float64 {
+		h := at.Sub(t0).Hours()
+		return 0.2 + 1.5*math.Sin(2*math.Pi*h/12.42)
+	}
+	play := func(mode string, hours float64, flood func(h float64) float64) []string {
+		file := rules("kind: rate\nmetric: water_level\nper: 1h\nthreshold: 0.5\nclear: 0.3\nseverity: high" + mode)
+		h := newHarness(t, file+testRoute)
+		h.c.setCatalogs(sensors, nil, h.now)
+		var fired []string
+		for i := 0; float64(i)*10 < hours*60; i++ {
+			hrs := float64(i) / 6
+			h.read("delta-a", "water_level", tide(h.now)+flood(hrs))
+			for _, e := range h.take() {
+				if strings.HasPrefix(e, "firing") {
+					fired = append(fired, fmt.Sprintf("%.1f h: %s", hrs, e))
+				}
+			}
+			h.advance(10 * time.Minute)
+		}
+		return fired
+	}
+	noFlood := func(float64) float64 { return 0 }
+	if fired := play("", 72, noFlood); len(fired) > 0 {
+		t.Errorf("three days of spring tide, de-tided: %v; want no alert", fired)
+	}
+	if fired := play("\ntidal: raw", 72, noFlood); len(fired) == 0 {
+		t.Error("three days of spring tide judged raw raised nothing: the tide alone is not as fast as it should be here")
+	}
+	// a flood from hour 40: the level rises 0.8 m an hour for four hours on top of the tide
+	flood := func(h float64) float64 { return 0.8 * min(max(h-40, 0), 4) }
+	fired := play("", 48, flood)
+	if len(fired) != 1 || !strings.Contains(fired[0], "firing r0 delta-a high") {
+		t.Errorf("a flood on top of the tide: %v; want one alert", fired)
+	} else if at, _ := strconv.ParseFloat(strings.Fields(fired[0])[0], 64); at < 40 || at > 42 {
+		t.Errorf("the flood fired at %s, want within two hours of its start at 40 h", fired[0])
+	}
+	if fired := play("\ntidal: skip", 48, flood); len(fired) > 0 {
+		t.Errorf("tidal: skip fired %v", fired)
 	}
 }
 

@@ -180,6 +180,11 @@ func (e *Engine) restore(ctx context.Context) error {
 	return nil
 }
 
+// hasTidal tells whether the sensor catalog has a tidal gauge.
+func (c *core) hasTidal() bool {
+	return c.sensors != nil && slices.ContainsFunc(c.sensors.Sensors, func(s ingest.Sensor) bool { return s.Tidal })
+}
+
 // windowMetrics are the metrics rate and window rules watch and the start of their longest
 // window.
 func (c *core) windowMetrics(now time.Time) ([]string, time.Time) {
@@ -188,7 +193,11 @@ func (c *core) windowMetrics(now time.Time) ([]string, time.Time) {
 	for _, cr := range c.rules {
 		span := cr.Window
 		if cr.Kind == KindRate {
-			span = cr.Per
+			if (cr.Tidal == "" || cr.Tidal == TidalDetide) && c.hasTidal() {
+				span = tidalHistory(cr.Per)
+			} else {
+				span = cr.Per
+			}
 		}
 		if cr.Kind == KindRate || cr.Kind == KindWindow {
 			set[cr.Metric] = true

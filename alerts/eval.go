@@ -72,6 +72,7 @@ const (
 	unevalUnknown     = "unknown_subject"
 	unevalOutOfOrder  = "out_of_order"
 	unevalNotFiniteAt = "not_finite"
+	unevalTidal       = "tidal_skipped"
 )
 
 func compile(r *Rule) *compiled {
@@ -195,15 +196,17 @@ func (c *compiled) reading(r *ingest.Reading, s *ingest.Sensor) (cond condition,
 		n := hold(steps, st.step, r.Value, s.AlarmLevels.Level(r.Value)-1)
 		return c.stepTo(st, steps, n, SourceSensor, s.ID, r.Value), "", true
 	case KindRate:
-		if !st.add(r.Time, r.Value, c.Per) {
+		mode := c.tidalMode(s)
+		if mode == TidalSkip {
+			return condition{}, unevalTidal, false
+		}
+		if !st.add(r.Time, r.Value, c.history(s)) {
 			return condition{}, unevalOutOfOrder, false
 		}
-		first, last := st.samples[0], st.samples[len(st.samples)-1]
-		span := last.t.Sub(first.t)
-		if span < c.Per/2 { // too little history to call it a rate
+		rate, ok := st.rate(c.Per, mode == TidalDetide)
+		if !ok { // too little history to call it a rate
 			return condition{rule: c, source: SourceSensor, subject: s.ID, active: st.step >= 0, grade: c.activeGrade(st)}, "", true
 		}
-		rate := (last.v - first.v) / span.Seconds() * c.Per.Seconds()
 		return c.graded(st, c.steps, c.sign*rate, SourceSensor, s.ID, rate), "", true
 	case KindWindow:
 		if !st.add(r.Time, r.Value, c.Window) {
@@ -230,10 +233,76 @@ func (c *compiled) warm(r *ingest.Reading, s *ingest.Sensor) {
 	}
 	switch c.Kind {
 	case KindRate:
-		c.state(s.ID).add(r.Time, r.Value, c.Per)
+		c.state(s.ID).add(r.Time, r.Value, c.history(s))
 	case KindWindow:
 		c.state(s.ID).add(r.Time, r.Value, c.Window)
 	}
+}
+
+// lunarDay is the period after which the tide comes back to the same phase (the M2 tide's two
+// cycles of 12 h 25 min).
+const lunarDay = 24*time.Hour + 50*time.Minute
+
+// tidalMode is how the rate rule c treats sensor s: as any gauge unless s is tidal.
+func (c *compiled) tidalMode(s *ingest.Sensor) string {
+	switch {
+	case !s.Tidal:
+		return TidalRaw
+	case c.Tidal == "":
+		return TidalDetide
+	}
+	return c.Tidal
+}
+
+// history is how much of sensor s's past the rate rule c keeps: per, and where it looks past
+// the tide a lunar day and another per more (a sample before the lunar day's start to
+// interpolate from).
+func (c *compiled) history(s *ingest.Sensor) time.Duration {
+	if c.Kind == KindRate && c.tidalMode(s) == TidalDetide {
+		return tidalHistory(c.Per)
+	}
+	return c.Per
+}
+
+// tidalHistory is how much past a de-tided rate over per needs.
+func tidalHistory(per time.Duration) time.Duration { return lunarDay + 2*per }
+
+// rate is the change of the samples over per, scaled to per. With detide it is the change
+// over the last per less the change over the same per a lunar day earlier, at the same phase
+// of the tide: what rises beyond the tide (a semi-diurnal tide of 1.5 m amplitude moves a
+// level 0.75 m an hour by itself). ok is false while the history is too short to say.
+func (st *subjectState) rate(per time.Duration, detide bool) (float64, bool) {
+	last := st.samples[len(st.samples)-1]
+	if !detide {
+		first := st.samples[0]
+		span := last.t.Sub(first.t)
+		if span < per/2 {
+			return 0, false
+		}
+		return (last.v - first.v) / span.Seconds() * per.Seconds(), true
+	}
+	then, ok1 := st.at(last.t.Add(-per))
+	day, ok2 := st.at(last.t.Add(-lunarDay))
+	dayBefore, ok3 := st.at(last.t.Add(-lunarDay - per))
+	if !ok1 || !ok2 || !ok3 {
+		return 0, false
+	}
+	return (last.v - then) - (day - dayBefore), true
+}
+
+// at is the samples' value at t, interpolated between the two around it; ok is false outside
+// them.
+func (st *subjectState) at(t time.Time) (float64, bool) {
+	i, found := slices.BinarySearchFunc(st.samples, t, func(s sample, t time.Time) int { return s.t.Compare(t) })
+	switch {
+	case found:
+		return st.samples[i].v, true
+	case i == 0 || i == len(st.samples):
+		return 0, false
+	}
+	a, b := st.samples[i-1], st.samples[i]
+	f := t.Sub(a.t).Seconds() / b.t.Sub(a.t).Seconds()
+	return a.v + f*(b.v-a.v), true
 }
 
 // add appends a sample and forgets those older than span before the newest. A sample older

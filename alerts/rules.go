@@ -33,6 +33,21 @@ const (
 	KindComposite   = "composite"    // other rules' alerts together in one district
 )
 
+// How a rate rule treats tidal gauges (its tidal setting; "" is TidalDetide).
+const (
+	// TidalDetide judges the rise beyond the tide's: the level's change over per minus its
+	// change over the same per one lunar day (24 h 50 min) earlier, at the same phase of the
+	// tide.
+	TidalDetide = "detide"
+	// TidalRaw judges the level's rate as on any other gauge.
+	TidalRaw = "raw"
+	// TidalSkip leaves tidal gauges out of the rule.
+	TidalSkip = "skip"
+)
+
+// TidalModes lists the tidal settings of a rate rule.
+var TidalModes = []string{TidalDetide, TidalRaw, TidalSkip}
+
 // RuleKinds lists the rule kinds.
 var RuleKinds = []string{KindThreshold, KindAlarmLevels, KindRate, KindWindow, KindAbsence, KindCameraState, KindCameraEvent, KindComposite}
 
@@ -69,6 +84,10 @@ type Rule struct {
 
 	// Per is the rate's time unit (rate): Threshold is in the metric's unit per Per.
 	Per time.Duration `yaml:"per"`
+	// Tidal says what a rate rule does on the catalog's tidal gauges: detide (the default)
+	// judges the rise beyond the tide's, raw judges the level's rate as anywhere, skip leaves
+	// tidal gauges out.
+	Tidal string `yaml:"tidal"`
 	// Window and Agg define a window aggregate (window, and camera_event counts).
 	Window time.Duration `yaml:"window"`
 	Agg    string        `yaml:"agg"`
@@ -362,6 +381,9 @@ func (r *Rule) validate(p *config.Problems, path string) {
 		}
 		if r.Per <= 0 {
 			add("per", "missing: the rate's time unit, e.g. 1h")
+		}
+		if r.Tidal != "" && !slices.Contains(TidalModes, r.Tidal) {
+			add("tidal", "want one of %s, got %q", strings.Join(TidalModes, ", "), r.Tidal)
 		}
 	case KindWindow:
 		r.validateThreshold(add)

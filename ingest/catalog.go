@@ -91,6 +91,9 @@ type Sensor struct {
 	Profile string `yaml:"profile"`
 	// Interval is how often the sensor reports; absence alerts use it.
 	Interval time.Duration `yaml:"interval"`
+	// Tidal marks a gauge on a tidal river (the Mekong delta): its level swings with the tide
+	// twice a day, and rate rules look past the tide there (their `tidal` setting).
+	Tidal bool `yaml:"tidal"`
 }
 
 // Metric is one quantity a sensor reports.
