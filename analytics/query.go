@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -670,4 +671,70 @@ func UptimeByDistrict(cams []Uptime) []Uptime {
 		out[i] = *by[d]
 	}
 	return out
+}
+
+// DeadLetterSummary is what the health page shows of the rejected payloads.
+type DeadLetterSummary struct {
+	// Reasons count the dead letters of each reason over the last hour and day, most first.
+	Reasons []DeadLetterCount `json:"reasons"`
+	// Latest are the newest dead letters, newest first, each payload cut to a few hundred
+	// bytes.
+	Latest []DeadLetterExample `json:"latest"`
+}
+
+// DeadLetterCount is one reason's count.
+type DeadLetterCount struct {
+	Reason   string `json:"reason"`
+	LastHour uint64 `json:"last_hour"`
+	LastDay  uint64 `json:"last_day"`
+}
+
+// DeadLetterExample is one dead letter.
+type DeadLetterExample struct {
+	Time        time.Time `json:"time"`
+	Source      string    `json:"source"`
+	Topic       string    `json:"topic"`
+	Reason      string    `json:"reason"`
+	Detail      string    `json:"detail"`
+	Payload     string    `json:"payload"`
+	PayloadSize uint32    `json:"payload_size"`
+}
+
+// deadLetterExamples and deadLetterExampleBytes bound the summary's examples.
+const (
+	deadLetterExamples     = 20
+	deadLetterExampleBytes = 300
+)
+
+// DeadLetterSummary counts the dead letters by reason over the hour and the day before now,
+// and returns the newest of them.
+func (q *Querier) DeadLetterSummary(ctx context.Context, now time.Time) (DeadLetterSummary, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
+	defer cancel()
+	hour, day := now.Add(-time.Hour).UTC(), now.Add(-24*time.Hour).UTC()
+	var out DeadLetterSummary
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT toString(reason) AS r, countIf(ts >= ?) AS h, count() AS d FROM dead_letters
+WHERE ts >= ? AND ts <= ? GROUP BY r ORDER BY d DESC, r`, hour, day, now.UTC())
+	if out.Reasons, err = collect(ctx, rows, err, func(rows driver.Rows, v *DeadLetterCount) error {
+		return rows.Scan(&v.Reason, &v.LastHour, &v.LastDay)
+	}); err != nil {
+		return out, err
+	}
+	rows, err = q.conn.Query(q.ctx(ctx), `SELECT ts, toString(source), toString(topic), toString(reason), detail,
+    substring(payload, 1, ?), payload_size FROM dead_letters WHERE ts >= ? AND ts <= ? ORDER BY ts DESC LIMIT ?`,
+		deadLetterExampleBytes, day, now.UTC(), deadLetterExamples)
+	out.Latest, err = collect(ctx, rows, err, func(rows driver.Rows, v *DeadLetterExample) error {
+		if err := rows.Scan(&v.Time, &v.Source, &v.Topic, &v.Reason, &v.Detail, &v.Payload, &v.PayloadSize); err != nil {
+			return err
+		}
+		v.Payload = strings.ToValidUTF8(v.Payload, "�") // a cut may split a character
+		return nil
+	})
+	if out.Reasons == nil {
+		out.Reasons = []DeadLetterCount{}
+	}
+	if out.Latest == nil {
+		out.Latest = []DeadLetterExample{}
+	}
+	return out, err
 }

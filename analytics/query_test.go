@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -333,5 +334,43 @@ func TestMinuteRollupSwitch(t *testing.T) {
 	}
 	if on, err := minuteRollupOn(ctx, q.conn); err != nil || !on {
 		t.Fatalf("minute view not back (%v)", err)
+	}
+}
+
+// The health page's summary counts dead letters by reason over the last hour and day and shows
+// the newest, their payloads cut short.
+func TestDeadLetterSummary(t *testing.T) {
+	ctx := context.Background()
+	w, conn, _ := startWriterWith(t, testenv.ClickHouseConfig(t), true, nil, writerConfig())
+	now := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	dl := func(ago time.Duration, reason ingest.Reason, payload string) ingest.DeadLetter {
+		return ingest.DeadLetter{Time: now.Add(-ago), Source: "mqtt", Topic: "province/x/y/z", Reason: reason, Detail: "d",
+			Payload: []byte(payload), PayloadSize: len(payload)}
+	}
+	big := strings.Repeat("x", 1000)
+	d := ingest.Delivery{DeadLetters: []ingest.DeadLetter{
+		dl(10*time.Minute, ingest.ReasonMalformedJSON, "{"), dl(20*time.Minute, ingest.ReasonMalformedJSON, "{{"),
+		dl(5*time.Hour, ingest.ReasonMalformedJSON, "{{{"), dl(2*time.Hour, ingest.ReasonOutOfRange, big),
+		dl(30*time.Hour, ingest.ReasonNonFinite, "NaN"), // older than a day: not counted
+	}}
+	if err := w.Deliver(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the dead letters", func() bool {
+		var n uint64
+		_ = conn.QueryRow(ctx, "SELECT count() FROM dead_letters").Scan(&n)
+		return n == 5
+	})
+	sum, err := NewQuerier(conn, config.Default().Analytics.Queries).DeadLetterSummary(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []DeadLetterCount{{"malformed_json", 2, 3}, {"out_of_range", 0, 1}}
+	if !slices.Equal(sum.Reasons, want) {
+		t.Errorf("reasons %+v, want %+v", sum.Reasons, want)
+	}
+	if len(sum.Latest) != 4 || sum.Latest[0].Payload != "{" || !sum.Latest[0].Time.Equal(now.Add(-10*time.Minute)) ||
+		sum.Latest[3].Reason != "malformed_json" || sum.Latest[2].Payload != big[:300] || sum.Latest[2].PayloadSize != 1000 {
+		t.Errorf("latest %+v", sum.Latest)
 	}
 }

@@ -13,7 +13,15 @@ import (
 	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
-func (s *Server) me(c *fiber.Ctx, p *auth.Principal) error { return c.JSON(p) }
+// MeAnswer is the caller and what its role may do.
+type MeAnswer struct {
+	auth.Principal
+	Permissions []auth.Permission `json:"permissions"`
+}
+
+func (s *Server) me(c *fiber.Ctx, p *auth.Principal) error {
+	return c.JSON(MeAnswer{Principal: *p, Permissions: p.Permissions()})
+}
 
 // UIConfig is what the web UI needs to know of this server.
 type UIConfig struct {

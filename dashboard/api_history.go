@@ -22,6 +22,22 @@ type TrendSource interface {
 	ExportReadings(ctx context.Context, w io.Writer, sensors []string, metric string, from, to time.Time, lang analytics.Lang) error
 }
 
+// DeadLetterSource sums up the dead letters (analytics.Querier).
+type DeadLetterSource interface {
+	DeadLetterSummary(ctx context.Context, now time.Time) (analytics.DeadLetterSummary, error)
+}
+
+func (s *Server) deadLetterSummary(c *fiber.Ctx, _ *auth.Principal) error {
+	if s.src.DeadLetters == nil {
+		return errUnavailable
+	}
+	sum, err := s.src.DeadLetters.DeadLetterSummary(c.UserContext(), s.opts.Clock())
+	if err != nil {
+		return err
+	}
+	return c.JSON(sum)
+}
+
 var trendParams = []param{
 	{name: "sensors", typ: "list", desc: "sensor ids (comma-separated), required"},
 	{name: "metric", typ: "string", desc: "metric, required (water_level, rainfall, speed, …)"},

@@ -96,11 +96,12 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		httpCfg.Auth.APIKeys = append(httpCfg.Auth.APIKeys, k)
 	}
 	reloads := 0
+	querier := analytics.NewQuerier(conn, config.Default().Analytics.Queries)
 	o := Options{HTTP: httpCfg, Version: "v-test", Gatherer: prometheus.NewRegistry(), Log: log}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	f.srv = New(o, auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: analytics.NewQuerier(conn, config.Default().Analytics.Queries),
+	f.srv = New(o, auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: querier, DeadLetters: querier,
 		Audit: audit, ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
 
 	// A river over báo động II: one alert for flood control.
@@ -215,10 +216,10 @@ func (f *fixture) example(r route) (path, body string) {
 func TestRolesOnEveryRoute(t *testing.T) {
 	f := newFixture(t, 0)
 	perms := map[string][]auth.Permission{
-		"admin":    {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Administer},
-		"operator": {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence},
+		"admin":    {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Diagnose, auth.Administer},
+		"operator": {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Diagnose},
 		"flood":    {auth.Read, auth.History, auth.ActOnAlerts},
-		"analyst":  {auth.Read, auth.History},
+		"analyst":  {auth.Read, auth.History, auth.Diagnose},
 		"viewer":   {auth.Read},
 	}
 	routes := slices.Clone(f.srv.routes)

@@ -64,7 +64,12 @@ func browserCity(t *testing.T, f *fixture) {
 			rs = append(rs, ingest.Reading{Time: at, Received: at, Sensor: s, Metric: "water_level", Value: v, Unit: "m", Quality: ingest.QualityGood, Topic: "test"})
 		}
 	}
-	if err := w.Deliver(ctx, ingest.Delivery{Readings: rs}); err != nil {
+	// and two rejected payloads for the health page
+	dead := []ingest.DeadLetter{
+		{Time: now.Add(-time.Minute), Source: "mqtt", Topic: "province/bat-xat/river/lc-hong-bat-xat", Reason: ingest.ReasonMalformedJSON, Detail: "unexpected end", Payload: []byte(`{"v":`), PayloadSize: 5},
+		{Time: now.Add(-2 * time.Hour), Source: "mqtt", Topic: "province/sa-pa/rain/x", Reason: ingest.ReasonUnknownSensor, Detail: "x", Payload: []byte(`{}`), PayloadSize: 2},
+	}
+	if err := w.Deliver(ctx, ingest.Delivery{Readings: rs, DeadLetters: dead}); err != nil {
 		t.Fatal(err)
 	}
 	stop()
@@ -95,6 +100,16 @@ func browserCity(t *testing.T, f *fixture) {
 	}
 	f.city.SetCatalogs(nil, cams)
 	f.city.CameraStatuses(sts)
+}
+
+// openCount is how many alerts the engine has open (firing or acknowledged).
+func openCount(t *testing.T, f *fixture) int {
+	t.Helper()
+	list, err := f.engine.Alerts(context.Background(), alerts.Filter{States: []alerts.State{alerts.StateFiring, alerts.StateAcknowledged}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list)
 }
 
 // TestBrowser drives the web UI in Debian's headless Chromium: log in, see the map fill,
@@ -223,6 +238,28 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the engine's alert after the click: %+v", list)
 	}
 
+	// the banner leaves as soon as its alert is resolved
+	f.observe(t, "lc-hong-laocai", "water_level", 84) // over báo động III (83.5): the river alert turns critical
+	if err := chromedp.Run(ctx,
+		waitFor("the banner of Lào Cai's critical alert", `!document.querySelector('#alarm').classList.contains('hidden') && document.querySelector('#alarm').dataset.alert === `+fmt.Sprintf("%q", f.alert.ID)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.Resolve(context.Background(), f.alert.ID, "op.tran", "đã xử lý"); err != nil {
+		t.Fatal(err)
+	}
+	// the map: each district in the colour of its highest open alert, one count everywhere
+	f.observe(t, "lc-hong-pho-lu", "water_level", 76.4) // Phố Lu at báo động I: medium, in Bảo Thắng
+	if err := chromedp.Run(ctx,
+		waitFor("the banner to leave with its resolved alert", `document.querySelector('#alarm').classList.contains('hidden')`),
+		chromedp.Navigate(base+"#map"),
+		waitFor("districts coloured by their highest alert", `(() => { const d = (n) => document.querySelector('#map polygon[data-district="' + n + '"]');
+			return d('Bát Xát').classList.contains('d-critical') && d('Bảo Thắng').classList.contains('d-medium') && !d('TP Lào Cai').className.baseVal.includes('d-'); })()`),
+		waitFor("the map's open alerts, the engine's", fmt.Sprintf(`document.querySelector('#k-alerts .v').textContent === '%d'`, openCount(t, f))),
+	); err != nil {
+		t.Fatal(err)
+	}
+
 	// cameras, trend and CSV export, health
 	var csvNote string
 	if err := chromedp.Run(ctx,
@@ -234,16 +271,38 @@ func TestBrowser(t *testing.T) {
 		chromedp.Evaluate(`for (const o of document.querySelector('#trend-sensors').options) o.selected = ['lc-hong-laocai','lc-hong-bat-xat'].includes(o.value);
 			document.querySelector('#trend-sensors').dispatchEvent(new Event('change')); true`, nil),
 		chromedp.Click("#trend-show"),
-		waitFor("the chart's lines", `document.querySelectorAll('#chart path.line').length === 2 && document.querySelector('#chart path.line').getAttribute('d').length > 100`),
+		// five-minute readings in one-minute buckets are still lines, with the stations' báo động lines
+		waitFor("the chart's lines", `document.querySelectorAll('#chart path.line').length === 2 && [...document.querySelectorAll('#chart path.line')].every((p) => (p.getAttribute('d').match(/L/g) || []).length > 200)`),
+		waitFor("the báo động I, II, III lines of both stations", `document.querySelectorAll('#chart line.alarm-level').length === 6 && document.querySelector('#chart .alarm-label').textContent === 'BĐ I'`),
 		shoot("trends"),
 		chromedp.Click("#trend-csv"),
 		waitFor("the export", `document.querySelector('#trend-note').textContent.includes('.csv')`),
 		chromedp.Text("#trend-note", &csvNote),
 		chromedp.Navigate(base+"#health"),
-		waitFor("the health cards", `document.querySelectorAll('#health-cards .card').length === 3`),
+		waitFor("the health cards", `document.querySelectorAll('#health-cards .card').length >= 3`),
+		waitFor("the dead letters by reason", `document.querySelectorAll('#dead-letters tbody tr').length === 2 && document.querySelector('#dead-letters').textContent.includes('JSON lỗi')`),
+		waitFor("the health page's open alerts, the engine's", fmt.Sprintf(`[...document.querySelectorAll('#health-cards .row')].some((r) => r.textContent === 'Cảnh báo đang mở%d')`, openCount(t, f))),
 		shoot("health"),
 		chromedp.Click("#lang"),
 		waitFor("English", `document.querySelector('[data-view=map]').textContent === 'Map'`),
+		// in English every label is English: units, metrics, the engine's reasons in the history
+		chromedp.Navigate(base+"#alerts"),
+		chromedp.Click(`input[name=af][value=all]`),
+		waitFor("the alert list", `document.querySelectorAll('#alerts-table tbody tr').length >= 1`),
+		chromedp.Click(`#alerts-table tbody tr`),
+		waitFor("its history in English", `document.querySelectorAll('#alert-detail .history li').length >= 1 && document.querySelector('#alert-detail .history').textContent.includes('condition')`),
+		waitFor("no Vietnamese reason and no raw id", `!/điều kiện|mức độ|flood_control|water_level/.test(document.querySelector('main').innerText) && document.querySelector('#alerts-table').innerText.includes('Flood control')`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	// the wall screen's role may not read trends or dead letters: no Trends tab, no such card
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["viewer"]), nil),
+		chromedp.Navigate(base+"#trends"),
+		chromedp.Reload(), // a new page, logged in with the viewer's token
+		waitFor("the viewer's map", `!!S.me && S.me.role === 'viewer' && S.view === 'map' && document.querySelector('#nav a[data-view=trends]').classList.contains('hidden')`),
+		chromedp.Navigate(base+"#health"),
+		waitFor("the viewer's health page", `document.querySelectorAll('#health-cards .card').length === 3 && !document.querySelector('#dead-letters')`),
 	); err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,8 @@ type Sources struct {
 	AlertHistory AlertHistory
 	// Trends answers history questions (analytics.Querier).
 	Trends TrendSource
+	// DeadLetters sums up the rejected payloads (analytics.Querier).
+	DeadLetters DeadLetterSource
 	// City is the live state: catalogs, latest values, camera states, the hub.
 	City *City
 	// ReloadRules reloads the alert rule file.

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 )
 
@@ -12,8 +13,10 @@ func (s *Server) table() []route {
 	return []route{
 		{method: "GET", path: "/openapi.json", id: "openapi", tag: "meta", summary: "This document / Tài liệu OpenAPI", h: s.openAPI},
 		{method: "GET", path: "/ui/config", id: "uiConfig", tag: "meta", perm: auth.Read, resp: UIConfig{}, summary: "What the web UI needs of this server / Cấu hình giao diện", h: s.uiConfig},
-		{method: "GET", path: "/me", id: "me", tag: "meta", perm: auth.Read, resp: auth.Principal{}, summary: "The caller: name, role, units / Người dùng hiện tại", h: s.me},
+		{method: "GET", path: "/me", id: "me", tag: "meta", perm: auth.Read, resp: MeAnswer{}, summary: "The caller: name, role, units, permissions / Người dùng hiện tại", h: s.me},
 		{method: "GET", path: "/health", id: "health", tag: "meta", perm: auth.Read, resp: healthAnswer{}, summary: "Dependencies' state / Tình trạng hệ thống", h: s.systemHealth},
+		{method: "GET", path: "/dead-letters/summary", id: "deadLetterSummary", tag: "meta", perm: auth.Diagnose, resp: analytics.DeadLetterSummary{},
+			summary: "Rejected payloads: counts by reason over 1 h and 24 h, the latest examples / Dữ liệu bị từ chối", h: s.deadLetterSummary},
 		{method: "GET", path: "/live", id: "live", tag: "live", perm: auth.Read, summary: "Live hub (WebSocket; see the protocol in the description) / Kênh trực tiếp", h: s.live},
 
 		{method: "GET", path: "/sensors", id: "listSensors", tag: "city", perm: auth.Read, resp: Page[SensorInfo]{}, summary: "Sensors and their latest values / Cảm biến và giá trị mới nhất",

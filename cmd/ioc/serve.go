@@ -198,7 +198,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	if cfg.HasRole(config.RoleDashboard) {
 		querier := analytics.NewQuerier(conn, cfg.Analytics.Queries)
-		src := dashboard.Sources{City: city, Trends: querier,
+		src := dashboard.Sources{City: city, Trends: querier, DeadLetters: querier,
 			Audit: dashboard.NewAuditor(conn, cfg.ClickHouse.QueryTimeout, reg, log)}
 		if engine != nil {
 			src.CAP, src.Alerts = capFeed, engine

@@ -51,16 +51,21 @@ const (
 	Silence Permission = "silence"
 	// Administer: reload the rules, read the audit log.
 	Administer Permission = "administer"
+	// Diagnose: the data's health, such as the dead letters (rejected payloads).
+	Diagnose Permission = "diagnose"
 )
 
 // grants is the role × permission matrix.
 var grants = map[Role][]Permission{
-	Admin:    {Read, History, ActOnAlerts, Silence, Administer},
-	Operator: {Read, History, ActOnAlerts, Silence},
+	Admin:    {Read, History, ActOnAlerts, Silence, Diagnose, Administer},
+	Operator: {Read, History, ActOnAlerts, Silence, Diagnose},
 	Unit:     {Read, History, ActOnAlerts},
-	Analyst:  {Read, History},
+	Analyst:  {Read, History, Diagnose},
 	Viewer:   {Read},
 }
+
+// Permissions lists what p may do, for the UI to show only what it can use.
+func (p *Principal) Permissions() []Permission { return slices.Clone(grants[p.Role]) }
 
 // Principal is an authenticated caller.
 type Principal struct {

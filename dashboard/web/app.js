@@ -30,6 +30,20 @@ const I18N = {
     evpending: 'Bắt đầu theo dõi', evfiring: 'Phát cảnh báo', evupdated: 'Thay đổi mức độ', evacknowledged: 'Xác nhận',
     evassigned: 'Giao việc', evcommented: 'Ghi chú', evescalated: 'Chuyển cấp', evresolved: 'Kết thúc',
     simulatedHelp: 'Dữ liệu mô phỏng, không phải của tỉnh thật; đồng hồ chạy nhanh gấp {x} lần.',
+    actorengine: 'hệ thống', deadLetters: 'Dữ liệu bị từ chối', dlReason: 'Lý do', dlHour: '1 giờ', dlDay: '24 giờ',
+    dlLatest: 'Gần nhất', dlNone: 'Không có dữ liệu bị từ chối trong 24 giờ.', alarmLine: 'BĐ',
+    legendDistrict: 'Huyện theo cảnh báo cao nhất',
+    roleadmin: 'quản trị', roleoperator: 'trực ban', roleunit: 'đơn vị', roleanalyst: 'phân tích', roleviewer: 'màn hình tường',
+    unit_police: 'Công an tỉnh', unit_traffic_police: 'CSGT', unit_fire_police: 'Cảnh sát PCCC & CNCH', unit_flood_control: 'Ban chỉ huy PCTT',
+    unit_water_utility: 'Cấp thoát nước', unit_environment: 'Sở TN&MT', unit_ioc: 'Trung tâm IOC',
+    m_water_level: 'Mực nước', m_discharge: 'Lưu lượng', m_rainfall: 'Lượng mưa', m_rain_intensity: 'Cường độ mưa',
+    m_vehicle_count: 'Số xe', m_motorbike_count: 'Số xe máy', m_car_count: 'Số ô tô', m_bus_count: 'Số xe buýt', m_truck_count: 'Số xe tải',
+    m_avg_speed: 'Tốc độ trung bình', m_occupancy: 'Độ chiếm dụng', m_ph: 'pH', m_turbidity: 'Độ đục', m_free_chlorine: 'Clo dư',
+    m_conductivity: 'Độ dẫn điện', m_temperature: 'Nhiệt độ nước', m_cod: 'COD', m_bod5: 'BOD5', m_tss: 'TSS', m_nh4: 'Amoni (NH4)',
+    m_do: 'Oxy hòa tan', m_salinity: 'Độ mặn', m_air_temperature: 'Nhiệt độ không khí', m_humidity: 'Độ ẩm', m_wind_speed: 'Tốc độ gió',
+    m_wind_gust: 'Gió giật', m_pressure: 'Áp suất', m_alarm: 'Báo cháy', m_fault: 'Lỗi thiết bị', m_status: 'Trạng thái',
+    m_soil_moisture: 'Độ ẩm đất', m_tilt: 'Độ nghiêng', m_crack_width: 'Độ mở vết nứt', m_pore_pressure: 'Áp lực nước lỗ rỗng',
+    m_pm25: 'Bụi PM2.5', m_pm10: 'Bụi PM10', m_aqi: 'Chỉ số AQI',
   },
   en: {
     subtitle: 'Intelligent Operations Center', navMap: 'Map', navAlerts: 'Alerts', navCameras: 'Cameras',
@@ -54,6 +68,20 @@ const I18N = {
     evpending: 'Pending', evfiring: 'Fired', evupdated: 'Severity changed', evacknowledged: 'Acknowledged',
     evassigned: 'Assigned', evcommented: 'Comment', evescalated: 'Escalated', evresolved: 'Resolved',
     simulatedHelp: 'Simulated data, not the real province; the clock runs {x} times as fast.',
+    actorengine: 'system', deadLetters: 'Rejected data', dlReason: 'Reason', dlHour: '1 h', dlDay: '24 h',
+    dlLatest: 'Latest', dlNone: 'No data rejected in 24 hours.', alarmLine: 'Alarm',
+    legendDistrict: 'Districts by their highest alert',
+    roleadmin: 'administrator', roleoperator: 'duty officer', roleunit: 'unit', roleanalyst: 'analyst', roleviewer: 'wall screen',
+    unit_police: 'Provincial police', unit_traffic_police: 'Traffic police', unit_fire_police: 'Fire police', unit_flood_control: 'Flood control',
+    unit_water_utility: 'Water utility', unit_environment: 'Environment dept.', unit_ioc: 'IOC',
+    m_water_level: 'Water level', m_discharge: 'Discharge', m_rainfall: 'Rainfall', m_rain_intensity: 'Rain intensity',
+    m_vehicle_count: 'Vehicles', m_motorbike_count: 'Motorbikes', m_car_count: 'Cars', m_bus_count: 'Buses', m_truck_count: 'Trucks',
+    m_avg_speed: 'Average speed', m_occupancy: 'Occupancy', m_ph: 'pH', m_turbidity: 'Turbidity', m_free_chlorine: 'Free chlorine',
+    m_conductivity: 'Conductivity', m_temperature: 'Water temperature', m_cod: 'COD', m_bod5: 'BOD5', m_tss: 'TSS', m_nh4: 'Ammonium (NH4)',
+    m_do: 'Dissolved oxygen', m_salinity: 'Salinity', m_air_temperature: 'Air temperature', m_humidity: 'Humidity', m_wind_speed: 'Wind speed',
+    m_wind_gust: 'Wind gust', m_pressure: 'Pressure', m_alarm: 'Fire alarm', m_fault: 'Device fault', m_status: 'Status',
+    m_soil_moisture: 'Soil moisture', m_tilt: 'Tilt', m_crack_width: 'Crack width', m_pore_pressure: 'Pore pressure',
+    m_pm25: 'PM2.5', m_pm10: 'PM10', m_aqi: 'AQI',
   },
 };
 
@@ -107,6 +135,17 @@ const REASONS = {
     wrong_codec: 'wrong codec', wrong_resolution: 'wrong resolution', bad_metadata: 'broken metadata', session_ended: 'session ended' },
 };
 const reason = (r) => REASONS[S.lang][r] || r;
+// label translates an id (a metric, a unit, a role) by its key, or shows the id itself when no
+// translation has it.
+const label = (prefix, id) => { const k = prefix + id; const s = t(k); return s === k ? id : s; };
+const metricName = (m) => label('m_', m);
+const unitNames = (units) => (units || []).map((u) => label('unit_', u)).join(', ');
+// An event's reason in the operator's language: the engine writes both, a person's words stand.
+const eventReason = (e) => (S.lang === 'en' && e.reason_en) || e.reason;
+const can = (perm) => !!(S.me && (S.me.permissions || []).includes(perm));
+// openAlerts are the alerts someone must see: firing or acknowledged, not pending. The KPIs,
+// the map's list and the health page all count these.
+const openAlerts = () => [...S.alerts.values()].filter((a) => a.state === 'firing' || a.state === 'acknowledged');
 const sevRank = { informational: 0, low: 1, medium: 2, high: 3, critical: 4 };
 
 // ---- API -------------------------------------------------------------------------------
@@ -162,8 +201,16 @@ function logout() {
 }
 
 // ---- start and live hub ------------------------------------------------------------------
+// showWho names the user, their role and units in the current language; the tabs follow what
+// the role may do.
+function showWho() {
+  if (!S.me) return;
+  $('#who').textContent = S.me.name + ' · ' + label('role', S.me.role) + (S.me.units ? ' (' + unitNames(S.me.units) + ')' : '');
+  $('#nav a[data-view=trends]').classList.toggle('hidden', !can('history'));
+}
+
 async function start() {
-  $('#who').textContent = S.me.name + ' · ' + S.me.role + (S.me.units ? ' (' + S.me.units.join(', ') + ')' : '');
+  showWho();
   const [ui, sensors, cameras, outlines] = await Promise.all([api('/ui/config'), all('/sensors'), all('/cameras'), api('/districts/outlines')]);
   S.ui = ui; S.outlines = outlines;
   syncClock(ui.now);
@@ -218,6 +265,8 @@ function apply(items, snapshot) {
       case 'alert': {
         const a = it.data.alert;
         alertsChanged = true;
+        // the banner leaves once its alert is no longer critical and waiting (resolved, taken)
+        if ($('#alarm').dataset.alert === a.id && !(a.state === 'firing' && a.severity === 'critical')) clearAlarm();
         if (a.state === 'resolved') { S.alerts.delete(a.id); break; }
         S.alerts.set(a.id, a);
         if (a.severity === 'critical' && a.state === 'firing' && !S.seenCritical.has(a.id)) {
@@ -239,6 +288,11 @@ function raiseAlarm(a) {
   $('#alarm').classList.remove('hidden');
   $('#alarm').dataset.alert = a.id;
   if (!S.muted) beep();
+}
+
+function clearAlarm() {
+  $('#alarm').classList.add('hidden');
+  delete $('#alarm').dataset.alert;
 }
 
 function beep() {
@@ -263,7 +317,7 @@ function updateUnacked() {
 // ---- views ---------------------------------------------------------------------------------
 function route() {
   const v = (location.hash || '#map').slice(1);
-  S.view = ['map', 'alerts', 'cameras', 'trends', 'health'].includes(v) ? v : 'map';
+  S.view = ['map', 'alerts', 'cameras', 'trends', 'health'].includes(v) && (v !== 'trends' || !S.me || can('history')) ? v : 'map';
   for (const el of document.querySelectorAll('.view')) el.classList.toggle('hidden', el.id !== 'view-' + S.view);
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === S.view);
   if (!S.me) return;
@@ -280,6 +334,7 @@ function translate() {
   $('#mute').textContent = t(S.muted ? 'unmute' : 'mute');
   $('#token').placeholder = 'ioc_…';
   showSimulation();
+  showWho();
   if (S.me) route();
 }
 
@@ -287,7 +342,7 @@ function translate() {
 // user sees.
 function drawKPIs() {
   const k = S.kpi || { cameras_online: 0, cameras_total: S.cameras.size, rivers_over_alarm: [0, 0, 0], sensors_reporting: 0, sensors: S.sensors.size };
-  const open = [...S.alerts.values()].filter((a) => a.state !== 'pending');
+  const open = openAlerts();
   const tiles = [
     ['k-cameras', t('kCameras'), k.cameras_online + ' / ' + k.cameras_total],
     ['k-rivers', t('kRivers'), k.rivers_over_alarm.join(' / ')],
@@ -343,11 +398,14 @@ function drawMap() {
       }
     }
   }
-  const alerting = new Set([...S.alerts.values()].filter((a) => a.state !== 'pending').map((a) => a.district));
+  // each district is coloured by its highest open alert, on the legend's severity scale
+  const worst = new Map();
+  for (const a of openAlerts()) if (sevRank[a.severity] > (sevRank[worst.get(a.district)] ?? -1)) worst.set(a.district, a.severity);
   for (const f of (S.outlines ? S.outlines.features : [])) {
     const ring = f.geometry.coordinates[0].map(([lon, lat]) => P(lat, lon));
     const g = svg('g', {}, el);
-    svg('polygon', { points: ring.map((p) => p.join(',')).join(' '), class: 'district' + (alerting.has(f.properties.name) ? ' alerting' : '') }, g);
+    const sev = worst.get(f.properties.name);
+    svg('polygon', { points: ring.map((p) => p.join(',')).join(' '), class: 'district' + (sev ? ' d-' + sev : ''), 'data-district': f.properties.name }, g);
     const cx = ring.reduce((a, p) => a + p[0], 0) / ring.length, cy = ring.reduce((a, p) => a + p[1], 0) / ring.length;
     svg('text', { x: cx, y: cy, class: 'dlabel' }, g).textContent = f.properties.name;
   }
@@ -382,12 +440,13 @@ function drawMap() {
     svg('circle', { cx: x, cy: y, r: 16, class: 'ring', 'data-alert': a.id }, el);
   }
   $('#legend').innerHTML = `<span><i style="background:#2ea043"></i>${t('legendSensor')}</span><span><i style="background:#e5534b"></i>${t('legendAlarm')}</span>` +
-    `<span><i style="background:#6e7681"></i>${t('legendStale')}</span><span><i style="background:#2ea043;border-radius:0"></i>${t('legendCamera')}</span>`;
+    `<span><i style="background:#6e7681"></i>${t('legendStale')}</span><span><i style="background:#2ea043;border-radius:0"></i>${t('legendCamera')}</span>` +
+    `<span>${t('legendDistrict')}:</span>` + ['critical', 'high', 'medium', 'low'].map((sv) => `<span><i class="d-${sv}"></i>${t('sev' + sv)}</span>`).join('');
   if (!$('#map-side').dataset.sensor) sideAlerts();
 }
 
 function sideAlerts() {
-  const list = [...S.alerts.values()].filter((a) => a.state !== 'pending').sort((a, b) => sevRank[b.severity] - sevRank[a.severity]);
+  const list = openAlerts().sort((a, b) => sevRank[b.severity] - sevRank[a.severity]);
   $('#map-side').innerHTML = `<h3>${t('kAlerts')} (${list.length})</h3>` + list.slice(0, 30).map((a) =>
     `<div class="item"><span class="sev sev-${a.severity}">${t('sev' + a.severity)}</span> ${esc(text(a.title))}<div class="note">${esc(a.district)} · ${fmtTime(a.starts_at)}</div></div>`).join('');
 }
@@ -396,7 +455,7 @@ function sideSensor(id) {
   const s = S.sensors.get(id);
   const side = $('#map-side');
   side.dataset.sensor = id;
-  const rows = s.metrics.map((m) => { const v = S.values.get(id + '/' + m); return `<div class="row"><span>${esc(m)}</span><span>${v ? fmtNum(v.value) + ' ' + esc(v.unit) + (v.alarm ? ' · ' + t('level') + ' ' + ['I', 'II', 'III'][v.alarm - 1] : '') : '–'}</span></div><div class="note">${v ? fmtTime(v.time) : t('noData')}</div>`; }).join('');
+  const rows = s.metrics.map((m) => { const v = S.values.get(id + '/' + m); return `<div class="row"><span>${esc(metricName(m))}</span><span>${v ? fmtNum(v.value) + ' ' + esc(v.unit) + (v.alarm ? ' · ' + t('level') + ' ' + ['I', 'II', 'III'][v.alarm - 1] : '') : '–'}</span></div><div class="note">${v ? fmtTime(v.time) : t('noData')}</div>`; }).join('');
   side.innerHTML = `<h3>${esc(s.name)}</h3><div class="note">${esc(s.id)} · ${esc(s.district)}</div>${rows}<p><button type="button" id="side-back">←</button> <button type="button" id="side-trend">${t('navTrends')}</button></p>`;
   $('#side-back').onclick = () => { delete side.dataset.sensor; sideAlerts(); };
   $('#side-trend').onclick = () => { for (const o of $('#trend-sensors').options) o.selected = o.value === id; syncMetrics(); location.hash = '#trends'; showTrend(); };
@@ -414,7 +473,7 @@ function renderAlerts() {
     <td><span class="sev sev-${a.severity}">${t('sev' + a.severity)}</span></td>
     <td>${esc(text(a.title))}<div class="note">${esc(a.subject_name || a.subject)}</div></td>
     <td>${esc(a.district)}</td><td class="st-${a.state}">${t('st' + a.state)}${a.assignee ? '<div class="note">→ ' + esc(a.assignee) + '</div>' : ''}</td>
-    <td>${fmtTime(a.starts_at)}</td><td>${esc((a.units || []).join(', '))}</td>
+    <td>${fmtTime(a.starts_at)}</td><td>${esc(unitNames(a.units))}</td>
     <td>${canAct() && a.state === 'firing' ? `<button type="button" class="primary" data-act="acknowledge" data-id="${esc(a.id)}">${t('ack')}</button>` : ''}</td></tr>`).join('');
 }
 
@@ -453,10 +512,10 @@ async function showDetail(id) {
     <p>${esc(text(a.description))}</p>
     <div class="row"><span>${t('state')}</span><span class="st-${a.state}">${t('st' + a.state)}</span></div>
     <div class="row"><span>${t('district')}</span><span>${esc(a.district)}</span></div>
-    <div class="row"><span>${t('units')}</span><span>${esc((a.units || []).join(', '))}</span></div>
+    <div class="row"><span>${t('units')}</span><span>${esc(unitNames(a.units))}</span></div>
     <div class="row"><span>${t('since')}</span><span>${fmtTime(a.starts_at)}</span></div>
     ${buttons}<h3>${t('history')}</h3><ul class="history">${d.events.slice().reverse().map((e) =>
-      `<li>${fmtTime(e.time)} · <b>${esc(t('ev' + e.kind))}</b> · ${esc(e.actor)}${e.reason ? '<div class="note">' + esc(e.reason) + '</div>' : ''}</li>`).join('')}</ul>`;
+      `<li>${fmtTime(e.time)} · <b>${esc(t('ev' + e.kind))}</b> · ${esc(label('actor', e.actor))}${e.reason ? '<div class="note">' + esc(eventReason(e)) + '</div>' : ''}</li>`).join('')}</ul>`;
   renderAlerts();
 }
 
@@ -488,7 +547,7 @@ function syncMetrics() {
   const chosen = [...$('#trend-sensors').selectedOptions].map((o) => S.sensors.get(o.value));
   const metrics = [...new Set(chosen.flatMap((s) => s.metrics))];
   const cur = $('#trend-metric').value;
-  $('#trend-metric').innerHTML = metrics.map((m) => `<option ${m === cur ? 'selected' : ''}>${esc(m)}</option>`).join('');
+  $('#trend-metric').innerHTML = metrics.map((m) => `<option value="${esc(m)}" ${m === cur ? 'selected' : ''}>${esc(metricName(m))}</option>`).join('');
 }
 
 function trendQuery() {
@@ -517,12 +576,17 @@ async function showTrend() {
 
 function drawChart(series) {
   const el = $('#chart');
-  const W = el.clientWidth || 1200, H = el.clientHeight || 500, L = 60, R = 20, T = 20, B = 40;
+  const W = el.clientWidth || 1200, H = el.clientHeight || 500, L = 60, R = 70, T = 20, B = 40;
   el.setAttribute('viewBox', `0 0 ${W} ${H}`);
   el.innerHTML = '';
   const pts = series.flatMap((s) => s.points.filter((p) => p.avg != null));
   if (!pts.length) return;
-  const tx = pts.map((p) => new Date(p.t).getTime()), vy = pts.flatMap((p) => [p.min ?? p.avg, p.max ?? p.avg]);
+  // a water level's chart carries each station's báo động I, II, III as lines
+  const levels = $('#trend-metric').value !== 'water_level' ? [] : series.filter((s) => !s.before).flatMap((s) => {
+    const a = (S.sensors.get(s.sensor) || {}).alarm_levels;
+    return a ? a.map((v, i) => ({ v, i, color: s.color })) : [];
+  });
+  const tx = pts.map((p) => new Date(p.t).getTime()), vy = pts.flatMap((p) => [p.min ?? p.avg, p.max ?? p.avg]).concat(levels.map((l) => l.v));
   const [t0, t1] = [Math.min(...tx), Math.max(...tx)], [v0, v1] = [Math.min(...vy), Math.max(...vy)];
   const X = (ms) => L + (ms - t0) / ((t1 - t0) || 1) * (W - L - R), Y = (v) => H - B - (v - v0) / ((v1 - v0) || 1) * (H - T - B);
   for (let i = 0; i <= 4; i++) {
@@ -533,14 +597,29 @@ function drawChart(series) {
     svg('text', { x: Math.min(Math.max(X(ms), L + 50), W - R - 50), y: H - 12, 'text-anchor': 'middle' }, el).textContent = fmtTime(new Date(ms).toISOString());
   }
   svg('line', { x1: L, x2: L, y1: T, y2: H - B, class: 'axis' }, el);
+  for (const l of levels) {
+    const y = Y(l.v);
+    svg('line', { x1: L, x2: W - R, y1: y, y2: y, class: 'alarm-level', stroke: l.color }, el);
+    svg('text', { x: W - R + 4, y: y + 4, class: 'alarm-label', style: 'fill:' + l.color }, el).textContent = t('alarmLine') + ' ' + ['I', 'II', 'III'][l.i];
+  }
   series.forEach((s, i) => {
-    let d = '', pen = false;
+    // points closer than the sensor's silence (three of its intervals, and never under one
+    // and a half buckets) are one line; a longer gap is drawn as a gap
+    const every = ((S.sensors.get(s.sensor) || {}).interval_s || 0) * 1000;
+    const maxGap = Math.max(3 * every, 1.5 * (s.step_seconds || 0) * 1000);
+    let d = '', prev = null, run = 0;
+    const dots = [];
+    const endRun = () => { if (run === 1) dots.push(prev); };
     for (const p of s.points) {
-      if (p.avg == null) { pen = false; continue; }
-      d += (pen ? 'L' : 'M') + X(new Date(p.t).getTime()).toFixed(1) + ',' + Y(p.avg).toFixed(1);
-      pen = true;
+      if (p.avg == null) continue;
+      const ms = new Date(p.t).getTime();
+      const xy = X(ms).toFixed(1) + ',' + Y(p.avg).toFixed(1);
+      if (prev && ms - prev.ms <= maxGap) { d += 'L' + xy; run++; } else { endRun(); d += 'M' + xy; run = 1; }
+      prev = { ms, v: p.avg };
     }
+    endRun();
     svg('path', { d, stroke: s.color, class: 'line' + (s.before ? ' before' : '') }, el);
+    for (const p of dots) svg('circle', { cx: X(p.ms), cy: Y(p.v), r: 2.5, fill: s.color, class: 'dot' }, el);
     const name = (S.sensors.get(s.sensor) || { name: s.sensor }).name + (s.before ? ' (' + t('before') + ')' : '') + ' · ' + s.unit;
     svg('text', { x: L + 10, y: T + 16 + i * 16, style: 'fill:' + s.color }, el).textContent = name;
   });
@@ -570,10 +649,34 @@ async function drawHealth() {
   $('#health-cards').innerHTML = `<div class="card"><h3>${t('healthChecks')}</h3>${checks}</div>
     <div class="card"><h3>${t('kpiCity')}</h3><div class="row"><span>${t('kSensors')}</span><span>${k.sensors_reporting ?? '–'} / ${k.sensors ?? '–'}</span></div>
     <div class="row"><span>${t('kCameras')}</span><span>${k.cameras_online ?? '–'} / ${k.cameras_total ?? '–'}</span></div>
-    <div class="row"><span>${t('kAlerts')}</span><span>${S.alerts.size}</span></div></div>
+    <div class="row"><span>${t('kAlerts')}</span><span>${openAlerts().length}</span></div></div>
     <div class="card"><h3>${t('version')}</h3><div class="row"><span>IOC</span><span>${esc(h.version)}</span></div>
-    <div class="row"><span>${t('role')}</span><span>${esc(S.me.role)}</span></div><div class="note">${fmtTime(h.time)}</div></div>`;
+    <div class="row"><span>${t('role')}</span><span>${esc(label('role', S.me.role))}</span></div><div class="note">${fmtTime(h.time)}</div></div>`;
+  if (!can('diagnose')) return;
+  let dl;
+  try { dl = await api('/dead-letters/summary'); } catch (e) { return; }
+  const rows = dl.reasons.map((r) => `<tr><td>${esc(dlReason(r.reason))}</td><td>${r.last_hour}</td><td>${r.last_day}</td></tr>`).join('');
+  const latest = dl.latest.slice(0, 8).map((x) => `<li>${fmtTime(x.time)} · <b>${esc(dlReason(x.reason))}</b> · ${esc(x.topic)}
+    <div class="note">${esc(x.detail)}</div><code>${esc(x.payload)}${x.payload_size > x.payload.length ? '…' : ''}</code></li>`).join('');
+  $('#health-cards').insertAdjacentHTML('beforeend', `<div class="card wide" id="dead-letters"><h3>${t('deadLetters')}</h3>` +
+    (dl.reasons.length ? `<table class="grid"><thead><tr><th>${t('dlReason')}</th><th>${t('dlHour')}</th><th>${t('dlDay')}</th></tr></thead><tbody>${rows}</tbody></table>
+    <h3>${t('dlLatest')}</h3><ul class="history">${latest}</ul>` : `<p class="note">${t('dlNone')}</p>`) + '</div>');
 }
+
+// Why a payload was rejected (ingest's and the cameras' dead-letter reasons).
+const DL_REASONS = {
+  vi: { empty_payload: 'rỗng', oversized: 'quá lớn', invalid_utf8: 'không phải UTF-8', malformed_json: 'JSON lỗi', missing_field: 'thiếu trường',
+    wrong_type: 'sai kiểu', non_finite: 'giá trị NaN/vô cực', bad_timestamp: 'thời gian sai', future_timestamp: 'thời gian ở tương lai',
+    stale_timestamp: 'dữ liệu quá cũ', unknown_sensor: 'cảm biến lạ', unknown_metric: 'đại lượng lạ', unknown_unit: 'đơn vị lạ',
+    wrong_unit: 'sai đơn vị', out_of_range: 'ngoài ngưỡng vật lý', must_understand: 'trường bắt buộc hiểu (SenML)', unmapped_payload: 'không khớp ánh xạ',
+    onvif_malformed: 'metadata ONVIF lỗi', onvif_text_too_long: 'metadata ONVIF quá dài', onvif_reassembly: 'metadata ONVIF thiếu gói' },
+  en: { empty_payload: 'empty', oversized: 'oversized', invalid_utf8: 'not UTF-8', malformed_json: 'malformed JSON', missing_field: 'missing field',
+    wrong_type: 'wrong type', non_finite: 'NaN or infinite', bad_timestamp: 'bad timestamp', future_timestamp: 'in the future',
+    stale_timestamp: 'too old', unknown_sensor: 'unknown sensor', unknown_metric: 'unknown metric', unknown_unit: 'unknown unit',
+    wrong_unit: 'wrong unit', out_of_range: 'out of physical range', must_understand: 'must-understand field (SenML)', unmapped_payload: 'unmapped payload',
+    onvif_malformed: 'broken ONVIF metadata', onvif_text_too_long: 'ONVIF text too long', onvif_reassembly: 'ONVIF metadata packets lost' },
+};
+const dlReason = (r) => DL_REASONS[S.lang][r] || r;
 
 // ---- wiring ------------------------------------------------------------------------------------
 function tick() {
