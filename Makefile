@@ -45,8 +45,7 @@ demo: services build
 	@echo "    data     clickhouse-client --query 'SELECT * FROM ioc.readings ORDER BY ts DESC LIMIT 10'"
 	@echo "  Ctrl-C stops the server; 'make services-stop' stops ClickHouse and Mosquitto."
 	@echo
-	$(if $(PROVINCE),IOC_SIMULATOR_PROVINCE=$(PROVINCE)) $(if $(SCENARIO),IOC_SIMULATOR_SCENARIO=$(SCENARIO)) \
-		bin/ioc serve --config deploy/config/demo.yaml
+	$(strip $(if $(PROVINCE),IOC_SIMULATOR_PROVINCE=$(PROVINCE)) $(if $(SCENARIO),IOC_SIMULATOR_SCENARIO=$(SCENARIO)) bin/ioc serve --config deploy/config/demo.yaml)
 
 test: services lint
 	$(GO) test -count=1 -timeout 15m ./...
