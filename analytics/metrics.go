@@ -8,6 +8,7 @@ type writerMetrics struct {
 	flushSeconds *prometheus.HistogramVec
 	unstored     prometheus.Counter
 	spooledRows  prometheus.Counter
+	spooled      *prometheus.CounterVec
 	replayedRows prometheus.Counter
 }
 
@@ -32,6 +33,12 @@ func newWriterMetrics(reg prometheus.Registerer, queueLen func() float64) *write
 		replayedRows: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ioc_writer_rows_replayed_total", Help: "Rows replayed from the disk spool into ClickHouse.",
 		}),
+		spooled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ioc_writer_batches_spooled_total", Help: "Batches written to the disk spool, by why: clickhouse (not taken within writer.spool.after: an error or a timeout), behind (older batches wait in the spool), forced.",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{spoolClickHouse, spoolBehind, spoolForced} {
+		m.spooled.WithLabelValues(r)
 	}
 	for _, t := range []string{"readings", "dead_letters"} {
 		m.rows.WithLabelValues(t)
@@ -41,7 +48,7 @@ func newWriterMetrics(reg prometheus.Registerer, queueLen func() float64) *write
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ioc_writer_queue_rows", Help: "Readings and dead letters waiting for the writer (bounded by writer.queue_size).",
 	}, queueLen)
-	reg.MustRegister(m.rows, m.batches, m.flushSeconds, m.unstored, m.spooledRows, m.replayedRows, queue)
+	reg.MustRegister(m.rows, m.batches, m.flushSeconds, m.unstored, m.spooledRows, m.spooled, m.replayedRows, queue)
 	return m
 }
 

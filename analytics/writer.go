@@ -39,6 +39,12 @@ type Writer struct {
 	flushReq     chan chan error
 	m            *writerMetrics
 	log          *slog.Logger
+	// spoolLog rate-limits noteSpooled's lines: when the last was, and batches since. Only
+	// the batching loop touches it.
+	spoolLog struct {
+		last time.Time
+		n    int
+	}
 }
 
 // NewWriter builds a writer on conn with spool (nil for none); Run starts it. The caller
@@ -259,17 +265,29 @@ func (w *Writer) insertAll(ctx context.Context, b *batch) error {
 func (w *Writer) storeOrSpool(ctx context.Context, b *batch) error {
 	retry := backoff.Backoff{Initial: 100 * time.Millisecond, Max: w.cfg.MaxRetryInterval}
 	for {
-		if !w.cfg.Spool.Force && w.spool.Pending() == 0 {
+		var why string
+		var chErr error
+		switch {
+		case w.cfg.Spool.Force:
+			why = spoolForced
+		case w.spool.Pending() > 0:
+			why = spoolBehind
+		default:
 			tctx, cancel := context.WithTimeout(ctx, w.cfg.Spool.After)
-			err := w.insertAll(tctx, b)
+			chErr = w.insertAll(tctx, b)
 			cancel()
-			if err == nil || ctx.Err() != nil {
-				return err
+			if chErr == nil || ctx.Err() != nil {
+				return chErr
 			}
+			why = spoolClickHouse
 		}
 		err := w.spool.Append(encodeSpoolRecord(b))
 		if err == nil {
 			w.m.spooledRows.Add(float64(b.rows()))
+			w.m.spooled.WithLabelValues(why).Inc()
+			if why == spoolClickHouse {
+				w.noteSpooled(b.rows(), chErr)
+			}
 			return nil
 		}
 		w.log.Warn("the spool refused a batch; trying ClickHouse again", "rows", b.rows(), "err", err)
@@ -277,6 +295,30 @@ func (w *Writer) storeOrSpool(ctx context.Context, b *batch) error {
 			return fmt.Errorf("spool a batch of %d rows: %w", b.rows(), errors.Join(err, ctx.Err()))
 		}
 	}
+}
+
+// Why a batch went to the spool (ioc_writer_batches_spooled_total's reason).
+const (
+	spoolClickHouse = "clickhouse" // not taken within spool.after: an error, or a timeout
+	spoolBehind     = "behind"     // older batches wait in the spool: order is kept
+	spoolForced     = "forced"     // writer.spool.force
+)
+
+// spoolLogEvery bounds the log lines of batches spooled because ClickHouse did not take them:
+// the first says so at once, the next at most this often, with how many went since.
+const spoolLogEvery = 10 * time.Second
+
+// noteSpooled logs (rate-limited) a batch of rows that ClickHouse did not take, for err, and
+// that went to the spool instead.
+func (w *Writer) noteSpooled(rows int, err error) {
+	now := time.Now()
+	w.spoolLog.n++
+	if !w.spoolLog.last.IsZero() && now.Sub(w.spoolLog.last) < spoolLogEvery {
+		return
+	}
+	w.log.Warn("clickhouse did not take a batch within writer.spool.after; spooled to disk, replayed when it answers",
+		"rows", rows, "after", w.cfg.Spool.After, "batches_spooled", w.spoolLog.n, "err", err)
+	w.spoolLog.last, w.spoolLog.n = now, 0
 }
 
 // replay stores the spool's batches in ClickHouse, oldest first, and commits each group once

@@ -3,6 +3,8 @@ package analytics
 import (
 	"context"
 	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -279,3 +281,56 @@ func TestWriterForcedSpool(t *testing.T) {
 		t.Errorf("%d readings stored, want 300", n)
 	}
 }
+
+// A batch that ClickHouse does not take within spool.after (here: it cannot, the bound is a
+// nanosecond) is spooled, counted by reason, and logged: the first at once, then at most every
+// spoolLogEvery; the spool then replays it.
+func TestWriterLogsBatchesSpooledOnTimeout(t *testing.T) {
+	ctx := context.Background()
+	cfg := testenv.ClickHouseConfig(t)
+	if _, err := Migrate(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	conn := testenv.Conn(t, cfg)
+	wc := writerConfig()
+	wc.Spool.After = time.Nanosecond
+	var logs strings.Builder
+	var logMu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	reg := prometheus.NewRegistry()
+	w := NewWriter(conn, openTestSpool(t, t.TempDir(), 64<<20), wc, 10*time.Second, reg, log)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- w.Run(wctx) }()
+	defer func() { stop(); <-done }()
+	for m := range 3 {
+		if err := w.Deliver(ctx, ingest.Delivery{Readings: []ingest.Reading{reading(m)}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(ctx); err != nil { // one batch each
+			t.Fatal(err)
+		}
+		// replayed before the next, which would otherwise queue behind it in the spool
+		waitFor(t, "the spooled reading replayed", func() bool { return countReadings(t, conn) == uint64(m+1) })
+	}
+	if got := testutil.ToFloat64(w.m.spooled.WithLabelValues(spoolClickHouse)); got != 3 {
+		t.Errorf("ioc_writer_batches_spooled_total{reason=clickhouse} = %g, want 3", got)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if n := strings.Count(logs.String(), "did not take a batch within writer.spool.after"); n != 1 {
+		t.Errorf("%d log lines for 3 batches spooled within a second, want 1 (rate-limited):\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "deadline exceeded") {
+		t.Errorf("the log line does not say why:\n%s", logs.String())
+	}
+}
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
