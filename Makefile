@@ -29,7 +29,7 @@ services-stop:
 # make demo [PROVINCE=ben-tre] [SCENARIO=flash_flood|saltwater_intrusion|rush_hour_jam|gateway_outage]
 # A scenario runs the whole server on the scenario's accelerated clock (ioc sim province --list).
 demo: services build
-	bin/ioc migrate
+	bin/ioc migrate --config deploy/config/demo.yaml
 	@echo
 	@echo "  Hải Đăng IOC is starting with a simulated province ($(or $(SCENARIO),live $(or $(PROVINCE),lao-cai))):"
 	@echo "    UI       http://localhost:8080/   log in with a demo token (public, loopback only):"

@@ -19,7 +19,18 @@ func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
 	return open(ctx, cfg, cfg.Database)
 }
 
-func open(ctx context.Context, cfg config.ClickHouse, database string) (driver.Conn, error) {
+// Connect opens a connection pool to ClickHouse without waiting for it to answer: a server
+// that is down now is dialled again by each query. ioc serve starts this way, so that it takes
+// in (into the spool) while ClickHouse is away.
+func Connect(cfg config.ClickHouse) (driver.Conn, error) {
+	conn, err := clickhouse.Open(options(cfg, cfg.Database))
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
+	}
+	return conn, nil
+}
+
+func options(cfg config.ClickHouse, database string) *clickhouse.Options {
 	opts := &clickhouse.Options{
 		Addr: splitAddrs(cfg.Addr),
 		Auth: clickhouse.Auth{
@@ -36,7 +47,11 @@ func open(ctx context.Context, cfg config.ClickHouse, database string) (driver.C
 	case "zstd":
 		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionZSTD}
 	}
-	conn, err := clickhouse.Open(opts)
+	return opts
+}
+
+func open(ctx context.Context, cfg config.ClickHouse, database string) (driver.Conn, error) {
+	conn, err := clickhouse.Open(options(cfg, database))
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
 	}

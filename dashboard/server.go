@@ -141,6 +141,8 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 	s.throttle = newRefusalThrottle(opts.HTTP.RefusedTokenLimit, time.Now)
 	s.app.Use(securityHeaders)
 	s.app.Get("/healthz", s.health)
+	s.app.Get("/readyz", s.health)
+	s.app.Get("/livez", s.alive)
 	metrics := []fiber.Handler{adaptor.HTTPHandler(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))}
 	if opts.MetricsToken != "" {
 		metrics = append([]fiber.Handler{s.metricsGuard(opts.MetricsToken)}, metrics...)
@@ -286,7 +288,14 @@ func (s *Server) checkHealth(ctx context.Context) healthAnswer {
 	return ans
 }
 
-// health answers /healthz: 200 when every dependency is up, 503 otherwise.
+// alive answers /livez: 200 while the process serves, whatever its dependencies (a
+// liveness probe restarts a process that does not answer, never one whose ClickHouse is away).
+func (s *Server) alive(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"status": "alive", "version": s.opts.Version, "time": time.Now().UTC()})
+}
+
+// health answers /healthz and /readyz: 200 when every dependency is up, 503 otherwise.
 func (s *Server) health(c *fiber.Ctx) error {
 	ans := s.checkHealth(c.UserContext())
 	code := fiber.StatusOK

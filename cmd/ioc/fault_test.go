@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -173,6 +174,13 @@ type iocProcess struct {
 
 func startIOC(t *testing.T, configPath string) *iocProcess {
 	t.Helper()
+	return startIOCUntil(t, configPath, "/healthz")
+}
+
+// startIOCUntil starts ioc and waits until path answers 200: /healthz (every dependency up)
+// or /livez (the process serves, whatever its dependencies).
+func startIOCUntil(t *testing.T, configPath, path string) *iocProcess {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--config", configPath)
 	cmd.Env = append(os.Environ(), envRunIOC+"=1")
 	cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
@@ -189,7 +197,7 @@ func startIOC(t *testing.T, configPath string) *iocProcess {
 		}
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + p.listen + "/healthz"); err == nil {
+		if resp, err := http.Get("http://" + p.listen + path); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return p
@@ -201,7 +209,7 @@ func startIOC(t *testing.T, configPath string) *iocProcess {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("ioc not healthy after 30s")
+			t.Fatalf("ioc's %s not 200 after 30s", path)
 		}
 	}
 }
@@ -294,6 +302,49 @@ func serverDown(t *testing.T, which string, n, rate int, after int64, down time.
 	srv.Start(t, which)
 	wait()
 	seq.verify(t, openDB(t, srv.ClickHouseAddr, "ioc"), 2*time.Minute)
+}
+
+// ClickHouse down when ioc starts (a fresh database, never migrated): ioc starts, is alive but
+// not ready, takes in and acknowledges into the spool; once ClickHouse answers it applies the
+// migrations, replays, and is ready, with every reading stored once.
+func TestFaultClickHouseDownAtStart(t *testing.T) {
+	srv := testenv.StartPrivate(t)
+	srv.Stop(t, "clickhouse")
+	seq := newSequence(3000)
+	p := startIOCUntil(t, faultConfig(t, seq, srv.ClickHouseAddr, "ioc", srv.BrokerURL, "ioc-"+seq.prefix, t.TempDir(), ""), "/livez")
+	ready := func() (int, string) {
+		resp, err := http.Get("http://" + p.listen + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := ready(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"clickhouse":{"status":"down"`) || !strings.Contains(body, `"schema":{"status":"down"`) {
+		t.Fatalf("/readyz with ClickHouse down: %d %s", code, body)
+	}
+	published, wait := publishInBackground(t, seq, srv.BrokerURL, 1000)
+	wait()
+	if published.Load() != int64(seq.n) {
+		t.Fatalf("%d of %d published", published.Load(), seq.n)
+	}
+	srv.Start(t, "clickhouse")
+	seq.verify(t, openDB(t, srv.ClickHouseAddr, "ioc"), 2*time.Minute)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		code, body := ready()
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz a minute after ClickHouse came back: %d %s", code, body)
+		}
+	}
+	// the catalog's mirror was written once the schema was there
+	var sensors uint64
+	if err := openDB(t, srv.ClickHouseAddr, "ioc").QueryRow(context.Background(), "SELECT count() FROM sensors_current").Scan(&sensors); err != nil || sensors == 0 {
+		t.Errorf("sensors_current after the schema came up: %d, %v", sensors, err)
+	}
 }
 
 // ClickHouse stopped for 30 s under load: ioc spools and acknowledges, then replays.

@@ -33,24 +33,32 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if cfg.ClickHouse.MigrateOnStart {
-		v, err := analytics.Migrate(ctx, cfg.ClickHouse)
-		if err != nil {
-			return err
-		}
-		log.Info("schema ready", "version", v, "database", cfg.ClickHouse.Database, "clickhouse", cfg.ClickHouse.Addr, "minute_rollup", cfg.Analytics.MinuteRollup)
-	}
-	conn, err := analytics.Open(ctx, cfg.ClickHouse)
+	// ClickHouse may be down at start: ioc takes in all the same (the writer spools), says it is
+	// not ready, and applies the migrations and replays once ClickHouse answers.
+	conn, err := analytics.Connect(cfg.ClickHouse)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	var mirrors []func(ctx context.Context) // catalog mirrors to write again once the schema is ready
+	schema := analytics.NewSchema(cfg.ClickHouse, cfg.Analytics.MinuteRollup, func(ctx context.Context) {
+		for _, mirror := range mirrors {
+			mirror(ctx)
+		}
+	}, log)
+	checks := []dashboard.Check{{Name: "clickhouse", Checker: analytics.Health{Conn: conn}}}
+	schemaPending := false
 	if cfg.ClickHouse.MigrateOnStart {
-		if err := analytics.SetMinuteRollup(ctx, conn, cfg.Analytics.MinuteRollup); err != nil {
+		switch err := schema.Prepare(ctx); {
+		case errors.Is(err, analytics.ErrUnreachable):
+			log.Warn("ClickHouse does not answer: taking in all the same (into the spool), not ready; migrations and replay once it answers",
+				"clickhouse", cfg.ClickHouse.Addr, "err", err)
+			schemaPending = true
+			checks = append(checks, dashboard.Check{Name: "schema", Checker: schema})
+		case err != nil:
 			return err
 		}
 	}
-	checks := []dashboard.Check{{Name: "clickhouse", Checker: analytics.Health{Conn: conn}}}
 	sim, err := newSimulation(cfg.Simulator, cfg.Ingest.Profiles)
 	if err != nil {
 		return err
@@ -135,8 +143,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if city != nil {
 			city.SetCatalogs(cat, nil)
 		}
-		if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
-			log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
+		mirrorSensors := func(ctx context.Context, cat *ingest.Catalog) {
+			if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
+				log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
+			}
+		}
+		if !schemaPending {
+			mirrorSensors(ctx, cat)
 		}
 		if cfg.HasRole(config.RoleAlerts) {
 			engine, capFeed, err = startAlerts(gctx, g, cfg, cat, cams, conn, city, sim, reg, log)
@@ -151,6 +164,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			readingSink, cameraSink = watch, watch
 		}
 		norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
+		if schemaPending {
+			mirrors = append(mirrors, func(ctx context.Context) { mirrorSensors(ctx, norm.Catalog()) })
+		}
 		sub, err = ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, sim.pace(readingSink), reg, log)
 		if err != nil {
 			return abort(err)
@@ -180,8 +196,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Info("no camera catalog (streams.catalog): no camera is watched")
 		} else {
 			log.Info("camera catalog loaded", "cameras", cams.Len(), "file", cfg.Streams.Catalog)
-			if err := analytics.SyncCameras(ctx, conn, cams, cfg.Streams.Mode); err != nil {
-				log.Error("the camera catalog is not mirrored to ClickHouse; cameras are watched all the same", "err", err)
+			mirrorCameras := func(ctx context.Context) {
+				if err := analytics.SyncCameras(ctx, conn, cams, cfg.Streams.Mode); err != nil {
+					log.Error("the camera catalog is not mirrored to ClickHouse; cameras are watched all the same", "err", err)
+				}
+			}
+			if schemaPending {
+				mirrors = append(mirrors, mirrorCameras)
+			} else {
+				mirrorCameras(ctx)
 			}
 			sup := streams.NewSupervisor(cams, cfg.Streams, cameraSink, reg, log)
 			produce(func() error { return sup.Run(gctx) })
@@ -218,6 +241,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if cfg.HasRole(config.RoleIngest) {
 			g.Go(func() error { warmCity(gctx, querier, city, now(), log); return nil })
 		}
+	}
+	if schemaPending { // started last: it reads mirrors, which the set-up above fills
+		g.Go(func() error { return schema.Run(gctx) })
 	}
 	log.Info("ioc serving", "version", buildVersion(), "roles", cfg.Roles, "http", cfg.HTTP.Listen)
 	err = g.Wait()

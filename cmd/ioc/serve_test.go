@@ -390,13 +390,13 @@ func TestUnstoredMessagesAreRedeliveredAfterRestart(t *testing.T) {
 	}
 }
 
-// Without ClickHouse, serve stops with an error that names the address and how to start it.
-func TestServeWithoutClickHouseSaysWhatToDo(t *testing.T) {
-	cfg := config.Default()
-	cfg.ClickHouse.Addr = "127.0.0.1:1"
-	cfg.ClickHouse.DialTimeout = time.Second
-	err := serve(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") || !strings.Contains(err.Error(), "deploy/local/services.sh start") {
-		t.Fatalf("err = %v", err)
+// Without ClickHouse, ioc migrate fails with an error that names the address and how to start
+// it (serve starts all the same and waits for it: TestFaultClickHouseDownAtStart).
+func TestMigrateWithoutClickHouseSaysWhatToDo(t *testing.T) {
+	t.Setenv("IOC_CLICKHOUSE_ADDR", "127.0.0.1:1")
+	t.Setenv("IOC_CLICKHOUSE_DIAL_TIMEOUT", "1s")
+	code, _, stderr := runIOC("migrate", "--config", "../../deploy/config/demo.yaml")
+	if code != exitFailed || !strings.Contains(stderr, "127.0.0.1:1") || !strings.Contains(stderr, "deploy/local/services.sh start") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
