@@ -57,9 +57,7 @@ func playScenario(t *testing.T, sc provincesim.Scenario) {
 	}
 	h.cfg.Simulator.CameraBasePort = testenv.FreePortBlock(t, len(p.Cameras))
 	h.cfg.Streams.StartSpread, h.cfg.Streams.ReconnectMin, h.cfg.Streams.ReconnectMax = 100*time.Millisecond, 200*time.Millisecond, 2*time.Second
-	if sc.Name == "flash_flood" {
-		runLiveFirst(t, h)
-	}
+	runLiveFirst(t, h) // as README's tour: `make demo`, stop it, then the scenario
 	h.start(t)
 	wall := time.Duration(float64(sc.Duration) / sc.Speed)
 	t.Logf("playing %s: %s of simulated time in %s or more (the clock waits for the server)", sc.Name, sc.Duration, wall.Round(time.Second))
