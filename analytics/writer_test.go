@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -294,13 +293,8 @@ func TestWriterLogsBatchesSpooledOnTimeout(t *testing.T) {
 	conn := testenv.Conn(t, cfg)
 	wc := writerConfig()
 	wc.Spool.After = time.Nanosecond
-	var logs strings.Builder
-	var logMu sync.Mutex
-	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		return logs.Write(p)
-	}), nil))
+	logs := &testenv.LogBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	reg := prometheus.NewRegistry()
 	w := NewWriter(conn, openTestSpool(t, t.TempDir(), 64<<20), wc, 10*time.Second, reg, log)
 	wctx, stop := context.WithCancel(ctx)
@@ -320,8 +314,6 @@ func TestWriterLogsBatchesSpooledOnTimeout(t *testing.T) {
 	if got := testutil.ToFloat64(w.m.spooled.WithLabelValues(spoolClickHouse)); got != 3 {
 		t.Errorf("ioc_writer_batches_spooled_total{reason=clickhouse} = %g, want 3", got)
 	}
-	logMu.Lock()
-	defer logMu.Unlock()
 	if n := strings.Count(logs.String(), "did not take a batch within writer.spool.after"); n != 1 {
 		t.Errorf("%d log lines for 3 batches spooled within a second, want 1 (rate-limited):\n%s", n, logs.String())
 	}
@@ -329,8 +321,3 @@ func TestWriterLogsBatchesSpooledOnTimeout(t *testing.T) {
 		t.Errorf("the log line does not say why:\n%s", logs.String())
 	}
 }
-
-// writerFunc is an io.Writer made of a function.
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

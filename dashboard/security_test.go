@@ -9,23 +9,10 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/haidang-ioc/ioc/internal/testenv"
 )
-
-// syncBuffer is a log sink the server may write from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // request makes one request to app with a raw Authorization header ("" for none).
 func request(t *testing.T, app interface {
@@ -47,7 +34,7 @@ func request(t *testing.T, app interface {
 // A client that keeps sending refused tokens is answered 429 once over the limit, its token no
 // longer looked at, and the log holds two lines for it however many it sends.
 func TestRefusedTokensAreThrottled(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	f := newFixture(t, 0, func(o *Options) {
 		o.HTTP.RefusedTokenLimit = 5
 		o.Log = slog.New(slog.NewTextHandler(logs, nil))

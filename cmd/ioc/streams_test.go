@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,18 +14,6 @@ import (
 	"github.com/haidang-ioc/ioc/internal/testenv"
 	"github.com/haidang-ioc/ioc/streams/camsim"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // `ioc serve` with the streams role watches the catalog's cameras and stores their states and
 // ONVIF events, and Frigate events from MQTT, in ClickHouse; the cameras' password appears in
@@ -49,7 +35,7 @@ func TestServeStoresCameraStatesAndEvents(t *testing.T) {
 	}
 
 	h := newHarness(t)
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	h.logOut, h.logInfo = logs, true
 	h.cfg.Roles = []string{config.RoleIngest, config.RoleStreams, config.RoleDashboard}
 	h.cfg.Ingest.Topics = append(h.cfg.Ingest.Topics, config.Topic{Pattern: h.prefix + "/frigate/events", Format: "frigate", QoS: 1})
