@@ -1,0 +1,71 @@
+package layout
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/haidang-ioc/ioc/"
+
+// layers says which of the module's packages each part may import (its own sub-packages
+// always): producers (ingest, streams) under consumers (analytics, alerts) under the dashboard
+// under cmd; internal/ helpers under all of them, importing no domain package.
+var layers = map[string][]string{
+	"internal":  {"internal"},
+	"streams":   {"internal"},
+	"ingest":    {"streams", "internal"},
+	"analytics": {"ingest", "streams", "internal"},
+	"alerts":    {"analytics", "ingest", "streams", "internal"},
+	"dashboard": {"alerts", "analytics", "ingest", "streams", "internal"},
+	"cmd":       {"dashboard", "alerts", "analytics", "ingest", "streams", "internal"},
+}
+
+// simulators are demo and benchmark code: only cmd (and another simulator) may import them,
+// never a production package.
+var simulators = []string{"ingest/provincesim", "streams/camsim"}
+
+// TestLayering walks every package's imports (tests apart) and fails on one that climbs a
+// layer, or on a production package importing a simulator.
+func TestLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, repoRoot(t)+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v (the test needs the go command)", err)
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, ok := strings.CutPrefix(fields[0], module)
+		if !ok {
+			continue
+		}
+		top := strings.SplitN(pkg, "/", 2)[0]
+		allowed, known := layers[top]
+		if !known {
+			t.Errorf("%s: a top-level folder the layering does not know (add it to layers)", pkg)
+			continue
+		}
+		seen++
+		for _, imp := range fields[1:] {
+			dep, ok := strings.CutPrefix(imp, module)
+			if !ok {
+				continue
+			}
+			depTop := strings.SplitN(dep, "/", 2)[0]
+			if isSimulator(dep) && !isSimulator(pkg) && top != "cmd" {
+				t.Errorf("%s imports the simulator %s: only cmd may", pkg, dep)
+			}
+			if depTop != top && !slices.Contains(allowed, depTop) {
+				t.Errorf("%s imports %s: %s may import only %v", pkg, dep, top, allowed)
+			}
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("go list gave %d of the module's packages; want them all", seen)
+	}
+}
+
+func isSimulator(pkg string) bool {
+	return slices.ContainsFunc(simulators, func(s string) bool { return pkg == s || strings.HasPrefix(pkg, s+"/") })
+}
