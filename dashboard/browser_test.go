@@ -29,6 +29,7 @@ var alertsFilterCritical = alerts.Filter{Severity: []alerts.Severity{alerts.Seve
 // chromium finds Debian's Chromium; the test fails, saying how to install it, without one.
 func chromium(t *testing.T) string {
 	t.Helper()
+	testenv.Integration(t)
 	for _, name := range []string{os.Getenv("IOC_TEST_CHROMIUM"), "chromium", "chromium-browser"} {
 		if name == "" {
 			continue

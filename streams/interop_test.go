@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haidang-ioc/ioc/internal/testenv"
 	"github.com/haidang-ioc/ioc/streams"
 )
 
 // A third-party RTSP server, GStreamer's gst-rtsp-server streaming x264: Describe and a
 // health-mode session report its codec, resolution and frame rate.
 func TestGStreamerRTSPServer(t *testing.T) {
+	testenv.Integration(t)
 	const python = "/usr/bin/python3" // Debian's, with python3-gi
 	if out, err := exec.Command(python, "-c", `import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer`).CombinedOutput(); err != nil {
 		t.Fatalf("GStreamer's RTSP server is not installed (%v: %s): `deploy/local/services.sh start` installs "+

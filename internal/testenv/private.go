@@ -28,6 +28,7 @@ type Private struct {
 // install when Debian's packages are missing.
 func StartPrivate(t *testing.T) *Private {
 	t.Helper()
+	Integration(t)
 	for _, bin := range []string{"clickhouse-server", "clickhouse-client", "mosquitto", "mosquitto_pub"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			if _, err2 := os.Stat("/usr/sbin/" + bin); err2 != nil {

@@ -53,9 +53,21 @@ var (
 	brokerErr  error
 )
 
+// Integration marks a test that needs real servers or programs outside Go (ClickHouse,
+// Mosquitto, Chromium, GStreamer, an SMTP sink): `go test -short` skips it, so that the pure
+// tests run in seconds on any machine; `make test` runs it, and there a missing server fails
+// it with how to start one.
+func Integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs real servers; `make test` runs it (skipped with -short)")
+	}
+}
+
 // ClickHouseAddr returns host:port of the test ClickHouse, failing the test when there is none.
 func ClickHouseAddr(t testing.TB) string {
 	t.Helper()
+	Integration(t)
 	chOnce.Do(func() {
 		if chAddr = os.Getenv(EnvClickHouse); chAddr != "" {
 			return
@@ -71,6 +83,7 @@ func ClickHouseAddr(t testing.TB) string {
 // Broker returns the URL of the test MQTT broker, failing the test when there is none.
 func Broker(t testing.TB) string {
 	t.Helper()
+	Integration(t)
 	brokerOnce.Do(func() {
 		if brokerURL = os.Getenv(EnvBroker); brokerURL != "" {
 			return

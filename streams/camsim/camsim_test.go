@@ -18,6 +18,7 @@ func freeAddr(t *testing.T) string {
 // A third-party client, ffprobe, reads the simulated camera's codec, size and frame rate as
 // configured, and ffmpeg decodes its frames without an error.
 func TestFFmpegAcceptsTheSimulatedStream(t *testing.T) {
+	testenv.Integration(t)
 	for _, tool := range []string{"ffprobe", "ffmpeg"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is not installed: `deploy/local/services.sh start` installs Debian's ffmpeg (make test runs it)", tool)
