@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/streams"
-	"github.com/haidang-ioc/ioc/streams/camsim"
+	"github.com/haidang-ioc/ioc/sim/camsim"
 )
 
 // badCamera is an RTSP peer that answers OPTIONS properly and then misbehaves as told:

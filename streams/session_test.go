@@ -17,7 +17,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/streams"
-	"github.com/haidang-ioc/ioc/streams/camsim"
+	"github.com/haidang-ioc/ioc/sim/camsim"
 )
 
 // collector is a Sink that keeps everything, for tests to look at.

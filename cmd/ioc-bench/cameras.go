@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/haidang-ioc/ioc/streams/camsim"
+	"github.com/haidang-ioc/ioc/sim/camsim"
 )
 
 type cameraOptions struct {

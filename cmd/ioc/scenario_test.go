@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/alerts"
-	"github.com/haidang-ioc/ioc/ingest/provincesim"
+	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 )

@@ -20,7 +20,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/haidang-ioc/ioc/analytics"
-	"github.com/haidang-ioc/ioc/ingest/provincesim"
+	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 )

@@ -10,7 +10,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/dashboard"
 	"github.com/haidang-ioc/ioc/ingest"
-	"github.com/haidang-ioc/ioc/ingest/provincesim"
+	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/streams"
 )

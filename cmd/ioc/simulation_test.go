@@ -8,7 +8,7 @@ import (
 	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/dashboard"
 	"github.com/haidang-ioc/ioc/ingest"
-	"github.com/haidang-ioc/ioc/ingest/provincesim"
+	"github.com/haidang-ioc/ioc/sim/provincesim"
 )
 
 // flushCounter is a sink that counts its flushes.

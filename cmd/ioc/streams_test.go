@@ -12,7 +12,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
-	"github.com/haidang-ioc/ioc/streams/camsim"
+	"github.com/haidang-ioc/ioc/sim/camsim"
 )
 
 // `ioc serve` with the streams role watches the catalog's cameras and stores their states and

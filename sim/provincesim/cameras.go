@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/haidang-ioc/ioc/streams/camsim"
+	"github.com/haidang-ioc/ioc/sim/camsim"
 )
 
 // Cameras are the province's cameras running as simulated RTSP cameras on this machine.
