@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/ingest"
-	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
+	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/streams"
 )
 

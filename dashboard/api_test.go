@@ -24,9 +24,9 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/dashboard/hub"
 	"github.com/haidang-ioc/ioc/ingest"
-	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
+	"github.com/haidang-ioc/ioc/sim/provincesim"
 )
 
 // fixture is a dashboard over real parts: ClickHouse, the alert engine with the built-in rules,

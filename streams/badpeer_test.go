@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/haidang-ioc/ioc/streams"
 	"github.com/haidang-ioc/ioc/sim/camsim"
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 // badCamera is an RTSP peer that answers OPTIONS properly and then misbehaves as told:

@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/haidang-ioc/ioc/internal/config"
-	"github.com/haidang-ioc/ioc/streams"
 	"github.com/haidang-ioc/ioc/sim/camsim"
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 // collector is a Sink that keeps everything, for tests to look at.

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/alerts"
-	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
+	"github.com/haidang-ioc/ioc/sim/provincesim"
 )
 
 // Each built-in scenario, played accelerated by `ioc serve` (the simulated province publishing

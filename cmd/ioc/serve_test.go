@@ -20,9 +20,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/haidang-ioc/ioc/analytics"
-	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
+	"github.com/haidang-ioc/ioc/sim/provincesim"
 )
 
 // harness runs `ioc serve` in-process against the real test ClickHouse and broker, on a

@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/sim/camsim"
+	"github.com/haidang-ioc/ioc/sim/provincesim"
 )
 
 const simUsage = `usage: ioc sim province [--config FILE] [--province NAME] [flags]

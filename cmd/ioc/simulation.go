@@ -10,8 +10,8 @@ import (
 
 	"github.com/haidang-ioc/ioc/dashboard"
 	"github.com/haidang-ioc/ioc/ingest"
-	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/sim/provincesim"
 	"github.com/haidang-ioc/ioc/streams"
 )
 
