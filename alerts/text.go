@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
 // templateFuncs are the functions rule texts may call.
@@ -96,17 +98,8 @@ func parseHours(s string) (hours, error) {
 	return h, nil
 }
 
-// Local is the operators' time zone.
-var Local = mustZone("Asia/Ho_Chi_Minh")
-
-func mustZone(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		// Vietnam has kept UTC+7 without daylight saving since 1975.
-		return time.FixedZone("ICT", 7*3600)
-	}
-	return loc
-}
+// Local is the operators' time zone (geo.Zone).
+var Local = geo.Zone
 
 // contains reports whether t falls in the window, in local time.
 func (h hours) contains(t time.Time) bool {

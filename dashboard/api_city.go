@@ -40,7 +40,7 @@ type UIConfig struct {
 
 func (s *Server) uiConfig(c *fiber.Ctx, _ *auth.Principal) error {
 	return c.JSON(UIConfig{Version: s.opts.Version, TileURL: s.opts.HTTP.TileURL, LiveView: s.opts.HTTP.MediaURL != "",
-		TimeZone: "Asia/Ho_Chi_Minh", Now: s.opts.Clock().UTC(), Simulation: s.opts.Simulation})
+		TimeZone: geo.ZoneName, Now: s.opts.Clock().UTC(), Simulation: s.opts.Simulation})
 }
 
 // SensorInfo is a catalog sensor with its latest values.

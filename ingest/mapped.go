@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
 // MappedDecoder reads a vendor's JSON (one object, or an array of them) through a per-topic
@@ -22,7 +23,7 @@ type MappedDecoder struct {
 
 // NewMappedDecoder builds the decoder of one mapped topic; the mapping is already validated.
 func NewMappedDecoder(m config.Mapping) (*MappedDecoder, error) {
-	loc := vietnam
+	loc := geo.Zone // device times without a zone are Việt Nam's
 	if m.TimeZone != "" {
 		var err error
 		if loc, err = time.LoadLocation(m.TimeZone); err != nil {
@@ -31,10 +32,6 @@ func NewMappedDecoder(m config.Mapping) (*MappedDecoder, error) {
 	}
 	return &MappedDecoder{Mapping: m, loc: loc}, nil
 }
-
-// vietnam is Asia/Ho_Chi_Minh, fixed at UTC+7 (no daylight saving since 1975), so that no
-// tzdata is needed to read local device times.
-var vietnam = time.FixedZone("ICT", 7*3600)
 
 // Decode implements Decoder.
 func (d *MappedDecoder) Decode(topic string, payload []byte, now time.Time) ([]Reading, []Rejection) {

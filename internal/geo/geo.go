@@ -1,10 +1,21 @@
-// Package geo holds the WGS 84 position that sensor and camera catalogs share, and its check.
+// Package geo holds the facts of place that every part shares: the WGS 84 position of sensor
+// and camera catalogs, with its check, and Việt Nam's time zone, the operators'.
 package geo
 
 import (
 	"fmt"
 	"math"
+	"time"
 )
+
+// ZoneName is Việt Nam's time zone by its IANA name, as the UI and the documents name it.
+const ZoneName = "Asia/Ho_Chi_Minh"
+
+// Zone is Việt Nam's time: UTC+7, without daylight saving since 1975, so fixed here rather
+// than read from tzdata, which a closed network's servers may lack. Operators read every time
+// in it (alerts, CAP, mail, the simulated seasons, device times without a zone); storage is
+// UTC.
+var Zone = time.FixedZone("ICT", 7*3600)
 
 // Location is a WGS 84 position.
 type Location struct {

@@ -4,6 +4,8 @@ import (
 	"hash/fnv"
 	"math"
 	"time"
+
+	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
 // The model: every simulated value is a pure function of the seed, the sensor and the
@@ -76,8 +78,8 @@ func hourOfDay(t time.Time) float64 {
 	return float64(t.Hour()) + float64(t.Minute())/60 + float64(t.Second())/3600
 }
 
-// local is Việt Nam's time (UTC+7, no daylight saving).
-var local = time.FixedZone("ICT", 7*3600)
+// local is Việt Nam's time.
+var local = geo.Zone
 
 // backgroundRain is the background storms' intensity (mm/h) in a district at t: each 3-hour
 // cell of the province either has a storm or not, with a bell-shaped intensity over the cell
