@@ -1,8 +1,11 @@
-// Package alerts will turn readings and camera events into alerts: rules evaluated on the
-// stream, the alert lifecycle (pending, firing, acknowledged, resolved) stored as append-only
-// events, routing to the units that act (police, traffic police, flood control, water
-// utility), escalation, silences, notifiers and the CAP 1.2 public warning feed. It declares
-// the small interfaces it needs from ingest, streams and its store; it serves no HTTP itself.
+// Package alerts turns readings and camera observations into alerts: the rule file and its
+// evaluation on the stream (thresholds, báo động levels, rates that look past the tide,
+// windows, silence, camera states and events, district composites), the alert lifecycle
+// (pending, firing, acknowledged, resolved) kept as append-only events from which a restart
+// rebuilds the live alerts, routing to the units that act (police, traffic police, fire police,
+// flood control, water utility, IOC) with grouping, silences, inhibition and escalation, the
+// notifiers (webhook, email, SMS/Zalo gateway) and the CAP 1.2 public warning feed.
 //
-// Nothing is here yet: the alert engine is the next piece of work after the walking skeleton.
+// It declares the small interfaces it needs (Store, Notifier, Live, Receiver, DeliveryLog, CAPStore) and serves no HTTP
+// itself: the dashboard does.
 package alerts

@@ -44,7 +44,8 @@ commands:
   migrate   apply the ClickHouse schema and print its version
             (--backfill [--from YYYY-MM] [--to YYYY-MM]: rebuild the rollups from raw readings)
   check     validate the config, catalogs and alert rules; print every error with its path
-  sim       run a simulated province or cameras: ioc sim province [--list] | ioc sim cameras (see --help)
+  sim       run a simulated province or cameras, or store a simulated history:
+            ioc sim province [--list] | ioc sim backfill [--days N] | ioc sim cameras (see --help)
   token     make an API key: ioc token --id ID --name NAME --role ROLE [--units a,b]
   version   print the version
 

@@ -62,6 +62,12 @@ func TestUsage(t *testing.T) {
 	if code, _, stderr := runIOC(); code != exitUsage || !strings.Contains(stderr, "usage: ioc") {
 		t.Errorf("no command: exit %d, %q", code, stderr)
 	}
+	_, _, stderr := runIOC()
+	for _, cmd := range []string{"serve", "migrate", "check", "sim province", "sim backfill", "sim cameras", "token", "version"} {
+		if !strings.Contains(stderr, cmd) {
+			t.Errorf("the usage does not name %q:\n%s", cmd, stderr)
+		}
+	}
 	if code, _, stderr := runIOC("frobnicate"); code != exitUsage || !strings.Contains(stderr, `unknown command "frobnicate"`) {
 		t.Errorf("unknown command: exit %d, %q", code, stderr)
 	}
