@@ -114,3 +114,15 @@ func FuzzFrigateDecoder(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFrigateDecoder decodes one Frigate NVR event.
+func BenchmarkFrigateDecoder(b *testing.B) {
+	payload := []byte(frigateNew)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if e, _ := (FrigateDecoder{}).DecodeEvents("frigate/events", payload, frigateNow); len(e) != 1 {
+			b.Fatalf("%d events, want 1", len(e))
+		}
+	}
+}

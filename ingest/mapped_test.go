@@ -74,3 +74,23 @@ func FuzzMappedDecoder(f *testing.F) {
 		assertSane(t, payload, readings, rejections)
 	})
 }
+
+// BenchmarkMappedDecoder decodes one vendor record: the sensor from the topic, a local time
+// layout, three mapped fields.
+func BenchmarkMappedDecoder(b *testing.B) {
+	d, err := NewMappedDecoder(config.Mapping{Sensor: "topic:3", Time: "time", TimeFormat: "2006-01-02 15:04:05", Values: []config.FieldMap{
+		{Field: "data.level_cm", Metric: "water_level", Unit: "cm"}, {Field: "data.rain", Metric: "rainfall", Unit: "mm"}, {Field: "state", Metric: "status"},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload := []byte(`{"time":"2026-08-03 21:15:00","data":{"level_cm":"812.5","rain":1.2},"state":"OK"}`)
+	now := time.Date(2026, 8, 3, 15, 0, 0, 0, time.UTC)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, _ := d.Decode("vendor/acme/tram-7/data", payload, now); len(r) != 3 {
+			b.Fatalf("%d readings, want 3", len(r))
+		}
+	}
+}

@@ -107,3 +107,19 @@ func FuzzTTNDecoder(f *testing.F) {
 		assertSane(t, payload, readings, rejections)
 	})
 }
+
+// BenchmarkTTNDecoderUplink decodes one The Things Stack uplink through its device profile.
+func BenchmarkTTNDecoderUplink(b *testing.B) {
+	d := &TTNDecoder{Profiles: map[string]config.Profile{"level-sensor": {Values: []config.FieldMap{
+		{Field: "level_cm", Metric: "water_level", Unit: "cm"}, {Field: "water_temp", Metric: "temperature", Unit: "Cel"}, {Field: "status.alarm", Metric: "alarm"},
+	}}}, Default: "level-sensor"}
+	payload := []byte(ttnUplinkExample)
+	now := time.Date(2026, 8, 3, 15, 0, 0, 0, time.UTC)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, _ := d.Decode("v3/app@ttn/devices/d/up", payload, now); len(r) != 5 {
+			b.Fatalf("%d readings, want 5", len(r))
+		}
+	}
+}
