@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/haidang-ioc/ioc/internal/config"
 )
@@ -9,19 +11,31 @@ import (
 // NewDecoder builds the decoder of one configured topic. profileOf tells the device profile
 // the catalog names for a sensor (The Things Stack uplinks).
 func NewDecoder(t config.Topic, profiles map[string]config.Profile, profileOf func(string) string) (Decoder, error) {
-	switch t.Format {
-	case "json":
-		return JSONDecoder{}, nil
-	case "senml":
-		return SenMLDecoder{SensorLevel: t.SensorLevel}, nil
-	case "ttn":
-		return &TTNDecoder{Profiles: profiles, Default: t.Profile, ProfileOf: profileOf}, nil
-	case "mapped":
-		return NewMappedDecoder(t.Mapping)
-	case "frigate":
-		return FrigateDecoder{}, nil
+	build, ok := decoders[t.Format]
+	if !ok {
+		return nil, fmt.Errorf("no decoder for format %q (known: %s)", t.Format, config.SortedKeys(decoders))
 	}
-	return nil, fmt.Errorf("no decoder for format %q", t.Format)
+	return build(t, profiles, profileOf)
+}
+
+// decoders are the payload formats a topic can name, each with how to build its decoder: the
+// one list of formats (config asks ingest whether a topic's format is one of them).
+var decoders = map[string]func(t config.Topic, profiles map[string]config.Profile, profileOf func(string) string) (Decoder, error){
+	"json": func(config.Topic, map[string]config.Profile, func(string) string) (Decoder, error) {
+		return JSONDecoder{}, nil
+	},
+	"senml": func(t config.Topic, _ map[string]config.Profile, _ func(string) string) (Decoder, error) {
+		return SenMLDecoder{SensorLevel: t.SensorLevel}, nil
+	},
+	"ttn": func(t config.Topic, profiles map[string]config.Profile, profileOf func(string) string) (Decoder, error) {
+		return &TTNDecoder{Profiles: profiles, Default: t.Profile, ProfileOf: profileOf}, nil
+	},
+	"mapped": func(t config.Topic, _ map[string]config.Profile, _ func(string) string) (Decoder, error) {
+		return NewMappedDecoder(t.Mapping)
+	},
+	"frigate": func(config.Topic, map[string]config.Profile, func(string) string) (Decoder, error) {
+		return FrigateDecoder{}, nil
+	},
 }
 
 // CheckConfig reports the problems of the ingest settings that only ingest can judge: metrics
@@ -51,12 +65,16 @@ func CheckConfig(ic config.Ingest) config.Problems {
 		}
 	}
 	for i, t := range ic.Topics {
+		if _, ok := decoders[t.Format]; !ok {
+			add(fmt.Sprintf("ingest.topics[%d].format", i), "want one of %s, got %q", config.SortedKeys(decoders), t.Format)
+		}
 		checkFields(fmt.Sprintf("ingest.topics[%d].mapping.values", i), t.Mapping.Values)
 	}
-	for name, prof := range ic.Profiles {
-		checkFields("ingest.profiles."+name+".values", prof.Values)
+	for _, name := range slices.Sorted(maps.Keys(ic.Profiles)) { // problems in a stable order
+		checkFields("ingest.profiles."+name+".values", ic.Profiles[name].Values)
 	}
-	for from, to := range ic.UnitAliases {
+	for _, from := range slices.Sorted(maps.Keys(ic.UnitAliases)) {
+		to := ic.UnitAliases[from]
 		if _, ok := units[to]; !ok {
 			add("ingest.unit_aliases."+from, "%q is not a known unit (known: %s)", to, knownUnits())
 		}

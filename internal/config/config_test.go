@@ -191,7 +191,6 @@ func TestValidate(t *testing.T) {
 		{"# not last", func(c *Config) { c.Ingest.Topics[0].Pattern = "a/#/b" }, "ingest.topics[0].pattern: \"a/#/b\": # must be the last level"},
 		{"+ inside a level", func(c *Config) { c.Ingest.Topics[0].Pattern = "a/b+/c" }, "+ must fill a whole level"},
 		{"shared subscription filter is fine", func(c *Config) { c.Ingest.Topics[0].Pattern = "$share/g/province/#" }, ""},
-		{"unknown format", func(c *Config) { c.Ingest.Topics[0].Format = "xml" }, "ingest.topics[0].format: want one of json"},
 		{"qos", func(c *Config) { c.Ingest.Topics[0].QoS = 3 }, "ingest.topics[0].qos: want 0, 1 or 2"},
 		{"no topics with ingest", func(c *Config) { c.Ingest.Topics = nil }, "ingest.topics: empty"},
 		{"no topics without ingest", func(c *Config) { c.Ingest.Topics = nil; c.Roles = []string{"dashboard"} }, ""},
@@ -288,5 +287,25 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	if s.Value() != "hunter2" {
 		t.Error("Value must give the secret")
+	}
+}
+
+// Problems come in the same order every time, maps in the config (profiles, unit aliases)
+// walked in sorted order: `ioc check` prints the same list twice.
+func TestProblemsInAStableOrder(t *testing.T) {
+	c := Default()
+	c.Ingest.Catalog = "/etc/ioc/sensors.yaml"
+	for _, name := range []string{"p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8"} {
+		c.Ingest.Profiles[name] = Profile{}
+		c.Ingest.UnitAliases[" "+name] = ""
+	}
+	first := c.Validate().Error()
+	for range 20 {
+		if again := c.Validate().Error(); again != first {
+			t.Fatalf("two validations of one config differ:\n%s\n---\n%s", first, again)
+		}
+	}
+	if i, j := strings.Index(first, "ingest.profiles.p1"), strings.Index(first, "ingest.profiles.p8"); i < 0 || j < i {
+		t.Errorf("profiles' problems not in sorted order:\n%s", first)
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -168,7 +169,7 @@ func (in *Ingest) validate(p *Problems, required bool) {
 		if err := CheckTopicFilter(t.Pattern); err != nil {
 			p.Add(path+".pattern", "%v", err)
 		}
-		oneOf(p, path+".format", t.Format, Formats...)
+		// the format's name is ingest's to judge (ingest.CheckConfig): it owns the decoders
 		if t.QoS < 0 || t.QoS > 2 {
 			p.Add(path+".qos", "want 0, 1 or 2, got %d", t.QoS)
 		}
@@ -189,7 +190,8 @@ func (in *Ingest) validate(p *Problems, required bool) {
 	if in.SharedGroup != "" && strings.ContainsAny(in.SharedGroup, "/+#") {
 		p.Add("ingest.shared_group", "want a name without /, + or #, got %q", in.SharedGroup)
 	}
-	for name, prof := range in.Profiles {
+	for _, name := range slices.Sorted(maps.Keys(in.Profiles)) { // problems in a stable order
+		prof := in.Profiles[name]
 		path := "ingest.profiles." + name
 		if len(prof.Values) == 0 {
 			p.Add(path+".values", "empty: name at least one field")
@@ -198,7 +200,8 @@ func (in *Ingest) validate(p *Problems, required bool) {
 			f.validate(p, fmt.Sprintf("%s.values[%d]", path, i))
 		}
 	}
-	for from, to := range in.UnitAliases {
+	for _, from := range slices.Sorted(maps.Keys(in.UnitAliases)) {
+		to := in.UnitAliases[from]
 		if strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
 			p.Add("ingest.unit_aliases."+from, "empty unit name")
 		}
@@ -215,8 +218,6 @@ func (in *Ingest) validate(p *Problems, required bool) {
 	}
 }
 
-// Formats are the payload formats a topic can name.
-var Formats = []string{"json", "senml", "ttn", "mapped", "frigate"}
 
 func (m *Mapping) validate(p *Problems, path string) {
 	if m.Sensor == "" {
@@ -505,12 +506,15 @@ func (a *Analytics) validate(p *Problems) {
 		p.Add("analytics.queries.max_rows", "want at least 1000, got %d", q.MaxRows)
 	}
 	r := a.Retention
-	for path, d := range map[string]time.Duration{
-		"readings": r.Readings, "readings_1m": r.Readings1m, "readings_1h": r.Readings1h, "district_1h": r.District1h,
-		"dead_letters": r.DeadLetters, "camera_status": r.CameraStatus, "camera_events": r.CameraEvents,
+	for _, t := range []struct {
+		path string
+		d    time.Duration
+	}{
+		{"readings", r.Readings}, {"readings_1m", r.Readings1m}, {"readings_1h", r.Readings1h}, {"district_1h", r.District1h},
+		{"dead_letters", r.DeadLetters}, {"camera_status", r.CameraStatus}, {"camera_events", r.CameraEvents},
 	} {
-		if d != 0 && d < 24*time.Hour {
-			p.Add("analytics.retention."+path, "want 0 (keep for ever) or at least 24h, got %s", d)
+		if t.d != 0 && t.d < 24*time.Hour {
+			p.Add("analytics.retention."+t.path, "want 0 (keep for ever) or at least 24h, got %s", t.d)
 		}
 	}
 	if r.Readings != 0 && r.Readings1m != 0 && r.Readings1m < r.Readings {
