@@ -218,7 +218,6 @@ func (in *Ingest) validate(p *Problems, required bool) {
 	}
 }
 
-
 func (m *Mapping) validate(p *Problems, path string) {
 	if m.Sensor == "" {
 		p.Add(path+".sensor", "empty: name a JSON path (device.id) or a topic level (topic:4)")
