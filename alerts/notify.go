@@ -108,17 +108,17 @@ func NewDispatcher(cfg config.Alerts, e *Engine, dlog DeliveryLog, getenv func(s
 	return d, nil
 }
 
-func newReceiver(rc config.Receiver, getenv func(string) string) (Receiver, error) {
-	secret := ""
-	if rc.SecretEnv != "" {
-		if secret = getenv(rc.SecretEnv); secret == "" {
-			return nil, fmt.Errorf("secret_env: the variable %s is empty or unset", rc.SecretEnv)
-		}
-	}
-	switch rc.Type {
-	case "webhook":
+// receiverTypes are the notifiers a receiver's type may name, each with how to build it from
+// its config and secret: the one list of them (config asks CheckReceivers whether a type is
+// known).
+var receiverTypes = map[string]func(rc config.Receiver, secret string, getenv func(string) string) (Receiver, error){
+	"webhook": func(rc config.Receiver, secret string, _ func(string) string) (Receiver, error) {
 		return newWebhook(rc, secret), nil
-	case "email":
+	},
+	"gateway": func(rc config.Receiver, secret string, _ func(string) string) (Receiver, error) {
+		return newGateway(rc, secret)
+	},
+	"email": func(rc config.Receiver, _ string, getenv func(string) string) (Receiver, error) {
 		password := ""
 		if rc.PasswordEnv != "" {
 			if password = getenv(rc.PasswordEnv); password == "" {
@@ -126,10 +126,21 @@ func newReceiver(rc config.Receiver, getenv func(string) string) (Receiver, erro
 			}
 		}
 		return newEmail(rc, password), nil
-	case "gateway":
-		return newGateway(rc, secret)
+	},
+}
+
+func newReceiver(rc config.Receiver, getenv func(string) string) (Receiver, error) {
+	build, ok := receiverTypes[rc.Type]
+	if !ok {
+		return nil, fmt.Errorf("type: want one of %s, got %q", config.SortedKeys(receiverTypes), rc.Type)
 	}
-	return nil, fmt.Errorf("unknown receiver type %q", rc.Type)
+	secret := ""
+	if rc.SecretEnv != "" {
+		if secret = getenv(rc.SecretEnv); secret == "" {
+			return nil, fmt.Errorf("secret_env: the variable %s is empty or unset", rc.SecretEnv)
+		}
+	}
+	return build(rc, secret, getenv)
 }
 
 // Notify queues n for every receiver of its units; a full queue drops it, counted and logged.
