@@ -6,6 +6,6 @@
 // flood control, water utility, IOC) with grouping, silences, inhibition and escalation, the
 // notifiers (webhook, email, SMS/Zalo gateway) and the CAP 1.2 public warning feed.
 //
-// It declares the small interfaces it needs (Store, Notifier, Live, Receiver, DeliveryLog, CAPStore) and serves no HTTP
+// It declares the small interfaces it needs (Store, Notifier, Live, Receiver, AttemptLog, CAPStore) and serves no HTTP
 // itself: the dashboard does.
 package alerts

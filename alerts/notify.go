@@ -27,19 +27,19 @@ type Receiver interface {
 // recipient).
 var ErrPermanent = errors.New("permanent failure")
 
-// DeliveryLog stores delivery attempts (ClickHouseStore in production).
-type DeliveryLog interface {
-	AppendDeliveries(ctx context.Context, ds []Delivery) error
+// AttemptLog stores delivery attempts (ClickHouseStore in production).
+type AttemptLog interface {
+	AppendAttempts(ctx context.Context, ds []Attempt) error
 }
 
 // Dispatcher sends notifications to the receivers of their units. Each receiver has its own
 // bounded queue and goroutine, so a receiver that is down, slow or retrying holds up nobody
 // else, and Notify never blocks.
 type Dispatcher struct {
-	workers []*worker
-	log     *outbox.Outbox[Delivery]
-	logger  *slog.Logger
-	m       *metrics
+	workers  []*worker
+	attempts *outbox.Outbox[Attempt] // the delivery log, written to alert_notifications
+	log      *slog.Logger
+	m        *metrics
 }
 
 type worker struct {
@@ -82,13 +82,13 @@ func buildReceivers(cfg config.Alerts, getenv func(string) string) ([]Receiver, 
 
 // NewDispatcher builds the receivers of config; it registers no metric of its own (NewEngine
 // registered those the dispatcher counts with).
-func NewDispatcher(cfg config.Alerts, e *Engine, dlog DeliveryLog, getenv func(string) string, logger *slog.Logger) (*Dispatcher, error) {
+func NewDispatcher(cfg config.Alerts, e *Engine, dlog AttemptLog, getenv func(string) string, logger *slog.Logger) (*Dispatcher, error) {
 	recvs, probs := buildReceivers(cfg, getenv)
 	if len(probs) > 0 {
 		return nil, probs
 	}
-	d := &Dispatcher{logger: logger, m: e.m}
-	d.log = outbox.New("alert_notifications", 100_000, dlog.AppendDeliveries, e.m.outbox("alert_notifications"), logger)
+	d := &Dispatcher{log: logger, m: e.m}
+	d.attempts = outbox.New("alert_notifications", 100_000, dlog.AppendAttempts, e.m.outbox("alert_notifications"), logger)
 	for i, rc := range cfg.Receivers {
 		queue := rc.Queue
 		if queue == 0 {
@@ -172,7 +172,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		d.log.Run(ctx, 5*time.Second)
+		d.attempts.Run(ctx, 5*time.Second)
 	}()
 	wg.Wait()
 	return nil
@@ -230,7 +230,7 @@ func (w *worker) deliver(ctx context.Context, ns []Notification) {
 		case errors.Is(err, ErrPermanent) || attempt >= w.retry.Attempts || ctx.Err() != nil:
 			w.d.m.notifications.WithLabelValues(w.name, "failed").Inc()
 			w.d.record(w, ns, attempt, "failed", err, took)
-			w.d.logger.Error("notification not delivered", "receiver", w.name, "alerts", len(ns), "attempts", attempt, "err", err)
+			w.d.log.Error("notification not delivered", "receiver", w.name, "alerts", len(ns), "attempts", attempt, "err", err)
 			return
 		}
 		w.d.m.notifications.WithLabelValues(w.name, "retry").Inc()
@@ -248,7 +248,7 @@ func (d *Dispatcher) record(w *worker, ns []Notification, attempt int, status st
 		msg = err.Error()
 	}
 	now := time.Now().UTC()
-	rows := make([]Delivery, 0, len(ns))
+	rows := make([]Attempt, 0, len(ns))
 	for _, n := range ns {
 		unit := ""
 		for _, u := range w.units {
@@ -257,10 +257,10 @@ func (d *Dispatcher) record(w *worker, ns []Notification, attempt int, status st
 				break
 			}
 		}
-		rows = append(rows, Delivery{Time: now, AlertID: n.Event.Alert.ID, Seq: n.Event.Alert.Seq, Kind: n.Event.Kind,
-			Receiver: w.name, Type: w.typ, Unit: unit, Attempt: attempt, Status: status, Error: msg, Duration: took})
+		rows = append(rows, Attempt{Time: now, AlertID: n.Event.Alert.ID, Seq: n.Event.Alert.Seq, Kind: n.Event.Kind,
+			Receiver: w.name, Type: w.typ, Unit: unit, Number: attempt, Status: status, Error: msg, Duration: took})
 	}
-	d.log.Add(rows...)
+	d.attempts.Add(rows...)
 }
 
 // IdempotencyKey names a message: the same notifications give the same key, so a receiver

@@ -147,8 +147,8 @@ func (s *ClickHouseStore) Silences(ctx context.Context, now time.Time) ([]Silenc
 	return out, nil
 }
 
-// Delivery is one attempt to deliver a notification to a receiver.
-type Delivery struct {
+// Attempt is one attempt to deliver a notification to a receiver.
+type Attempt struct {
 	Time     time.Time
 	AlertID  string
 	Seq      uint32
@@ -156,20 +156,20 @@ type Delivery struct {
 	Receiver string
 	Type     string
 	Unit     string
-	Attempt  int
+	Number   int // 1 for the first try
 	// Status is ok, retry (failed, will try again), failed (gave up) or dropped (queue full).
 	Status   string
 	Error    string
 	Duration time.Duration
 }
 
-// AppendDeliveries stores notification attempts in one insert.
-func (s *ClickHouseStore) AppendDeliveries(ctx context.Context, ds []Delivery) error {
+// AppendAttempts stores notification attempts in one insert.
+func (s *ClickHouseStore) AppendAttempts(ctx context.Context, ds []Attempt) error {
 	return s.insert(ctx, "notification log", "INSERT INTO alert_notifications (ts, ms, alert_id, seq, kind, receiver, receiver_type, unit, attempt, status, error, duration_ms)", len(ds),
 		func(i int) ([]any, error) {
 			d := &ds[i]
 			return []any{d.Time.UTC(), analytics.Millis(d.Time), d.AlertID, d.Seq, string(d.Kind), d.Receiver, d.Type, d.Unit,
-				uint8(min(d.Attempt, 255)), d.Status, d.Error, float32(d.Duration.Seconds() * 1000)}, nil
+				uint8(min(d.Number, 255)), d.Status, d.Error, float32(d.Duration.Seconds() * 1000)}, nil
 		})
 }
 
