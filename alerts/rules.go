@@ -299,6 +299,19 @@ func (r *Rule) validate(p *config.Problems, path string) {
 		add("kind", "want one of %s, got %q", strings.Join(RuleKinds, ", "), r.Kind)
 		return
 	}
+	r.validateTexts(add)
+	r.validateGrade(add)
+	r.validateSubjects(add)
+	if check := kindChecks[r.Kind]; check != nil {
+		check(r, add)
+	}
+}
+
+// problemAdder reports a problem of a rule's field.
+type problemAdder = func(field, format string, args ...any)
+
+// validateTexts checks what every alert says: its category, and its texts' templates.
+func (r *Rule) validateTexts(add problemAdder) {
 	if _, ok := Categories[r.Category]; !ok {
 		add("category", "want one of %s, got %q", config.SortedKeys(Categories), r.Category)
 	}
@@ -312,12 +325,17 @@ func (r *Rule) validate(p *config.Problems, path string) {
 		field string
 		text  Text
 	}{{"title", r.Title}, {"description", r.Description}, {"instruction", r.Instruction}} {
-		for lang, s := range map[string]string{"vi": t.text.VI, "en": t.text.EN} {
-			if _, err := parseTemplate(s); err != nil {
-				add(t.field+"."+lang, "%v", err)
+		for _, l := range []struct{ lang, s string }{{"vi", t.text.VI}, {"en", t.text.EN}} {
+			if _, err := parseTemplate(l.s); err != nil {
+				add(t.field+"."+l.lang, "%v", err)
 			}
 		}
 	}
+}
+
+// validateGrade checks how bad and how long: the severity (the rule's, or its steps' and
+// levels'), the risk level, the durations.
+func (r *Rule) validateGrade(add problemAdder) {
 	if r.For < 0 || r.ClearFor < 0 || r.ResolveAfter < 0 {
 		add("for", "durations must not be negative")
 	}
@@ -334,6 +352,11 @@ func (r *Rule) validate(p *config.Problems, path string) {
 	if graded && r.Severity != "" {
 		add("severity", "set by each step or level; remove it here")
 	}
+}
+
+// validateSubjects checks what the rule watches: a metric of sensors, or cameras, and the
+// selector's kinds and purposes.
+func (r *Rule) validateSubjects(add problemAdder) {
 	sensorKind := r.Kind == KindThreshold || r.Kind == KindAlarmLevels || r.Kind == KindRate || r.Kind == KindWindow
 	cameraKind := r.Kind == KindCameraState || r.Kind == KindCameraEvent
 	if sensorKind && r.Metric == "" {
@@ -361,82 +384,103 @@ func (r *Rule) validate(p *config.Problems, path string) {
 	if r.Op != "" && r.Op != ">" && r.Op != "<" {
 		add("op", `want ">" or "<", got %q`, r.Op)
 	}
-	switch r.Kind {
-	case KindThreshold:
-		r.validateThreshold(add)
-	case KindAlarmLevels:
-		if r.Levels == nil {
-			add("levels", "missing: the severities of báo động i, ii and iii")
-		} else {
-			for name, g := range map[string]Grade{"i": r.Levels.I, "ii": r.Levels.II, "iii": r.Levels.III} {
-				checkGrade(add, "levels."+name, g.Severity, g.RiskLevel)
-			}
-		}
-		if r.Threshold != nil || len(r.Steps) > 0 || r.Op == "<" {
-			add("levels", "the levels come from the catalog: remove threshold, steps and op")
-		}
-	case KindRate:
-		if r.Threshold == nil {
-			add("threshold", "missing: the rate, in the metric's unit per `per`")
-		}
-		if r.Per <= 0 {
-			add("per", "missing: the rate's time unit, e.g. 1h")
-		}
-		if r.Tidal != "" && !slices.Contains(TidalModes, r.Tidal) {
-			add("tidal", "want one of %s, got %q", strings.Join(TidalModes, ", "), r.Tidal)
-		}
-	case KindWindow:
-		r.validateThreshold(add)
-		if r.Window <= 0 || r.Window > 7*24*time.Hour {
-			add("window", "want a window between 1s and 168h, got %s", r.Window)
-		}
-		if !slices.Contains(aggs, r.Agg) {
-			add("agg", "want one of %s, got %q", strings.Join(aggs, ", "), r.Agg)
-		}
-	case KindAbsence:
+}
+
+// kindChecks are each rule kind's own checks of its fields.
+var kindChecks = map[string]func(r *Rule, add problemAdder){
+	KindThreshold:   (*Rule).validateThreshold,
+	KindAlarmLevels: (*Rule).validateAlarmLevels,
+	KindRate:        (*Rule).validateRate,
+	KindWindow:      (*Rule).validateWindow,
+	KindAbsence: func(r *Rule, add problemAdder) {
 		if r.After < 0 {
 			add("after", "negative")
 		}
-	case KindCameraState:
-		if len(r.States) == 0 {
-			add("states", "missing: offline, degraded or both")
-		}
-		for i, s := range r.States {
-			if s != "offline" && s != "degraded" {
-				add(fmt.Sprintf("states[%d]", i), "want offline or degraded, got %q", s)
-			}
-		}
-	case KindCameraEvent:
-		if len(r.Events) == 0 {
-			add("events", "missing: the event kinds that fire (%s)", strings.Join(cameraEventKinds, ", "))
-		}
-		for i, e := range r.Events {
-			if !slices.Contains(cameraEventKinds, e) {
-				add(fmt.Sprintf("events[%d]", i), "want one of %s, got %q", strings.Join(cameraEventKinds, ", "), e)
-			}
-		}
-		if _, err := parseHours(r.Hours); err != nil {
-			add("hours", "%v", err)
-		}
-		if r.Match != "" {
-			if _, err := globRegexp(r.Match); err != nil {
-				add("match", "%v", err)
-			}
-		}
-		if r.Count < 0 || (r.Count > 0 && r.Window <= 0) {
-			add("count", "a count needs a positive window")
-		}
-	case KindComposite:
+	},
+	KindCameraState: (*Rule).validateCameraState,
+	KindCameraEvent: (*Rule).validateCameraEvent,
+	KindComposite: func(r *Rule, add problemAdder) {
 		if len(r.All) < 2 {
 			add("all", "name at least two rules")
 		}
 		if r.Window <= 0 {
 			add("window", "missing: how close together the rules' alerts must be")
 		}
+	},
+}
+
+func (r *Rule) validateAlarmLevels(add problemAdder) {
+	if r.Levels == nil {
+		add("levels", "missing: the severities of báo động i, ii and iii")
+	} else {
+		for _, l := range []struct {
+			name string
+			g    Grade
+		}{{"i", r.Levels.I}, {"ii", r.Levels.II}, {"iii", r.Levels.III}} {
+			checkGrade(add, "levels."+l.name, l.g.Severity, l.g.RiskLevel)
+		}
+	}
+	if r.Threshold != nil || len(r.Steps) > 0 || r.Op == "<" {
+		add("levels", "the levels come from the catalog: remove threshold, steps and op")
 	}
 }
 
-func (r *Rule) validateThreshold(add func(string, string, ...any)) {
+func (r *Rule) validateRate(add problemAdder) {
+	if r.Threshold == nil {
+		add("threshold", "missing: the rate, in the metric's unit per `per`")
+	}
+	if r.Per <= 0 {
+		add("per", "missing: the rate's time unit, e.g. 1h")
+	}
+	if r.Tidal != "" && !slices.Contains(TidalModes, r.Tidal) {
+		add("tidal", "want one of %s, got %q", strings.Join(TidalModes, ", "), r.Tidal)
+	}
+}
+
+func (r *Rule) validateWindow(add problemAdder) {
+	r.validateThreshold(add)
+	if r.Window <= 0 || r.Window > 7*24*time.Hour {
+		add("window", "want a window between 1s and 168h, got %s", r.Window)
+	}
+	if !slices.Contains(aggs, r.Agg) {
+		add("agg", "want one of %s, got %q", strings.Join(aggs, ", "), r.Agg)
+	}
+}
+
+func (r *Rule) validateCameraState(add problemAdder) {
+	if len(r.States) == 0 {
+		add("states", "missing: offline, degraded or both")
+	}
+	for i, s := range r.States {
+		if s != "offline" && s != "degraded" {
+			add(fmt.Sprintf("states[%d]", i), "want offline or degraded, got %q", s)
+		}
+	}
+}
+
+func (r *Rule) validateCameraEvent(add problemAdder) {
+	if len(r.Events) == 0 {
+		add("events", "missing: the event kinds that fire (%s)", strings.Join(cameraEventKinds, ", "))
+	}
+	for i, e := range r.Events {
+		if !slices.Contains(cameraEventKinds, e) {
+			add(fmt.Sprintf("events[%d]", i), "want one of %s, got %q", strings.Join(cameraEventKinds, ", "), e)
+		}
+	}
+	if _, err := parseHours(r.Hours); err != nil {
+		add("hours", "%v", err)
+	}
+	if r.Match != "" {
+		if _, err := globRegexp(r.Match); err != nil {
+			add("match", "%v", err)
+		}
+	}
+	if r.Count < 0 || (r.Count > 0 && r.Window <= 0) {
+		add("count", "a count needs a positive window")
+	}
+}
+
+func (r *Rule) validateThreshold(add problemAdder) {
 	switch {
 	case r.Threshold == nil && len(r.Steps) == 0:
 		add("threshold", "missing: set threshold or steps")
@@ -463,7 +507,7 @@ func (r *Rule) validateThreshold(add func(string, string, ...any)) {
 	}
 }
 
-func checkGrade(add func(string, string, ...any), path string, s Severity, risk int) {
+func checkGrade(add problemAdder, path string, s Severity, risk int) {
 	if s.Rank() < 0 {
 		add(path+".severity", "want one of %s, got %q", severityList(), s)
 	}
