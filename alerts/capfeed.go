@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/backoff"
 	"github.com/haidang-ioc/ioc/internal/config"
@@ -17,14 +18,7 @@ import (
 )
 
 // CAPRecord is one published CAP message as stored.
-type CAPRecord struct {
-	Sent       time.Time
-	Identifier string
-	AlertID    string
-	Seq        uint32
-	MsgType    string
-	XML        []byte
-}
+type CAPRecord = analytics.CAPMessage
 
 // CAPStore keeps the published messages (ClickHouseStore in production).
 type CAPStore interface {

@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,91 +13,62 @@ import (
 	"github.com/haidang-ioc/ioc/ingest"
 )
 
-// ClickHouseStore keeps alert events, silences and the notification log in ClickHouse (the
-// tables of migrations 0006 and 0007) and reads the recent readings the engine warms its windows with.
+// ClickHouseStore keeps alert events, silences, the notification log and the published CAP
+// messages in ClickHouse, and reads the recent readings the engine warms its windows with. The
+// SQL is analytics' (analytics.AlertStore); this turns the engine's values into its rows.
 type ClickHouseStore struct {
 	Conn driver.Conn
 	// Timeout bounds each statement.
 	Timeout time.Duration
 }
 
-// eventColumns are alert_events' columns (migration 0007): the transition, the labels analysts
-// filter and group by, and the whole alert as JSON.
-const eventColumns = `ts, ms, alert_id, seq, kind, actor, reason, reason_en, rule, subject, state, severity, category, district, units, alert`
-
-// eventReadColumns are what scanEvents reads back: the transition and the alert.
-const eventReadColumns = `ts, ms, kind, actor, reason, reason_en, alert`
-
-func (s *ClickHouseStore) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.Timeout <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, s.Timeout)
+func (s *ClickHouseStore) tables() *analytics.AlertStore {
+	return &analytics.AlertStore{Conn: s.Conn, Timeout: s.Timeout}
 }
 
 // AppendEvents stores events in one insert.
 func (s *ClickHouseStore) AppendEvents(ctx context.Context, events []Event) error {
-	return s.insert(ctx, "alert events", "INSERT INTO alert_events ("+eventColumns+")", len(events), func(i int) ([]any, error) {
+	rows := make([]analytics.AlertEventRow, len(events))
+	for i := range events {
 		e, a := &events[i], &events[i].Alert
 		doc, err := json.Marshal(a)
 		if err != nil {
-			return nil, fmt.Errorf("alert %s: %w", a.ID, err)
+			return fmt.Errorf("alert %s: %w", a.ID, err)
 		}
-		return []any{e.Time.UTC(), analytics.Millis(e.Time), a.ID, a.Seq, string(e.Kind), e.Actor, e.Reason, e.ReasonEN, a.Rule,
-			a.Subject, string(a.State), string(a.Severity), a.Category, a.District, nonNil(a.Units), string(doc)}, nil
-	})
-}
-
-// insert stores n rows in one INSERT (stmt) within the store's timeout.
-func (s *ClickHouseStore) insert(ctx context.Context, what, stmt string, n int, row func(i int) ([]any, error)) error {
-	return analytics.InsertRows(ctx, s.Conn, s.Timeout, what, stmt, n, row)
-}
-
-// LatestEvents returns the latest event of every alert not resolved, as it stood at until:
-// events after until (a simulated scenario's clock, earlier than the live runs before it) are
-// not the engine's past.
-func (s *ClickHouseStore) LatestEvents(ctx context.Context, until time.Time) ([]Event, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	rows, err := s.Conn.Query(ctx, `SELECT `+eventReadColumns+` FROM alert_events
-		WHERE ts <= ? AND alert_id IN (SELECT alert_id FROM alert_events WHERE ts <= ? GROUP BY alert_id HAVING argMax(state, seq) != 'resolved')
-		ORDER BY alert_id, seq DESC LIMIT 1 BY alert_id`, until.UTC(), until.UTC())
-	if err != nil {
-		return nil, fmt.Errorf("alert events: latest: %w", err)
+		rows[i] = analytics.AlertEventRow{Time: e.Time, AlertID: a.ID, Seq: a.Seq, Kind: string(e.Kind), Actor: e.Actor, Reason: e.Reason,
+			ReasonEN: e.ReasonEN, Rule: a.Rule, Subject: a.Subject, State: string(a.State), Severity: string(a.Severity), Category: a.Category,
+			District: a.District, Units: a.Units, Alert: string(doc)}
 	}
-	return scanEvents(rows)
+	return s.tables().AppendAlertEvents(ctx, rows)
+}
+
+// LatestEvents returns the latest event of every alert not resolved, as it stood at until
+// (analytics.AlertStore.LatestAlertEvents).
+func (s *ClickHouseStore) LatestEvents(ctx context.Context, until time.Time) ([]Event, error) {
+	rows, err := s.tables().LatestAlertEvents(ctx, until)
+	if err != nil {
+		return nil, err
+	}
+	return events(rows)
 }
 
 // History returns every event of one alert, oldest first.
 func (s *ClickHouseStore) History(ctx context.Context, alertID string) ([]Event, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	rows, err := s.Conn.Query(ctx, `SELECT `+eventReadColumns+` FROM alert_events FINAL WHERE alert_id = ? ORDER BY seq`, alertID)
+	rows, err := s.tables().AlertHistory(ctx, alertID)
 	if err != nil {
-		return nil, fmt.Errorf("alert %s: history: %w", alertID, err)
+		return nil, err
 	}
-	return scanEvents(rows)
+	return events(rows)
 }
 
-func scanEvents(rows driver.Rows) ([]Event, error) {
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var e Event
-		var ms uint16
-		var kind, doc string
-		if err := rows.Scan(&e.Time, &ms, &kind, &e.Actor, &e.Reason, &e.ReasonEN, &doc); err != nil {
-			return nil, fmt.Errorf("alert events: scan: %w", err)
+// events turns stored rows back into events.
+func events(rows []analytics.AlertEventRow) ([]Event, error) {
+	out := make([]Event, len(rows))
+	for i, r := range rows {
+		out[i] = Event{Time: r.Time, Kind: EventKind(r.Kind), Actor: r.Actor, Reason: r.Reason, ReasonEN: r.ReasonEN}
+		if err := json.Unmarshal([]byte(r.Alert), &out[i].Alert); err != nil {
+			return nil, fmt.Errorf("alert events: an alert of %s: %w", r.Time.UTC().Format(time.RFC3339), err)
 		}
-		if err := json.Unmarshal([]byte(doc), &e.Alert); err != nil {
-			return nil, fmt.Errorf("alert events: an alert of %s: %w", e.Time.UTC().Format(time.RFC3339), err)
-		}
-		e.Time = e.Time.Add(time.Duration(ms) * time.Millisecond)
-		e.Kind = EventKind(kind)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("alert events: %w", err)
 	}
 	return out, nil
 }
@@ -109,40 +79,26 @@ func (s *ClickHouseStore) SaveSilence(ctx context.Context, sil Silence) error {
 	if err != nil {
 		return fmt.Errorf("silence %s: %w", sil.ID, err)
 	}
-	return s.insert(ctx, "silence "+sil.ID, "INSERT INTO alert_silences (id, matchers, starts_at, ends_at, author, reason, updated_at, updated_ms)", 1,
-		func(int) ([]any, error) {
-			return []any{sil.ID, string(m), sil.StartsAt.UTC(), sil.EndsAt.UTC(), sil.Author, sil.Reason, sil.UpdatedAt.UTC(), analytics.Millis(sil.UpdatedAt)}, nil
-		})
+	return s.tables().SaveSilence(ctx, analytics.SilenceRow{ID: sil.ID, Matchers: string(m), Author: sil.Author, Reason: sil.Reason,
+		StartsAt: sil.StartsAt, EndsAt: sil.EndsAt, UpdatedAt: sil.UpdatedAt})
 }
 
 // Silences returns the newest version of each silence that has not ended by now.
 func (s *ClickHouseStore) Silences(ctx context.Context, now time.Time) ([]Silence, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	rows, err := s.Conn.Query(ctx, `SELECT id, matchers, starts_at, ends_at, author, reason, updated_at, updated_ms
-		FROM alert_silences ORDER BY id, updated_at DESC, updated_ms DESC LIMIT 1 BY id`)
+	rows, err := s.tables().Silences(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("silences: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	var out []Silence
-	for rows.Next() {
-		var sil Silence
-		var m string
-		var ms uint16
-		if err := rows.Scan(&sil.ID, &m, &sil.StartsAt, &sil.EndsAt, &sil.Author, &sil.Reason, &sil.UpdatedAt, &ms); err != nil {
-			return nil, fmt.Errorf("silences: scan: %w", err)
+	for _, r := range rows {
+		if !r.EndsAt.After(now) {
+			continue
 		}
-		sil.UpdatedAt = sil.UpdatedAt.Add(time.Duration(ms) * time.Millisecond)
-		if err := json.Unmarshal([]byte(m), &sil.Matchers); err != nil {
+		sil := Silence{ID: r.ID, StartsAt: r.StartsAt, EndsAt: r.EndsAt, Author: r.Author, Reason: r.Reason, UpdatedAt: r.UpdatedAt}
+		if err := json.Unmarshal([]byte(r.Matchers), &sil.Matchers); err != nil {
 			return nil, fmt.Errorf("silence %s: matchers: %w", sil.ID, err)
 		}
-		if sil.EndsAt.After(now) {
-			out = append(out, sil)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("silences: %w", err)
+		out = append(out, sil)
 	}
 	return out, nil
 }
@@ -164,129 +120,43 @@ type Attempt struct {
 }
 
 // AppendAttempts stores notification attempts in one insert.
-func (s *ClickHouseStore) AppendAttempts(ctx context.Context, ds []Attempt) error {
-	return s.insert(ctx, "notification log", "INSERT INTO alert_notifications (ts, ms, alert_id, seq, kind, receiver, receiver_type, unit, attempt, status, error, duration_ms)", len(ds),
-		func(i int) ([]any, error) {
-			d := &ds[i]
-			return []any{d.Time.UTC(), analytics.Millis(d.Time), d.AlertID, d.Seq, string(d.Kind), d.Receiver, d.Type, d.Unit,
-				uint8(min(d.Number, 255)), d.Status, d.Error, float32(d.Duration.Seconds() * 1000)}, nil
-		})
+func (s *ClickHouseStore) AppendAttempts(ctx context.Context, as []Attempt) error {
+	rows := make([]analytics.AttemptRow, len(as))
+	for i, a := range as {
+		rows[i] = analytics.AttemptRow{Time: a.Time, AlertID: a.AlertID, Seq: a.Seq, Kind: string(a.Kind), Receiver: a.Receiver, Type: a.Type,
+			Unit: a.Unit, Number: a.Number, Status: a.Status, Error: a.Error, Duration: a.Duration}
+	}
+	return s.tables().AppendAttempts(ctx, rows)
 }
 
 // RecentReadings returns the stored readings of metrics in [since, until], oldest first: the
 // engine warms its rate and window rules with them at start.
 func (s *ClickHouseStore) RecentReadings(ctx context.Context, metrics []string, since, until time.Time) ([]ingest.Reading, error) {
-	if len(metrics) == 0 {
-		return nil, nil
-	}
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	rows, err := s.Conn.Query(ctx, `SELECT ts, sensor_id, metric, value FROM readings
-		WHERE metric IN ? AND ts >= ? AND ts <= ? AND quality = 'good' ORDER BY ts`, analytics.StringSet(metrics), since.UTC(), until.UTC())
-	if err != nil {
-		return nil, fmt.Errorf("recent readings: %w", err)
-	}
-	defer rows.Close()
-	var out []ingest.Reading
-	for rows.Next() {
-		var r ingest.Reading
-		if err := rows.Scan(&r.Time, &r.Sensor, &r.Metric, &r.Value); err != nil {
-			return nil, fmt.Errorf("recent readings: scan: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("recent readings: %w", err)
-	}
-	return out, nil
+	return s.tables().RecentReadings(ctx, metrics, since, until)
 }
 
 // LastSeen returns when each sensor last reported a reading and each camera a status in
 // [since, until]: the absence rules judge silence from there after a restart.
 func (s *ClickHouseStore) LastSeen(ctx context.Context, since, until time.Time) (sensors, cameras map[string]time.Time, err error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	read := func(what, query string) (map[string]time.Time, error) {
-		rows, err := s.Conn.Query(ctx, query, since.UTC(), until.UTC())
-		if err != nil {
-			return nil, fmt.Errorf("last seen %s: %w", what, err)
-		}
-		defer rows.Close()
-		out := map[string]time.Time{}
-		for rows.Next() {
-			var id string
-			var t time.Time
-			if err := rows.Scan(&id, &t); err != nil {
-				return nil, fmt.Errorf("last seen %s: scan: %w", what, err)
-			}
-			out[id] = t.UTC()
-		}
-		return out, rows.Err()
-	}
-	if sensors, err = read("sensors", `SELECT toString(sensor_id), max(ts) FROM readings WHERE ts >= ? AND ts <= ? GROUP BY sensor_id`); err != nil {
-		return nil, nil, err
-	}
-	if cameras, err = read("cameras", `SELECT toString(camera_id), max(ts) FROM camera_status WHERE ts >= ? AND ts <= ? GROUP BY camera_id`); err != nil {
-		return nil, nil, err
-	}
-	return sensors, cameras, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+	return s.tables().LastSeen(ctx, since, until)
 }
 
 // AppendCAP stores published CAP messages in one insert.
 func (s *ClickHouseStore) AppendCAP(ctx context.Context, recs []CAPRecord) error {
-	return s.insert(ctx, "cap messages", "INSERT INTO cap_messages (sent, identifier, alert_id, seq, msg_type, xml)", len(recs),
-		func(i int) ([]any, error) {
-			r := &recs[i]
-			return []any{r.Sent.UTC(), r.Identifier, r.AlertID, r.Seq, r.MsgType, string(r.XML)}, nil
-		})
+	return s.tables().AppendCAP(ctx, recs)
 }
 
 // CAPMessages returns the messages sent since, and every message of alerts not yet cancelled,
 // oldest first within each alert.
 func (s *ClickHouseStore) CAPMessages(ctx context.Context, since time.Time) ([]CAPRecord, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	rows, err := s.Conn.Query(ctx, `SELECT sent, identifier, alert_id, seq, msg_type, xml FROM cap_messages FINAL
-		WHERE sent >= ? OR alert_id IN (SELECT alert_id FROM cap_messages GROUP BY alert_id HAVING argMax(msg_type, seq) != 'Cancel')
-		ORDER BY alert_id, seq`, since.UTC())
-	if err != nil {
-		return nil, fmt.Errorf("cap messages: %w", err)
-	}
-	defer rows.Close()
-	var out []CAPRecord
-	for rows.Next() {
-		var r CAPRecord
-		var doc string
-		if err := rows.Scan(&r.Sent, &r.Identifier, &r.AlertID, &r.Seq, &r.MsgType, &doc); err != nil {
-			return nil, fmt.Errorf("cap messages: scan: %w", err)
-		}
-		r.XML = []byte(doc)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cap messages: %w", err)
-	}
-	return out, nil
+	return s.tables().CAPMessages(ctx, since)
 }
 
 // CAPDocument returns the stored document of one message; ErrNotFound when there is none.
 func (s *ClickHouseStore) CAPDocument(ctx context.Context, identifier string) ([]byte, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	var doc string
-	err := s.Conn.QueryRow(ctx, `SELECT xml FROM cap_messages WHERE identifier = ? LIMIT 1`, identifier).Scan(&doc)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	doc, err := s.tables().CAPDocument(ctx, identifier)
+	if errors.Is(err, analytics.ErrNoCAPMessage) {
 		return nil, ErrNotFound
-	case err != nil:
-		return nil, fmt.Errorf("cap message: %w", err)
 	}
-	return []byte(doc), nil
+	return doc, err
 }

@@ -17,33 +17,20 @@ import (
 	"github.com/haidang-ioc/ioc/internal/outbox"
 )
 
-// AuditEntry is one change made through the API: who, what, on what, when, from where, and
-// the answer's status.
-type AuditEntry struct {
-	Time   time.Time `json:"time"`
-	ID     string    `json:"id"`
-	Actor  string    `json:"actor"`
-	Name   string    `json:"name"`
-	Role   string    `json:"role"`
-	Action string    `json:"action"`
-	Target string    `json:"target,omitempty"`
-	Detail string    `json:"detail,omitempty"`
-	Status int       `json:"status"`
-	Remote string    `json:"remote"`
-}
+// AuditEntry is one change made through the API (analytics.AuditEntry).
+type AuditEntry = analytics.AuditEntry
 
 // Auditor keeps the audit log in ClickHouse (table audit_log). Entries go through an outbox:
 // a change is never held up by ClickHouse, and entries wait in memory (up to 100,000) while it
 // is away.
 type Auditor struct {
-	conn    driver.Conn
-	timeout time.Duration
-	out     *outbox.Outbox[AuditEntry]
+	store *analytics.AuditLog
+	out   *outbox.Outbox[AuditEntry]
 }
 
 // NewAuditor builds the audit log on conn.
 func NewAuditor(conn driver.Conn, timeout time.Duration, reg prometheus.Registerer, log *slog.Logger) *Auditor {
-	a := &Auditor{conn: conn, timeout: timeout}
+	a := &Auditor{store: &analytics.AuditLog{Conn: conn, Timeout: timeout}}
 	m := outbox.Metrics{
 		Queued:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "ioc_audit_queue_rows", Help: "Audit log entries waiting for ClickHouse."}),
 		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_audit_dropped_total", Help: "Audit log entries dropped because the queue was full."}),
@@ -74,40 +61,13 @@ func (a *Auditor) Record(e AuditEntry) {
 }
 
 func (a *Auditor) write(ctx context.Context, rows []AuditEntry) error {
-	return analytics.InsertRows(ctx, a.conn, a.timeout, "audit log", "INSERT INTO audit_log (ts, ms, id, actor, name, role, action, target, detail, status, remote)", len(rows), func(i int) ([]any, error) {
-		e := &rows[i]
-		return []any{e.Time.Truncate(time.Second), analytics.Millis(e.Time), e.ID, e.Actor, e.Name, e.Role, e.Action, e.Target, e.Detail, uint16(e.Status), e.Remote}, nil
-	})
+	return a.store.Append(ctx, rows)
 }
 
 // List returns the entries of [from, to), newest first, at most limit after offset, and how
 // many there are; actor and action narrow it when set.
 func (a *Auditor) List(ctx context.Context, from, to time.Time, actor, action string, limit, offset int) ([]AuditEntry, int, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	where := `FROM audit_log FINAL WHERE ts >= ? AND ts < ? AND (? = '' OR actor = ?) AND (? = '' OR action = ?)`
-	args := []any{from.UTC(), to.UTC(), actor, actor, action, action}
-	var total uint64
-	if err := a.conn.QueryRow(ctx, "SELECT count() "+where, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("audit log: %w", err)
-	}
-	rows, err := a.conn.Query(ctx, `SELECT ts, ms, id, actor, name, role, action, target, detail, status, remote `+where+`
-ORDER BY ts DESC, ms DESC, id LIMIT ? OFFSET ?`, append(args, limit, offset)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("audit log: %w", err)
-	}
-	defer rows.Close()
-	out := []AuditEntry{}
-	for rows.Next() {
-		var e AuditEntry
-		var ms, status uint16
-		if err := rows.Scan(&e.Time, &ms, &e.ID, &e.Actor, &e.Name, &e.Role, &e.Action, &e.Target, &e.Detail, &status, &e.Remote); err != nil {
-			return nil, 0, fmt.Errorf("audit log: %w", err)
-		}
-		e.Time, e.Status = e.Time.UTC().Add(time.Duration(ms)*time.Millisecond), int(status)
-		out = append(out, e)
-	}
-	return out, int(total), rows.Err()
+	return a.store.List(ctx, from, to, actor, action, limit, offset)
 }
 
 const maxAuditOffset = 1_000_000

@@ -1,7 +1,10 @@
 package layout
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -59,5 +62,38 @@ func TestLayering(t *testing.T) {
 	}
 	if seen < 10 {
 		t.Fatalf("go list gave %d of the module's packages; want them all", seen)
+	}
+}
+
+// sqlOwners may hold SQL: the package that owns the schema, and the benchmarks' own tables.
+var sqlOwners = []string{"analytics/", "cmd/ioc-bench/"}
+
+// TestSQLLivesInAnalytics fails on SQL text in a production file outside analytics: the package
+// that owns the schema owns every statement on it, and the others call its typed functions.
+func TestSQLLivesInAnalytics(t *testing.T) {
+	root := repoRoot(t)
+	out, err := exec.Command("git", "-C", root, "ls-files", "*.go").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	sqlText := regexp.MustCompile(`(?i)"[^"\n]*\b(SELECT\s[^"\n]*\bFROM|INSERT\s+INTO|CREATE\s+TABLE|ALTER\s+TABLE|DROP\s+TABLE)\b`)
+	files := 0
+	for _, name := range strings.Fields(string(out)) {
+		if strings.HasSuffix(name, "_test.go") || slices.ContainsFunc(sqlOwners, func(o string) bool { return strings.HasPrefix(name, o) }) {
+			continue
+		}
+		files++
+		body, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(body), "\n") {
+			if sqlText.MatchString(line) || strings.Contains(line, "`SELECT ") || strings.Contains(line, "`INSERT INTO") {
+				t.Errorf("%s:%d: SQL outside analytics: %s", name, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+	if files < 50 {
+		t.Fatalf("read %d Go files; want the whole repository", files)
 	}
 }
