@@ -166,7 +166,7 @@ func startEngineRules(t *testing.T, store *ClickHouseStore, cfg config.Alerts, e
 		t.Fatal(err)
 	}
 	sensors, _ := ingest.ParseCatalog([]byte(testSensors), nil)
-	cams, _ := streams.ParseCameraCatalog([]byte(testCameras), ingest.Units, func(string) string { return "" })
+	cams, _ := streams.ParseCameraCatalog([]byte(testCameras), config.Units, func(string) string { return "" })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())

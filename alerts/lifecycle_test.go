@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/streams"
 )
 
@@ -86,7 +87,7 @@ func newHarness(t *testing.T, file string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cams, err := streams.ParseCameraCatalog([]byte(testCameras), ingest.Units, func(string) string { return "" })
+	cams, err := streams.ParseCameraCatalog([]byte(testCameras), config.Units, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

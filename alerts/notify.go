@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/backoff"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/outbox"
@@ -67,8 +66,8 @@ func buildReceivers(cfg config.Alerts, getenv func(string) string) ([]Receiver, 
 	for i, rc := range cfg.Receivers {
 		path := fmt.Sprintf("alerts.receivers[%d]", i)
 		for k, u := range rc.Units {
-			if _, ok := ingest.Units[u]; !ok {
-				probs.Add(fmt.Sprintf("%s.units[%d]", path, k), "unknown unit %q (known: %s)", u, config.SortedKeys(ingest.Units))
+			if _, ok := config.Units[u]; !ok {
+				probs.Add(fmt.Sprintf("%s.units[%d]", path, k), "unknown unit %q (known: %s)", u, config.SortedKeys(config.Units))
 			}
 		}
 		recv, err := newReceiver(rc, getenv)

@@ -232,13 +232,13 @@ func LoadRules(path string) (*RuleFile, error) {
 }
 
 // ParseRules decodes a rule file strictly and validates it; the error lists every problem
-// with its path (config.Problems). Routes may name the units of ingest.Units.
+// with its path (config.Problems). Routes may name the units of config.Units.
 func ParseRules(data []byte) (*RuleFile, error) {
 	var rf RuleFile
 	if probs := config.DecodeStrict(data, &rf); len(probs) > 0 {
 		return nil, probs
 	}
-	if probs := rf.validate(ingest.Units); len(probs) > 0 {
+	if probs := rf.validate(config.Units); len(probs) > 0 {
 		return nil, probs
 	}
 	return &rf, nil

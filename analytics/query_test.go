@@ -222,7 +222,7 @@ func TestCameraUptime(t *testing.T) {
 	}
 	cat, err := streams.ParseCameraCatalog([]byte(`cameras:
   - {id: cam-1, name: Cầu Cốc Lếu, url: "rtsp://u:secret@10.0.0.1/s", location: {lat: 22.5, lon: 103.97}, district: TP Lào Cai, purpose: traffic, owner_unit: traffic_police}
-`), ingest.Units, func(string) string { return "" })
+`), config.Units, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,7 +95,7 @@ func browserCity(t *testing.T, f *fixture) {
 		}
 		sts = append(sts, s)
 	}
-	cams, err := streams.ParseCameraCatalog([]byte(yaml.String()), ingest.Units, os.Getenv)
+	cams, err := streams.ParseCameraCatalog([]byte(yaml.String()), config.Units, os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

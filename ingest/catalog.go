@@ -26,17 +26,6 @@ var Kinds = map[string]string{
 	"air_quality":     "Trạm quan trắc không khí",
 }
 
-// Units are the unit ids alerts are routed to (DOMAIN.md), with their Vietnamese names.
-var Units = map[string]string{
-	"police":         "Công an tỉnh – Trung tâm thông tin chỉ huy",
-	"traffic_police": "Phòng Cảnh sát giao thông",
-	"fire_police":    "Cảnh sát PCCC & CNCH",
-	"flood_control":  "Ban Chỉ huy PCTT & TKCN",
-	"water_utility":  "Công ty cấp thoát nước",
-	"environment":    "Sở Tài nguyên và Môi trường",
-	"ioc":            "Trung tâm IOC",
-}
-
 // Catalog is the province's list of sensors, loaded from YAML:
 //
 //	sensors:
@@ -82,7 +71,7 @@ type Sensor struct {
 	Location Location `yaml:"location"`
 	District string   `yaml:"district"`
 	Commune  string   `yaml:"commune"`
-	// OwnerUnit is the unit responsible for the sensor (one of Units).
+	// OwnerUnit is the unit responsible for the sensor (one of config.Units).
 	OwnerUnit string `yaml:"owner_unit"`
 	// AlarmLevels are a river gauge's flood alarm levels (báo động I, II, III), in metres
 	// above the datum, as set for the station by Quyết định 05/2020/QĐ-TTg.
@@ -209,8 +198,8 @@ func (c *Catalog) validate(profiles map[string]config.Profile) config.Problems {
 		if _, ok := Kinds[s.Kind]; !ok {
 			add(path+".kind", "unknown kind %q (known: %s)", s.Kind, config.SortedKeys(Kinds))
 		}
-		if _, ok := Units[s.OwnerUnit]; !ok {
-			add(path+".owner_unit", "unknown unit %q (known: %s)", s.OwnerUnit, config.SortedKeys(Units))
+		if _, ok := config.Units[s.OwnerUnit]; !ok {
+			add(path+".owner_unit", "unknown unit %q (known: %s)", s.OwnerUnit, config.SortedKeys(config.Units))
 		}
 		if strings.TrimSpace(s.District) == "" {
 			add(path+".district", "empty")

@@ -406,7 +406,7 @@ func loadCameraCatalog(sc config.Streams) (*streams.CameraCatalog, error) {
 	if sc.Catalog == "" {
 		return nil, nil
 	}
-	return streams.LoadCameraCatalog(sc.Catalog, ingest.Units, os.Getenv)
+	return streams.LoadCameraCatalog(sc.Catalog, config.Units, os.Getenv)
 }
 
 // openSpool opens the writer's disk spool, or returns nil when config turns it off.

@@ -181,7 +181,7 @@ func (s *simulation) startCameras(cfg config.Config, log *slog.Logger) (*streams
 	if err != nil {
 		return nil, err
 	}
-	cat, err := streams.ParseCameraCatalog(cams.CatalogYAML(cfg.Streams.Mode), ingest.Units, os.Getenv)
+	cat, err := streams.ParseCameraCatalog(cams.CatalogYAML(cfg.Streams.Mode), config.Units, os.Getenv)
 	if err != nil {
 		cams.Close()
 		return nil, fmt.Errorf("simulated cameras' catalog: %w", err)

@@ -418,6 +418,19 @@ type Auth struct {
 	JWT JWT `yaml:"jwt"`
 }
 
+// Units are the province's units that alerts are routed to, by id, with their Vietnamese
+// names: the one list the sensor and camera catalogs' owner units, the routes, the receivers
+// and the unit API keys are checked against.
+var Units = map[string]string{
+	"police":         "Công an tỉnh – Trung tâm thông tin chỉ huy",
+	"traffic_police": "Phòng Cảnh sát giao thông",
+	"fire_police":    "Cảnh sát PCCC & CNCH",
+	"flood_control":  "Ban Chỉ huy PCTT & TKCN",
+	"water_utility":  "Công ty cấp thoát nước",
+	"environment":    "Sở Tài nguyên và Môi trường",
+	"ioc":            "Trung tâm IOC",
+}
+
 // Roles a caller may have.
 const (
 	RoleAdmin    = "admin"

@@ -236,6 +236,10 @@ func TestValidate(t *testing.T) {
 		{"spool fsync", func(c *Config) { c.Writer.Spool.Fsync = "sometimes" }, "writer.spool.fsync: want one of always, interval, never"},
 		{"spool too small", func(c *Config) { c.Writer.Spool.MaxBytes = 1 << 20 }, "writer.spool.max_bytes: want at least two segments"},
 		{"spool off", func(c *Config) { c.Writer.Spool.Dir = "" }, ""},
+		{"unit key of an unknown unit", func(c *Config) {
+			c.HTTP.Auth.APIKeys = []APIKey{{ID: "pctt", Name: "PCTT", Role: RoleUnit, Units: []string{"flod_control"},
+				Hash: "sha256:" + strings.Repeat("a", 64)}}
+		}, `http.auth.api_keys[0].units[0]: unknown unit "flod_control" (known: environment, fire_police, flood_control`},
 		{"spool forced without a spool", func(c *Config) { c.Writer.Spool.Dir = ""; c.Writer.Spool.Force = true }, "writer.spool.force: needs a spool"},
 		{"cap sender with a space", func(c *Config) { c.Alerts.CAP.Sender = "IOC Lào Cai" }, "alerts.cap.sender: want a name without spaces"},
 		{"cap status", func(c *Config) { c.Alerts.CAP.Status = "Draft" }, "alerts.cap.status: want one of Actual, Exercise, Test"},

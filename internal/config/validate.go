@@ -372,6 +372,11 @@ func (h *HTTP) validate(p *Problems) {
 		if k.Role != RoleUnit && len(k.Units) > 0 {
 			p.Add(path+".units", "only a unit key is bound to units")
 		}
+		for j, u := range k.Units {
+			if _, ok := Units[u]; !ok {
+				p.Add(fmt.Sprintf("%s.units[%d]", path, j), "unknown unit %q (known: %s)", u, SortedKeys(Units))
+			}
+		}
 	}
 	if j := h.Auth.JWT; j.JWKSURL != "" {
 		if j.Issuer == "" {
