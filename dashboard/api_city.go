@@ -54,10 +54,12 @@ type SensorInfo struct {
 	Unit     string       `json:"owner_unit,omitempty"`
 	Metrics  []string     `json:"metrics"`
 	Alarm    *[3]float64  `json:"alarm_levels,omitempty"`
-	// IntervalS is how often the sensor reports, in seconds (0: not in the catalog); a sensor
-	// is stale after three intervals, as in the KPIs.
-	IntervalS float64       `json:"interval_s,omitempty"`
-	Latest    []SensorValue `json:"latest"`
+	// IntervalS is how often the sensor reports, in seconds (0: not in the catalog).
+	IntervalS float64 `json:"interval_s,omitempty"`
+	// SilentAfterS is how long it may stay quiet before it counts as silent, in seconds
+	// (ingest.Sensor.SilentAfter: the map, the KPIs and the absence rules all use it).
+	SilentAfterS float64       `json:"silent_after_s,omitempty"`
+	Latest       []SensorValue `json:"latest"`
 }
 
 func (s *Server) sensorInfos() []SensorInfo {
@@ -76,7 +78,7 @@ func (s *Server) sensorInfos() []SensorInfo {
 	out := make([]SensorInfo, 0, sensors.Len())
 	for _, se := range sensors.Sensors {
 		si := SensorInfo{ID: se.ID, Name: se.Name, Kind: se.Kind, District: se.District, Commune: se.Commune, Location: se.Location,
-			Unit: se.OwnerUnit, IntervalS: se.Interval.Seconds(), Latest: latest[se.ID]}
+			Unit: se.OwnerUnit, IntervalS: se.Interval.Seconds(), SilentAfterS: se.SilentAfter().Seconds(), Latest: latest[se.ID]}
 		for _, m := range se.Metrics {
 			si.Metrics = append(si.Metrics, m.Name)
 		}

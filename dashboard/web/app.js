@@ -413,10 +413,10 @@ function drawMap() {
   const marks = [...S.sensors.values()].map((s) => {
     const vals = s.metrics.map((m) => S.values.get(s.id + '/' + m)).filter(Boolean);
     const v = vals.sort((a, b) => (b.alarm || 0) - (a.alarm || 0))[0];
-    // silent after three of its intervals (ten minutes when the catalog gives none), as the KPIs
-    // count; never within 10 s of wall time, which a fast simulated clock makes hours (values
-    // reach the map at most every second and it redraws every 5)
-    const limit = Math.max(s.interval_s ? 3 * s.interval_s * 1000 : 10 * 60 * 1000, 10e3 * (S.clock ? S.clock.speed : 1));
+    // silent after the server's silent_after_s (ten minutes when the catalog gives no interval),
+    // as the KPIs and the absence rules count; never within 10 s of wall time, which a fast
+    // simulated clock makes hours (values reach the map at most every second and it redraws every 5)
+    const limit = Math.max(s.silent_after_s ? s.silent_after_s * 1000 : 10 * 60 * 1000, 10e3 * (S.clock ? S.clock.speed : 1));
     return { s, v, stale: !v || now - new Date(v.time).getTime() > limit };
   });
   // the highest alarm on top: a river gauge over báo động is not hidden under the rain gauge beside it
@@ -603,10 +603,10 @@ function drawChart(series) {
     svg('text', { x: W - R + 4, y: y + 4, class: 'alarm-label', style: 'fill:' + l.color }, el).textContent = t('alarmLine') + ' ' + ['I', 'II', 'III'][l.i];
   }
   series.forEach((s, i) => {
-    // points closer than the sensor's silence (three of its intervals, and never under one
-    // and a half buckets) are one line; a longer gap is drawn as a gap
-    const every = ((S.sensors.get(s.sensor) || {}).interval_s || 0) * 1000;
-    const maxGap = Math.max(3 * every, 1.5 * (s.step_seconds || 0) * 1000);
+    // points closer than the sensor's silence (silent_after_s, and never under one and a half
+    // buckets) are one line; a longer gap is drawn as a gap
+    const silent = ((S.sensors.get(s.sensor) || {}).silent_after_s || 0) * 1000;
+    const maxGap = Math.max(silent, 1.5 * (s.step_seconds || 0) * 1000);
     let d = '', prev = null, run = 0;
     const dots = [];
     const endRun = () => { if (run === 1) dots.push(prev); };
