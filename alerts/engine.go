@@ -130,10 +130,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case f := <-e.in:
-			start := time.Now()
-			f(e.c)
-			e.m.evalSeconds.Observe(time.Since(start).Seconds())
+			e.apply(f)
 		case <-tick.C:
+			// What is queued was accepted before this tick: apply it first, so that silence
+			// and clearing are judged on every reading taken in (on an accelerated clock a
+			// short lag of the queue is minutes of simulated time).
+			for n := len(e.in); n > 0; n-- {
+				e.apply(<-e.in)
+			}
 			e.c.tick(e.opts.Now().UTC())
 			e.gauge()
 		}
@@ -214,6 +218,13 @@ func (c *core) windowMetrics(now time.Time) ([]string, time.Time) {
 
 // drain hands the events and notifications the core made to the store, the notifier and the
 // live channel.
+// apply runs one queued observation or command on the engine's state, timed.
+func (e *Engine) apply(f func(*core)) {
+	start := time.Now()
+	f(e.c)
+	e.m.evalSeconds.Observe(time.Since(start).Seconds())
+}
+
 func (e *Engine) drain() {
 	c := e.c
 	if len(c.events) > 0 {
@@ -279,8 +290,9 @@ func (e *Engine) send(ctx context.Context, f func(*core)) error {
 	}
 }
 
-// Observe queues readings and camera events (from ingest) for evaluation.
-func (e *Engine) Observe(ctx context.Context, readings []ingest.Reading, events []streams.CameraEvent) error {
+// ObserveReadings queues readings and camera events (from ingest) for evaluation; it blocks
+// only while the engine's queue (Options.Queue) is full. It implements ingest.Observer.
+func (e *Engine) ObserveReadings(ctx context.Context, readings []ingest.Reading, events []streams.CameraEvent) error {
 	if len(readings) == 0 && len(events) == 0 {
 		return nil
 	}
@@ -291,7 +303,8 @@ func (e *Engine) Observe(ctx context.Context, readings []ingest.Reading, events 
 	})
 }
 
-// ObserveCameras queues camera statuses and events (from streams) for evaluation.
+// ObserveCameras queues camera statuses and events (from streams) for evaluation. It
+// implements ingest.Observer.
 func (e *Engine) ObserveCameras(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent) error {
 	if len(statuses) == 0 && len(events) == 0 {
 		return nil

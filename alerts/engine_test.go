@@ -199,7 +199,7 @@ func startEngineRules(t *testing.T, store *ClickHouseStore, cfg config.Alerts, e
 
 func (r *engineRig) read(sensor string, v float64) {
 	now := time.Now().UTC()
-	if err := r.engine.Observe(context.Background(), []ingest.Reading{{Time: now, Received: now, Sensor: sensor, Metric: "water_level", Value: v}}, nil); err != nil {
+	if err := r.engine.ObserveReadings(context.Background(), []ingest.Reading{{Time: now, Received: now, Sensor: sensor, Metric: "water_level", Value: v}}, nil); err != nil {
 		r.t.Fatal(err)
 	}
 }

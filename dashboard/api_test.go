@@ -151,7 +151,7 @@ func (f *fixture) observe(t *testing.T, sensor, metric string, v float64) {
 	t.Helper()
 	r := ingest.Reading{Time: time.Now().UTC(), Sensor: sensor, Metric: metric, Value: v, Unit: "m", Quality: ingest.QualityGood}
 	f.city.Readings([]ingest.Reading{r})
-	if err := f.engine.Observe(context.Background(), []ingest.Reading{r}, nil); err != nil {
+	if err := f.engine.ObserveReadings(context.Background(), []ingest.Reading{r}, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -243,31 +243,14 @@ func (c *City) Run(ctx context.Context, interval time.Duration) error {
 	}
 }
 
-// Watch passes deliveries on to the next sinks (the writer, the alert engine), then shows on
-// the live city what they accepted.
-type Watch struct {
-	Readings ingest.Sink
-	Cameras  streams.Sink
-	City     *City
-}
-
-// Deliver implements ingest.Sink.
-func (w *Watch) Deliver(ctx context.Context, d ingest.Delivery) error {
-	if err := w.Readings.Deliver(ctx, d); err != nil {
-		return err
-	}
-	w.City.Readings(d.Readings)
+// ObserveReadings shows accepted readings on the live city. It implements ingest.Observer.
+func (c *City) ObserveReadings(_ context.Context, readings []ingest.Reading, _ []streams.CameraEvent) error {
+	c.Readings(readings)
 	return nil
 }
 
-// Flush implements ingest.Flusher: it flushes the next sink.
-func (w *Watch) Flush(ctx context.Context) error { return ingest.FlushSink(ctx, w.Readings) }
-
-// DeliverCamera implements streams.Sink.
-func (w *Watch) DeliverCamera(ctx context.Context, statuses []streams.CameraStatus, events []streams.CameraEvent, refused []streams.RefusedMetadata) error {
-	if err := w.Cameras.DeliverCamera(ctx, statuses, events, refused); err != nil {
-		return err
-	}
-	w.City.CameraStatuses(statuses)
+// ObserveCameras shows camera statuses on the live city. It implements ingest.Observer.
+func (c *City) ObserveCameras(_ context.Context, statuses []streams.CameraStatus, _ []streams.CameraEvent) error {
+	c.CameraStatuses(statuses)
 	return nil
 }

@@ -123,9 +123,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	var engine *alerts.Engine
 	var capFeed *alerts.CAPFeed
-	var readingSink ingest.Sink = writer
-	var cameraSink streams.Sink = writer
 	var city *dashboard.City
+	// The accepted data's one path: the writer first (it acknowledges once stored), then the
+	// observers, none waiting for ClickHouse. Built once the alert engine and the live city are.
+	var pipeline *ingest.Fanout
+	buildPipeline := func() *ingest.Fanout {
+		if pipeline != nil {
+			return pipeline
+		}
+		var observers []ingest.NamedObserver
+		if engine != nil {
+			observers = append(observers, ingest.NamedObserver{Name: "alerts", Observer: engine})
+		}
+		if city != nil {
+			observers = append(observers, ingest.NamedObserver{Name: "live_city", Observer: city})
+		}
+		if p := sim.pacer(); p != nil {
+			observers = append(observers, ingest.NamedObserver{Name: "simulated_clock", Observer: p})
+		}
+		pipeline = ingest.NewFanout(writer, reg, observers...)
+		return pipeline
+	}
 	if cfg.HasRole(config.RoleDashboard) {
 		h := hub.New(hub.Options{Flush: cfg.HTTP.Live.Flush, Queue: cfg.HTTP.Live.ClientQueue}, reg)
 		city = dashboard.NewCity(h, nil, cams, cfg.HTTP.Live.SensorEvery, log)
@@ -156,18 +174,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			if err != nil {
 				return abort(err)
 			}
-			feed := &alerts.Feed{Readings: writer, Cameras: writer, Engine: engine}
-			readingSink, cameraSink = feed, feed
-		}
-		if city != nil {
-			watch := &dashboard.Watch{Readings: readingSink, Cameras: cameraSink, City: city}
-			readingSink, cameraSink = watch, watch
 		}
 		norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
 		if schemaPending {
 			mirrors = append(mirrors, func(ctx context.Context) { mirrorSensors(ctx, norm.Catalog()) })
 		}
-		sub, err = ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, sim.pace(readingSink), reg, log)
+		sub, err = ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, buildPipeline(), reg, log)
 		if err != nil {
 			return abort(err)
 		}
@@ -206,7 +218,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			} else {
 				mirrorCameras(ctx)
 			}
-			sup := streams.NewSupervisor(cams, cfg.Streams, cameraSink, reg, log)
+			sup := streams.NewSupervisor(cams, cfg.Streams, buildPipeline(), reg, log)
 			produce(func() error { return sup.Run(gctx) })
 			if cfg.Streams.Catalog != "" { // the demo's simulated cameras have no file to reload
 				g.Go(func() error {

@@ -67,39 +67,34 @@ func (s *simulation) accelerated() bool {
 	return s != nil && (s.scenario != nil || s.clock.Speed() != 1)
 }
 
-// pace wraps the server's outermost reading sink so that an accelerated clock waits for what
-// the server has taken in, one interval ahead at most (see provincesim.Clock.Pace); sink as it
-// is otherwise. Call it before the publisher runs.
-func (s *simulation) pace(sink ingest.Sink) ingest.Sink {
+// pacer is the observer that paces a simulated clock by what ingest accepted (the clock runs at
+// most one interval past the newest reading taken in, see provincesim.Clock.Pace); nil when the
+// clock is not accelerated. Call it before the publisher runs.
+func (s *simulation) pacer() ingest.Observer {
 	if !s.accelerated() {
-		return sink
+		return nil
 	}
 	s.clock.Pace(s.interval, 30*time.Second)
-	return pacedSink{sink, s.clock}
+	return clockPacer{s.clock}
 }
 
-// pacedSink tells the clock the time of each delivery's latest reading once it is delivered.
-type pacedSink struct {
-	ingest.Sink
-	clock *provincesim.Clock
-}
+// clockPacer tells the clock the time of each delivery's newest reading once it is accepted.
+type clockPacer struct{ clock *provincesim.Clock }
 
-func (p pacedSink) Deliver(ctx context.Context, d ingest.Delivery) error {
-	if err := p.Sink.Deliver(ctx, d); err != nil {
-		return err
-	}
+func (p clockPacer) ObserveReadings(_ context.Context, readings []ingest.Reading, _ []streams.CameraEvent) error {
 	var latest time.Time
-	for i := range d.Readings {
-		if d.Readings[i].Time.After(latest) {
-			latest = d.Readings[i].Time
+	for i := range readings {
+		if readings[i].Time.After(latest) {
+			latest = readings[i].Time
 		}
 	}
 	p.clock.Delivered(latest)
 	return nil
 }
 
-// Flush implements ingest.Flusher: it flushes the next sink.
-func (p pacedSink) Flush(ctx context.Context) error { return ingest.FlushSink(ctx, p.Sink) }
+func (clockPacer) ObserveCameras(context.Context, []streams.CameraStatus, []streams.CameraEvent) error {
+	return nil
+}
 
 // now is the server's clock: the simulation's when it plays a scenario or runs faster than
 // real time (every part then judges time alike), else the wall clock.
