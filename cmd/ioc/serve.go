@@ -64,6 +64,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	now := sim.now()
+	metricsToken, err := metricsToken(cfg.HTTP.Metrics) // before anything starts
+	if err != nil {
+		return err
+	}
 
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
@@ -241,10 +245,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, engine, log) }
 		}
 		authn := auth.New(cfg.HTTP.Auth, nil, log)
-		metricsToken, err := metricsToken(cfg.HTTP.Metrics)
-		if err != nil {
-			return err
-		}
 		srv := dashboard.New(dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: checks, Gatherer: reg, Registerer: reg, Log: log,
 			Clock: now, Simulation: sim.info(), MetricsToken: metricsToken}, authn, src)
 		g.Go(func() error { return authn.Run(gctx) })
