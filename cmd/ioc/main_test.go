@@ -103,3 +103,14 @@ func TestCheckValidatesTheCatalog(t *testing.T) {
 		t.Fatalf("bad catalog: exit %d, %q", code, stderr)
 	}
 }
+
+// A metrics token named but unset stops serve before it starts anything, saying which variable.
+func TestServeRefusesAnUnsetMetricsToken(t *testing.T) {
+	t.Setenv("IOC_HTTP_METRICS_TOKEN_ENV", "HAIDANG_TEST_NO_SUCH_TOKEN")
+	t.Setenv("IOC_CLICKHOUSE_ADDR", "127.0.0.1:1")
+	t.Setenv("IOC_CLICKHOUSE_DIAL_TIMEOUT", "1s")
+	code, _, stderr := runIOC("serve", "--config", "../../deploy/config/demo.yaml")
+	if code == exitOK || !strings.Contains(stderr, "http.metrics.token_env: the variable HAIDANG_TEST_NO_SUCH_TOKEN is unset or empty") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
