@@ -28,239 +28,341 @@ import (
 
 // serve wires the configured roles together and runs them until ctx ends. On shutdown the
 // subscriber stops intake and has the writer store and acknowledge what it holds; only then
-// does the writer stop.
+// does the writer stop. The wiring is a list of steps, each starting one part when its role
+// is configured; a step that fails stops what the steps before it started.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	// ClickHouse may be down at start: ioc takes in all the same (the writer spools), says it is
-	// not ready, and applies the migrations and replays once ClickHouse answers.
-	conn, err := analytics.Connect(cfg.ClickHouse)
+	s, err := newServer(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	var mirrors []func(ctx context.Context) // catalog mirrors to write again once the schema is ready
-	schema := analytics.NewSchema(cfg.ClickHouse, cfg.Analytics.MinuteRollup, func(ctx context.Context) {
-		for _, mirror := range mirrors {
+	defer s.close()
+	for _, step := range []func(context.Context) error{
+		s.startWriter,     // storage: the writer, its spool, retention
+		s.loadCameras,     // the camera catalog, or the simulated cameras
+		s.startLiveCity,   // the live hub and city (dashboard role)
+		s.startIngest,     // the sensor catalog, the alert engine, the subscriber
+		s.startStreams,    // the camera sessions
+		s.startPublisher,  // the simulated province's sensors
+		s.startDashboard,  // the HTTP API, UI and metrics
+		s.startSchemaWait, // last: it mirrors the catalogs the steps above loaded
+	} {
+		if err := step(ctx); err != nil {
+			s.cancelRun()
+			return errors.Join(err, s.g.Wait())
+		}
+	}
+	log.Info("ioc serving", "version", buildVersion(), "roles", cfg.Roles, "http", cfg.HTTP.Listen)
+	err = s.g.Wait()
+	log.Info("ioc stopped")
+	return err
+}
+
+// server is one ioc process being wired: what serve's steps share.
+type server struct {
+	cfg          config.Config
+	log          *slog.Logger
+	reg          *prometheus.Registry
+	conn         driver.Conn
+	metricsToken string
+	sim          *simulation
+	now          func() time.Time
+
+	// ClickHouse may be down at start: ioc takes in all the same (the writer spools), says it
+	// is not ready, and applies the migrations and replays once ClickHouse answers.
+	schema        *analytics.Schema
+	schemaPending bool
+	mirrors       []func(ctx context.Context) // catalog mirrors to write once the schema is ready
+	checks        []dashboard.Check
+
+	g         *errgroup.Group // every part's goroutine
+	gctx      context.Context
+	cancelRun context.CancelFunc
+	// The writer outlives the producers (ingest, streams), which flush through it on their
+	// way out; a producer's failure stops the whole process.
+	producers  errgroup.Group
+	writerCtx  context.Context
+	stopWriter context.CancelFunc
+
+	writer   *analytics.Writer
+	cams     *streams.CameraCatalog
+	engine   *alerts.Engine
+	capFeed  *alerts.CAPFeed
+	city     *dashboard.City
+	sub      *ingest.Subscriber
+	pipeline *ingest.Fanout
+}
+
+// newServer connects to ClickHouse (without waiting for it), prepares the schema, the
+// simulation and the run's context.
+func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*server, error) {
+	s := &server{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var err error
+	if s.conn, err = analytics.Connect(cfg.ClickHouse); err != nil {
+		return nil, err
+	}
+	s.schema = analytics.NewSchema(cfg.ClickHouse, cfg.Analytics.MinuteRollup, func(ctx context.Context) {
+		for _, mirror := range s.mirrors {
 			mirror(ctx)
 		}
 	}, log)
-	checks := []dashboard.Check{{Name: "clickhouse", Checker: analytics.Health{Conn: conn}}}
-	schemaPending := false
+	s.checks = []dashboard.Check{{Name: "clickhouse", Checker: analytics.Health{Conn: s.conn}}}
 	if cfg.ClickHouse.MigrateOnStart {
-		switch err := schema.Prepare(ctx); {
+		switch err := s.schema.Prepare(ctx); {
 		case errors.Is(err, analytics.ErrUnreachable):
 			log.Warn("ClickHouse does not answer: taking in all the same (into the spool), not ready; migrations and replay once it answers",
 				"clickhouse", cfg.ClickHouse.Addr, "err", err)
-			schemaPending = true
-			checks = append(checks, dashboard.Check{Name: "schema", Checker: schema})
+			s.schemaPending = true
+			s.checks = append(s.checks, dashboard.Check{Name: "schema", Checker: s.schema})
 		case err != nil:
-			return err
+			s.conn.Close()
+			return nil, err
 		}
 	}
-	sim, err := newSimulation(cfg.Simulator, cfg.Ingest.Profiles)
-	if err != nil {
-		return err
+	if s.sim, err = newSimulation(cfg.Simulator, cfg.Ingest.Profiles); err == nil {
+		s.metricsToken, err = metricsToken(cfg.HTTP.Metrics)
 	}
-	now := sim.now()
-	metricsToken, err := metricsToken(cfg.HTTP.Metrics) // before anything starts
 	if err != nil {
-		return err
+		s.conn.Close()
+		return nil, err
 	}
+	s.now = s.sim.now()
+	var runCtx context.Context
+	runCtx, s.cancelRun = context.WithCancel(ctx)
+	s.g, s.gctx = errgroup.WithContext(runCtx)
+	s.writerCtx, s.stopWriter = context.WithCancel(context.WithoutCancel(s.gctx))
+	return s, nil
+}
 
-	runCtx, cancelRun := context.WithCancel(ctx)
-	defer cancelRun()
-	g, gctx := errgroup.WithContext(runCtx)
-	var writer *analytics.Writer
-	// The writer outlives the producers (ingest, streams), which flush through it on their way
-	// out; a producer's failure stops the whole process.
-	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(gctx))
-	defer stopWriter()
-	var producers errgroup.Group
-	produce := func(run func() error) {
-		producers.Go(func() error {
-			err := run()
-			if err != nil {
-				cancelRun()
-			}
-			return err
-		})
+// close releases what newServer and the steps opened, once every goroutine has ended.
+func (s *server) close() {
+	if s.sim != nil && s.sim.cameras != nil {
+		s.sim.cameras.Close()
 	}
-	abort := func(err error) error { // a start-up error: stop what started, in order
-		cancelRun()
-		return errors.Join(err, g.Wait())
-	}
-	if cfg.HasRole(config.RoleIngest) || cfg.HasRole(config.RoleStreams) {
-		spool, err := openSpool(cfg.Writer.Spool, reg, log)
+	s.stopWriter()
+	s.cancelRun()
+	s.conn.Close()
+}
+
+// produce runs a producer (ingest's subscriber, the camera sessions): its failure stops the
+// whole process, and the writer waits for it to end.
+func (s *server) produce(run func() error) {
+	s.producers.Go(func() error {
+		err := run()
 		if err != nil {
-			return abort(err)
+			s.cancelRun()
 		}
-		writer = analytics.NewWriter(conn, spool, cfg.Writer, cfg.ClickHouse.QueryTimeout, reg, log)
-		if spool != nil && !cfg.Writer.Spool.Force { // a forced spool always holds something
-			checks = append(checks, dashboard.Check{Name: "spool", Checker: spool})
-		}
-		g.Go(func() error {
-			defer spool.Close()
-			return writer.Run(writerCtx)
-		})
-		g.Go(func() error {
-			defer stopWriter()
-			<-gctx.Done()
-			return producers.Wait()
-		})
-		retention := analytics.NewRetention(conn, cfg.Analytics.Retention, reg, log)
-		g.Go(func() error { return retention.Run(gctx) })
+		return err
+	})
+}
+
+// startWriter starts the writer, its spool and retention (ingest and streams roles).
+func (s *server) startWriter(context.Context) error {
+	if !s.cfg.HasRole(config.RoleIngest) && !s.cfg.HasRole(config.RoleStreams) {
+		return nil
 	}
-	var cams *streams.CameraCatalog
-	if cfg.HasRole(config.RoleStreams) {
-		cams, err = loadCameraCatalog(cfg.Streams)
-		if err != nil {
-			return abort(err)
-		}
-		if cams == nil && sim != nil && cfg.Simulator.Cameras {
-			if cams, err = sim.startCameras(cfg, log); err != nil {
-				return abort(err)
-			}
-			defer sim.cameras.Close()
-		}
+	spool, err := openSpool(s.cfg.Writer.Spool, s.reg, s.log)
+	if err != nil {
+		return err
 	}
-	var engine *alerts.Engine
-	var capFeed *alerts.CAPFeed
-	var city *dashboard.City
-	// The accepted data's one path: the writer first (it acknowledges once stored), then the
-	// observers, none waiting for ClickHouse. Built once the alert engine and the live city are.
-	var pipeline *ingest.Fanout
-	buildPipeline := func() *ingest.Fanout {
-		if pipeline != nil {
-			return pipeline
-		}
-		var observers []ingest.NamedObserver
-		if engine != nil {
-			observers = append(observers, ingest.NamedObserver{Name: "alerts", Observer: engine})
-		}
-		if city != nil {
-			observers = append(observers, ingest.NamedObserver{Name: "live_city", Observer: city})
-		}
-		if p := sim.pacer(); p != nil {
-			observers = append(observers, ingest.NamedObserver{Name: "simulated_clock", Observer: p})
-		}
-		pipeline = ingest.NewFanout(writer, reg, observers...)
-		return pipeline
+	s.writer = analytics.NewWriter(s.conn, spool, s.cfg.Writer, s.cfg.ClickHouse.QueryTimeout, s.reg, s.log)
+	if spool != nil && !s.cfg.Writer.Spool.Force { // a forced spool always holds something
+		s.checks = append(s.checks, dashboard.Check{Name: "spool", Checker: spool})
 	}
-	if cfg.HasRole(config.RoleDashboard) {
-		h := hub.New(hub.Options{Flush: cfg.HTTP.Live.Flush, Queue: cfg.HTTP.Live.ClientQueue}, reg)
-		city = dashboard.NewCity(h, nil, cams, cfg.HTTP.Live.SensorEvery, log)
-		city.SetClock(now)
-		g.Go(func() error { return h.Run(gctx) })
-		g.Go(func() error { return city.Run(gctx, 2*time.Second) })
+	s.g.Go(func() error {
+		defer spool.Close()
+		return s.writer.Run(s.writerCtx)
+	})
+	s.g.Go(func() error {
+		defer s.stopWriter()
+		<-s.gctx.Done()
+		return s.producers.Wait()
+	})
+	retention := analytics.NewRetention(s.conn, s.cfg.Analytics.Retention, s.reg, s.log)
+	s.g.Go(func() error { return retention.Run(s.gctx) })
+	return nil
+}
+
+// loadCameras loads the camera catalog, or starts the simulated province's cameras when there
+// is none (streams role).
+func (s *server) loadCameras(context.Context) error {
+	if !s.cfg.HasRole(config.RoleStreams) {
+		return nil
 	}
-	var sub *ingest.Subscriber
-	if cfg.HasRole(config.RoleIngest) {
-		cat, err := loadCatalog(cfg.Ingest, sim)
-		if err != nil {
-			return abort(err)
-		}
-		log.Info("sensor catalog loaded", "sensors", cat.Len(), "file", describeCatalog(cfg.Ingest.Catalog, sim))
-		if city != nil {
-			city.SetCatalogs(cat, nil)
-		}
-		mirrorSensors := func(ctx context.Context, cat *ingest.Catalog) {
-			if err := analytics.SyncSensors(ctx, conn, cat); err != nil {
-				log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
-			}
-		}
-		if !schemaPending {
-			mirrorSensors(ctx, cat)
-		}
-		if cfg.HasRole(config.RoleAlerts) {
-			engine, capFeed, err = startAlerts(gctx, g, cfg, cat, cams, conn, city, sim, reg, log)
-			if err != nil {
-				return abort(err)
-			}
-		}
-		norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
-		if schemaPending {
-			mirrors = append(mirrors, func(ctx context.Context) { mirrorSensors(ctx, norm.Catalog()) })
-		}
-		sub, err = ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, buildPipeline(), reg, log)
-		if err != nil {
-			return abort(err)
-		}
-		sub.SetClock(now)
-		checks = append(checks, dashboard.Check{Name: "mqtt", Checker: sub})
-		produce(func() error { return sub.Run(gctx) })
-		g.Go(func() error {
-			return onHangup(gctx, func() {
-				if cat := reloadSensors(gctx, cfg.Ingest, sim, norm, conn, log); cat != nil {
-					if engine != nil {
-						_ = engine.SetCatalogs(gctx, cat, nil)
-						capFeed.SetCatalog(cat)
-					}
-					if city != nil {
-						city.SetCatalogs(cat, nil)
-					}
-				}
-				if engine != nil {
-					_ = reloadRules(gctx, cfg.Alerts, engine, log)
-				}
-			})
-		})
+	var err error
+	if s.cams, err = loadCameraCatalog(s.cfg.Streams); err != nil {
+		return err
 	}
-	if cfg.HasRole(config.RoleStreams) {
-		if cams == nil {
-			log.Info("no camera catalog (streams.catalog): no camera is watched")
-		} else {
-			log.Info("camera catalog loaded", "cameras", cams.Len(), "file", cfg.Streams.Catalog)
-			mirrorCameras := func(ctx context.Context) {
-				if err := analytics.SyncCameras(ctx, conn, cams, cfg.Streams.Mode); err != nil {
-					log.Error("the camera catalog is not mirrored to ClickHouse; cameras are watched all the same", "err", err)
-				}
-			}
-			if schemaPending {
-				mirrors = append(mirrors, mirrorCameras)
-			} else {
-				mirrorCameras(ctx)
-			}
-			sup := streams.NewSupervisor(cams, cfg.Streams, buildPipeline(), reg, log)
-			produce(func() error { return sup.Run(gctx) })
-			if cfg.Streams.Catalog != "" { // the demo's simulated cameras have no file to reload
-				g.Go(func() error {
-					return onHangup(gctx, func() { reloadCameras(gctx, cfg.Streams, sup, engine, city, conn, log) })
-				})
-			}
-		}
+	if s.cams == nil && s.sim != nil && s.cfg.Simulator.Cameras {
+		s.cams, err = s.sim.startCameras(s.cfg, s.log)
 	}
-	if sim != nil {
-		pub := sim.publisher(cfg, sub, log)
-		g.Go(func() error { return pub.Run(gctx) })
-	}
-	if cfg.HasRole(config.RoleDashboard) {
-		querier := analytics.NewQuerier(conn, cfg.Analytics.Queries)
-		src := dashboard.Sources{City: city, Trends: querier, DeadLetters: querier,
-			Audit: dashboard.NewAuditor(conn, cfg.ClickHouse.QueryTimeout, reg, log)}
-		if engine != nil {
-			src.CAP, src.Alerts = capFeed, engine
-			src.AlertHistory = &alerts.ClickHouseStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}
-			src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, engine, log) }
-		}
-		authn := auth.New(cfg.HTTP.Auth, nil, log)
-		srv := dashboard.New(dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: checks, Gatherer: reg, Registerer: reg, Log: log,
-			Clock: now, Simulation: sim.info(), MetricsToken: metricsToken}, authn, src)
-		g.Go(func() error { return authn.Run(gctx) })
-		g.Go(func() error { return src.Audit.Run(gctx) })
-		g.Go(func() error { return srv.Run(gctx) })
-		if cfg.HasRole(config.RoleIngest) {
-			g.Go(func() error { warmCity(gctx, querier, city, now(), log); return nil })
-		}
-	}
-	if schemaPending { // started last: it reads mirrors, which the set-up above fills
-		g.Go(func() error { return schema.Run(gctx) })
-	}
-	log.Info("ioc serving", "version", buildVersion(), "roles", cfg.Roles, "http", cfg.HTTP.Listen)
-	err = g.Wait()
-	log.Info("ioc stopped")
 	return err
+}
+
+// startLiveCity starts the live hub and the city it shows (dashboard role).
+func (s *server) startLiveCity(context.Context) error {
+	if !s.cfg.HasRole(config.RoleDashboard) {
+		return nil
+	}
+	h := hub.New(hub.Options{Flush: s.cfg.HTTP.Live.Flush, Queue: s.cfg.HTTP.Live.ClientQueue}, s.reg)
+	s.city = dashboard.NewCity(h, nil, s.cams, s.cfg.HTTP.Live.SensorEvery, s.log)
+	s.city.SetClock(s.now)
+	s.g.Go(func() error { return h.Run(s.gctx) })
+	s.g.Go(func() error { return s.city.Run(s.gctx, 2*time.Second) })
+	return nil
+}
+
+// buildPipeline is the accepted data's one path: the writer first (it acknowledges once
+// stored), then the observers, none waiting for ClickHouse. It is built once, after the alert
+// engine and the live city.
+func (s *server) buildPipeline() *ingest.Fanout {
+	if s.pipeline != nil {
+		return s.pipeline
+	}
+	var observers []ingest.NamedObserver
+	if s.engine != nil {
+		observers = append(observers, ingest.NamedObserver{Name: "alerts", Observer: s.engine})
+	}
+	if s.city != nil {
+		observers = append(observers, ingest.NamedObserver{Name: "live_city", Observer: s.city})
+	}
+	if p := s.sim.pacer(); p != nil {
+		observers = append(observers, ingest.NamedObserver{Name: "simulated_clock", Observer: p})
+	}
+	s.pipeline = ingest.NewFanout(s.writer, s.reg, observers...)
+	return s.pipeline
+}
+
+// startIngest loads the sensor catalog, starts the alert engine (alerts role) and the
+// subscriber, and reloads the catalog and rules on SIGHUP (ingest role).
+func (s *server) startIngest(ctx context.Context) error {
+	if !s.cfg.HasRole(config.RoleIngest) {
+		return nil
+	}
+	cfg, log := s.cfg, s.log
+	cat, err := loadCatalog(cfg.Ingest, s.sim)
+	if err != nil {
+		return err
+	}
+	log.Info("sensor catalog loaded", "sensors", cat.Len(), "file", describeCatalog(cfg.Ingest.Catalog, s.sim))
+	if s.city != nil {
+		s.city.SetCatalogs(cat, nil)
+	}
+	mirrorSensors := func(ctx context.Context, cat *ingest.Catalog) {
+		if err := analytics.SyncSensors(ctx, s.conn, cat); err != nil {
+			log.Error("the sensor catalog is not mirrored to ClickHouse; ingest goes on", "err", err)
+		}
+	}
+	if !s.schemaPending {
+		mirrorSensors(ctx, cat)
+	}
+	if cfg.HasRole(config.RoleAlerts) {
+		if s.engine, s.capFeed, err = startAlerts(s.gctx, s.g, cfg, cat, s.cams, s.conn, s.city, s.sim, s.reg, log); err != nil {
+			return err
+		}
+	}
+	norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
+	if s.schemaPending {
+		s.mirrors = append(s.mirrors, func(ctx context.Context) { mirrorSensors(ctx, norm.Catalog()) })
+	}
+	if s.sub, err = ingest.NewSubscriber(cfg.MQTT, cfg.Ingest, norm, s.buildPipeline(), s.reg, log); err != nil {
+		return err
+	}
+	s.sub.SetClock(s.now)
+	s.checks = append(s.checks, dashboard.Check{Name: "mqtt", Checker: s.sub})
+	s.produce(func() error { return s.sub.Run(s.gctx) })
+	s.g.Go(func() error {
+		return onHangup(s.gctx, func() {
+			if cat := reloadSensors(s.gctx, cfg.Ingest, s.sim, norm, s.conn, log); cat != nil {
+				if s.engine != nil {
+					_ = s.engine.SetCatalogs(s.gctx, cat, nil)
+					s.capFeed.SetCatalog(cat)
+				}
+				if s.city != nil {
+					s.city.SetCatalogs(cat, nil)
+				}
+			}
+			if s.engine != nil {
+				_ = reloadRules(s.gctx, cfg.Alerts, s.engine, log)
+			}
+		})
+	})
+	return nil
+}
+
+// startStreams starts one session per camera of the catalog, and reloads the catalog on SIGHUP
+// (streams role).
+func (s *server) startStreams(ctx context.Context) error {
+	if !s.cfg.HasRole(config.RoleStreams) {
+		return nil
+	}
+	if s.cams == nil {
+		s.log.Info("no camera catalog (streams.catalog): no camera is watched")
+		return nil
+	}
+	s.log.Info("camera catalog loaded", "cameras", s.cams.Len(), "file", s.cfg.Streams.Catalog)
+	mirrorCameras := func(ctx context.Context) {
+		if err := analytics.SyncCameras(ctx, s.conn, s.cams, s.cfg.Streams.Mode); err != nil {
+			s.log.Error("the camera catalog is not mirrored to ClickHouse; cameras are watched all the same", "err", err)
+		}
+	}
+	if s.schemaPending {
+		s.mirrors = append(s.mirrors, mirrorCameras)
+	} else {
+		mirrorCameras(ctx)
+	}
+	sup := streams.NewSupervisor(s.cams, s.cfg.Streams, s.buildPipeline(), s.reg, s.log)
+	s.produce(func() error { return sup.Run(s.gctx) })
+	if s.cfg.Streams.Catalog != "" { // the demo's simulated cameras have no file to reload
+		s.g.Go(func() error {
+			return onHangup(s.gctx, func() { reloadCameras(s.gctx, s.cfg.Streams, sup, s.engine, s.city, s.conn, s.log) })
+		})
+	}
+	return nil
+}
+
+// startPublisher starts the simulated province's publisher (simulator on).
+func (s *server) startPublisher(context.Context) error {
+	if s.sim != nil {
+		pub := s.sim.publisher(s.cfg, s.sub, s.log)
+		s.g.Go(func() error { return pub.Run(s.gctx) })
+	}
+	return nil
+}
+
+// startDashboard starts the HTTP server: API, live hub, UI, health and metrics (dashboard role).
+func (s *server) startDashboard(context.Context) error {
+	if !s.cfg.HasRole(config.RoleDashboard) {
+		return nil
+	}
+	cfg, log := s.cfg, s.log
+	querier := analytics.NewQuerier(s.conn, cfg.Analytics.Queries)
+	src := dashboard.Sources{City: s.city, Trends: querier, DeadLetters: querier,
+		Audit: dashboard.NewAuditor(s.conn, cfg.ClickHouse.QueryTimeout, s.reg, log)}
+	if s.engine != nil {
+		src.CAP, src.Alerts = s.capFeed, s.engine
+		src.AlertHistory = &alerts.ClickHouseStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
+		src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, s.engine, log) }
+	}
+	authn := auth.New(cfg.HTTP.Auth, nil, log)
+	srv := dashboard.New(dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: s.checks, Gatherer: s.reg, Registerer: s.reg, Log: log,
+		Clock: s.now, Simulation: s.sim.info(), MetricsToken: s.metricsToken}, authn, src)
+	s.g.Go(func() error { return authn.Run(s.gctx) })
+	s.g.Go(func() error { return src.Audit.Run(s.gctx) })
+	s.g.Go(func() error { return srv.Run(s.gctx) })
+	if cfg.HasRole(config.RoleIngest) {
+		s.g.Go(func() error { warmCity(s.gctx, querier, s.city, s.now(), log); return nil })
+	}
+	return nil
+}
+
+// startSchemaWait, when ClickHouse was down at start, tries the migrations again until it
+// answers, then mirrors the catalogs the other steps loaded.
+func (s *server) startSchemaWait(context.Context) error {
+	if s.schemaPending {
+		s.g.Go(func() error { return s.schema.Run(s.gctx) })
+	}
+	return nil
 }
 
 // metricsToken reads the token /metrics requires from the variable http.metrics.token_env
