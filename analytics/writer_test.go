@@ -200,11 +200,7 @@ func TestWriterStoresQueueOnShutdown(t *testing.T) {
 // waitFor polls cond until it holds, failing after 30 s with what.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30s: %s", what)
-		}
-	}
+	testenv.WaitFor(t, what, 30*time.Second, cond)
 }
 
 // While ClickHouse refuses (here: the tables do not exist yet), batches go to the spool and

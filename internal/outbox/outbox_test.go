@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/haidang-ioc/ioc/internal/testenv"
 )
 
 func metrics() Metrics {
@@ -39,15 +41,6 @@ func (s *store) set(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
 
 func (s *store) got() []int { s.mu.Lock(); defer s.mu.Unlock(); return slices.Clone(s.rows) }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s: %s", what)
-		}
-	}
-}
-
 // Rows are written in order; while the store fails they wait, are retried, and keep their
 // order ahead of newer rows; past max the oldest are dropped, counted; Add never blocks.
 func TestOutboxKeepsOrderThroughFailuresAndBoundsItsRows(t *testing.T) {
@@ -60,16 +53,16 @@ func TestOutboxKeepsOrderThroughFailuresAndBoundsItsRows(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	o.Add(1, 2)
-	waitFor(t, "the first rows written", func() bool { return len(s.got()) == 2 })
+	testenv.WaitFor(t, "the first rows written", 10*time.Second, func() bool { return len(s.got()) == 2 })
 	s.set(true)
 	o.Add(3, 4)
-	waitFor(t, "a failed write counted", func() bool { return testutil.ToFloat64(m.Errors) >= 1 })
+	testenv.WaitFor(t, "a failed write counted", 10*time.Second, func() bool { return testutil.ToFloat64(m.Errors) >= 1 })
 	o.Add(5, 6, 7, 8) // 6 queued, max 5: 3 is dropped
 	if q := testutil.ToFloat64(m.Queued); q != 5 {
 		t.Errorf("queued %g, want 5", q)
 	}
 	s.set(false)
-	waitFor(t, "the rest written", func() bool { return len(s.got()) == 7 })
+	testenv.WaitFor(t, "the rest written", 10*time.Second, func() bool { return len(s.got()) == 7 })
 	if got := s.got(); !slices.Equal(got, []int{1, 2, 4, 5, 6, 7, 8}) {
 		t.Errorf("written %v, want 1 2 then 4-8 in order (3 dropped)", got)
 	}
