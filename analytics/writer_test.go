@@ -292,7 +292,8 @@ func TestWriterLogsBatchesSpooledOnTimeout(t *testing.T) {
 	logs := &testenv.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	reg := prometheus.NewRegistry()
-	w := NewWriter(conn, openTestSpool(t, t.TempDir(), 64<<20), wc, 10*time.Second, reg, log)
+	spool := openTestSpool(t, t.TempDir(), 64<<20)
+	w := NewWriter(conn, spool, wc, 10*time.Second, reg, log)
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- w.Run(wctx) }()
@@ -304,8 +305,9 @@ func TestWriterLogsBatchesSpooledOnTimeout(t *testing.T) {
 		if err := w.Flush(ctx); err != nil { // one batch each
 			t.Fatal(err)
 		}
-		// replayed before the next, which would otherwise queue behind it in the spool
-		waitFor(t, "the spooled reading replayed", func() bool { return countReadings(t, conn) == uint64(m+1) })
+		// replayed, and its place in the spool committed, before the next, which would otherwise
+		// queue behind it (reason behind)
+		waitFor(t, "the spooled reading replayed", func() bool { return countReadings(t, conn) == uint64(m+1) && spool.Pending() == 0 })
 	}
 	if got := testutil.ToFloat64(w.m.spooled.WithLabelValues(spoolClickHouse)); got != 3 {
 		t.Errorf("ioc_writer_batches_spooled_total{reason=clickhouse} = %g, want 3", got)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,6 +252,10 @@ func TestBrowser(t *testing.T) {
 	}
 	// the map: each district in the colour of its highest open alert, one count everywhere
 	f.observe(t, "lc-hong-pho-lu", "water_level", 76.4) // Phố Lu at báo động I: medium, in Bảo Thắng
+	testenv.WaitFor(t, "Phố Lu's alert in the engine", 10*time.Second, func() bool {
+		list, _ := f.engine.Alerts(context.Background(), alerts.Filter{States: []alerts.State{alerts.StateFiring}})
+		return slices.ContainsFunc(list, func(a alerts.Alert) bool { return a.Subject == "lc-hong-pho-lu" })
+	})
 	if err := chromedp.Run(ctx,
 		waitFor("the banner to leave with its resolved alert", `document.querySelector('#alarm').classList.contains('hidden')`),
 		chromedp.Navigate(base+"#map"),
