@@ -118,11 +118,9 @@ var receiverTypes = map[string]func(rc config.Receiver, secret string, getenv fu
 		return newGateway(rc, secret)
 	},
 	"email": func(rc config.Receiver, _ string, getenv func(string) string) (Receiver, error) {
-		password := ""
-		if rc.PasswordEnv != "" {
-			if password = getenv(rc.PasswordEnv); password == "" {
-				return nil, fmt.Errorf("password_env: the variable %s is empty or unset", rc.PasswordEnv)
-			}
+		password, err := config.SecretFromEnv(getenv, "password_env", rc.PasswordEnv)
+		if err != nil {
+			return nil, err
 		}
 		return newEmail(rc, password), nil
 	},
@@ -133,11 +131,9 @@ func newReceiver(rc config.Receiver, getenv func(string) string) (Receiver, erro
 	if !ok {
 		return nil, fmt.Errorf("type: want one of %s, got %q", config.SortedKeys(receiverTypes), rc.Type)
 	}
-	secret := ""
-	if rc.SecretEnv != "" {
-		if secret = getenv(rc.SecretEnv); secret == "" {
-			return nil, fmt.Errorf("secret_env: the variable %s is empty or unset", rc.SecretEnv)
-		}
+	secret, err := config.SecretFromEnv(getenv, "secret_env", rc.SecretEnv)
+	if err != nil {
+		return nil, err
 	}
 	return build(rc, secret, getenv)
 }

@@ -120,7 +120,7 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 		}
 	}
 	if s.sim, err = newSimulation(cfg.Simulator, cfg.Ingest.Profiles); err == nil {
-		s.metricsToken, err = metricsToken(cfg.HTTP.Metrics)
+		s.metricsToken, err = config.SecretFromEnv(os.Getenv, "http.metrics.token_env", cfg.HTTP.Metrics.TokenEnv)
 	}
 	if err != nil {
 		s.conn.Close()
@@ -363,19 +363,6 @@ func (s *server) startSchemaWait(context.Context) error {
 		s.g.Go(func() error { return s.schema.Run(s.gctx) })
 	}
 	return nil
-}
-
-// metricsToken reads the token /metrics requires from the variable http.metrics.token_env
-// names ("" when none is named); a named variable that is unset or empty is an error.
-func metricsToken(m config.Metrics) (string, error) {
-	if m.TokenEnv == "" {
-		return "", nil
-	}
-	tok := os.Getenv(m.TokenEnv)
-	if tok == "" {
-		return "", fmt.Errorf("http.metrics.token_env: the variable %s is unset or empty", m.TokenEnv)
-	}
-	return tok, nil
 }
 
 // loadCatalog reads the sensor catalog named in config, or else the simulated province's.

@@ -134,7 +134,9 @@ const REASONS = {
     no_video_track: 'no video', stalled: 'stream stalled', low_fps: 'low frame rate', low_bitrate: 'low bitrate', packet_loss: 'packet loss',
     wrong_codec: 'wrong codec', wrong_resolution: 'wrong resolution', bad_metadata: 'broken metadata', session_ended: 'session ended' },
 };
-const reason = (r) => REASONS[S.lang][r] || r;
+// inLang is a lookup of ids in a per-language table, the id itself where it has none.
+const inLang = (table) => (id) => table[S.lang][id] || id;
+const reason = inLang(REASONS);
 // label translates an id (a metric, a unit, a role) by its key, or shows the id itself when no
 // translation has it.
 const label = (prefix, id) => { const k = prefix + id; const s = t(k); return s === k ? id : s; };
@@ -676,7 +678,7 @@ const DL_REASONS = {
     wrong_unit: 'wrong unit', out_of_range: 'out of physical range', must_understand: 'must-understand field (SenML)', unmapped_payload: 'unmapped payload',
     onvif_malformed: 'broken ONVIF metadata', onvif_text_too_long: 'ONVIF text too long', onvif_reassembly: 'ONVIF metadata packets lost' },
 };
-const dlReason = (r) => DL_REASONS[S.lang][r] || r;
+const dlReason = inLang(DL_REASONS);
 
 // ---- wiring ------------------------------------------------------------------------------------
 function tick() {

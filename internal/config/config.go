@@ -5,6 +5,7 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -647,6 +648,20 @@ func (c *Config) HasRole(role string) bool {
 		}
 	}
 	return false
+}
+
+// SecretFromEnv reads the secret that the setting key names by its environment variable name
+// (secret_env, password_env, token_env): "" when no variable is named, an error when the named
+// one is unset or empty.
+func SecretFromEnv(getenv func(string) string, key, name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	v := getenv(name)
+	if v == "" {
+		return "", fmt.Errorf("%s: the variable %s is unset or empty", key, name)
+	}
+	return v, nil
 }
 
 // Secret is a credential: it prints, logs and marshals as "[redacted]" so that it never leaks
