@@ -9,6 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/tlsconf"
 )
 
 // howToStart is appended to connection errors: the one thing a person can do about them.
@@ -22,15 +23,20 @@ func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
 // Connect opens a connection pool to ClickHouse without waiting for it to answer: a server
 // that is down now is dialled again by each query. ioc serve starts this way, so that it takes
 // in (into the spool) while ClickHouse is away.
-func Connect(cfg config.ClickHouse) (driver.Conn, error) {
-	conn, err := clickhouse.Open(options(cfg, cfg.Database))
+// With clickhouse.secure the TLS files come back too, for reloading at SIGHUP (nil otherwise).
+func Connect(cfg config.ClickHouse) (driver.Conn, *tlsconf.Files, error) {
+	opts, files, err := options(cfg, cfg.Database)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
+		return nil, nil, err
 	}
-	return conn, nil
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
+	}
+	return conn, files, nil
 }
 
-func options(cfg config.ClickHouse, database string) *clickhouse.Options {
+func options(cfg config.ClickHouse, database string) (*clickhouse.Options, *tlsconf.Files, error) {
 	opts := &clickhouse.Options{
 		Addr: splitAddrs(cfg.Addr),
 		Auth: clickhouse.Auth{
@@ -47,11 +53,23 @@ func options(cfg config.ClickHouse, database string) *clickhouse.Options {
 	case "zstd":
 		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionZSTD}
 	}
-	return opts
+	if !cfg.Secure {
+		return opts, nil, nil
+	}
+	files, err := tlsconf.Load("clickhouse.tls", cfg.TLS)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.TLS = files.Client()
+	return opts, files, nil
 }
 
 func open(ctx context.Context, cfg config.ClickHouse, database string) (driver.Conn, error) {
-	conn, err := clickhouse.Open(options(cfg, database))
+	opts, _, err := options(cfg, database)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
 	}

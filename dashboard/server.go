@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"embed"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/tlsconf"
 )
 
 //go:embed web
@@ -83,6 +85,8 @@ type Options struct {
 	// MetricsToken, when set, is the bearer token /metrics requires (from
 	// http.metrics.token_env).
 	MetricsToken string
+	// TLS, when set, serves HTTPS with its files (http.tls) and sends HSTS.
+	TLS *tlsconf.Files
 }
 
 // Simulation tells the UI that what it shows is simulated, and how fast its clock runs.
@@ -140,6 +144,10 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 	})
 	s.throttle = newRefusalThrottle(opts.HTTP.RefusedTokenLimit, time.Now)
 	s.app.Use(securityHeaders)
+	if opts.TLS != nil && opts.HTTP.HSTSMaxAge > 0 {
+		hsts := fmt.Sprintf("max-age=%d; includeSubDomains", int(opts.HTTP.HSTSMaxAge.Seconds()))
+		s.app.Use(func(c *fiber.Ctx) error { c.Set(fiber.HeaderStrictTransportSecurity, hsts); return c.Next() })
+	}
 	s.app.Get("/healthz", s.health)
 	s.app.Get("/readyz", s.health)
 	s.app.Get("/livez", s.alive)
@@ -207,9 +215,25 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln (and /metrics on its own address when configured) until ctx ends, then
-// shuts down gracefully.
+// Serve serves on ln (over TLS with http.tls; /metrics on its own address and the HTTPS
+// redirect on http.redirect_listen when configured) until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.opts.TLS != nil {
+		tc, err := s.opts.TLS.Server()
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+		if s.opts.HTTP.RedirectListen != "" {
+			stop, err := s.serveRedirect(ln.Addr())
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			defer stop()
+		}
+	}
 	if s.metrics != nil {
 		mln, err := net.Listen("tcp", s.opts.HTTP.Metrics.Listen)
 		if err != nil {
@@ -244,6 +268,35 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	<-served
 	return nil
+}
+
+// serveRedirect answers plain HTTP on http.redirect_listen with a permanent redirect to the
+// same host and path over HTTPS on the port of tlsAddr; stop shuts it down.
+func (s *Server) serveRedirect(tlsAddr net.Addr) (stop func(), err error) {
+	ln, err := net.Listen("tcp", s.opts.HTTP.RedirectListen)
+	if err != nil {
+		return nil, fmt.Errorf("http.redirect_listen: listen on %s: %w", s.opts.HTTP.RedirectListen, err)
+	}
+	_, port, _ := net.SplitHostPort(tlsAddr.String())
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if port != "443" {
+			host = net.JoinHostPort(host, port)
+		}
+		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+	})}
+	s.log.Info("redirecting plain HTTP to HTTPS", "addr", ln.Addr().String())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }() // owned here: stop shuts it down and waits
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
 }
 
 // checkResult is one dependency's state on /healthz.

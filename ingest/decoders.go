@@ -15,7 +15,14 @@ func NewDecoder(t config.Topic, profiles map[string]config.Profile, profileOf fu
 	if !ok {
 		return nil, fmt.Errorf("no decoder for format %q (known: %s)", t.Format, config.SortedKeys(decoders))
 	}
-	return build(t, profiles, profileOf)
+	dec, err := build(t, profiles, profileOf)
+	if err != nil || t.DeviceLevel == 0 {
+		return dec, err
+	}
+	if _, events := dec.(EventDecoder); events {
+		return nil, fmt.Errorf("device_level: format %s carries camera events, which name cameras, not the device publishing", t.Format)
+	}
+	return deviceTopic{Decoder: dec, level: t.DeviceLevel}, nil
 }
 
 // decoders are the payload formats a topic can name, each with how to build its decoder: the

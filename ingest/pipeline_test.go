@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/haidang-ioc/ioc/internal/config"
 )
 
 var now = time.Date(2026, 8, 3, 14, 15, 0, 0, time.UTC)
@@ -99,5 +101,32 @@ func BenchmarkPipelineProcess(b *testing.B) {
 		if d := p.Process("province/lao-cai/river_gauge/lc-hong-laocai", payload, JSONDecoder{}, now); len(d.Readings) != 1 {
 			b.Fatal("lost")
 		}
+	}
+}
+
+// On a topic whose level names the device, a reading of another sensor is a dead letter
+// (identity_mismatch) and the device's own readings in the same payload are kept.
+func TestIdentityMismatch(t *testing.T) {
+	dec, err := NewDecoder(config.Topic{Pattern: "province/+/+/+", Format: "json", QoS: 1, DeviceLevel: 4}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 8, 3, 14, 20, 0, 0, time.UTC)
+	payload := []byte(`[{"sensor":"lc-hong-laocai","ts":"2026-08-03T21:15:00+07:00","metric":"water_level","value":81.42,"unit":"m"},
+		{"sensor":"lc-ngoi-bo","ts":"2026-08-03T21:15:00+07:00","metric":"water_level","value":99,"unit":"m"}]`)
+	d := testPipeline().Process("province/lao-cai/river_gauge/lc-hong-laocai", payload, dec, now)
+	if len(d.Readings) != 1 || d.Readings[0].Sensor != "lc-hong-laocai" {
+		t.Errorf("readings %+v: want the device's own only", d.Readings)
+	}
+	if len(d.DeadLetters) != 1 || d.DeadLetters[0].Reason != ReasonIdentityMismatch ||
+		d.DeadLetters[0].Detail != "topic names device lc-hong-laocai, the reading is of sensor lc-ngoi-bo" {
+		t.Errorf("dead letters %+v: want one identity_mismatch", d.DeadLetters)
+	}
+	d = testPipeline().Process("province/lao-cai/river_gauge", payload, dec, now)
+	if len(d.Readings) != 0 || len(d.DeadLetters) != 2 || d.DeadLetters[0].Reason != ReasonIdentityMismatch {
+		t.Errorf("a topic without the device level: %+v", d)
+	}
+	if _, err := NewDecoder(config.Topic{Pattern: "frigate/+", Format: "frigate", DeviceLevel: 2}, nil, nil); err == nil {
+		t.Error("device_level on camera events accepted")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/internal/backoff"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/tlsconf"
 )
 
 // Flusher is the part of a Sink that can store what it holds now; the subscriber calls it on
@@ -44,6 +45,7 @@ type Subscriber struct {
 	now      func() time.Time
 
 	client     mqtt.Client
+	tls        *tlsconf.Files                  // nil on an unencrypted broker
 	ctx        atomic.Pointer[context.Context] // intake context; cancelled when shutdown begins
 	stopped    atomic.Bool                     // set when shutdown begins
 	subscribed atomic.Bool                     // set once the filters are subscribed, cleared when the connection drops
@@ -73,20 +75,20 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, norm *Normalizer, sink Sink
 		m:        newMetrics(reg),
 		now:      time.Now,
 	}
-	opts := mqtt.NewClientOptions().
-		AddBroker(mc.Broker).
-		SetClientID(mc.ClientID).
-		SetUsername(mc.Username).
-		SetPassword(mc.Password.Value()).
-		SetCleanSession(false). // the broker keeps unacknowledged messages while we are away
-		SetAutoAckDisabled(true).
-		SetOrderMatters(true). // acknowledgements must go out in the order messages came
-		SetKeepAlive(mc.KeepAlive).
-		SetConnectTimeout(mc.ConnectTimeout).
-		SetAutoReconnect(true).
-		SetMaxReconnectInterval(mc.MaxReconnectInterval).
-		SetOnConnectHandler(s.onConnect).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+	opts, tlsFiles, err := ClientOptions(mc, mc.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	s.tls = tlsFiles
+	opts.SetCleanSession(false). // the broker keeps unacknowledged messages while we are away
+					SetAutoAckDisabled(true).
+					SetOrderMatters(true). // acknowledgements must go out in the order messages came
+					SetKeepAlive(mc.KeepAlive).
+					SetConnectTimeout(mc.ConnectTimeout).
+					SetAutoReconnect(true).
+					SetMaxReconnectInterval(mc.MaxReconnectInterval).
+					SetOnConnectHandler(s.onConnect).
+					SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.subscribed.Store(false)
 			s.m.connected.Set(0)
 			s.m.connLost.Inc()
@@ -103,6 +105,15 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, norm *Normalizer, sink Sink
 		s.client.AddRoute(t.Pattern, func(_ mqtt.Client, msg mqtt.Message) { s.handle(msg, dec) })
 	}
 	return s, nil
+}
+
+// ReloadTLS reads mqtt.tls's files again (SIGHUP); the next connection uses them. Without TLS
+// it does nothing.
+func (s *Subscriber) ReloadTLS() error {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.Reload()
 }
 
 // Run connects (retrying with backoff until ctx ends), subscribes, and takes messages until ctx
@@ -145,8 +156,7 @@ func (s *Subscriber) connect(ctx context.Context) error {
 			return nil
 		}
 		s.m.connects.WithLabelValues("error").Inc()
-		s.log.Error("mqtt broker unreachable; retrying (locally: deploy/local/services.sh start)",
-			"broker", s.cfg.Broker, "attempt", attempt, "err", err)
+		s.log.Error(ConnectProblem(err), "broker", s.cfg.Broker, "attempt", attempt, "err", err)
 		if !retry.Wait(ctx) {
 			return nil
 		}

@@ -47,6 +47,9 @@ commands:
   sim       run a simulated province or cameras, or store a simulated history:
             ioc sim province [--list] | ioc sim backfill [--days N] | ioc sim cameras (see --help)
   token     make an API key: ioc token --id ID --name NAME --role ROLE [--units a,b]
+  certs     make a local CA and TLS certificates for the demo and tests (ioc certs --help)
+  broker    keep the MQTT broker's device accounts and ACLs in step with the catalogs:
+            ioc broker sync [--credentials FILE] [--rotate DEVICE] (Mosquitto dynamic security)
   version   print the version
 
 --config defaults to $IOC_CONFIG; without a file the built-in defaults apply
@@ -82,6 +85,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return sim(rest, stdout, stderr)
 	case "token":
 		return token(rest, stdout, stderr)
+	case "certs":
+		return certs(rest, stdout, stderr)
+	case "broker":
+		return broker(rest, stdout, stderr)
 	case "serve", "migrate", "check":
 	default:
 		fmt.Fprintf(stderr, "ioc: unknown command %q\n\n%s", cmd, usage)

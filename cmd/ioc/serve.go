@@ -23,6 +23,7 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard/hub"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/tlsconf"
 	"github.com/haidang-ioc/ioc/streams"
 )
 
@@ -44,6 +45,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		s.startStreams,    // the camera sessions
 		s.startPublisher,  // the simulated province's sensors
 		s.startDashboard,  // the HTTP API, UI and metrics
+		s.startTLSReload,  // the TLS files the steps above loaded, reloaded at SIGHUP
 		s.startSchemaWait, // last: it mirrors the catalogs the steps above loaded
 	} {
 		if err := step(ctx); err != nil {
@@ -90,6 +92,8 @@ type server struct {
 	city     *dashboard.City
 	sub      *ingest.Subscriber
 	pipeline *ingest.Fanout
+	// tls reload the TLS files of each encrypted link (SIGHUP).
+	tls []func() error
 }
 
 // newServer connects to ClickHouse (without waiting for it), prepares the schema, the
@@ -97,10 +101,12 @@ type server struct {
 func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	var err error
-	if s.conn, err = analytics.Connect(cfg.ClickHouse); err != nil {
+	conn, chTLS, err := analytics.Connect(cfg.ClickHouse)
+	if err != nil {
 		return nil, err
 	}
+	s.conn = conn
+	s.watchTLS(chTLS)
 	s.schema = analytics.NewSchema(cfg.ClickHouse, cfg.Analytics.MinuteRollup, func(ctx context.Context) {
 		for _, mirror := range s.mirrors {
 			mirror(ctx)
@@ -269,11 +275,15 @@ func (s *server) startIngest(ctx context.Context) error {
 		return err
 	}
 	s.sub.SetClock(s.now)
+	s.tls = append(s.tls, s.sub.ReloadTLS)
 	s.checks = append(s.checks, dashboard.Check{Name: "mqtt", Checker: s.sub})
 	s.produce(func() error { return s.sub.Run(s.gctx) })
 	s.g.Go(func() error {
 		return onHangup(s.gctx, func() {
 			if cat := reloadSensors(s.gctx, cfg.Ingest, s.sim, norm, s.conn, log); cat != nil {
+				if cfg.MQTT.Access.SyncOnReload {
+					logSync(s.gctx, cfg, cat, log)
+				}
 				if s.engine != nil {
 					_ = s.engine.SetCatalogs(s.gctx, cat, nil)
 					s.capFeed.SetCatalog(cat)
@@ -324,7 +334,10 @@ func (s *server) startStreams(ctx context.Context) error {
 // startPublisher starts the simulated province's publisher (simulator on).
 func (s *server) startPublisher(context.Context) error {
 	if s.sim != nil {
-		pub := s.sim.publisher(s.cfg, s.sub, s.log)
+		pub, err := s.sim.publisher(s.cfg, s.sub, s.log)
+		if err != nil {
+			return err
+		}
 		s.g.Go(func() error { return pub.Run(s.gctx) })
 	}
 	return nil
@@ -345,14 +358,52 @@ func (s *server) startDashboard(context.Context) error {
 		src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, s.engine, log) }
 	}
 	authn := auth.New(cfg.HTTP.Auth, nil, log)
+	var httpTLS *tlsconf.Files
+	if cfg.HTTP.TLS.CertFile != "" {
+		var err error
+		if httpTLS, err = tlsconf.Load("http.tls", cfg.HTTP.TLS); err != nil {
+			return err
+		}
+		s.watchTLS(httpTLS)
+	}
 	srv := dashboard.New(dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: s.checks, Gatherer: s.reg, Registerer: s.reg, Log: log,
-		Clock: s.now, Simulation: s.sim.info(), MetricsToken: s.metricsToken}, authn, src)
+		Clock: s.now, Simulation: s.sim.info(), MetricsToken: s.metricsToken, TLS: httpTLS}, authn, src)
 	s.g.Go(func() error { return authn.Run(s.gctx) })
 	s.g.Go(func() error { return src.Audit.Run(s.gctx) })
 	s.g.Go(func() error { return srv.Run(s.gctx) })
 	if cfg.HasRole(config.RoleIngest) {
 		s.g.Go(func() error { warmCity(s.gctx, querier, s.city, s.now(), log); return nil })
 	}
+	return nil
+}
+
+// watchTLS has files reloaded at SIGHUP (nil: nothing to reload).
+func (s *server) watchTLS(files *tlsconf.Files) {
+	if files != nil {
+		s.tls = append(s.tls, files.Reload)
+	}
+}
+
+// startTLSReload reads every link's TLS files again at each SIGHUP: a renewed certificate is
+// used from the next connection on, without a restart; a file with a problem is refused, said
+// in the log, and the one in use stays.
+func (s *server) startTLSReload(context.Context) error {
+	if len(s.tls) == 0 {
+		return nil
+	}
+	s.g.Go(func() error {
+		return onHangup(s.gctx, func() {
+			reloaded := 0
+			for _, reload := range s.tls {
+				if err := reload(); err != nil {
+					s.log.Error("TLS files not reloaded; the ones in use stay", "err", err)
+				} else {
+					reloaded++
+				}
+			}
+			s.log.Info("TLS files reloaded", "links", reloaded, "refused", len(s.tls)-reloaded)
+		})
+	})
 	return nil
 }
 

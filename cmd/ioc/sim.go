@@ -135,7 +135,11 @@ func simProvince(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "%s: %d sensors publishing to %s every %s; Ctrl-C stops\n", s.province.Title.EN, s.province.Sensors(), cfg.MQTT.Broker, s.interval)
-	if err := s.publisher(cfg, nil, log).Run(ctx); err != nil {
+	pub, err := s.publisher(cfg, nil, log)
+	if err == nil {
+		err = pub.Run(ctx)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "ioc sim province: %v\n", err)
 		return exitFailed
 	}

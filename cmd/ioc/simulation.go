@@ -143,7 +143,7 @@ func (s *simulation) describe() string {
 
 // publisher is the simulated province's MQTT publisher; it begins the clock once sub is
 // subscribed (sub nil: at once).
-func (s *simulation) publisher(cfg config.Config, sub *ingest.Subscriber, log *slog.Logger) *provincesim.Simulator {
+func (s *simulation) publisher(cfg config.Config, sub *ingest.Subscriber, log *slog.Logger) (*provincesim.Simulator, error) {
 	opts := provincesim.Options{Interval: s.interval, BadShare: cfg.Simulator.BadShare, Profiles: cfg.Ingest.Profiles,
 		TopicPrefix: cfg.Simulator.TopicPrefix}
 	if sub != nil {

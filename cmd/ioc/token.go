@@ -22,12 +22,7 @@ func token(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	var us []string
-	for u := range strings.SplitSeq(*units, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			us = append(us, u)
-		}
-	}
+	us := split(*units)
 	tok := auth.NewToken()
 	key := config.APIKey{ID: *id, Name: *name, Role: *role, Units: us, Hash: auth.HashToken(tok)}
 	cfg := config.Default()

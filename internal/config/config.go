@@ -60,6 +60,27 @@ type ClickHouse struct {
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 	// MigrateOnStart applies pending schema migrations when `ioc serve` starts.
 	MigrateOnStart bool `yaml:"migrate_on_start"`
+	// TLS, when Secure is on, dials ClickHouse's secure native port (tcp_port_secure, 9440)
+	// and checks its certificate against ca_file; cert_file and key_file present a client
+	// certificate where the server asks for one.
+	Secure bool `yaml:"secure"`
+	TLS    TLS  `yaml:"tls"`
+}
+
+// TLS names one link's TLS files. Paths are read at start and again at SIGHUP; a certificate
+// that has expired or a key that is not the certificate's is refused with the file's name.
+type TLS struct {
+	// CAFile holds the PEM certificates of the authorities that sign the other side: the
+	// server's for a client link (the system's roots without one), the clients' for the web
+	// server (then every client must present a certificate: mutual TLS).
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are this side's certificate and private key (PEM): the client
+	// certificate of mutual TLS, or the web server's certificate.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name the server's certificate must hold, when it is not the host
+	// dialled (a client link only).
+	ServerName string `yaml:"server_name"`
 }
 
 // MQTT names the broker and the client's identity on it.
@@ -74,6 +95,29 @@ type MQTT struct {
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// MaxReconnectInterval caps the exponential backoff between reconnect attempts.
 	MaxReconnectInterval time.Duration `yaml:"max_reconnect_interval"`
+	// TLS is used by ssl://, tls://, mqtts:// and wss:// brokers: ca_file checks the broker,
+	// cert_file and key_file are ioc's client certificate (mutual TLS).
+	TLS TLS `yaml:"tls"`
+	// Access keeps the broker's accounts and ACLs in step with the sensor catalog (Mosquitto's
+	// dynamic security plugin): `ioc broker sync`, and at each catalog reload when on.
+	Access Access `yaml:"access"`
+}
+
+// Access says how ioc manages the broker's device accounts and ACLs.
+type Access struct {
+	// AdminUsername is the dynamic security plugin's administrator (mosquitto_ctrl dynsec
+	// init); empty turns the management off.
+	AdminUsername string `yaml:"admin_username"`
+	// AdminPasswordEnv names the environment variable holding its password.
+	AdminPasswordEnv string `yaml:"admin_password_env"`
+	// CredentialsFile is where the password of every account sync creates or rotates is
+	// written (YAML, username: password, readable by the owner only), to hand to the device.
+	CredentialsFile string `yaml:"credentials_file"`
+	// SyncOnReload runs the sync at each catalog reload (SIGHUP) of `ioc serve`.
+	SyncOnReload bool `yaml:"sync_on_reload"`
+	// Gateways are usernames that may publish on the topics that name no device (an NVR's
+	// frigate/events, a vendor gateway's topics).
+	Gateways []string `yaml:"gateways"`
 }
 
 // Ingest sets what the MQTT ingester subscribes to and what it accepts.
@@ -117,6 +161,11 @@ type Topic struct {
 	// SensorLevel, when positive, takes the sensor id from this level of the topic (1 is the
 	// first level): for senml devices that put their id in the topic and send bare metric names.
 	SensorLevel int `yaml:"sensor_level"`
+	// DeviceLevel, when positive, is the level of the topic that names the device publishing
+	// (1 is the first level): every reading on such a topic must be that device's own (else a
+	// dead letter, identity_mismatch), and `ioc broker sync` lets each device publish only on
+	// the topics that name it. 0: the topic names no device (an NVR's, a gateway's).
+	DeviceLevel int `yaml:"device_level"`
 	// Mapping describes a mapped (vendor JSON) payload.
 	Mapping Mapping `yaml:"mapping"`
 }
@@ -378,6 +427,14 @@ type Retention struct {
 type HTTP struct {
 	// Listen is the host:port the HTTP server binds.
 	Listen string `yaml:"listen"`
+	// TLS, with cert_file and key_file, serves HTTPS on Listen (and with ca_file asks every
+	// client for a certificate that CA signed). HSTS is sent on every answer then.
+	TLS TLS `yaml:"tls"`
+	// RedirectListen, with TLS, is a host:port (e.g. :80) answering every plain HTTP request
+	// with a permanent redirect to the same path over HTTPS.
+	RedirectListen string `yaml:"redirect_listen"`
+	// HSTSMaxAge is the Strict-Transport-Security max-age sent over HTTPS (default one year).
+	HSTSMaxAge time.Duration `yaml:"hsts_max_age"`
 	// RateLimit is how many API requests one caller (one token) may make per minute; 0 turns
 	// the limit off.
 	RateLimit int `yaml:"rate_limit"`
@@ -536,9 +593,9 @@ func Default() Config {
 		},
 		Ingest: Ingest{
 			Topics: []Topic{
-				{Pattern: "province/+/+/+", Format: "json", QoS: 1},
-				{Pattern: "senml/#", Format: "senml", QoS: 1},
-				{Pattern: "v3/+/devices/+/up", Format: "ttn", QoS: 1},
+				{Pattern: "province/+/+/+", Format: "json", QoS: 1, DeviceLevel: 4},
+				{Pattern: "senml/#", Format: "senml", QoS: 1, DeviceLevel: 2},
+				{Pattern: "v3/+/devices/+/up", Format: "ttn", QoS: 1, DeviceLevel: 4},
 				{Pattern: "frigate/events", Format: "frigate", QoS: 1},
 			},
 			MaxPayloadBytes:        256 << 10,
@@ -625,7 +682,7 @@ func Default() Config {
 				Window:     24 * time.Hour,
 			},
 		},
-		HTTP: HTTP{Listen: ":8080", RateLimit: 600, RefusedTokenLimit: 20,
+		HTTP: HTTP{Listen: ":8080", RateLimit: 600, RefusedTokenLimit: 20, HSTSMaxAge: 365 * 24 * time.Hour,
 			Auth: Auth{JWT: JWT{RoleClaim: "role", UnitsClaim: "units", NameClaim: "name", Refresh: time.Hour}},
 			Live: Live{Flush: 10 * time.Millisecond, SensorEvery: time.Second, ClientQueue: 64},
 		},

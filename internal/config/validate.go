@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -134,6 +135,28 @@ func (c *ClickHouse) validate(p *Problems) {
 	oneOf(p, "clickhouse.compression", c.Compression, "none", "lz4", "zstd")
 	positive(p, "clickhouse.dial_timeout", c.DialTimeout)
 	positive(p, "clickhouse.query_timeout", c.QueryTimeout)
+	c.TLS.validate(p, "clickhouse.tls", false)
+	if !c.Secure && c.TLS != (TLS{}) {
+		p.Add("clickhouse.tls", "set while clickhouse.secure is off: turn it on and point clickhouse.addr at the secure port (9440)")
+	}
+}
+
+// validate checks that the files named exist and that a certificate comes with its key.
+func (t TLS) validate(p *Problems, path string, server bool) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		p.Add(path, "cert_file and key_file go together")
+	}
+	if server && t.ServerName != "" {
+		p.Add(path+".server_name", "is for client links; the web server's names are in its certificate")
+	}
+	for _, f := range []struct{ key, v string }{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+		if f.v == "" {
+			continue
+		}
+		if _, err := os.Stat(f.v); err != nil {
+			p.Add(path+"."+f.key, "%v", err)
+		}
+	}
 }
 
 func (m *MQTT) validate(p *Problems) {
@@ -158,6 +181,20 @@ func (m *MQTT) validate(p *Problems) {
 	}
 	positive(p, "mqtt.connect_timeout", m.ConnectTimeout)
 	positive(p, "mqtt.max_reconnect_interval", m.MaxReconnectInterval)
+	m.TLS.validate(p, "mqtt.tls", false)
+	if a := m.Access; a.AdminUsername != "" {
+		if a.AdminPasswordEnv == "" || strings.HasPrefix(a.AdminPasswordEnv, EnvPrefix) {
+			p.Add("mqtt.access.admin_password_env", "want the name of a variable holding the admin's password (not an IOC_* one), got %q", a.AdminPasswordEnv)
+		}
+		if a.CredentialsFile == "" {
+			p.Add("mqtt.access.credentials_file", "empty: the passwords of new device accounts must be written somewhere to reach the devices")
+		}
+	} else if a.SyncOnReload {
+		p.Add("mqtt.access.sync_on_reload", "needs mqtt.access.admin_username")
+	}
+	if err == nil && m.TLS != (TLS{}) && !slices.Contains([]string{"ssl", "tls", "mqtts", "wss"}, u.Scheme) {
+		p.Add("mqtt.tls", "set while mqtt.broker is %s://, which is not encrypted: use ssl:// (port 8883)", u.Scheme)
+	}
 }
 
 func (in *Ingest) validate(p *Problems, required bool) {
@@ -175,6 +212,11 @@ func (in *Ingest) validate(p *Problems, required bool) {
 		}
 		if t.SensorLevel < 0 || t.SensorLevel > len(strings.Split(t.Pattern, "/")) {
 			p.Add(path+".sensor_level", "want 0 (unused) or a level of the pattern, 1 to %d, got %d", len(strings.Split(t.Pattern, "/")), t.SensorLevel)
+		}
+		if levels := strings.Split(t.Pattern, "/"); t.DeviceLevel < 0 || t.DeviceLevel > len(levels) {
+			p.Add(path+".device_level", "want 0 (the topic names no device) or a level of the pattern, 1 to %d, got %d", len(levels), t.DeviceLevel)
+		} else if t.DeviceLevel > 0 && levels[t.DeviceLevel-1] != "+" && levels[t.DeviceLevel-1] != "#" {
+			p.Add(path+".device_level", "level %d of %q is %q; the level naming the device must be a wildcard (+ or #)", t.DeviceLevel, t.Pattern, levels[t.DeviceLevel-1])
 		}
 		if t.Profile != "" {
 			if _, ok := in.Profiles[t.Profile]; !ok {
@@ -322,6 +364,20 @@ var sha256Hash = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 func (h *HTTP) validate(p *Problems) {
 	if _, _, err := net.SplitHostPort(h.Listen); err != nil {
 		p.Add("http.listen", "want host:port such as :8080 or 127.0.0.1:8080, got %q", h.Listen)
+	}
+	h.TLS.validate(p, "http.tls", true)
+	if h.TLS.CertFile == "" && h.TLS.CAFile != "" {
+		p.Add("http.tls", "ca_file (client certificates) needs the server's cert_file and key_file")
+	}
+	if h.RedirectListen != "" {
+		if _, _, err := net.SplitHostPort(h.RedirectListen); err != nil {
+			p.Add("http.redirect_listen", "want host:port such as :80, got %q", h.RedirectListen)
+		} else if h.TLS.CertFile == "" {
+			p.Add("http.redirect_listen", "redirects to HTTPS, which needs http.tls.cert_file and key_file")
+		}
+	}
+	if h.HSTSMaxAge < 0 {
+		p.Add("http.hsts_max_age", "want a duration (0 sends no Strict-Transport-Security), got %s", h.HSTSMaxAge)
 	}
 	if h.RateLimit < 0 {
 		p.Add("http.rate_limit", "want requests per minute (0 for no limit), got %d", h.RateLimit)

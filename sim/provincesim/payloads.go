@@ -105,8 +105,8 @@ func genericJSON(id string, vals []value, t time.Time) []byte {
 }
 
 // badPayloads are the malformed messages the simulator mixes in, one of each kind validation
-// must catch: cut short, NaN, no sensor, far in the future, an unreadable time, an unknown
-// sensor.
+// must catch: cut short, NaN, no sensor, far in the future, an unreadable time, and a sensor
+// other than the one the topic names (identity_mismatch).
 var badPayloads = []func(id string, t time.Time) string{
 	func(id string, _ time.Time) string {
 		return `{"sensor": "` + id + `", "metric": "water_level", "value": `

@@ -10,6 +10,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
 )
 
@@ -134,18 +135,17 @@ type Simulator struct {
 }
 
 // New builds a simulator of p that publishes to the broker of mc under its own client id.
-func New(p *Province, clock *Clock, mc config.MQTT, opts Options, log *slog.Logger) *Simulator {
-	mo := mqtt.NewClientOptions().
-		AddBroker(mc.Broker).
-		SetClientID(fmt.Sprintf("ioc-sim-%s-%d", p.Name, p.Seed)).
-		SetUsername(mc.Username).
-		SetPassword(mc.Password.Value()).
-		SetCleanSession(true).
+func New(p *Province, clock *Clock, mc config.MQTT, opts Options, log *slog.Logger) (*Simulator, error) {
+	mo, _, err := ingest.ClientOptions(mc, fmt.Sprintf("ioc-sim-%s-%d", p.Name, p.Seed))
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
+	mo.SetCleanSession(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(2 * time.Second).
 		SetAutoReconnect(true)
 	return &Simulator{p: p, clock: clock, opts: opts, client: mqtt.NewClient(mo), broker: mc.Broker,
-		log: log.With("component", "simulator", "province", p.Name)}
+		log: log.With("component", "simulator", "province", p.Name)}, nil
 }
 
 // Run publishes every sensor's reading at each interval of simulated time, applies the
