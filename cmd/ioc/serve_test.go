@@ -34,6 +34,8 @@ type harness struct {
 	logOut io.Writer // where serve logs; the test's output when nil
 	// logInfo logs from info up (warnings and up when false).
 	logInfo bool
+	// web is the client of the HTTP API: plain, or trusting http.tls's CA.
+	web *http.Client
 }
 
 func randomID() string {
@@ -61,7 +63,11 @@ func newHarness(t *testing.T) *harness {
 	h.cfg.Ingest.AcceptUnknownSensors = true // the tests' sensors are not in the catalog
 	h.cfg.Ingest.Catalog = laoCaiCatalog(t)
 	h.conn = testenv.Conn(t, h.cfg.ClickHouse)
-	t.Cleanup(func() { testenv.ForgetSession(t, h.cfg.MQTT.Broker, h.cfg.MQTT.ClientID) })
+	t.Cleanup(func() {
+		if strings.HasPrefix(h.cfg.MQTT.Broker, "tcp://") { // a test's own secure broker is gone with its sessions
+			testenv.ForgetSession(t, h.cfg.MQTT.Broker, h.cfg.MQTT.ClientID)
+		}
+	})
 	return h
 }
 
@@ -127,7 +133,11 @@ func (h *harness) start(t *testing.T) (stop func()) {
 
 func (h *harness) get(t *testing.T, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get("http://" + h.cfg.HTTP.Listen + path)
+	scheme, client := "http://", http.DefaultClient
+	if h.web != nil {
+		scheme, client = "https://", h.web
+	}
+	resp, err := client.Get(scheme + h.cfg.HTTP.Listen + path)
 	if err != nil {
 		return 0, err.Error()
 	}

@@ -11,7 +11,8 @@
 #
 # Idempotent: a server that already answers on its port is reused, not started twice.
 # Ports: IOC_LOCAL_CLICKHOUSE_PORT (9000), IOC_LOCAL_CLICKHOUSE_HTTP_PORT (8123),
-# IOC_LOCAL_MQTT_PORT (1883). Data folder: IOC_LOCAL_DATA (<repo>/.data/local).
+# IOC_LOCAL_CLICKHOUSE_SECURE_PORT (9440: the native protocol over TLS, with a certificate of a
+# local CA in <data>/clickhouse/tls/ca.crt), IOC_LOCAL_MQTT_PORT (1883). Data folder: IOC_LOCAL_DATA (<repo>/.data/local).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,6 +20,7 @@ repo=$(cd "$here/../.." && pwd)
 data=${IOC_LOCAL_DATA:-$repo/.data/local}
 ch_port=${IOC_LOCAL_CLICKHOUSE_PORT:-9000}
 ch_http_port=${IOC_LOCAL_CLICKHOUSE_HTTP_PORT:-8123}
+ch_secure_port=${IOC_LOCAL_CLICKHOUSE_SECURE_PORT:-9440}
 mqtt_port=${IOC_LOCAL_MQTT_PORT:-1883}
 ch_dir=$data/clickhouse
 mq_dir=$data/mosquitto
@@ -38,6 +40,8 @@ install_missing() {
   command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
   command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
   command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients)
+  # The local CA of the servers' secure ports.
+  command -v openssl >/dev/null || missing+=(openssl)
   # Third-party RTSP peers for the camera tests: ffprobe/ffmpeg read our simulated cameras,
   # GStreamer's RTSP server (Debian's python3 with python3-gi) streams x264 to our client.
   command -v ffprobe >/dev/null || missing+=(ffmpeg)
@@ -71,10 +75,28 @@ wait_for() { # wait_for NAME CHECK_FN SECONDS LOGFILE
   return 1
 }
 
+# make_tls DIR: a local CA (ca.crt) and a certificate for 127.0.0.1 and localhost signed by it
+# (server.crt, server.key), for the secure ports of the local servers; kept once made.
+make_tls() {
+  local dir=$1
+  [ -s "$dir/server.crt" ] && [ -s "$dir/ca.crt" ] && return 0
+  command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=Hải Đăng IOC local services CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$dir/ext.cnf"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 825 \
+    -extfile "$dir/ext.cnf" -out "$dir/server.crt" 2>/dev/null
+  chmod 600 "$dir/server.key" "$dir/ca.key"
+  rm -f "$dir/server.csr" "$dir/ext.cnf"
+}
+
 start_clickhouse() {
   if ch_answers; then say "ClickHouse already answers on 127.0.0.1:$ch_port: reusing it"; return 0; fi
   port_open "$ch_port" && die "port $ch_port is taken by something that is not ClickHouse"
-  mkdir -p "$ch_dir"/{data,tmp,user_files,format_schemas,log}
+  mkdir -p "$ch_dir"/{data,tmp,user_files,format_schemas,log,tls}
+  make_tls "$ch_dir/tls"
   # A copy of Debian's config with every path pointed into the repo's data folder, loopback only.
   sed -e "s#<path>/var/lib/clickhouse/</path>#<path>$ch_dir/data/</path>#" \
       -e "s#<tmp_path>.*</tmp_path>#<tmp_path>$ch_dir/tmp/</tmp_path>#" \
@@ -84,6 +106,12 @@ start_clickhouse() {
       -e "s#<errorlog>.*</errorlog>#<errorlog>$ch_dir/log/clickhouse-server.err.log</errorlog>#" \
       -e "s#<tcp_port>.*</tcp_port>#<tcp_port>$ch_port</tcp_port>#" \
       -e "s#<http_port>.*</http_port>#<http_port>$ch_http_port</http_port>#" \
+      -e "s#<tcp_port_secure>.*</tcp_port_secure>##" \
+      -e "s#<https_port>.*</https_port>##" \
+      -e "s#<tcp_port>\(.*\)</tcp_port>#<tcp_port>\1</tcp_port><tcp_port_secure>$ch_secure_port</tcp_port_secure>#" \
+      -e "s#<certificateFile>/etc/clickhouse-server/server.crt</certificateFile>#<certificateFile>$ch_dir/tls/server.crt</certificateFile>#" \
+      -e "s#<privateKeyFile>/etc/clickhouse-server/server.key</privateKeyFile>#<privateKeyFile>$ch_dir/tls/server.key</privateKeyFile>#" \
+      -e "/<dhParamsFile>/d" \
       -e "/<interserver_http_port>/d" \
       -e "/<listen_host>::1<\/listen_host>/d" \
       /etc/clickhouse-server/config.xml >"$ch_dir/config.xml"

@@ -19,7 +19,8 @@ import (
 // servers other tests share. They are stopped when the test ends.
 type Private struct {
 	dir                       string
-	chPort, chHTTP, mqttPort  int
+	chPort, chHTTP, chSecure  int
+	mqttPort                  int
 	script                    string
 	ClickHouseAddr, BrokerURL string
 }
@@ -42,7 +43,7 @@ func StartPrivate(t *testing.T) *Private {
 		dir:    t.TempDir(),
 		script: filepath.Join(filepath.Dir(file), "..", "..", "deploy", "local", "services.sh"),
 	}
-	p.chPort, p.chHTTP, p.mqttPort = FreePort(t), FreePort(t), FreePort(t)
+	p.chPort, p.chHTTP, p.chSecure, p.mqttPort = FreePort(t), FreePort(t), FreePort(t), FreePort(t)
 	p.ClickHouseAddr = fmt.Sprintf("127.0.0.1:%d", p.chPort)
 	p.BrokerURL = fmt.Sprintf("tcp://127.0.0.1:%d", p.mqttPort)
 	p.Start(t, "clickhouse")
@@ -74,6 +75,7 @@ func (p *Private) run(t *testing.T, cmd string) {
 		"IOC_LOCAL_DATA="+p.dir,
 		"IOC_LOCAL_CLICKHOUSE_PORT="+strconv.Itoa(p.chPort),
 		"IOC_LOCAL_CLICKHOUSE_HTTP_PORT="+strconv.Itoa(p.chHTTP),
+		"IOC_LOCAL_CLICKHOUSE_SECURE_PORT="+strconv.Itoa(p.chSecure),
 		"IOC_LOCAL_MQTT_PORT="+strconv.Itoa(p.mqttPort),
 	)
 	if out, err := c.CombinedOutput(); err != nil {

@@ -31,6 +31,10 @@ import (
 const (
 	EnvClickHouse = "IOC_TEST_CLICKHOUSE_ADDR"
 	EnvBroker     = "IOC_TEST_MQTT_BROKER"
+	// EnvClickHouseSecure and EnvClickHouseCA name the test ClickHouse's secure native port
+	// and the CA file that signed its certificate (deploy/local/services.sh makes both).
+	EnvClickHouseSecure = "IOC_TEST_CLICKHOUSE_SECURE_ADDR"
+	EnvClickHouseCA     = "IOC_TEST_CLICKHOUSE_CA"
 )
 
 // Images started where Docker runs and no server is named: current LTS releases.
@@ -131,6 +135,20 @@ func ClickHouseConfig(t testing.TB) config.ClickHouse {
 			t.Logf("drop test database %s: %v", cfg.Database, err)
 		}
 	})
+	return cfg
+}
+
+// Secure turns cfg (of ClickHouseConfig) to the test ClickHouse's secure native port, checked
+// against its CA, failing the test when they are not named.
+func Secure(t testing.TB, cfg config.ClickHouse) config.ClickHouse {
+	t.Helper()
+	addr, ca := os.Getenv(EnvClickHouseSecure), os.Getenv(EnvClickHouseCA)
+	if addr == "" || ca == "" {
+		t.Fatalf("no secure ClickHouse port for this test: set %s and %s (make test does: deploy/local/services.sh "+
+			"serves TLS on 127.0.0.1:9440 with a certificate of its CA in .data/local/clickhouse/tls/ca.crt; a ClickHouse it "+
+			"started before it did so needs `deploy/local/services.sh stop-clickhouse` first)", EnvClickHouseSecure, EnvClickHouseCA)
+	}
+	cfg.Addr, cfg.Secure, cfg.TLS = addr, true, config.TLS{CAFile: ca}
 	return cfg
 }
 
