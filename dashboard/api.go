@@ -47,6 +47,10 @@ func (s *Server) table() []route {
 			query: csvParams, h: s.exportTrend},
 		{method: "GET", path: "/exports/readings.csv", id: "exportReadings", tag: "history", perm: auth.History, produces: "text/csv", summary: "Raw readings as CSV / Xuất số liệu gốc",
 			query: csvParams, h: s.exportReadings},
+		{method: "GET", path: "/keys", id: "listKeys", tag: "admin", perm: auth.Administer, resp: []KeyInfo{}, summary: "API keys, without their tokens / Danh sách khóa truy cập", h: s.listKeys},
+		{method: "POST", path: "/keys", id: "createKey", tag: "admin", perm: auth.Administer, body: KeyBody{}, resp: NewKeyAnswer{}, audit: "key.create", summary: "Make an API key (its token shown once) / Tạo khóa truy cập", h: s.createKey},
+		{method: "POST", path: "/keys/:id/rotate", id: "rotateKey", tag: "admin", perm: auth.Administer, resp: NewKeyAnswer{}, audit: "key.rotate", summary: "Rotate a key: a new token, the old one refused at once / Đổi khóa", h: s.rotateKey},
+		{method: "DELETE", path: "/keys/:id", id: "revokeKey", tag: "admin", perm: auth.Administer, resp: KeyInfo{}, audit: "key.revoke", summary: "Revoke a key at once / Thu hồi khóa", h: s.revokeKey},
 		{method: "GET", path: "/audit", id: "listAudit", tag: "admin", perm: auth.Administer, query: auditParams, resp: Page[AuditEntry]{}, summary: "Audit log of changes / Nhật ký thay đổi", h: s.listAudit},
 	}
 }

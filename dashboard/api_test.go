@@ -102,7 +102,8 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		opt(&o)
 	}
 	f.srv = New(o, auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: querier, DeadLetters: querier,
-		Audit: audit, ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
+		Audit: audit, Keys: &analytics.KeyStore{Conn: conn, Timeout: 10 * time.Second},
+		ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
 
 	// A river over báo động II: one alert for flood control.
 	f.observe(t, "lc-hong-laocai", "water_level", 82.4)
@@ -205,6 +206,8 @@ func (f *fixture) example(r route) (path, body string) {
 		body = `{"text":"đội cơ động đã tới hiện trường"}`
 	case ResolveBody:
 		body = `{"reason":"nước đã rút"}`
+	case KeyBody:
+		body = `{"id":"roles-test","name":"Kiểm thử","role":"viewer"}`
 	case SilenceBody:
 		body = fmt.Sprintf(`{"matchers":{"rule":["camera_offline"]},"ends_at":%q,"reason":"bảo trì camera"}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 	}

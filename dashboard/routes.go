@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -153,6 +154,8 @@ func bearerToken(header string) (string, bool) {
 // refuse counts a refused caller and returns the answer. The log says why (never the token)
 // for an address's first refusal of the minute and when it starts being throttled; the rest
 // only count.
+// A key that was issued but is revoked or expired also goes to the audit log, each time (the
+// throttle bounds how often an address can be refused).
 func (s *Server) refuse(remote, path string, why error) *apiError {
 	s.m.unauthenticated.Inc()
 	switch n := s.throttle.refused(remote); {
@@ -160,6 +163,11 @@ func (s *Server) refuse(remote, path string, why error) *apiError {
 		s.log.Info("token refused", "remote", remote, "path", path, "why", why)
 	case n == s.opts.HTTP.RefusedTokenLimit:
 		s.log.Warn("client throttled: too many refused tokens this minute", "remote", remote, "refused", n, "path", path, "why", why)
+	}
+	var kr *auth.KeyRefused
+	if errors.As(why, &kr) && s.src.Audit != nil {
+		s.src.Audit.Record(AuditEntry{Time: time.Now().UTC(), Actor: "key:" + kr.ID, Name: kr.Name, Action: "auth.refused",
+			Target: path, Detail: kr.Error(), Status: fiber.StatusUnauthorized, Remote: remote})
 	}
 	return errUnauthenticated
 }

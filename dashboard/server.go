@@ -66,6 +66,8 @@ type Sources struct {
 	ReloadRules func(ctx context.Context) error
 	// Audit keeps the audit log.
 	Audit *Auditor
+	// Keys keeps the API keys made, rotated and revoked through the API.
+	Keys KeyStore
 }
 
 // Options configure a server.

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/haidang-ioc/ioc/dashboard/auth"
 )
 
 func runIOC(args ...string) (code int, stdout, stderr string) {
@@ -113,4 +116,32 @@ func TestServeRefusesAnUnsetMetricsToken(t *testing.T) {
 	if code == exitOK || !strings.Contains(stderr, "http.metrics.token_env: the variable HAIDANG_TEST_NO_SUCH_TOKEN is unset or empty") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
+}
+
+// ioc token's entry, pasted into a config file, is accepted by ioc check, with its expiry; the
+// token it prints hashes to the entry's hash.
+func TestTokenEntryPassesCheck(t *testing.T) {
+	code, stdout, stderr := runIOC("token", "--id", "cong-an", "--name", "Công an tỉnh", "--role", "unit", "--units", "police", "--days", "30")
+	if code != exitOK {
+		t.Fatalf("ioc token: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	token := strings.TrimSpace(lines[1])
+	entry := lines[slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "  - id:") }):]
+	if !strings.Contains(stdout, "expires: ") || !strings.Contains(stdout, "hash: "+auth.HashToken(token)) {
+		t.Fatalf("ioc token printed %q", stdout)
+	}
+	path := filepath.Join(t.TempDir(), "ioc.yaml")
+	body := "http:\n  auth:\n    api_keys:\n" + indent(strings.Join(entry, "\n"), "    ") + "\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("IOC_INGEST_CATALOG", "../../deploy/catalog/sensors.example.yaml")
+	if code, _, stderr := runIOC("check", "--config", path); code != exitOK {
+		t.Fatalf("ioc check of\n%s\nexit %d: %s", body, code, stderr)
+	}
+}
+
+func indent(s, by string) string {
+	return by + strings.ReplaceAll(s, "\n", "\n"+by)
 }

@@ -351,7 +351,8 @@ func (s *server) startDashboard(context.Context) error {
 	cfg, log := s.cfg, s.log
 	querier := analytics.NewQuerier(s.conn, cfg.Analytics.Queries)
 	src := dashboard.Sources{City: s.city, Trends: querier, DeadLetters: querier,
-		Audit: dashboard.NewAuditor(s.conn, cfg.ClickHouse.QueryTimeout, s.reg, log)}
+		Audit: dashboard.NewAuditor(s.conn, cfg.ClickHouse.QueryTimeout, s.reg, log),
+		Keys:  &analytics.KeyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}}
 	if s.engine != nil {
 		src.CAP, src.Alerts = s.capFeed, s.engine
 		src.AlertHistory = &alerts.ClickHouseStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
@@ -371,6 +372,7 @@ func (s *server) startDashboard(context.Context) error {
 	s.g.Go(func() error { return authn.Run(s.gctx) })
 	s.g.Go(func() error { return src.Audit.Run(s.gctx) })
 	s.g.Go(func() error { return srv.Run(s.gctx) })
+	s.g.Go(func() error { return srv.RunKeys(s.gctx) })
 	if cfg.HasRole(config.RoleIngest) {
 		s.g.Go(func() error { warmCity(s.gctx, querier, s.city, s.now(), log); return nil })
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/internal/config"
@@ -19,13 +20,18 @@ func token(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "", "who holds the key, e.g. \"Trực ban Công an tỉnh\"")
 	role := fs.String("role", "", "one of "+strings.Join(config.CallerRoles, ", "))
 	units := fs.String("units", "", "for a unit key: the units whose alerts it sees, comma-separated")
+	days := fs.Int("days", 365, "days until the key expires (0: never; keys made through the API live 90 days by default)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	us := split(*units)
 	tok := auth.NewToken()
 	key := config.APIKey{ID: *id, Name: *name, Role: *role, Units: us, Hash: auth.HashToken(tok)}
+	if *days > 0 {
+		key.Expires = time.Now().UTC().Add(time.Duration(*days) * 24 * time.Hour).Truncate(time.Second)
+	}
 	cfg := config.Default()
+	cfg.Roles = []string{config.RoleDashboard} // only the key is checked here
 	cfg.HTTP.Auth.APIKeys = []config.APIKey{key}
 	if err := cfg.Validate(); err != nil || *name == "" {
 		fmt.Fprintf(stderr, "ioc token: usage: ioc token --id ID --name NAME --role ROLE [--units a,b]\n")
@@ -40,5 +46,8 @@ func token(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "    units: [%s]\n", strings.Join(us, ", "))
 	}
 	fmt.Fprintf(stdout, "    hash: %s\n", key.Hash)
+	if !key.Expires.IsZero() {
+		fmt.Fprintf(stdout, "    expires: %s\n", key.Expires.Format(time.RFC3339))
+	}
 	return exitOK
 }

@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/haidang-ioc/ioc/internal/config"
 )
@@ -102,16 +104,74 @@ var ErrUnauthenticated = errors.New("unauthenticated")
 
 // Authenticator checks bearer tokens.
 type Authenticator struct {
-	keys map[string]config.APIKey // by hash
-	jwt  *jwtVerifier
+	jwt *jwtVerifier
+	now func() time.Time
+
+	mu     sync.RWMutex
+	config []Key           // http.auth.api_keys
+	stored []Key           // made, rotated or revoked through the API (SetStored)
+	byHash map[string]*Key // every key, the stored version of a config key winning
 }
+
+// Key is an API key as the API lists it: never its token, only the token's hash (not shown).
+type Key struct {
+	ID    string   `json:"id"`
+	Name  string   `json:"name"`
+	Role  Role     `json:"role"`
+	Units []string `json:"units,omitempty"`
+	Hash  string   `json:"-"`
+	// Source is config (http.auth.api_keys: rotated by editing the file) or api.
+	Source    string    `json:"source"`
+	Created   time.Time `json:"created,omitzero"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	Expires   time.Time `json:"expires,omitzero"`
+	Revoked   time.Time `json:"revoked,omitzero"`
+	RevokedBy string    `json:"revoked_by,omitempty"`
+}
+
+// Key sources.
+const (
+	SourceConfig = "config"
+	SourceAPI    = "api"
+)
+
+// Status is active, expired or revoked at now.
+func (k *Key) Status(now time.Time) string {
+	switch {
+	case !k.Revoked.IsZero():
+		return "revoked"
+	case !k.Expires.IsZero() && !now.Before(k.Expires):
+		return "expired"
+	}
+	return "active"
+}
+
+// KeyRefused is the refusal of a known key that is revoked or expired: worth an audit row,
+// unlike a token nobody ever issued.
+type KeyRefused struct {
+	ID, Name, Status string
+	At               time.Time // when it was revoked or expired
+}
+
+func (e *KeyRefused) Error() string {
+	verb := "was revoked"
+	if e.Status == "expired" {
+		verb = "expired"
+	}
+	return fmt.Sprintf("API key %s %s at %s", e.ID, verb, e.At.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes a refused key an ErrUnauthenticated.
+func (e *KeyRefused) Unwrap() error { return ErrUnauthenticated }
 
 // New builds an authenticator from config; client fetches the JWKS (nil: http.DefaultClient).
 func New(cfg config.Auth, client *http.Client, log *slog.Logger) *Authenticator {
-	a := &Authenticator{keys: map[string]config.APIKey{}}
+	a := &Authenticator{now: time.Now}
 	for _, k := range cfg.APIKeys {
-		a.keys[k.Hash] = k
+		a.config = append(a.config, Key{ID: k.ID, Name: k.Name, Role: Role(k.Role), Units: slices.Clone(k.Units), Hash: k.Hash,
+			Source: SourceConfig, Expires: k.Expires})
 	}
+	a.index()
 	if cfg.JWT.JWKSURL != "" {
 		if client == nil {
 			client = http.DefaultClient
@@ -121,8 +181,72 @@ func New(cfg config.Auth, client *http.Client, log *slog.Logger) *Authenticator 
 	return a
 }
 
+// SetStored takes the keys kept in ClickHouse: those made through the API, and revocations of
+// config keys (same id, source config). It replaces the ones set before.
+func (a *Authenticator) SetStored(keys []Key) {
+	a.mu.Lock()
+	a.stored = keys
+	a.mu.Unlock()
+	a.index()
+}
+
+func (a *Authenticator) index() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	stored := map[string]*Key{}
+	for i := range a.stored {
+		stored[a.stored[i].ID] = &a.stored[i]
+	}
+	a.byHash = map[string]*Key{}
+	for i := range a.config {
+		k := &a.config[i]
+		if s, ok := stored[k.ID]; ok && s.Source == SourceConfig {
+			merged := *k // the file's key, with the revocation kept in ClickHouse
+			merged.Revoked, merged.RevokedBy = s.Revoked, s.RevokedBy
+			k = &merged
+		}
+		a.byHash[k.Hash] = k
+	}
+	for _, s := range stored {
+		if s.Source == SourceAPI {
+			a.byHash[s.Hash] = s
+		}
+	}
+}
+
+// Keys lists every key, config's first, each with its status as of now.
+func (a *Authenticator) Keys() []Key {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]Key, 0, len(a.byHash))
+	for _, k := range a.byHash {
+		out = append(out, *k)
+	}
+	slices.SortFunc(out, func(x, y Key) int {
+		if x.Source != y.Source {
+			return strings.Compare(y.Source, x.Source) // config before api
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	return out
+}
+
+// Lookup returns the key named id, whichever its source (with a config key's revocation).
+func (a *Authenticator) Lookup(id string) (Key, bool) {
+	for _, k := range a.Keys() {
+		if k.ID == id {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
 // Enabled reports whether any token can be accepted at all.
-func (a *Authenticator) Enabled() bool { return len(a.keys) > 0 || a.jwt != nil }
+func (a *Authenticator) Enabled() bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.byHash) > 0 || a.jwt != nil
+}
 
 // Run refreshes the identity provider's keys until ctx ends; it returns at once without JWT.
 func (a *Authenticator) Run(ctx context.Context) error {
@@ -132,7 +256,8 @@ func (a *Authenticator) Run(ctx context.Context) error {
 	return a.jwt.run(ctx)
 }
 
-// Authenticate returns the caller a bearer token names.
+// Authenticate returns the caller a bearer token names. A revoked or expired key is refused
+// with a *KeyRefused.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Principal, error) {
 	token = strings.TrimSpace(token)
 	if token == "" {
@@ -141,11 +266,19 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Princi
 	if strings.Count(token, ".") == 2 && a.jwt != nil {
 		return a.jwt.verify(ctx, token)
 	}
-	k, ok := a.keys[HashToken(token)]
+	a.mu.RLock()
+	k, ok := a.byHash[HashToken(token)]
+	a.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown API key", ErrUnauthenticated)
 	}
-	return &Principal{ID: "key:" + k.ID, Name: k.Name, Role: Role(k.Role), Units: slices.Clone(k.Units), Via: "api_key"}, nil
+	switch now := a.now(); k.Status(now) {
+	case "revoked":
+		return nil, &KeyRefused{ID: k.ID, Name: k.Name, Status: "revoked", At: k.Revoked}
+	case "expired":
+		return nil, &KeyRefused{ID: k.ID, Name: k.Name, Status: "expired", At: k.Expires}
+	}
+	return &Principal{ID: "key:" + k.ID, Name: k.Name, Role: k.Role, Units: slices.Clone(k.Units), Via: "api_key"}, nil
 }
 
 // HashToken is the form an API key is kept in: "sha256:" and the token's hex SHA-256. API keys

@@ -511,6 +511,8 @@ type APIKey struct {
 	Units []string `yaml:"units"`
 	// Hash is "sha256:" and the hex SHA-256 of the token.
 	Hash string `yaml:"hash"`
+	// Expires, when set, is when the key stops being accepted (RFC 3339, or a date).
+	Expires time.Time `yaml:"expires"`
 }
 
 // JWT configures tokens of an external identity provider (Keycloak, …).

@@ -79,7 +79,10 @@ func DecodeStrict(data []byte, v any) Problems {
 	return nil
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	timeType     = reflect.TypeOf(time.Time{})
+)
 
 // checkNode compares a YAML node with the Go type it decodes into and records each unknown key
 // and each value of the wrong shape under its path.
@@ -101,6 +104,13 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
+		if t == timeType {
+			var tm time.Time
+			if n.Kind != yaml.ScalarNode || n.Decode(&tm) != nil {
+				probs.Add(where(), "want %s, got %q (line %d)", typeName(t), n.Value, n.Line)
+			}
+			return
+		}
 		if n.Kind != yaml.MappingNode {
 			probs.Add(where(), "want a mapping (line %d)", n.Line)
 			return
@@ -151,6 +161,8 @@ func typeName(t reflect.Type) string {
 	switch {
 	case t == durationType:
 		return "a duration such as 250ms, 30s or 5m"
+	case t == timeType:
+		return "a time such as 2027-06-30 or 2027-06-30T00:00:00Z"
 	case t.Kind() == reflect.Bool:
 		return "true or false"
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
