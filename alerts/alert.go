@@ -127,6 +127,10 @@ type Alert struct {
 	// Metric and Value are what the condition saw last (the value, sum, average or rate).
 	Metric string  `json:"metric,omitempty"`
 	Value  float64 `json:"value"`
+	// Suspect marks an alert raised by a reading ingest found implausible for its station,
+	// and not yet confirmed by a plausible one: operators see it marked, and its public
+	// warning waits for a person's approval.
+	Suspect bool `json:"suspect,omitempty"`
 	// Title and Description are the rule's Vietnamese and English texts rendered for this
 	// alert.
 	Title       Text `json:"title"`

@@ -27,6 +27,8 @@ type condition struct {
 	value   float64
 	// district, when the subject is a district (composite rules).
 	district string
+	// suspect: the reading that decided is marked suspect by ingest's plausibility checks.
+	suspect bool
 }
 
 // step is one level of a graded condition, in signed space (larger is worse).

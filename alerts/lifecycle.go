@@ -198,6 +198,7 @@ func (c *core) observe(readings []ingest.Reading, now time.Time) {
 				c.uneval(cr.Name, reason)
 				continue
 			}
+			cond.suspect = r.Quality == ingest.QualitySuspect
 			c.apply(cond, now)
 		}
 	}
@@ -399,7 +400,13 @@ func (c *core) apply(cond condition, now time.Time) {
 	}
 	l.clearing = time.Time{}
 	l.Value = cond.value
+	confirmed := l.Suspect && !cond.suspect // a plausible reading keeps it: no longer suspect
+	l.Suspect = l.Suspect && cond.suspect
 	if cond.grade == l.grade {
+		if confirmed && l.State != StatePending {
+			c.render(l)
+			c.emit(l, EventUpdated, ActorEngine, Text{VI: "được xác nhận bởi số đo hợp lý", EN: "confirmed by a plausible reading"}, now)
+		}
 		return
 	}
 	worse := cond.grade.severity.Rank() > l.grade.severity.Rank() || cond.grade.alarmLevel > l.grade.alarmLevel
@@ -456,7 +463,7 @@ func (c *core) open(fp string, cond condition, now time.Time) {
 	l := &live{rule: r, Alert: Alert{
 		ID: alertID(fp, now), Fingerprint: fp, Rule: r.Name, Source: cond.source, Subject: cond.subject,
 		Category: r.Category, SubCategory: r.SubCategory, Public: r.Public, CAPExpires: r.CAPExpires, Metric: r.Metric,
-		Value: cond.value, StartsAt: now, State: StatePending,
+		Value: cond.value, StartsAt: now, State: StatePending, Suspect: cond.suspect,
 	}}
 	l.setGrade(cond.grade)
 	c.describeSubject(&l.Alert, cond)

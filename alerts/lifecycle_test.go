@@ -683,3 +683,35 @@ func TestDefaultRulesAreTheExample(t *testing.T) {
 		t.Errorf("deploy/rules/rules.example.yaml differs from alerts/rules.default.yaml: copy one over the other")
 	}
 }
+
+// An alert raised by a suspect reading is marked suspect; a plausible reading that keeps it
+// clears the mark, said as an update.
+func TestSuspectAlert(t *testing.T) {
+	h := newHarness(t, rules(`kind: alarm_levels
+metric: water_level
+levels:
+  i: {severity: medium, risk_level: 1}
+  ii: {severity: high, risk_level: 2}
+  iii: {severity: critical, risk_level: 3}`)+testRoute)
+	h.c.observe([]ingest.Reading{{Time: h.now, Received: h.now, Sensor: "gauge-a", Metric: "water_level", Value: 82.5, Quality: ingest.QualitySuspect}}, h.now)
+	h.expect("a suspect reading over II", "firing r0 gauge-a high L2", "notify firing gauge-a [flood_control ioc]")
+	a := h.c.alerts[fingerprint("r0", SourceSensor, "gauge-a")]
+	if !a.Suspect {
+		t.Fatal("the alert of a suspect reading is not marked suspect")
+	}
+	h.advance(time.Minute)
+	h.c.observe([]ingest.Reading{{Time: h.now, Received: h.now, Sensor: "gauge-a", Metric: "water_level", Value: 82.6, Quality: ingest.QualitySuspect}}, h.now)
+	h.expect("another suspect reading")
+	h.advance(time.Minute)
+	h.c.observe([]ingest.Reading{{Time: h.now, Received: h.now, Sensor: "gauge-a", Metric: "water_level", Value: 82.7, Quality: ingest.QualityGood}}, h.now)
+	h.expect("a plausible reading", "updated r0 gauge-a high L2", "notify updated gauge-a [flood_control ioc]")
+	if a.Suspect {
+		t.Error("still suspect after a plausible reading")
+	}
+	h.advance(time.Minute)
+	h.c.observe([]ingest.Reading{{Time: h.now, Received: h.now, Sensor: "gauge-a", Metric: "water_level", Value: 82.8, Quality: ingest.QualitySuspect}}, h.now)
+	h.expect("a suspect reading of a confirmed alert")
+	if a.Suspect {
+		t.Error("a confirmed alert turned suspect again")
+	}
+}

@@ -83,6 +83,9 @@ type Sensor struct {
 	// Tidal marks a gauge on a tidal river (the Mekong delta): its level swings with the tide
 	// twice a day, and rate rules look past the tide there (their `tidal` setting).
 	Tidal bool `yaml:"tidal"`
+	// Neighbors are the gauges upstream and downstream on the same river: a rise here that
+	// none of them shows is suspect (plausibility).
+	Neighbors []string `yaml:"neighbors"`
 }
 
 // Metric is one quantity a sensor reports.
@@ -167,9 +170,6 @@ func ParseCatalog(data []byte, profiles map[string]config.Profile) (*Catalog, er
 	if probs := config.DecodeStrict(data, c); len(probs) > 0 {
 		return nil, probs
 	}
-	if probs := c.validate(profiles); len(probs) > 0 {
-		return nil, probs
-	}
 	c.byID = make(map[string]*Sensor, len(c.Sensors))
 	for i := range c.Sensors {
 		c.byID[c.Sensors[i].ID] = &c.Sensors[i]
@@ -177,6 +177,9 @@ func ParseCatalog(data []byte, profiles map[string]config.Profile) (*Catalog, er
 	c.byDistrict = make(map[string]*District, len(c.Districts))
 	for i := range c.Districts {
 		c.byDistrict[c.Districts[i].Name] = &c.Districts[i]
+	}
+	if probs := c.validate(profiles); len(probs) > 0 { // after the indexes: neighbours are looked up
+		return nil, probs
 	}
 	return c, nil
 }
@@ -237,6 +240,19 @@ func (c *Catalog) validate(profiles map[string]config.Profile) config.Problems {
 		}
 		if s.Interval < 0 {
 			add(path+".interval", "negative")
+		}
+	}
+	for i := range c.Sensors {
+		s := &c.Sensors[i]
+		for k, n := range s.Neighbors {
+			switch nb := c.byID[n]; {
+			case nb == nil:
+				add(fmt.Sprintf("sensors[%d].neighbors[%d]", i, k), "no sensor %q in the catalog", n)
+			case n == s.ID:
+				add(fmt.Sprintf("sensors[%d].neighbors[%d]", i, k), "a gauge is not its own neighbour")
+			case nb.metric("water_level") == nil || s.metric("water_level") == nil:
+				add(fmt.Sprintf("sensors[%d].neighbors[%d]", i, k), "neighbours are gauges of the same river: both need water_level")
+			}
 		}
 	}
 	seen := map[string]int{}

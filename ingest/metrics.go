@@ -11,6 +11,7 @@ type metrics struct {
 	connLost    prometheus.Counter
 	connects    *prometheus.CounterVec
 	unacked     prometheus.Counter
+	suspect     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -33,6 +34,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		connects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ioc_mqtt_connects_total", Help: "Connection attempts to the broker, by result (ok, error); reconnects included.",
 		}, []string{"result"}),
+		suspect: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ioc_ingest_suspect_readings_total", Help: "Readings stored marked suspect (possible but implausible for their station), by why: step, history, neighbors.",
+		}, []string{"why"}),
 		unacked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ioc_mqtt_messages_left_unacknowledged_total", Help: "Messages left unacknowledged at shutdown; the broker redelivers them.",
 		}),
@@ -44,7 +48,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.readings.WithLabelValues("dead_letter")
 	m.connects.WithLabelValues("ok")
 	m.connects.WithLabelValues("error")
-	reg.MustRegister(m.messages, m.readings, m.deadLetters, m.connected, m.connLost, m.connects, m.unacked)
+	for _, why := range []string{SuspectStep, SuspectHistory, SuspectNeighbors} {
+		m.suspect.WithLabelValues(why)
+	}
+	reg.MustRegister(m.messages, m.readings, m.deadLetters, m.connected, m.connLost, m.connects, m.unacked, m.suspect)
 	return m
 }
 

@@ -49,6 +49,9 @@ type Pipeline struct {
 	Checks                 []Check
 	// EventTimes bounds the times of camera events (NVR messages).
 	EventTimes TimeWindow
+	// Plausibility, when set, marks suspect the readings that passed the checks but are
+	// implausible for their station.
+	Plausibility *Plausibility
 }
 
 // NewPipeline is ingest's pipeline as ic configures it: its payload limits, and the checks of
@@ -60,6 +63,7 @@ func NewPipeline(ic config.Ingest, norm *Normalizer) Pipeline {
 		DeadLetterPayloadBytes: ic.DeadLetterPayloadBytes,
 		Checks:                 []Check{FiniteValue{}, window, norm},
 		EventTimes:             window,
+		Plausibility:           NewPlausibility(norm.Catalog),
 	}
 }
 
@@ -111,6 +115,9 @@ func (p *Pipeline) Process(topic string, payload []byte, dec Decoder, now time.T
 		r.Received, r.Topic = now, topic
 		if r.Quality == "" {
 			r.Quality = QualityGood
+		}
+		if p.Plausibility != nil {
+			p.Plausibility.Judge(&r)
 		}
 		d.Readings = append(d.Readings, r)
 	}

@@ -75,6 +75,7 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, norm *Normalizer, sink Sink
 		m:        newMetrics(reg),
 		now:      time.Now,
 	}
+	s.pipeline.Plausibility.OnSuspect = func(why string) { s.m.suspect.WithLabelValues(why).Inc() }
 	opts, tlsFiles, err := ClientOptions(mc, mc.ClientID)
 	if err != nil {
 		return nil, err

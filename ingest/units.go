@@ -83,6 +83,9 @@ type MetricDef struct {
 	Text bool
 	// Link marks a radio link-quality metric that any sensor may report, listed or not.
 	Link bool
+	// MaxStep is the largest change per minute a station can plausibly see; a faster one
+	// marks the reading suspect (0: not checked).
+	MaxStep float64
 }
 
 // Metrics are the known metrics. Ranges are physical bounds with room to spare, from the
@@ -92,7 +95,7 @@ var Metrics = map[string]MetricDef{}
 func init() {
 	for _, m := range []MetricDef{
 		// river gauges: level above the national datum; highland stations sit over 1,000 m
-		{Name: "water_level", Unit: "m", Min: -20, Max: 3000},
+		{Name: "water_level", Unit: "m", Min: -20, Max: 3000, MaxStep: 0.5},
 		{Name: "discharge", Unit: "m³/s", Min: 0, Max: 200000},
 		// rain: a reading is the rain of its interval (the world's 24 h record is 1,825 mm)
 		{Name: "rainfall", Unit: "mm", Min: 0, Max: 2000},
@@ -106,24 +109,24 @@ func init() {
 		{Name: "avg_speed", Unit: "km/h", Min: 0, Max: 250},
 		{Name: "occupancy", Unit: "%", Min: 0, Max: 100},
 		// water quality (QCVN 01-1:2018/BYT names these for drinking water)
-		{Name: "ph", Unit: "pH", Min: 0, Max: 14},
+		{Name: "ph", Unit: "pH", Min: 0, Max: 14, MaxStep: 1},
 		{Name: "turbidity", Unit: "NTU", Min: 0, Max: 10000},
 		{Name: "free_chlorine", Unit: "mg/L", Min: 0, Max: 100},
 		{Name: "conductivity", Unit: "µS/cm", Min: 0, Max: 200000},
-		{Name: "temperature", Unit: "°C", Min: -10, Max: 100},
+		{Name: "temperature", Unit: "°C", Min: -10, Max: 100, MaxStep: 3},
 		{Name: "cod", Unit: "mg/L", Min: 0, Max: 100000},
 		{Name: "bod5", Unit: "mg/L", Min: 0, Max: 100000},
 		{Name: "tss", Unit: "mg/L", Min: 0, Max: 100000},
 		{Name: "nh4", Unit: "mg/L", Min: 0, Max: 10000},
 		{Name: "do", Unit: "mg/L", Min: 0, Max: 50},
 		// salinity stations (sea water is about 35 ‰)
-		{Name: "salinity", Unit: "‰", Min: 0, Max: 60},
+		{Name: "salinity", Unit: "‰", Min: 0, Max: 60, MaxStep: 3},
 		// weather (Fansipan's summit station sits near 700 hPa)
-		{Name: "air_temperature", Unit: "°C", Min: -40, Max: 65},
+		{Name: "air_temperature", Unit: "°C", Min: -40, Max: 65, MaxStep: 3},
 		{Name: "humidity", Unit: "%", Min: 0, Max: 100},
 		{Name: "wind_speed", Unit: "m/s", Min: 0, Max: 120},
 		{Name: "wind_gust", Unit: "m/s", Min: 0, Max: 150},
-		{Name: "pressure", Unit: "hPa", Min: 500, Max: 1100},
+		{Name: "pressure", Unit: "hPa", Min: 500, Max: 1100, MaxStep: 5},
 		// fire alarm panels: states, 0 or 1
 		{Name: "alarm", Unit: "/", Min: 0, Max: 1},
 		{Name: "fault", Unit: "/", Min: 0, Max: 1},
