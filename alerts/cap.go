@@ -305,6 +305,10 @@ const CAPFeedPath = "/cap/feed.atom"
 func atomTime(t time.Time) string { return t.In(Local).Format(time.RFC3339) }
 
 // buildAtom makes the feed of msgs (newest first), each entry linking base+CAPPath.
+// statusMark prefixes the feed's titles of messages that are not real warnings, for readers
+// that show the title alone.
+var statusMark = map[string]string{"Exercise": "[DIỄN TẬP / EXERCISE] ", "Test": "[THỬ NGHIỆM / TEST] "}
+
 func buildAtom(cfg config.CAP, base string, msgs []*capEntry, now time.Time) ([]byte, error) {
 	f := atomFeed{
 		ID:      "urn:haidang-ioc:cap:" + url.PathEscape(cfg.Sender),
@@ -320,7 +324,7 @@ func buildAtom(cfg config.CAP, base string, msgs []*capEntry, now time.Time) ([]
 		info := e.msg.Info[0]
 		f.Entries = append(f.Entries, atomEntry{
 			ID:       "urn:haidang-ioc:cap:" + url.PathEscape(e.msg.Identifier),
-			Title:    info.Headline,
+			Title:    statusMark[e.msg.Status] + info.Headline,
 			Updated:  atomTime(e.sent),
 			Summary:  info.Description,
 			Category: atomCategory{Term: info.Category[0]},

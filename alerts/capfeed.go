@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/haidang-ioc/ioc/analytics"
@@ -20,9 +21,11 @@ import (
 // CAPRecord is one published CAP message as stored.
 type CAPRecord = analytics.CAPMessage
 
-// CAPStore keeps the published messages (ClickHouseStore in production).
+// CAPStore keeps the published messages and the drafts (ClickHouseStore in production).
 type CAPStore interface {
 	AppendCAP(ctx context.Context, recs []CAPRecord) error
+	PutCAPDrafts(ctx context.Context, drafts []CAPDraftRecord) error
+	PendingCAPDrafts(ctx context.Context) ([]CAPDraftRecord, error)
 	// CAPMessages returns the messages sent since, and every message of alerts not yet
 	// cancelled, oldest first within each alert.
 	CAPMessages(ctx context.Context, since time.Time) ([]CAPRecord, error)
@@ -45,28 +48,36 @@ const maxFeedEntries = 500
 
 // CAPFeed publishes public warnings: it hears the engine's notifications (it is a Notifier)
 // and, for the alerts of rules marked public, makes one CAP 1.2 message per change: Alert when
-// one fires, Update when its severity or level changes, Cancel when it ends. Messages are kept
-// in ClickHouse (cap_messages), so that the feed and every message's references survive a
-// restart, and served as an Atom feed and one document each.
+// one fires, Update when its severity or level changes, Cancel when it ends. A message that
+// must be released by people (every Actual one, every one of a suspect alert: needsApproval)
+// waits as a draft until enough of them approve it; a Cancel of a published warning goes out
+// at once. Messages and drafts are kept in ClickHouse (cap_messages, cap_drafts), so that the
+// feed, every message's references and the drafts survive a restart; the feed is served as
+// Atom and one document per message.
 type CAPFeed struct {
-	cfg   config.CAP
-	store CAPStore
-	out   *outbox.Outbox[CAPRecord]
-	m     *metrics
-	log   *slog.Logger
-	now   func() time.Time
+	cfg     config.CAP
+	store   CAPStore
+	out     *outbox.Outbox[CAPRecord]
+	drafted *outbox.Outbox[CAPDraftRecord]
+	m       *metrics
+	log     *slog.Logger
+	now     func() time.Time
 
 	mu      sync.Mutex
 	sensors *ingest.Catalog
 	byAlert map[string][]*capEntry // oldest first
 	byID    map[string]*capEntry
+	drafts  map[string]*CAPDraft // pending, by alert
+
+	lastVersion atomic.Uint64 // of the drafts' records (nextVersion)
 }
 
 // NewCAPFeed builds the feed of engine e's public alerts; sensors gives districts' areas.
 func NewCAPFeed(cfg config.CAP, e *Engine, store CAPStore, sensors *ingest.Catalog, log *slog.Logger) *CAPFeed {
 	f := &CAPFeed{cfg: cfg, store: store, m: e.m, log: log, now: time.Now, sensors: sensors,
-		byAlert: map[string][]*capEntry{}, byID: map[string]*capEntry{}}
+		byAlert: map[string][]*capEntry{}, byID: map[string]*capEntry{}, drafts: map[string]*CAPDraft{}}
 	f.out = outbox.New("cap_messages", 10_000, store.AppendCAP, e.m.outbox("cap_messages"), log)
+	f.drafted = outbox.New("cap_drafts", 10_000, store.PutCAPDrafts, e.m.outbox("cap_drafts"), log)
 	for _, t := range []string{CAPAlert, CAPUpdate, CAPCancel} {
 		e.m.capMessages.WithLabelValues(t)
 	}
@@ -84,11 +95,15 @@ func (f *CAPFeed) SetCatalog(sensors *ingest.Catalog) {
 // ones to the store until ctx ends.
 func (f *CAPFeed) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // owned here: Run waits for it below
-		defer wg.Done()
-		f.out.Run(ctx, 5*time.Second)
-	}()
+	for _, o := range []interface {
+		Run(context.Context, time.Duration)
+	}{f.out, f.drafted} {
+		wg.Add(1)
+		go func() { // owned here: Run waits for it below
+			defer wg.Done()
+			o.Run(ctx, 5*time.Second)
+		}()
+	}
 	bo := backoff.Backoff{Initial: time.Second, Max: 30 * time.Second}
 	for {
 		err := f.load(ctx)
@@ -118,8 +133,24 @@ func (f *CAPFeed) load(ctx context.Context) error {
 		}
 		loaded[r.AlertID] = append(loaded[r.AlertID], &capEntry{sent: r.Sent, msg: m, doc: r.XML})
 	}
+	pending, err := f.store.PendingCAPDrafts(ctx)
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for _, r := range pending {
+		if f.drafts[r.AlertID] != nil {
+			continue // drafted again while loading: newer
+		}
+		d, err := draftFromRecord(r)
+		if err != nil {
+			f.log.Error("stored CAP draft unreadable; left out", "err", err)
+			continue
+		}
+		f.drafts[r.AlertID] = d
+	}
+	f.m.capDrafts.Set(float64(len(f.drafts)))
 	for id, es := range loaded {
 		// messages published while loading are newer than the stored ones
 		known := f.byAlert[id]
@@ -129,7 +160,7 @@ func (f *CAPFeed) load(ctx context.Context) error {
 			f.byID[e.msg.Identifier] = e
 		}
 	}
-	f.log.Info("CAP feed loaded", "messages", len(recs), "alerts", len(loaded))
+	f.log.Info("CAP feed loaded", "messages", len(recs), "alerts", len(loaded), "drafts", len(pending))
 	return nil
 }
 
@@ -154,6 +185,7 @@ func (f *CAPFeed) Notify(n Notification) {
 		}
 	case EventResolved:
 		if len(prev) == 0 {
+			f.dropDraft(a.ID, "the alert ended before it was released")
 			return // nothing was published, nothing to cancel
 		}
 		typ = CAPCancel
@@ -174,11 +206,21 @@ func (f *CAPFeed) Notify(n Notification) {
 		f.log.Error("CAP message not made", "alert", a.ID, "err", err)
 		return
 	}
-	e := &capEntry{sent: n.Event.Time, msg: msg, doc: doc}
-	f.byAlert[a.ID] = append(prev, e)
+	if typ != CAPCancel && f.needsApproval(a) {
+		f.draft(a, msg, doc, n.Event.Time)
+		return
+	}
+	f.dropDraft(a.ID, "a newer message of the alert went out without approval")
+	f.release(a.ID, a.Seq, msg, doc, n.Event.Time)
+}
+
+// release publishes a message: on the feed, and stored. Called with f.mu held.
+func (f *CAPFeed) release(alertID string, seq uint32, msg *CAPMessage, doc []byte, sent time.Time) {
+	e := &capEntry{sent: sent, msg: msg, doc: doc}
+	f.byAlert[alertID] = append(f.byAlert[alertID], e)
 	f.byID[msg.Identifier] = e
-	f.out.Add(CAPRecord{Sent: e.sent, Identifier: msg.Identifier, AlertID: a.ID, Seq: a.Seq, MsgType: typ, XML: doc})
-	f.m.capMessages.WithLabelValues(typ).Inc()
+	f.out.Add(CAPRecord{Sent: e.sent, Identifier: msg.Identifier, AlertID: alertID, Seq: seq, MsgType: msg.MsgType, XML: doc})
+	f.m.capMessages.WithLabelValues(msg.MsgType).Inc()
 	f.prune()
 }
 

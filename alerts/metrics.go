@@ -22,6 +22,7 @@ type metrics struct {
 	notifyDropped *prometheus.CounterVec
 	notifySeconds *prometheus.HistogramVec
 	capMessages   *prometheus.CounterVec
+	capDrafts     prometheus.Gauge
 }
 
 // outbox returns the metrics of the outbox of table.
@@ -58,6 +59,8 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) *metrics {
 			Help: "Notifications dropped because a receiver's queue was full."}, []string{"receiver"}),
 		notifySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ioc_alert_notify_seconds",
 			Help: "Time of one delivery attempt.", Buckets: prometheus.DefBuckets}, []string{"receiver"}),
+		capDrafts: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ioc_cap_drafts_pending",
+			Help: "Public warnings waiting for people to approve them."}),
 		capMessages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ioc_cap_messages_total",
 			Help: "Public warnings published on the CAP feed, by message type (Alert, Update, Cancel)."}, []string{"msg_type"}),
 	}
@@ -65,6 +68,6 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) *metrics {
 		m.events.WithLabelValues(string(k))
 	}
 	reg.MustRegister(m.events, m.active, m.unevaluable, m.queue, m.evalSeconds, m.outboxRows, m.outboxDropped,
-		m.outboxWritten, m.storeErrors, m.notifications, m.notifyQueue, m.notifyDropped, m.notifySeconds, m.capMessages)
+		m.outboxWritten, m.storeErrors, m.notifications, m.notifyQueue, m.notifyDropped, m.notifySeconds, m.capMessages, m.capDrafts)
 	return m
 }

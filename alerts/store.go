@@ -152,6 +152,16 @@ func (s *ClickHouseStore) CAPMessages(ctx context.Context, since time.Time) ([]C
 	return s.tables().CAPMessages(ctx, since)
 }
 
+// PutCAPDrafts stores new versions of public warnings waiting for approval.
+func (s *ClickHouseStore) PutCAPDrafts(ctx context.Context, drafts []CAPDraftRecord) error {
+	return s.tables().PutCAPDrafts(ctx, drafts)
+}
+
+// PendingCAPDrafts returns the drafts still waiting for approval.
+func (s *ClickHouseStore) PendingCAPDrafts(ctx context.Context) ([]CAPDraftRecord, error) {
+	return s.tables().PendingCAPDrafts(ctx)
+}
+
 // CAPDocument returns the stored document of one message; ErrNotFound when there is none.
 func (s *ClickHouseStore) CAPDocument(ctx context.Context, identifier string) ([]byte, error) {
 	doc, err := s.tables().CAPDocument(ctx, identifier)

@@ -286,3 +286,62 @@ func (s *AlertStore) LastSeen(ctx context.Context, since, until time.Time) (sens
 	}
 	return sensors, cameras, nil
 }
+
+// CAPDraftRow is one version of a public warning waiting for approval (cap_drafts, migration
+// 0012).
+type CAPDraftRow struct {
+	// Version orders the versions of a draft: the latest is the one with the highest. It is
+	// given when the version is made, not when it is stored (an outbox may store an older
+	// version after a newer one).
+	Version             uint64
+	Identifier, AlertID string
+	Seq                 uint32
+	MsgType, State      string
+	Created             time.Time
+	RiskLevel           uint8
+	Suspect             bool
+	Needed              uint8
+	// Approvals are "<actor>\t<name>\t<RFC 3339 time>".
+	Approvals         []string
+	DecidedBy, Reason string
+	XML               []byte
+}
+
+// PutCAPDrafts stores new versions of drafts in one insert.
+func (s *AlertStore) PutCAPDrafts(ctx context.Context, drafts []CAPDraftRow) error {
+	return InsertRows(ctx, s.Conn, s.Timeout, "cap drafts", "INSERT INTO cap_drafts (identifier, version, alert_id, seq, msg_type, state, created, risk_level, suspect, needed, approvals, decided_by, reason, xml)",
+		len(drafts), func(i int) ([]any, error) {
+			d := &drafts[i]
+			var suspect uint8
+			if d.Suspect {
+				suspect = 1
+			}
+			return []any{d.Identifier, d.Version, d.AlertID, d.Seq, d.MsgType, d.State, d.Created.UTC(), d.RiskLevel, suspect, d.Needed,
+				d.Approvals, d.DecidedBy, d.Reason, string(d.XML)}, nil
+		})
+}
+
+// PendingCAPDrafts returns the drafts still waiting, oldest first.
+func (s *AlertStore) PendingCAPDrafts(ctx context.Context) ([]CAPDraftRow, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, `SELECT identifier, alert_id, seq, msg_type, state, created, risk_level, suspect, needed, approvals, decided_by, reason, xml
+FROM cap_drafts FINAL WHERE state = 'pending' ORDER BY created, identifier`)
+	if err != nil {
+		return nil, fmt.Errorf("cap drafts: %w", err)
+	}
+	defer rows.Close()
+	var out []CAPDraftRow
+	for rows.Next() {
+		var d CAPDraftRow
+		var suspect uint8
+		var doc string
+		if err := rows.Scan(&d.Identifier, &d.AlertID, &d.Seq, &d.MsgType, &d.State, &d.Created, &d.RiskLevel, &suspect, &d.Needed,
+			&d.Approvals, &d.DecidedBy, &d.Reason, &doc); err != nil {
+			return nil, fmt.Errorf("cap drafts: scan: %w", err)
+		}
+		d.Suspect, d.XML, d.Created = suspect == 1, []byte(doc), d.Created.UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

@@ -36,6 +36,9 @@ func (s *Server) table() []route {
 		{method: "POST", path: "/alerts/:id/resolve", id: "resolveAlert", tag: "alerts", perm: auth.ActOnAlerts, body: ResolveBody{}, resp: alerts.Alert{}, audit: "alert.resolve", summary: "Resolve by hand / Đóng cảnh báo", h: s.resolveAlert},
 
 		{method: "GET", path: "/silences", id: "listSilences", tag: "alerts", perm: auth.Read, query: paged(), resp: Page[alerts.Silence]{}, summary: "Silences in force or to come / Lệnh tạm im lặng", h: s.listSilences},
+		{method: "GET", path: "/cap/drafts", id: "listWarningDrafts", tag: "alerts", perm: auth.ApproveWarnings, resp: []alerts.CAPDraft{}, summary: "Public warnings waiting for approval / Bản tin cảnh báo chờ duyệt", h: s.listWarningDrafts},
+		{method: "POST", path: "/alerts/:id/cap/approve", id: "approveWarning", tag: "alerts", perm: auth.ApproveWarnings, body: WarningDecision{}, resp: ApproveAnswer{}, audit: "cap.approve", summary: "Approve the public warning (released once enough people did) / Duyệt bản tin cảnh báo", h: s.approveWarning},
+		{method: "POST", path: "/alerts/:id/cap/reject", id: "rejectWarning", tag: "alerts", perm: auth.ApproveWarnings, body: WarningDecision{}, audit: "cap.reject", summary: "Reject the public warning / Không phát bản tin", h: s.rejectWarning},
 		{method: "POST", path: "/silences", id: "createSilence", tag: "alerts", perm: auth.Silence, body: SilenceBody{}, resp: alerts.Silence{}, audit: "silence.create", summary: "Create a silence / Tạo lệnh im lặng", h: s.createSilence},
 		{method: "DELETE", path: "/silences/:id", id: "expireSilence", tag: "alerts", perm: auth.Silence, audit: "silence.expire", summary: "End a silence now / Kết thúc lệnh im lặng", h: s.expireSilence},
 		{method: "GET", path: "/rules", id: "listRules", tag: "alerts", perm: auth.Read, query: paged(), resp: Page[RuleInfo]{}, summary: "Alert rules in force / Luật cảnh báo", h: s.listRules},

@@ -89,6 +89,8 @@ func (s *Server) listAlerts(c *fiber.Ctx, p *auth.Principal) error {
 type AlertDetail struct {
 	Alert  alerts.Alert   `json:"alert"`
 	Events []alerts.Event `json:"events"`
+	// CAPDraft is the alert's public warning waiting for approval, if any.
+	CAPDraft *alerts.CAPDraft `json:"cap_draft,omitempty"`
 }
 
 // findAlert returns the alert id as the caller may see it: live from the engine, or as its
@@ -134,7 +136,13 @@ func (s *Server) getAlert(c *fiber.Ctx, p *auth.Principal) error {
 	if events == nil {
 		events = []alerts.Event{}
 	}
-	return c.JSON(AlertDetail{Alert: *a, Events: events})
+	detail := AlertDetail{Alert: *a, Events: events}
+	if s.src.Warnings != nil {
+		if d, ok := s.src.Warnings.DraftOf(a.ID); ok {
+			detail.CAPDraft = &d
+		}
+	}
+	return c.JSON(detail)
 }
 
 // Bodies of the alert actions.

@@ -37,8 +37,10 @@ type fixture struct {
 	engine *alerts.Engine
 	city   *City
 	audit  *Auditor
-	tokens map[string]string // by key id: admin, operator, analyst, viewer, police, flood
-	alert  alerts.Alert      // a firing river alert routed to flood_control
+	// capFeed is the public warning feed, its drafts waiting for approval.
+	capFeed *alerts.CAPFeed
+	tokens  map[string]string // by key id: admin, operator, analyst, viewer, police, flood
+	alert   alerts.Alert      // a firing river alert routed to flood_control
 }
 
 // newFixture builds the fixture; opts change the server's options (HTTP settings, log,
@@ -69,7 +71,9 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 	store := &alerts.ClickHouseStore{Conn: conn, Timeout: 10 * time.Second}
 	engine := alerts.NewEngine(rf, cat, nil, store, nil, city, alerts.Options{Tick: 50 * time.Millisecond}, prometheus.NewRegistry(), log)
 	audit := NewAuditor(conn, 10*time.Second, nil, log)
-	runs := []func(context.Context) error{engine.Run, h.Run, audit.Run, func(ctx context.Context) error { return city.Run(ctx, 200*time.Millisecond) }}
+	capFeed := alerts.NewCAPFeed(config.Default().Alerts.CAP, engine, store, cat, log)
+	engine.SetNotifier(capFeed)
+	runs := []func(context.Context) error{engine.Run, h.Run, audit.Run, capFeed.Run, func(ctx context.Context) error { return city.Run(ctx, 200*time.Millisecond) }}
 	done := make(chan struct{}, len(runs))
 	for _, run := range runs {
 		go func() { _ = run(ctx); done <- struct{}{} }()
@@ -81,7 +85,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		}
 	})
 
-	f := &fixture{chCfg: chCfg, engine: engine, city: city, audit: audit, tokens: map[string]string{}}
+	f := &fixture{chCfg: chCfg, engine: engine, city: city, audit: audit, capFeed: capFeed, tokens: map[string]string{}}
 	httpCfg := config.Default().HTTP
 	httpCfg.RateLimit = rateLimit
 	for _, k := range []config.APIKey{
@@ -102,7 +106,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		opt(&o)
 	}
 	f.srv = New(o, auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: querier, DeadLetters: querier,
-		Audit: audit, Keys: &analytics.KeyStore{Conn: conn, Timeout: 10 * time.Second},
+		Audit: audit, Keys: &analytics.KeyStore{Conn: conn, Timeout: 10 * time.Second}, Warnings: capFeed, CAP: capFeed,
 		ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
 
 	// A river over báo động II: one alert for flood control.
@@ -206,6 +210,8 @@ func (f *fixture) example(r route) (path, body string) {
 		body = `{"text":"đội cơ động đã tới hiện trường"}`
 	case ResolveBody:
 		body = `{"reason":"nước đã rút"}`
+	case WarningDecision:
+		body = `{"identifier":"ioc.invalid.x.1","reason":"kiểm tra"}`
 	case KeyBody:
 		body = `{"id":"roles-test","name":"Kiểm thử","role":"viewer"}`
 	case SilenceBody:
@@ -219,8 +225,8 @@ func (f *fixture) example(r route) (path, body string) {
 func TestRolesOnEveryRoute(t *testing.T) {
 	f := newFixture(t, 0)
 	perms := map[string][]auth.Permission{
-		"admin":    {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Diagnose, auth.Administer},
-		"operator": {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Diagnose},
+		"admin":    {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Diagnose, auth.ApproveWarnings, auth.Administer},
+		"operator": {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Diagnose, auth.ApproveWarnings},
 		"flood":    {auth.Read, auth.History, auth.ActOnAlerts},
 		"analyst":  {auth.Read, auth.History, auth.Diagnose},
 		"viewer":   {auth.Read},

@@ -106,6 +106,10 @@ func (s *Server) guard(r route) fiber.Handler {
 		}
 		if !p.Can(r.perm) {
 			s.m.denied.Inc()
+			if r.audit != "" && s.src.Audit != nil { // a change refused for the role is kept too
+				s.src.Audit.Record(AuditEntry{Time: time.Now().UTC(), Actor: p.ID, Name: p.Name, Role: string(p.Role), Action: r.audit,
+					Target: c.Params("id"), Detail: "refused: the role lacks " + string(r.perm), Status: fiber.StatusForbidden, Remote: c.IP()})
+			}
 			return errForbidden
 		}
 		c.Locals(principalKey, p)

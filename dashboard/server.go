@@ -68,6 +68,16 @@ type Sources struct {
 	Audit *Auditor
 	// Keys keeps the API keys made, rotated and revoked through the API.
 	Keys KeyStore
+	// Warnings holds the public warnings waiting for a person to release them.
+	Warnings WarningDrafts
+}
+
+// WarningDrafts are the public warnings (CAP) waiting for approval (alerts.CAPFeed).
+type WarningDrafts interface {
+	Drafts() []alerts.CAPDraft
+	DraftOf(alertID string) (alerts.CAPDraft, bool)
+	Approve(ctx context.Context, alertID, identifier, by, name string) (alerts.CAPDraft, bool, error)
+	Reject(ctx context.Context, alertID, identifier, by, reason string) error
 }
 
 // Options configure a server.

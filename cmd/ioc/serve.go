@@ -354,7 +354,7 @@ func (s *server) startDashboard(context.Context) error {
 		Audit: dashboard.NewAuditor(s.conn, cfg.ClickHouse.QueryTimeout, s.reg, log),
 		Keys:  &analytics.KeyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}}
 	if s.engine != nil {
-		src.CAP, src.Alerts = s.capFeed, s.engine
+		src.CAP, src.Alerts, src.Warnings = s.capFeed, s.engine, s.capFeed
 		src.AlertHistory = &alerts.ClickHouseStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
 		src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, s.engine, log) }
 	}

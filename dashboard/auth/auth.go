@@ -55,12 +55,14 @@ const (
 	Administer Permission = "administer"
 	// Diagnose: the data's health, such as the dead letters (rejected payloads).
 	Diagnose Permission = "diagnose"
+	// ApproveWarnings: release (or reject) the public warnings (CAP) waiting for a person.
+	ApproveWarnings Permission = "approve_warnings"
 )
 
 // grants is the role × permission matrix.
 var grants = map[Role][]Permission{
-	Admin:    {Read, History, ActOnAlerts, Silence, Diagnose, Administer},
-	Operator: {Read, History, ActOnAlerts, Silence, Diagnose},
+	Admin:    {Read, History, ActOnAlerts, Silence, Diagnose, ApproveWarnings, Administer},
+	Operator: {Read, History, ActOnAlerts, Silence, Diagnose, ApproveWarnings},
 	Unit:     {Read, History, ActOnAlerts},
 	Analyst:  {Read, History, Diagnose},
 	Viewer:   {Read},

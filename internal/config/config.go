@@ -332,6 +332,13 @@ type CAP struct {
 	CircleKM float64 `yaml:"circle_km"`
 	// Window is how long a message stays in the feed once its alert has ended.
 	Window time.Duration `yaml:"window"`
+	// Approval says which messages wait for a person to release them: actual (every Actual
+	// message; Exercise and Test go out at once, marked) or all. A message of a suspect alert
+	// always waits. A Cancel of a published warning never waits.
+	Approval string `yaml:"approval"`
+	// SecondApproverFromRisk asks a second, different person to approve the messages of
+	// alerts at this disaster risk level or above (QĐ 18/2021: levels 4 and 5); 0 never.
+	SecondApproverFromRisk int `yaml:"second_approver_from_risk"`
 }
 
 // Retry is a bounded retry policy with exponential backoff and jitter.
@@ -681,7 +688,7 @@ func Default() Config {
 				Status:     "Actual",
 				Languages:  []string{"vi", "en"},
 				CircleKM:   5,
-				Window:     24 * time.Hour,
+				Window:     24 * time.Hour, Approval: "actual", SecondApproverFromRisk: 4,
 			},
 		},
 		HTTP: HTTP{Listen: ":8080", RateLimit: 600, RefusedTokenLimit: 20, HSTSMaxAge: 365 * 24 * time.Hour,

@@ -498,6 +498,10 @@ func (c *CAP) validate(p *Problems) {
 		p.Add("alerts.cap.circle_km", "want more than 0 and at most 100, got %g", c.CircleKM)
 	}
 	positive(p, "alerts.cap.window", c.Window)
+	oneOf(p, "alerts.cap.approval", c.Approval, "actual", "all")
+	if c.SecondApproverFromRisk < 0 || c.SecondApproverFromRisk > 5 {
+		p.Add("alerts.cap.second_approver_from_risk", "want a risk level 1 to 5, or 0 for never, got %d", c.SecondApproverFromRisk)
+	}
 }
 
 func (r *Receiver) validate(p *Problems, path string, names map[string]int, i int) {
