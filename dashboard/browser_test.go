@@ -240,6 +240,29 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the engine's alert after the click: %+v", list)
 	}
 
+	// the river alert's public warning waits in its detail; the duty officer approves it there
+	draft, ok := f.capFeed.DraftOf(f.alert.ID)
+	if !ok {
+		t.Fatal("the river alert has no public warning waiting")
+	}
+	riverRow := fmt.Sprintf(`tr[data-alert=%q]`, f.alert.ID)
+	if err := chromedp.Run(ctx,
+		waitFor("the river alert in the list", fmt.Sprintf(`!!document.querySelector(%q)`, riverRow)),
+		chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).click(); true`, riverRow), nil), // the list re-renders with the live feed
+		waitFor("the river alert's warning waiting in its detail", fmt.Sprintf(`document.querySelector('#alert-detail .cap-draft button[data-act="cap/approve"]')?.dataset.id === %q && (document.querySelector('#alert-detail .cap-draft')?.textContent || '').includes('chờ duyệt')`, f.alert.ID)),
+		shoot("warning-draft"),
+		chromedp.Evaluate(`document.querySelector('#alert-detail .cap-draft button[data-act="cap/approve"]').click(); true`, nil),
+		waitFor("the draft gone and the release said", `!document.querySelector('#alert-detail .cap-draft') && (document.querySelector('#alert-detail .notice')?.textContent || '').includes('đã được phát')`),
+	); err != nil {
+		var html string
+		_ = chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector('#alert-detail').innerText`, &html))
+		_, still := f.capFeed.DraftOf(f.alert.ID)
+		t.Fatalf("%v\ndetail: %s\ndraft still waiting: %v", err, html, still)
+	}
+	if feed, _ := f.capFeed.Atom(""); !strings.Contains(string(feed), draft.Identifier) {
+		t.Errorf("the approved warning %s is not on the feed", draft.Identifier)
+	}
+
 	// the banner leaves as soon as its alert is resolved
 	f.observe(t, "lc-hong-laocai", "water_level", 84) // over báo động III (83.5): the river alert turns critical
 	if err := chromedp.Run(ctx,

@@ -33,6 +33,10 @@ const I18N = {
     actorengine: 'hệ thống', deadLetters: 'Dữ liệu bị từ chối', dlReason: 'Lý do', dlHour: '1 giờ', dlDay: '24 giờ',
     dlLatest: 'Gần nhất', dlNone: 'Không có dữ liệu bị từ chối trong 24 giờ.', alarmLine: 'BĐ',
     legendDistrict: 'Huyện theo cảnh báo cao nhất',
+    suspect: 'Nghi vấn', suspectHelp: 'Số đo bất thường so với trạm (thay đổi quá nhanh, ngoài khoảng thường gặp hoặc khác trạm lân cận); cần kiểm tra trước khi cảnh báo công chúng.',
+    capDraft: 'Bản tin cảnh báo công chúng chờ duyệt', capApprovals: 'Đã duyệt {n}/{m}', capApprove: 'Duyệt phát', capReject: 'Không phát',
+    capStatusExercise: 'DIỄN TẬP', capStatusTest: 'THỬ NGHIỆM', capStatusActual: 'THẬT', capAskReject: 'Lý do không phát bản tin:',
+    capReleased: 'Bản tin đã được phát lên kênh cảnh báo công chúng.', capSecond: 'Cần thêm một người khác duyệt (rủi ro cấp {r}).',
     roleadmin: 'quản trị', roleoperator: 'trực ban', roleunit: 'đơn vị', roleanalyst: 'phân tích', roleviewer: 'màn hình tường',
     unit_police: 'Công an tỉnh', unit_traffic_police: 'CSGT', unit_fire_police: 'Cảnh sát PCCC & CNCH', unit_flood_control: 'Ban chỉ huy PCTT',
     unit_water_utility: 'Cấp thoát nước', unit_environment: 'Sở TN&MT', unit_ioc: 'Trung tâm IOC',
@@ -71,6 +75,10 @@ const I18N = {
     actorengine: 'system', deadLetters: 'Rejected data', dlReason: 'Reason', dlHour: '1 h', dlDay: '24 h',
     dlLatest: 'Latest', dlNone: 'No data rejected in 24 hours.', alarmLine: 'Alarm',
     legendDistrict: 'Districts by their highest alert',
+    suspect: 'Suspect', suspectHelp: 'A reading implausible for its station (too fast a change, far outside its range, or unlike the gauges nearby); check it before warning the public.',
+    capDraft: 'Public warning waiting for approval', capApprovals: 'Approved {n}/{m}', capApprove: 'Approve and publish', capReject: 'Do not publish',
+    capStatusExercise: 'EXERCISE', capStatusTest: 'TEST', capStatusActual: 'REAL', capAskReject: 'Why is it not published?',
+    capReleased: 'The warning is on the public feed.', capSecond: 'Another person must approve too (risk level {r}).',
     roleadmin: 'administrator', roleoperator: 'duty officer', roleunit: 'unit', roleanalyst: 'analyst', roleviewer: 'wall screen',
     unit_police: 'Provincial police', unit_traffic_police: 'Traffic police', unit_fire_police: 'Fire police', unit_flood_control: 'Flood control',
     unit_water_utility: 'Water utility', unit_environment: 'Environment dept.', unit_ioc: 'IOC',
@@ -473,15 +481,17 @@ function renderAlerts() {
   $('#alerts-count').textContent = t('alertsCount', { n: list.length });
   $('#alerts-table tbody').innerHTML = list.map((a) => `<tr data-alert="${esc(a.id)}" class="${a.id === S.selected ? 'sel' : ''}">
     <td><span class="sev sev-${a.severity}">${t('sev' + a.severity)}</span></td>
-    <td>${esc(text(a.title))}<div class="note">${esc(a.subject_name || a.subject)}</div></td>
+    <td>${esc(text(a.title))}${a.suspect ? ` <span class="suspect" title="${esc(t('suspectHelp'))}">${t('suspect')}</span>` : ''}<div class="note">${esc(a.subject_name || a.subject)}</div></td>
     <td>${esc(a.district)}</td><td class="st-${a.state}">${t('st' + a.state)}${a.assignee ? '<div class="note">→ ' + esc(a.assignee) + '</div>' : ''}</td>
     <td>${fmtTime(a.starts_at)}</td><td>${esc(unitNames(a.units))}</td>
     <td>${canAct() && a.state === 'firing' ? `<button type="button" class="primary" data-act="acknowledge" data-id="${esc(a.id)}">${t('ack')}</button>` : ''}</td></tr>`).join('');
 }
 
-async function act(id, what) {
+async function act(id, what, ident) {
   let body;
   switch (what) {
+    case 'cap/approve': body = { identifier: ident }; break;
+    case 'cap/reject': { const n = prompt(t('capAskReject'), ''); if (!n) return; body = { identifier: ident, reason: n }; break; }
     case 'acknowledge': { const n = prompt(t('askNote'), ''); if (n === null) return; body = { note: n }; break; }
     case 'assign': { const n = prompt(t('askAssignee'), ''); if (!n) return; body = { assignee: n }; break; }
     case 'comments': { const n = prompt(t('askComment'), ''); if (!n) return; body = { text: n }; break; }
@@ -489,6 +499,11 @@ async function act(id, what) {
   }
   try {
     const a = await api('/alerts/' + encodeURIComponent(id) + '/' + what, { method: 'POST', body });
+    if (what.startsWith('cap/')) { // the answer is the draft, not the alert
+      S.notice = a && a.released ? t('capReleased') : '';
+      showDetail(id);
+      return;
+    }
     S.alerts.set(a.id, a); // the hub confirms within a flush; show it at once
     renderAlerts(); updateUnacked();
     if (S.selected === id) showDetail(id);
@@ -505,6 +520,8 @@ async function showDetail(id) {
   let d;
   try { d = await api('/alerts/' + encodeURIComponent(id)); } catch (e) { panel.textContent = e.message; return; }
   const a = d.alert;
+  if (S.noticeFor !== id) S.notice = ''; // a notice belongs to the alert it was given on
+  S.noticeFor = id;
   const buttons = canAct() && a.state !== 'resolved' ? `<div class="actions">
     ${a.state === 'firing' ? `<button type="button" class="primary" data-act="acknowledge" data-id="${esc(id)}">${t('ack')}</button>` : ''}
     <button type="button" data-act="assign" data-id="${esc(id)}">${t('assign')}</button>
@@ -516,9 +533,25 @@ async function showDetail(id) {
     <div class="row"><span>${t('district')}</span><span>${esc(a.district)}</span></div>
     <div class="row"><span>${t('units')}</span><span>${esc(unitNames(a.units))}</span></div>
     <div class="row"><span>${t('since')}</span><span>${fmtTime(a.starts_at)}</span></div>
+    ${a.suspect ? `<p class="suspect-note"><span class="suspect">${t('suspect')}</span> ${esc(t('suspectHelp'))}</p>` : ''}
+    ${d.cap_draft ? capDraft(id, d.cap_draft) : ''}${S.notice ? `<p class="notice">${esc(S.notice)}</p>` : ''}
     ${buttons}<h3>${t('history')}</h3><ul class="history">${d.events.slice().reverse().map((e) =>
       `<li>${fmtTime(e.time)} · <b>${esc(t('ev' + e.kind))}</b> · ${esc(label('actor', e.actor))}${e.reason ? '<div class="note">' + esc(eventReason(e)) + '</div>' : ''}</li>`).join('')}</ul>`;
   renderAlerts();
+}
+
+// capDraft shows an alert's public warning waiting for people to release it, with the buttons
+// for those who may.
+function capDraft(id, d) {
+  const approvals = d.approvals.map((x) => `${esc(x.name || x.by)} (${fmtTime(x.at)})`).join(', ');
+  const buttons = can('approve_warnings') ? `<div class="actions">
+    <button type="button" class="primary" data-act="cap/approve" data-id="${esc(id)}" data-ident="${esc(d.identifier)}">${t('capApprove')}</button>
+    <button type="button" class="danger" data-act="cap/reject" data-id="${esc(id)}" data-ident="${esc(d.identifier)}">${t('capReject')}</button></div>` : '';
+  return `<div class="cap-draft"><h3>${t('capDraft')} <span class="cap-status cap-${esc(d.status)}">${t('capStatus' + d.status)}</span></h3>
+    <p>${esc(d.headline)}</p>
+    ${d.suspect ? `<p><span class="suspect">${t('suspect')}</span></p>` : ''}
+    <div class="row"><span>${t('capApprovals', { n: d.approvals.length, m: d.approvals_needed })}</span><span>${approvals}</span></div>
+    ${d.approvals_needed > 1 ? `<div class="note">${t('capSecond', { r: d.risk_level })}</div>` : ''}${buttons}</div>`;
 }
 
 // ---- camera wall -------------------------------------------------------------------------------
@@ -696,7 +729,7 @@ function showSimulation() {
 
 document.addEventListener('click', (ev) => {
   const b = ev.target.closest('[data-act]');
-  if (b) { ev.stopPropagation(); act(b.dataset.id, b.dataset.act); return; }
+  if (b) { ev.stopPropagation(); act(b.dataset.id, b.dataset.act, b.dataset.ident); return; }
   const row = ev.target.closest('tr[data-alert]');
   if (row) showDetail(row.dataset.alert);
 });
