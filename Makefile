@@ -15,7 +15,7 @@ FUZZTIME ?= 100000x
 export IOC_TEST_CLICKHOUSE_ADDR ?= 127.0.0.1:$(or $(IOC_LOCAL_CLICKHOUSE_PORT),9000)
 export IOC_TEST_MQTT_BROKER ?= tcp://127.0.0.1:$(or $(IOC_LOCAL_MQTT_PORT),1883)
 export IOC_TEST_CLICKHOUSE_SECURE_ADDR ?= 127.0.0.1:$(or $(IOC_LOCAL_CLICKHOUSE_SECURE_PORT),9440)
-export IOC_TEST_CLICKHOUSE_CA ?= $(or $(IOC_LOCAL_DATA),$(CURDIR)/.data/local)/clickhouse/tls/ca.crt
+export IOC_TEST_CLICKHOUSE_CA ?= $(or $(IOC_LOCAL_DATA),$(CURDIR)/.data/local)/tls/ca.crt
 
 .PHONY: demo test build services services-stop lint fuzz bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard clean
 

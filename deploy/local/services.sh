@@ -11,8 +11,15 @@
 #
 # Idempotent: a server that already answers on its port is reused, not started twice.
 # Ports: IOC_LOCAL_CLICKHOUSE_PORT (9000), IOC_LOCAL_CLICKHOUSE_HTTP_PORT (8123),
-# IOC_LOCAL_CLICKHOUSE_SECURE_PORT (9440: the native protocol over TLS, with a certificate of a
-# local CA in <data>/clickhouse/tls/ca.crt), IOC_LOCAL_MQTT_PORT (1883). Data folder: IOC_LOCAL_DATA (<repo>/.data/local).
+# IOC_LOCAL_CLICKHOUSE_SECURE_PORT (9440: the native protocol over TLS), IOC_LOCAL_MQTT_PORT (1883),
+# IOC_LOCAL_MQTT_SECURE_PORT (8883: MQTT over TLS, client certificates required). The secure
+# ports' certificates come from a local CA in <data>/tls (ca.crt; client.crt and client.key are
+# a client certificate for ioc and the tools).
+#
+# Mosquitto runs its dynamic security plugin (device accounts and ACLs, `ioc broker sync`); its
+# admin is "admin" with the password in <data>/mosquitto/admin-password. Anonymous clients are
+# let in on loopback for development (the simulated province, the tests): a province's broker
+# lets none in (docs/SECURITY.md). Data folder: IOC_LOCAL_DATA (<repo>/.data/local).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +31,8 @@ ch_secure_port=${IOC_LOCAL_CLICKHOUSE_SECURE_PORT:-9440}
 mqtt_port=${IOC_LOCAL_MQTT_PORT:-1883}
 ch_dir=$data/clickhouse
 mq_dir=$data/mosquitto
+tls_dir=$data/tls
+mqtt_secure_port=${IOC_LOCAL_MQTT_SECURE_PORT:-8883}
 
 say() { printf 'services: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -75,28 +84,37 @@ wait_for() { # wait_for NAME CHECK_FN SECONDS LOGFILE
   return 1
 }
 
-# make_tls DIR: a local CA (ca.crt) and a certificate for 127.0.0.1 and localhost signed by it
-# (server.crt, server.key), for the secure ports of the local servers; kept once made.
+# make_tls: a local CA (ca.crt) in $tls_dir, a server certificate for 127.0.0.1 and localhost
+# signed by it (server.crt, server.key) for the local servers' secure ports, and a client
+# certificate (client.crt, client.key) for ioc and the tools; kept once made.
 make_tls() {
-  local dir=$1
-  [ -s "$dir/server.crt" ] && [ -s "$dir/ca.crt" ] && return 0
+  local dir=$tls_dir
+  [ -s "$dir/server.crt" ] && [ -s "$dir/client.crt" ] && return 0
   command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=Hải Đăng IOC local services CA" \
+  mkdir -p "$dir"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=Hai Dang IOC local CA" \
     -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-    -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$dir/ext.cnf"
-  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 825 \
-    -extfile "$dir/ext.cnf" -out "$dir/server.crt" 2>/dev/null
-  chmod 600 "$dir/server.key" "$dir/ca.key"
-  rm -f "$dir/server.csr" "$dir/ext.cnf"
+  local name
+  for name in server client; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=ioc-local-$name" \
+      -keyout "$dir/$name.key" -out "$dir/$name.csr" 2>/dev/null
+    if [ "$name" = server ]; then
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$dir/ext.cnf"
+    else
+      printf 'extendedKeyUsage=clientAuth\n' >"$dir/ext.cnf"
+    fi
+    openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 825 \
+      -extfile "$dir/ext.cnf" -out "$dir/$name.crt" 2>/dev/null
+  done
+  chmod 600 "$dir"/*.key
+  rm -f "$dir"/*.csr "$dir/ext.cnf"
 }
 
 start_clickhouse() {
   if ch_answers; then say "ClickHouse already answers on 127.0.0.1:$ch_port: reusing it"; return 0; fi
   port_open "$ch_port" && die "port $ch_port is taken by something that is not ClickHouse"
-  mkdir -p "$ch_dir"/{data,tmp,user_files,format_schemas,log,tls}
-  make_tls "$ch_dir/tls"
+  mkdir -p "$ch_dir"/{data,tmp,user_files,format_schemas,log}
+  make_tls
   # A copy of Debian's config with every path pointed into the repo's data folder, loopback only.
   sed -e "s#<path>/var/lib/clickhouse/</path>#<path>$ch_dir/data/</path>#" \
       -e "s#<tmp_path>.*</tmp_path>#<tmp_path>$ch_dir/tmp/</tmp_path>#" \
@@ -109,8 +127,8 @@ start_clickhouse() {
       -e "s#<tcp_port_secure>.*</tcp_port_secure>##" \
       -e "s#<https_port>.*</https_port>##" \
       -e "s#<tcp_port>\(.*\)</tcp_port>#<tcp_port>\1</tcp_port><tcp_port_secure>$ch_secure_port</tcp_port_secure>#" \
-      -e "s#<certificateFile>/etc/clickhouse-server/server.crt</certificateFile>#<certificateFile>$ch_dir/tls/server.crt</certificateFile>#" \
-      -e "s#<privateKeyFile>/etc/clickhouse-server/server.key</privateKeyFile>#<privateKeyFile>$ch_dir/tls/server.key</privateKeyFile>#" \
+      -e "s#<certificateFile>/etc/clickhouse-server/server.crt</certificateFile>#<certificateFile>$tls_dir/server.crt</certificateFile>#" \
+      -e "s#<privateKeyFile>/etc/clickhouse-server/server.key</privateKeyFile>#<privateKeyFile>$tls_dir/server.key</privateKeyFile>#" \
       -e "/<dhParamsFile>/d" \
       -e "/<interserver_http_port>/d" \
       -e "/<listen_host>::1<\/listen_host>/d" \
@@ -140,10 +158,26 @@ start_mosquitto() {
   # (a graceful stop saves too), and persistent_client_expiration drops the sessions of test
   # servers that never come back before their queues fill the store. docs/OPERATIONS.md says
   # what a production broker needs.
+  make_tls
+  local plugin
+  plugin=$(ls /usr/lib/*/mosquitto_dynamic_security.so 2>/dev/null | head -n 1)
+  [ -n "$plugin" ] || die "Mosquitto's dynamic security plugin is missing (Debian's mosquitto package ships it)"
+  if [ ! -s "$mq_dir/dynsec.json" ]; then
+    (umask 077; openssl rand -hex 16 >"$mq_dir/admin-password")
+    mosquitto_ctrl dynsec init "$mq_dir/dynsec.json" admin "$(cat "$mq_dir/admin-password")" >/dev/null
+  fi
   cat >"$mq_dir/mosquitto.conf" <<CONF
 # Written by deploy/local/services.sh; edits are overwritten at the next start.
+per_listener_settings false
 listener $mqtt_port 127.0.0.1
+listener $mqtt_secure_port 127.0.0.1
+cafile $tls_dir/ca.crt
+certfile $tls_dir/server.crt
+keyfile $tls_dir/server.key
+require_certificate true
 allow_anonymous true
+plugin $plugin
+plugin_opt_config_file $mq_dir/dynsec.json
 user $(id -un)
 persistence true
 persistence_location $mq_dir/data/
@@ -161,6 +195,13 @@ CONF
   say "starting Mosquitto on 127.0.0.1:$mqtt_port (data in $mq_dir)"
   rm -f "$mq_dir/pid"
   mosquitto -c "$mq_dir/mosquitto.conf" -d
+  wait_for "Mosquitto's port" "port_open $mqtt_port" 20 "$mq_dir/mosquitto.log"
+  # Development only: anonymous clients on loopback may do anything (the dev-anonymous group).
+  # Repeated at every start; "already exists" answers are expected.
+  mosquitto_rr -h 127.0.0.1 -p "$mqtt_port" -u admin -P "$(cat "$mq_dir/admin-password")" -W 5 \
+    -t '$CONTROL/dynamic-security/v1' -e '$CONTROL/dynamic-security/v1/response' \
+    -m '{"commands":[{"command":"createRole","rolename":"dev-anonymous","acls":[{"acltype":"publishClientSend","topic":"#","allow":true},{"acltype":"subscribePattern","topic":"#","allow":true},{"acltype":"publishClientReceive","topic":"#","allow":true}]},{"command":"createGroup","groupname":"dev-anonymous","roles":[{"rolename":"dev-anonymous"}]},{"command":"setAnonymousGroup","groupname":"dev-anonymous"}]}' \
+    >/dev/null || die "the dynamic security plugin did not answer (see $mq_dir/mosquitto.log)"
   wait_for Mosquitto mq_answers 20 "$mq_dir/mosquitto.log"
 }
 

@@ -20,7 +20,7 @@ import (
 type Private struct {
 	dir                       string
 	chPort, chHTTP, chSecure  int
-	mqttPort                  int
+	mqttPort, mqttSecure      int
 	script                    string
 	ClickHouseAddr, BrokerURL string
 }
@@ -43,7 +43,7 @@ func StartPrivate(t *testing.T) *Private {
 		dir:    t.TempDir(),
 		script: filepath.Join(filepath.Dir(file), "..", "..", "deploy", "local", "services.sh"),
 	}
-	p.chPort, p.chHTTP, p.chSecure, p.mqttPort = FreePort(t), FreePort(t), FreePort(t), FreePort(t)
+	p.chPort, p.chHTTP, p.chSecure, p.mqttPort, p.mqttSecure = FreePort(t), FreePort(t), FreePort(t), FreePort(t), FreePort(t)
 	p.ClickHouseAddr = fmt.Sprintf("127.0.0.1:%d", p.chPort)
 	p.BrokerURL = fmt.Sprintf("tcp://127.0.0.1:%d", p.mqttPort)
 	p.Start(t, "clickhouse")
@@ -77,6 +77,7 @@ func (p *Private) run(t *testing.T, cmd string) {
 		"IOC_LOCAL_CLICKHOUSE_HTTP_PORT="+strconv.Itoa(p.chHTTP),
 		"IOC_LOCAL_CLICKHOUSE_SECURE_PORT="+strconv.Itoa(p.chSecure),
 		"IOC_LOCAL_MQTT_PORT="+strconv.Itoa(p.mqttPort),
+		"IOC_LOCAL_MQTT_SECURE_PORT="+strconv.Itoa(p.mqttSecure),
 	)
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("services.sh %s: %v\n%s", cmd, err, out)

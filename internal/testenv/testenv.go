@@ -145,7 +145,7 @@ func Secure(t testing.TB, cfg config.ClickHouse) config.ClickHouse {
 	addr, ca := os.Getenv(EnvClickHouseSecure), os.Getenv(EnvClickHouseCA)
 	if addr == "" || ca == "" {
 		t.Fatalf("no secure ClickHouse port for this test: set %s and %s (make test does: deploy/local/services.sh "+
-			"serves TLS on 127.0.0.1:9440 with a certificate of its CA in .data/local/clickhouse/tls/ca.crt; a ClickHouse it "+
+			"serves TLS on 127.0.0.1:9440 with a certificate of its CA in .data/local/tls/ca.crt; a ClickHouse it "+
 			"started before it did so needs `deploy/local/services.sh stop-clickhouse` first)", EnvClickHouseSecure, EnvClickHouseCA)
 	}
 	cfg.Addr, cfg.Secure, cfg.TLS = addr, true, config.TLS{CAFile: ca}
