@@ -3,10 +3,21 @@
 #   make test   start the local servers, lint, and run the whole test suite against them
 SHELL := /bin/bash
 GO ?= go
+# The Go release every target builds, tests and scans with: the go command takes it from the
+# module proxy the first time (about 10 s). Go 1.26.8, the machines' own, has standard library
+# vulnerabilities that `make security` finds (net/http, crypto/x509, crypto/tls); 1.27.3 has
+# their fixes. Plain `go` commands still work on 1.26 (go.mod asks no more).
+export GOTOOLCHAIN ?= go1.27.3
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-TOOLS := $(CURDIR)/.data/tools
+# Tools are built with the toolchain they analyse (a staticcheck built by 1.26 cannot read 1.27).
+TOOLS := $(CURDIR)/.data/tools/$(GOTOOLCHAIN)
 STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK_VERSION := v1.9.0
+# govulncheck reads this snapshot of the Go vulnerability database (golang.org/x/vulndb, from the
+# module proxy: no internet needed), indexed under .data/vulndb by vulndb's own indexdb.
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+VULNDB := $(CURDIR)/.data/vulndb/$(VULNDB_VERSION)
 # A count, not a duration: with -fuzztime 10s Go 1.26 can fail a clean run with "context
 # deadline exceeded" at the deadline (golang/go#75804, fixed in Go 1.27).
 FUZZTIME ?= 100000x
@@ -17,7 +28,7 @@ export IOC_TEST_MQTT_BROKER ?= tcp://127.0.0.1:$(or $(IOC_LOCAL_MQTT_PORT),1883)
 export IOC_TEST_CLICKHOUSE_SECURE_ADDR ?= 127.0.0.1:$(or $(IOC_LOCAL_CLICKHOUSE_SECURE_PORT),9440)
 export IOC_TEST_CLICKHOUSE_CA ?= $(or $(IOC_LOCAL_DATA),$(CURDIR)/.data/local)/tls/ca.crt
 
-.PHONY: demo test build services services-stop lint fuzz bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard clean
+.PHONY: demo test build services services-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ioc ./cmd/ioc
@@ -52,6 +63,23 @@ demo: services build
 test: services lint
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz
+
+# make security: the known vulnerabilities of the code as built (govulncheck, against the pinned
+# database), then the tests of authentication, roles, device accounts and ACLs, TLS, warning
+# approval and webhook signatures.
+SECURITY_TESTS := TestRolesOnEveryRoute|TestUnitSeesOnlyItsAlerts|TestKeyLifecycle|TestExpiredConfigKey|TestWarningApproval|TestRefusedTokensAreThrottled|TestBearerSchemeIsCaseInsensitive|TestSecurityHeaders|TestMetricsGuard|TestJWT|TestAPIKeys|TestGrants|TestPlan|TestSyncAgainstMosquitto|TestMutualTLS|TestExpiredCertificates|TestReload|TestIdentityMismatch|TestSecureLinks|TestWebhookVerifier|TestCAPApproval|TestCAPExerciseAndSuspect|TestPlausib
+security: services $(TOOLS)/govulncheck $(VULNDB)/index/db.json
+	$(TOOLS)/govulncheck -db file://$(VULNDB) ./...
+	$(GO) test -count=1 -run '^($(SECURITY_TESTS))' ./dashboard/... ./ingest/... ./internal/tlsconf/ ./alerts/ ./cmd/ioc/
+
+$(TOOLS)/govulncheck:
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+
+$(VULNDB)/index/db.json:
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION)
+	rm -rf $(VULNDB) && mkdir -p $(dir $(VULNDB))
+	osv=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/data/osv && \
+	  $(TOOLS)/indexdb -vulns "$$osv" -out $(VULNDB)
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
