@@ -88,7 +88,7 @@ func syncBroker(ctx context.Context, cfg config.Config, cat *ingest.Catalog, rot
 	if iocUser == "" {
 		return brokeracl.Report{}, errors.New("mqtt.username is empty: ioc needs an account of its own on a broker with access control")
 	}
-	plan := brokeracl.NewPlan(cat, cfg.Ingest, iocUser, acc.Gateways)
+	plan := brokeracl.NewPlan(cat, cfg.Ingest, iocUser, cfg.MQTT.Password.Value(), acc.Gateways)
 	rep, err := admin.Sync(ctx, plan, rotate)
 	if err != nil {
 		return rep, err
@@ -129,7 +129,8 @@ func writeCredentials(path string, passwords map[string]string) error {
 	return os.Rename(tmp, path)
 }
 
-// logSync runs the broker sync after a catalog reload and logs what it did.
+// logSync runs the broker sync at start or after a catalog reload and logs what it did; a
+// broker that does not answer is logged and ioc goes on (the next reload tries again).
 func logSync(ctx context.Context, cfg config.Config, cat *ingest.Catalog, log *slog.Logger) {
 	rep, err := syncBroker(ctx, cfg, cat, nil, os.Getenv)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -32,41 +31,21 @@ func TestSecureLinks(t *testing.T) {
 	h.cfg.ClickHouse = testenv.Secure(t, h.cfg.ClickHouse)
 	now := time.Now()
 	h.cfg.MQTT = b.Client(t, "ioc", now.Add(-time.Hour), now.Add(time.Hour))
-	h.cfg.MQTT.ClientID, h.cfg.MQTT.Username = "ioc-"+h.prefix, "ioc"
+	h.cfg.MQTT.ClientID, h.cfg.MQTT.Username, h.cfg.MQTT.Password = "ioc-"+h.prefix, "ioc", "ioc-test-password"
+	// serve syncs the broker's accounts at start: ioc's own with its configured password, one
+	// per sensor with a new one each, written to the credentials file
+	t.Setenv("TEST_BROKER_ADMIN", b.AdminPassword)
 	h.cfg.MQTT.Access = config.Access{AdminUsername: b.AdminUsername, AdminPasswordEnv: "TEST_BROKER_ADMIN",
-		CredentialsFile: filepath.Join(t.TempDir(), "mqtt-credentials.yaml")}
+		CredentialsFile: filepath.Join(t.TempDir(), "mqtt-credentials.yaml"), SyncOnReload: true}
 	h.cfg.Ingest.Topics = config.Default().Ingest.Topics
 	h.cfg.Ingest.AcceptUnknownSensors = false
 	if err := h.cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-
 	cat, err := loadCatalog(h.cfg.Ingest, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	getenv := func(k string) string {
-		if k == "TEST_BROKER_ADMIN" {
-			return b.AdminPassword
-		}
-		return ""
-	}
-	rep, err := syncBroker(context.Background(), h.cfg, cat, nil, getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Created != cat.Len()+1 {
-		t.Fatalf("sync created %d accounts, want one per sensor (%d) and ioc's", rep.Created, cat.Len())
-	}
-	if fi, err := os.Stat(h.cfg.MQTT.Access.CredentialsFile); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("credentials file: %v, %v: want mode 0600", fi, err)
-	}
-	raw, _ := os.ReadFile(h.cfg.MQTT.Access.CredentialsFile)
-	var creds map[string]string
-	if err := yaml.Unmarshal(raw, &creds); err != nil || len(creds) != cat.Len()+1 {
-		t.Fatalf("credentials file: %d entries, %v", len(creds), err)
-	}
-	h.cfg.MQTT.Password = config.Secret(creds["ioc"])
 
 	// HTTPS with a certificate of the same CA, a redirect listener and HSTS.
 	web, err := b.CA.Issue("web", []string{"127.0.0.1"}, now.Add(-time.Hour), now.Add(2*time.Hour))
@@ -84,7 +63,16 @@ func TestSecureLinks(t *testing.T) {
 	roots.AddCert(b.CA.Cert)
 	h.web = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	h.start(t)
+	h.start(t) // healthy: ioc's account was made at start with its configured password
+
+	if fi, err := os.Stat(h.cfg.MQTT.Access.CredentialsFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file: %v, %v: want mode 0600", fi, err)
+	}
+	raw, _ := os.ReadFile(h.cfg.MQTT.Access.CredentialsFile)
+	var creds map[string]string
+	if err := yaml.Unmarshal(raw, &creds); err != nil || len(creds) != cat.Len() || creds["ioc"] != "" {
+		t.Fatalf("credentials file: %d entries (want one per sensor, %d, and not ioc's known password), %v", len(creds), cat.Len(), err)
+	}
 
 	// The device's own reading, then the device naming another sensor on its own topic.
 	dev := b.Client(t, "lc-hong-laocai", now.Add(-time.Hour), now.Add(time.Hour))

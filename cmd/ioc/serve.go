@@ -267,6 +267,9 @@ func (s *server) startIngest(ctx context.Context) error {
 			return err
 		}
 	}
+	if cfg.MQTT.Access.SyncOnReload { // the broker's accounts before ioc's own connects
+		logSync(ctx, cfg, cat, log)
+	}
 	norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
 	if s.schemaPending {
 		s.mirrors = append(s.mirrors, func(ctx context.Context) { mirrorSensors(ctx, norm.Catalog()) })

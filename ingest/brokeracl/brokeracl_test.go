@@ -37,7 +37,7 @@ func catalog(t *testing.T, ids ...string) *ingest.Catalog {
 func TestPlan(t *testing.T) {
 	ic := config.Default().Ingest
 	ic.SharedGroup = "ioc"
-	p := NewPlan(catalog(t, "gauge-a"), ic, "ioc", []string{"nvr"})
+	p := NewPlan(catalog(t, "gauge-a"), ic, "ioc", "", []string{"nvr"})
 	roles := map[string][]ACL{}
 	for _, r := range p.Roles {
 		roles[r.Name] = r.ACLs
@@ -95,7 +95,7 @@ func TestSyncAgainstMosquitto(t *testing.T) {
 	}
 	defer admin.Close()
 	ic := config.Default().Ingest
-	rep, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a", "gauge-b"), ic, "ioc", nil), nil)
+	rep, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a", "gauge-b"), ic, "ioc", "", nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestSyncAgainstMosquitto(t *testing.T) {
 		t.Fatalf("first sync: %+v, want 3 accounts created with their passwords", rep)
 	}
 	pw := rep.Passwords
-	again, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a", "gauge-b"), ic, "ioc", nil), nil)
+	again, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a", "gauge-b"), ic, "ioc", "", nil), nil)
 	if err != nil || again.Created+again.Updated+again.Deleted != 0 || again.Unchanged != 3 {
 		t.Fatalf("second sync: %+v, %v: want nothing to change", again, err)
 	}
@@ -169,7 +169,7 @@ func TestSyncAgainstMosquitto(t *testing.T) {
 	}
 
 	// gauge-b leaves the catalog; gauge-a's password is rotated.
-	rep, err = admin.Sync(ctx, NewPlan(catalog(t, "gauge-a"), ic, "ioc", nil), []string{"gauge-a"})
+	rep, err = admin.Sync(ctx, NewPlan(catalog(t, "gauge-a"), ic, "ioc", "", nil), []string{"gauge-a"})
 	if err != nil || rep.Deleted != 1 || rep.Updated != 1 || len(rep.Passwords) != 1 {
 		t.Fatalf("sync after removal and rotation: %+v, %v", rep, err)
 	}
@@ -184,7 +184,7 @@ func TestSyncAgainstMosquitto(t *testing.T) {
 		t.Fatalf("gauge-a's new password: %v", err)
 	}
 	c.Disconnect(100)
-	if _, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a"), ic, "ioc", nil), []string{"nobody"}); err == nil || !strings.Contains(err.Error(), "nobody") {
+	if _, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a"), ic, "ioc", "", nil), []string{"nobody"}); err == nil || !strings.Contains(err.Error(), "nobody") {
 		t.Errorf("rotating an unknown account: %v", err)
 	}
 }

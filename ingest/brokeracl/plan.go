@@ -40,6 +40,9 @@ type Account struct {
 	Username string
 	Text     string // what it is, after Marker
 	Role     string
+	// Password, when known (ioc's own, from its config), is set when the account is made or
+	// rotated, instead of a new random one.
+	Password string
 }
 
 // Plan is the access control the catalog and config call for.
@@ -59,8 +62,8 @@ const (
 func DeviceRole(id string) string { return rolePrefix + "device-" + id }
 
 // NewPlan derives the plan from the catalog's sensors, the ingest topics (which levels name
-// devices), ioc's own username and the gateways' usernames.
-func NewPlan(cat *ingest.Catalog, ic config.Ingest, iocUser string, gateways []string) Plan {
+// devices), ioc's own account (username and, when set, password) and the gateways' usernames.
+func NewPlan(cat *ingest.Catalog, ic config.Ingest, iocUser, iocPassword string, gateways []string) Plan {
 	var p Plan
 	var deviceTopics, otherTopics []config.Topic
 	for _, t := range ic.Topics {
@@ -86,7 +89,7 @@ func NewPlan(cat *ingest.Catalog, ic config.Ingest, iocUser string, gateways []s
 		}
 	}
 	p.Roles = append(p.Roles, Role{Name: ingestRole, ACLs: ingestACLs})
-	p.Accounts = append(p.Accounts, Account{Username: iocUser, Text: "ioc ingest (subscribes only)", Role: ingestRole})
+	p.Accounts = append(p.Accounts, Account{Username: iocUser, Text: "ioc ingest (subscribes only)", Role: ingestRole, Password: iocPassword})
 	if len(gateways) > 0 && len(otherTopics) > 0 {
 		gw := Role{Name: gatewayRole}
 		for _, t := range otherTopics {

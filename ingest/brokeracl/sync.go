@@ -162,8 +162,9 @@ func (a *Admin) state(ctx context.Context) (map[string]brokerClient, map[string]
 	return clients, roles, nil
 }
 
-// Report says what a sync changed. Passwords holds the password of every account it made or
-// rotated (to hand to the device); they are nowhere else.
+// Report says what a sync changed. Passwords holds the new random password of every account it
+// made or rotated (to hand to the device); they are nowhere else. Known passwords (ioc's own)
+// are not repeated there.
 type Report struct {
 	Created, Updated, Deleted, Unchanged int
 	// Foreign are accounts the plan names that exist but were not made by sync: left alone.
@@ -213,8 +214,7 @@ func (a *Admin) Sync(ctx context.Context, plan Plan, rotate []string) (Report, e
 		have, ok := clients[acc.Username]
 		switch {
 		case !ok:
-			pw := token(24)
-			rep.Passwords[acc.Username] = pw
+			pw := acc.password(rep)
 			cmds = append(cmds, command{"command": "createClient", "username": acc.Username, "password": pw,
 				"textname": Marker + acc.Text, "roles": []map[string]any{{"rolename": acc.Role}}})
 			rep.Created++
@@ -235,8 +235,7 @@ func (a *Admin) Sync(ctx context.Context, plan Plan, rotate []string) (Report, e
 			}
 		}
 		if slices.Contains(rotate, acc.Username) {
-			pw := token(24)
-			rep.Passwords[acc.Username] = pw
+			pw := acc.password(rep)
 			cmds = append(cmds, command{"command": "setClientPassword", "username": acc.Username, "password": pw})
 			changed = true
 		}
@@ -277,6 +276,16 @@ func (a *Admin) Sync(ctx context.Context, plan Plan, rotate []string) (Report, e
 		cmds = cmds[n:]
 	}
 	return rep, nil
+}
+
+// password is the account's known password, or a new random one noted in rep (to hand over).
+func (acc Account) password(rep Report) string {
+	if acc.Password != "" {
+		return acc.Password
+	}
+	pw := token(24)
+	rep.Passwords[acc.Username] = pw
+	return pw
 }
 
 func (acl ACL) same(other ACL) bool {
