@@ -187,4 +187,24 @@ func TestSyncAgainstMosquitto(t *testing.T) {
 	if _, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a"), ic, "ioc", "", nil), []string{"nobody"}); err == nil || !strings.Contains(err.Error(), "nobody") {
 		t.Errorf("rotating an unknown account: %v", err)
 	}
+
+	// An expired client certificate is refused before dialling, naming the file; a client
+	// trusting another CA refuses the broker, naming its CA file.
+	expired := b.Client(t, "old-device", now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+	if _, err := connect(expired, "gauge-a", rep.Passwords["gauge-a"]); err == nil || !strings.Contains(err.Error(), "mqtt.tls: cert_file "+expired.TLS.CertFile+`: certificate "old-device" expired at`) {
+		t.Errorf("an expired client certificate: %v", err)
+	}
+	other := testenv.StartSecureBroker(t) // another CA
+	wrongCA := devA
+	wrongCA.TLS.CAFile = other.Dir + "/ca.crt"
+	if _, err := connect(wrongCA, "gauge-a", rep.Passwords["gauge-a"]); err == nil || !strings.Contains(err.Error(), "is not signed by "+wrongCA.TLS.CAFile) {
+		t.Errorf("a broker of another CA: %v", err)
+	}
+	// A client certificate of another CA is refused by the broker.
+	foreign := other.Client(t, "foreign", now.Add(-time.Hour), now.Add(time.Hour))
+	foreign.Broker, foreign.TLS.CAFile = b.URL, devA.TLS.CAFile
+	if c, err := connect(foreign, "gauge-a", rep.Passwords["gauge-a"]); err == nil {
+		c.Disconnect(100)
+		t.Error("the broker took a client certificate of another CA")
+	}
 }
