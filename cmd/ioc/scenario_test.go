@@ -45,6 +45,9 @@ func playScenario(t *testing.T, sc provincesim.Scenario) {
 	h.cfg.Ingest.Topics = nil
 	for _, tp := range def.Ingest.Topics {
 		tp.Pattern = h.prefix + "/" + tp.Pattern
+		if tp.DeviceLevel > 0 {
+			tp.DeviceLevel++ // the prefix is one level more before the device's
+		}
 		h.cfg.Ingest.Topics = append(h.cfg.Ingest.Topics, tp)
 	}
 	h.cfg.Ingest.AcceptUnknownSensors = false
