@@ -104,6 +104,29 @@ func BenchmarkPipelineProcess(b *testing.B) {
 	}
 }
 
+// BenchmarkPipelineProcessTrusted is BenchmarkPipelineProcess with what ioc serve adds by
+// default: the device-identity check of the topic and plausibility.
+func BenchmarkPipelineProcessTrusted(b *testing.B) {
+	p := testPipeline()
+	p.MaxPayloadBytes = 1 << 20
+	cat, err := ParseCatalog([]byte(testCatalog), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Plausibility = NewPlausibility(func() *Catalog { return cat })
+	dec, err := NewDecoder(config.Topic{Pattern: "province/+/+/+", Format: "json", QoS: 1, DeviceLevel: 4}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload := []byte(`{"sensor":"lc-hong-laocai","ts":"2026-08-03T21:15:00+07:00","metric":"water_level","value":81.42,"unit":"m"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := p.Process("province/lao-cai/river_gauge/lc-hong-laocai", payload, dec, now); len(d.Readings) != 1 || d.Readings[0].Quality != QualityGood {
+			b.Fatal("lost or suspect")
+		}
+	}
+}
+
 // On a topic whose level names the device, a reading of another sensor is a dead letter
 // (identity_mismatch) and the device's own readings in the same payload are kept.
 func TestIdentityMismatch(t *testing.T) {
