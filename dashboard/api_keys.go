@@ -170,9 +170,15 @@ func (s *Server) RunKeys(ctx context.Context) error {
 	}
 	t := time.NewTicker(keyRefresh)
 	defer t.Stop()
+	failing := false // said once per outage, not every refresh
 	for {
-		if err := s.loadKeys(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		switch err := s.loadKeys(ctx); {
+		case err != nil && !failing && !errors.Is(err, context.Canceled):
 			s.log.Warn("stored API keys not read; the ones read before stay", "err", err)
+			failing = true
+		case err == nil && failing:
+			s.log.Info("stored API keys read again")
+			failing = false
 		}
 		select {
 		case <-ctx.Done():

@@ -81,15 +81,16 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, norm *Normalizer, sink Sink
 		return nil, err
 	}
 	s.tls = tlsFiles
-	opts.SetCleanSession(false). // the broker keeps unacknowledged messages while we are away
-					SetAutoAckDisabled(true).
-					SetOrderMatters(true). // acknowledgements must go out in the order messages came
-					SetKeepAlive(mc.KeepAlive).
-					SetConnectTimeout(mc.ConnectTimeout).
-					SetAutoReconnect(true).
-					SetMaxReconnectInterval(mc.MaxReconnectInterval).
-					SetOnConnectHandler(s.onConnect).
-					SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+	opts.
+		SetCleanSession(false). // the broker keeps unacknowledged messages while we are away
+		SetAutoAckDisabled(true).
+		SetOrderMatters(true). // acknowledgements must go out in the order messages came
+		SetKeepAlive(mc.KeepAlive).
+		SetConnectTimeout(mc.ConnectTimeout).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(mc.MaxReconnectInterval).
+		SetOnConnectHandler(s.onConnect).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.subscribed.Store(false)
 			s.m.connected.Set(0)
 			s.m.connLost.Inc()
