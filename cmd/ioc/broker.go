@@ -57,7 +57,7 @@ func broker(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	rep, err := syncBroker(ctx, cfg, cat, split(*rotate), os.Getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "ioc broker sync: %v\n", err)
+		fmt.Fprintf(stderr, "ioc %v\n", err) // the errors begin "broker sync:"
 		return exitFailed
 	}
 	fmt.Fprintf(stdout, "broker accounts: %d created, %d updated, %d deleted, %d unchanged", rep.Created, rep.Updated, rep.Deleted, rep.Unchanged)
@@ -77,7 +77,7 @@ func syncBroker(ctx context.Context, cfg config.Config, cat *ingest.Catalog, rot
 	acc := cfg.MQTT.Access
 	pw, err := config.SecretFromEnv(getenv, "mqtt.access.admin_password_env", acc.AdminPasswordEnv)
 	if err != nil {
-		return brokeracl.Report{}, err
+		return brokeracl.Report{}, fmt.Errorf("broker sync: %w", err)
 	}
 	admin, err := brokeracl.Dial(ctx, cfg.MQTT, acc.AdminUsername, pw)
 	if err != nil {
@@ -86,7 +86,7 @@ func syncBroker(ctx context.Context, cfg config.Config, cat *ingest.Catalog, rot
 	defer admin.Close()
 	iocUser := cfg.MQTT.Username
 	if iocUser == "" {
-		return brokeracl.Report{}, errors.New("mqtt.username is empty: ioc needs an account of its own on a broker with access control")
+		return brokeracl.Report{}, errors.New("broker sync: mqtt.username is empty: ioc needs an account of its own on a broker with access control")
 	}
 	plan := brokeracl.NewPlan(cat, cfg.Ingest, iocUser, cfg.MQTT.Password.Value(), acc.Gateways)
 	rep, err := admin.Sync(ctx, plan, rotate)
@@ -95,7 +95,7 @@ func syncBroker(ctx context.Context, cfg config.Config, cat *ingest.Catalog, rot
 	}
 	if len(rep.Passwords) > 0 {
 		if err := writeCredentials(acc.CredentialsFile, rep.Passwords); err != nil {
-			return rep, fmt.Errorf("%w (the accounts exist now: rotate them with --rotate once the file can be written)", err)
+			return rep, fmt.Errorf("broker sync: %w (the accounts exist now: rotate them with --rotate once the file can be written)", err)
 		}
 	}
 	return rep, nil

@@ -145,3 +145,21 @@ func TestTokenEntryPassesCheck(t *testing.T) {
 func indent(s, by string) string {
 	return by + strings.ReplaceAll(s, "\n", "\n"+by)
 }
+
+// ioc broker sync says what it lacks: the admin's name in config, or its password's variable.
+func TestBrokerSyncSaysWhatIsMissing(t *testing.T) {
+	t.Setenv("IOC_INGEST_CATALOG", "../../deploy/catalog/sensors.example.yaml")
+	if code, _, stderr := runIOC("broker", "sync", "--config", "../../deploy/config/ioc.example.yaml"); code != exitUsage || !strings.Contains(stderr, "mqtt.access.admin_username is empty") {
+		t.Errorf("without an admin: exit %d, %q", code, stderr)
+	}
+	t.Setenv("IOC_MQTT_USERNAME", "ioc")
+	t.Setenv("IOC_MQTT_ACCESS_ADMIN_USERNAME", "admin")
+	t.Setenv("IOC_MQTT_ACCESS_ADMIN_PASSWORD_ENV", "HAIDANG_TEST_NO_SUCH_PASSWORD")
+	t.Setenv("IOC_MQTT_ACCESS_CREDENTIALS_FILE", t.TempDir()+"/creds.yaml")
+	if code, _, stderr := runIOC("broker", "sync", "--config", "../../deploy/config/ioc.example.yaml"); code != exitFailed || !strings.Contains(stderr, "ioc broker sync: mqtt.access.admin_password_env: the variable HAIDANG_TEST_NO_SUCH_PASSWORD is unset or empty") {
+		t.Errorf("without the admin's password: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := runIOC("broker"); code != exitUsage {
+		t.Errorf("ioc broker: exit %d, want usage", code)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
@@ -44,7 +45,11 @@ func Dial(ctx context.Context, mc config.MQTT, username, password string) (*Admi
 		SetConnectTimeout(mc.ConnectTimeout)
 	a.client = mqtt.NewClient(opts)
 	if err := a.wait(ctx, a.client.Connect()); err != nil {
-		return nil, fmt.Errorf("broker sync: connect to %s as %s: %w (%s)", mc.Broker, username, err, ingest.ConnectProblem(err))
+		why := ingest.ConnectProblem(err)
+		if errors.Is(err, packets.ErrorRefusedNotAuthorised) || errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword) {
+			why = "the broker refused the admin's credentials: mqtt.access.admin_username and the password in mqtt.access.admin_password_env"
+		}
+		return nil, fmt.Errorf("broker sync: connect to %s as %s: %w (%s)", mc.Broker, username, err, why)
 	}
 	tok := a.client.Subscribe(responseTopic, 1, func(_ mqtt.Client, m mqtt.Message) {
 		select {
