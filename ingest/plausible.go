@@ -62,6 +62,10 @@ type Plausibility struct {
 
 	mu     sync.Mutex
 	series map[seriesKey]*series
+	// related are the sensors with neighbours or named as one, in relatedOf's catalog: only
+	// their water levels keep recent samples.
+	related   map[string]bool
+	relatedOf *Catalog
 }
 
 // NewPlausibility judges readings against the sensors catalog returns (the one in use).
@@ -85,7 +89,7 @@ func (p *Plausibility) Judge(r *Reading) string {
 	}
 	why := p.judge(s, r, def)
 	if why == "" {
-		s.accept(sample{r.Time, r.Value})
+		s.accept(sample{r.Time, r.Value}, r.Metric == "water_level" && p.isRelated(r.Sensor))
 		return ""
 	}
 	if s.confirmedBy(sample{r.Time, r.Value}, def.MaxStep) {
@@ -155,6 +159,26 @@ func (p *Plausibility) neighbors(s *series, r *Reading) string {
 	return SuspectNeighbors
 }
 
+// isRelated reports whether sensor has neighbours or is one (called with p.mu held).
+func (p *Plausibility) isRelated(sensor string) bool {
+	cat := p.catalog()
+	if cat == nil {
+		return false
+	}
+	if cat != p.relatedOf { // a reloaded catalog
+		p.related, p.relatedOf = map[string]bool{}, cat
+		for _, s := range cat.Sensors {
+			if len(s.Neighbors) > 0 {
+				p.related[s.ID] = true
+				for _, n := range s.Neighbors {
+					p.related[n] = true
+				}
+			}
+		}
+	}
+	return p.related[sensor]
+}
+
 // riseTo is how much x is above the lowest plausible sample of the neighborWindow before it,
 // and whether the series reaches that far back.
 func (s *series) riseTo(x sample) (float64, bool) {
@@ -176,22 +200,31 @@ func (s *series) riseTo(x sample) (float64, bool) {
 	return x.v - low, true
 }
 
-func (s *series) accept(x sample) {
+// recentEvery is the least time between two kept recent samples: the neighbours' comparison
+// over an hour needs no more, and a fast sensor's memory stays about 80 samples.
+const recentEvery = time.Minute
+
+// accept makes x the series' last plausible sample; keepRecent also keeps it for the
+// neighbours' comparisons.
+func (s *series) accept(x sample, keepRecent bool) {
 	s.pending = s.pending[:0]
 	if s.n == 0 || x.t.After(s.last.t) {
 		s.last = x
 	}
 	s.n++
 	s.lo, s.hi = math.Min(s.lo, x.v), math.Max(s.hi, x.v)
+	if !keepRecent {
+		return
+	}
+	if n := len(s.recent); n > 0 && x.t.Sub(s.recent[n-1].t) < recentEvery {
+		return
+	}
 	cut := x.t.Add(-neighborWindow - 10*time.Minute)
 	drop := 0
 	for drop < len(s.recent) && s.recent[drop].t.Before(cut) && drop < len(s.recent)-1 {
 		drop++
 	}
 	s.recent = append(s.recent[drop:], x)
-	if len(s.recent) > 512 { // sub-second sensors: keep the memory bounded
-		s.recent = append(s.recent[:0], s.recent[len(s.recent)-256:]...)
-	}
 }
 
 // confirmedBy adds a suspect sample to the run of suspect samples; once confirmAfter of them
@@ -208,7 +241,8 @@ func (s *series) confirmedBy(x sample, maxStep float64) bool {
 	if len(s.pending) < confirmAfter {
 		return false
 	}
+	keepRecent := s.recent != nil
 	*s = series{lo: x.v, hi: x.v}
-	s.accept(x)
+	s.accept(x, keepRecent)
 	return true
 }
