@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -65,14 +66,15 @@ type StreamInfo struct {
 	Metadata bool
 }
 
-// Describe sends DESCRIBE to the camera at rawURL and reports its tracks. A camera without a
-// video track is an error with reason no_video_track, with the info still filled.
-func Describe(ctx context.Context, rawURL string, timeout time.Duration) (StreamInfo, error) {
+// Describe sends DESCRIBE to the camera at rawURL and reports its tracks; tc checks an rtsps://
+// camera's certificate (nil: the system's roots). A camera without a video track is an error
+// with reason no_video_track, with the info still filled.
+func Describe(ctx context.Context, rawURL string, timeout time.Duration, tc *tls.Config) (StreamInfo, error) {
 	info := StreamInfo{URL: RedactURL(rawURL)}
 	fail := func(r Reason, err error) (StreamInfo, error) {
 		return info, &DescribeError{Reason: r, URL: info.URL, Err: scrub(err, rawURL)}
 	}
-	_, desc, closeAll, err := dial(ctx, rawURL, timeout, nil, nil)
+	_, desc, closeAll, err := dial(ctx, rawURL, timeout, nil, nil, tc)
 	if err != nil {
 		var f *failure
 		if errors.As(err, &f) {
@@ -93,11 +95,12 @@ func Describe(ctx context.Context, rawURL string, timeout time.Duration) (Stream
 
 // dial opens an RTSP client on rawURL and describes the stream, for Describe and the camera
 // sessions alike. Errors are failures with their reason; a cancelled ctx is a timeout. The
-// caller closes the client with the returned func. transport nil lets gortsplib choose.
+// caller closes the client with the returned func. transport nil lets gortsplib choose; tc
+// (cloned: gortsplib writes the server name into it) checks an rtsps:// camera.
 // gortsplib's default callbacks for decode errors and lost packets print to the standard
 // logger: decode errors go to onDecodeError (nil ignores them), and loss is measured from
 // sequence numbers instead (videoMeter).
-func dial(ctx context.Context, rawURL string, timeout time.Duration, transport *gortsplib.Transport, onDecodeError func(error)) (*gortsplib.Client, *description.Session, func(), error) {
+func dial(ctx context.Context, rawURL string, timeout time.Duration, transport *gortsplib.Transport, onDecodeError func(error), tc *tls.Config) (*gortsplib.Client, *description.Session, func(), error) {
 	u, err := base.ParseURL(rawURL)
 	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") {
 		return nil, nil, nil, fail(ReasonBadURL, errors.New("want rtsp://[user:password@]host[:port]/path"))
@@ -111,6 +114,9 @@ func dial(ctx context.Context, rawURL string, timeout time.Duration, transport *
 	// configured timeout as the least. (Silent streams are our StallTimeout's to judge.)
 	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, ReadTimeout: timeout + time.Second, WriteTimeout: timeout, Transport: transport,
 		OnDecodeError: onDecodeError, OnPacketsLost: func(uint64) {}}
+	if tc != nil {
+		c.TLSConfig = tc.Clone()
+	}
 	if err := c.Start2(); err != nil {
 		return nil, nil, nil, fail(classify(err), err)
 	}

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"strings"
@@ -13,6 +14,9 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+
+	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/tlsconf"
 )
 
 // An H.264 SPS of a 1920x1080 stream (the one gortsplib's own tests use).
@@ -51,6 +55,12 @@ func (c *camera) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 
 func startCamera(t *testing.T) string {
 	t.Helper()
+	return startCameraTLS(t, nil)
+}
+
+// startCameraTLS starts the camera serving RTSPS with tc (plain RTSP when nil).
+func startCameraTLS(t *testing.T, tc *tls.Config) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +68,7 @@ func startCamera(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	c := &camera{}
-	c.srv = &gortsplib.Server{Handler: c, RTSPAddress: addr}
+	c.srv = &gortsplib.Server{Handler: c, RTSPAddress: addr, TLSConfig: tc}
 	if err := c.srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +95,7 @@ func TestDescribe(t *testing.T) {
 	addr := startCamera(t)
 	ctx := context.Background()
 
-	info, err := Describe(ctx, "rtsp://"+addr+"/cam", 5*time.Second)
+	info, err := Describe(ctx, "rtsp://"+addr+"/cam", 5*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +103,7 @@ func TestDescribe(t *testing.T) {
 		t.Fatalf("info = %+v video %+v", info, info.Video)
 	}
 
-	info, err = Describe(ctx, "rtsp://"+camUser+":"+camPass+"@"+addr+"/private", 5*time.Second)
+	info, err = Describe(ctx, "rtsp://"+camUser+":"+camPass+"@"+addr+"/private", 5*time.Second, nil)
 	if err != nil || info.Video == nil || info.Video.Width != 1920 {
 		t.Fatalf("with credentials: %+v, %v", info, err)
 	}
@@ -128,7 +138,7 @@ func TestDescribeFailuresHaveReasonsAndNoSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.want), func(t *testing.T) {
-			_, err := Describe(context.Background(), tt.url, 500*time.Millisecond)
+			_, err := Describe(context.Background(), tt.url, 500*time.Millisecond, nil)
 			var de *DescribeError
 			if !errors.As(err, &de) || de.Reason != tt.want {
 				t.Fatalf("err = %v, want reason %s", err, tt.want)
@@ -150,5 +160,42 @@ func TestRedactURL(t *testing.T) {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// An rtsps:// camera is described through TLS when its certificate's authority is trusted, and
+// refused, naming the CA file, when it is not.
+func TestDescribeRTSPS(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := tlsconf.NewAuthority("camera CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, _ := ca.WriteCA(dir)
+	leaf, err := ca.Issue("camera", []string{"127.0.0.1"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, _ := leaf.Write(dir, "camera")
+	server, err := tlsconf.Load("camera", config.TLS{CertFile: certFile, KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stc, _ := server.Server()
+	addr := startCameraTLS(t, stc)
+
+	trusting, err := tlsconf.Load("streams.tls", config.TLS{CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := Describe(context.Background(), "rtsps://"+addr+"/cam", 5*time.Second, trusting.Client())
+	if err != nil || info.Video == nil || info.Video.Width != 1920 {
+		t.Fatalf("rtsps with the camera's CA: %+v, %v", info, err)
+	}
+	other, _ := tlsconf.NewAuthority("other", time.Hour)
+	otherFile, _ := other.WriteCA(t.TempDir())
+	stranger, _ := tlsconf.Load("streams.tls", config.TLS{CAFile: otherFile})
+	if _, err := Describe(context.Background(), "rtsps://"+addr+"/cam", 5*time.Second, stranger.Client()); err == nil || !strings.Contains(err.Error(), "is not signed by "+otherFile) {
+		t.Errorf("rtsps with another CA: %v", err)
 	}
 }

@@ -45,7 +45,7 @@ func TestGStreamerRTSPServer(t *testing.T) {
 	}
 	url := "rtsp://" + addr + "/test"
 
-	info, err := streams.Describe(context.Background(), url, 10*time.Second)
+	info, err := streams.Describe(context.Background(), url, 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

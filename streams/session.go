@@ -177,7 +177,7 @@ func (s *session) connect(ctx context.Context) (*gortsplib.Client, *description.
 		t := gortsplib.TransportUDP
 		transport = &t
 	}
-	c, desc, closeAll, err := dial(ctx, s.cam.DialURL(), s.cfg.RequestTimeout, transport, func(error) { s.sup.m.decodeErrors.Inc() })
+	c, desc, closeAll, err := dial(ctx, s.cam.DialURL(), s.cfg.RequestTimeout, transport, func(error) { s.sup.m.decodeErrors.Inc() }, s.sup.tls)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -25,6 +26,8 @@ type Supervisor struct {
 	m              *metrics
 	limits         Limits
 	metadataLimits MetadataLimits
+	// tls checks rtsps:// cameras (streams.tls); nil uses the system's roots.
+	tls *tls.Config
 
 	mu       sync.Mutex
 	latest   map[string]CameraStatus
@@ -46,6 +49,10 @@ func NewSupervisor(cat *CameraCatalog, cfg config.Streams, sink Sink, reg promet
 	s.m = newMetrics(reg, s.countStates)
 	return s
 }
+
+// SetTLS sets what checks rtsps:// cameras' certificates (and the client certificate they may
+// ask for); call it before Run.
+func (s *Supervisor) SetTLS(tc *tls.Config) { s.tls = tc }
 
 // Run watches every camera until ctx ends, and returns once every session has stopped.
 func (s *Supervisor) Run(ctx context.Context) error {

@@ -325,6 +325,14 @@ func (s *server) startStreams(ctx context.Context) error {
 		mirrorCameras(ctx)
 	}
 	sup := streams.NewSupervisor(s.cams, s.cfg.Streams, s.buildPipeline(), s.reg, s.log)
+	if s.cfg.Streams.TLS != (config.TLS{}) { // rtsps:// cameras of a CA of their own
+		files, err := tlsconf.Load("streams.tls", s.cfg.Streams.TLS)
+		if err != nil {
+			return err
+		}
+		sup.SetTLS(files.Client())
+		s.watchTLS(files)
+	}
 	s.produce(func() error { return sup.Run(s.gctx) })
 	if s.cfg.Streams.Catalog != "" { // the demo's simulated cameras have no file to reload
 		s.g.Go(func() error {

@@ -517,8 +517,10 @@ async function showDetail(id) {
   const panel = $('#alert-detail');
   panel.classList.remove('hidden');
   $('#view-alerts .split').classList.add('open');
+  const seq = S.detailSeq = (S.detailSeq || 0) + 1; // a later showDetail wins over a slower earlier one
   let d;
-  try { d = await api('/alerts/' + encodeURIComponent(id)); } catch (e) { panel.textContent = e.message; return; }
+  try { d = await api('/alerts/' + encodeURIComponent(id)); } catch (e) { if (seq === S.detailSeq) panel.textContent = e.message; return; }
+  if (seq !== S.detailSeq) return;
   const a = d.alert;
   if (S.noticeFor !== id) S.notice = ''; // a notice belongs to the alert it was given on
   S.noticeFor = id;

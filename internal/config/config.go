@@ -257,6 +257,9 @@ type Spool struct {
 type Streams struct {
 	// Catalog is the camera catalog file (YAML); empty watches no camera.
 	Catalog string `yaml:"catalog"`
+	// TLS checks the certificates of rtsps:// cameras (ca_file: the cameras' or the VMS's
+	// authority; the system's roots without one) and presents cert_file where a camera asks.
+	TLS TLS `yaml:"tls"`
 	// Mode is the monitoring mode of cameras whose entry names none: metadata (the ONVIF
 	// metadata track only), health (the video track, measured continuously) or probe
 	// (DESCRIBE and a short PLAY every probe_interval).

@@ -329,6 +329,10 @@ func (w *Writer) validate(p *Problems) {
 }
 
 func (s *Streams) validate(p *Problems) {
+	s.TLS.validate(p, "streams.tls", false)
+	if s.TLS.ServerName != "" {
+		p.Add("streams.tls.server_name", "not used: an rtsps:// camera's certificate must name the host of its URL")
+	}
 	oneOf(p, "streams.mode", s.Mode, "metadata", "health", "probe")
 	oneOf(p, "streams.transport", s.Transport, "tcp", "udp", "auto")
 	positive(p, "streams.request_timeout", s.RequestTimeout)
