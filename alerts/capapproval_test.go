@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/ingest"
@@ -167,4 +170,38 @@ func TestCAPExerciseAndSuspect(t *testing.T) {
 	if len(r.feed.Drafts()) != 0 || strings.Count(feedTypes(t, r.feed), "Alert") != 2 {
 		t.Errorf("after confirmation: drafts %+v, feed %q", r.feed.Drafts(), feedTypes(t, r.feed))
 	}
+}
+
+// A draft whose alert ended while no process could notify its end (ioc was down) is dropped
+// once the engine is asked, never left to be approved.
+func TestCAPDraftOfAnEndedAlertIsDropped(t *testing.T) {
+	ch := testenv.ClickHouseConfig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := analytics.Migrate(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	store := &ClickHouseStore{Conn: testenv.Conn(t, ch), Timeout: 10 * time.Second}
+	doc, err := xmlDocument(&CAPMessage{Identifier: "ioc.invalid.gone.1", Status: "Actual", MsgType: CAPAlert, Info: []CAPInfo{{Headline: "Lũ"}}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.PutCAPDrafts(ctx, []CAPDraftRecord{{Version: 1, Identifier: "ioc.invalid.gone.1", AlertID: "gone", MsgType: CAPAlert,
+		State: DraftPending, Created: time.Now().UTC(), Needed: 1, XML: doc}}); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	e := NewEngine(&RuleFile{}, nil, nil, store, nil, nil, Options{Tick: 50 * time.Millisecond}, prometheus.NewRegistry(), log)
+	f := NewCAPFeed(config.Default().Alerts.CAP, e, store, nil, log)
+	f.pruneEvery = 50 * time.Millisecond
+	done := make(chan struct{}, 2)
+	go func() { _ = e.Run(ctx); done <- struct{}{} }()
+	go func() { _ = f.Run(ctx); done <- struct{}{} }()
+	waitRows(t, store, "SELECT count() FROM cap_drafts FINAL WHERE identifier = 'ioc.invalid.gone.1' AND state = 'superseded' AND reason = 'the alert ended before it was released'", 1)
+	if d := f.Drafts(); len(d) != 0 {
+		t.Errorf("drafts %+v", d)
+	}
+	cancel()
+	<-done
+	<-done
 }

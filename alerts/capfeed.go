@@ -56,6 +56,7 @@ const maxFeedEntries = 500
 // Atom and one document per message.
 type CAPFeed struct {
 	cfg     config.CAP
+	engine  *Engine // asked which alerts still live (pruneDrafts)
 	store   CAPStore
 	out     *outbox.Outbox[CAPRecord]
 	drafted *outbox.Outbox[CAPDraftRecord]
@@ -70,11 +71,14 @@ type CAPFeed struct {
 	drafts  map[string]*CAPDraft // pending, by alert
 
 	lastVersion atomic.Uint64 // of the drafts' records (nextVersion)
+	// pruneEvery is how often drafts of alerts that no longer live are dropped (an alert that
+	// ended while ioc was down has no end notified).
+	pruneEvery time.Duration
 }
 
 // NewCAPFeed builds the feed of engine e's public alerts; sensors gives districts' areas.
 func NewCAPFeed(cfg config.CAP, e *Engine, store CAPStore, sensors *ingest.Catalog, log *slog.Logger) *CAPFeed {
-	f := &CAPFeed{cfg: cfg, store: store, m: e.m, log: log, now: time.Now, sensors: sensors,
+	f := &CAPFeed{cfg: cfg, engine: e, store: store, m: e.m, log: log, now: time.Now, sensors: sensors, pruneEvery: time.Minute,
 		byAlert: map[string][]*capEntry{}, byID: map[string]*capEntry{}, drafts: map[string]*CAPDraft{}}
 	f.out = outbox.New("cap_messages", 10_000, store.AppendCAP, e.m.outbox("cap_messages"), log)
 	f.drafted = outbox.New("cap_drafts", 10_000, store.PutCAPDrafts, e.m.outbox("cap_drafts"), log)
@@ -115,8 +119,38 @@ func (f *CAPFeed) Run(ctx context.Context) error {
 			break
 		}
 	}
+	t := time.NewTicker(f.pruneEvery)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		f.pruneDrafts(ctx)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
 	wg.Wait()
 	return nil
+}
+
+// pruneDrafts drops the drafts of alerts the engine no longer has: they ended before anyone
+// released them, while no end could be notified (ioc was down, or the draft was stored by
+// another process).
+func (f *CAPFeed) pruneDrafts(ctx context.Context) {
+	live, err := f.engine.Alerts(ctx, Filter{})
+	if err != nil {
+		return // the engine is stopping
+	}
+	ids := make(map[string]bool, len(live))
+	for _, a := range live {
+		ids[a.ID] = true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id := range f.drafts {
+		if !ids[id] {
+			f.dropDraft(id, "the alert ended before it was released")
+		}
+	}
 }
 
 func (f *CAPFeed) load(ctx context.Context) error {
