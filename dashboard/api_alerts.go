@@ -174,8 +174,7 @@ func (s *Server) act(c *fiber.Ctx, p *auth.Principal, body any, required string,
 	}
 	t := strings.TrimSpace(text())
 	if required != "" && t == "" {
-		return &apiError{Status: fiber.StatusBadRequest, Code: "missing_field", MessageVI: "Thiếu trường bắt buộc: " + required,
-			MessageEN: "missing required field: " + required, Detail: required}
+		return errMissingField(required)
 	}
 	if len(t) > 4000 {
 		return errBadRequest("too_long", "at most 4000 bytes of text")

@@ -76,7 +76,7 @@ func (s *Server) createKey(c *fiber.Ctx, p *auth.Principal) error {
 	case !keyID.MatchString(b.ID):
 		return errBadRequest("bad_key", "id: want 2 to 63 of a-z, 0-9, - and _, starting with a letter or digit")
 	case b.Name == "":
-		return errBadRequest("missing_field", "name")
+		return errMissingField("name")
 	case !slices.Contains(auth.Roles, auth.Role(b.Role)):
 		return errBadRequest("bad_key", fmt.Sprintf("role: want one of %v", auth.Roles))
 	case (b.Role == string(auth.Unit)) != (len(b.Units) > 0):

@@ -45,9 +45,9 @@ func (s *Server) decide(c *fiber.Ctx, p *auth.Principal, reject bool) error {
 	b.Reason = strings.TrimSpace(b.Reason)
 	switch {
 	case b.Identifier == "":
-		return &apiError{Status: fiber.StatusBadRequest, Code: "missing_field", MessageVI: "Thiếu trường bắt buộc: identifier", MessageEN: "missing required field: identifier", Detail: "identifier"}
+		return errMissingField("identifier")
 	case reject && b.Reason == "":
-		return &apiError{Status: fiber.StatusBadRequest, Code: "missing_field", MessageVI: "Thiếu trường bắt buộc: reason", MessageEN: "missing required field: reason", Detail: "reason"}
+		return errMissingField("reason")
 	case len(b.Reason) > 4000:
 		return errBadRequest("too_long", "at most 4000 bytes of text")
 	}

@@ -106,9 +106,8 @@ func (s *Server) guard(r route) fiber.Handler {
 		}
 		if !p.Can(r.perm) {
 			s.m.denied.Inc()
-			if r.audit != "" && s.src.Audit != nil { // a change refused for the role is kept too
-				s.src.Audit.Record(AuditEntry{Time: time.Now().UTC(), Actor: p.ID, Name: p.Name, Role: string(p.Role), Action: r.audit,
-					Target: c.Params("id"), Detail: "refused: the role lacks " + string(r.perm), Status: fiber.StatusForbidden, Remote: c.IP()})
+			if r.audit != "" { // a change refused for the role is kept too
+				s.audit(p, r.audit, c.Params("id"), "refused: the role lacks "+string(r.perm), fiber.StatusForbidden, c.IP())
 			}
 			return errForbidden
 		}
@@ -169,9 +168,8 @@ func (s *Server) refuse(remote, path string, why error) *apiError {
 		s.log.Warn("client throttled: too many refused tokens this minute", "remote", remote, "refused", n, "path", path, "why", why)
 	}
 	var kr *auth.KeyRefused
-	if errors.As(why, &kr) && s.src.Audit != nil {
-		s.src.Audit.Record(AuditEntry{Time: time.Now().UTC(), Actor: "key:" + kr.ID, Name: kr.Name, Action: "auth.refused",
-			Target: path, Detail: kr.Error(), Status: fiber.StatusUnauthorized, Remote: remote})
+	if errors.As(why, &kr) {
+		s.audit(&auth.Principal{ID: "key:" + kr.ID, Name: kr.Name}, "auth.refused", path, kr.Error(), fiber.StatusUnauthorized, remote)
 	}
 	return errUnauthenticated
 }
@@ -191,6 +189,15 @@ func principal(c *fiber.Ctx) *auth.Principal {
 	return p
 }
 
+// audit keeps one entry of the audit log, when there is one: p did action on target.
+func (s *Server) audit(p *auth.Principal, action, target, detail string, status int, remote string) {
+	if s.src.Audit == nil {
+		return
+	}
+	s.src.Audit.Record(AuditEntry{Time: time.Now().UTC(), Actor: p.ID, Name: p.Name, Role: string(p.Role), Action: action,
+		Target: target, Detail: detail, Status: status, Remote: remote})
+}
+
 // noteAudit sets what the audit log says of this call beyond its route and target.
 func noteAudit(c *fiber.Ctx, detail string) { c.Locals(auditKey, detail) }
 
@@ -199,15 +206,13 @@ func (s *Server) serve(r route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		p := principal(c)
 		err := r.h(c, p)
-		if r.audit != "" && s.src.Audit != nil {
+		if r.audit != "" {
 			status := c.Response().StatusCode()
 			if err != nil {
 				status = toAPIError(err).Status
 			}
 			detail, _ := c.Locals(auditKey).(string)
-			target := c.Params("id")
-			s.src.Audit.Record(AuditEntry{Time: time.Now().UTC(), Actor: p.ID, Name: p.Name, Role: string(p.Role), Action: r.audit,
-				Target: target, Detail: detail, Status: status, Remote: c.IP()})
+			s.audit(p, r.audit, c.Params("id"), detail, status, c.IP())
 		}
 		return err
 	}

@@ -388,6 +388,12 @@ func errBadRequest(code, detail string) *apiError {
 	return &apiError{Status: fiber.StatusBadRequest, Code: code, MessageVI: "Yêu cầu không hợp lệ", MessageEN: "bad request", Detail: detail}
 }
 
+// errMissingField is a request without a field it needs; detail names the field.
+func errMissingField(field string) *apiError {
+	return &apiError{Status: fiber.StatusBadRequest, Code: "missing_field", MessageVI: "Thiếu trường bắt buộc: " + field,
+		MessageEN: "missing required field: " + field, Detail: field}
+}
+
 var (
 	errUnauthenticated = &apiError{Status: fiber.StatusUnauthorized, Code: "unauthenticated", MessageVI: "Cần đăng nhập: mã truy cập thiếu, sai hoặc đã hết hạn", MessageEN: "authentication required: the token is missing, wrong or expired"}
 	errTooManyRefused  = &apiError{Status: fiber.StatusTooManyRequests, Code: "too_many_refused", MessageVI: "Quá nhiều mã truy cập sai từ địa chỉ này; thử lại sau một phút", MessageEN: "too many refused tokens from this address; try again in a minute"}
