@@ -23,10 +23,16 @@ type AlertStore struct {
 }
 
 func (s *AlertStore) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.Timeout <= 0 {
+	return bounded(ctx, s.Timeout)
+}
+
+// bounded is ctx bounded by timeout (not bounded when it is 0): the statements of the stores
+// that keep a Timeout.
+func bounded(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
 		return context.WithCancel(ctx)
 	}
-	return context.WithTimeout(ctx, s.Timeout)
+	return context.WithTimeout(ctx, timeout)
 }
 
 // AlertEventRow is one row of alert_events: a transition, the labels analysts filter and group

@@ -42,11 +42,8 @@ func (l *AuditLog) Append(ctx context.Context, entries []AuditEntry) error {
 // List returns the entries of [from, to), newest first, at most limit after offset, and how
 // many there are; actor and action narrow it when set.
 func (l *AuditLog) List(ctx context.Context, from, to time.Time, actor, action string, limit, offset int) ([]AuditEntry, int, error) {
-	if l.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := bounded(ctx, l.Timeout)
+	defer cancel()
 	where := `FROM audit_log FINAL WHERE ts >= ? AND ts < ? AND (? = '' OR actor = ?) AND (? = '' OR action = ?)`
 	args := []any{from.UTC(), to.UTC(), actor, actor, action, action}
 	var total uint64

@@ -39,11 +39,8 @@ func (s *KeyStore) Put(ctx context.Context, k KeyRow) error {
 
 // All returns the latest version of every key.
 func (s *KeyStore) All(ctx context.Context) ([]KeyRow, error) {
-	if s.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := bounded(ctx, s.Timeout)
+	defer cancel()
 	rows, err := s.Conn.Query(ctx, `SELECT id, source, name, role, units, hash, created, created_by, expires, revoked, revoked_by
 FROM api_keys FINAL ORDER BY id`)
 	if err != nil {
