@@ -119,6 +119,20 @@ type Attempt struct {
 	Duration time.Duration
 }
 
+// Deliveries returns every attempt to deliver an alert's notifications, oldest first.
+func (s *ClickHouseStore) Deliveries(ctx context.Context, alertID string) ([]Attempt, error) {
+	rows, err := s.tables().Attempts(ctx, alertID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Attempt, len(rows))
+	for i, r := range rows {
+		out[i] = Attempt{Time: r.Time, AlertID: r.AlertID, Seq: r.Seq, Kind: EventKind(r.Kind), Receiver: r.Receiver, Type: r.Type,
+			Unit: r.Unit, Number: r.Number, Status: r.Status, Error: r.Error, Duration: r.Duration}
+	}
+	return out, nil
+}
+
 // AppendAttempts stores notification attempts in one insert.
 func (s *ClickHouseStore) AppendAttempts(ctx context.Context, as []Attempt) error {
 	rows := make([]analytics.AttemptRow, len(as))

@@ -351,3 +351,29 @@ FROM cap_drafts FINAL WHERE state = 'pending' ORDER BY created, identifier`)
 	}
 	return out, rows.Err()
 }
+
+// Attempts returns every delivery attempt of an alert's notifications, oldest first.
+func (s *AlertStore) Attempts(ctx context.Context, alertID string) ([]AttemptRow, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, `SELECT ts, ms, alert_id, seq, kind, receiver, receiver_type, unit, attempt, status, error, duration_ms
+FROM alert_notifications WHERE alert_id = ? ORDER BY ts, ms, receiver, attempt`, alertID)
+	if err != nil {
+		return nil, fmt.Errorf("notification log: %w", err)
+	}
+	defer rows.Close()
+	out := []AttemptRow{}
+	for rows.Next() {
+		var r AttemptRow
+		var ms uint16
+		var number uint8
+		var durMS float32
+		if err := rows.Scan(&r.Time, &ms, &r.AlertID, &r.Seq, &r.Kind, &r.Receiver, &r.Type, &r.Unit, &number, &r.Status, &r.Error, &durMS); err != nil {
+			return nil, fmt.Errorf("notification log: %w", err)
+		}
+		r.Time = r.Time.UTC().Add(time.Duration(ms) * time.Millisecond)
+		r.Number, r.Duration = int(number), time.Duration(float64(durMS)*float64(time.Millisecond))
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

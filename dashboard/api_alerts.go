@@ -30,6 +30,41 @@ type AlertService interface {
 // AlertHistory reads an alert's stored events (alerts.ClickHouseStore).
 type AlertHistory interface {
 	History(ctx context.Context, alertID string) ([]alerts.Event, error)
+	// Deliveries are the attempts to deliver the alert's notifications (alert_notifications).
+	Deliveries(ctx context.Context, alertID string) ([]alerts.Attempt, error)
+}
+
+// Delivery is one attempt to deliver a notification of the alert to a unit's receiver: the
+// receipt the operators and the unit see.
+type Delivery struct {
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"`
+	Unit     string    `json:"unit"`
+	Receiver string    `json:"receiver"`
+	// Channel is webhook, email or gateway (SMS, Zalo).
+	Channel string `json:"channel"`
+	Attempt int    `json:"attempt"`
+	// Status is ok, retry (failed, tried again), failed (gave up) or dropped (queue full).
+	Status     string  `json:"status"`
+	Error      string  `json:"error,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// deliveries are the alert's delivery attempts p may see: a unit sees those to its units only.
+func (s *Server) deliveries(ctx context.Context, p *auth.Principal, alertID string) ([]Delivery, error) {
+	as, err := s.src.AlertHistory.Deliveries(ctx, alertID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Delivery{}
+	for _, a := range as {
+		if !p.SeesAll() && !slices.Contains(p.Units, a.Unit) {
+			continue
+		}
+		out = append(out, Delivery{Time: a.Time, Kind: string(a.Kind), Unit: a.Unit, Receiver: a.Receiver, Channel: a.Type,
+			Attempt: a.Number, Status: a.Status, Error: a.Error, DurationMS: float64(a.Duration.Microseconds()) / 1000})
+	}
+	return out, nil
 }
 
 // actor names the caller in alert events and silences: name and stable id.
@@ -91,6 +126,8 @@ type AlertDetail struct {
 	Events []alerts.Event `json:"events"`
 	// CAPDraft is the alert's public warning waiting for approval, if any.
 	CAPDraft *alerts.CAPDraft `json:"cap_draft,omitempty"`
+	// Deliveries are the receipts of its notifications, oldest first.
+	Deliveries []Delivery `json:"deliveries"`
 }
 
 // findAlert returns the alert id as the caller may see it: live from the engine, or as its
@@ -136,7 +173,11 @@ func (s *Server) getAlert(c *fiber.Ctx, p *auth.Principal) error {
 	if events == nil {
 		events = []alerts.Event{}
 	}
-	detail := AlertDetail{Alert: *a, Events: events}
+	ds, err := s.deliveries(c.UserContext(), p, id)
+	if err != nil {
+		return err
+	}
+	detail := AlertDetail{Alert: *a, Events: events, Deliveries: ds}
 	if s.src.Warnings != nil {
 		if d, ok := s.src.Warnings.DraftOf(a.ID); ok {
 			detail.CAPDraft = &d

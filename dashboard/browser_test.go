@@ -245,11 +245,13 @@ func TestBrowser(t *testing.T) {
 	if !ok {
 		t.Fatal("the river alert has no public warning waiting")
 	}
+	f.addDeliveries(t) // its notifications' receipts show in the detail too
 	riverRow := fmt.Sprintf(`tr[data-alert=%q]`, f.alert.ID)
 	if err := chromedp.Run(ctx,
 		waitFor("the river alert in the list", fmt.Sprintf(`!!document.querySelector(%q)`, riverRow)),
 		chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).click(); true`, riverRow), nil), // the list re-renders with the live feed
 		waitFor("the river alert's warning waiting in its detail", fmt.Sprintf(`document.querySelector('#alert-detail .cap-draft button[data-act="cap/approve"]')?.dataset.id === %q && (document.querySelector('#alert-detail .cap-draft')?.textContent || '').includes('chờ duyệt')`, f.alert.ID)),
+		waitFor("the notifications' receipts", `document.querySelectorAll('#alert-detail .deliveries li').length === 3 && document.querySelector('#alert-detail .deliveries').textContent.includes('đã nhận') && document.querySelector('#alert-detail .deliveries').textContent.includes('503')`),
 		shoot("warning-draft"),
 		chromedp.Evaluate(`document.querySelector('#alert-detail .cap-draft button[data-act="cap/approve"]').click(); true`, nil),
 		waitFor("the draft gone and the release said", `!document.querySelector('#alert-detail .cap-draft') && (document.querySelector('#alert-detail .notice')?.textContent || '').includes('đã được phát')`),

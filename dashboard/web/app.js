@@ -36,6 +36,8 @@ const I18N = {
     suspect: 'Nghi vấn', suspectHelp: 'Số đo bất thường so với trạm (thay đổi quá nhanh, ngoài khoảng thường gặp hoặc khác trạm lân cận); cần kiểm tra trước khi cảnh báo công chúng.',
     capDraft: 'Bản tin cảnh báo công chúng chờ duyệt', capApprovals: 'Đã duyệt {n}/{m}', capApprove: 'Duyệt phát', capReject: 'Không phát',
     capStatusExercise: 'DIỄN TẬP', capStatusTest: 'THỬ NGHIỆM', capStatusActual: 'THẬT', capAskReject: 'Lý do không phát bản tin:',
+    deliveries: 'Thông báo đã gửi', noDeliveries: 'Chưa gửi thông báo nào.', dlv_ok: 'đã nhận', dlv_retry: 'lỗi, sẽ gửi lại',
+    dlv_failed: 'thất bại', dlv_dropped: 'bị bỏ (hàng đợi đầy)', ch_webhook: 'Webhook', ch_email: 'Email', ch_gateway: 'SMS/Zalo', attempt: 'lần',
     capReleased: 'Bản tin đã được phát lên kênh cảnh báo công chúng.', capSecond: 'Cần thêm một người khác duyệt (rủi ro cấp {r}).',
     roleadmin: 'quản trị', roleoperator: 'trực ban', roleunit: 'đơn vị', roleanalyst: 'phân tích', roleviewer: 'màn hình tường',
     unit_police: 'Công an tỉnh', unit_traffic_police: 'CSGT', unit_fire_police: 'Cảnh sát PCCC & CNCH', unit_flood_control: 'Ban chỉ huy PCTT',
@@ -78,6 +80,8 @@ const I18N = {
     suspect: 'Suspect', suspectHelp: 'A reading implausible for its station (too fast a change, far outside its range, or unlike the gauges nearby); check it before warning the public.',
     capDraft: 'Public warning waiting for approval', capApprovals: 'Approved {n}/{m}', capApprove: 'Approve and publish', capReject: 'Do not publish',
     capStatusExercise: 'EXERCISE', capStatusTest: 'TEST', capStatusActual: 'REAL', capAskReject: 'Why is it not published?',
+    deliveries: 'Notifications sent', noDeliveries: 'No notification sent yet.', dlv_ok: 'delivered', dlv_retry: 'failed, will retry',
+    dlv_failed: 'failed', dlv_dropped: 'dropped (queue full)', ch_webhook: 'Webhook', ch_email: 'Email', ch_gateway: 'SMS/Zalo', attempt: 'attempt',
     capReleased: 'The warning is on the public feed.', capSecond: 'Another person must approve too (risk level {r}).',
     roleadmin: 'administrator', roleoperator: 'duty officer', roleunit: 'unit', roleanalyst: 'analyst', roleviewer: 'wall screen',
     unit_police: 'Provincial police', unit_traffic_police: 'Traffic police', unit_fire_police: 'Fire police', unit_flood_control: 'Flood control',
@@ -538,8 +542,19 @@ async function showDetail(id) {
     ${a.suspect ? `<p class="suspect-note"><span class="suspect">${t('suspect')}</span> ${esc(t('suspectHelp'))}</p>` : ''}
     ${d.cap_draft ? capDraft(id, d.cap_draft) : ''}${S.notice ? `<p class="notice">${esc(S.notice)}</p>` : ''}
     ${buttons}<h3>${t('history')}</h3><ul class="history">${d.events.slice().reverse().map((e) =>
-      `<li>${fmtTime(e.time)} · <b>${esc(t('ev' + e.kind))}</b> · ${esc(label('actor', e.actor))}${e.reason ? '<div class="note">' + esc(eventReason(e)) + '</div>' : ''}</li>`).join('')}</ul>`;
+      `<li>${fmtTime(e.time)} · <b>${esc(t('ev' + e.kind))}</b> · ${esc(label('actor', e.actor))}${e.reason ? '<div class="note">' + esc(eventReason(e)) + '</div>' : ''}</li>`).join('')}</ul>
+    <h3>${t('deliveries')}</h3>${deliveries(d.deliveries || [])}`;
   renderAlerts();
+}
+
+// deliveries lists the receipts of an alert's notifications: to which unit, by which channel,
+// when, and whether it arrived.
+function deliveries(list) {
+  if (!list.length) return `<p class="note">${t('noDeliveries')}</p>`;
+  return `<ul class="history deliveries">${list.slice().reverse().map((x) =>
+    `<li class="dlv-${esc(x.status)}">${fmtTime(x.time)} · <b>${esc(unitNames([x.unit]))}</b> · ${esc(t('ch_' + x.channel))} ${esc(x.receiver)}
+      · ${esc(t('ev' + x.kind))} · <span class="dlv">${esc(t('dlv_' + x.status))}</span>${x.attempt > 1 ? ` (${t('attempt')} ${x.attempt})` : ''}
+      ${x.error ? '<div class="note">' + esc(x.error) + '</div>' : ''}</li>`).join('')}</ul>`;
 }
 
 // capDraft shows an alert's public warning waiting for people to release it, with the buttons
