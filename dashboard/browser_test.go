@@ -334,8 +334,34 @@ func TestBrowser(t *testing.T) {
 		waitFor("the viewer's map", `!!S.me && S.me.role === 'viewer' && S.view === 'map' && document.querySelector('#nav a[data-view=trends]').classList.contains('hidden')`),
 		chromedp.Navigate(base+"#health"),
 		waitFor("the viewer's health page", `document.querySelectorAll('#health-cards .card').length === 3 && !document.querySelector('#dead-letters')`),
+		waitFor("no admin tab for the viewer", `document.querySelector('#nav a[data-view=admin]').classList.contains('hidden')`),
 	); err != nil {
 		t.Fatal(err)
+	}
+	// the admin makes an API key on its screen: the token shown once, the key listed without it
+	var shown string
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["admin"]), nil),
+		chromedp.Navigate(base+"#admin"),
+		chromedp.Reload(),
+		waitFor("the admin screen with the config's keys", `S.view === 'admin' && document.querySelectorAll('#keys-table tbody tr').length >= 6`),
+		chromedp.SendKeys("#key-id", "zalo-oa"),
+		chromedp.SendKeys("#key-name", "Zalo OA tỉnh"),
+		chromedp.SetValue("#key-role", "viewer"),
+		chromedp.Click("#key-create"),
+		waitFor("the new key's token and its row", `!document.querySelector('#key-token').classList.contains('hidden') && !!document.querySelector('#keys-table tr[data-key="zalo-oa"]')`),
+		chromedp.Text("#key-token", &shown),
+		shoot("admin-keys"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	var listed string
+	if err := chromedp.Run(ctx, chromedp.Text("#keys-table", &listed)); err != nil {
+		t.Fatal(err)
+	}
+	token := shown[strings.Index(shown, "ioc_"):]
+	if _, err := f.srv.auth.Authenticate(context.Background(), token); err != nil || strings.Contains(listed, token) {
+		t.Errorf("the token shown (%q) must work and never be listed: %v", token, err)
 	}
 	var csv []byte
 	var err error

@@ -36,6 +36,10 @@ const I18N = {
     suspect: 'Nghi vấn', suspectHelp: 'Số đo bất thường so với trạm (thay đổi quá nhanh, ngoài khoảng thường gặp hoặc khác trạm lân cận); cần kiểm tra trước khi cảnh báo công chúng.',
     capDraft: 'Bản tin cảnh báo công chúng chờ duyệt', capApprovals: 'Đã duyệt {n}/{m}', capApprove: 'Duyệt phát', capReject: 'Không phát',
     capStatusExercise: 'DIỄN TẬP', capStatusTest: 'THỬ NGHIỆM', capStatusActual: 'THẬT', capAskReject: 'Lý do không phát bản tin:',
+    navAdmin: 'Quản trị', keysTitle: 'Khóa truy cập (API key)', keyName: 'Người giữ', keyUnits: 'Đơn vị (police, flood_control…)',
+    keySource: 'Nguồn', keyExpires: 'Hết hạn', keyCreate: 'Tạo khóa', keyRotate: 'Đổi khóa', keyRevoke: 'Thu hồi',
+    keyToken: 'Mã mới của {id} (chỉ hiện một lần, hãy trao cho người giữ): {token}', keyConfirmRevoke: 'Thu hồi khóa {id}? Mã của nó sẽ bị từ chối ngay.',
+    src_config: 'tệp cấu hình', src_api: 'tạo qua API', ks_active: 'còn hiệu lực', ks_expired: 'hết hạn', ks_revoked: 'đã thu hồi',
     deliveries: 'Thông báo đã gửi', noDeliveries: 'Chưa gửi thông báo nào.', dlv_ok: 'đã nhận', dlv_retry: 'lỗi, sẽ gửi lại',
     dlv_failed: 'thất bại', dlv_dropped: 'bị bỏ (hàng đợi đầy)', ch_webhook: 'Webhook', ch_email: 'Email', ch_gateway: 'SMS/Zalo', attempt: 'lần',
     capReleased: 'Bản tin đã được phát lên kênh cảnh báo công chúng.', capSecond: 'Cần thêm một người khác duyệt (rủi ro cấp {r}).',
@@ -80,6 +84,10 @@ const I18N = {
     suspect: 'Suspect', suspectHelp: 'A reading implausible for its station (too fast a change, far outside its range, or unlike the gauges nearby); check it before warning the public.',
     capDraft: 'Public warning waiting for approval', capApprovals: 'Approved {n}/{m}', capApprove: 'Approve and publish', capReject: 'Do not publish',
     capStatusExercise: 'EXERCISE', capStatusTest: 'TEST', capStatusActual: 'REAL', capAskReject: 'Why is it not published?',
+    navAdmin: 'Admin', keysTitle: 'Access keys (API keys)', keyName: 'Holder', keyUnits: 'Units (police, flood_control…)',
+    keySource: 'Source', keyExpires: 'Expires', keyCreate: 'Create key', keyRotate: 'Rotate', keyRevoke: 'Revoke',
+    keyToken: 'New token of {id} (shown once, give it to its holder): {token}', keyConfirmRevoke: 'Revoke key {id}? Its token is refused at once.',
+    src_config: 'config file', src_api: 'made through the API', ks_active: 'active', ks_expired: 'expired', ks_revoked: 'revoked',
     deliveries: 'Notifications sent', noDeliveries: 'No notification sent yet.', dlv_ok: 'delivered', dlv_retry: 'failed, will retry',
     dlv_failed: 'failed', dlv_dropped: 'dropped (queue full)', ch_webhook: 'Webhook', ch_email: 'Email', ch_gateway: 'SMS/Zalo', attempt: 'attempt',
     capReleased: 'The warning is on the public feed.', capSecond: 'Another person must approve too (risk level {r}).',
@@ -221,6 +229,7 @@ function showWho() {
   if (!S.me) return;
   $('#who').textContent = S.me.name + ' · ' + label('role', S.me.role) + (S.me.units ? ' (' + unitNames(S.me.units) + ')' : '');
   $('#nav a[data-view=trends]').classList.toggle('hidden', !can('history'));
+  $('#nav a[data-view=admin]').classList.toggle('hidden', !can('administer'));
 }
 
 async function start() {
@@ -331,7 +340,8 @@ function updateUnacked() {
 // ---- views ---------------------------------------------------------------------------------
 function route() {
   const v = (location.hash || '#map').slice(1);
-  S.view = ['map', 'alerts', 'cameras', 'trends', 'health'].includes(v) && (v !== 'trends' || !S.me || can('history')) ? v : 'map';
+  S.view = ['map', 'alerts', 'cameras', 'trends', 'health', 'admin'].includes(v) && (v !== 'trends' || !S.me || can('history')) &&
+    (v !== 'admin' || !S.me || can('administer')) ? v : 'map';
   for (const el of document.querySelectorAll('.view')) el.classList.toggle('hidden', el.id !== 'view-' + S.view);
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === S.view);
   if (!S.me) return;
@@ -339,11 +349,13 @@ function route() {
   if (S.view === 'alerts') renderAlerts();
   if (S.view === 'cameras') drawWall();
   if (S.view === 'health') drawHealth();
+  if (S.view === 'admin') drawKeys();
 }
 
 function translate() {
   document.documentElement.lang = S.lang;
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
   $('#lang').textContent = S.lang === 'vi' ? 'English' : 'Tiếng Việt';
   $('#mute').textContent = t(S.muted ? 'unmute' : 'mute');
   $('#token').placeholder = 'ioc_…';
@@ -571,6 +583,48 @@ function capDraft(id, d) {
     ${d.approvals_needed > 1 ? `<div class="note">${t('capSecond', { r: d.risk_level })}</div>` : ''}${buttons}</div>`;
 }
 
+// ---- admin: API keys ----------------------------------------------------------------------------
+async function drawKeys() {
+  const roles = ['admin', 'operator', 'unit', 'analyst', 'viewer'];
+  const sel = $('#key-role');
+  if (!sel.options.length) sel.innerHTML = roles.map((r) => `<option value="${r}">${esc(label('role', r))}</option>`).join('');
+  let keys;
+  try { keys = await api('/keys'); } catch (e) { $('#keys-table tbody').innerHTML = `<tr><td colspan="8">${esc(e.message)}</td></tr>`; return; }
+  $('#keys-table tbody').innerHTML = keys.map((k) => `<tr data-key="${esc(k.id)}" class="ks-${esc(k.status)}">
+    <td>${esc(k.id)}</td><td>${esc(k.name)}</td><td>${esc(label('role', k.role))}</td><td>${esc(unitNames(k.units))}</td>
+    <td>${esc(t('src_' + k.source))}</td><td>${k.expires ? fmtTime(k.expires) : '—'}</td><td>${esc(t('ks_' + k.status))}</td>
+    <td>${k.source === 'api' && k.status !== 'revoked' ? `<button type="button" data-key-act="rotate" data-key-id="${esc(k.id)}">${t('keyRotate')}</button>` : ''}
+      ${k.status !== 'revoked' ? `<button type="button" class="danger" data-key-act="revoke" data-key-id="${esc(k.id)}">${t('keyRevoke')}</button>` : ''}</td></tr>`).join('');
+}
+
+function showToken(k) {
+  const el = $('#key-token');
+  el.textContent = t('keyToken', { id: k.key.id, token: k.token });
+  el.classList.remove('hidden');
+}
+
+async function keyAction(id, what) {
+  try {
+    if (what === 'revoke') {
+      if (!confirm(t('keyConfirmRevoke', { id }))) return;
+      await api('/keys/' + encodeURIComponent(id), { method: 'DELETE' });
+    } else {
+      showToken(await api('/keys/' + encodeURIComponent(id) + '/rotate', { method: 'POST' }));
+    }
+  } catch (e) { alert(t('failed') + ': ' + e.message); }
+  drawKeys();
+}
+
+async function createKey(ev) {
+  ev.preventDefault();
+  const units = $('#key-units').value.split(',').map((u) => u.trim()).filter((u) => u);
+  const body = { id: $('#key-id').value.trim(), name: $('#key-name').value.trim(), role: $('#key-role').value,
+    expires_in_days: Number($('#key-days').value) || 90 };
+  if (units.length) body.units = units;
+  try { showToken(await api('/keys', { method: 'POST', body })); $('#key-form').reset(); } catch (e) { alert(t('failed') + ': ' + e.message); }
+  drawKeys();
+}
+
 // ---- camera wall -------------------------------------------------------------------------------
 function drawWall() {
   const cams = [...S.cameras.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
@@ -745,6 +799,8 @@ function showSimulation() {
 }
 
 document.addEventListener('click', (ev) => {
+  const k = ev.target.closest('[data-key-act]');
+  if (k) { keyAction(k.dataset.keyId, k.dataset.keyAct); return; }
   const b = ev.target.closest('[data-act]');
   if (b) { ev.stopPropagation(); act(b.dataset.id, b.dataset.act, b.dataset.ident); return; }
   const row = ev.target.closest('tr[data-alert]');
@@ -758,6 +814,7 @@ $('#alarm-ack').onclick = () => { $('#alarm').classList.add('hidden'); location.
 for (const r of document.querySelectorAll('input[name=af]')) r.onchange = renderAlerts;
 $('#trend-form').addEventListener('submit', (ev) => { ev.preventDefault(); showTrend(); });
 $('#trend-csv').onclick = exportCSV;
+$('#key-form').addEventListener('submit', createKey);
 window.addEventListener('hashchange', route);
 window.addEventListener('resize', () => { if (S.view === 'map') drawMap(); });
 setInterval(tick, 1000);
