@@ -264,6 +264,24 @@ func TestBrowser(t *testing.T) {
 	if feed, _ := f.capFeed.Atom(""); !strings.Contains(string(feed), draft.Identifier) {
 		t.Errorf("the approved warning %s is not on the feed", draft.Identifier)
 	}
+	// the duty officer silences the river alert for two hours from its detail, then ends it
+	silenced := `[...document.querySelectorAll('#silences-table tbody tr[data-silence]')].find((r) => r.textContent.includes('river_alarm_level') && r.textContent.includes('bảo trì trạm'))`
+	if err := chromedp.Run(ctx,
+		chromedp.SetValue(`#alert-detail .silence-form input[name=reason]`, "bảo trì trạm"),
+		chromedp.Evaluate(`document.querySelector('#alert-detail .silence-form button[type=submit]').click(); true`, nil),
+		waitFor("the silence in the list", "!!"+silenced),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := f.call(t, "operator", "GET", APIPrefix+"/silences", ""); code != 200 || !strings.Contains(string(body), `"reason":"bảo trì trạm"`) {
+		t.Fatalf("the silence made in the UI: %d %s", code, body)
+	}
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(silenced+`.querySelector('button[data-silence-end]').click(); true`, nil),
+		waitFor("the silence gone from the list", "!"+silenced),
+	); err != nil {
+		t.Fatal(err)
+	}
 
 	// the banner leaves as soon as its alert is resolved
 	f.observe(t, "lc-hong-laocai", "water_level", 84) // over báo động III (83.5): the river alert turns critical

@@ -36,6 +36,9 @@ const I18N = {
     suspect: 'Nghi vấn', suspectHelp: 'Số đo bất thường so với trạm (thay đổi quá nhanh, ngoài khoảng thường gặp hoặc khác trạm lân cận); cần kiểm tra trước khi cảnh báo công chúng.',
     capDraft: 'Bản tin cảnh báo công chúng chờ duyệt', capApprovals: 'Đã duyệt {n}/{m}', capApprove: 'Duyệt phát', capReject: 'Không phát',
     capStatusExercise: 'DIỄN TẬP', capStatusTest: 'THỬ NGHIỆM', capStatusActual: 'THẬT', capAskReject: 'Lý do không phát bản tin:',
+    silencesTitle: 'Lệnh im lặng', silenceWhat: 'Áp dụng cho', silenceUntil: 'Đến', silenceAuthor: 'Người tạo', silenceReason: 'Lý do',
+    silence: 'Im lặng', silenceEnd: 'Kết thúc', silenceHours: '{h} giờ', silenceAsk: 'Lý do im lặng (bảo trì, đã biết…)', noSilences: 'Không có lệnh im lặng nào.',
+    silenced: 'Đã im lặng đến {t}.',
     navAdmin: 'Quản trị', keysTitle: 'Khóa truy cập (API key)', keyName: 'Người giữ', keyUnits: 'Đơn vị (police, flood_control…)',
     keySource: 'Nguồn', keyExpires: 'Hết hạn', keyCreate: 'Tạo khóa', keyRotate: 'Đổi khóa', keyRevoke: 'Thu hồi',
     keyToken: 'Mã mới của {id} (chỉ hiện một lần, hãy trao cho người giữ): {token}', keyConfirmRevoke: 'Thu hồi khóa {id}? Mã của nó sẽ bị từ chối ngay.',
@@ -84,6 +87,9 @@ const I18N = {
     suspect: 'Suspect', suspectHelp: 'A reading implausible for its station (too fast a change, far outside its range, or unlike the gauges nearby); check it before warning the public.',
     capDraft: 'Public warning waiting for approval', capApprovals: 'Approved {n}/{m}', capApprove: 'Approve and publish', capReject: 'Do not publish',
     capStatusExercise: 'EXERCISE', capStatusTest: 'TEST', capStatusActual: 'REAL', capAskReject: 'Why is it not published?',
+    silencesTitle: 'Silences', silenceWhat: 'Applies to', silenceUntil: 'Until', silenceAuthor: 'Author', silenceReason: 'Reason',
+    silence: 'Silence', silenceEnd: 'End', silenceHours: '{h} h', silenceAsk: 'Why silence it (maintenance, known…)', noSilences: 'No silence in force.',
+    silenced: 'Silenced until {t}.',
     navAdmin: 'Admin', keysTitle: 'Access keys (API keys)', keyName: 'Holder', keyUnits: 'Units (police, flood_control…)',
     keySource: 'Source', keyExpires: 'Expires', keyCreate: 'Create key', keyRotate: 'Rotate', keyRevoke: 'Revoke',
     keyToken: 'New token of {id} (shown once, give it to its holder): {token}', keyConfirmRevoke: 'Revoke key {id}? Its token is refused at once.',
@@ -346,7 +352,7 @@ function route() {
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === S.view);
   if (!S.me) return;
   if (S.view === 'map') { drawKPIs(); drawMap(); }
-  if (S.view === 'alerts') renderAlerts();
+  if (S.view === 'alerts') { renderAlerts(); drawSilences(); }
   if (S.view === 'cameras') drawWall();
   if (S.view === 'health') drawHealth();
   if (S.view === 'admin') drawKeys();
@@ -553,10 +559,50 @@ async function showDetail(id) {
     <div class="row"><span>${t('since')}</span><span>${fmtTime(a.starts_at)}</span></div>
     ${a.suspect ? `<p class="suspect-note"><span class="suspect">${t('suspect')}</span> ${esc(t('suspectHelp'))}</p>` : ''}
     ${d.cap_draft ? capDraft(id, d.cap_draft) : ''}${S.notice ? `<p class="notice">${esc(S.notice)}</p>` : ''}
+    ${can('silence') && a.state !== 'resolved' ? silenceForm(a) : ''}
     ${buttons}<h3>${t('history')}</h3><ul class="history">${d.events.slice().reverse().map((e) =>
       `<li>${fmtTime(e.time)} · <b>${esc(t('ev' + e.kind))}</b> · ${esc(label('actor', e.actor))}${e.reason ? '<div class="note">' + esc(eventReason(e)) + '</div>' : ''}</li>`).join('')}</ul>
     <h3>${t('deliveries')}</h3>${deliveries(d.deliveries || [])}`;
   renderAlerts();
+}
+
+// silenceForm mutes an alert's rule for its subject for a few hours, with a reason.
+function silenceForm(a) {
+  return `<form class="silence-form toolbar wrap" data-rule="${esc(a.rule)}" data-subject="${esc(a.subject)}" data-id="${esc(a.id)}">
+    <select name="hours">${[1, 2, 8, 24].map((h) => `<option value="${h}"${h === 2 ? ' selected' : ''}>${t('silenceHours', { h })}</option>`).join('')}</select>
+    <input name="reason" required placeholder="${esc(t('silenceAsk'))}">
+    <button type="submit">${t('silence')}</button></form>`;
+}
+
+async function createSilence(form) {
+  const hours = Number(form.hours.value);
+  const body = { matchers: { rule: [form.dataset.rule], subject: [form.dataset.subject] },
+    ends_at: new Date(Date.now() + hours * 3600e3).toISOString(), reason: form.reason.value.trim() };
+  try {
+    const sil = await api('/silences', { method: 'POST', body });
+    S.notice = t('silenced', { t: fmtTime(sil.ends_at) });
+  } catch (e) { alert(t('failed') + ': ' + e.message); return; }
+  showDetail(form.dataset.id);
+  drawSilences();
+}
+
+// drawSilences lists the silences in force or to come, each with its end button.
+async function drawSilences() {
+  const box = $('#silences');
+  box.classList.toggle('hidden', !can('silence'));
+  if (!can('silence')) return;
+  let list;
+  try { list = await all('/silences'); } catch (e) { return; }
+  $('#silences-table tbody').innerHTML = list.length ? list.map((x) => `<tr data-silence="${esc(x.id)}">
+    <td>${esc(Object.entries(x.matchers).map(([k, v]) => k + ' = ' + v.join(' | ')).join(', '))}</td><td>${fmtTime(x.ends_at)}</td>
+    <td>${esc(label('actor', x.author))}</td><td>${esc(x.reason)}</td>
+    <td><button type="button" class="danger" data-silence-end="${esc(x.id)}">${t('silenceEnd')}</button></td></tr>`).join('')
+    : `<tr><td colspan="5" class="note">${t('noSilences')}</td></tr>`;
+}
+
+async function endSilence(id) {
+  try { await api('/silences/' + encodeURIComponent(id), { method: 'DELETE' }); } catch (e) { alert(t('failed') + ': ' + e.message); }
+  drawSilences();
 }
 
 // deliveries lists the receipts of an alert's notifications: to which unit, by which channel,
@@ -799,6 +845,8 @@ function showSimulation() {
 }
 
 document.addEventListener('click', (ev) => {
+  const se = ev.target.closest('[data-silence-end]');
+  if (se) { endSilence(se.dataset.silenceEnd); return; }
   const k = ev.target.closest('[data-key-act]');
   if (k) { keyAction(k.dataset.keyId, k.dataset.keyAct); return; }
   const b = ev.target.closest('[data-act]');
@@ -815,6 +863,10 @@ for (const r of document.querySelectorAll('input[name=af]')) r.onchange = render
 $('#trend-form').addEventListener('submit', (ev) => { ev.preventDefault(); showTrend(); });
 $('#trend-csv').onclick = exportCSV;
 $('#key-form').addEventListener('submit', createKey);
+document.addEventListener('submit', (ev) => {
+  const f = ev.target.closest('.silence-form');
+  if (f) { ev.preventDefault(); createSilence(f); }
+});
 window.addEventListener('hashchange', route);
 window.addEventListener('resize', () => { if (S.view === 'map') drawMap(); });
 setInterval(tick, 1000);
