@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -146,6 +147,7 @@ type engineRig struct {
 	t      *testing.T
 	store  *ClickHouseStore
 	engine *Engine
+	disp   *Dispatcher
 	stop   func()
 }
 
@@ -181,7 +183,7 @@ func startEngineRules(t *testing.T, store *ClickHouseStore, cfg config.Alerts, e
 	errc := make(chan error, 1)
 	go func() { defer wg.Done(); errc <- e.Run(ctx) }()
 	go func() { defer wg.Done(); _ = d.Run(ctx) }()
-	r := &engineRig{t: t, store: store, engine: e}
+	r := &engineRig{t: t, store: store, engine: e, disp: d}
 	r.stop = func() {
 		cancel()
 		wg.Wait()
@@ -278,6 +280,17 @@ func TestEngineStoresNotifiesAndRestarts(t *testing.T) {
 	waitRows(t, store, "SELECT count() FROM alert_events WHERE alert_id = ?", 2, alert.ID)
 	// the dead receiver tried three times and gave up; the others were not held up by it
 	waitRows(t, store, "SELECT count() FROM alert_notifications WHERE receiver = 'down' AND status IN ('retry', 'failed')", 3)
+	// the health page's view of the channels: the dead one failing, the working ones not
+	channels := map[string]ChannelState{}
+	for _, c := range rig.disp.Channels() {
+		channels[c.Receiver] = c
+	}
+	if down := channels["down"]; !down.Failing || down.Failures < FailingAfter || down.LastError == "" || !slices.Equal(down.Units, []string{"flood_control"}) {
+		t.Errorf("the dead receiver's channel: %+v, want failing", down)
+	}
+	if hook := channels["flood-hook"]; hook.Failing || hook.LastStatus != "ok" || hook.LastOK.IsZero() {
+		t.Errorf("the working webhook's channel: %+v", hook)
+	}
 	waitRows(t, store, "SELECT count() FROM alert_notifications WHERE receiver IN ('flood-hook', 'flood-mail', 'flood-sms') AND status = 'ok'", 3)
 	rig.stop()
 

@@ -50,6 +50,56 @@ type worker struct {
 	timeout   time.Duration
 	retry     config.Retry
 	d         *Dispatcher
+
+	mu    sync.Mutex
+	state ChannelState // the channel's health, for the operators
+}
+
+// ChannelState is how one receiver's deliveries have gone lately: the health page shows the
+// units whose channel keeps failing.
+type ChannelState struct {
+	Receiver string   `json:"receiver"`
+	Type     string   `json:"type"`
+	Units    []string `json:"units"`
+	// LastStatus is the last attempt's: ok, retry, failed or dropped ("" before any).
+	LastStatus string    `json:"last_status,omitempty"`
+	LastAt     time.Time `json:"last_at,omitzero"`
+	LastError  string    `json:"last_error,omitempty"`
+	LastOK     time.Time `json:"last_ok,omitzero"`
+	// Failures counts the attempts that failed since the last delivered one.
+	Failures int `json:"failures"`
+	// Failing: the last attempts failed (FailingAfter of them, or a message given up or
+	// dropped).
+	Failing bool `json:"failing"`
+}
+
+// FailingAfter is how many failed attempts in a row mark a channel failing.
+const FailingAfter = 3
+
+// Channels returns every receiver's recent delivery state, in configuration order.
+func (d *Dispatcher) Channels() []ChannelState {
+	out := make([]ChannelState, len(d.workers))
+	for i, w := range d.workers {
+		w.mu.Lock()
+		out[i] = w.state
+		w.mu.Unlock()
+		out[i].Receiver, out[i].Type, out[i].Units = w.name, w.typ, slices.Clone(w.units)
+	}
+	return out
+}
+
+// note keeps an attempt's outcome in the channel's state.
+func (w *worker) note(status, msg string, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := &w.state
+	st.LastStatus, st.LastAt, st.LastError = status, at, msg
+	if status == "ok" {
+		st.Failures, st.Failing, st.LastOK = 0, false, at
+		return
+	}
+	st.Failures++
+	st.Failing = st.Failures >= FailingAfter || status == "failed" || status == "dropped"
 }
 
 // CheckReceivers reports every problem of the configured receivers that config alone cannot
@@ -243,6 +293,7 @@ func (d *Dispatcher) record(w *worker, ns []Notification, attempt int, status st
 		msg = err.Error()
 	}
 	now := time.Now().UTC()
+	w.note(status, msg, now)
 	rows := make([]Attempt, 0, len(ns))
 	for _, n := range ns {
 		unit := ""

@@ -36,6 +36,7 @@ func (s *Server) table() []route {
 		{method: "POST", path: "/alerts/:id/resolve", id: "resolveAlert", tag: "alerts", perm: auth.ActOnAlerts, body: ResolveBody{}, resp: alerts.Alert{}, audit: "alert.resolve", summary: "Resolve by hand / Đóng cảnh báo", h: s.resolveAlert},
 
 		{method: "GET", path: "/silences", id: "listSilences", tag: "alerts", perm: auth.Read, query: paged(), resp: Page[alerts.Silence]{}, summary: "Silences in force or to come / Lệnh tạm im lặng", h: s.listSilences},
+		{method: "GET", path: "/notifications/channels", id: "listChannels", tag: "alerts", perm: auth.Diagnose, resp: []alerts.ChannelState{}, summary: "How each notification channel's deliveries went lately / Tình trạng kênh thông báo", h: s.listChannels},
 		{method: "GET", path: "/cap/drafts", id: "listWarningDrafts", tag: "alerts", perm: auth.ApproveWarnings, resp: []alerts.CAPDraft{}, summary: "Public warnings waiting for approval / Bản tin cảnh báo chờ duyệt", h: s.listWarningDrafts},
 		{method: "POST", path: "/alerts/:id/cap/approve", id: "approveWarning", tag: "alerts", perm: auth.ApproveWarnings, body: WarningDecision{}, resp: ApproveAnswer{}, audit: "cap.approve", summary: "Approve the public warning (released once enough people did) / Duyệt bản tin cảnh báo", h: s.approveWarning},
 		{method: "POST", path: "/alerts/:id/cap/reject", id: "rejectWarning", tag: "alerts", perm: auth.ApproveWarnings, body: WarningDecision{}, audit: "cap.reject", summary: "Reject the public warning / Không phát bản tin", h: s.rejectWarning},

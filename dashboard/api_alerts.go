@@ -34,6 +34,13 @@ type AlertHistory interface {
 	Deliveries(ctx context.Context, alertID string) ([]alerts.Attempt, error)
 }
 
+func (s *Server) listChannels(c *fiber.Ctx, _ *auth.Principal) error {
+	if s.src.Channels == nil {
+		return errUnavailable
+	}
+	return c.JSON(s.src.Channels.Channels())
+}
+
 // Delivery is one attempt to deliver a notification of the alert to a unit's receiver: the
 // receipt the operators and the unit see.
 type Delivery struct {

@@ -70,6 +70,9 @@ type Sources struct {
 	Keys KeyStore
 	// Warnings holds the public warnings waiting for a person to release them.
 	Warnings WarningDrafts
+	// Channels tells how each notification receiver's deliveries have gone lately
+	// (alerts.Dispatcher).
+	Channels interface{ Channels() []alerts.ChannelState }
 }
 
 // WarningDrafts are the public warnings (CAP) waiting for approval (alerts.CAPFeed).

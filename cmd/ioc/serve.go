@@ -85,13 +85,15 @@ type server struct {
 	writerCtx  context.Context
 	stopWriter context.CancelFunc
 
-	writer   *analytics.Writer
-	cams     *streams.CameraCatalog
-	engine   *alerts.Engine
-	capFeed  *alerts.CAPFeed
-	city     *dashboard.City
-	sub      *ingest.Subscriber
-	pipeline *ingest.Fanout
+	writer  *analytics.Writer
+	cams    *streams.CameraCatalog
+	engine  *alerts.Engine
+	capFeed *alerts.CAPFeed
+	// dispatcher delivers notifications (alerts role).
+	dispatcher *alerts.Dispatcher
+	city       *dashboard.City
+	sub        *ingest.Subscriber
+	pipeline   *ingest.Fanout
 	// tls reload the TLS files of each encrypted link (SIGHUP).
 	tls []func() error
 }
@@ -263,7 +265,7 @@ func (s *server) startIngest(ctx context.Context) error {
 		mirrorSensors(ctx, cat)
 	}
 	if cfg.HasRole(config.RoleAlerts) {
-		if s.engine, s.capFeed, err = startAlerts(s.gctx, s.g, cfg, cat, s.cams, s.conn, s.city, s.sim, s.reg, log); err != nil {
+		if s.engine, s.capFeed, s.dispatcher, err = startAlerts(s.gctx, s.g, cfg, cat, s.cams, s.conn, s.city, s.sim, s.reg, log); err != nil {
 			return err
 		}
 	}
@@ -365,7 +367,7 @@ func (s *server) startDashboard(context.Context) error {
 		Audit: dashboard.NewAuditor(s.conn, cfg.ClickHouse.QueryTimeout, s.reg, log),
 		Keys:  &analytics.KeyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}}
 	if s.engine != nil {
-		src.CAP, src.Alerts, src.Warnings = s.capFeed, s.engine, s.capFeed
+		src.CAP, src.Alerts, src.Warnings, src.Channels = s.capFeed, s.engine, s.capFeed, s.dispatcher
 		src.AlertHistory = &alerts.ClickHouseStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
 		src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, s.engine, log) }
 	}
@@ -505,17 +507,17 @@ func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervis
 
 // startAlerts builds the alert engine, its notifiers and the public warning feed, and runs
 // them in g.
-func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, city *dashboard.City, sim *simulation, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, error) {
+func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, city *dashboard.City, sim *simulation, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, *alerts.Dispatcher, error) {
 	rf, err := alerts.LoadRules(cfg.Alerts.Rules)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	store := &alerts.ClickHouseStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}
 	alog := log.With("component", "alerts")
 	engine := alerts.NewEngine(rf, sensors, cams, store, nil, nil, alerts.Options{Tick: sim.tick(cfg.Alerts.Tick), Now: sim.now()}, reg, alog)
 	disp, err := alerts.NewDispatcher(cfg.Alerts, engine, store, os.Getenv, alog)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	feed := alerts.NewCAPFeed(cfg.Alerts.CAP, engine, store, sensors, alog.With("feed", "cap"))
 	engine.SetNotifier(alerts.Notifiers{disp, feed})
@@ -526,7 +528,7 @@ func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sens
 	g.Go(func() error { return feed.Run(ctx) })
 	g.Go(func() error { return engine.Run(ctx) })
 	log.Info("alert rules loaded", "rules", len(rf.Rules), "file", describeRules(cfg.Alerts.Rules), "receivers", len(cfg.Alerts.Receivers))
-	return engine, feed, nil
+	return engine, feed, disp, nil
 }
 
 func describeRules(path string) string {

@@ -43,6 +43,7 @@ const I18N = {
     keySource: 'Nguồn', keyExpires: 'Hết hạn', keyCreate: 'Tạo khóa', keyRotate: 'Đổi khóa', keyRevoke: 'Thu hồi',
     keyToken: 'Mã mới của {id} (chỉ hiện một lần, hãy trao cho người giữ): {token}', keyConfirmRevoke: 'Thu hồi khóa {id}? Mã của nó sẽ bị từ chối ngay.',
     src_config: 'tệp cấu hình', src_api: 'tạo qua API', ks_active: 'còn hiệu lực', ks_expired: 'hết hạn', ks_revoked: 'đã thu hồi',
+    channels: 'Kênh thông báo', chFailing: 'lỗi {n} lần liên tiếp', chOK: 'hoạt động', chUnused: 'chưa gửi', chLastOK: 'gửi được lần cuối',
     deliveries: 'Thông báo đã gửi', noDeliveries: 'Chưa gửi thông báo nào.', dlv_ok: 'đã nhận', dlv_retry: 'lỗi, sẽ gửi lại',
     dlv_failed: 'thất bại', dlv_dropped: 'bị bỏ (hàng đợi đầy)', ch_webhook: 'Webhook', ch_email: 'Email', ch_gateway: 'SMS/Zalo', attempt: 'lần',
     capReleased: 'Bản tin đã được phát lên kênh cảnh báo công chúng.', capSecond: 'Cần thêm một người khác duyệt (rủi ro cấp {r}).',
@@ -94,6 +95,7 @@ const I18N = {
     keySource: 'Source', keyExpires: 'Expires', keyCreate: 'Create key', keyRotate: 'Rotate', keyRevoke: 'Revoke',
     keyToken: 'New token of {id} (shown once, give it to its holder): {token}', keyConfirmRevoke: 'Revoke key {id}? Its token is refused at once.',
     src_config: 'config file', src_api: 'made through the API', ks_active: 'active', ks_expired: 'expired', ks_revoked: 'revoked',
+    channels: 'Notification channels', chFailing: 'failed {n} times in a row', chOK: 'working', chUnused: 'nothing sent yet', chLastOK: 'last delivered',
     deliveries: 'Notifications sent', noDeliveries: 'No notification sent yet.', dlv_ok: 'delivered', dlv_retry: 'failed, will retry',
     dlv_failed: 'failed', dlv_dropped: 'dropped (queue full)', ch_webhook: 'Webhook', ch_email: 'Email', ch_gateway: 'SMS/Zalo', attempt: 'attempt',
     capReleased: 'The warning is on the public feed.', capSecond: 'Another person must approve too (risk level {r}).',
@@ -805,6 +807,7 @@ async function drawHealth() {
     <div class="card"><h3>${t('version')}</h3><div class="row"><span>IOC</span><span>${esc(h.version)}</span></div>
     <div class="row"><span>${t('role')}</span><span>${esc(label('role', S.me.role))}</span></div><div class="note">${fmtTime(h.time)}</div></div>`;
   if (!can('diagnose')) return;
+  drawChannels();
   let dl;
   try { dl = await api('/dead-letters/summary'); } catch (e) { return; }
   const rows = dl.reasons.map((r) => `<tr><td>${esc(dlReason(r.reason))}</td><td>${r.last_hour}</td><td>${r.last_day}</td></tr>`).join('');
@@ -815,18 +818,33 @@ async function drawHealth() {
     <h3>${t('dlLatest')}</h3><ul class="history">${latest}</ul>` : `<p class="note">${t('dlNone')}</p>`) + '</div>');
 }
 
+// drawChannels shows each notification receiver, its units and whether its deliveries work: a
+// unit whose channel keeps failing is in red.
+async function drawChannels() {
+  let list;
+  try { list = await api('/notifications/channels'); } catch (e) { return; } // no alert engine in this process
+  if (!list.length) return;
+  const rows = list.map((c) => `<div class="row channel${c.failing ? ' failing' : ''}"><span>${esc(unitNames(c.units))} · ${esc(t('ch_' + c.type))} ${esc(c.receiver)}</span>
+    <span class="${c.failing ? 'down' : 'up'}">${c.failing ? t('chFailing', { n: c.failures }) : c.last_status ? t('chOK') : t('chUnused')}</span></div>
+    ${c.failing && c.last_error ? '<div class="note">' + esc(c.last_error) + '</div>' : ''}${c.last_ok ? `<div class="note">${t('chLastOK')}: ${fmtTime(c.last_ok)}</div>` : ''}`).join('');
+  $('#channels')?.remove(); // an earlier drawing's
+  $('#health-cards').insertAdjacentHTML('afterbegin', `<div class="card" id="channels"><h3>${t('channels')}</h3>${rows}</div>`);
+}
+
 // Why a payload was rejected (ingest's and the cameras' dead-letter reasons).
 const DL_REASONS = {
   vi: { empty_payload: 'rỗng', oversized: 'quá lớn', invalid_utf8: 'không phải UTF-8', malformed_json: 'JSON lỗi', missing_field: 'thiếu trường',
     wrong_type: 'sai kiểu', non_finite: 'giá trị NaN/vô cực', bad_timestamp: 'thời gian sai', future_timestamp: 'thời gian ở tương lai',
     stale_timestamp: 'dữ liệu quá cũ', unknown_sensor: 'cảm biến lạ', unknown_metric: 'đại lượng lạ', unknown_unit: 'đơn vị lạ',
     wrong_unit: 'sai đơn vị', out_of_range: 'ngoài ngưỡng vật lý', must_understand: 'trường bắt buộc hiểu (SenML)', unmapped_payload: 'không khớp ánh xạ',
-    onvif_malformed: 'metadata ONVIF lỗi', onvif_text_too_long: 'metadata ONVIF quá dài', onvif_reassembly: 'metadata ONVIF thiếu gói' },
+    onvif_malformed: 'metadata ONVIF lỗi', onvif_text_too_long: 'metadata ONVIF quá dài', onvif_reassembly: 'metadata ONVIF thiếu gói',
+    identity_mismatch: 'sai danh tính thiết bị' },
   en: { empty_payload: 'empty', oversized: 'oversized', invalid_utf8: 'not UTF-8', malformed_json: 'malformed JSON', missing_field: 'missing field',
     wrong_type: 'wrong type', non_finite: 'NaN or infinite', bad_timestamp: 'bad timestamp', future_timestamp: 'in the future',
     stale_timestamp: 'too old', unknown_sensor: 'unknown sensor', unknown_metric: 'unknown metric', unknown_unit: 'unknown unit',
     wrong_unit: 'wrong unit', out_of_range: 'out of physical range', must_understand: 'must-understand field (SenML)', unmapped_payload: 'unmapped payload',
-    onvif_malformed: 'broken ONVIF metadata', onvif_text_too_long: 'ONVIF text too long', onvif_reassembly: 'ONVIF metadata packets lost' },
+    onvif_malformed: 'broken ONVIF metadata', onvif_text_too_long: 'ONVIF text too long', onvif_reassembly: 'ONVIF metadata packets lost',
+    identity_mismatch: 'device identity mismatch' },
 };
 const dlReason = inLang(DL_REASONS);
 
