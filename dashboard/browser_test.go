@@ -369,6 +369,9 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click("#key-create"),
 		waitFor("the new key's token and its row", `!document.querySelector('#key-token').classList.contains('hidden') && !!document.querySelector('#keys-table tr[data-key="zalo-oa"]')`),
 		chromedp.Text("#key-token", &shown),
+		waitFor("the rules in force", `document.querySelectorAll('#rules-table tbody tr[data-rule]').length > 10`),
+		chromedp.Click("#rules-reload"),
+		waitFor("the reload said", `/\d+ (rules loaded|luật)/.test(document.querySelector('#rules-result').textContent)`),
 		shoot("admin-keys"),
 	); err != nil {
 		t.Fatal(err)

@@ -39,6 +39,8 @@ const I18N = {
     silencesTitle: 'Lệnh im lặng', silenceWhat: 'Áp dụng cho', silenceUntil: 'Đến', silenceAuthor: 'Người tạo', silenceReason: 'Lý do',
     silence: 'Im lặng', silenceEnd: 'Kết thúc', silenceHours: '{h} giờ', silenceAsk: 'Lý do im lặng (bảo trì, đã biết…)', noSilences: 'Không có lệnh im lặng nào.',
     silenced: 'Đã im lặng đến {t}.',
+    rulesTitle: 'Luật cảnh báo', rulesReload: 'Nạp lại tệp luật', ruleName: 'Luật', ruleKind: 'Loại', ruleCategory: 'Nhóm',
+    rulePublic: 'Cảnh báo công chúng', rulesReloaded: 'Đã nạp {n} luật.', yes: 'có', no: 'không',
     navAdmin: 'Quản trị', keysTitle: 'Khóa truy cập (API key)', keyName: 'Người giữ', keyUnits: 'Đơn vị (police, flood_control…)',
     keySource: 'Nguồn', keyExpires: 'Hết hạn', keyCreate: 'Tạo khóa', keyRotate: 'Đổi khóa', keyRevoke: 'Thu hồi',
     keyToken: 'Mã mới của {id} (chỉ hiện một lần, hãy trao cho người giữ): {token}', keyConfirmRevoke: 'Thu hồi khóa {id}? Mã của nó sẽ bị từ chối ngay.',
@@ -91,6 +93,8 @@ const I18N = {
     silencesTitle: 'Silences', silenceWhat: 'Applies to', silenceUntil: 'Until', silenceAuthor: 'Author', silenceReason: 'Reason',
     silence: 'Silence', silenceEnd: 'End', silenceHours: '{h} h', silenceAsk: 'Why silence it (maintenance, known…)', noSilences: 'No silence in force.',
     silenced: 'Silenced until {t}.',
+    rulesTitle: 'Alert rules', rulesReload: 'Reload the rule file', ruleName: 'Rule', ruleKind: 'Kind', ruleCategory: 'Category',
+    rulePublic: 'Public warning', rulesReloaded: '{n} rules loaded.', yes: 'yes', no: 'no',
     navAdmin: 'Admin', keysTitle: 'Access keys (API keys)', keyName: 'Holder', keyUnits: 'Units (police, flood_control…)',
     keySource: 'Source', keyExpires: 'Expires', keyCreate: 'Create key', keyRotate: 'Rotate', keyRevoke: 'Revoke',
     keyToken: 'New token of {id} (shown once, give it to its holder): {token}', keyConfirmRevoke: 'Revoke key {id}? Its token is refused at once.',
@@ -357,7 +361,7 @@ function route() {
   if (S.view === 'alerts') { renderAlerts(); drawSilences(); }
   if (S.view === 'cameras') drawWall();
   if (S.view === 'health') drawHealth();
-  if (S.view === 'admin') drawKeys();
+  if (S.view === 'admin') { drawKeys(); drawRules(); }
 }
 
 function translate() {
@@ -645,6 +649,29 @@ async function drawKeys() {
       ${k.status !== 'revoked' ? `<button type="button" class="danger" data-key-act="revoke" data-key-id="${esc(k.id)}">${t('keyRevoke')}</button>` : ''}</td></tr>`).join('');
 }
 
+// drawRules lists the rules in force; reloading shows the validator's messages when the file
+// has errors (the rules in force then stay).
+async function drawRules() {
+  let rules;
+  try { rules = await all('/rules'); } catch (e) { $('#rules-table tbody').innerHTML = `<tr><td colspan="5">${esc(e.message)}</td></tr>`; return; }
+  $('#rules-table tbody').innerHTML = rules.map((r) => `<tr data-rule="${esc(r.name)}"><td>${esc(text(r.title))}<div class="note">${esc(r.name)}</div></td>
+    <td>${esc(r.kind)}</td><td>${r.metric ? esc(label('m_', r.metric)) : ''}</td><td>${esc(r.category)}</td><td>${t(r.public ? 'yes' : 'no')}</td></tr>`).join('');
+}
+
+async function reloadRules() {
+  const out = $('#rules-result');
+  out.classList.remove('hidden');
+  try {
+    const ans = await api('/rules/reload', { method: 'POST' });
+    out.className = 'notice';
+    out.textContent = t('rulesReloaded', { n: ans.rules });
+  } catch (e) {
+    out.className = 'down';
+    out.textContent = e.message;
+  }
+  drawRules();
+}
+
 function showToken(k) {
   const el = $('#key-token');
   el.textContent = t('keyToken', { id: k.key.id, token: k.token });
@@ -881,6 +908,7 @@ for (const r of document.querySelectorAll('input[name=af]')) r.onchange = render
 $('#trend-form').addEventListener('submit', (ev) => { ev.preventDefault(); showTrend(); });
 $('#trend-csv').onclick = exportCSV;
 $('#key-form').addEventListener('submit', createKey);
+$('#rules-reload').onclick = reloadRules;
 document.addEventListener('submit', (ev) => {
   const f = ev.target.closest('.silence-form');
   if (f) { ev.preventDefault(); createSilence(f); }
