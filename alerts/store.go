@@ -119,6 +119,17 @@ type Attempt struct {
 	Duration time.Duration
 }
 
+// AlertSearch and AlertSearchRow are the alert history's search and its answers.
+type (
+	AlertSearch    = analytics.AlertSearch
+	AlertSearchRow = analytics.AlertSearchRow
+)
+
+// SearchAlerts searches the alerts stored in alert_events.
+func (s *ClickHouseStore) SearchAlerts(ctx context.Context, q AlertSearch) ([]AlertSearchRow, int, error) {
+	return s.tables().SearchAlerts(ctx, q)
+}
+
 // Deliveries returns every attempt to deliver an alert's notifications, oldest first.
 func (s *ClickHouseStore) Deliveries(ctx context.Context, alertID string) ([]Attempt, error) {
 	rows, err := s.tables().Attempts(ctx, alertID)

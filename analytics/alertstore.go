@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -376,4 +377,73 @@ FROM alert_notifications WHERE alert_id = ? ORDER BY ts, ms, receiver, attempt`,
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// AlertSearch narrows the alerts of a time range; empty fields do not narrow.
+type AlertSearch struct {
+	From, To                        time.Time
+	District, Category, State, Text string
+	// Units keeps the alerts routed to any of them (a unit caller's own, or one asked for).
+	Units         []string
+	Limit, Offset int
+}
+
+// AlertSearchRow is one alert as its events in the range left it.
+type AlertSearchRow struct {
+	AlertID, Rule, Subject, State, Severity, Category, District string
+	Units                                                       []string
+	// Fired, Acked and Resolved are the first such transition in the range; zero when none.
+	Fired, Acked, Resolved time.Time
+	// Alert is the whole alert after its last transition in the range, as JSON.
+	Alert []byte
+}
+
+// fromMillis is a time of Unix milliseconds; 0 is none (the zero time).
+func fromMillis(ms uint64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(ms)).UTC()
+}
+
+const alertSearchFrom = `FROM (
+  SELECT alert_id, argMax(state, seq) AS state, argMax(severity, seq) AS severity, any(rule) AS rule, any(subject) AS subject,
+    any(category) AS category, any(district) AS district, argMax(units, seq) AS units,
+    minIf(toUInt64(ts) * 1000 + ms, kind = 'firing') AS fired, minIf(toUInt64(ts) * 1000 + ms, kind = 'acknowledged') AS acked,
+    minIf(toUInt64(ts) * 1000 + ms, kind = 'resolved') AS resolved,
+    argMax(alert, seq) AS doc
+  FROM alert_events FINAL WHERE ts >= ? AND ts < ? GROUP BY alert_id)
+WHERE (? = '' OR district = ?) AND (? = '' OR category = ?) AND (? = '' OR state = ?)
+  AND (? = '' OR hasAny(units, splitByChar(',', ?))) AND (? = '' OR positionCaseInsensitiveUTF8(doc, ?) > 0)`
+
+// SearchAlerts returns the alerts with events in [From, To) that q keeps, newest first (by
+// when they fired), at most Limit after Offset, and how many there are.
+func (s *AlertStore) SearchAlerts(ctx context.Context, q AlertSearch) ([]AlertSearchRow, int, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	units := strings.Join(q.Units, ",")
+	args := []any{q.From.UTC(), q.To.UTC(), q.District, q.District, q.Category, q.Category, q.State, q.State, units, units, q.Text, q.Text}
+	var total uint64
+	if err := s.Conn.QueryRow(ctx, "SELECT count() "+alertSearchFrom, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("alert search: %w", err)
+	}
+	rows, err := s.Conn.Query(ctx, `SELECT alert_id, rule, subject, state, severity, category, district, units, fired, acked, resolved, doc `+
+		alertSearchFrom+` ORDER BY fired DESC, alert_id LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("alert search: %w", err)
+	}
+	defer rows.Close()
+	out := []AlertSearchRow{}
+	for rows.Next() {
+		var r AlertSearchRow
+		var doc string
+		var fired, acked, resolved uint64 // Unix milliseconds, 0 when none
+		if err := rows.Scan(&r.AlertID, &r.Rule, &r.Subject, &r.State, &r.Severity, &r.Category, &r.District, &r.Units,
+			&fired, &acked, &resolved, &doc); err != nil {
+			return nil, 0, fmt.Errorf("alert search: %w", err)
+		}
+		r.Fired, r.Acked, r.Resolved, r.Alert = fromMillis(fired), fromMillis(acked), fromMillis(resolved), []byte(doc)
+		out = append(out, r)
+	}
+	return out, int(total), rows.Err()
 }

@@ -29,6 +29,9 @@ func (s *Server) table() []route {
 		{method: "GET", path: "/districts/outlines", id: "districtOutlines", tag: "city", perm: auth.Read, resp: GeoJSON{}, produces: "application/geo+json", summary: "District outlines as GeoJSON, the map's background / Ranh giới huyện", h: s.districtOutlines},
 
 		{method: "GET", path: "/alerts", id: "listAlerts", tag: "alerts", perm: auth.Read, query: alertListParams, resp: Page[alerts.Alert]{}, summary: "Live alerts the caller sees / Cảnh báo đang mở", h: s.listAlerts},
+		{method: "GET", path: "/alerts/history", id: "alertHistory", tag: "history", perm: auth.History, query: withPaging(historyParams...), resp: Page[HistoryItem]{}, summary: "Alerts of a time range, searched / Tra cứu lịch sử cảnh báo", h: s.alertHistory},
+		{method: "GET", path: "/alerts/history/response-times", id: "responseTimes", tag: "history", perm: auth.History, query: historyParams, resp: []ResponseTime{}, summary: "Median times to acknowledge and resolve, by unit and category / Thời gian phản hồi", h: s.responseTimes},
+		{method: "GET", path: "/exports/alerts.csv", id: "exportAlerts", tag: "history", perm: auth.History, query: historyParams, produces: "text/csv", summary: "The alert history as CSV / Xuất lịch sử cảnh báo", h: s.exportAlerts},
 		{method: "GET", path: "/alerts/:id", id: "getAlert", tag: "alerts", perm: auth.Read, resp: AlertDetail{}, summary: "One alert with its history / Chi tiết cảnh báo", h: s.getAlert},
 		{method: "POST", path: "/alerts/:id/acknowledge", id: "acknowledgeAlert", tag: "alerts", perm: auth.ActOnAlerts, body: AckBody{}, resp: alerts.Alert{}, audit: "alert.acknowledge", summary: "Acknowledge / Xác nhận", h: s.ackAlert},
 		{method: "POST", path: "/alerts/:id/assign", id: "assignAlert", tag: "alerts", perm: auth.ActOnAlerts, body: AssignBody{}, resp: alerts.Alert{}, audit: "alert.assign", summary: "Assign to a person / Giao cho người xử lý", h: s.assignAlert},

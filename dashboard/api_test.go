@@ -106,7 +106,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		opt(&o)
 	}
 	f.srv = New(o, auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: querier, DeadLetters: querier,
-		Audit: audit, Keys: &analytics.KeyStore{Conn: conn, Timeout: 10 * time.Second}, Warnings: capFeed, CAP: capFeed,
+		Audit: audit, Keys: &analytics.KeyStore{Conn: conn, Timeout: 10 * time.Second}, Warnings: capFeed, CAP: capFeed, Searcher: store,
 		ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
 
 	// A river over báo động II: one alert for flood control.
@@ -197,6 +197,9 @@ func (f *fixture) example(r route) (path, body string) {
 		path = strings.Replace(path, ":id", "lc-hong-laocai", 1)
 	default:
 		path = strings.Replace(path, ":id", "x", 1)
+	}
+	if r.id == "alertHistory" || r.id == "responseTimes" || r.id == "exportAlerts" {
+		path = APIPrefix + r.path
 	}
 	if r.id == "trend" || r.id == "exportTrend" || r.id == "exportReadings" {
 		path += "?sensors=lc-hong-laocai&metric=water_level"

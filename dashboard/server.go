@@ -70,6 +70,8 @@ type Sources struct {
 	Keys KeyStore
 	// Warnings holds the public warnings waiting for a person to release them.
 	Warnings WarningDrafts
+	// Searcher searches the stored alerts (the history).
+	Searcher AlertSearcher
 	// Channels tells how each notification receiver's deliveries have gone lately
 	// (alerts.Dispatcher).
 	Channels interface{ Channels() []alerts.ChannelState }

@@ -368,7 +368,8 @@ func (s *server) startDashboard(context.Context) error {
 		Keys:  &analytics.KeyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}}
 	if s.engine != nil {
 		src.CAP, src.Alerts, src.Warnings, src.Channels = s.capFeed, s.engine, s.capFeed, s.dispatcher
-		src.AlertHistory = &alerts.ClickHouseStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
+		store := &alerts.ClickHouseStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
+		src.AlertHistory, src.Searcher = store, store
 		src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, s.engine, log) }
 	}
 	authn := auth.New(cfg.HTTP.Auth, nil, log)
