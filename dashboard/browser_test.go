@@ -264,6 +264,27 @@ func TestBrowser(t *testing.T) {
 	if feed, _ := f.capFeed.Atom(""); !strings.Contains(string(feed), draft.Identifier) {
 		t.Errorf("the approved warning %s is not on the feed", draft.Identifier)
 	}
+	// the history finds the river alert by a word of it, with its response times
+	testenv.WaitFor(t, "the river alert in the stored history", 15*time.Second, func() bool {
+		_, body := f.call(t, "operator", "GET", APIPrefix+"/alerts/history", "")
+		return strings.Contains(string(body), f.alert.ID)
+	})
+	histRow := fmt.Sprintf(`#history-table tr[data-alert-history=%q]`, f.alert.ID)
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(base+"#history"),
+		waitFor("the river alert in the history", fmt.Sprintf(`!!document.querySelector(%q)`, histRow)),
+		chromedp.SetValue("#hist-q", "không có trạm này"),
+		chromedp.Click("#hist-search"),
+		waitFor("nothing found for a word no alert has", fmt.Sprintf(`!document.querySelector(%q) && document.querySelector('#hist-count').textContent.startsWith('0')`, histRow)),
+		chromedp.SetValue("#hist-q", "Lào Cai"),
+		chromedp.Click("#hist-search"),
+		waitFor("the river alert found by a word of it, and the response times", fmt.Sprintf(`!!document.querySelector(%q) && [...document.querySelectorAll('#times-table tbody tr')].some((r) => r.textContent.includes('Ban chỉ huy PCTT') && r.textContent.includes('Thiên tai'))`, histRow)),
+		shoot("history"),
+		chromedp.Navigate(base+"#alerts"),
+		waitFor("the console again", fmt.Sprintf(`!!document.querySelector('#alert-detail .silence-form') && document.querySelector('#alert-detail .silence-form').dataset.id === %q`, f.alert.ID)),
+	); err != nil {
+		t.Fatal(err)
+	}
 	// the duty officer silences the river alert for two hours from its detail, then ends it
 	silenced := `[...document.querySelectorAll('#silences-table tbody tr[data-silence]')].find((r) => r.textContent.includes('river_alarm_level') && r.textContent.includes('bảo trì trạm'))`
 	if err := chromedp.Run(ctx,

@@ -41,6 +41,11 @@ const I18N = {
     silenced: 'Đã im lặng đến {t}.',
     rulesTitle: 'Luật cảnh báo', rulesReload: 'Nạp lại tệp luật', ruleName: 'Luật', ruleKind: 'Loại', ruleCategory: 'Nhóm',
     rulePublic: 'Cảnh báo công chúng', rulesReloaded: 'Đã nạp {n} luật.', yes: 'có', no: 'không',
+    cat_traffic: 'Giao thông', cat_naturalDisaster: 'Thiên tai', cat_weather: 'Thời tiết', cat_environment: 'Môi trường', cat_health: 'Y tế',
+    cat_security: 'An ninh', cat_agriculture: 'Nông nghiệp', cat_infrastructure: 'Hạ tầng', cat_fireAndEmergency: 'Cháy nổ và cứu nạn',
+    navHistory: 'Lịch sử', histFrom: 'Từ ngày', histTo: 'Đến ngày', histText: 'Tìm trong cảnh báo (trạm, huyện, lý do…)', histSearch: 'Tra cứu',
+    histFired: 'Phát lúc', histAck: 'Xác nhận sau', histResolve: 'Kết thúc sau', histTimes: 'Thời gian phản hồi (trung vị)', alertsN: 'Số cảnh báo',
+    histCount: '{n} cảnh báo',
     navAdmin: 'Quản trị', keysTitle: 'Khóa truy cập (API key)', keyName: 'Người giữ', keyUnits: 'Đơn vị (police, flood_control…)',
     keySource: 'Nguồn', keyExpires: 'Hết hạn', keyCreate: 'Tạo khóa', keyRotate: 'Đổi khóa', keyRevoke: 'Thu hồi',
     keyToken: 'Mã mới của {id} (chỉ hiện một lần, hãy trao cho người giữ): {token}', keyConfirmRevoke: 'Thu hồi khóa {id}? Mã của nó sẽ bị từ chối ngay.',
@@ -95,6 +100,11 @@ const I18N = {
     silenced: 'Silenced until {t}.',
     rulesTitle: 'Alert rules', rulesReload: 'Reload the rule file', ruleName: 'Rule', ruleKind: 'Kind', ruleCategory: 'Category',
     rulePublic: 'Public warning', rulesReloaded: '{n} rules loaded.', yes: 'yes', no: 'no',
+    cat_traffic: 'Traffic', cat_naturalDisaster: 'Natural disaster', cat_weather: 'Weather', cat_environment: 'Environment', cat_health: 'Health',
+    cat_security: 'Security', cat_agriculture: 'Agriculture', cat_infrastructure: 'Infrastructure', cat_fireAndEmergency: 'Fire and emergency',
+    navHistory: 'History', histFrom: 'From', histTo: 'To', histText: 'Search the alerts (station, district, reason…)', histSearch: 'Search',
+    histFired: 'Fired', histAck: 'Acknowledged after', histResolve: 'Resolved after', histTimes: 'Response times (median)', alertsN: 'Alerts',
+    histCount: '{n} alerts',
     navAdmin: 'Admin', keysTitle: 'Access keys (API keys)', keyName: 'Holder', keyUnits: 'Units (police, flood_control…)',
     keySource: 'Source', keyExpires: 'Expires', keyCreate: 'Create key', keyRotate: 'Rotate', keyRevoke: 'Revoke',
     keyToken: 'New token of {id} (shown once, give it to its holder): {token}', keyConfirmRevoke: 'Revoke key {id}? Its token is refused at once.',
@@ -242,6 +252,7 @@ function showWho() {
   $('#who').textContent = S.me.name + ' · ' + label('role', S.me.role) + (S.me.units ? ' (' + unitNames(S.me.units) + ')' : '');
   $('#nav a[data-view=trends]').classList.toggle('hidden', !can('history'));
   $('#nav a[data-view=admin]').classList.toggle('hidden', !can('administer'));
+  $('#nav a[data-view=history]').classList.toggle('hidden', !can('history'));
 }
 
 async function start() {
@@ -352,7 +363,7 @@ function updateUnacked() {
 // ---- views ---------------------------------------------------------------------------------
 function route() {
   const v = (location.hash || '#map').slice(1);
-  S.view = ['map', 'alerts', 'cameras', 'trends', 'health', 'admin'].includes(v) && (v !== 'trends' || !S.me || can('history')) &&
+  S.view = ['map', 'alerts', 'cameras', 'trends', 'history', 'health', 'admin'].includes(v) && ((v !== 'trends' && v !== 'history') || !S.me || can('history')) &&
     (v !== 'admin' || !S.me || can('administer')) ? v : 'map';
   for (const el of document.querySelectorAll('.view')) el.classList.toggle('hidden', el.id !== 'view-' + S.view);
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === S.view);
@@ -362,6 +373,7 @@ function route() {
   if (S.view === 'cameras') drawWall();
   if (S.view === 'health') drawHealth();
   if (S.view === 'admin') { drawKeys(); drawRules(); }
+  if (S.view === 'history') searchHistory();
 }
 
 function translate() {
@@ -655,7 +667,7 @@ async function drawRules() {
   let rules;
   try { rules = await all('/rules'); } catch (e) { $('#rules-table tbody').innerHTML = `<tr><td colspan="5">${esc(e.message)}</td></tr>`; return; }
   $('#rules-table tbody').innerHTML = rules.map((r) => `<tr data-rule="${esc(r.name)}"><td>${esc(text(r.title))}<div class="note">${esc(r.name)}</div></td>
-    <td>${esc(r.kind)}</td><td>${r.metric ? esc(label('m_', r.metric)) : ''}</td><td>${esc(r.category)}</td><td>${t(r.public ? 'yes' : 'no')}</td></tr>`).join('');
+    <td>${esc(r.kind)}</td><td>${r.metric ? esc(label('m_', r.metric)) : ''}</td><td>${esc(label('cat_', r.category))}</td><td>${t(r.public ? 'yes' : 'no')}</td></tr>`).join('');
 }
 
 async function reloadRules() {
@@ -821,6 +833,46 @@ async function exportCSV() {
   } catch (e) { $('#trend-note').textContent = e.message; }
 }
 
+// ---- history of alerts ----------------------------------------------------------------------------
+// historyQuery is the search of the history form: whole days in Hà Nội time.
+function historyQuery() {
+  const q = new URLSearchParams();
+  const day = (id, end) => { const v = $(id).value; if (v) q.set(end ? 'to' : 'from', new Date(v + (end ? 'T24:00:00+07:00' : 'T00:00:00+07:00')).toISOString()); };
+  day('#hist-from', false); day('#hist-to', true);
+  if ($('#hist-state').value) q.set('state', $('#hist-state').value);
+  if ($('#hist-q').value.trim()) q.set('q', $('#hist-q').value.trim());
+  return q;
+}
+
+const fmtSpan = (s) => s === undefined ? '—' : s < 90 ? Math.round(s) + ' s' : s < 5400 ? Math.round(s / 60) + ' min' : fmtNum(s / 3600, 1) + ' h';
+
+async function searchHistory(ev) {
+  if (ev) ev.preventDefault();
+  const q = historyQuery();
+  let pg, times;
+  try {
+    [pg, times] = await Promise.all([api('/alerts/history?' + q + '&limit=200'), api('/alerts/history/response-times?' + q)]);
+  } catch (e) { $('#hist-count').textContent = e.message; return; }
+  $('#hist-count').textContent = t('histCount', { n: pg.total });
+  $('#history-table tbody').innerHTML = pg.items.map((it) => { const a = it.alert; return `<tr data-alert-history="${esc(a.id)}">
+    <td><span class="sev sev-${esc(a.severity)}">${t('sev' + a.severity)}</span></td><td>${esc(text(a.title))}<div class="note">${esc(a.subject_name || a.subject)}</div></td>
+    <td>${esc(a.district)}</td><td>${esc(unitNames(a.units))}</td><td>${it.fired ? fmtTime(it.fired) : '—'}</td>
+    <td>${fmtSpan(it.ack_seconds)}</td><td>${fmtSpan(it.resolve_seconds)}</td><td class="st-${esc(a.state)}">${t('st' + a.state)}</td></tr>`; }).join('');
+  $('#times-table tbody').innerHTML = times.map((r) => `<tr><td>${esc(unitNames([r.unit]))}</td><td>${esc(label('cat_', r.category))}</td><td>${r.alerts}</td>
+    <td>${r.acknowledged ? fmtSpan(r.median_ack_seconds) + ` (${r.acknowledged})` : '—'}</td><td>${r.resolved ? fmtSpan(r.median_resolve_seconds) + ` (${r.resolved})` : '—'}</td></tr>`).join('');
+}
+
+async function exportHistory() {
+  try {
+    const resp = await api('/exports/alerts.csv?' + historyQuery(), { raw: true });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(await resp.blob());
+    a.download = 'lich-su-canh-bao.csv';
+    document.body.appendChild(a); a.click(); a.remove();
+    $('#hist-count').textContent = t('saved') + ': ' + a.download;
+  } catch (e) { $('#hist-count').textContent = e.message; }
+}
+
 // ---- health ------------------------------------------------------------------------------------
 async function drawHealth() {
   let h;
@@ -909,6 +961,8 @@ $('#trend-form').addEventListener('submit', (ev) => { ev.preventDefault(); showT
 $('#trend-csv').onclick = exportCSV;
 $('#key-form').addEventListener('submit', createKey);
 $('#rules-reload').onclick = reloadRules;
+$('#history-form').addEventListener('submit', searchHistory);
+$('#hist-csv').onclick = exportHistory;
 document.addEventListener('submit', (ev) => {
   const f = ev.target.closest('.silence-form');
   if (f) { ev.preventDefault(); createSilence(f); }
