@@ -391,6 +391,8 @@ func TestBrowser(t *testing.T) {
 		waitFor("the new key's token and its row", `!document.querySelector('#key-token').classList.contains('hidden') && !!document.querySelector('#keys-table tr[data-key="zalo-oa"]')`),
 		chromedp.Text("#key-token", &shown),
 		waitFor("the rules in force", `document.querySelectorAll('#rules-table tbody tr[data-rule]').length > 10`),
+		waitFor("the catalogs with the latest readings", `document.querySelectorAll('#catalog-sensors tbody tr').length === S.sensors.size && S.sensors.size > 20 &&
+			/(Water level|Mực nước) 84/.test(document.querySelector('#catalog-sensors tr[data-catalog-sensor="lc-hong-laocai"]').textContent)`),
 		chromedp.Click("#rules-reload"),
 		waitFor("the reload said", `/\d+ (rules loaded|luật)/.test(document.querySelector('#rules-result').textContent)`),
 		shoot("admin-keys"),

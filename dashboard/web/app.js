@@ -43,6 +43,7 @@ const I18N = {
     rulePublic: 'Cảnh báo công chúng', rulesReloaded: 'Đã nạp {n} luật.', yes: 'có', no: 'không',
     cat_traffic: 'Giao thông', cat_naturalDisaster: 'Thiên tai', cat_weather: 'Thời tiết', cat_environment: 'Môi trường', cat_health: 'Y tế',
     cat_security: 'An ninh', cat_agriculture: 'Nông nghiệp', cat_infrastructure: 'Hạ tầng', cat_fireAndEmergency: 'Cháy nổ và cứu nạn',
+    catSensors: 'Danh mục cảm biến', catCameras: 'Danh mục camera', catName: 'Tên', catEvery: 'Chu kỳ',
     navHistory: 'Lịch sử', histFrom: 'Từ ngày', histTo: 'Đến ngày', histText: 'Tìm trong cảnh báo (trạm, huyện, lý do…)', histSearch: 'Tra cứu',
     histFired: 'Phát lúc', histAck: 'Xác nhận sau', histResolve: 'Kết thúc sau', histTimes: 'Thời gian phản hồi (trung vị)', alertsN: 'Số cảnh báo',
     histCount: '{n} cảnh báo',
@@ -102,6 +103,7 @@ const I18N = {
     rulePublic: 'Public warning', rulesReloaded: '{n} rules loaded.', yes: 'yes', no: 'no',
     cat_traffic: 'Traffic', cat_naturalDisaster: 'Natural disaster', cat_weather: 'Weather', cat_environment: 'Environment', cat_health: 'Health',
     cat_security: 'Security', cat_agriculture: 'Agriculture', cat_infrastructure: 'Infrastructure', cat_fireAndEmergency: 'Fire and emergency',
+    catSensors: 'Sensor catalog', catCameras: 'Camera catalog', catName: 'Name', catEvery: 'Every',
     navHistory: 'History', histFrom: 'From', histTo: 'To', histText: 'Search the alerts (station, district, reason…)', histSearch: 'Search',
     histFired: 'Fired', histAck: 'Acknowledged after', histResolve: 'Resolved after', histTimes: 'Response times (median)', alertsN: 'Alerts',
     histCount: '{n} alerts',
@@ -372,7 +374,7 @@ function route() {
   if (S.view === 'alerts') { renderAlerts(); drawSilences(); }
   if (S.view === 'cameras') drawWall();
   if (S.view === 'health') drawHealth();
-  if (S.view === 'admin') { drawKeys(); drawRules(); }
+  if (S.view === 'admin') { drawKeys(); drawRules(); drawCatalogs(); }
   if (S.view === 'history') searchHistory();
 }
 
@@ -682,6 +684,24 @@ async function reloadRules() {
     out.textContent = e.message;
   }
   drawRules();
+}
+
+// drawCatalogs lists the sensor and camera catalogs in use, each entry with its latest
+// reading or state (from the live city the UI already holds).
+function drawCatalogs() {
+  const sensors = [...S.sensors.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
+  $('#catalog-sensors tbody').innerHTML = sensors.map((s) => {
+    const latest = s.metrics.map((m) => S.values.get(s.id + '/' + m)).filter((v) => v)
+      .map((v) => `${esc(label('m_', v.metric))} ${v.text ? esc(v.text) : fmtNum(v.value, 2)} ${esc(v.unit)} · ${fmtTime(v.time)}`).join('<br>');
+    return `<tr data-catalog-sensor="${esc(s.id)}"><td>${esc(s.id)}</td><td>${esc(s.name)}</td><td>${esc(s.district)}</td>
+      <td>${esc(unitNames([s.owner_unit]))}</td><td>${s.interval_s ? fmtSpan(s.interval_s) : '—'}</td><td>${latest || t('noData')}</td></tr>`;
+  }).join('');
+  const cams = [...S.cameras.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
+  $('#catalog-cameras tbody').innerHTML = cams.map((c) => {
+    const st = S.camStates.get(c.id);
+    return `<tr data-catalog-camera="${esc(c.id)}"><td>${esc(c.id)}</td><td>${esc(c.name)}</td><td>${esc(c.district)}</td>
+      <td>${esc(unitNames([c.owner_unit]))}</td><td>${st ? t(st.state) + (st.reason ? ' — ' + esc(reason(st.reason)) : '') + ' · ' + fmtTime(st.since) : t('unknown')}</td></tr>`;
+  }).join('');
 }
 
 function showToken(k) {
