@@ -280,6 +280,8 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click("#hist-search"),
 		waitFor("the river alert found by a word of it, and the response times", fmt.Sprintf(`!!document.querySelector(%q) && [...document.querySelectorAll('#times-table tbody tr')].some((r) => r.textContent.includes('Ban chỉ huy PCTT') && r.textContent.includes('Thiên tai'))`, histRow)),
 		shoot("history"),
+		chromedp.Click("#hist-csv"),
+		waitFor("the history saved as CSV", `document.querySelector('#hist-count').textContent.includes('lich-su-canh-bao.csv')`),
 		chromedp.Navigate(base+"#alerts"),
 		waitFor("the console again", fmt.Sprintf(`!!document.querySelector('#alert-detail .silence-form') && document.querySelector('#alert-detail .silence-form').dataset.id === %q`, f.alert.ID)),
 	); err != nil {
@@ -413,6 +415,9 @@ func TestBrowser(t *testing.T) {
 		if csv, err = os.ReadFile(filepath.Join(downloads, "xu-huong-water_level.csv")); err == nil && len(csv) > 0 {
 			break
 		}
+	}
+	if hist, err := os.ReadFile(filepath.Join(downloads, "lich-su-canh-bao.csv")); err != nil || !strings.Contains(string(hist), f.alert.ID) {
+		t.Errorf("the history's CSV: %v, %q", err, hist)
 	}
 	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
 	if len(lines) < 100 || !strings.HasPrefix(strings.TrimPrefix(lines[0], "\ufeff"), "Mã cảm biến,Chỉ số,Đơn vị,Thời gian (UTC)") {

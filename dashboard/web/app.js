@@ -842,15 +842,19 @@ async function exportCSV() {
   const q = trendQuery();
   if (!q) return;
   q.set('lang', S.lang);
+  await download('/exports/trend.csv?' + q, 'xu-huong-' + q.get('metric') + '.csv', $('#trend-note'));
+}
+
+// download saves what path answers as a file named name, saying so (or why not) in note.
+async function download(path, name, note) {
   try {
-    const resp = await api('/exports/trend.csv?' + q, { raw: true });
-    const blob = await resp.blob();
+    const resp = await api(path, { raw: true });
     const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = 'xu-huong-' + q.get('metric') + '.csv';
+    a.href = URL.createObjectURL(await resp.blob());
+    a.download = name;
     document.body.appendChild(a); a.click(); a.remove();
-    $('#trend-note').textContent = t('saved') + ': ' + a.download;
-  } catch (e) { $('#trend-note').textContent = e.message; }
+    note.textContent = t('saved') + ': ' + name;
+  } catch (e) { note.textContent = e.message; }
 }
 
 // ---- history of alerts ----------------------------------------------------------------------------
@@ -882,16 +886,7 @@ async function searchHistory(ev) {
     <td>${r.acknowledged ? fmtSpan(r.median_ack_seconds) + ` (${r.acknowledged})` : '—'}</td><td>${r.resolved ? fmtSpan(r.median_resolve_seconds) + ` (${r.resolved})` : '—'}</td></tr>`).join('');
 }
 
-async function exportHistory() {
-  try {
-    const resp = await api('/exports/alerts.csv?' + historyQuery(), { raw: true });
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(await resp.blob());
-    a.download = 'lich-su-canh-bao.csv';
-    document.body.appendChild(a); a.click(); a.remove();
-    $('#hist-count').textContent = t('saved') + ': ' + a.download;
-  } catch (e) { $('#hist-count').textContent = e.message; }
-}
+const exportHistory = () => download('/exports/alerts.csv?' + historyQuery(), 'lich-su-canh-bao.csv', $('#hist-count'));
 
 // ---- health ------------------------------------------------------------------------------------
 async function drawHealth() {
