@@ -97,8 +97,10 @@ func TestCAPApproval(t *testing.T) {
 		t.Fatalf("feed after one of two approvals: %q", types)
 	}
 
-	// A restart: the half-approved draft comes back with its approval.
+	// A restart: the half-approved draft comes back with its approval (and the published
+	// Alert with the feed, once the first feed's outbox has stored it).
 	waitRows(t, store, "SELECT count() FROM cap_drafts FINAL WHERE state = 'pending' AND length(approvals) = 1", 1)
+	waitRows(t, store, "SELECT count() FROM cap_messages", 1)
 	feed2, _ := newCAPFeedOn(t, cfg, store, sensors, func() time.Time { return r.h.now })
 	testenv.WaitFor(t, "the draft reloaded", 10*time.Second, func() bool { _, ok := feed2.DraftOf(d.AlertID); return ok })
 	r.feed = feed2

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -224,6 +225,13 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	row := fmt.Sprintf(`tr[data-alert=%q]`, critical)
+	// the detail shows the stored history (alert_events, written through the engine's outbox):
+	// under load it can come a moment after the alert itself
+	testenv.WaitFor(t, "the critical alert's history stored", 15*time.Second, func() bool {
+		_, body := f.call(t, "operator", "GET", APIPrefix+"/alerts/"+critical, "")
+		var d AlertDetail
+		return json.Unmarshal(body, &d) == nil && len(d.Events) >= 1
+	})
 	if err := chromedp.Run(ctx,
 		chromedp.Click("#alarm-ack"),
 		waitFor("the console", `location.hash === '#alerts'`),
@@ -233,7 +241,9 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(row+` button[data-act=acknowledge]`),
 		waitFor("it to leave the unacknowledged list", fmt.Sprintf(`!document.querySelector('#alerts-table tbody %s')`, row)),
 	); err != nil {
-		t.Fatal(err)
+		var detail string
+		_ = chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector('#alert-detail').innerText`, &detail))
+		t.Fatalf("%v\nthe detail: %s", err, detail)
 	}
 	list, _ := f.engine.Alerts(context.Background(), alertsFilterCritical)
 	if len(list) != 1 || list[0].State != "acknowledged" {
