@@ -12,11 +12,8 @@ import (
 // gives the values of the i-th. what names the rows in errors. The small stores beside the
 // writer (alert events, silences, delivery log, CAP messages, the audit log) insert this way.
 func InsertRows(ctx context.Context, conn driver.Conn, timeout time.Duration, what, stmt string, n int, row func(i int) ([]any, error)) error {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
+	ctx, cancel := bounded(ctx, timeout)
+	defer cancel()
 	batch, err := conn.PrepareBatch(ctx, stmt)
 	if err != nil {
 		return fmt.Errorf("%s: prepare: %w", what, err)

@@ -108,52 +108,44 @@ func historyItem(r alerts.AlertSearchRow) HistoryItem {
 }
 
 func (s *Server) alertHistory(c *fiber.Ctx, p *auth.Principal) error {
-	if s.src.Searcher == nil {
-		return errUnavailable
-	}
-	q, err := s.alertSearch(c, p)
+	limit, offset, err := pageWindow(c)
 	if err != nil {
 		return err
 	}
-	if q.Limit, q.Offset, err = pageWindow(c); err != nil {
-		return err
-	}
-	rows, total, err := s.src.Searcher.SearchAlerts(c.UserContext(), q)
+	items, total, err := s.searchHistory(c, p, limit, offset)
 	if err != nil {
 		return err
 	}
-	items := make([]HistoryItem, len(rows))
-	for i, r := range rows {
-		items[i] = historyItem(r)
-	}
-	return c.JSON(Page[HistoryItem]{Items: items, Total: total, Limit: q.Limit, Offset: q.Offset})
+	return c.JSON(Page[HistoryItem]{Items: items, Total: total, Limit: limit, Offset: offset})
 }
 
 // maxHistoryRows bounds what response times and exports read.
 const maxHistoryRows = 100_000
 
-func (s *Server) allHistory(c *fiber.Ctx, p *auth.Principal) ([]HistoryItem, error) {
+// searchHistory runs the request's search of the history: at most limit items after offset,
+// and how many there are.
+func (s *Server) searchHistory(c *fiber.Ctx, p *auth.Principal, limit, offset int) ([]HistoryItem, int, error) {
 	if s.src.Searcher == nil {
-		return nil, errUnavailable
+		return nil, 0, errUnavailable
 	}
 	q, err := s.alertSearch(c, p)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	q.Limit = maxHistoryRows
-	rows, _, err := s.src.Searcher.SearchAlerts(c.UserContext(), q)
+	q.Limit, q.Offset = limit, offset
+	rows, total, err := s.src.Searcher.SearchAlerts(c.UserContext(), q)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	items := make([]HistoryItem, len(rows))
 	for i, r := range rows {
 		items[i] = historyItem(r)
 	}
-	return items, nil
+	return items, total, nil
 }
 
 func (s *Server) responseTimes(c *fiber.Ctx, p *auth.Principal) error {
-	items, err := s.allHistory(c, p)
+	items, _, err := s.searchHistory(c, p, maxHistoryRows, 0)
 	if err != nil {
 		return err
 	}
@@ -189,7 +181,7 @@ func (s *Server) responseTimes(c *fiber.Ctx, p *auth.Principal) error {
 }
 
 func (s *Server) exportAlerts(c *fiber.Ctx, p *auth.Principal) error {
-	items, err := s.allHistory(c, p)
+	items, _, err := s.searchHistory(c, p, maxHistoryRows, 0)
 	if err != nil {
 		return err
 	}
