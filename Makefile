@@ -27,8 +27,11 @@ export IOC_TEST_CLICKHOUSE_ADDR ?= 127.0.0.1:$(or $(IOC_LOCAL_CLICKHOUSE_PORT),9
 export IOC_TEST_MQTT_BROKER ?= tcp://127.0.0.1:$(or $(IOC_LOCAL_MQTT_PORT),1883)
 export IOC_TEST_CLICKHOUSE_SECURE_ADDR ?= 127.0.0.1:$(or $(IOC_LOCAL_CLICKHOUSE_SECURE_PORT),9440)
 export IOC_TEST_CLICKHOUSE_CA ?= $(or $(IOC_LOCAL_DATA),$(CURDIR)/.data/local)/tls/ca.crt
+# The local cluster deploy/local/cluster.sh starts (the failover tests).
+export IOC_TEST_CLUSTER_ADDR ?= 127.0.0.1:9101,127.0.0.1:9102
+export IOC_TEST_ZOOKEEPER ?= 127.0.0.1:$(or $(IOC_CLUSTER_ZOOKEEPER_PORT),2181)
 
-.PHONY: demo test build services services-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard clean
+.PHONY: demo test build services services-stop cluster cluster-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ioc ./cmd/ioc
@@ -38,6 +41,13 @@ services:
 
 services-stop:
 	deploy/local/services.sh stop
+
+# The local cluster: ZooKeeper and two ClickHouse replicas of one shard (docs/OPERATIONS.md).
+cluster:
+	deploy/local/cluster.sh start
+
+cluster-stop:
+	deploy/local/cluster.sh stop
 
 # make demo [PROVINCE=ben-tre] [SCENARIO=flash_flood|saltwater_intrusion|rush_hour_jam|gateway_outage]
 # A scenario runs the whole server on the scenario's accelerated clock (ioc sim province --list).
@@ -60,7 +70,7 @@ demo: services build
 	@echo
 	$(strip $(if $(PROVINCE),IOC_SIMULATOR_PROVINCE=$(PROVINCE)) $(if $(SCENARIO),IOC_SIMULATOR_SCENARIO=$(SCENARIO)) bin/ioc serve --config deploy/config/demo.yaml)
 
-test: services lint
+test: services cluster lint
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz
 

@@ -19,7 +19,7 @@ var rollupViews = []struct{ table, view string }{
 // readings: FROM readings FINAL, ts between two bound times. Deriving it from the migration keeps
 // backfill and view from drifting apart.
 func backfillSelect(view string) (string, error) {
-	stmt, err := viewStatement(view)
+	stmt, _, err := viewStatement(view)
 	if err != nil {
 		return "", err
 	}

@@ -94,30 +94,51 @@ func Migrate(ctx context.Context, cfg config.ClickHouse) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	err = admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database) // validated identifier
+	cluster := ClusterOf(cfg)
+	err = CheckCluster(ctx, admin, cluster)
+	if err == nil {
+		err = admin.Exec(ctx, mustStatement(cluster, "CREATE DATABASE IF NOT EXISTS "+cfg.Database)) // validated identifier
+		if err != nil {
+			err = fmt.Errorf("create database %s: %w", cfg.Database, err)
+		}
+	}
 	admin.Close()
 	if err != nil {
-		return 0, fmt.Errorf("create database %s: %w", cfg.Database, err)
+		return 0, err
 	}
 	conn, err := Open(ctx, cfg)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
-	return migrateTo(ctx, conn, math.MaxUint32)
+	return migrateTo(ctx, conn, cluster, math.MaxUint32)
+}
+
+// ClusterOf is the migrations' target that cfg names.
+func ClusterOf(cfg config.ClickHouse) Cluster {
+	return Cluster{Name: cfg.Cluster, Database: cfg.Database}
+}
+
+// mustStatement rewrites one of this file's own statements, which every target runs.
+func mustStatement(c Cluster, stmt string) string {
+	out, err := c.Statement(stmt, 0)
+	if err != nil {
+		panic(err)
+	}
+	return out
 }
 
 // migrateTo applies the pending migrations numbered up to last.
-func migrateTo(ctx context.Context, conn driver.Conn, last uint32) (uint32, error) {
+func migrateTo(ctx context.Context, conn driver.Conn, cluster Cluster, last uint32) (uint32, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return 0, err
 	}
-	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if err := conn.Exec(ctx, mustStatement(cluster, `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    UInt32,
     name       String,
     applied_at DateTime('UTC')
-) ENGINE = MergeTree ORDER BY version`); err != nil {
+) ENGINE = MergeTree ORDER BY version`)); err != nil {
 		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	current, err := SchemaVersion(ctx, conn)
@@ -130,7 +151,11 @@ func migrateTo(ctx context.Context, conn driver.Conn, last uint32) (uint32, erro
 			continue
 		}
 		for i, stmt := range m.Statements {
-			if err := conn.Exec(ddl, stmt); err != nil {
+			stmt, err := cluster.Statement(stmt, m.Version)
+			if err == nil {
+				err = conn.Exec(ddl, stmt)
+			}
+			if err != nil {
 				return current, fmt.Errorf("migration %04d_%s, statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}

@@ -96,7 +96,7 @@ func TestMigrationTwoKeepsReadingsAndDeduplicates(t *testing.T) {
 	ctx := context.Background()
 	cfg := testenv.ClickHouseConfig(t)
 	conn := testenv.Conn(t, cfg)
-	if v, err := migrateTo(ctx, conn, 1); err != nil || v != 1 {
+	if v, err := migrateTo(ctx, conn, Cluster{}, 1); err != nil || v != 1 {
 		t.Fatalf("migrate to 1: %d, %v", v, err)
 	}
 	ts := time.Date(2026, 8, 3, 14, 15, 0, 0, time.UTC)
@@ -112,7 +112,7 @@ func TestMigrationTwoKeepsReadingsAndDeduplicates(t *testing.T) {
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := migrateTo(ctx, conn, math.MaxUint32); err != nil || v != LatestVersion() {
+	if v, err := migrateTo(ctx, conn, Cluster{}, math.MaxUint32); err != nil || v != LatestVersion() {
 		t.Fatalf("migrate on: %d, %v", v, err)
 	}
 	// the same reading again, as a redelivery would store it

@@ -18,14 +18,17 @@ const minuteView = "readings_1m_mv"
 
 // SetMinuteRollup creates the minute rollup's view (as migration 0004 defines it) or drops it.
 // The readings_1m table stays either way; while the view is off it receives nothing.
-func SetMinuteRollup(ctx context.Context, conn driver.Conn, on bool) error {
+func SetMinuteRollup(ctx context.Context, conn driver.Conn, cluster Cluster, on bool) error {
 	if !on {
-		if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+minuteView); err != nil {
+		if err := conn.Exec(ctx, mustStatement(cluster, "DROP TABLE IF EXISTS "+minuteView)); err != nil {
 			return fmt.Errorf("turn the minute rollup off: %w", err)
 		}
 		return nil
 	}
-	stmt, err := viewStatement(minuteView)
+	stmt, version, err := viewStatement(minuteView)
+	if err == nil {
+		stmt, err = cluster.Statement(stmt, version)
+	}
 	if err != nil {
 		return fmt.Errorf("turn the minute rollup on: %w", err)
 	}
@@ -35,20 +38,21 @@ func SetMinuteRollup(ctx context.Context, conn driver.Conn, on bool) error {
 	return nil
 }
 
-// viewStatement is the CREATE MATERIALIZED VIEW statement of view, as the migrations define it.
-func viewStatement(view string) (string, error) {
+// viewStatement is the CREATE MATERIALIZED VIEW statement of view, as the migrations define
+// it, and the migration's version.
+func viewStatement(view string) (string, uint32, error) {
 	ms, err := Migrations()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	for _, m := range ms {
 		for _, stmt := range m.Statements {
 			if strings.HasPrefix(stmt, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+view+" ") {
-				return stmt, nil
+				return stmt, m.Version, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("no migration defines %s", view)
+	return "", 0, fmt.Errorf("no migration defines %s", view)
 }
 
 // minuteRollupOn tells whether the minute rollup's view exists in the connection's database.

@@ -303,7 +303,7 @@ func TestMinuteRollupSwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := SetMinuteRollup(ctx, q.conn, false); err != nil {
+	if err := SetMinuteRollup(ctx, q.conn, Cluster{}, false); err != nil {
 		t.Fatal(err)
 	}
 	if on, err := minuteRollupOn(ctx, q.conn); err != nil || on {
@@ -329,7 +329,7 @@ func TestMinuteRollupSwitch(t *testing.T) {
 	if err := Backfill(ctx, q.conn, time.Time{}, time.Time{}, func(string, time.Duration) {}); err != nil {
 		t.Fatal(err)
 	}
-	if err := SetMinuteRollup(ctx, q.conn, true); err != nil {
+	if err := SetMinuteRollup(ctx, q.conn, Cluster{}, true); err != nil {
 		t.Fatal(err)
 	}
 	if on, err := minuteRollupOn(ctx, q.conn); err != nil || !on {

@@ -74,7 +74,7 @@ func (s *Schema) switchMinute(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	return SetMinuteRollup(ctx, conn, s.minuteRollup)
+	return SetMinuteRollup(ctx, conn, ClusterOf(s.cfg), s.minuteRollup)
 }
 
 // Run tries Prepare again with backoff until it succeeds (then runs ready) or ctx ends. A

@@ -58,7 +58,7 @@ func benchIngest(ctx context.Context, o ingestOptions) error {
 		return err
 	}
 	defer drop()
-	if err := analytics.SetMinuteRollup(ctx, conn, o.MinuteRollup); err != nil {
+	if err := analytics.SetMinuteRollup(ctx, conn, analytics.Cluster{}, o.MinuteRollup); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "ioc-bench-")

@@ -36,7 +36,7 @@ func TestCatalogReloadsOnHangup(t *testing.T) {
 		}
 	}
 	writeCatalog("f-00")
-	cfg := faultConfig(t, seq, ch.Addr, ch.Database, broker, clientID, t.TempDir(), "")
+	cfg := faultConfig(t, seq, ch, broker, clientID, t.TempDir(), "")
 	body, _ := os.ReadFile(cfg)
 	body = []byte(regexp.MustCompile(`(?m)^  accept_unknown_sensors: true\n  catalog: .*$`).ReplaceAllString(string(body), "  catalog: "+catalog))
 	if err := os.WriteFile(cfg, body, 0o600); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 )
 
@@ -140,11 +141,11 @@ func (s sequence) verify(t *testing.T, conn driver.Conn, within time.Duration) {
 }
 
 // faultConfig writes the config file of an ioc process for seq on the given servers.
-func faultConfig(t *testing.T, seq sequence, chAddr, database, broker, clientID, spoolDir, sharedGroup string) string {
+func faultConfig(t *testing.T, seq sequence, ch config.ClickHouse, broker, clientID, spoolDir, sharedGroup string) string {
 	t.Helper()
 	body := fmt.Sprintf(`roles: [ingest, dashboard]
 log: {level: warn, format: text}
-clickhouse: {addr: %q, database: %s, dial_timeout: 1s, query_timeout: 5s}
+clickhouse: {addr: %q, database: %s, cluster: %q, dial_timeout: 1s, query_timeout: 5s}
 mqtt: {broker: %q, client_id: %s, keepalive: 2s, connect_timeout: 2s, max_reconnect_interval: 1s}
 ingest:
   topics: [{pattern: "%s/+/+/+", format: json, qos: 1}]
@@ -157,7 +158,7 @@ writer:
   shutdown_timeout: 2s
   spool: {dir: %q, after: 1s}
 http: {listen: %q}
-`, chAddr, database, broker, clientID, seq.prefix, laoCaiCatalog(t), sharedGroup, spoolDir, freeAddr(t))
+`, ch.Addr, ch.Database, ch.Cluster, broker, clientID, seq.prefix, laoCaiCatalog(t), sharedGroup, spoolDir, freeAddr(t))
 	path := filepath.Join(t.TempDir(), "ioc.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -251,6 +252,11 @@ func (p *iocProcess) rowsWritten(t *testing.T) float64 {
 	return 0
 }
 
+// privateDB is database ioc on a test's private ClickHouse.
+func privateDB(srv *testenv.Private) config.ClickHouse {
+	return config.ClickHouse{Addr: srv.ClickHouseAddr, Database: "ioc"}
+}
+
 func openDB(t *testing.T, addr, database string) driver.Conn {
 	t.Helper()
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Auth: clickhouse.Auth{Database: database, Username: "default"}})
@@ -292,7 +298,7 @@ func waitPublished(t *testing.T, published *atomic.Int64, n int64) {
 func serverDown(t *testing.T, which string, n, rate int, after int64, down time.Duration) {
 	srv := testenv.StartPrivate(t)
 	seq := newSequence(n)
-	startIOC(t, faultConfig(t, seq, srv.ClickHouseAddr, "ioc", srv.BrokerURL, "ioc-"+seq.prefix, t.TempDir(), ""))
+	startIOC(t, faultConfig(t, seq, privateDB(srv), srv.BrokerURL, "ioc-"+seq.prefix, t.TempDir(), ""))
 	published, wait := publishInBackground(t, seq, srv.BrokerURL, rate)
 	waitPublished(t, published, after)
 	srv.Stop(t, which)
@@ -311,7 +317,7 @@ func TestFaultClickHouseDownAtStart(t *testing.T) {
 	srv := testenv.StartPrivate(t)
 	srv.Stop(t, "clickhouse")
 	seq := newSequence(3000)
-	p := startIOCUntil(t, faultConfig(t, seq, srv.ClickHouseAddr, "ioc", srv.BrokerURL, "ioc-"+seq.prefix, t.TempDir(), ""), "/livez")
+	p := startIOCUntil(t, faultConfig(t, seq, privateDB(srv), srv.BrokerURL, "ioc-"+seq.prefix, t.TempDir(), ""), "/livez")
 	ready := func() (int, string) {
 		resp, err := http.Get("http://" + p.listen + "/readyz")
 		if err != nil {
@@ -367,14 +373,14 @@ func TestFaultKillNine(t *testing.T) {
 	clientID := "ioc-" + seq.prefix
 	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
 	spool := t.TempDir()
-	first := startIOC(t, faultConfig(t, seq, ch.Addr, ch.Database, broker, clientID, spool, ""))
+	first := startIOC(t, faultConfig(t, seq, ch, broker, clientID, spool, ""))
 	published, wait := publishInBackground(t, seq, broker, 1500)
 	waitPublished(t, published, 6000)
 	first.signal(syscall.SIGKILL)
 	first.wait(t)
 	t.Logf("ioc killed with %d published", published.Load())
 	time.Sleep(time.Second)
-	startIOC(t, faultConfig(t, seq, ch.Addr, ch.Database, broker, clientID, spool, ""))
+	startIOC(t, faultConfig(t, seq, ch, broker, clientID, spool, ""))
 	wait()
 	seq.verify(t, testenv.Conn(t, ch), 2*time.Minute)
 }
@@ -390,7 +396,7 @@ func TestSharedSubscriptionSplitsTheLoad(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		clientID := fmt.Sprintf("ioc-%s-%d", seq.prefix, i)
 		t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
-		procs = append(procs, startIOC(t, faultConfig(t, seq, ch.Addr, ch.Database, broker, clientID, t.TempDir(), group)))
+		procs = append(procs, startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), group)))
 	}
 	_, wait := publishInBackground(t, seq, broker, 3000)
 	wait()

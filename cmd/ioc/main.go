@@ -215,7 +215,7 @@ func afterMigrate(ctx context.Context, cfg config.Config, backfill bool, from, t
 		return err
 	}
 	defer conn.Close()
-	if err := analytics.SetMinuteRollup(ctx, conn, cfg.Analytics.MinuteRollup); err != nil {
+	if err := analytics.SetMinuteRollup(ctx, conn, analytics.ClusterOf(cfg.ClickHouse), cfg.Analytics.MinuteRollup); err != nil {
 		return err
 	}
 	if !backfill {

@@ -6,8 +6,12 @@
 #   deploy/local/services.sh start    install if missing (apt, as root), start, wait until both answer
 #   deploy/local/services.sh stop     stop the servers this script started
 #   deploy/local/services.sh status   say what answers where
+#   deploy/local/services.sh install  install the missing Debian packages only
 #   deploy/local/services.sh start-clickhouse|stop-clickhouse|start-mosquitto|stop-mosquitto
 #                                     one server only (fault tests stop and start them)
+#
+# IOC_LOCAL_CLICKHOUSE_EXTRA_CONFIG names an XML file the ClickHouse server reads beside its
+# config and users (conf.d/): deploy/local/cluster.sh starts its replicas through this script that way.
 #
 # Idempotent: a server that already answers on its port is reused, not started twice.
 # Ports: IOC_LOCAL_CLICKHOUSE_PORT (9000), IOC_LOCAL_CLICKHOUSE_HTTP_PORT (8123),
@@ -136,6 +140,14 @@ start_clickhouse() {
   grep -q "<listen_host>127.0.0.1</listen_host>" "$ch_dir/config.xml" ||
     die "Debian's ClickHouse config changed shape: no <listen_host>127.0.0.1</listen_host> to keep"
   cp /etc/clickhouse-server/users.xml "$ch_dir/users.xml"
+  # A cluster's replica (deploy/local/cluster.sh) adds its own settings: ZooKeeper, the cluster,
+  # its macros and its interserver port.
+  # conf.d/ is read for both config.xml and users.xml (profiles).
+  rm -rf "$ch_dir/conf.d"
+  if [ -n "${IOC_LOCAL_CLICKHOUSE_EXTRA_CONFIG:-}" ]; then
+    mkdir -p "$ch_dir/conf.d"
+    cp "$IOC_LOCAL_CLICKHOUSE_EXTRA_CONFIG" "$ch_dir/conf.d/"
+  fi
   say "starting ClickHouse on 127.0.0.1:$ch_port (data in $ch_dir)"
   # setsid detaches it from the terminal (Ctrl-C on `make demo` must not stop it); the inner
   # shell records its own pid and then becomes the server, so the pid file names the server.
@@ -236,9 +248,10 @@ case "${1:-}" in
     stop_one ClickHouse "$ch_dir/pid"
     ;;
   status) status ;;
+  install) install_missing ;;
   start-clickhouse) install_missing; start_clickhouse ;;
   stop-clickhouse) stop_one ClickHouse "$ch_dir/pid" ;;
   start-mosquitto) install_missing; start_mosquitto ;;
   stop-mosquitto) stop_one Mosquitto "$mq_dir/pid" ;;
-  *) echo "usage: $0 start|stop|status|start-clickhouse|stop-clickhouse|start-mosquitto|stop-mosquitto" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|install|start-clickhouse|stop-clickhouse|start-mosquitto|stop-mosquitto" >&2; exit 2 ;;
 esac

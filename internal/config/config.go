@@ -58,6 +58,10 @@ type ClickHouse struct {
 	Compression  string        `yaml:"compression"`
 	DialTimeout  time.Duration `yaml:"dial_timeout"`
 	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// Cluster names a cluster of the servers' remote_servers: the migrations then create
+	// Replicated tables on every replica (ON CLUSTER, coordinated by ZooKeeper or Keeper).
+	// Empty: one node.
+	Cluster string `yaml:"cluster"`
 	// MigrateOnStart applies pending schema migrations when `ioc serve` starts.
 	MigrateOnStart bool `yaml:"migrate_on_start"`
 	// TLS, when Secure is on, dials ClickHouse's secure native port (tcp_port_secure, 9440)

@@ -207,6 +207,7 @@ func TestValidate(t *testing.T) {
 		{"no roles", func(c *Config) { c.Roles = nil }, "roles: empty"},
 		{"clickhouse addr", func(c *Config) { c.ClickHouse.Addr = "localhost" }, "clickhouse.addr: want host:port"},
 		{"clickhouse database", func(c *Config) { c.ClickHouse.Database = "ioc; DROP" }, "clickhouse.database"},
+		{"clickhouse cluster", func(c *Config) { c.ClickHouse.Cluster = "ioc-main" }, "clickhouse.cluster: want a cluster name"},
 		{"compression", func(c *Config) { c.ClickHouse.Compression = "gzip" }, "clickhouse.compression"},
 		{"broker scheme", func(c *Config) { c.MQTT.Broker = "http://x:1883" }, "mqtt.broker: want a tcp://"},
 		{"broker without port", func(c *Config) { c.MQTT.Broker = "tcp://broker" }, "mqtt.broker: want scheme://host:port"},

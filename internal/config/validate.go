@@ -129,6 +129,9 @@ func (c *ClickHouse) validate(p *Problems) {
 	if !identifier.MatchString(c.Database) {
 		p.Add("clickhouse.database", "want a name of letters, digits and _, got %q", c.Database)
 	}
+	if c.Cluster != "" && !identifier.MatchString(c.Cluster) {
+		p.Add("clickhouse.cluster", "want a cluster name of letters, digits and _, got %q", c.Cluster)
+	}
 	if c.Username == "" {
 		p.Add("clickhouse.username", "empty (ClickHouse's own default user is \"default\")")
 	}

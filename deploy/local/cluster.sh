@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Starts, stops and reports a local cluster on loopback, for the failover tests and for trying
+# ioc's high availability on one machine: Debian's ZooKeeper (coordination for ClickHouse's
+# replication and ioc's alert-engine lease) and two ClickHouse replicas of one shard (cluster
+# "ioc"), each started through services.sh with its own data folder, ports and macros.
+#
+#   deploy/local/cluster.sh start    install if missing (apt, as root), start, wait until all answer
+#   deploy/local/cluster.sh stop     stop what this script started
+#   deploy/local/cluster.sh status   say what answers where
+#   deploy/local/cluster.sh start-zookeeper|stop-zookeeper|start-replica N|stop-replica N|kill-replica N
+#                                    one part only (the failover tests kill and start them)
+#
+# Ports: IOC_CLUSTER_ZOOKEEPER_PORT (2181); replica N (1, 2) of ClickHouse: native 910N,
+# HTTP 812(3+N), secure native 944N, interserver 901N. Data: IOC_CLUSTER_DATA (<repo>/.data/cluster).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+data=${IOC_CLUSTER_DATA:-$repo/.data/cluster}
+zk_port=${IOC_CLUSTER_ZOOKEEPER_PORT:-2181}
+zk_dir=$data/zookeeper
+replicas=(1 2)
+
+say() { printf 'cluster: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# zk_answers asks ZooKeeper's four-letter "ruok" and waits for "imok".
+zk_answers() {
+  local reply
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
+  [ "$reply" = imok ]
+}
+
+ch_port() { echo $((9100 + $1)); }
+ch_answers() { clickhouse-client --host 127.0.0.1 --port "$(ch_port "$1")" --query 'SELECT 1' >/dev/null 2>&1; }
+
+install_missing() {
+  [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    die "ZooKeeper is missing. Install it as root: sudo apt-get update && sudo apt-get install -y --no-install-recommends zookeeper"
+  fi
+  say "installing zookeeper (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends zookeeper >/dev/null
+}
+
+start_zookeeper() {
+  if zk_answers; then say "ZooKeeper already answers on 127.0.0.1:$zk_port: reusing it"; return 0; fi
+  port_open "$zk_port" && die "port $zk_port is taken by something that is not ZooKeeper"
+  mkdir -p "$zk_dir/data"
+  # A standalone server with a short tick, so that a lost session (a killed ioc) expires in
+  # seconds: sessions may ask for 2 to 20 ticks.
+  cat >"$zk_dir/zoo.cfg" <<CONF
+# Written by deploy/local/cluster.sh; edits are overwritten at the next start.
+tickTime=500
+dataDir=$zk_dir/data
+clientPort=$zk_port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+4lw.commands.whitelist=ruok,srvr,mntr
+autopurge.snapRetainCount=3
+autopurge.purgeInterval=1
+CONF
+  say "starting ZooKeeper on 127.0.0.1:$zk_port (data in $zk_dir)"
+  (cd "$zk_dir" && exec setsid -f sh -c 'echo $$ >"$1/pid"; exec java -Xmx256m -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
+      org.apache.zookeeper.server.quorum.QuorumPeerMain "$1/zoo.cfg"' sh "$zk_dir") >"$zk_dir/zookeeper.log" 2>&1 </dev/null
+  local i
+  for ((i = 0; i < 150; i++)); do zk_answers && return 0; sleep 0.2; done
+  tail -n 20 "$zk_dir/zookeeper.log" >&2
+  die "ZooKeeper did not answer within 30s"
+}
+
+# replica_config N writes replica N's own settings: ZooKeeper, the cluster, its macros and its
+# interserver port (the other replica fetches its parts there).
+replica_config() {
+  local n=$1 file=$data/replica$1.xml r
+  mkdir -p "$data"
+  {
+    echo '<yandex>'
+    echo "  <interserver_http_port>$((9010 + n))</interserver_http_port>"
+    echo '  <interserver_http_host>127.0.0.1</interserver_http_host>'
+    echo "  <zookeeper><node><host>127.0.0.1</host><port>$zk_port</port></node><session_timeout_ms>6000</session_timeout_ms></zookeeper>"
+    echo '  <remote_servers><ioc><shard><internal_replication>true</internal_replication>'
+    for r in "${replicas[@]}"; do
+      echo "    <replica><host>127.0.0.1</host><port>$(ch_port "$r")</port></replica>"
+    done
+    echo '  </shard></ioc></remote_servers>'
+    echo "  <macros><shard>01</shard><replica>replica$n</replica></macros>"
+    # ClickHouse 18.16 runs distributed DDL with the default profile's settings, not the
+    # query's: its LowCardinality columns need this there (current releases ignore it). The
+    # file goes to conf.d/, which the server reads for users.xml too.
+    echo '  <profiles><default><allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type></default></profiles>'
+    echo '</yandex>'
+  } >"$file"
+  echo "$file"
+}
+
+replica_env() { # replica_env N: the services.sh settings of replica N
+  local n=$1
+  echo IOC_LOCAL_DATA="$data/replica$n" IOC_LOCAL_CLICKHOUSE_PORT="$(ch_port "$n")" \
+    IOC_LOCAL_CLICKHOUSE_HTTP_PORT=$((8123 + n)) IOC_LOCAL_CLICKHOUSE_SECURE_PORT=$((9440 + n)) \
+    IOC_LOCAL_CLICKHOUSE_EXTRA_CONFIG="$(replica_config "$n")"
+}
+
+start_replica() {
+  [[ " ${replicas[*]} " == *" $1 "* ]] || die "no replica $1 (replicas: ${replicas[*]})"
+  env $(replica_env "$1") "$here/services.sh" start-clickhouse
+}
+
+stop_replica() {
+  env IOC_LOCAL_DATA="$data/replica$1" "$here/services.sh" stop-clickhouse
+}
+
+kill_replica() { # kill -9, as a crash would (the failover tests)
+  local pidfile=$data/replica$1/clickhouse/pid
+  [ -s "$pidfile" ] || die "replica $1 was not started by this script"
+  kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+  while kill -0 "$(cat "$pidfile")" 2>/dev/null; do sleep 0.1; done
+  rm -f "$pidfile"
+  say "replica $1 killed (SIGKILL)"
+}
+
+stop_zookeeper() {
+  local pid
+  if [ ! -s "$zk_dir/pid" ]; then say "ZooKeeper: not started by this script"; return 0; fi
+  pid=$(cat "$zk_dir/pid")
+  if kill "$pid" 2>/dev/null; then
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    say "ZooKeeper stopped (pid $pid)"
+  fi
+  rm -f "$zk_dir/pid"
+}
+
+status() {
+  local rc=0 n
+  if zk_answers; then say "ZooKeeper answers on 127.0.0.1:$zk_port"; else say "ZooKeeper: not answering on 127.0.0.1:$zk_port"; rc=1; fi
+  for n in "${replicas[@]}"; do
+    if ch_answers "$n"; then say "ClickHouse replica $n answers on 127.0.0.1:$(ch_port "$n")"; else say "ClickHouse replica $n: not answering on 127.0.0.1:$(ch_port "$n")"; rc=1; fi
+  done
+  return $rc
+}
+
+case "${1:-}" in
+  start)
+    install_missing
+    "$here/services.sh" install
+    start_zookeeper
+    for n in "${replicas[@]}"; do start_replica "$n"; done
+    say "ready: ZooKeeper 127.0.0.1:$zk_port; ClickHouse cluster \"ioc\" on 127.0.0.1:$(ch_port 1),127.0.0.1:$(ch_port 2)"
+    ;;
+  stop)
+    for n in "${replicas[@]}"; do stop_replica "$n"; done
+    stop_zookeeper
+    ;;
+  status) status ;;
+  start-zookeeper) install_missing; start_zookeeper ;;
+  stop-zookeeper) stop_zookeeper ;;
+  start-replica) start_replica "${2:?replica number}" ;;
+  stop-replica) stop_replica "${2:?replica number}" ;;
+  kill-replica) kill_replica "${2:?replica number}" ;;
+  *) echo "usage: $0 start|stop|status|start-zookeeper|stop-zookeeper|start-replica N|stop-replica N|kill-replica N" >&2; exit 2 ;;
+esac

@@ -1,0 +1,98 @@
+package testenv
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// Environment variables that name the local cluster of deploy/local/cluster.sh.
+const (
+	// EnvCluster lists the ClickHouse replicas' native addresses, comma-separated.
+	EnvCluster = "IOC_TEST_CLUSTER_ADDR"
+	// EnvZooKeeper is the ZooKeeper's host:port.
+	EnvZooKeeper = "IOC_TEST_ZOOKEEPER"
+)
+
+// ClusterName is the cluster deploy/local/cluster.sh defines in its replicas' remote_servers.
+const ClusterName = "ioc"
+
+const howToStartCluster = "run the tests with `make test` (it starts the local cluster), or start it with " +
+	"`deploy/local/cluster.sh start` and set " + EnvCluster + "=127.0.0.1:9101,127.0.0.1:9102 and " +
+	EnvZooKeeper + "=127.0.0.1:2181"
+
+// Cluster is the local cluster: ZooKeeper and two ClickHouse replicas of one shard, shared by
+// the tests that need them; a test may kill and restart a replica.
+type Cluster struct {
+	Replicas  []string // native addresses, replica 1 first
+	ZooKeeper string
+	script    string
+}
+
+// StartedCluster returns the local cluster, failing the test with how to start it when it is
+// not named.
+func StartedCluster(t testing.TB) *Cluster {
+	t.Helper()
+	Integration(t)
+	addrs, zk := os.Getenv(EnvCluster), os.Getenv(EnvZooKeeper)
+	if addrs == "" || zk == "" {
+		t.Fatalf("no local cluster for this test: %s", howToStartCluster)
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return &Cluster{
+		Replicas:  strings.Split(addrs, ","),
+		ZooKeeper: zk,
+		script:    filepath.Join(filepath.Dir(file), "..", "..", "deploy", "local", "cluster.sh"),
+	}
+}
+
+// Config returns the configuration of a fresh database on the cluster (not created yet: the
+// migrations create it on every replica), dropped on every replica when the test ends.
+func (c *Cluster) Config(t testing.TB) config.ClickHouse {
+	t.Helper()
+	cfg := config.Default().ClickHouse
+	cfg.Addr = strings.Join(c.Replicas, ",")
+	cfg.Cluster = ClusterName
+	cfg.Database = DatabaseName(t.Name())
+	t.Cleanup(func() {
+		if os.Getenv("IOC_TEST_KEEP_DB") == "1" {
+			t.Logf("kept ClickHouse database %s on the cluster", cfg.Database)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: c.Replicas})
+		if err == nil {
+			err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.Database+" ON CLUSTER "+ClusterName)
+			conn.Close()
+		}
+		if err != nil {
+			t.Logf("drop test database %s on the cluster: %v", cfg.Database, err)
+		}
+	})
+	return cfg
+}
+
+// Kill kills replica n (1 or 2) with SIGKILL.
+func (c *Cluster) Kill(t testing.TB, n int) { c.run(t, "kill-replica", strconv.Itoa(n)) }
+
+// Start starts replica n again and waits until it answers.
+func (c *Cluster) Start(t testing.TB, n int) { c.run(t, "start-replica", strconv.Itoa(n)) }
+
+func (c *Cluster) run(t testing.TB, args ...string) {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{c.script}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("deploy/local/cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
