@@ -62,6 +62,20 @@ type Options struct {
 	StoreQueue int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Lease, when set, makes the engine one of several: it evaluates, stores and notifies
+	// only while it holds the lease (a standby takes over when the leader dies), and every
+	// event it stores and every notification it sends passes the lease's fence for the term
+	// it was made in. Nil: the only engine, always active.
+	Lease Leader
+}
+
+// Leader is an election among the processes that run the alert engine (lease.Lease).
+type Leader interface {
+	// Run campaigns until ctx ends, running lead for each term this process wins with a
+	// context that ends when the term does.
+	Run(ctx context.Context, lead func(ctx context.Context, term uint64) error) error
+	// Fence answers nil while this process still holds the lease of term.
+	Fence(term uint64) error
 }
 
 // Engine evaluates the rules on readings and camera observations and runs the alerts'
@@ -78,6 +92,11 @@ type Engine struct {
 	log    *slog.Logger
 	events *outbox.Outbox[Event]
 	c      *core
+	// rf is the rule file in force: a new term's state starts from it.
+	rf *RuleFile
+	// term is the lease's term this engine acts in; 0 while it stands by (with a Lease).
+	// Only Run's goroutine touches it.
+	term uint64
 	// stopped closes when Run returns: later observations are dropped (the writer has them)
 	// and commands fail with ErrStopped.
 	stopped chan struct{}
@@ -85,6 +104,10 @@ type Engine struct {
 
 // ErrStopped is returned by commands sent to an engine that no longer runs.
 var ErrStopped = errors.New("alert engine stopped")
+
+// ErrStandby is returned by commands sent to an engine that stands by: another process's
+// engine holds the lease.
+var ErrStandby = errors.New("the alert engine stands by on this process: another process leads (ask it, or wait for the takeover)")
 
 // NewEngine builds an engine for a rule file and the catalogs. notify and live may be nil.
 func NewEngine(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCatalog, store Store, notify Notifier, live Live, opts Options, reg prometheus.Registerer, log *slog.Logger) *Engine {
@@ -100,9 +123,9 @@ func NewEngine(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCat
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{in: make(chan func(*core), opts.Queue), store: store, notify: notify, live: live, opts: opts, log: log, stopped: make(chan struct{})}
+	e := &Engine{in: make(chan func(*core), opts.Queue), store: store, notify: notify, live: live, opts: opts, log: log, stopped: make(chan struct{}), rf: rf}
 	e.m = newMetrics(reg, func() float64 { return float64(len(e.in)) })
-	e.events = outbox.New("alert_events", opts.StoreQueue, store.AppendEvents, e.m.outbox("alert_events"), log)
+	e.events = outbox.New("alert_events", opts.StoreQueue, e.appendEvents, e.m.outbox("alert_events"), log)
 	e.c = newCore(rf, sensors, cameras, opts.Now().UTC())
 	e.c.uneval = func(rule, reason string) { e.m.unevaluable.WithLabelValues(rule, reason).Inc() }
 	return e
@@ -112,23 +135,97 @@ func NewEngine(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCat
 // with the stored readings of their windows, then evaluates until ctx ends. A store that
 // cannot be read at start is logged and the engine runs without its history (alerts still
 // active may then be notified again), so that a ClickHouse outage never stops evaluation.
+// With a Lease it does so for each term it wins, and stands by in between.
 func (e *Engine) Run(ctx context.Context) error {
 	defer close(e.stopped)
-	if err := e.restore(ctx); err != nil {
-		e.log.Error("alert engine runs without its stored alerts and silences: active alerts may be notified again", "err", err)
-	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		e.events.Run(ctx, 5*time.Second)
 	}()
 	defer func() { <-done }()
+	if e.opts.Lease == nil {
+		e.lead(ctx)
+		return nil
+	}
+	terms := make(chan leadTerm)
+	leaseDone := make(chan struct{})
+	go func() {
+		defer close(leaseDone)
+		_ = e.opts.Lease.Run(ctx, func(tctx context.Context, term uint64) error {
+			ended := make(chan struct{})
+			select {
+			case terms <- leadTerm{ctx: tctx, term: term, ended: ended}:
+			case <-ctx.Done():
+				return nil
+			}
+			<-ended
+			return nil
+		})
+	}()
+	defer func() { <-leaseDone }()
+	for {
+		select { // standing by: observations go, commands are refused
+		case <-ctx.Done():
+			return nil
+		case f := <-e.in:
+			f(e.c)
+		case t := <-terms:
+			e.log.Info("alert engine leads", "term", t.term)
+			e.c = newCore(e.rf, e.c.sensors, e.c.cameras, e.opts.Now().UTC())
+			e.c.uneval = func(rule, reason string) { e.m.unevaluable.WithLabelValues(rule, reason).Inc() }
+			e.term = t.term
+			e.lead(t.ctx)
+			e.term = 0
+			e.m.active.Reset()
+			close(t.ended)
+			e.log.Warn("alert engine stands by", "term", t.term)
+		}
+	}
+}
+
+// leadTerm is one term the lease gave this process: the engine acts until ctx ends, then
+// closes ended.
+type leadTerm struct {
+	ctx   context.Context
+	term  uint64
+	ended chan struct{}
+}
+
+// leading tells whether the engine acts now (Run's goroutine only).
+func (e *Engine) leading() bool { return e.opts.Lease == nil || e.term != 0 }
+
+// appendEvents stores events, but those of a term this process no longer holds: another
+// engine leads, and its events are the alerts' history now.
+func (e *Engine) appendEvents(ctx context.Context, events []Event) error {
+	if e.opts.Lease != nil {
+		kept := events[:0:0]
+		for _, ev := range events {
+			if e.opts.Lease.Fence(ev.Term) == nil {
+				kept = append(kept, ev)
+			}
+		}
+		if len(kept) < len(events) {
+			e.log.Warn("alert events of an ended term not stored (fenced)", "events", len(events)-len(kept))
+		}
+		if events = kept; len(events) == 0 {
+			return nil
+		}
+	}
+	return e.store.AppendEvents(ctx, events)
+}
+
+// lead restores the engine's state and evaluates until ctx ends.
+func (e *Engine) lead(ctx context.Context) {
+	if err := e.restore(ctx); err != nil {
+		e.log.Error("alert engine runs without its stored alerts and silences: active alerts may be notified again", "err", err)
+	}
 	tick := time.NewTicker(e.opts.Tick)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case f := <-e.in:
 			e.apply(f)
 		case <-tick.C:
@@ -228,6 +325,9 @@ func (e *Engine) apply(f func(*core)) {
 func (e *Engine) drain() {
 	c := e.c
 	if len(c.events) > 0 {
+		for i := range c.events {
+			c.events[i].Term = e.term
+		}
 		e.events.Add(c.events...)
 		for i := range c.events {
 			e.m.events.WithLabelValues(string(c.events[i].Kind)).Inc()
@@ -243,6 +343,7 @@ func (e *Engine) drain() {
 	if len(c.notes) > 0 {
 		if e.notify != nil {
 			for _, n := range c.notes {
+				n.Event.Term = e.term
 				e.notify.Notify(n)
 			}
 		}
@@ -277,6 +378,20 @@ func (e *Engine) do(ctx context.Context, f func(*core)) error {
 	}
 }
 
+// doLeading runs f like do while the engine leads; on a standby it returns ErrStandby.
+func (e *Engine) doLeading(ctx context.Context, f func(*core)) error {
+	standby := false
+	err := e.do(ctx, func(c *core) {
+		if standby = !e.leading(); !standby {
+			f(c)
+		}
+	})
+	if err == nil && standby {
+		err = ErrStandby
+	}
+	return err
+}
+
 // send queues f for the engine's goroutine; it blocks while the queue is full, and drops f
 // once the engine has stopped (at shutdown).
 func (e *Engine) send(ctx context.Context, f func(*core)) error {
@@ -297,6 +412,9 @@ func (e *Engine) ObserveReadings(ctx context.Context, readings []ingest.Reading,
 		return nil
 	}
 	return e.send(ctx, func(c *core) {
+		if !e.leading() { // the leader judges them
+			return
+		}
 		now := e.opts.Now().UTC()
 		c.observe(readings, now)
 		c.observeCameras(nil, events, now)
@@ -309,12 +427,19 @@ func (e *Engine) ObserveCameras(ctx context.Context, statuses []streams.CameraSt
 	if len(statuses) == 0 && len(events) == 0 {
 		return nil
 	}
-	return e.send(ctx, func(c *core) { c.observeCameras(statuses, events, e.opts.Now().UTC()) })
+	return e.send(ctx, func(c *core) {
+		if e.leading() {
+			c.observeCameras(statuses, events, e.opts.Now().UTC())
+		}
+	})
 }
 
 // Reload puts a new rule file in force.
 func (e *Engine) Reload(ctx context.Context, rf *RuleFile) error {
-	return e.do(ctx, func(c *core) { c.setRules(rf, e.opts.Now().UTC()) })
+	return e.do(ctx, func(c *core) {
+		e.rf = rf
+		c.setRules(rf, e.opts.Now().UTC())
+	})
 }
 
 // SetCatalogs gives the engine a new sensor or camera catalog (after a SIGHUP); nil keeps the
@@ -357,7 +482,7 @@ func (f *Filter) keep(a *Alert) bool {
 // Alerts lists the live alerts (pending, firing, acknowledged) that f keeps, newest first.
 func (e *Engine) Alerts(ctx context.Context, f Filter) ([]Alert, error) {
 	var out []Alert
-	err := e.do(ctx, func(c *core) {
+	err := e.doLeading(ctx, func(c *core) {
 		for _, l := range c.sortedAlerts() {
 			if f.keep(&l.Alert) {
 				out = append(out, cloneAlert(&l.Alert))
@@ -424,7 +549,7 @@ func (e *Engine) Resolve(ctx context.Context, id, actor, reason string) (Alert, 
 func (e *Engine) command(ctx context.Context, id string, f func(c *core, l *live, now time.Time) error) (Alert, error) {
 	var out Alert
 	var ferr error
-	err := e.do(ctx, func(c *core) {
+	err := e.doLeading(ctx, func(c *core) {
 		l := c.byID[id]
 		if l == nil {
 			ferr = fmt.Errorf("alert %s: %w", id, ErrNotFound)
@@ -452,17 +577,20 @@ func (e *Engine) Silence(ctx context.Context, s Silence) (Silence, error) {
 	if err := s.validate(); err != nil {
 		return Silence{}, err
 	}
+	if err := e.doLeading(ctx, func(*core) {}); err != nil {
+		return Silence{}, err
+	}
 	if err := e.store.SaveSilence(ctx, s); err != nil {
 		return Silence{}, err
 	}
-	return s, e.do(ctx, func(c *core) { c.silences[s.ID] = &s })
+	return s, e.doLeading(ctx, func(c *core) { c.silences[s.ID] = &s })
 }
 
 // ExpireSilence ends a silence now.
 func (e *Engine) ExpireSilence(ctx context.Context, id, actor string) error {
 	var s Silence
 	found := false
-	if err := e.do(ctx, func(c *core) {
+	if err := e.doLeading(ctx, func(c *core) {
 		if cur := c.silences[id]; cur != nil {
 			s, found = *cur, true
 		}
@@ -481,13 +609,13 @@ func (e *Engine) ExpireSilence(ctx context.Context, id, actor string) error {
 	if err := e.store.SaveSilence(ctx, s); err != nil {
 		return err
 	}
-	return e.do(ctx, func(c *core) { delete(c.silences, id) })
+	return e.doLeading(ctx, func(c *core) { delete(c.silences, id) })
 }
 
 // Silences lists the silences in force or to come.
 func (e *Engine) Silences(ctx context.Context) ([]Silence, error) {
 	var out []Silence
-	err := e.do(ctx, func(c *core) {
+	err := e.doLeading(ctx, func(c *core) {
 		now := e.opts.Now()
 		for id, s := range c.silences {
 			if !s.EndsAt.After(now) {

@@ -32,6 +32,8 @@ type Event struct {
 	Reason   string `json:"reason"`
 	ReasonEN string `json:"reason_en,omitempty"`
 	Alert    Alert  `json:"alert"`
+	// Term is the alert leader's term the engine made the event in (0 for a single engine).
+	Term uint64 `json:"term,omitempty"`
 }
 
 // ReasonIn is the reason in lang ("vi" or "en"), falling back to Reason.

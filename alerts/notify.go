@@ -39,7 +39,14 @@ type Dispatcher struct {
 	attempts *outbox.Outbox[Attempt] // the delivery log, written to alert_notifications
 	log      *slog.Logger
 	m        *metrics
+	// fence, when set, refuses the notifications of a term this process no longer leads
+	// (Options.Lease's Fence).
+	fence func(term uint64) error
 }
+
+// SetFence makes every delivery attempt pass fence for its notifications' term first: a
+// process whose alert lease has ended sends nothing more. Call it before Run.
+func (d *Dispatcher) SetFence(fence func(term uint64) error) { d.fence = fence }
 
 type worker struct {
 	name, typ string
@@ -261,6 +268,11 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) deliver(ctx context.Context, ns []Notification) {
 	bo := backoff.Backoff{Initial: w.retry.Initial, Max: w.retry.Max}
 	for attempt := 1; ; attempt++ {
+		if err := w.fenced(ns); err != nil {
+			w.d.m.notifications.WithLabelValues(w.name, "fenced").Inc()
+			w.d.log.Warn("notification not sent: its term has ended on this process", "receiver", w.name, "alerts", len(ns), "err", err)
+			return
+		}
 		actx, cancel := context.WithTimeout(ctx, w.timeout)
 		start := time.Now()
 		err := w.recv.Send(actx, ns)
@@ -284,6 +296,19 @@ func (w *worker) deliver(ctx context.Context, ns []Notification) {
 			return
 		}
 	}
+}
+
+// fenced returns the fence's refusal of any of ns; nil when they may go.
+func (w *worker) fenced(ns []Notification) error {
+	if w.d.fence == nil {
+		return nil
+	}
+	for _, n := range ns {
+		if err := w.d.fence(n.Event.Term); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // record logs one attempt for each notification of a message.

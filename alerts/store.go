@@ -35,7 +35,7 @@ func (s *ClickHouseStore) AppendEvents(ctx context.Context, events []Event) erro
 		if err != nil {
 			return fmt.Errorf("alert %s: %w", a.ID, err)
 		}
-		rows[i] = analytics.AlertEventRow{Time: e.Time, AlertID: a.ID, Seq: a.Seq, Kind: string(e.Kind), Actor: e.Actor, Reason: e.Reason,
+		rows[i] = analytics.AlertEventRow{Time: e.Time, AlertID: a.ID, Seq: a.Seq, Term: e.Term, Kind: string(e.Kind), Actor: e.Actor, Reason: e.Reason,
 			ReasonEN: e.ReasonEN, Rule: a.Rule, Subject: a.Subject, State: string(a.State), Severity: string(a.Severity), Category: a.Category,
 			District: a.District, Units: a.Units, Alert: string(doc)}
 	}

@@ -42,6 +42,7 @@ type AlertEventRow struct {
 	Time                                               time.Time
 	AlertID                                            string
 	Seq                                                uint32
+	Term                                               uint64 // the alert leader's term that wrote it
 	Kind, Actor, Reason, ReasonEN                      string
 	Rule, Subject, State, Severity, Category, District string
 	Units                                              []string
@@ -50,14 +51,14 @@ type AlertEventRow struct {
 
 // AppendAlertEvents stores events in one insert.
 func (s *AlertStore) AppendAlertEvents(ctx context.Context, rows []AlertEventRow) error {
-	return InsertRows(ctx, s.Conn, s.Timeout, "alert events", "INSERT INTO alert_events (ts, ms, alert_id, seq, kind, actor, reason, reason_en, "+
+	return InsertRows(ctx, s.Conn, s.Timeout, "alert events", "INSERT INTO alert_events (ts, ms, alert_id, seq, term, kind, actor, reason, reason_en, "+
 		"rule, subject, state, severity, category, district, units, alert)", len(rows), func(i int) ([]any, error) {
 		r := &rows[i]
 		units := r.Units
 		if units == nil {
 			units = []string{}
 		}
-		return []any{r.Time.UTC(), Millis(r.Time), r.AlertID, r.Seq, r.Kind, r.Actor, r.Reason, r.ReasonEN, r.Rule,
+		return []any{r.Time.UTC(), Millis(r.Time), r.AlertID, r.Seq, r.Term, r.Kind, r.Actor, r.Reason, r.ReasonEN, r.Rule,
 			r.Subject, r.State, r.Severity, r.Category, r.District, units, r.Alert}, nil
 	})
 }

@@ -405,6 +405,7 @@ var (
 	errForbidden       = &apiError{Status: fiber.StatusForbidden, Code: "forbidden", MessageVI: "Vai trò của bạn không được phép làm việc này", MessageEN: "your role may not do this"}
 	errNotFound        = &apiError{Status: fiber.StatusNotFound, Code: "not_found", MessageVI: "Không tìm thấy", MessageEN: "not found"}
 	errUnavailable     = &apiError{Status: fiber.StatusServiceUnavailable, Code: "unavailable", MessageVI: "Chức năng này không chạy trong tiến trình này", MessageEN: "this function does not run in this process"}
+	errStandby         = &apiError{Status: fiber.StatusServiceUnavailable, Code: "standby", MessageVI: "Bộ máy cảnh báo của tiến trình này đang dự phòng: tiến trình khác đang chủ trì, hãy thử lại", MessageEN: "this process's alert engine stands by: another process leads; try again"}
 	errRateLimited     = &apiError{Status: fiber.StatusTooManyRequests, Code: "rate_limited", MessageVI: "Quá nhiều yêu cầu, hãy thử lại sau ít phút", MessageEN: "too many requests, try again in a minute"}
 )
 
@@ -416,6 +417,8 @@ func toAPIError(err error) *apiError {
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, alerts.ErrStandby):
+		return errStandby
 	case errors.As(err, &fe):
 		switch fe.Code {
 		case fiber.StatusNotFound:

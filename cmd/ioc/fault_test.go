@@ -229,6 +229,12 @@ func (p *iocProcess) wait(t *testing.T) {
 // rowsWritten reads the process's ioc_writer_rows_written_total for readings.
 func (p *iocProcess) rowsWritten(t *testing.T) float64 {
 	t.Helper()
+	return p.metric(t, `ioc_writer_rows_written_total{table="readings"}`)
+}
+
+// metric reads one sample of the process's /metrics; 0 when it is not there.
+func (p *iocProcess) metric(t *testing.T, sample string) float64 {
+	t.Helper()
 	resp, err := http.Get("http://" + p.listen + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +250,7 @@ func (p *iocProcess) rowsWritten(t *testing.T) float64 {
 		}
 	}
 	for _, line := range strings.Split(body.String(), "\n") {
-		if rest, ok := strings.CutPrefix(line, `ioc_writer_rows_written_total{table="readings"} `); ok {
+		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
 			v, _ := strconv.ParseFloat(rest, 64)
 			return v
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/alerts/lease"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
@@ -515,10 +516,28 @@ func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sens
 	}
 	store := &alerts.ClickHouseStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}
 	alog := log.With("component", "alerts")
-	engine := alerts.NewEngine(rf, sensors, cams, store, nil, nil, alerts.Options{Tick: sim.tick(cfg.Alerts.Tick), Now: sim.now()}, reg, alog)
+	opts := alerts.Options{Tick: sim.tick(cfg.Alerts.Tick), Now: sim.now()}
+	var lz *lease.Lease
+	if lc := cfg.Alerts.Lease; len(lc.ZooKeeper) > 0 {
+		host, _ := os.Hostname()
+		path := lc.Path
+		if path == "" {
+			path = "/ioc/" + cfg.ClickHouse.Database + "/alerts"
+		}
+		lz, err = lease.New(lease.Options{Servers: lc.ZooKeeper, Path: path, SessionTimeout: lc.SessionTimeout,
+			Identity: fmt.Sprintf("%s pid %d http %s", host, os.Getpid(), cfg.HTTP.Listen)}, reg, alog)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		opts.Lease = lz
+	}
+	engine := alerts.NewEngine(rf, sensors, cams, store, nil, nil, opts, reg, alog)
 	disp, err := alerts.NewDispatcher(cfg.Alerts, engine, store, os.Getenv, alog)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if lz != nil {
+		disp.SetFence(lz.Fence)
 	}
 	feed := alerts.NewCAPFeed(cfg.Alerts.CAP, engine, store, sensors, alog.With("feed", "cap"))
 	engine.SetNotifier(alerts.Notifiers{disp, feed})

@@ -319,6 +319,20 @@ type Alerts struct {
 	Receivers []Receiver `yaml:"receivers"`
 	// CAP is the public warning feed: the alerts of rules marked public, as OASIS CAP 1.2.
 	CAP CAP `yaml:"cap"`
+	// Lease elects one alert engine among several ioc processes with the alerts role.
+	Lease Lease `yaml:"lease"`
+}
+
+// Lease configures the alert engine's election in ZooKeeper or ClickHouse Keeper. Without
+// servers, the process's engine is the only one and always active.
+type Lease struct {
+	// ZooKeeper lists the coordination servers, host:port.
+	ZooKeeper []string `yaml:"zookeeper"`
+	// Path is the election's node; empty: /ioc/<clickhouse.database>/alerts.
+	Path string `yaml:"path"`
+	// SessionTimeout bounds how long a dead leader keeps the standby waiting (the takeover
+	// takes this plus the restore); within ZooKeeper's 2 to 20 ticks.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 }
 
 // CAP configures the public warning feed (/cap/feed.atom and one CAP 1.2 document per message).
@@ -689,6 +703,7 @@ func Default() Config {
 			Tick:      time.Second,
 			Retry:     Retry{Attempts: 5, Initial: time.Second, Max: time.Minute},
 			Receivers: []Receiver{},
+			Lease:     Lease{ZooKeeper: []string{}, SessionTimeout: 6 * time.Second},
 			CAP: CAP{
 				Sender:     "ioc.invalid",
 				SenderName: "Trung tâm Giám sát, điều hành đô thị thông minh (IOC)",

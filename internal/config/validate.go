@@ -468,6 +468,17 @@ func (h *HTTP) validate(p *Problems) {
 
 func (a *Alerts) validate(p *Problems) {
 	positive(p, "alerts.tick", a.Tick)
+	for i, s := range a.Lease.ZooKeeper {
+		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+			p.Add(fmt.Sprintf("alerts.lease.zookeeper[%d]", i), "want host:port (ZooKeeper's client port, usually 2181), got %q", s)
+		}
+	}
+	if a.Lease.Path != "" && (!strings.HasPrefix(a.Lease.Path, "/") || strings.HasSuffix(a.Lease.Path, "/")) {
+		p.Add("alerts.lease.path", "want a ZooKeeper path such as /ioc/laocai/alerts, got %q", a.Lease.Path)
+	}
+	if len(a.Lease.ZooKeeper) > 0 && a.Lease.SessionTimeout < time.Second {
+		p.Add("alerts.lease.session_timeout", "want at least 1s, got %s", a.Lease.SessionTimeout)
+	}
 	if a.Retry.Attempts < 1 || a.Retry.Attempts > 100 {
 		p.Add("alerts.retry.attempts", "want 1 to 100, got %d", a.Retry.Attempts)
 	}
