@@ -208,6 +208,8 @@ func TestValidate(t *testing.T) {
 		{"clickhouse addr", func(c *Config) { c.ClickHouse.Addr = "localhost" }, "clickhouse.addr: want host:port"},
 		{"clickhouse database", func(c *Config) { c.ClickHouse.Database = "ioc; DROP" }, "clickhouse.database"},
 		{"clickhouse cluster", func(c *Config) { c.ClickHouse.Cluster = "ioc-main" }, "clickhouse.cluster: want a cluster name"},
+		{"alerts in a shared group", func(c *Config) { c.Ingest.SharedGroup = "ioc" }, "ingest.shared_group: set with the alerts role"},
+		{"lease server", func(c *Config) { c.Alerts.Lease.ZooKeeper = []string{"zk1"} }, "alerts.lease.zookeeper[0]: want host:port"},
 		{"compression", func(c *Config) { c.ClickHouse.Compression = "gzip" }, "clickhouse.compression"},
 		{"broker scheme", func(c *Config) { c.MQTT.Broker = "http://x:1883" }, "mqtt.broker: want a tcp://"},
 		{"broker without port", func(c *Config) { c.MQTT.Broker = "tcp://broker" }, "mqtt.broker: want scheme://host:port"},

@@ -88,6 +88,9 @@ func (c *Config) Validate() error {
 	if c.HasRole(RoleAlerts) && !c.HasRole(RoleIngest) {
 		p.Add("roles", "the alerts role evaluates what this process ingests: run it with the ingest role")
 	}
+	if c.HasRole(RoleAlerts) && c.Ingest.SharedGroup != "" {
+		p.Add("ingest.shared_group", "set with the alerts role: the broker gives this process a share of the readings only, and its alert engine must judge them all (run the alert processes without a shared group)")
+	}
 	if c.HasRole(RoleIngest) && c.Ingest.Catalog == "" && !c.Simulator.Enabled {
 		p.Add("ingest.catalog", "missing: name the province's sensor catalog file (deploy/catalog/sensors.example.yaml shows its form); "+
 			"only the simulated province (simulator.enabled) brings a catalog of its own")
