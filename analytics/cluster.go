@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -15,10 +16,10 @@ import (
 // engine becomes its Replicated twin under /clickhouse/tables/{shard}/<database>/<table>_<n>
 // (n = the migration that created it, so a table name used again later never meets the old
 // one's replicas), and the tables a view reads and writes are named with their database (the
-// replicas run distributed DDL in their default database otherwise). An INSERT ... SELECT runs on one replica:
-// the replicated table copies what it wrote to the others. A statement of another kind is an
-// error, so that a migration written for one node only fails its test instead of a province's
-// upgrade.
+// replicas run distributed DDL in their default database otherwise). An INSERT ... SELECT runs
+// on one replica: the replicated table copies what it wrote to the others. A statement of
+// another kind is an error, so that a migration written for one node only fails its test
+// instead of a province's upgrade.
 
 // Cluster is a migration's target: one node (Name empty) or a named cluster.
 type Cluster struct {
@@ -76,9 +77,9 @@ func (c Cluster) Statement(stmt string, version uint32) (string, error) {
 	return out, nil
 }
 
-// CheckCluster tells whether the server connected to knows cfg's cluster with this server
-// among its replicas, and the {shard} and {replica} macros the Replicated tables need. It
-// returns a clear error naming what is missing.
+// CheckCluster tells whether the server connected to knows c's cluster, of one shard, and has
+// the {shard} and {replica} macros the Replicated tables need. It returns a clear error naming
+// what is missing.
 func CheckCluster(ctx context.Context, conn driver.Conn, c Cluster) error {
 	if c.Name == "" {
 		return nil
@@ -100,11 +101,7 @@ func CheckCluster(ctx context.Context, conn driver.Conn, c Cluster) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("clickhouse.cluster: read system.clusters: %w", err)
 	}
-	found := false
-	for _, n := range names {
-		found = found || n == c.Name
-	}
-	if !found {
+	if !slices.Contains(names, c.Name) {
 		return fmt.Errorf("clickhouse.cluster: the server has no cluster named %q in its remote_servers (it has: %s)", c.Name, strings.Join(names, ", "))
 	}
 	var shards uint64

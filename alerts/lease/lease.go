@@ -85,16 +85,6 @@ func (l *Lease) Fence(term uint64) error {
 	return nil
 }
 
-// Leading returns the term this process leads, 0 when it does not.
-func (l *Lease) Leading() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if time.Now().Before(l.validUntil) {
-		return l.term
-	}
-	return 0
-}
-
 // Run campaigns until ctx ends. Each time this process wins, lead runs with the term and a
 // context that ends when the lease is lost (or ctx ends); Run waits for lead to return, gives
 // up its session and campaigns again. An error of lead is logged; it ends the term, not Run.

@@ -20,11 +20,9 @@ data=${IOC_CLUSTER_DATA:-$repo/.data/cluster}
 zk_port=${IOC_CLUSTER_ZOOKEEPER_PORT:-2181}
 zk_dir=$data/zookeeper
 replicas=(1 2)
-
-say() { printf 'cluster: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=deploy/local/lib.sh
+who=cluster
+. "$here/lib.sh"
 
 # zk_answers asks ZooKeeper's four-letter "ruok" and waits for "imok".
 zk_answers() {
@@ -67,10 +65,7 @@ CONF
   say "starting ZooKeeper on 127.0.0.1:$zk_port (data in $zk_dir)"
   (cd "$zk_dir" && exec setsid -f sh -c 'echo $$ >"$1/pid"; exec java -Xmx256m -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
       org.apache.zookeeper.server.quorum.QuorumPeerMain "$1/zoo.cfg"' sh "$zk_dir") >"$zk_dir/zookeeper.log" 2>&1 </dev/null
-  local i
-  for ((i = 0; i < 150; i++)); do zk_answers && return 0; sleep 0.2; done
-  tail -n 20 "$zk_dir/zookeeper.log" >&2
-  die "ZooKeeper did not answer within 30s"
+  wait_for ZooKeeper zk_answers 30 "$zk_dir/zookeeper.log"
 }
 
 # replica_config N writes replica N's own settings: ZooKeeper, the cluster, its macros and its
@@ -123,17 +118,6 @@ kill_replica() { # kill -9, as a crash would (the failover tests)
   say "replica $1 killed (SIGKILL)"
 }
 
-stop_zookeeper() {
-  local pid
-  if [ ! -s "$zk_dir/pid" ]; then say "ZooKeeper: not started by this script"; return 0; fi
-  pid=$(cat "$zk_dir/pid")
-  if kill "$pid" 2>/dev/null; then
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-    say "ZooKeeper stopped (pid $pid)"
-  fi
-  rm -f "$zk_dir/pid"
-}
-
 status() {
   local rc=0 n
   if zk_answers; then say "ZooKeeper answers on 127.0.0.1:$zk_port"; else say "ZooKeeper: not answering on 127.0.0.1:$zk_port"; rc=1; fi
@@ -153,11 +137,11 @@ case "${1:-}" in
     ;;
   stop)
     for n in "${replicas[@]}"; do stop_replica "$n"; done
-    stop_zookeeper
+    stop_one ZooKeeper "$zk_dir/pid"
     ;;
   status) status ;;
   start-zookeeper) install_missing; start_zookeeper ;;
-  stop-zookeeper) stop_zookeeper ;;
+  stop-zookeeper) stop_one ZooKeeper "$zk_dir/pid" ;;
   start-replica) start_replica "${2:?replica number}" ;;
   stop-replica) stop_replica "${2:?replica number}" ;;
   kill-replica) kill_replica "${2:?replica number}" ;;

@@ -29,6 +29,9 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 data=${IOC_LOCAL_DATA:-$repo/.data/local}
+# shellcheck source=deploy/local/lib.sh
+who=services
+. "$here/lib.sh"
 ch_port=${IOC_LOCAL_CLICKHOUSE_PORT:-9000}
 ch_http_port=${IOC_LOCAL_CLICKHOUSE_HTTP_PORT:-8123}
 ch_secure_port=${IOC_LOCAL_CLICKHOUSE_SECURE_PORT:-9440}
@@ -37,11 +40,6 @@ ch_dir=$data/clickhouse
 mq_dir=$data/mosquitto
 tls_dir=$data/tls
 mqtt_secure_port=${IOC_LOCAL_MQTT_SECURE_PORT:-8883}
-
-say() { printf 'services: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 ch_answers() { clickhouse-client --host 127.0.0.1 --port "$ch_port" --query 'SELECT 1' >/dev/null 2>&1; }
 mq_answers() { mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -q 0 -t ioc/local/ping -m ping >/dev/null 2>&1; }
@@ -75,17 +73,6 @@ install_missing() {
   apt-get update -qq >/dev/null
   # policy-rc.d keeps the packages' own service scripts from starting a second, system-wide copy.
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
-wait_for() { # wait_for NAME CHECK_FN SECONDS LOGFILE
-  local name=$1 check=$2 secs=$3 log=$4 i
-  for ((i = 0; i < secs * 5; i++)); do
-    if $check; then return 0; fi
-    sleep 0.2
-  done
-  say "$name did not answer within ${secs}s; last lines of $log:"
-  tail -n 20 "$log" >&2 || true
-  return 1
 }
 
 # make_tls: a local CA (ca.crt) in $tls_dir, a server certificate for 127.0.0.1 and localhost
@@ -215,18 +202,6 @@ CONF
     -m '{"commands":[{"command":"createRole","rolename":"dev-anonymous","acls":[{"acltype":"publishClientSend","topic":"#","allow":true},{"acltype":"subscribePattern","topic":"#","allow":true},{"acltype":"publishClientReceive","topic":"#","allow":true}]},{"command":"createGroup","groupname":"dev-anonymous","roles":[{"rolename":"dev-anonymous"}]},{"command":"setAnonymousGroup","groupname":"dev-anonymous"}]}' \
     >/dev/null || die "the dynamic security plugin did not answer (see $mq_dir/mosquitto.log)"
   wait_for Mosquitto mq_answers 20 "$mq_dir/mosquitto.log"
-}
-
-stop_one() { # stop_one NAME PIDFILE
-  local name=$1 pidfile=$2 pid i
-  if [ ! -s "$pidfile" ]; then say "$name: not started by this script"; return 0; fi
-  pid=$(cat "$pidfile")
-  if ! kill -0 "$pid" 2>/dev/null; then say "$name: not running"; rm -f "$pidfile"; return 0; fi
-  kill "$pid"
-  for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  if kill -0 "$pid" 2>/dev/null; then say "$name did not stop in 30s: killing"; kill -9 "$pid" || true; fi
-  rm -f "$pidfile"
-  say "$name stopped (pid $pid)"
 }
 
 status() {

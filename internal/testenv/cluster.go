@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/haidang-ioc/ioc/internal/config"
 )
@@ -64,22 +61,7 @@ func (c *Cluster) Config(t testing.TB) config.ClickHouse {
 	cfg.Addr = strings.Join(c.Replicas, ",")
 	cfg.Cluster = ClusterName
 	cfg.Database = DatabaseName(t.Name())
-	t.Cleanup(func() {
-		if os.Getenv("IOC_TEST_KEEP_DB") == "1" {
-			t.Logf("kept ClickHouse database %s on the cluster", cfg.Database)
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		conn, err := clickhouse.Open(&clickhouse.Options{Addr: c.Replicas})
-		if err == nil {
-			err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.Database+" ON CLUSTER "+ClusterName)
-			conn.Close()
-		}
-		if err != nil {
-			t.Logf("drop test database %s on the cluster: %v", cfg.Database, err)
-		}
-	})
+	dropWhenDone(t, c.Replicas, "DROP DATABASE IF EXISTS "+cfg.Database+" ON CLUSTER "+ClusterName, time.Minute)
 	return cfg
 }
 

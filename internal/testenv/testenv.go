@@ -119,23 +119,29 @@ func ClickHouseConfig(t testing.TB) config.ClickHouse {
 	if err := admin.Exec(ctx, "CREATE DATABASE "+cfg.Database); err != nil {
 		t.Fatalf("ClickHouse at %s: create database %s: %v; %s", addr, cfg.Database, err, howToStart)
 	}
+	dropWhenDone(t, []string{addr}, "DROP DATABASE IF EXISTS "+cfg.Database, 30*time.Second)
+	return cfg
+}
+
+// dropWhenDone runs drop (a DROP DATABASE) on the first of addrs that answers when the test
+// ends, for at most within, unless IOC_TEST_KEEP_DB=1 keeps the database.
+func dropWhenDone(t testing.TB, addrs []string, drop string, within time.Duration) {
 	t.Cleanup(func() {
 		if os.Getenv("IOC_TEST_KEEP_DB") == "1" {
-			t.Logf("kept ClickHouse database %s", cfg.Database)
+			t.Logf("kept: not run: %s", drop)
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), within)
 		defer cancel()
-		c, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
+		c, err := clickhouse.Open(&clickhouse.Options{Addr: addrs})
 		if err == nil {
-			err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.Database)
+			err = c.Exec(ctx, drop)
 			c.Close()
 		}
 		if err != nil {
-			t.Logf("drop test database %s: %v", cfg.Database, err)
+			t.Logf("%s: %v", drop, err)
 		}
 	})
-	return cfg
 }
 
 // Secure turns cfg (of ClickHouseConfig) to the test ClickHouse's secure native port, checked
