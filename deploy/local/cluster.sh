@@ -24,11 +24,13 @@ replicas=(1 2)
 who=cluster
 . "$here/lib.sh"
 
-# zk_answers asks ZooKeeper's four-letter "ruok" and waits for "imok".
+# zk_answers asks ZooKeeper's four-letter "srvr": it names the server's mode once it serves
+# sessions. ("ruok" is answered "imok" as soon as the port is bound, before the database is
+# loaded: a replica started then failed with "All connection tries failed".)
 zk_answers() {
   local reply
-  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
-  [ "$reply" = imok ]
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
+  [[ "$reply" == *"Mode: "* ]]
 }
 
 ch_port() { echo $((9100 + $1)); }
@@ -58,7 +60,7 @@ dataDir=$zk_dir/data
 clientPort=$zk_port
 clientPortAddress=127.0.0.1
 admin.enableServer=false
-4lw.commands.whitelist=ruok,srvr,mntr
+4lw.commands.whitelist=srvr,mntr
 autopurge.snapRetainCount=3
 autopurge.purgeInterval=1
 CONF
