@@ -30,6 +30,7 @@ export IOC_TEST_CLICKHOUSE_CA ?= $(or $(IOC_LOCAL_DATA),$(CURDIR)/.data/local)/t
 # The local cluster deploy/local/cluster.sh starts (the failover tests).
 export IOC_TEST_CLUSTER_ADDR ?= 127.0.0.1:9101,127.0.0.1:9102
 export IOC_TEST_ZOOKEEPER ?= 127.0.0.1:$(or $(IOC_CLUSTER_ZOOKEEPER_PORT),2181)
+export IOC_TEST_CLUSTER_BROKERS ?= tcp://127.0.0.1:1891,tcp://127.0.0.1:1892,tcp://127.0.0.1:1893
 
 .PHONY: demo test build services services-stop cluster cluster-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard clean
 
@@ -42,7 +43,8 @@ services:
 services-stop:
 	deploy/local/services.sh stop
 
-# The local cluster: ZooKeeper and two ClickHouse replicas of one shard (docs/OPERATIONS.md).
+# The local cluster: ZooKeeper, two ClickHouse replicas of one shard and a three-node MQTT
+# broker cluster (docs/OPERATIONS.md).
 cluster:
 	deploy/local/cluster.sh start
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
@@ -18,15 +17,16 @@ import (
 // of mc.TLS, loaded and checked now. The Files come back for reloading (nil without TLS).
 func ClientOptions(mc config.MQTT, clientID string) (*mqtt.ClientOptions, *tlsconf.Files, error) {
 	opts := mqtt.NewClientOptions().
-		AddBroker(mc.Broker).
 		SetClientID(clientID).
 		SetUsername(mc.Username).
 		SetPassword(mc.Password.Value())
-	u, err := url.Parse(mc.Broker)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mqtt.broker: %w", err)
+	for _, b := range mc.Brokers() {
+		if _, err := url.Parse(b); err != nil {
+			return nil, nil, fmt.Errorf("mqtt.broker: %w", err)
+		}
+		opts.AddBroker(b)
 	}
-	if !slices.Contains([]string{"ssl", "tls", "mqtts", "wss"}, u.Scheme) {
+	if !mc.Encrypted() {
 		return opts, nil, nil
 	}
 	files, err := tlsconf.Load("mqtt.tls", mc.TLS)

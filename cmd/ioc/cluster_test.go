@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,9 +18,9 @@ import (
 	"github.com/haidang-ioc/ioc/internal/testenv"
 )
 
-// The failover tests run ioc against the local cluster (deploy/local/cluster.sh): ZooKeeper
-// and two ClickHouse replicas of one shard. Each breaks one part under load and ends with
-// exact counts.
+// The failover tests run ioc against the local cluster (deploy/local/cluster.sh): ZooKeeper,
+// two ClickHouse replicas of one shard and three broker nodes. Each breaks one part under load
+// and ends with exact counts.
 
 // Replica 1 killed with SIGKILL for 30 s under load: ioc's writer goes on into replica 2 (its
 // next address), the killed replica fetches what it missed when it returns, and both hold the
@@ -48,6 +49,30 @@ func TestFailoverClickHouseReplica(t *testing.T) {
 		t.Fatalf("replica 1 did not catch up: %v", err)
 	}
 	seq.verify(t, first, time.Minute)
+}
+
+// Broker node 1, the one ioc and the publisher are connected to, killed with SIGKILL for 20 s
+// under load: both go on through node 2 (the next node of mqtt.broker), ioc's persistent
+// session there (replicated by the broker cluster) with it, the QoS 1 messages node 1 had
+// delivered and not seen acknowledged are delivered again, and ClickHouse holds the published
+// sequence exactly.
+func TestFailoverBrokerNode(t *testing.T) {
+	cl := testenv.StartedCluster(t)
+	ch := testenv.ClickHouseConfig(t)
+	broker := strings.Join(cl.Brokers, ",")
+	seq := newSequence(20000)
+	clientID := "ioc-" + seq.prefix
+	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
+	startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
+	published, wait := publishInBackground(t, seq, broker, 700)
+	waitPublished(t, published, 3000)
+	cl.KillBroker(t, 1)
+	t.Logf("broker node 1 killed with %d published", published.Load())
+	time.Sleep(20 * time.Second)
+	t.Logf("broker node 1 restarting with %d published", published.Load())
+	cl.StartBroker(t, 1)
+	wait()
+	seq.verify(t, testenv.Conn(t, ch), 2*time.Minute)
 }
 
 // leaderConfig writes the config of one of two ioc processes that run the alert engine with

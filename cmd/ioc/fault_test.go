@@ -62,7 +62,7 @@ func (s sequence) payload(i int) []byte {
 // did not acknowledge (a resent message may arrive twice: storage must absorb that), until all
 // are acknowledged. published counts the acknowledged ones.
 func (s sequence) publish(ctx context.Context, broker string, rate int, published *atomic.Int64) error {
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("pub-" + s.prefix).
+	c := mqtt.NewClient(testenv.BrokerOptions(broker).SetClientID("pub-" + s.prefix).
 		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetMaxReconnectInterval(500 * time.Millisecond).SetWriteTimeout(2 * time.Second))
 	c.Connect().WaitTimeout(10 * time.Second)

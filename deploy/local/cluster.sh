@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Starts, stops and reports a local cluster on loopback, for the failover tests and for trying
 # ioc's high availability on one machine: Debian's ZooKeeper (coordination for ClickHouse's
-# replication and ioc's alert-engine lease) and two ClickHouse replicas of one shard (cluster
-# "ioc"), each started through services.sh with its own data folder, ports and macros.
+# replication and ioc's alert-engine lease), two ClickHouse replicas of one shard (cluster
+# "ioc"), each started through services.sh with its own data folder, ports and macros, and a
+# three-node MQTT broker cluster: NATS server's MQTT listener on JetStream (sessions and queued
+# messages replicated on all three nodes), built from its Go module at a pinned version.
 #
-#   deploy/local/cluster.sh start    install if missing (apt, as root), start, wait until all answer
+#   deploy/local/cluster.sh start    install if missing (apt as root; go install), start, wait until all answer
 #   deploy/local/cluster.sh stop     stop what this script started
 #   deploy/local/cluster.sh status   say what answers where
 #   deploy/local/cluster.sh start-zookeeper|stop-zookeeper|start-replica N|stop-replica N|kill-replica N
+#                           start-broker N|stop-broker N|kill-broker N
 #                                    one part only (the failover tests kill and start them)
 #
 # Ports: IOC_CLUSTER_ZOOKEEPER_PORT (2181); replica N (1, 2) of ClickHouse: native 910N,
-# HTTP 812(3+N), secure native 944N, interserver 901N. Data: IOC_CLUSTER_DATA (<repo>/.data/cluster).
+# HTTP 812(3+N), secure native 944N, interserver 901N; broker node N (1-3): MQTT 189N, NATS
+# client 422(1+N), cluster routes 622(1+N), monitoring 822(1+N). Data: IOC_CLUSTER_DATA
+# (<repo>/.data/cluster). NATS_SERVER_VERSION (v2.15.2) is the nats-server module built.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +25,9 @@ data=${IOC_CLUSTER_DATA:-$repo/.data/cluster}
 zk_port=${IOC_CLUSTER_ZOOKEEPER_PORT:-2181}
 zk_dir=$data/zookeeper
 replicas=(1 2)
+brokers=(1 2 3)
+nats_version=${NATS_SERVER_VERSION:-v2.15.2}
+nats_bin=$repo/.data/tools/nats-server-$nats_version/nats-server
 # shellcheck source=deploy/local/lib.sh
 who=cluster
 . "$here/lib.sh"
@@ -37,6 +45,11 @@ ch_port() { echo $((9100 + $1)); }
 ch_answers() { clickhouse-client --host 127.0.0.1 --port "$(ch_port "$1")" --query 'SELECT 1' >/dev/null 2>&1; }
 
 install_missing() {
+  if [ ! -x "$nats_bin" ]; then
+    command -v go >/dev/null || die "go is needed to build nats-server $nats_version (the broker cluster)"
+    say "building nats-server $nats_version (go install, once)"
+    GOBIN=$(dirname "$nats_bin") go install "github.com/nats-io/nats-server/v2@$nats_version" || die "go install nats-server $nats_version failed"
+  fi
   [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null && return 0
   if [ "$(id -u)" -ne 0 ]; then
     die "ZooKeeper is missing. Install it as root: sudo apt-get update && sudo apt-get install -y --no-install-recommends zookeeper"
@@ -111,18 +124,69 @@ stop_replica() {
   env IOC_LOCAL_DATA="$data/replica$1" "$here/services.sh" stop-clickhouse
 }
 
-kill_replica() { # kill -9, as a crash would (the failover tests)
-  local pidfile=$data/replica$1/clickhouse/pid
-  [ -s "$pidfile" ] || die "replica $1 was not started by this script"
+kill_one() { # kill_one NAME PIDFILE: kill -9, as a crash would (the failover tests)
+  local name=$1 pidfile=$2
+  [ -s "$pidfile" ] || die "$name was not started by this script"
   kill -9 "$(cat "$pidfile")" 2>/dev/null || true
   while kill -0 "$(cat "$pidfile")" 2>/dev/null; do sleep 0.1; done
   rm -f "$pidfile"
-  say "replica $1 killed (SIGKILL)"
+  say "$name killed (SIGKILL)"
+}
+
+broker_dir() { echo "$data/broker/node$1"; }
+broker_port() { echo $((1890 + $1)); }
+
+# broker_healthy N asks node N's monitoring port: "ok" once it serves JetStream (it is in the
+# cluster and the stream leaders are known), which its MQTT sessions need.
+broker_healthy() {
+  local reply
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$((8221 + $1))" &&
+    printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
+  [[ "$reply" == *'"status":"ok"'* ]]
+}
+
+start_broker() {
+  local n=$1 dir r routes=""
+  [[ " ${brokers[*]} " == *" $n "* ]] || die "no broker node $n (nodes: ${brokers[*]})"
+  dir=$(broker_dir "$n")
+  if [ -s "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then say "broker node $n already runs: reusing it"; return 0; fi
+  port_open "$(broker_port "$n")" && die "port $(broker_port "$n") is taken by something that is not broker node $n"
+  mkdir -p "$dir/jetstream"
+  for r in "${brokers[@]}"; do routes+="nats-route://127.0.0.1:$((6221 + r)), "; done
+  # ack_wait: a QoS 1 message delivered on a connection that died is sent again after this
+  # (the default 30s would hold readings back that long after a node is lost).
+  cat >"$dir/nats.conf" <<CONF
+# Written by deploy/local/cluster.sh; edits are overwritten at the next start.
+server_name: node$n
+listen: 127.0.0.1:$((4221 + n))
+http: 127.0.0.1:$((8221 + n))
+max_payload: 1MB
+jetstream { store_dir: "$dir/jetstream", max_memory_store: 256MB, max_file_store: 4GB }
+cluster { name: ioc, listen: 127.0.0.1:$((6221 + n)), routes: [${routes%, }] }
+mqtt { listen: 127.0.0.1:$(broker_port "$n"), stream_replicas: 3, ack_wait: "10s", max_ack_pending: 4096 }
+CONF
+  say "starting broker node $n on tcp://127.0.0.1:$(broker_port "$n") (data in $dir)"
+  setsid -f sh -c 'echo $$ >"$1/pid"; exec "$2" -c "$1/nats.conf"' sh "$dir" "$nats_bin" >"$dir/nats.log" 2>&1 </dev/null
+}
+
+wait_broker() {
+  local n=$1
+  healthy_n() { broker_healthy "$n"; }
+  wait_for "broker node $n" healthy_n 60 "$(broker_dir "$n")/nats.log"
+}
+
+broker_urls() {
+  local n urls=""
+  for n in "${brokers[@]}"; do urls+="tcp://127.0.0.1:$(broker_port "$n"),"; done
+  echo "${urls%,}"
 }
 
 status() {
   local rc=0 n
   if zk_answers; then say "ZooKeeper answers on 127.0.0.1:$zk_port"; else say "ZooKeeper: not answering on 127.0.0.1:$zk_port"; rc=1; fi
+  for n in "${brokers[@]}"; do
+    if broker_healthy "$n"; then say "broker node $n answers on tcp://127.0.0.1:$(broker_port "$n")"; else say "broker node $n: not answering on tcp://127.0.0.1:$(broker_port "$n")"; rc=1; fi
+  done
   for n in "${replicas[@]}"; do
     if ch_answers "$n"; then say "ClickHouse replica $n answers on 127.0.0.1:$(ch_port "$n")"; else say "ClickHouse replica $n: not answering on 127.0.0.1:$(ch_port "$n")"; rc=1; fi
   done
@@ -134,10 +198,14 @@ case "${1:-}" in
     install_missing
     "$here/services.sh" install
     start_zookeeper
+    # The broker nodes elect their JetStream leaders while the replicas start.
+    for n in "${brokers[@]}"; do start_broker "$n"; done
     for n in "${replicas[@]}"; do start_replica "$n"; done
-    say "ready: ZooKeeper 127.0.0.1:$zk_port; ClickHouse cluster \"ioc\" on 127.0.0.1:$(ch_port 1),127.0.0.1:$(ch_port 2)"
+    for n in "${brokers[@]}"; do wait_broker "$n"; done
+    say "ready: ZooKeeper 127.0.0.1:$zk_port; ClickHouse cluster \"ioc\" on 127.0.0.1:$(ch_port 1),127.0.0.1:$(ch_port 2); MQTT broker cluster $(broker_urls)"
     ;;
   stop)
+    for n in "${brokers[@]}"; do stop_one "broker node $n" "$(broker_dir "$n")/pid"; done
     for n in "${replicas[@]}"; do stop_replica "$n"; done
     stop_one ZooKeeper "$zk_dir/pid"
     ;;
@@ -146,6 +214,9 @@ case "${1:-}" in
   stop-zookeeper) stop_one ZooKeeper "$zk_dir/pid" ;;
   start-replica) start_replica "${2:?replica number}" ;;
   stop-replica) stop_replica "${2:?replica number}" ;;
-  kill-replica) kill_replica "${2:?replica number}" ;;
-  *) echo "usage: $0 start|stop|status|start-zookeeper|stop-zookeeper|start-replica N|stop-replica N|kill-replica N" >&2; exit 2 ;;
+  kill-replica) kill_one "replica ${2:?replica number}" "$data/replica$2/clickhouse/pid" ;;
+  start-broker) install_missing; start_broker "${2:?broker node number}"; wait_broker "$2" ;;
+  stop-broker) stop_one "broker node ${2:?broker node number}" "$(broker_dir "$2")/pid" ;;
+  kill-broker) kill_one "broker node ${2:?broker node number}" "$(broker_dir "$2")/pid" ;;
+  *) echo "usage: $0 start|stop|status|start-zookeeper|stop-zookeeper|start-replica N|stop-replica N|kill-replica N|start-broker N|stop-broker N|kill-broker N" >&2; exit 2 ;;
 esac

@@ -7,6 +7,8 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -89,7 +91,9 @@ type TLS struct {
 
 // MQTT names the broker and the client's identity on it.
 type MQTT struct {
-	// Broker is the broker URL: tcp://, ssl://, ws:// or wss://; credentials go in Username and Password.
+	// Broker is the broker URL: tcp://, ssl://, ws:// or wss://; credentials go in Username and
+	// Password. A clustered broker is a comma-separated list of its nodes' URLs, tried in order
+	// at each (re)connection.
 	Broker string `yaml:"broker"`
 	// ClientID is fixed so that the broker keeps the session (and unacknowledged messages) across restarts.
 	ClientID       string        `yaml:"client_id"`
@@ -106,6 +110,26 @@ type MQTT struct {
 	// dynamic security plugin): `ioc broker sync`, and at each catalog reload when on.
 	Access Access `yaml:"access"`
 }
+
+// Brokers is Broker's list of node URLs (one for a single broker).
+func (m MQTT) Brokers() []string {
+	var urls []string
+	for _, b := range strings.Split(m.Broker, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			urls = append(urls, b)
+		}
+	}
+	return urls
+}
+
+// Encrypted says whether the brokers are reached over TLS (ssl://, tls://, mqtts://, wss://).
+func (m MQTT) Encrypted() bool {
+	urls := m.Brokers()
+	return len(urls) > 0 && slices.ContainsFunc(tlsSchemes, func(s string) bool { return strings.HasPrefix(urls[0], s+"://") })
+}
+
+// tlsSchemes are the broker URL schemes that encrypt.
+var tlsSchemes = []string{"ssl", "tls", "mqtts", "wss"}
 
 // Access says how ioc manages the broker's device accounts and ACLs.
 type Access struct {

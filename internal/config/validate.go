@@ -166,18 +166,28 @@ func (t TLS) validate(p *Problems, path string, server bool) {
 }
 
 func (m *MQTT) validate(p *Problems) {
-	u, err := url.Parse(m.Broker)
-	switch {
-	case m.Broker == "":
+	urls := m.Brokers()
+	if len(urls) == 0 {
 		p.Add("mqtt.broker", "empty")
-	case err != nil:
-		p.Add("mqtt.broker", "not a URL: %v", err)
-	case !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme):
-		p.Add("mqtt.broker", "want a tcp://, ssl://, ws:// or wss:// URL, got scheme %q", u.Scheme)
-	case u.Host == "" || u.Port() == "":
-		p.Add("mqtt.broker", "want scheme://host:port such as tcp://127.0.0.1:1883")
-	case u.User != nil:
-		p.Add("mqtt.broker", "holds credentials: put them in mqtt.username and mqtt.password")
+	}
+	encrypted := 0
+	for _, b := range urls {
+		u, err := url.Parse(b)
+		switch {
+		case err != nil:
+			p.Add("mqtt.broker", "not a URL: %v", err)
+		case !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme):
+			p.Add("mqtt.broker", "want a tcp://, ssl://, ws:// or wss:// URL, got scheme %q", u.Scheme)
+		case u.Host == "" || u.Port() == "":
+			p.Add("mqtt.broker", "want scheme://host:port such as tcp://127.0.0.1:1883")
+		case u.User != nil:
+			p.Add("mqtt.broker", "holds credentials: put them in mqtt.username and mqtt.password")
+		case slices.Contains(tlsSchemes, u.Scheme):
+			encrypted++
+		}
+	}
+	if encrypted != 0 && encrypted != len(urls) {
+		p.Add("mqtt.broker", "mixes encrypted and plain nodes: use ssl:// (or wss://) for every node of the cluster")
 	}
 	if m.ClientID == "" {
 		p.Add("mqtt.client_id", "empty: a fixed client id keeps the broker session across restarts")
@@ -198,8 +208,8 @@ func (m *MQTT) validate(p *Problems) {
 	} else if a.SyncOnReload {
 		p.Add("mqtt.access.sync_on_reload", "needs mqtt.access.admin_username")
 	}
-	if err == nil && m.TLS != (TLS{}) && !slices.Contains([]string{"ssl", "tls", "mqtts", "wss"}, u.Scheme) {
-		p.Add("mqtt.tls", "set while mqtt.broker is %s://, which is not encrypted: use ssl:// (port 8883)", u.Scheme)
+	if len(urls) > 0 && encrypted == 0 && m.TLS != (TLS{}) {
+		p.Add("mqtt.tls", "set while mqtt.broker is %s, which is not encrypted: use ssl:// (port 8883)", urls[0])
 	}
 }
 

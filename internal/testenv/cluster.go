@@ -19,6 +19,8 @@ const (
 	EnvCluster = "IOC_TEST_CLUSTER_ADDR"
 	// EnvZooKeeper is the ZooKeeper's host:port.
 	EnvZooKeeper = "IOC_TEST_ZOOKEEPER"
+	// EnvClusterBrokers lists the broker cluster's nodes, as mqtt.broker takes them.
+	EnvClusterBrokers = "IOC_TEST_CLUSTER_BROKERS"
 )
 
 // ClusterName is the cluster deploy/local/cluster.sh defines in its replicas' remote_servers.
@@ -26,13 +28,15 @@ const ClusterName = "ioc"
 
 const howToStartCluster = "run the tests with `make test` (it starts the local cluster), or start it with " +
 	"`deploy/local/cluster.sh start` and set " + EnvCluster + "=127.0.0.1:9101,127.0.0.1:9102 and " +
-	EnvZooKeeper + "=127.0.0.1:2181"
+	EnvZooKeeper + "=127.0.0.1:2181 and " + EnvClusterBrokers + "=tcp://127.0.0.1:1891,tcp://127.0.0.1:1892,tcp://127.0.0.1:1893"
 
-// Cluster is the local cluster: ZooKeeper and two ClickHouse replicas of one shard, shared by
-// the tests that need them; a test may kill and restart a replica.
+// Cluster is the local cluster: ZooKeeper, two ClickHouse replicas of one shard and three
+// MQTT broker nodes, shared by the tests that need them; a test may kill and restart a replica
+// or a broker node.
 type Cluster struct {
 	Replicas  []string // native addresses, replica 1 first
 	ZooKeeper string
+	Brokers   []string // the broker nodes' URLs, node 1 first
 	script    string
 }
 
@@ -41,14 +45,15 @@ type Cluster struct {
 func StartedCluster(t testing.TB) *Cluster {
 	t.Helper()
 	Integration(t)
-	addrs, zk := os.Getenv(EnvCluster), os.Getenv(EnvZooKeeper)
-	if addrs == "" || zk == "" {
+	addrs, zk, brokers := os.Getenv(EnvCluster), os.Getenv(EnvZooKeeper), os.Getenv(EnvClusterBrokers)
+	if addrs == "" || zk == "" || brokers == "" {
 		t.Fatalf("no local cluster for this test: %s", howToStartCluster)
 	}
 	_, file, _, _ := runtime.Caller(0)
 	return &Cluster{
 		Replicas:  strings.Split(addrs, ","),
 		ZooKeeper: zk,
+		Brokers:   strings.Split(brokers, ","),
 		script:    filepath.Join(filepath.Dir(file), "..", "..", "deploy", "local", "cluster.sh"),
 	}
 }
@@ -70,6 +75,12 @@ func (c *Cluster) Kill(t testing.TB, n int) { c.run(t, "kill-replica", strconv.I
 
 // Start starts replica n again and waits until it answers.
 func (c *Cluster) Start(t testing.TB, n int) { c.run(t, "start-replica", strconv.Itoa(n)) }
+
+// KillBroker kills broker node n (1 to 3) with SIGKILL.
+func (c *Cluster) KillBroker(t testing.TB, n int) { c.run(t, "kill-broker", strconv.Itoa(n)) }
+
+// StartBroker starts broker node n again and waits until it serves.
+func (c *Cluster) StartBroker(t testing.TB, n int) { c.run(t, "start-broker", strconv.Itoa(n)) }
 
 func (c *Cluster) run(t testing.TB, args ...string) {
 	t.Helper()

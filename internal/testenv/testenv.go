@@ -237,11 +237,21 @@ func startMosquittoContainer() (string, error) {
 	return ep, nil
 }
 
+// BrokerOptions are MQTT client options with broker's nodes (a comma-separated list, as
+// mqtt.broker takes it).
+func BrokerOptions(broker string) *mqtt.ClientOptions {
+	opts := mqtt.NewClientOptions()
+	for _, b := range strings.Split(broker, ",") {
+		opts.AddBroker(b)
+	}
+	return opts
+}
+
 // ForgetSession ends the broker's persistent session of clientID (a connection with a clean
 // session does that), so tests leave no queued messages behind.
 func ForgetSession(t testing.TB, broker, clientID string) {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID(clientID).SetCleanSession(true))
+	c := mqtt.NewClient(BrokerOptions(broker).SetClientID(clientID).SetCleanSession(true))
 	tok := c.Connect()
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Logf("forget MQTT session %s: %v", clientID, tok.Error())
