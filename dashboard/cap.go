@@ -16,6 +16,9 @@ import (
 
 // capFeed serves the Atom feed of public warnings, its links absolute on this server.
 func (s *Server) capFeed(c *fiber.Ctx) error {
+	if done, err := s.forwarded(c); done {
+		return err
+	}
 	body, err := s.src.CAP.Atom(c.BaseURL())
 	if err != nil {
 		return err
@@ -27,6 +30,9 @@ func (s *Server) capFeed(c *fiber.Ctx) error {
 
 // capDocument serves one CAP 1.2 message, /cap/<identifier>.xml.
 func (s *Server) capDocument(c *fiber.Ctx) error {
+	if done, err := s.forwarded(c); done {
+		return err
+	}
 	name, ok := strings.CutSuffix(c.Params("doc"), ".xml")
 	id, err := url.PathUnescape(name)
 	if !ok || err != nil || id == "" {

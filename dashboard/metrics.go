@@ -4,6 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type apiMetrics struct {
 	unauthenticated, denied, limited, throttled, liveFrames prometheus.Counter
+	forwarded, forwardFailed                                prometheus.Counter
 	liveClients                                             prometheus.Gauge
 }
 
@@ -15,9 +16,11 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 		throttled:       prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_api_throttled_total", Help: "API calls and live connections answered 429 because their address sent too many refused tokens this minute."}),
 		liveFrames:      prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_live_frames_sent_total", Help: "Frames written to live clients."}),
 		liveClients:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "ioc_live_connections", Help: "Open live WebSocket connections."}),
+		forwarded:       prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_api_forwarded_total", Help: "Alert requests sent on to the process whose alert engine leads."}),
+		forwardFailed:   prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_api_forward_failed_total", Help: "Alert requests the leading process did not answer (answered 503 no_leader)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.unauthenticated, m.denied, m.limited, m.throttled, m.liveFrames, m.liveClients)
+		reg.MustRegister(m.unauthenticated, m.denied, m.limited, m.throttled, m.liveFrames, m.liveClients, m.forwarded, m.forwardFailed)
 	}
 	return m
 }

@@ -204,6 +204,11 @@ func noteAudit(c *fiber.Ctx, detail string) { c.Locals(auditKey, detail) }
 // serve runs the route's handler and keeps a changing call in the audit log, whatever its end.
 func (s *Server) serve(r route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		if r.tag == "alerts" { // the alert engine's: served where it leads
+			if done, err := s.forwarded(c); done {
+				return err
+			}
+		}
 		p := principal(c)
 		err := r.h(c, p)
 		if r.audit != "" {

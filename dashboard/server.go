@@ -75,6 +75,10 @@ type Sources struct {
 	// Channels tells how each notification receiver's deliveries have gone lately
 	// (alerts.Dispatcher).
 	Channels interface{ Channels() []alerts.ChannelState }
+	// Leader, when several processes run the alert engine with a lease or this one runs
+	// none, says where the leading engine answers: the alert routes and the public warning
+	// feed are sent on to it unless this process leads.
+	Leader Leader
 }
 
 // WarningDrafts are the public warnings (CAP) waiting for approval (alerts.CAPFeed).
@@ -178,7 +182,7 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 		s.metrics = fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second})
 		s.metrics.Get("/metrics", metrics...)
 	}
-	if src.CAP != nil {
+	if src.CAP != nil || src.Leader != nil {
 		s.app.Get(alerts.CAPFeedPath, s.capFeed)
 		s.app.Get("/cap/:doc", s.capDocument)
 	}

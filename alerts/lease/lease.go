@@ -38,8 +38,9 @@ type Options struct {
 	// SessionTimeout is ZooKeeper's session timeout: how long a leader that died or lost
 	// ZooKeeper keeps others waiting. Keep it within ZooKeeper's 2 to 20 ticks.
 	SessionTimeout time.Duration
-	// Identity is what this process's node holds: who leads, for people and logs.
-	Identity string
+	// Identity is what this process's node holds: who leads and where it answers, for the
+	// other processes (Watcher), people and logs.
+	Identity Identity
 	// Dial connects to a server; nil dials TCP (the tests dial through a proxy they cut).
 	Dial func(network, address string, timeout time.Duration) (net.Conn, error)
 }
@@ -128,7 +129,7 @@ func (l *Lease) campaign(ctx context.Context, lead func(ctx context.Context, ter
 	if err := l.ensurePath(conn); err != nil {
 		return err
 	}
-	me, err := conn.Create(l.opts.Path+"/candidate-", []byte(l.opts.Identity), zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	me, err := conn.Create(l.opts.Path+"/candidate-", []byte(l.opts.Identity.Encode()), zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
 	if err != nil {
 		return fmt.Errorf("zookeeper: join the election at %s: %w", l.opts.Path, err)
 	}
@@ -171,7 +172,7 @@ func (l *Lease) lead(ctx context.Context, conn *zk.Conn, lost <-chan struct{}, m
 	l.m.term.Set(float64(term))
 	l.m.leader.Set(1)
 	l.m.elected.Inc()
-	l.log.Info("alert leadership won", "term", term, "node", me, "identity", l.opts.Identity)
+	l.log.Info("alert leadership won", "term", term, "node", me, "instance", l.opts.Identity.Instance)
 	lctx, cancel := context.WithCancel(ctx)
 	var why error
 	done := make(chan struct{})

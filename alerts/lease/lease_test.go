@@ -75,6 +75,7 @@ type terms struct {
 // records the term and holds it until the lease is lost.
 func (ts *terms) campaign(t *testing.T, who string, opts Options) (l *Lease, stop func()) {
 	t.Helper()
+	opts.Identity = Identity{Instance: who, URL: "http://" + who + ".test:8080"}
 	l, err := New(opts, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -159,13 +160,29 @@ func cutLeader(t *testing.T, silent bool) {
 	}
 }
 
-// A leader that ends (its process stops) lets the next candidate lead with a higher term.
+// A leader that ends (its process stops) lets the next candidate lead with a higher term; a
+// watcher (a process that does not campaign) knows each leader and where it answers.
 func TestTermsGrowFromLeaderToLeader(t *testing.T) {
 	path := "/ioc-test/" + testenv.DatabaseName(t.Name())
 	ts := &terms{won: make(chan term, 4)}
 	opts := options(t, path, nil)
+	w, err := NewWatcher(opts, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = w.Run(ctx) }()
+	watched := func(who string) {
+		t.Helper()
+		testenv.WaitFor(t, "the watcher to see "+who+" lead", 10*time.Second, func() bool {
+			id, ok := w.Leader()
+			return ok && id.Instance == who && id.URL == "http://"+who+".test:8080"
+		})
+	}
 	_, stopA := ts.campaign(t, "a", opts)
 	first := <-ts.won
+	watched("a")
 	ts.campaign(t, "b", opts)
 	stopA() // a stops: its session closes and its node goes at once
 	select {
@@ -176,6 +193,7 @@ func TestTermsGrowFromLeaderToLeader(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("b did not lead after a stopped")
 	}
+	watched("b")
 }
 
 func TestOptionsAreChecked(t *testing.T) {

@@ -88,7 +88,7 @@ func syncBroker(ctx context.Context, cfg config.Config, cat *ingest.Catalog, rot
 	if iocUser == "" {
 		return brokeracl.Report{}, errors.New("broker sync: mqtt.username is empty: ioc needs an account of its own on a broker with access control")
 	}
-	plan := brokeracl.NewPlan(cat, cfg.Ingest, iocUser, cfg.MQTT.Password.Value(), acc.Gateways)
+	plan := brokeracl.NewPlan(cat, cfg.Ingest, cfg.HTTP.Live.Relay, iocUser, cfg.MQTT.Password.Value(), acc.Gateways)
 	rep, err := admin.Sync(ctx, plan, rotate)
 	if err != nil {
 		return rep, err

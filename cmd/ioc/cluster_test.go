@@ -1,19 +1,25 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
+
+	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 )
@@ -80,7 +86,14 @@ func TestFailoverBrokerNode(t *testing.T) {
 // group) for the Lào Cai catalog's sensors, and notifies unit ioc's webhook at hook.
 func leaderConfig(t *testing.T, ch config.ClickHouse, broker, zk, prefix, clientID, hook, rules string) string {
 	t.Helper()
-	body := fmt.Sprintf(`roles: [ingest, alerts, dashboard]
+	return splitConfig(t, "ingest, alerts, dashboard", ch, broker, zk, prefix, clientID, hook, rules, "")
+}
+
+// splitConfig writes the config of one ioc process of a deployment split into processes by
+// roles; httpExtra is added to its http settings.
+func splitConfig(t *testing.T, roles string, ch config.ClickHouse, broker, zk, prefix, clientID, hook, rules, httpExtra string) string {
+	t.Helper()
+	body := fmt.Sprintf(`roles: [%s]
 log: {level: info, format: text}
 clickhouse: {addr: %q, database: %s, dial_timeout: 1s, query_timeout: 5s}
 mqtt: {broker: %q, client_id: %s, keepalive: 2s, connect_timeout: 2s, max_reconnect_interval: 1s}
@@ -93,13 +106,36 @@ alerts:
   tick: 200ms
   lease: {zookeeper: [%q], path: /ioc-test/%s, session_timeout: 3s}
   receivers: [{name: ops, type: webhook, units: [ioc], url: %q}]
-http: {listen: %q}
-`, ch.Addr, ch.Database, broker, clientID, prefix, laoCaiCatalog(t), t.TempDir(), rules, zk, ch.Database, hook, freeAddr(t))
+http: {listen: %q%s}
+`, roles, ch.Addr, ch.Database, broker, clientID, prefix, laoCaiCatalog(t), t.TempDir(), rules, zk, ch.Database, hook, freeAddr(t), httpExtra)
 	path := filepath.Join(t.TempDir(), "ioc.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// gaugeRules writes a rule file: a river gauge's water level over 50 m fires a high alert
+// routed to unit ioc.
+func gaugeRules(t *testing.T) string {
+	t.Helper()
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rules, []byte(`rules:
+  - name: gauge_high
+    kind: threshold
+    select: {kinds: [river_gauge]}
+    metric: water_level
+    threshold: 50
+    clear: 40
+    severity: high
+    category: naturalDisaster
+    sub_category: flood
+    title: {vi: "{{.Subject}} cao", en: "{{.Subject}} high"}
+route: {units: [ioc], group_by: [subject]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return rules
 }
 
 // hookLog is a webhook receiver that counts each message by its Idempotency-Key.
@@ -134,22 +170,7 @@ func TestFailoverAlertLeader(t *testing.T) {
 	hook := &hookLog{keys: map[string]int{}}
 	srv := httptest.NewServer(hook)
 	t.Cleanup(srv.Close)
-	rules := filepath.Join(t.TempDir(), "rules.yaml")
-	if err := os.WriteFile(rules, []byte(`rules:
-  - name: gauge_high
-    kind: threshold
-    select: {kinds: [river_gauge]}
-    metric: water_level
-    threshold: 50
-    clear: 40
-    severity: high
-    category: naturalDisaster
-    sub_category: flood
-    title: {vi: "{{.Subject}} cao", en: "{{.Subject}} high"}
-route: {units: [ioc], group_by: [subject]}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rules := gaugeRules(t)
 	var procs [2]*iocProcess
 	for i := range procs {
 		clientID := fmt.Sprintf("ioc-%s-%d", prefix, i)
@@ -223,4 +244,162 @@ route: {units: [ioc], group_by: [subject]}
 	if gaps != 0 || resolved != 0 || len(terms) != 2 || terms[0] == 0 || terms[1] <= terms[0] {
 		t.Fatalf("%d alerts with gaps in their history, %d resolved, terms %v (want 0, 0, two growing terms)", gaps, resolved, terms)
 	}
+}
+
+// A deployment split by roles: process A takes the readings in and leads the alert engine;
+// process B is a dashboard only. B's live hub shows A's readings and alerts (through the live
+// relay), B answers the alert API by sending it on to A (where the lease says the engine
+// leads), and an acknowledgement made through B reaches both hubs.
+func TestDashboardsSeeEveryProcess(t *testing.T) {
+	cl := testenv.StartedCluster(t)
+	ch := testenv.ClickHouseConfig(t)
+	broker := testenv.Broker(t)
+	prefix := "split-" + randomID()
+	token := "ioc_test_" + randomID()
+	httpExtra := fmt.Sprintf(`, live: {relay: %q, relay_flush: 50ms}, auth: {api_keys: [{id: op, name: "Trực ban", role: operator, hash: %q}]}`,
+		"ioc-live-"+prefix, auth.HashToken(token))
+	rules := gaugeRules(t)
+	hook := httptest.NewServer(&hookLog{keys: map[string]int{}})
+	t.Cleanup(hook.Close)
+	var procs [2]*iocProcess
+	for i, roles := range []string{"ingest, alerts, dashboard", "dashboard"} {
+		clientID := fmt.Sprintf("ioc-%s-%d", prefix, i)
+		t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
+		procs[i] = startIOC(t, splitConfig(t, roles, ch, broker, cl.ZooKeeper, prefix, clientID, hook.URL, rules, httpExtra))
+	}
+	a, b := procs[0], procs[1]
+	testenv.WaitFor(t, "A to lead the alert engine", 20*time.Second, func() bool { return a.metric(t, "ioc_alerts_leader") == 1 })
+	testenv.WaitFor(t, "B's relay to connect", 20*time.Second, func() bool { return b.metric(t, "ioc_live_relay_connected") == 1 })
+
+	live := dialHub(t, b.listen, token, "sensors", "alerts")
+	published := time.Now()
+	publish(t, broker, map[string][][]byte{prefix + "/d/river_gauge/lc-hong-bat-xat": {
+		fmt.Appendf(nil, `{"sensor":"lc-hong-bat-xat","ts":%d,"metric":"water_level","value":86,"unit":"m"}`, time.Now().UnixMilli())}})
+	live.await("A's reading in B's hub", func(it hubItem) bool {
+		return it.Key == "r/lc-hong-bat-xat/water_level" && strings.Contains(string(it.Data), `"value":86`)
+	})
+	t.Logf("A's reading in B's hub %s after it was published", time.Since(published).Round(time.Millisecond))
+	var fired struct {
+		Alert struct{ ID, State string } `json:"alert"`
+	}
+	live.await("A's alert in B's hub", func(it hubItem) bool {
+		return it.Kind == "alert" && json.Unmarshal(it.Data, &fired) == nil && fired.Alert.State == "firing"
+	})
+	t.Logf("A's alert in B's hub %s after the reading was published", time.Since(published).Round(time.Millisecond))
+
+	// B sends the alert API on to A: the live list, then an acknowledgement.
+	var page struct {
+		Items []struct{ ID, State string } `json:"items"`
+	}
+	if code := apiCall(t, "GET", b.listen, "/api/v1/alerts", token, nil, &page); code != 200 || len(page.Items) != 1 || page.Items[0].ID != fired.Alert.ID {
+		t.Fatalf("B's GET /alerts: %d %+v, want A's alert %s", code, page, fired.Alert.ID)
+	}
+	var acked struct{ ID, State string }
+	if code := apiCall(t, "POST", b.listen, "/api/v1/alerts/"+fired.Alert.ID+"/acknowledge", token, map[string]string{"note": "đã nhận"}, &acked); code != 200 || acked.State != "acknowledged" {
+		t.Fatalf("B's acknowledge: %d %+v", code, acked)
+	}
+	live.await("the acknowledgement in B's hub", func(it hubItem) bool {
+		return it.Kind == "alert" && strings.Contains(string(it.Data), `"state":"acknowledged"`)
+	})
+	if n := b.metric(t, "ioc_api_forwarded_total"); n != 2 {
+		t.Errorf("B forwarded %g requests, want 2", n)
+	}
+	if n := a.metric(t, "ioc_api_forwarded_total"); n != 0 {
+		t.Errorf("A, the leader, forwarded %g requests, want 0", n)
+	}
+	// The history is ClickHouse's: B answers it itself.
+	var history struct {
+		Items []struct{ ID string } `json:"items"`
+	}
+	testenv.WaitFor(t, "the alert in B's history", 20*time.Second, func() bool {
+		return apiCall(t, "GET", b.listen, "/api/v1/alerts/history", token, nil, &history) == 200 && len(history.Items) == 1
+	})
+}
+
+// hubItem is one item of a live hub frame.
+type hubItem struct {
+	Kind string          `json:"kind"`
+	Key  string          `json:"key"`
+	Data json.RawMessage `json:"data"`
+}
+
+// hubClient is a WebSocket client of a process's live hub.
+type hubClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+	seen []hubItem // every item received so far
+}
+
+// dialHub connects to the live hub at addr with token and subscribes to topics.
+func dialHub(t *testing.T, addr, token string, topics ...string) *hubClient {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/api/v1/live", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	for _, m := range []any{map[string]any{"type": "auth", "token": token}, map[string]any{"type": "subscribe", "topics": topics}} {
+		if err := conn.WriteJSON(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &hubClient{t: t, conn: conn}
+}
+
+// await returns once an item received satisfies ok, reading frames for up to 20 s.
+func (h *hubClient) await(what string, ok func(hubItem) bool) {
+	h.t.Helper()
+	if slices.ContainsFunc(h.seen, ok) {
+		return
+	}
+	_ = h.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		var f struct {
+			Type   string    `json:"type"`
+			Detail string    `json:"detail"`
+			Items  []hubItem `json:"items"`
+		}
+		if err := h.conn.ReadJSON(&f); err != nil {
+			h.t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if f.Type == "error" {
+			h.t.Fatalf("waiting for %s: the hub refused: %s", what, f.Detail)
+		}
+		h.seen = append(h.seen, f.Items...)
+		if slices.ContainsFunc(f.Items, ok) {
+			return
+		}
+	}
+}
+
+// apiCall calls the API at addr with token, decoding the answer into out; it returns the status.
+func apiCall(t *testing.T, method, addr, path, token string, body, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+addr+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == 200 && out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	} else if resp.StatusCode != 200 {
+		t.Logf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
 }

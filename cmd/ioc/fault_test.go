@@ -194,7 +194,8 @@ func startIOCUntil(t *testing.T, configPath, path string) *iocProcess {
 	body, _ := os.ReadFile(configPath)
 	for _, line := range strings.Split(string(body), "\n") {
 		if rest, ok := strings.CutPrefix(line, "http: {listen: "); ok {
-			p.listen, _ = strconv.Unquote(strings.TrimSuffix(rest, "}"))
+			q, _ := strconv.QuotedPrefix(rest)
+			p.listen, _ = strconv.Unquote(q)
 		}
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {

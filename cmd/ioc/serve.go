@@ -22,6 +22,7 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/dashboard/hub"
+	"github.com/haidang-ioc/ioc/dashboard/relay"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
@@ -42,6 +43,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		s.startWriter,     // storage: the writer, its spool, retention
 		s.loadCameras,     // the camera catalog, or the simulated cameras
 		s.startLiveCity,   // the live hub and city (dashboard role)
+		s.startRelay,      // the live relay between processes (http.live.relay)
 		s.startIngest,     // the sensor catalog, the alert engine, the subscriber
 		s.startStreams,    // the camera sessions
 		s.startPublisher,  // the simulated province's sensors
@@ -64,6 +66,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 type server struct {
 	cfg          config.Config
 	log          *slog.Logger
+	instance     string // this process among the deployment's: <host>-<pid>
 	reg          *prometheus.Registry
 	conn         driver.Conn
 	metricsToken string
@@ -93,6 +96,7 @@ type server struct {
 	// dispatcher delivers notifications (alerts role).
 	dispatcher *alerts.Dispatcher
 	city       *dashboard.City
+	relay      *relay.Relay
 	sub        *ingest.Subscriber
 	pipeline   *ingest.Fanout
 	// tls reload the TLS files of each encrypted link (SIGHUP).
@@ -102,7 +106,8 @@ type server struct {
 // newServer connects to ClickHouse (without waiting for it), prepares the schema, the
 // simulation and the run's context.
 func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*server, error) {
-	s := &server{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	host, _ := os.Hostname()
+	s := &server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), instance: fmt.Sprintf("%s-%d", host, os.Getpid())}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	conn, chTLS, err := analytics.Connect(cfg.ClickHouse)
 	if err != nil {
@@ -218,7 +223,79 @@ func (s *server) startLiveCity(context.Context) error {
 	s.city.SetClock(s.now)
 	s.g.Go(func() error { return h.Run(s.gctx) })
 	s.g.Go(func() error { return s.city.Run(s.gctx, 2*time.Second) })
+	if !s.cfg.HasRole(config.RoleIngest) { // a dashboard of its own: the catalogs it shows
+		load := func() error {
+			sensors, err := loadCatalog(s.cfg.Ingest, s.sim)
+			if err != nil {
+				return err
+			}
+			cams := s.cams
+			if !s.cfg.HasRole(config.RoleStreams) {
+				if cams, err = loadCameraCatalog(s.cfg.Streams); err != nil {
+					return err
+				}
+			}
+			s.city.SetCatalogs(sensors, cams)
+			return nil
+		}
+		if err := load(); err != nil {
+			return err
+		}
+		s.g.Go(func() error {
+			return onHangup(s.gctx, func() {
+				if err := load(); err != nil {
+					s.log.Error("catalog reload refused; the catalogs in use stay", "err", err)
+				}
+			})
+		})
+	}
 	return nil
+}
+
+// startRelay connects the process to the live relay (http.live.relay): it publishes what this
+// process accepts and, on a dashboard, shows in the live hub what the other processes accept.
+func (s *server) startRelay(context.Context) error {
+	lc := s.cfg.HTTP.Live
+	if lc.Relay == "" {
+		return nil
+	}
+	opts := relay.Options{Topic: lc.Relay, Instance: s.instance, Flush: lc.RelayFlush}
+	if s.city != nil {
+		opts.Sink = s.city
+	}
+	r, err := relay.New(s.cfg.MQTT, opts, s.reg, s.log)
+	if err != nil {
+		return err
+	}
+	s.relay = r
+	s.g.Go(func() error { return r.Run(s.gctx) })
+	return nil
+}
+
+// live is where the alert engine's events go: this process's live city and the relay to the
+// others' (nil when neither runs).
+func (s *server) live() alerts.Live {
+	var fan liveFan
+	if s.city != nil {
+		fan = append(fan, s.city)
+	}
+	if s.relay != nil {
+		fan = append(fan, s.relay)
+	}
+	if len(fan) == 0 {
+		return nil
+	}
+	return fan
+}
+
+// liveFan hands each alert event to several live channels.
+type liveFan []alerts.Live
+
+// AlertChanged implements alerts.Live.
+func (f liveFan) AlertChanged(e alerts.Event) {
+	for _, l := range f {
+		l.AlertChanged(e)
+	}
 }
 
 // buildPipeline is the accepted data's one path: the writer first (it acknowledges once
@@ -234,6 +311,9 @@ func (s *server) buildPipeline() *ingest.Fanout {
 	}
 	if s.city != nil {
 		observers = append(observers, ingest.NamedObserver{Name: "live_city", Observer: s.city})
+	}
+	if s.relay != nil {
+		observers = append(observers, ingest.NamedObserver{Name: "live_relay", Observer: s.relay})
 	}
 	if p := s.sim.pacer(); p != nil {
 		observers = append(observers, ingest.NamedObserver{Name: "simulated_clock", Observer: p})
@@ -266,7 +346,7 @@ func (s *server) startIngest(ctx context.Context) error {
 		mirrorSensors(ctx, cat)
 	}
 	if cfg.HasRole(config.RoleAlerts) {
-		if s.engine, s.capFeed, s.dispatcher, err = startAlerts(s.gctx, s.g, cfg, cat, s.cams, s.conn, s.city, s.sim, s.reg, log); err != nil {
+		if s.engine, s.capFeed, s.dispatcher, err = startAlerts(s.gctx, s.g, cfg, cat, s.cams, s.conn, s.live(), s.instance, s.sim, s.reg, log); err != nil {
 			return err
 		}
 	}
@@ -367,11 +447,19 @@ func (s *server) startDashboard(context.Context) error {
 	src := dashboard.Sources{City: s.city, Trends: querier, DeadLetters: querier,
 		Audit: dashboard.NewAuditor(s.conn, cfg.ClickHouse.QueryTimeout, s.reg, log),
 		Keys:  &analytics.KeyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}}
+	store := &alerts.ClickHouseStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
+	src.AlertHistory, src.Searcher = store, store // stored: any process answers
 	if s.engine != nil {
 		src.CAP, src.Alerts, src.Warnings, src.Channels = s.capFeed, s.engine, s.capFeed, s.dispatcher
-		store := &alerts.ClickHouseStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
-		src.AlertHistory, src.Searcher = store, store
 		src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, s.engine, log) }
+	}
+	if lo, ok := leaseOptions(cfg, s.instance); ok { // the alert routes go where the engine leads
+		w, err := lease.NewWatcher(lo, log.With("component", "alerts_leader"))
+		if err != nil {
+			return err
+		}
+		src.Leader = leader{w: w, instance: s.instance}
+		s.g.Go(func() error { return w.Run(s.gctx) })
 	}
 	authn := auth.New(cfg.HTTP.Auth, nil, log)
 	var httpTLS *tlsconf.Files
@@ -388,9 +476,7 @@ func (s *server) startDashboard(context.Context) error {
 	s.g.Go(func() error { return src.Audit.Run(s.gctx) })
 	s.g.Go(func() error { return srv.Run(s.gctx) })
 	s.g.Go(func() error { return srv.RunKeys(s.gctx) })
-	if cfg.HasRole(config.RoleIngest) {
-		s.g.Go(func() error { warmCity(s.gctx, querier, s.city, s.now(), log); return nil })
-	}
+	s.g.Go(func() error { warmCity(s.gctx, querier, s.city, s.now(), log); return nil })
 	return nil
 }
 
@@ -507,9 +593,37 @@ func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervis
 	}
 }
 
+// leaseOptions are the alert engine's lease in ZooKeeper (alerts.lease), and whether one is
+// configured: the same for the processes that campaign and those that follow who leads.
+func leaseOptions(cfg config.Config, instance string) (lease.Options, bool) {
+	lc := cfg.Alerts.Lease
+	if len(lc.ZooKeeper) == 0 {
+		return lease.Options{}, false
+	}
+	path := lc.Path
+	if path == "" {
+		path = "/ioc/" + cfg.ClickHouse.Database + "/alerts"
+	}
+	host, _ := os.Hostname()
+	return lease.Options{Servers: lc.ZooKeeper, Path: path, SessionTimeout: lc.SessionTimeout,
+		Identity: lease.Identity{Instance: instance, URL: cfg.HTTP.Advertised(host)}}, true
+}
+
+// leader tells the dashboard where the leading alert engine answers (dashboard.Leader).
+type leader struct {
+	w        *lease.Watcher
+	instance string
+}
+
+// Leader implements dashboard.Leader.
+func (l leader) Leader() (url string, local, known bool) {
+	id, ok := l.w.Leader()
+	return id.URL, ok && id.Instance == l.instance, ok
+}
+
 // startAlerts builds the alert engine, its notifiers and the public warning feed, and runs
 // them in g.
-func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, city *dashboard.City, sim *simulation, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, *alerts.Dispatcher, error) {
+func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, live alerts.Live, instance string, sim *simulation, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, *alerts.Dispatcher, error) {
 	rf, err := alerts.LoadRules(cfg.Alerts.Rules)
 	if err != nil {
 		return nil, nil, nil, err
@@ -518,15 +632,8 @@ func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sens
 	alog := log.With("component", "alerts")
 	opts := alerts.Options{Tick: sim.tick(cfg.Alerts.Tick), Now: sim.now()}
 	var lz *lease.Lease
-	if lc := cfg.Alerts.Lease; len(lc.ZooKeeper) > 0 {
-		host, _ := os.Hostname()
-		path := lc.Path
-		if path == "" {
-			path = "/ioc/" + cfg.ClickHouse.Database + "/alerts"
-		}
-		lz, err = lease.New(lease.Options{Servers: lc.ZooKeeper, Path: path, SessionTimeout: lc.SessionTimeout,
-			Identity: fmt.Sprintf("%s pid %d http %s", host, os.Getpid(), cfg.HTTP.Listen)}, reg, alog)
-		if err != nil {
+	if lo, ok := leaseOptions(cfg, instance); ok {
+		if lz, err = lease.New(lo, reg, alog); err != nil {
 			return nil, nil, nil, err
 		}
 		opts.Lease = lz
@@ -541,8 +648,8 @@ func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sens
 	}
 	feed := alerts.NewCAPFeed(cfg.Alerts.CAP, engine, store, sensors, alog.With("feed", "cap"))
 	engine.SetNotifier(alerts.Notifiers{disp, feed})
-	if city != nil {
-		engine.SetLive(city)
+	if live != nil {
+		engine.SetLive(live)
 	}
 	g.Go(func() error { return disp.Run(ctx) })
 	g.Go(func() error { return feed.Run(ctx) })

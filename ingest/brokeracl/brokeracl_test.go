@@ -37,7 +37,7 @@ func catalog(t *testing.T, ids ...string) *ingest.Catalog {
 func TestPlan(t *testing.T) {
 	ic := config.Default().Ingest
 	ic.SharedGroup = "ioc"
-	p := NewPlan(catalog(t, "gauge-a"), ic, "ioc", "", []string{"nvr"})
+	p := NewPlan(catalog(t, "gauge-a"), ic, "", "ioc", "", []string{"nvr"})
 	roles := map[string][]ACL{}
 	for _, r := range p.Roles {
 		roles[r.Name] = r.ACLs
@@ -56,6 +56,21 @@ func TestPlan(t *testing.T) {
 	}
 	if got := roles[gatewayRole]; !slices.Equal(got, []ACL{{PublishSend, "frigate/events", true}}) {
 		t.Errorf("gateway role: %v, want frigate/events only", got)
+	}
+	// With the live relay, ioc publishes and subscribes under its root, and nowhere else.
+	for _, r := range NewPlan(catalog(t, "gauge-a"), ic, "ioc-live", "ioc", "", nil).Roles {
+		if r.Name != ingestRole {
+			continue
+		}
+		var published []string
+		for _, acl := range r.ACLs {
+			if acl.Type == PublishSend {
+				published = append(published, acl.Topic)
+			}
+		}
+		if !slices.Equal(published, []string{"ioc-live/#"}) || !slices.Contains(r.ACLs, ACL{SubscribePattern, "ioc-live/#", true}) {
+			t.Errorf("ioc's role with the relay: %v, want publish and subscribe on ioc-live/# only", r.ACLs)
+		}
 	}
 	accounts := map[string]string{}
 	for _, a := range p.Accounts {
@@ -95,7 +110,7 @@ func TestSyncAgainstMosquitto(t *testing.T) {
 	}
 	defer admin.Close()
 	ic := config.Default().Ingest
-	rep, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a", "gauge-b"), ic, "ioc", "", nil), nil)
+	rep, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a", "gauge-b"), ic, "", "ioc", "", nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +118,7 @@ func TestSyncAgainstMosquitto(t *testing.T) {
 		t.Fatalf("first sync: %+v, want 3 accounts created with their passwords", rep)
 	}
 	pw := rep.Passwords
-	again, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a", "gauge-b"), ic, "ioc", "", nil), nil)
+	again, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a", "gauge-b"), ic, "", "ioc", "", nil), nil)
 	if err != nil || again.Created+again.Updated+again.Deleted != 0 || again.Unchanged != 3 {
 		t.Fatalf("second sync: %+v, %v: want nothing to change", again, err)
 	}
@@ -169,7 +184,7 @@ func TestSyncAgainstMosquitto(t *testing.T) {
 	}
 
 	// gauge-b leaves the catalog; gauge-a's password is rotated.
-	rep, err = admin.Sync(ctx, NewPlan(catalog(t, "gauge-a"), ic, "ioc", "", nil), []string{"gauge-a"})
+	rep, err = admin.Sync(ctx, NewPlan(catalog(t, "gauge-a"), ic, "", "ioc", "", nil), []string{"gauge-a"})
 	if err != nil || rep.Deleted != 1 || rep.Updated != 1 || len(rep.Passwords) != 1 {
 		t.Fatalf("sync after removal and rotation: %+v, %v", rep, err)
 	}
@@ -184,7 +199,7 @@ func TestSyncAgainstMosquitto(t *testing.T) {
 		t.Fatalf("gauge-a's new password: %v", err)
 	}
 	c.Disconnect(100)
-	if _, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a"), ic, "ioc", "", nil), []string{"nobody"}); err == nil || !strings.Contains(err.Error(), "nobody") {
+	if _, err := admin.Sync(ctx, NewPlan(catalog(t, "gauge-a"), ic, "", "ioc", "", nil), []string{"nobody"}); err == nil || !strings.Contains(err.Error(), "nobody") {
 		t.Errorf("rotating an unknown account: %v", err)
 	}
 

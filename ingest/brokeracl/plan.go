@@ -1,7 +1,7 @@
 // Package brokeracl keeps the MQTT broker's accounts and access control in step with the
 // sensor catalog, through Mosquitto 2's dynamic security plugin: each sensor is a client of
 // its own (username = sensor id) that may publish only on the topics naming it, ioc's account
-// may only subscribe to the topics it reads, and gateways (an NVR, a vendor's gateway) may
+// may only subscribe to the topics it reads (and use its live relay's topics, when set), and gateways (an NVR, a vendor's gateway) may
 // publish only on the topics that name no device. It never touches an account it did not make.
 package brokeracl
 
@@ -62,8 +62,9 @@ const (
 func DeviceRole(id string) string { return rolePrefix + "device-" + id }
 
 // NewPlan derives the plan from the catalog's sensors, the ingest topics (which levels name
-// devices), ioc's own account (username and, when set, password) and the gateways' usernames.
-func NewPlan(cat *ingest.Catalog, ic config.Ingest, iocUser, iocPassword string, gateways []string) Plan {
+// devices), the live relay's topic root (http.live.relay, "" when off), ioc's own account
+// (username and, when set, password) and the gateways' usernames.
+func NewPlan(cat *ingest.Catalog, ic config.Ingest, relay, iocUser, iocPassword string, gateways []string) Plan {
 	var p Plan
 	var deviceTopics, otherTopics []config.Topic
 	for _, t := range ic.Topics {
@@ -88,8 +89,13 @@ func NewPlan(cat *ingest.Catalog, ic config.Ingest, iocUser, iocPassword string,
 			ingestACLs = append(ingestACLs, ACL{Type: SubscribePattern, Topic: ingest.SubscriptionFilter(ic.SharedGroup, t.Pattern), Allow: true})
 		}
 	}
+	text := "ioc ingest (subscribes only)"
+	if relay != "" { // the processes' live relay: ioc's own topics, which no device may use
+		ingestACLs = append(ingestACLs, ACL{Type: SubscribePattern, Topic: relay + "/#", Allow: true}, ACL{Type: PublishSend, Topic: relay + "/#", Allow: true})
+		text = "ioc ingest (subscribes; publishes only its live relay under " + relay + "/)"
+	}
 	p.Roles = append(p.Roles, Role{Name: ingestRole, ACLs: ingestACLs})
-	p.Accounts = append(p.Accounts, Account{Username: iocUser, Text: "ioc ingest (subscribes only)", Role: ingestRole, Password: iocPassword})
+	p.Accounts = append(p.Accounts, Account{Username: iocUser, Text: text, Role: ingestRole, Password: iocPassword})
 	if len(gateways) > 0 && len(otherTopics) > 0 {
 		gw := Role{Name: gatewayRole}
 		for _, t := range otherTopics {

@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -109,6 +110,25 @@ type MQTT struct {
 	// Access keeps the broker's accounts and ACLs in step with the sensor catalog (Mosquitto's
 	// dynamic security plugin): `ioc broker sync`, and at each catalog reload when on.
 	Access Access `yaml:"access"`
+}
+
+// Advertised is AdvertiseURL, or the URL derived from Listen on the machine named hostname.
+func (h HTTP) Advertised(hostname string) string {
+	if h.AdvertiseURL != "" {
+		return strings.TrimSuffix(h.AdvertiseURL, "/")
+	}
+	scheme := "http"
+	if h.TLS.CertFile != "" {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(h.Listen)
+	if err != nil {
+		return scheme + "://" + h.Listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = hostname
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // Brokers is Broker's list of node URLs (one for a single broker).
@@ -479,6 +499,10 @@ type Retention struct {
 type HTTP struct {
 	// Listen is the host:port the HTTP server binds.
 	Listen string `yaml:"listen"`
+	// AdvertiseURL is where the other processes of a deployment reach this one's HTTP API
+	// (the alert leader's, to send it alert requests); empty: http(s)://<listen host, or this
+	// machine's name when Listen binds every address>:<port>.
+	AdvertiseURL string `yaml:"advertise_url"`
 	// TLS, with cert_file and key_file, serves HTTPS on Listen (and with ca_file asks every
 	// client for a certificate that CA signed). HSTS is sent on every answer then.
 	TLS TLS `yaml:"tls"`
@@ -593,6 +617,13 @@ type Live struct {
 	// ClientQueue is how many frames wait for one client before it counts as slow and is sent
 	// the latest state instead.
 	ClientQueue int `yaml:"client_queue"`
+	// Relay, when set, is the MQTT topic root through which the processes of one deployment
+	// share their live data: each publishes what it accepts under <relay>/<process>, and each
+	// dashboard shows what every process accepted. Set the same root on every process of a
+	// deployment that runs several; empty (one process) turns it off.
+	Relay string `yaml:"relay"`
+	// RelayFlush is how often a process publishes its coalesced live data to the relay.
+	RelayFlush time.Duration `yaml:"relay_flush"`
 }
 
 // Simulator is the simulated province (`ioc sim province`) that `make demo` runs inside the
@@ -739,7 +770,7 @@ func Default() Config {
 		},
 		HTTP: HTTP{Listen: ":8080", RateLimit: 600, RefusedTokenLimit: 20, HSTSMaxAge: 365 * 24 * time.Hour,
 			Auth: Auth{JWT: JWT{RoleClaim: "role", UnitsClaim: "units", NameClaim: "name", Refresh: time.Hour}},
-			Live: Live{Flush: 10 * time.Millisecond, SensorEvery: time.Second, ClientQueue: 64},
+			Live: Live{Flush: 10 * time.Millisecond, SensorEvery: time.Second, ClientQueue: 64, RelayFlush: 250 * time.Millisecond},
 		},
 		Simulator: Simulator{
 			Province:       "lao-cai",

@@ -178,6 +178,23 @@ func TestEnvNamesCoverScalarSettings(t *testing.T) {
 	}
 }
 
+func TestAdvertisedURL(t *testing.T) {
+	for _, c := range []struct {
+		h    HTTP
+		want string
+	}{
+		{HTTP{Listen: ":8080"}, "http://node-a:8080"},
+		{HTTP{Listen: "0.0.0.0:8443", TLS: TLS{CertFile: "c"}}, "https://node-a:8443"},
+		{HTTP{Listen: "127.0.0.1:8080"}, "http://127.0.0.1:8080"},
+		{HTTP{Listen: "[::1]:8080"}, "http://[::1]:8080"},
+		{HTTP{Listen: ":8080", AdvertiseURL: "http://ioc-0.ioc:8080/"}, "http://ioc-0.ioc:8080"},
+	} {
+		if got := c.h.Advertised("node-a"); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.h, got, c.want)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -213,6 +230,11 @@ func TestValidate(t *testing.T) {
 		{"compression", func(c *Config) { c.ClickHouse.Compression = "gzip" }, "clickhouse.compression"},
 		{"broker scheme", func(c *Config) { c.MQTT.Broker = "http://x:1883" }, "mqtt.broker: want a tcp://"},
 		{"broker without port", func(c *Config) { c.MQTT.Broker = "tcp://broker" }, "mqtt.broker: want scheme://host:port"},
+		{"advertise url", func(c *Config) { c.HTTP.AdvertiseURL = "http://ioc-alerts-0.ioc:8080" }, ""},
+		{"advertise url with a path", func(c *Config) { c.HTTP.AdvertiseURL = "ftp://x/y" }, "http.advertise_url: want http(s)://host:port"},
+		{"live relay", func(c *Config) { c.HTTP.Live.Relay = "ioc-live" }, ""},
+		{"live relay wildcard", func(c *Config) { c.HTTP.Live.Relay = "ioc/#" }, "http.live.relay: want a topic root without wildcards"},
+		{"live relay flush", func(c *Config) { c.HTTP.Live.Relay, c.HTTP.Live.RelayFlush = "ioc-live", time.Hour }, "http.live.relay_flush: want 10ms to 10s"},
 		{"broker cluster", func(c *Config) { c.MQTT.Broker = "tcp://a:1883, tcp://b:1883,tcp://c:1883" }, ""},
 		{"broker cluster mixing tls", func(c *Config) { c.MQTT.Broker = "ssl://a:8883,tcp://b:1883" }, "mqtt.broker: mixes encrypted and plain nodes"},
 		{"broker cluster node without port", func(c *Config) { c.MQTT.Broker = "tcp://a:1883,tcp://b" }, "mqtt.broker: want scheme://host:port"},

@@ -477,6 +477,19 @@ func (h *HTTP) validate(p *Problems) {
 	if h.Live.ClientQueue < 2 || h.Live.ClientQueue > 10000 {
 		p.Add("http.live.client_queue", "want 2 to 10000, got %d", h.Live.ClientQueue)
 	}
+	if a := h.AdvertiseURL; a != "" {
+		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" {
+			p.Add("http.advertise_url", "want http(s)://host:port, got %q", a)
+		}
+	}
+	if r := h.Live.Relay; r != "" {
+		if err := CheckTopicFilter(r); err != nil || strings.ContainsAny(r, "+#$") || strings.HasSuffix(r, "/") {
+			p.Add("http.live.relay", "want a topic root without wildcards, $ or a trailing / (such as ioc-live), got %q", r)
+		}
+		if h.Live.RelayFlush < 10*time.Millisecond || h.Live.RelayFlush > 10*time.Second {
+			p.Add("http.live.relay_flush", "want 10ms to 10s, got %s", h.Live.RelayFlush)
+		}
+	}
 }
 
 func (a *Alerts) validate(p *Problems) {

@@ -1,0 +1,51 @@
+package dashboard
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/proxy"
+)
+
+// Leader tells where the alert engine that leads answers, when several processes run it with a
+// lease (alerts.lease) or this process runs none: lease.Watcher, through cmd/ioc.
+type Leader interface {
+	// Leader returns the leading process's base URL, whether it is this process, and whether
+	// a leader is known now.
+	Leader() (url string, local, known bool)
+}
+
+// forwardTimeout bounds a request sent on to the leading process.
+const forwardTimeout = 15 * time.Second
+
+// errNoLeader answers an alert request while no process leads (an election under way).
+var errNoLeader = &apiError{Status: fiber.StatusServiceUnavailable, Code: "no_leader",
+	MessageVI: "Chưa có tiến trình nào chủ trì bộ máy cảnh báo (đang bầu chọn); hãy thử lại sau vài giây",
+	MessageEN: "no process leads the alert engine now (an election is under way); try again in a few seconds"}
+
+// forwarded reports whether the request went to the leading process, which answers it (the
+// caller's token with it: the leader checks it and the role again, and keeps the audit); false
+// means this process serves it. Without a Leader, the process serves what it runs.
+func (s *Server) forwarded(c *fiber.Ctx) (bool, error) {
+	if s.src.Leader == nil {
+		return false, nil
+	}
+	url, local, known := s.src.Leader.Leader()
+	switch {
+	case local:
+		return false, nil
+	case !known:
+		return true, errNoLeader
+	}
+	s.m.forwarded.Inc()
+	// The Host the caller asked for goes on with it: the leader's links (the public warning
+	// feed's) then name this server, not the leader's own address.
+	c.Request().UseHostHeader = true
+	if err := proxy.DoTimeout(c, url+c.OriginalURL(), forwardTimeout); err != nil {
+		s.m.forwardFailed.Inc()
+		s.log.Warn("an alert request was not answered by the leading process", "leader", url, "path", c.Path(), "err", err)
+		return true, errNoLeader
+	}
+	c.Response().Header.Del(fiber.HeaderServer)
+	return true, nil
+}
