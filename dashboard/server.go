@@ -108,6 +108,9 @@ type Options struct {
 	MetricsToken string
 	// TLS, when set, serves HTTPS with its files (http.tls) and sends HSTS.
 	TLS *tlsconf.Files
+	// HealthOnly serves health, readiness, liveness and metrics only: a process without the
+	// dashboard role (ingest, streams) answers its probes and scrapes.
+	HealthOnly bool
 }
 
 // Simulation tells the UI that what it shows is simulated, and how fast its clock runs.
@@ -142,7 +145,8 @@ type Server struct {
 }
 
 // New builds the server: /healthz runs the checks, /metrics serves the gatherer, /cap the
-// public warning feed, /api/v1 the API and its live hub, / the UI.
+// public warning feed, /api/v1 the API and its live hub, / the UI (the first two only with
+// HealthOnly).
 func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -181,6 +185,9 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 	} else {
 		s.metrics = fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second})
 		s.metrics.Get("/metrics", metrics...)
+	}
+	if opts.HealthOnly {
+		return s
 	}
 	if src.CAP != nil || src.Leader != nil {
 		s.app.Get(alerts.CAPFeedPath, s.capFeed)
@@ -272,7 +279,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	s.log.Info("http listening", "addr", ln.Addr().String())
-	if !s.auth.Enabled() {
+	if !s.opts.HealthOnly && !s.auth.Enabled() {
 		s.log.Warn("no API key or identity provider configured (http.auth): the API refuses every call; the UI cannot log in")
 	}
 	served := make(chan error, 1)

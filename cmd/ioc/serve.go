@@ -437,12 +437,26 @@ func (s *server) startPublisher(context.Context) error {
 	return nil
 }
 
-// startDashboard starts the HTTP server: API, live hub, UI, health and metrics (dashboard role).
+// startDashboard starts the HTTP server: API, live hub, UI, health and metrics (dashboard
+// role); without the role, health and metrics only (the probes and scrapes of every process).
 func (s *server) startDashboard(context.Context) error {
-	if !s.cfg.HasRole(config.RoleDashboard) {
+	cfg, log := s.cfg, s.log
+	var httpTLS *tlsconf.Files
+	if cfg.HTTP.TLS.CertFile != "" {
+		var err error
+		if httpTLS, err = tlsconf.Load("http.tls", cfg.HTTP.TLS); err != nil {
+			return err
+		}
+		s.watchTLS(httpTLS)
+	}
+	opts := dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: s.checks, Gatherer: s.reg, Log: log,
+		Clock: s.now, Simulation: s.sim.info(), MetricsToken: s.metricsToken, TLS: httpTLS}
+	if !cfg.HasRole(config.RoleDashboard) {
+		opts.HealthOnly = true
+		srv := dashboard.New(opts, nil, dashboard.Sources{})
+		s.g.Go(func() error { return srv.Run(s.gctx) })
 		return nil
 	}
-	cfg, log := s.cfg, s.log
 	querier := analytics.NewQuerier(s.conn, cfg.Analytics.Queries)
 	src := dashboard.Sources{City: s.city, Trends: querier, DeadLetters: querier,
 		Audit: dashboard.NewAuditor(s.conn, cfg.ClickHouse.QueryTimeout, s.reg, log),
@@ -462,16 +476,8 @@ func (s *server) startDashboard(context.Context) error {
 		s.g.Go(func() error { return w.Run(s.gctx) })
 	}
 	authn := auth.New(cfg.HTTP.Auth, nil, log)
-	var httpTLS *tlsconf.Files
-	if cfg.HTTP.TLS.CertFile != "" {
-		var err error
-		if httpTLS, err = tlsconf.Load("http.tls", cfg.HTTP.TLS); err != nil {
-			return err
-		}
-		s.watchTLS(httpTLS)
-	}
-	srv := dashboard.New(dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: s.checks, Gatherer: s.reg, Registerer: s.reg, Log: log,
-		Clock: s.now, Simulation: s.sim.info(), MetricsToken: s.metricsToken, TLS: httpTLS}, authn, src)
+	opts.Registerer = s.reg
+	srv := dashboard.New(opts, authn, src)
 	s.g.Go(func() error { return authn.Run(s.gctx) })
 	s.g.Go(func() error { return src.Audit.Run(s.gctx) })
 	s.g.Go(func() error { return srv.Run(s.gctx) })

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -408,5 +409,36 @@ func TestMigrateWithoutClickHouseSaysWhatToDo(t *testing.T) {
 	code, _, stderr := runIOC("migrate", "--config", "../../deploy/config/demo.yaml")
 	if code != exitFailed || !strings.Contains(stderr, "127.0.0.1:1") || !strings.Contains(stderr, "deploy/local/services.sh start") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// A process without the dashboard role (here ingest alone) still answers its probes and
+// scrapes: /readyz, /livez and /metrics; the API and the UI are not there.
+func TestIngestOnlyAnswersProbes(t *testing.T) {
+	seq := newSequence(1)
+	broker := testenv.Broker(t)
+	clientID := "ioc-" + seq.prefix
+	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
+	path := faultConfig(t, seq, testenv.ClickHouseConfig(t), broker, clientID, t.TempDir(), "")
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.Replace(body, []byte("roles: [ingest, dashboard]"), []byte("roles: [ingest]"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startIOCUntil(t, path, "/readyz")
+	for path, want := range map[string]int{"/livez": 200, "/metrics": 200, "/api/v1/me": 404, "/": 404} {
+		resp, err := http.Get("http://" + p.listen + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	if p.metric(t, "ioc_mqtt_connected") != 1 {
+		t.Error("the ingest process's metrics do not say it is connected")
 	}
 }
