@@ -32,7 +32,7 @@ export IOC_TEST_CLUSTER_ADDR ?= 127.0.0.1:9101,127.0.0.1:9102
 export IOC_TEST_ZOOKEEPER ?= 127.0.0.1:$(or $(IOC_CLUSTER_ZOOKEEPER_PORT),2181)
 export IOC_TEST_CLUSTER_BROKERS ?= tcp://127.0.0.1:1891,tcp://127.0.0.1:1892,tcp://127.0.0.1:1893
 
-.PHONY: demo test build services services-stop cluster cluster-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard clean
+.PHONY: demo test build services services-stop cluster cluster-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ioc ./cmd/ioc
@@ -136,7 +136,12 @@ bench-alerts: services build
 bench-dashboard: services build
 	$(GO) run ./cmd/ioc-bench dashboard -ioc bin/ioc
 
-bench: bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard
+# Two ioc processes into two ClickHouse replicas against one into one node; the alert leader
+# killed ten times (time to the standby's first notification of a new alert).
+bench-cluster: services cluster build
+	$(GO) run ./cmd/ioc-bench cluster -ioc bin/ioc
+
+bench: bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster
 
 clean:
 	rm -rf bin

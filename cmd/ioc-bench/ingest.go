@@ -284,51 +284,65 @@ func insertReference(ctx context.Context, conn driver.Conn, c ingestCase, payloa
 // iocRound runs `ioc serve` on the case's topics, timed from the first publish until
 // ClickHouse holds every reading; it returns readings/s and the process's peak RSS in MiB.
 func iocRound(ctx context.Context, o ingestOptions, c ingestCase, ch config.ClickHouse, conn driver.Conn, dir, catalog, prefix string, payloads [][]byte, n int) (float64, float64, error) {
-	clientID := "bench-ioc-" + randomID()
-	defer forgetSession(o.Broker, clientID)
-	listen, err := freeAddr()
-	if err != nil {
-		return 0, 0, err
+	return storeRound(ctx, o.IOC, o.Broker, c, []config.ClickHouse{ch}, conn, dir, catalog, prefix, payloads, n)
+}
+
+// storeRound runs one `ioc serve` per entry of chs (its ClickHouse; several share the readings
+// through the broker's shared subscription), timed from the first publish until the processes
+// have stored every reading; conn then checks that ClickHouse holds them all, once. It returns
+// readings/s and the largest peak RSS of the processes, in MiB.
+func storeRound(ctx context.Context, bin, broker string, c ingestCase, chs []config.ClickHouse, conn driver.Conn, dir, catalog, prefix string, payloads [][]byte, n int) (float64, float64, error) {
+	group := ""
+	if len(chs) > 1 {
+		group = "bench"
 	}
-	spool := filepath.Join(dir, "spool-"+clientID)
-	cfgPath := filepath.Join(dir, clientID+".yaml")
-	body := fmt.Sprintf(`roles: [ingest, dashboard]
+	var listens []string
+	var pids []int
+	for _, ch := range chs {
+		clientID := "bench-ioc-" + randomID()
+		defer forgetSession(broker, clientID)
+		listen, err := freeAddr()
+		if err != nil {
+			return 0, 0, err
+		}
+		cfgPath := filepath.Join(dir, clientID+".yaml")
+		body := fmt.Sprintf(`roles: [ingest, dashboard]
 log: {level: warn}
-clickhouse: {addr: %q, database: %s, migrate_on_start: false}
+clickhouse: {addr: %q, database: %s, cluster: %q, migrate_on_start: false}
 mqtt: {broker: %q, client_id: %s}
 ingest:
   topics: [{pattern: "%s/#", format: %s, qos: 1}]
   catalog: %q
+  shared_group: %q
 writer:
   spool: {dir: %q, force: %t}
 http: {listen: %q}
-`, ch.Addr, ch.Database, o.Broker, clientID, prefix, c.format, catalog, spool, c.spooled, listen)
-	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
-		return 0, 0, err
-	}
-	cmd := exec.CommandContext(ctx, o.IOC, "serve", "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return 0, 0, fmt.Errorf("start %s (make build): %w", o.IOC, err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	if err := waitHealthy(ctx, listen); err != nil {
-		return 0, 0, err
+`, ch.Addr, ch.Database, ch.Cluster, broker, clientID, prefix, c.format, catalog, group, filepath.Join(dir, "spool-"+clientID), c.spooled, listen)
+		if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+			return 0, 0, err
+		}
+		cmd, err := startServe(ctx, bin, cfgPath, listen)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer stopServe(cmd)
+		listens, pids = append(listens, listen), append(pids, cmd.Process.Pid)
 	}
 
 	start := time.Now()
 	published := make(chan error, 1)
-	go func() { published <- publishAll(o.Broker, prefix, payloads) }()
+	go func() { published <- publishAll(broker, prefix, payloads) }()
 	// ioc's own count of rows stored (it moves only after an INSERT succeeds) is polled, not
 	// ClickHouse: on 18.16 count() reads a whole column, and polling it every 20 ms would load
 	// the server the benchmark measures. ClickHouse's count is checked once at the end.
 	for deadline := start.Add(5 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		written, err := rowsWritten(listen)
-		if err != nil {
-			return 0, 0, err
+		var written float64
+		for _, l := range listens {
+			w, err := rowsWritten(l)
+			if err != nil {
+				return 0, 0, err
+			}
+			written += w
 		}
 		if written >= float64(n) {
 			break
@@ -341,6 +355,11 @@ http: {listen: %q}
 	if err := <-published; err != nil {
 		return 0, 0, err
 	}
+	if chs[0].Cluster != "" { // the replica asked holds what the others took in too
+		if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA readings"); err != nil {
+			return 0, 0, err
+		}
+	}
 	var stored uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM readings").Scan(&stored); err != nil {
 		return 0, 0, err
@@ -348,7 +367,32 @@ http: {listen: %q}
 	if stored != uint64(n) {
 		return 0, 0, fmt.Errorf("ClickHouse holds %d readings, published %d", stored, n)
 	}
-	return float64(n) / elapsed.Seconds(), peakRSSMiB(cmd.Process.Pid), nil
+	var peak float64
+	for _, pid := range pids {
+		peak = max(peak, peakRSSMiB(pid))
+	}
+	return float64(n) / elapsed.Seconds(), peak, nil
+}
+
+// startServe starts `ioc serve` with the config file and waits until it is healthy on listen.
+func startServe(ctx context.Context, bin, cfgPath, listen string, env ...string) (*exec.Cmd, error) {
+	cmd := exec.CommandContext(ctx, bin, "serve", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s (make build): %w", bin, err)
+	}
+	if err := waitHealthy(ctx, listen); err != nil {
+		stopServe(cmd)
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// stopServe stops ioc with SIGTERM and waits for it.
+func stopServe(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
 }
 
 // rowsWritten reads ioc_writer_rows_written_total{table="readings"} from ioc's /metrics.

@@ -17,6 +17,10 @@
 //	ioc-bench cameras [flags]  simulated cameras watched by an `ioc serve` process in metadata
 //	                           and health mode: cameras held healthy against cameras served,
 //	                           with ioc's CPU and RSS
+//	ioc-bench cluster [flags]  on the local cluster: two ioc processes sharing the readings into
+//	                           two ClickHouse replicas against one process into one node, and
+//	                           the alert leader killed again and again (time to the standby's
+//	                           first notification of a new alert)
 package main
 
 import (
@@ -31,7 +35,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|alerts|cameras|analytics|dashboard [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|alerts|cameras|analytics|dashboard|cluster [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -123,6 +127,24 @@ func main() {
 		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
 		_ = fs.Parse(os.Args[2:])
 		err = benchCameras(ctx, opts)
+	case "cluster":
+		fs := flag.NewFlagSet("cluster", flag.ExitOnError)
+		opts := clusterOptions{}
+		fs.StringVar(&opts.IOC, "ioc", "bin/ioc", "the ioc binary to run (make build)")
+		fs.StringVar(&opts.Case, "case", "senml", "ingest case: json or senml")
+		fs.IntVar(&opts.N, "n", 1_000_000, "readings per round of cluster-ingest")
+		fs.IntVar(&opts.Rounds, "rounds", 3, "rounds of cluster-ingest; the median is reported")
+		fs.IntVar(&opts.Kills, "kills", 10, "leader kills of alerts-failover")
+		fs.DurationVar(&opts.SessionTimeout, "session-timeout", 6*time.Second, "alerts.lease.session_timeout (the default)")
+		fs.IntVar(&opts.Rate, "rate", 1000, "background readings/s during the failovers")
+		fs.IntVar(&publishers, "publishers", publishers, "publishing connections")
+		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (the reference's single node)")
+		fs.StringVar(&opts.Replicas, "replicas", envOr("IOC_TEST_CLUSTER_ADDR", "127.0.0.1:9101,127.0.0.1:9102"), "the two replicas of cluster ioc (make cluster)")
+		fs.StringVar(&opts.ZooKeeper, "zookeeper", envOr("IOC_TEST_ZOOKEEPER", "127.0.0.1:2181"), "ZooKeeper host:port (make cluster)")
+		fs.StringVar(&opts.Broker, "broker", envOr("IOC_TEST_MQTT_BROKER", "tcp://127.0.0.1:1883"), "MQTT broker URL")
+		_ = fs.Parse(os.Args[2:])
+		fmt.Println(brokerStore(opts.Broker))
+		err = benchCluster(ctx, opts)
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

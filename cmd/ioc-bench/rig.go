@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -75,20 +74,15 @@ writer:
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		return err
 	}
-	r.cmd = exec.CommandContext(ctx, ioc, "serve", "--config", cfgPath)
-	r.cmd.Env = append(os.Environ(), env...)
-	r.cmd.Stdout, r.cmd.Stderr = os.Stderr, os.Stderr
-	if err := r.cmd.Start(); err != nil {
-		return fmt.Errorf("start %s (make build): %w", ioc, err)
-	}
-	return waitHealthy(ctx, r.listen)
+	var err error
+	r.cmd, err = startServe(ctx, ioc, cfgPath, r.listen, env...)
+	return err
 }
 
 // close stops ioc and removes the database and the folder.
 func (r *probeRig) close() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Signal(syscall.SIGTERM)
-		_ = r.cmd.Wait()
+	if r.cmd != nil {
+		stopServe(r.cmd)
 		forgetSession(r.broker, "bench-ioc-"+r.id) // the broker keeps no session of the run
 	}
 	if r.dir != "" {
