@@ -12,6 +12,8 @@ type metrics struct {
 	connects    *prometheus.CounterVec
 	unacked     prometheus.Counter
 	suspect     *prometheus.CounterVec
+	// claimConflicts counts the claims of this process's client id by another process.
+	claimConflicts prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,6 +39,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		suspect: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ioc_ingest_suspect_readings_total", Help: "Readings stored marked suspect (possible but implausible for their station), by why: step, history, neighbors.",
 		}, []string{"why"}),
+		claimConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_mqtt_client_id_conflicts_total", Help: "Claims of this process's mqtt.client_id by another ioc process while it ran.",
+		}),
 		unacked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ioc_mqtt_messages_left_unacknowledged_total", Help: "Messages left unacknowledged at shutdown; the broker redelivers them.",
 		}),
@@ -51,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, why := range []string{SuspectStep, SuspectHistory, SuspectNeighbors} {
 		m.suspect.WithLabelValues(why)
 	}
-	reg.MustRegister(m.messages, m.readings, m.deadLetters, m.connected, m.connLost, m.connects, m.unacked, m.suspect)
+	reg.MustRegister(m.messages, m.readings, m.deadLetters, m.connected, m.connLost, m.connects, m.unacked, m.suspect, m.claimConflicts)
 	return m
 }
 

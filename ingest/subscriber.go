@@ -49,6 +49,7 @@ type Subscriber struct {
 	ctx        atomic.Pointer[context.Context] // intake context; cancelled when shutdown begins
 	stopped    atomic.Bool                     // set when shutdown begins
 	subscribed atomic.Bool                     // set once the filters are subscribed, cleared when the connection drops
+	me         claim                           // this run's claim of the client id
 }
 
 // NewSubscriber builds a subscriber whose readings norm checks against the catalog; Run
@@ -74,6 +75,7 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, norm *Normalizer, sink Sink
 		log:      log.With("component", "ingest"),
 		m:        newMetrics(reg),
 		now:      time.Now,
+		me:       newClaim(),
 	}
 	s.pipeline.Plausibility.OnSuspect = func(why string) { s.m.suspect.WithLabelValues(why).Inc() }
 	opts, tlsFiles, err := ClientOptions(mc, mc.ClientID)
@@ -89,6 +91,7 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, norm *Normalizer, sink Sink
 		SetConnectTimeout(mc.ConnectTimeout).
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(mc.MaxReconnectInterval).
+		SetBinaryWill(claimTopic(mc.ClientID), []byte{}, 1, true). // a crash clears the claim
 		SetOnConnectHandler(s.onConnect).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.subscribed.Store(false)
@@ -106,6 +109,7 @@ func NewSubscriber(mc config.MQTT, ic config.Ingest, norm *Normalizer, sink Sink
 		dec := decoders[i]
 		s.client.AddRoute(t.Pattern, func(_ mqtt.Client, msg mqtt.Message) { s.handle(msg, dec) })
 	}
+	s.client.AddRoute(claimTopic(mc.ClientID), s.onClaim)
 	return s, nil
 }
 
@@ -118,17 +122,24 @@ func (s *Subscriber) ReloadTLS() error {
 	return s.tls.Reload()
 }
 
-// Run connects (retrying with backoff until ctx ends), subscribes, and takes messages until ctx
-// ends. Then it stops intake, asks the sink to flush (if it can) so that stored messages are
-// acknowledged, and disconnects.
+// Run checks that no other running process holds the client id (ErrClientIDInUse if one
+// does), connects (retrying with backoff until ctx ends), subscribes, and takes messages until
+// ctx ends. Then it stops intake, asks the sink to flush (if it can) so that stored messages
+// are acknowledged, releases the client id and disconnects.
 func (s *Subscriber) Run(ctx context.Context) error {
 	intake, stopIntake := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopIntake()
 	s.ctx.Store(&intake)
+	if err := s.checkClaim(ctx); err != nil {
+		return err
+	}
 	if err := s.connect(ctx); err != nil {
 		return err
 	}
+	renewing := make(chan struct{})
+	go func() { defer close(renewing); s.watchClaims(ctx) }()
 	<-ctx.Done()
+	<-renewing
 
 	s.stopped.Store(true)
 	stopIntake() // a handler blocked on a full sink gives up; its message stays unacknowledged
@@ -137,6 +148,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		s.log.Warn("final flush before disconnect failed; the broker will redeliver what was not acknowledged", "err", err)
 	}
 	cancel()
+	s.releaseClaim()
 	s.client.Disconnect(500) // ms to let queued acknowledgements leave
 	s.m.connected.Set(0)
 	s.log.Info("mqtt disconnected", "broker", s.cfg.Broker)
@@ -173,6 +185,9 @@ func (s *Subscriber) onConnect(c mqtt.Client) {
 	for _, t := range s.topics {
 		filters[SubscriptionFilter(s.group, t.Pattern)] = byte(t.QoS)
 	}
+	// The claim first, then its subscription: the retained claim heard back is this run's.
+	s.renewClaim(c)
+	filters[claimTopic(s.cfg.ClientID)] = 1
 	retry := backoff.Backoff{Initial: 500 * time.Millisecond, Max: s.cfg.MaxReconnectInterval}
 	for c.IsConnectionOpen() && !s.stopped.Load() {
 		tok := c.SubscribeMultiple(filters, nil)

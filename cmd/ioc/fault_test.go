@@ -423,3 +423,34 @@ func TestSharedSubscriptionSplitsTheLoad(t *testing.T) {
 		t.Fatalf("processes stored %v and %v readings, want both some and %d together", a, b, seq.n)
 	}
 }
+
+// Two processes started with one MQTT client id: the second refuses to start, naming the
+// holder (the broker would otherwise pass the session back and forth between them, each
+// losing what the other had not acknowledged). The holder killed with SIGKILL, a process
+// started again on this machine takes the id over at once (the holder's pid is dead).
+func TestDuplicateClientIDIsRefused(t *testing.T) {
+	seq := newSequence(1)
+	broker := testenv.Broker(t)
+	clientID := "ioc-" + seq.prefix
+	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
+	ch := testenv.ClickHouseConfig(t)
+	first := startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
+
+	second := exec.Command(os.Args[0], "serve", "--config", faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
+	second.Env = append(os.Environ(), envRunIOC+"=1")
+	started := time.Now()
+	out, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "mqtt.client_id is in use by another running ioc process") || !strings.Contains(string(out), fmt.Sprintf("pid %d", first.cmd.Process.Pid)) {
+		t.Fatalf("the second process with client id %s: %v\n%s\nwant it to refuse, naming the first (pid %d)", clientID, err, out, first.cmd.Process.Pid)
+	}
+	t.Logf("the second process refused %s after it started", time.Since(started).Round(time.Millisecond))
+	if n := first.metric(t, "ioc_mqtt_connection_lost_total"); n != 0 {
+		t.Errorf("the first process lost its connection %g times: want its session untouched (the second never connected as it)", n)
+	}
+
+	first.signal(syscall.SIGKILL)
+	first.wait(t)
+	started = time.Now()
+	startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
+	t.Logf("after the holder's SIGKILL, a new process took the id over and was healthy in %s", time.Since(started).Round(time.Millisecond))
+}

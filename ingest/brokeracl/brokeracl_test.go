@@ -32,8 +32,8 @@ func catalog(t *testing.T, ids ...string) *ingest.Catalog {
 	return cat
 }
 
-// A device may publish only on the topics that name it; ioc only subscribes; gateways only
-// publish on the topics that name no device.
+// A device may publish only on the topics that name it; ioc subscribes and publishes only on
+// its own topics; gateways only publish on the topics that name no device.
 func TestPlan(t *testing.T) {
 	ic := config.Default().Ingest
 	ic.SharedGroup = "ioc"
@@ -47,8 +47,8 @@ func TestPlan(t *testing.T) {
 		t.Errorf("device role: %v, want %v", got, want)
 	}
 	for _, acl := range roles[ingestRole] {
-		if acl.Type != SubscribePattern {
-			t.Errorf("ioc's role allows %v: want subscriptions only", acl)
+		if acl.Type != SubscribePattern && acl.Topic != "ioc-clients/#" {
+			t.Errorf("ioc's role allows %v: want subscriptions, and publishing its client ids' claims only", acl)
 		}
 	}
 	if !slices.Contains(roles[ingestRole], ACL{SubscribePattern, "$share/ioc/province/+/+/+", true}) {
@@ -68,8 +68,8 @@ func TestPlan(t *testing.T) {
 				published = append(published, acl.Topic)
 			}
 		}
-		if !slices.Equal(published, []string{"ioc-live/#"}) || !slices.Contains(r.ACLs, ACL{SubscribePattern, "ioc-live/#", true}) {
-			t.Errorf("ioc's role with the relay: %v, want publish and subscribe on ioc-live/# only", r.ACLs)
+		if !slices.Equal(published, []string{"ioc-clients/#", "ioc-live/#"}) || !slices.Contains(r.ACLs, ACL{SubscribePattern, "ioc-live/#", true}) {
+			t.Errorf("ioc's role with the relay: %v, want publish and subscribe on ioc-clients/# and ioc-live/# only", r.ACLs)
 		}
 	}
 	accounts := map[string]string{}

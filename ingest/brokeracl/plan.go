@@ -1,7 +1,8 @@
 // Package brokeracl keeps the MQTT broker's accounts and access control in step with the
 // sensor catalog, through Mosquitto 2's dynamic security plugin: each sensor is a client of
 // its own (username = sensor id) that may publish only on the topics naming it, ioc's account
-// may only subscribe to the topics it reads (and use its live relay's topics, when set), and gateways (an NVR, a vendor's gateway) may
+// may only subscribe to the topics it reads and use its own (the claims of its client ids, its
+// live relay), and gateways (an NVR, a vendor's gateway) may
 // publish only on the topics that name no device. It never touches an account it did not make.
 package brokeracl
 
@@ -89,11 +90,16 @@ func NewPlan(cat *ingest.Catalog, ic config.Ingest, relay, iocUser, iocPassword 
 			ingestACLs = append(ingestACLs, ACL{Type: SubscribePattern, Topic: ingest.SubscriptionFilter(ic.SharedGroup, t.Pattern), Allow: true})
 		}
 	}
-	text := "ioc ingest (subscribes only)"
-	if relay != "" { // the processes' live relay: ioc's own topics, which no device may use
-		ingestACLs = append(ingestACLs, ACL{Type: SubscribePattern, Topic: relay + "/#", Allow: true}, ACL{Type: PublishSend, Topic: relay + "/#", Allow: true})
-		text = "ioc ingest (subscribes; publishes only its live relay under " + relay + "/)"
+	// ioc's own topics, which no device may use: the claims of its client ids, and the
+	// processes' live relay.
+	own := []string{ingest.ClaimRoot + "/#"}
+	if relay != "" {
+		own = append(own, relay+"/#")
 	}
+	for _, t := range own {
+		ingestACLs = append(ingestACLs, ACL{Type: SubscribePattern, Topic: t, Allow: true}, ACL{Type: PublishSend, Topic: t, Allow: true})
+	}
+	text := "ioc ingest (subscribes; publishes only under " + strings.Join(own, ", ") + ")"
 	p.Roles = append(p.Roles, Role{Name: ingestRole, ACLs: ingestACLs})
 	p.Accounts = append(p.Accounts, Account{Username: iocUser, Text: text, Role: ingestRole, Password: iocPassword})
 	if len(gateways) > 0 && len(otherTopics) > 0 {

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,7 +43,9 @@ type Cluster struct {
 }
 
 // StartedCluster returns the local cluster, failing the test with how to start it when it is
-// not named.
+// not named. The test holds the cluster alone until it ends: tests of other packages (which
+// go test runs at the same time) wait, so that one killing a replica, a broker node or
+// ZooKeeper does not break another.
 func StartedCluster(t testing.TB) *Cluster {
 	t.Helper()
 	Integration(t)
@@ -49,6 +53,7 @@ func StartedCluster(t testing.TB) *Cluster {
 	if addrs == "" || zk == "" || brokers == "" {
 		t.Fatalf("no local cluster for this test: %s", howToStartCluster)
 	}
+	holdCluster(t)
 	_, file, _, _ := runtime.Caller(0)
 	return &Cluster{
 		Replicas:  strings.Split(addrs, ","),
@@ -56,6 +61,42 @@ func StartedCluster(t testing.TB) *Cluster {
 		Brokers:   strings.Split(brokers, ","),
 		script:    filepath.Join(filepath.Dir(file), "..", "..", "deploy", "local", "cluster.sh"),
 	}
+}
+
+// clusterHolders are the tests of this process that hold the cluster's lock.
+var clusterHolders = struct {
+	sync.Mutex
+	tests map[testing.TB]bool
+}{tests: map[testing.TB]bool{}}
+
+// holdCluster takes the lock file shared by every test process (an exclusive flock on
+// <temp>/ioc-test-cluster.lock) for t, once however often t asks, and gives it back when t ends.
+func holdCluster(t testing.TB) {
+	t.Helper()
+	clusterHolders.Lock()
+	defer clusterHolders.Unlock()
+	if clusterHolders.tests[t] {
+		return
+	}
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "ioc-test-cluster.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := time.Now()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("lock the local cluster: %v", err)
+	}
+	if d := time.Since(waited); d > time.Second {
+		t.Logf("waited %s for another package's test to give the local cluster back", d.Round(time.Second))
+	}
+	clusterHolders.tests[t] = true
+	t.Cleanup(func() {
+		clusterHolders.Lock()
+		delete(clusterHolders.tests, t)
+		clusterHolders.Unlock()
+		f.Close() // releases the lock
+	})
 }
 
 // Config returns the configuration of a fresh database on the cluster (not created yet: the
