@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
@@ -45,6 +46,33 @@ type Writer struct {
 		last time.Time
 		n    int
 	}
+	// failing is the insert failure in progress (nil while inserts succeed), for readiness.
+	failing atomic.Pointer[insertFailure]
+}
+
+// insertFailure is when ClickHouse started refusing the writer's inserts, and its last error.
+type insertFailure struct {
+	since time.Time
+	err   error
+}
+
+// tableReadOnly is ClickHouse's TABLE_IS_READ_ONLY: a replicated table without its
+// coordination service (ZooKeeper or Keeper).
+const tableReadOnly = 242
+
+// Check reports, for /readyz, ClickHouse refusing the writer's inserts (taken in all the same:
+// they wait in the queue and the spool), and says when replicated tables turned read-only.
+func (w *Writer) Check(context.Context) error {
+	f := w.failing.Load()
+	if f == nil {
+		return nil
+	}
+	var ex *clickhouse.Exception
+	if errors.As(f.err, &ex) && ex.Code == tableReadOnly {
+		return fmt.Errorf("ClickHouse's replicated tables are read-only since %s (its ZooKeeper or Keeper is lost): readings are kept in the spool and stored when it is back",
+			f.since.UTC().Format(time.RFC3339))
+	}
+	return fmt.Errorf("ClickHouse refuses inserts since %s: %v", f.since.UTC().Format(time.RFC3339), f.err)
 }
 
 // NewWriter builds a writer on conn with spool (nil for none); Run starts it. The caller
@@ -373,6 +401,7 @@ func (w *Writer) storeTable(ctx context.Context, table string, rows int, stored 
 		err := insert(qctx)
 		cancel()
 		if err == nil {
+			w.failing.Store(nil)
 			w.m.flushSeconds.WithLabelValues(table).Observe(time.Since(start).Seconds())
 			w.m.batches.WithLabelValues(table, "ok").Inc()
 			w.m.rows.WithLabelValues(table).Add(float64(rows))
@@ -383,6 +412,11 @@ func (w *Writer) storeTable(ctx context.Context, table string, rows int, stored 
 			return nil
 		}
 		w.m.batches.WithLabelValues(table, "error").Inc()
+		since := start
+		if f := w.failing.Load(); f != nil {
+			since = f.since
+		}
+		w.failing.Store(&insertFailure{since: since, err: err})
 		if ctx.Err() != nil {
 			return fmt.Errorf("store %d rows in %s: %w", rows, table, errors.Join(err, ctx.Err()))
 		}

@@ -57,6 +57,57 @@ func TestFailoverClickHouseReplica(t *testing.T) {
 	seq.verify(t, first, time.Minute)
 }
 
+// ZooKeeper lost entirely for 20 s under load: ClickHouse's replicated tables turn read-only;
+// ioc goes on taking readings in (its queue, then its spool), says on /readyz why it is not
+// ready, and stores everything once ZooKeeper is back: nothing lost, nothing twice, both
+// replicas equal.
+func TestFailoverZooKeeperLost(t *testing.T) {
+	cl := testenv.StartedCluster(t)
+	ch := cl.Config(t)
+	broker := testenv.Broker(t)
+	seq := newSequence(20000)
+	clientID := "ioc-" + seq.prefix
+	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
+	p := startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
+	published, wait := publishInBackground(t, seq, broker, 700)
+	waitPublished(t, published, 3000)
+	cl.StopZooKeeper(t)
+	t.Cleanup(func() { cl.StartZooKeeper(t) }) // for the next tests, whatever happens here
+	stopped := time.Now()
+	t.Logf("ZooKeeper stopped with %d published", published.Load())
+	var why string
+	testenv.WaitFor(t, "/readyz to say the tables are read-only", 20*time.Second, func() bool {
+		resp, err := http.Get("http://" + p.listen + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		why = string(body)
+		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(why, "read-only")
+	})
+	t.Logf("not ready %s after ZooKeeper stopped: %s", time.Since(stopped).Round(time.Millisecond), why)
+	time.Sleep(time.Until(stopped.Add(20 * time.Second)))
+	t.Logf("ZooKeeper restarting with %d published", published.Load())
+	cl.StartZooKeeper(t)
+	wait()
+	seq.verify(t, openDB(t, cl.Replicas[0], ch.Database), 3*time.Minute)
+	second := openDB(t, cl.Replicas[1], ch.Database)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := second.Exec(ctx, "SYSTEM SYNC REPLICA readings"); err != nil {
+		t.Fatalf("replica 2 did not catch up: %v", err)
+	}
+	seq.verify(t, second, time.Minute)
+	testenv.WaitFor(t, "ioc ready again", 30*time.Second, func() bool {
+		resp, err := http.Get("http://" + p.listen + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+}
+
 // Broker node 1, the one ioc and the publisher are connected to, killed with SIGKILL for 20 s
 // under load: both go on through node 2 (the next node of mqtt.broker), ioc's persistent
 // session there (replicated by the broker cluster) with it, the QoS 1 messages node 1 had

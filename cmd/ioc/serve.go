@@ -180,6 +180,7 @@ func (s *server) startWriter(context.Context) error {
 		return err
 	}
 	s.writer = analytics.NewWriter(s.conn, spool, s.cfg.Writer, s.cfg.ClickHouse.QueryTimeout, s.reg, s.log)
+	s.checks = append(s.checks, dashboard.Check{Name: "writer", Checker: s.writer})
 	if spool != nil && !s.cfg.Writer.Spool.Force { // a forced spool always holds something
 		s.checks = append(s.checks, dashboard.Check{Name: "spool", Checker: spool})
 	}

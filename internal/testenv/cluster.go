@@ -117,6 +117,12 @@ func (c *Cluster) Kill(t testing.TB, n int) { c.run(t, "kill-replica", strconv.I
 // Start starts replica n again and waits until it answers.
 func (c *Cluster) Start(t testing.TB, n int) { c.run(t, "start-replica", strconv.Itoa(n)) }
 
+// StopZooKeeper stops ZooKeeper: the replicated tables turn read-only, the alert lease ends.
+func (c *Cluster) StopZooKeeper(t testing.TB) { c.run(t, "stop-zookeeper") }
+
+// StartZooKeeper starts ZooKeeper again and waits until it serves.
+func (c *Cluster) StartZooKeeper(t testing.TB) { c.run(t, "start-zookeeper") }
+
 // KillBroker kills broker node n (1 to 3) with SIGKILL.
 func (c *Cluster) KillBroker(t testing.TB, n int) { c.run(t, "kill-broker", strconv.Itoa(n)) }
 
