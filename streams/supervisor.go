@@ -54,7 +54,9 @@ func NewSupervisor(cat *CameraCatalog, cfg config.Streams, sink Sink, reg promet
 // ask for); call it before Run.
 func (s *Supervisor) SetTLS(tc *tls.Config) { s.tls = tc }
 
-// Run watches every camera until ctx ends, and returns once every session has stopped.
+// Run watches every camera until ctx ends, and returns once every session has stopped and
+// their states are forgotten; it may run again (a process that watches the cameras only while
+// its alert engine leads).
 func (s *Supervisor) Run(ctx context.Context) error {
 	s.mu.Lock()
 	n := s.cat.Len()
@@ -70,6 +72,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	<-ctx.Done()
 	s.wg.Wait()
+	s.mu.Lock()
+	clear(s.sessions)
+	clear(s.latest)
+	s.mu.Unlock()
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
+	"github.com/haidang-ioc/ioc/sim/camsim"
 )
 
 // The failover tests run ioc against the local cluster (deploy/local/cluster.sh): ZooKeeper,
@@ -453,4 +455,55 @@ func apiCall(t *testing.T, method, addr, path, token string, body, out any) int 
 		t.Logf("%s %s: %d %s", method, path, resp.StatusCode, b)
 	}
 	return resp.StatusCode
+}
+
+// Two processes with the streams and alerts roles and the lease: only the leader watches the
+// cameras (one watcher a camera; its statuses reach the engine that judges them); when the
+// leader dies, the new leader starts watching them.
+func TestCamerasFollowTheAlertLeader(t *testing.T) {
+	cl := testenv.StartedCluster(t)
+	ch := testenv.ClickHouseConfig(t)
+	broker := testenv.Broker(t)
+	base := testenv.FreePortBlock(t, 2)
+	fleet, err := camsim.StartFleet(camsim.FleetConfig{Count: 2, Host: "127.0.0.1", BasePort: base, IDPrefix: "lead-cam",
+		Camera: camsim.Config{Width: 320, Height: 180, FPS: 10}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Close()
+	catalog := filepath.Join(t.TempDir(), "cameras.yaml")
+	if err := os.WriteFile(catalog, fleet.CatalogYAML("metadata"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prefix := "cams-" + randomID()
+	hook := httptest.NewServer(&hookLog{keys: map[string]int{}})
+	t.Cleanup(hook.Close)
+	var procs [2]*iocProcess
+	for i := range procs {
+		clientID := fmt.Sprintf("ioc-%s-%d", prefix, i)
+		t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
+		path := splitConfig(t, "ingest, streams, alerts, dashboard", ch, broker, cl.ZooKeeper, prefix, clientID, hook.URL, gaugeRules(t), "")
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err == nil {
+			_, err = fmt.Fprintf(f, "streams: {catalog: %q, start_spread: 0s, window: 500ms}\n", catalog)
+			f.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs[i] = startIOC(t, path)
+		if i == 0 {
+			testenv.WaitFor(t, "the first process to lead", 20*time.Second, func() bool { return procs[0].metric(t, "ioc_alerts_leader") == 1 })
+		}
+	}
+	online := `ioc_cameras{state="online"}`
+	testenv.WaitFor(t, "the leader to watch both cameras", 20*time.Second, func() bool { return procs[0].metric(t, online) == 2 })
+	if n := procs[1].metric(t, online); n != 0 {
+		t.Fatalf("the standby watches %g cameras, want none", n)
+	}
+	procs[0].signal(syscall.SIGKILL)
+	procs[0].wait(t)
+	killed := time.Now()
+	testenv.WaitFor(t, "the new leader to watch both cameras", 30*time.Second, func() bool { return procs[1].metric(t, online) == 2 })
+	t.Logf("the new leader watches the cameras %s after the kill", time.Since(killed).Round(time.Millisecond))
 }

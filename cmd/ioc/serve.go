@@ -97,8 +97,11 @@ type server struct {
 	dispatcher *alerts.Dispatcher
 	city       *dashboard.City
 	relay      *relay.Relay
-	sub        *ingest.Subscriber
-	pipeline   *ingest.Fanout
+	// leadCams, with the streams and alerts roles and a lease, has the leader alone watch the
+	// cameras.
+	leadCams *leadCameras
+	sub      *ingest.Subscriber
+	pipeline *ingest.Fanout
 	// tls reload the TLS files of each encrypted link (SIGHUP).
 	tls []func() error
 }
@@ -347,7 +350,7 @@ func (s *server) startIngest(ctx context.Context) error {
 		mirrorSensors(ctx, cat)
 	}
 	if cfg.HasRole(config.RoleAlerts) {
-		if s.engine, s.capFeed, s.dispatcher, err = startAlerts(s.gctx, s.g, cfg, cat, s.cams, s.conn, s.live(), s.instance, s.sim, s.reg, log); err != nil {
+		if s.engine, s.capFeed, s.dispatcher, err = startAlerts(s.gctx, s.g, cfg, cat, s.cams, s.conn, s.live(), s.instance, s.leaseWrap, s.sim, s.reg, log); err != nil {
 			return err
 		}
 	}
@@ -387,6 +390,16 @@ func (s *server) startIngest(ctx context.Context) error {
 	return nil
 }
 
+// leaseWrap gives the alert engine its lease, with the cameras riding on it when this process
+// also runs the streams role (see leadCameras).
+func (s *server) leaseWrap(l alerts.Leader) alerts.Leader {
+	if !s.cfg.HasRole(config.RoleStreams) {
+		return l
+	}
+	s.leadCams = newLeadCameras(l)
+	return s.leadCams
+}
+
 // startStreams starts one session per camera of the catalog, and reloads the catalog on SIGHUP
 // (streams role).
 func (s *server) startStreams(ctx context.Context) error {
@@ -395,6 +408,9 @@ func (s *server) startStreams(ctx context.Context) error {
 	}
 	if s.cams == nil {
 		s.log.Info("no camera catalog (streams.catalog): no camera is watched")
+		if s.leadCams != nil {
+			s.leadCams.watch(nil)
+		}
 		return nil
 	}
 	s.log.Info("camera catalog loaded", "cameras", s.cams.Len(), "file", s.cfg.Streams.Catalog)
@@ -417,7 +433,12 @@ func (s *server) startStreams(ctx context.Context) error {
 		sup.SetTLS(files.Client())
 		s.watchTLS(files)
 	}
-	s.produce(func() error { return sup.Run(s.gctx) })
+	if s.leadCams != nil {
+		s.log.Info("the cameras are watched by the process whose alert engine leads")
+		s.leadCams.watch(sup)
+	} else {
+		s.produce(func() error { return sup.Run(s.gctx) })
+	}
 	if s.cfg.Streams.Catalog != "" { // the demo's simulated cameras have no file to reload
 		s.g.Go(func() error {
 			return onHangup(s.gctx, func() { reloadCameras(s.gctx, s.cfg.Streams, sup, s.engine, s.city, s.conn, s.log) })
@@ -630,7 +651,7 @@ func (l leader) Leader() (url string, local, known bool) {
 
 // startAlerts builds the alert engine, its notifiers and the public warning feed, and runs
 // them in g.
-func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, live alerts.Live, instance string, sim *simulation, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, *alerts.Dispatcher, error) {
+func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, live alerts.Live, instance string, wrap func(alerts.Leader) alerts.Leader, sim *simulation, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, *alerts.Dispatcher, error) {
 	rf, err := alerts.LoadRules(cfg.Alerts.Rules)
 	if err != nil {
 		return nil, nil, nil, err
@@ -643,7 +664,7 @@ func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sens
 		if lz, err = lease.New(lo, reg, alog); err != nil {
 			return nil, nil, nil, err
 		}
-		opts.Lease = lz
+		opts.Lease = wrap(lz)
 	}
 	engine := alerts.NewEngine(rf, sensors, cams, store, nil, nil, opts, reg, alog)
 	disp, err := alerts.NewDispatcher(cfg.Alerts, engine, store, os.Getenv, alog)
