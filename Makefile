@@ -32,7 +32,7 @@ export IOC_TEST_CLUSTER_ADDR ?= 127.0.0.1:9101,127.0.0.1:9102
 export IOC_TEST_ZOOKEEPER ?= 127.0.0.1:$(or $(IOC_CLUSTER_ZOOKEEPER_PORT),2181)
 export IOC_TEST_CLUSTER_BROKERS ?= tcp://127.0.0.1:1891,tcp://127.0.0.1:1892,tcp://127.0.0.1:1893
 
-.PHONY: demo test build services services-stop cluster cluster-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster clean
+.PHONY: demo test build services services-stop cluster cluster-servers cluster-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ioc ./cmd/ioc
@@ -43,9 +43,13 @@ services:
 services-stop:
 	deploy/local/services.sh stop
 
-# The local cluster: ZooKeeper, two ClickHouse replicas of one shard and a three-node MQTT
-# broker cluster (docs/OPERATIONS.md).
-cluster:
+# The local cluster: ZooKeeper, two ClickHouse replicas of one shard, a three-node MQTT broker
+# cluster, and ioc split by roles on them with a simulated province (docs/OPERATIONS.md); the
+# operators' UI on http://127.0.0.1:8090/. cluster-servers: the servers only (the tests').
+cluster: build
+	deploy/local/cluster.sh start-ioc
+
+cluster-servers:
 	deploy/local/cluster.sh start
 
 cluster-stop:
@@ -72,7 +76,7 @@ demo: services build
 	@echo
 	$(strip $(if $(PROVINCE),IOC_SIMULATOR_PROVINCE=$(PROVINCE)) $(if $(SCENARIO),IOC_SIMULATOR_SCENARIO=$(SCENARIO)) bin/ioc serve --config deploy/config/demo.yaml)
 
-test: services cluster lint
+test: services cluster-servers lint
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz
 
@@ -138,7 +142,7 @@ bench-dashboard: services build
 
 # Two ioc processes into two ClickHouse replicas against one into one node; the alert leader
 # killed ten times (time to the standby's first notification of a new alert).
-bench-cluster: services cluster build
+bench-cluster: services cluster-servers build
 	$(GO) run ./cmd/ioc-bench cluster -ioc bin/ioc
 
 bench: bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster

@@ -74,7 +74,17 @@ type CAPFeed struct {
 	// pruneEvery is how often drafts of alerts that no longer live are dropped (an alert that
 	// ended while ioc was down has no end notified).
 	pruneEvery time.Duration
+	// fence, with a lease, refuses the changes of a term this process no longer holds.
+	fence func(term uint64) error
 }
+
+// SetFence has every change pass fence for its event's term first: a process whose alert lease
+// has ended publishes no warning. Call it before Run.
+func (f *CAPFeed) SetFence(fence func(term uint64) error) { f.fence = fence }
+
+// Reload merges in the messages and drafts stored since the feed was loaded: at the start of
+// a term, what the previous leader published.
+func (f *CAPFeed) Reload(ctx context.Context) error { return f.load(ctx) }
 
 // NewCAPFeed builds the feed of engine e's public alerts; sensors gives districts' areas.
 func NewCAPFeed(cfg config.CAP, e *Engine, store CAPStore, sensors *ingest.Catalog, log *slog.Logger) *CAPFeed {
@@ -203,6 +213,12 @@ func (f *CAPFeed) Notify(n Notification) {
 	a := &n.Event.Alert
 	if !a.Public {
 		return
+	}
+	if f.fence != nil {
+		if err := f.fence(n.Event.Term); err != nil {
+			f.log.Warn("public warning of an ended term not published (fenced)", "alert", a.ID, "err", err)
+			return
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

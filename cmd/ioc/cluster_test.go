@@ -157,6 +157,7 @@ writer: {flush_interval: 50ms, max_retry_interval: 500ms, shutdown_timeout: 2s, 
 alerts:
   rules: %q
   tick: 200ms
+  cap: {status: Exercise}
   lease: {zookeeper: [%q], path: /ioc-test/%s, session_timeout: 3s}
   receivers: [{name: ops, type: webhook, units: [ioc], url: %q}]
 http: {listen: %q%s}
@@ -184,6 +185,7 @@ func gaugeRules(t *testing.T) string {
     category: naturalDisaster
     sub_category: flood
     title: {vi: "{{.Subject}} cao", en: "{{.Subject}} high"}
+    public: true
 route: {units: [ioc], group_by: [subject]}
 `), 0o600); err != nil {
 		t.Fatal(err)
@@ -297,6 +299,12 @@ func TestFailoverAlertLeader(t *testing.T) {
 	if gaps != 0 || resolved != 0 || len(terms) != 2 || terms[0] == 0 || terms[1] <= terms[0] {
 		t.Fatalf("%d alerts with gaps in their history, %d resolved, terms %v (want 0, 0, two growing terms)", gaps, resolved, terms)
 	}
+	// The public warning of the first gauge, published by the dead leader, is cancelled by the
+	// new one when the river falls: its feed reloaded what the other published at its takeover.
+	publish(t, broker, map[string][][]byte{prefix + "/d/river_gauge/lc-hong-bat-xat": {
+		fmt.Appendf(nil, `{"sensor":"lc-hong-bat-xat","ts":%d,"metric":"water_level","value":30,"unit":"m"}`, time.Now().UnixMilli())}})
+	stored("SELECT count() FROM cap_messages WHERE msg_type = 'Alert'", 4)
+	stored("SELECT count() FROM cap_messages WHERE msg_type = 'Cancel' AND position(xml, 'references') > 0", 1)
 }
 
 // A deployment split by roles: process A takes the readings in and leads the alert engine;

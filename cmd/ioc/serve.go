@@ -97,9 +97,8 @@ type server struct {
 	dispatcher *alerts.Dispatcher
 	city       *dashboard.City
 	relay      *relay.Relay
-	// leadCams, with the streams and alerts roles and a lease, has the leader alone watch the
-	// cameras.
-	leadCams *leadCameras
+	// terms, with the alerts role and a lease, is what follows the lease's terms.
+	terms    *leaderTerms
 	sub      *ingest.Subscriber
 	pipeline *ingest.Fanout
 	// tls reload the TLS files of each encrypted link (SIGHUP).
@@ -353,6 +352,9 @@ func (s *server) startIngest(ctx context.Context) error {
 		if s.engine, s.capFeed, s.dispatcher, err = startAlerts(s.gctx, s.g, cfg, cat, s.cams, s.conn, s.live(), s.instance, s.leaseWrap, s.sim, s.reg, log); err != nil {
 			return err
 		}
+		if s.terms != nil {
+			s.terms.reloadFeed = s.capFeed.Reload
+		}
 	}
 	if cfg.MQTT.Access.SyncOnReload { // the broker's accounts before ioc's own connects
 		logSync(ctx, cfg, cat, log)
@@ -390,26 +392,21 @@ func (s *server) startIngest(ctx context.Context) error {
 	return nil
 }
 
-// leaseWrap gives the alert engine its lease, with the cameras riding on it when this process
-// also runs the streams role (see leadCameras).
+// leaseWrap gives the alert engine its lease with what follows its terms (see leaderTerms).
 func (s *server) leaseWrap(l alerts.Leader) alerts.Leader {
-	if !s.cfg.HasRole(config.RoleStreams) {
-		return l
-	}
-	s.leadCams = newLeadCameras(l)
-	return s.leadCams
+	s.terms = newLeaderTerms(l)
+	return s.terms
 }
 
 // startStreams starts one session per camera of the catalog, and reloads the catalog on SIGHUP
 // (streams role).
 func (s *server) startStreams(ctx context.Context) error {
-	if !s.cfg.HasRole(config.RoleStreams) {
-		return nil
-	}
-	if s.cams == nil {
-		s.log.Info("no camera catalog (streams.catalog): no camera is watched")
-		if s.leadCams != nil {
-			s.leadCams.watch(nil)
+	if !s.cfg.HasRole(config.RoleStreams) || s.cams == nil {
+		if s.terms != nil {
+			s.terms.watch(nil)
+		}
+		if s.cfg.HasRole(config.RoleStreams) {
+			s.log.Info("no camera catalog (streams.catalog): no camera is watched")
 		}
 		return nil
 	}
@@ -433,9 +430,9 @@ func (s *server) startStreams(ctx context.Context) error {
 		sup.SetTLS(files.Client())
 		s.watchTLS(files)
 	}
-	if s.leadCams != nil {
+	if s.terms != nil {
 		s.log.Info("the cameras are watched by the process whose alert engine leads")
-		s.leadCams.watch(sup)
+		s.terms.watch(sup)
 	} else {
 		s.produce(func() error { return sup.Run(s.gctx) })
 	}
@@ -671,10 +668,11 @@ func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sens
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	feed := alerts.NewCAPFeed(cfg.Alerts.CAP, engine, store, sensors, alog.With("feed", "cap"))
 	if lz != nil {
 		disp.SetFence(lz.Fence)
+		feed.SetFence(lz.Fence)
 	}
-	feed := alerts.NewCAPFeed(cfg.Alerts.CAP, engine, store, sensors, alog.With("feed", "cap"))
 	engine.SetNotifier(alerts.Notifiers{disp, feed})
 	if live != nil {
 		engine.SetLive(live)

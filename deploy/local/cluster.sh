@@ -7,6 +7,8 @@
 # messages replicated on all three nodes), built from its Go module at a pinned version.
 #
 #   deploy/local/cluster.sh start    install if missing (apt as root; go install), start, wait until all answer
+#   deploy/local/cluster.sh start-ioc  also ioc split by roles on them, with a simulated province
+#                                    (needs bin/ioc: make build; `make cluster` does both)
 #   deploy/local/cluster.sh stop     stop what this script started
 #   deploy/local/cluster.sh status   say what answers where
 #   deploy/local/cluster.sh start-zookeeper|stop-zookeeper|start-replica N|stop-replica N|kill-replica N
@@ -17,6 +19,12 @@
 # HTTP 812(3+N), secure native 944N, interserver 901N; broker node N (1-3): MQTT 189N, NATS
 # client 422(1+N), cluster routes 622(1+N), monitoring 822(1+N). Data: IOC_CLUSTER_DATA
 # (<repo>/.data/cluster). NATS_SERVER_VERSION (v2.15.2) is the nats-server module built.
+# start-ioc: the simulated Lào Cai province's sensors (ioc sim province) and six cameras
+# (ioc sim cameras, RTSP from 127.0.0.1:28554) as the devices; ioc-1 and ioc-2 (ingest, streams,
+# alerts, dashboard: one leads the alert engine and watches the cameras, the other stands by)
+# on 127.0.0.1:8091 and 8092; ioc-3 (dashboard only, the operators' address) on 127.0.0.1:8090.
+# They use deploy/config/demo.yaml (its public demo keys) with the cluster's servers set by
+# environment; logs and spools under .data/cluster/ioc/.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -136,14 +144,9 @@ kill_one() { # kill_one NAME PIDFILE: kill -9, as a crash would (the failover te
 broker_dir() { echo "$data/broker/node$1"; }
 broker_port() { echo $((1890 + $1)); }
 
-# broker_healthy N asks node N's monitoring port: "ok" once it serves JetStream (it is in the
+# broker_healthy N asks node N's monitoring port: 200 once it serves JetStream (it is in the
 # cluster and the stream leaders are known), which its MQTT sessions need.
-broker_healthy() {
-  local reply
-  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$((8221 + $1))" &&
-    printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
-  [[ "$reply" == *'"status":"ok"'* ]]
-}
+broker_healthy() { http_ok "$((8221 + $1))" /healthz; }
 
 start_broker() {
   local n=$1 dir r routes=""
@@ -181,11 +184,69 @@ broker_urls() {
   echo "${urls%,}"
 }
 
+# http_ok PORT PATH: a GET of 127.0.0.1:PORT/PATH answers 200.
+http_ok() {
+  local reply
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
+  [[ "$reply" == "HTTP/1."?" 200"* ]]
+}
+
+ioc_dir=$data/ioc
+ioc_bin=$repo/bin/ioc
+ioc_procs=(ioc-1 ioc-2 ioc-3)
+ioc_port() { case $1 in ioc-1) echo 8091 ;; ioc-2) echo 8092 ;; ioc-3) echo 8090 ;; esac; }
+
+# run_bg NAME CMD...: runs CMD detached, its pid in $ioc_dir/NAME.pid, its output in NAME.log.
+run_bg() {
+  local name=$1
+  shift
+  if [ -s "$ioc_dir/$name.pid" ] && kill -0 "$(cat "$ioc_dir/$name.pid")" 2>/dev/null; then say "$name already runs: reusing it"; return 0; fi
+  setsid -f sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$ioc_dir/$name.pid" "$@" >"$ioc_dir/$name.log" 2>&1 </dev/null
+}
+
+start_ioc() {
+  [ -x "$ioc_bin" ] || die "no $ioc_bin: run make build (or make cluster)"
+  mkdir -p "$ioc_dir"
+  local demo=$repo/deploy/config/demo.yaml name port roles i
+  # the cluster's servers, for every ioc command below
+  export IOC_CLICKHOUSE_ADDR=127.0.0.1:$(ch_port 1),127.0.0.1:$(ch_port 2) IOC_CLICKHOUSE_CLUSTER=ioc \
+    IOC_CLICKHOUSE_MIGRATE_ON_START=false IOC_MQTT_BROKER=$(broker_urls) IOC_SIMULATOR_ENABLED=false \
+    IOC_ALERTS_LEASE_ZOOKEEPER=127.0.0.1:$zk_port IOC_HTTP_LIVE_RELAY=ioc-live \
+    IOC_INGEST_CATALOG=$ioc_dir/sensors.yaml IOC_STREAMS_CATALOG=$ioc_dir/cameras.yaml
+  IOC_SIMULATOR_ENABLED=true run_bg province "$ioc_bin" sim province --config "$demo" --catalog-out "$ioc_dir/sensors.yaml"
+  run_bg cameras "$ioc_bin" sim cameras --count 6 --base-port 28554 --id-prefix lc-cam --catalog-out "$ioc_dir/cameras.yaml"
+  for ((i = 0; i < 50; i++)); do [ -s "$ioc_dir/sensors.yaml" ] && [ -s "$ioc_dir/cameras.yaml" ] && break; sleep 0.2; done
+  say "migrating the schema on cluster ioc"
+  IOC_ROLES=dashboard "$ioc_bin" migrate --config "$demo" >"$ioc_dir/migrate.log" 2>&1 || { tail -n 20 "$ioc_dir/migrate.log" >&2; die "ioc migrate failed"; }
+  for name in "${ioc_procs[@]}"; do
+    port=$(ioc_port "$name")
+    roles=ingest,streams,alerts,dashboard
+    [ "$name" = ioc-3 ] && roles=dashboard
+    IOC_ROLES=$roles IOC_MQTT_CLIENT_ID=$name IOC_HTTP_LISTEN=127.0.0.1:$port IOC_WRITER_SPOOL_DIR=$ioc_dir/$name-spool \
+      run_bg "$name" "$ioc_bin" serve --config "$demo"
+  done
+  for name in "${ioc_procs[@]}"; do
+    port=$(ioc_port "$name")
+    ready_n() { http_ok "$port" /readyz; }
+    wait_for "$name" ready_n 60 "$ioc_dir/$name.log"
+  done
+}
+
+stop_ioc() {
+  local name
+  for name in "${ioc_procs[@]}" cameras province; do stop_one "$name" "$ioc_dir/$name.pid"; done
+}
+
 status() {
   local rc=0 n
   if zk_answers; then say "ZooKeeper answers on 127.0.0.1:$zk_port"; else say "ZooKeeper: not answering on 127.0.0.1:$zk_port"; rc=1; fi
   for n in "${brokers[@]}"; do
     if broker_healthy "$n"; then say "broker node $n answers on tcp://127.0.0.1:$(broker_port "$n")"; else say "broker node $n: not answering on tcp://127.0.0.1:$(broker_port "$n")"; rc=1; fi
+  done
+  for n in "${ioc_procs[@]}"; do
+    [ -s "$ioc_dir/$n.pid" ] || continue
+    if http_ok "$(ioc_port "$n")" /readyz; then say "$n ready on http://127.0.0.1:$(ioc_port "$n")/"; else say "$n: not ready on 127.0.0.1:$(ioc_port "$n")"; rc=1; fi
   done
   for n in "${replicas[@]}"; do
     if ch_answers "$n"; then say "ClickHouse replica $n answers on 127.0.0.1:$(ch_port "$n")"; else say "ClickHouse replica $n: not answering on 127.0.0.1:$(ch_port "$n")"; rc=1; fi
@@ -204,7 +265,14 @@ case "${1:-}" in
     for n in "${brokers[@]}"; do wait_broker "$n"; done
     say "ready: ZooKeeper 127.0.0.1:$zk_port; ClickHouse cluster \"ioc\" on 127.0.0.1:$(ch_port 1),127.0.0.1:$(ch_port 2); MQTT broker cluster $(broker_urls)"
     ;;
+  start-ioc)
+    "$0" start
+    start_ioc
+    say "ready: the operators' UI on http://127.0.0.1:$(ioc_port ioc-3)/ (demo tokens as in make demo); ioc-1 http://127.0.0.1:$(ioc_port ioc-1)/, ioc-2 http://127.0.0.1:$(ioc_port ioc-2)/"
+    ;;
+  stop-ioc) stop_ioc ;;
   stop)
+    stop_ioc
     for n in "${brokers[@]}"; do stop_one "broker node $n" "$(broker_dir "$n")/pid"; done
     for n in "${replicas[@]}"; do stop_replica "$n"; done
     stop_one ZooKeeper "$zk_dir/pid"
@@ -218,5 +286,5 @@ case "${1:-}" in
   start-broker) install_missing; start_broker "${2:?broker node number}"; wait_broker "$2" ;;
   stop-broker) stop_one "broker node ${2:?broker node number}" "$(broker_dir "$2")/pid" ;;
   kill-broker) kill_one "broker node ${2:?broker node number}" "$(broker_dir "$2")/pid" ;;
-  *) echo "usage: $0 start|stop|status|start-zookeeper|stop-zookeeper|start-replica N|stop-replica N|kill-replica N|start-broker N|stop-broker N|kill-broker N" >&2; exit 2 ;;
+  *) echo "usage: $0 start|start-ioc|stop|stop-ioc|status|start-zookeeper|stop-zookeeper|start-replica N|stop-replica N|kill-replica N|start-broker N|stop-broker N|kill-broker N" >&2; exit 2 ;;
 esac
