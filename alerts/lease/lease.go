@@ -90,42 +90,59 @@ func (l *Lease) Fence(term uint64) error {
 // context that ends when the lease is lost (or ctx ends); Run waits for lead to return, gives
 // up its session and campaigns again. An error of lead is logged; it ends the term, not Run.
 func (l *Lease) Run(ctx context.Context, lead func(ctx context.Context, term uint64) error) error {
+	again(ctx, l.log, "alert leadership: campaigning again", l.opts.SessionTimeout, func() error { return l.campaign(ctx, lead) })
+	return nil
+}
+
+// again runs session until ctx ends, logging why each run ended and waiting before the next,
+// from 100 ms doubling up to most.
+func again(ctx context.Context, log *slog.Logger, msg string, most time.Duration, session func() error) {
 	wait := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := l.campaign(ctx, lead)
+		err := session()
 		if ctx.Err() != nil {
-			break
+			return
 		}
-		l.log.Warn("alert leadership: campaigning again", "err", err, "after", wait)
+		log.Warn(msg, "err", err, "after", wait)
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, l.opts.SessionTimeout)
+		wait = min(2*wait, most)
 	}
-	return nil
 }
 
-// campaign runs one ZooKeeper session: joins the election, waits to lead, leads until the
-// lease is lost.
-func (l *Lease) campaign(ctx context.Context, lead func(ctx context.Context, term uint64) error) error {
-	conn, events, err := zk.Connect(l.opts.Servers, l.opts.SessionTimeout, zk.WithDialer(l.opts.Dial), zk.WithLogger(zkLog{l.log}))
+// connect opens a ZooKeeper session: lost is closed once the session is gone or cut off
+// (nothing it did holds any more). The caller closes conn.
+func connect(ctx context.Context, opts Options, log *slog.Logger) (conn *zk.Conn, lost <-chan struct{}, err error) {
+	conn, events, err := zk.Connect(opts.Servers, opts.SessionTimeout, zk.WithDialer(opts.Dial), zk.WithLogger(zkLog{log}))
 	if err != nil {
-		return fmt.Errorf("zookeeper %s: %w", strings.Join(l.opts.Servers, ","), err)
+		return nil, nil, fmt.Errorf("zookeeper %s: %w", strings.Join(opts.Servers, ","), err)
 	}
-	defer conn.Close()
-	lost := make(chan struct{}) // the session is gone or cut off: nothing it did holds any more
-	go func() {
-		defer close(lost)
+	gone := make(chan struct{})
+	go func() { // ends when conn is closed (events is closed then)
+		defer close(gone)
 		for ev := range events {
 			if ev.State == zk.StateDisconnected || ev.State == zk.StateExpired {
 				return
 			}
 		}
 	}()
-	if err := awaitSession(ctx, conn, lost, l.opts.SessionTimeout); err != nil {
+	if err := awaitSession(ctx, conn, gone, opts.SessionTimeout); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, gone, nil
+}
+
+// campaign runs one ZooKeeper session: joins the election, waits to lead, leads until the
+// lease is lost.
+func (l *Lease) campaign(ctx context.Context, lead func(ctx context.Context, term uint64) error) error {
+	conn, lost, err := connect(ctx, l.opts, l.log)
+	if err != nil {
 		return err
 	}
+	defer conn.Close()
 	if err := l.ensurePath(conn); err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -73,43 +72,22 @@ func (w *Watcher) set(id Identity, known bool) {
 // Run follows the election until ctx ends, reconnecting to ZooKeeper as needed; while it
 // cannot tell, Leader says none is known.
 func (w *Watcher) Run(ctx context.Context) error {
-	wait := 100 * time.Millisecond
-	for ctx.Err() == nil {
+	again(ctx, w.log, "alert leader unknown: following the election again", w.opts.SessionTimeout, func() error {
 		err := w.follow(ctx)
 		w.set(Identity{}, false)
-		if ctx.Err() != nil {
-			break
-		}
-		w.log.Warn("alert leader unknown: following the election again", "err", err, "after", wait)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, w.opts.SessionTimeout)
-	}
+		return err
+	})
 	return nil
 }
 
 // follow runs one ZooKeeper session, reading the first candidate's identity at every change
 // of the candidates.
 func (w *Watcher) follow(ctx context.Context) error {
-	conn, events, err := zk.Connect(w.opts.Servers, w.opts.SessionTimeout, zk.WithDialer(w.opts.Dial), zk.WithLogger(zkLog{w.log}))
+	conn, lost, err := connect(ctx, w.opts, w.log)
 	if err != nil {
-		return fmt.Errorf("zookeeper %s: %w", strings.Join(w.opts.Servers, ","), err)
-	}
-	defer conn.Close()
-	lost := make(chan struct{})
-	go func() {
-		defer close(lost)
-		for ev := range events {
-			if ev.State == zk.StateDisconnected || ev.State == zk.StateExpired {
-				return
-			}
-		}
-	}()
-	if err := awaitSession(ctx, conn, lost, w.opts.SessionTimeout); err != nil {
 		return err
 	}
+	defer conn.Close()
 	l := &Lease{opts: w.opts}
 	if err := l.ensurePath(conn); err != nil {
 		return err

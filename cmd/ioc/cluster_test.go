@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +31,19 @@ import (
 // two ClickHouse replicas of one shard and three broker nodes. Each breaks one part under load
 // and ends with exact counts.
 
+// underLoad starts ioc on ch and broker and publishes seq at 700 readings/s in the
+// background; it returns once 3,000 are published (the part of the cluster a test breaks
+// then breaks under load), with the publisher's count and its wait.
+func underLoad(t *testing.T, seq sequence, ch config.ClickHouse, broker string) (*iocProcess, *atomic.Int64, func()) {
+	t.Helper()
+	clientID := "ioc-" + seq.prefix
+	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
+	p := startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
+	published, wait := publishInBackground(t, seq, broker, 700)
+	waitPublished(t, published, 3000)
+	return p, published, wait
+}
+
 // Replica 1 killed with SIGKILL for 30 s under load: ioc's writer goes on into replica 2 (its
 // next address), the killed replica fetches what it missed when it returns, and both hold the
 // published sequence exactly: nothing lost, nothing twice after FINAL.
@@ -38,11 +52,7 @@ func TestFailoverClickHouseReplica(t *testing.T) {
 	ch := cl.Config(t)
 	broker := testenv.Broker(t)
 	seq := newSequence(30000)
-	clientID := "ioc-" + seq.prefix
-	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
-	startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
-	published, wait := publishInBackground(t, seq, broker, 700)
-	waitPublished(t, published, 3000)
+	_, published, wait := underLoad(t, seq, ch, broker)
 	cl.Kill(t, 1)
 	t.Logf("replica 1 killed with %d published", published.Load())
 	time.Sleep(30 * time.Second)
@@ -68,11 +78,7 @@ func TestFailoverZooKeeperLost(t *testing.T) {
 	ch := cl.Config(t)
 	broker := testenv.Broker(t)
 	seq := newSequence(20000)
-	clientID := "ioc-" + seq.prefix
-	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
-	p := startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
-	published, wait := publishInBackground(t, seq, broker, 700)
-	waitPublished(t, published, 3000)
+	p, published, wait := underLoad(t, seq, ch, broker)
 	cl.StopZooKeeper(t)
 	t.Cleanup(func() { cl.StartZooKeeper(t) }) // for the next tests, whatever happens here
 	stopped := time.Now()
@@ -120,11 +126,7 @@ func TestFailoverBrokerNode(t *testing.T) {
 	ch := testenv.ClickHouseConfig(t)
 	broker := strings.Join(cl.Brokers, ",")
 	seq := newSequence(20000)
-	clientID := "ioc-" + seq.prefix
-	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
-	startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
-	published, wait := publishInBackground(t, seq, broker, 700)
-	waitPublished(t, published, 3000)
+	_, published, wait := underLoad(t, seq, ch, broker)
 	cl.KillBroker(t, 1)
 	t.Logf("broker node 1 killed with %d published", published.Load())
 	time.Sleep(20 * time.Second)

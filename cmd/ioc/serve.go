@@ -228,9 +228,12 @@ func (s *server) startLiveCity(context.Context) error {
 	s.g.Go(func() error { return s.city.Run(s.gctx, 2*time.Second) })
 	if !s.cfg.HasRole(config.RoleIngest) { // a dashboard of its own: the catalogs it shows
 		load := func() error {
-			sensors, err := loadCatalog(s.cfg.Ingest, s.sim)
-			if err != nil {
-				return err
+			var sensors *ingest.Catalog // none named: the map shows what the relay brings
+			var err error
+			if s.cfg.Ingest.Catalog != "" || s.sim != nil {
+				if sensors, err = loadCatalog(s.cfg.Ingest, s.sim); err != nil {
+					return err
+				}
 			}
 			cams := s.cams
 			if !s.cfg.HasRole(config.RoleStreams) {
