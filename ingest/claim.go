@@ -89,18 +89,12 @@ func (s *Subscriber) checkClaim(ctx context.Context) error {
 	if !sub.WaitTimeout(s.cfg.ConnectTimeout) || sub.Error() != nil {
 		return fmt.Errorf("mqtt: read the claim of client id %q on %s (ioc's account needs %s/#): %v", s.cfg.ClientID, claimTopic(s.cfg.ClientID), ClaimRoot, sub.Error())
 	}
-	first := time.After(time.Second) // the retained claim, if any, comes right after subscribing
 	var held claim
-	for {
-		select {
-		case c := <-got:
-			held = c
-			continue
-		case <-first:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		break
+	select { // the retained claim, if there is one, comes right after subscribing
+	case held = <-got:
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	deadline := time.Now().Add(2 * s.cfg.KeepAlive)
 	for {

@@ -337,6 +337,8 @@ func TestFaultClickHouseDownAtStart(t *testing.T) {
 	if code, body := ready(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"clickhouse":{"status":"down"`) || !strings.Contains(body, `"schema":{"status":"down"`) {
 		t.Fatalf("/readyz with ClickHouse down: %d %s", code, body)
 	}
+	// a first start has no session at the broker yet: publish once ioc has subscribed
+	testenv.WaitFor(t, "ioc subscribed", 10*time.Second, func() bool { _, body := ready(); return strings.Contains(body, `"mqtt":{"status":"up"`) })
 	published, wait := publishInBackground(t, seq, srv.BrokerURL, 1000)
 	wait()
 	if published.Load() != int64(seq.n) {
