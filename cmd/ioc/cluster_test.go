@@ -59,14 +59,21 @@ func TestFailoverClickHouseReplica(t *testing.T) {
 	t.Logf("replica 1 restarting with %d published", published.Load())
 	cl.Start(t, 1)
 	wait()
-	seq.verify(t, openDB(t, cl.Replicas[1], ch.Database), 2*time.Minute)
-	first := openDB(t, cl.Replicas[0], ch.Database)
+	bothReplicasHold(t, seq, cl, ch, 2, 2*time.Minute)
+}
+
+// bothReplicasHold checks seq on replica n (1 or 2) within the time given, then on the other
+// once it has caught up (SYSTEM SYNC REPLICA).
+func bothReplicasHold(t *testing.T, seq sequence, cl *testenv.Cluster, ch config.ClickHouse, n int, within time.Duration) {
+	t.Helper()
+	seq.verify(t, openDB(t, cl.Replicas[n-1], ch.Database), within)
+	other := openDB(t, cl.Replicas[2-n], ch.Database)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := first.Exec(ctx, "SYSTEM SYNC REPLICA readings"); err != nil {
-		t.Fatalf("replica 1 did not catch up: %v", err)
+	if err := other.Exec(ctx, "SYSTEM SYNC REPLICA readings"); err != nil {
+		t.Fatalf("replica %d did not catch up: %v", 3-n, err)
 	}
-	seq.verify(t, first, time.Minute)
+	seq.verify(t, other, time.Minute)
 }
 
 // ZooKeeper lost entirely for 20 s under load: ClickHouse's replicated tables turn read-only;
@@ -99,14 +106,7 @@ func TestFailoverZooKeeperLost(t *testing.T) {
 	t.Logf("ZooKeeper restarting with %d published", published.Load())
 	cl.StartZooKeeper(t)
 	wait()
-	seq.verify(t, openDB(t, cl.Replicas[0], ch.Database), 3*time.Minute)
-	second := openDB(t, cl.Replicas[1], ch.Database)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := second.Exec(ctx, "SYSTEM SYNC REPLICA readings"); err != nil {
-		t.Fatalf("replica 2 did not catch up: %v", err)
-	}
-	seq.verify(t, second, time.Minute)
+	bothReplicasHold(t, seq, cl, ch, 1, 3*time.Minute)
 	testenv.WaitFor(t, "ioc ready again", 30*time.Second, func() bool {
 		resp, err := http.Get("http://" + p.listen + "/readyz")
 		if err == nil {
