@@ -15,6 +15,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 // Querier answers the dashboard's and the analysts' questions about history. Every query is
@@ -609,6 +610,37 @@ ORDER BY sensor_id, metric`, now.Add(-window).UTC(), now.UTC(), metric, metric)
 			return err
 		}
 		v.At = v.At.UTC()
+		return nil
+	})
+}
+
+// LatestCameraStates returns each camera's last stored status within window before now, by
+// camera id: what a dashboard shows at start, before the cameras' next status arrives.
+func (q *Querier) LatestCameraStates(ctx context.Context, now time.Time, window time.Duration) ([]streams.CameraStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.lim.Timeout)
+	defer cancel()
+	if window <= 0 || window > 7*24*time.Hour {
+		return nil, refuse(CodeBadParam, "window %s: want up to a week", window)
+	}
+	// t orders a camera's statuses to the millisecond (two in one second are two rows).
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT camera_id, argMax(state, t), argMax(reason, t), argMax(detail, t), argMax(since, t),
+       max(ts), argMax(codec, t), argMax(width, t), argMax(height, t), argMax(fps, t), argMax(bitrate_kbps, t),
+       argMax(packets_received, t), argMax(packets_lost, t)
+FROM (SELECT toString(camera_id) AS camera_id, toString(state) AS state, toString(reason) AS reason, detail, since, ts,
+             toString(codec) AS codec, width, height, fps, bitrate_kbps, packets_received, packets_lost,
+             toUInt64(ts) * 1000 + ms AS t
+      FROM camera_status WHERE ts >= ? AND ts <= ?)
+GROUP BY camera_id ORDER BY camera_id`, now.Add(-window).UTC(), now.UTC())
+	return collect(ctx, rows, err, func(rows driver.Rows, v *streams.CameraStatus) error {
+		var state, reason string
+		var fps, bitrate float32
+		var width, height uint16
+		if err := rows.Scan(&v.Camera, &state, &reason, &v.Detail, &v.Since, &v.Time, &v.Codec, &width, &height, &fps, &bitrate,
+			&v.PacketsReceived, &v.PacketsLost); err != nil {
+			return err
+		}
+		v.State, v.Reason, v.Width, v.Height, v.FPS, v.BitrateKbps = streams.State(state), streams.Reason(reason), int(width), int(height), float64(fps), float64(bitrate)
+		v.Since, v.Time = v.Since.UTC(), v.Time.UTC()
 		return nil
 	})
 }

@@ -236,6 +236,14 @@ func TestCameraUptime(t *testing.T) {
 	if d := UptimeByDistrict(append(up, Uptime{Camera: "cam-2", District: "TP Lào Cai", Samples: 4, Online: 4})); len(d) != 1 || d[0].Share != 7.0/8 || d[0].OfflineShare != 1.0/8 {
 		t.Errorf("by district %+v", d)
 	}
+	// the last status of each camera, to the millisecond: the offline one at 2 min, online at 3
+	last, err := NewQuerier(conn, config.Default().Analytics.Queries).LatestCameraStates(ctx, q0.Add(time.Hour), time.Hour)
+	if err != nil || len(last) != 1 || last[0].Camera != "cam-1" || last[0].State != streams.StateOnline || !last[0].Time.Equal(q0.Add(3*time.Minute)) {
+		t.Errorf("latest camera states %+v %v: want cam-1 online at %s", last, err, q0.Add(3*time.Minute))
+	}
+	if none, err := NewQuerier(conn, config.Default().Analytics.Queries).LatestCameraStates(ctx, q0.Add(2*time.Hour), 30*time.Minute); err != nil || len(none) != 0 {
+		t.Errorf("latest camera states out of the window: %+v %v, want none", none, err)
+	}
 	var stored string
 	if err := conn.QueryRow(ctx, "SELECT concat(id, name, district, purpose, owner_unit, mode) FROM cameras_current").Scan(&stored); err != nil || strings.Contains(stored, "secret") || !strings.Contains(stored, "metadata") {
 		t.Errorf("cameras_current %q %v", stored, err)

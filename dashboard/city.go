@@ -138,13 +138,16 @@ func (c *City) Readings(rs []ingest.Reading) {
 	}
 }
 
-// Warm shows stored last values of sensors that have sent nothing newer yet (at start).
-func (c *City) Warm(rs []ingest.Reading) {
-	rs = slices.DeleteFunc(rs, func(r ingest.Reading) bool {
-		_, seen := c.hub.Get("r/" + r.Sensor + "/" + r.Metric)
-		return seen
-	})
-	c.Readings(rs)
+// Warm shows the stored last values of sensors and last statuses of cameras that have sent
+// nothing newer yet (at start).
+func (c *City) Warm(rs []ingest.Reading, ss []streams.CameraStatus) {
+	c.Readings(slices.DeleteFunc(rs, func(r ingest.Reading) bool { return c.seen("r/" + r.Sensor + "/" + r.Metric) }))
+	c.CameraStatuses(slices.DeleteFunc(ss, func(s streams.CameraStatus) bool { return c.seen("c/" + s.Camera) }))
+}
+
+func (c *City) seen(key string) bool {
+	_, ok := c.hub.Get(key)
+	return ok
 }
 
 // CameraStatuses shows cameras' statuses.

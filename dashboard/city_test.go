@@ -1,12 +1,14 @@
 package dashboard
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/haidang-ioc/ioc/dashboard/hub"
 	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 // The KPIs count the catalog's sensors that reported within three of their intervals and the
@@ -33,5 +35,35 @@ sensors:
 	k := city.KPIs(now)
 	if k.Sensors != 2 || k.SensorsReporting != 1 || k.RiversOverAlarm != [3]int{1, 1, 0} {
 		t.Errorf("KPIs: %d sensors, %d reporting, rivers over alarm %v; want 2, 1, [1 1 0]", k.Sensors, k.SensorsReporting, k.RiversOverAlarm)
+	}
+}
+
+// Warm shows stored values and statuses only where nothing newer has arrived: a camera that
+// reported live keeps its live status, the others take the stored one.
+func TestWarmKeepsWhatArrivedLive(t *testing.T) {
+	h := hub.New(hub.Options{Flush: time.Second, Queue: 8}, nil)
+	city := NewCity(h, nil, nil, 0, slog.New(slog.DiscardHandler))
+	now := time.Date(2026, 8, 15, 3, 0, 0, 0, time.UTC)
+	city.CameraStatuses([]streams.CameraStatus{{Camera: "cam-live", State: streams.StateOffline, Time: now}})
+	city.Readings([]ingest.Reading{{Sensor: "gauge-live", Metric: "water_level", Value: 81, Time: now}})
+	city.Warm([]ingest.Reading{
+		{Sensor: "gauge-live", Metric: "water_level", Value: 70, Time: now.Add(-time.Hour)},
+		{Sensor: "gauge-stored", Metric: "water_level", Value: 75, Time: now.Add(-time.Hour)},
+	}, []streams.CameraStatus{
+		{Camera: "cam-live", State: streams.StateOnline, Time: now.Add(-time.Hour)},
+		{Camera: "cam-stored", State: streams.StateOnline, Time: now.Add(-time.Hour)},
+	})
+	for key, want := range map[string]string{"c/cam-live": "offline", "c/cam-stored": "online", "r/gauge-live/water_level": "81", "r/gauge-stored/water_level": "75"} {
+		v, ok := h.Get(key)
+		var got string
+		switch d := v.(type) {
+		case CameraState:
+			got = d.State
+		case SensorValue:
+			got = fmt.Sprint(d.Value)
+		}
+		if !ok || got != want {
+			t.Errorf("%s: %v (%v), want %s", key, got, ok, want)
+		}
 	}
 }

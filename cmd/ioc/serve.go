@@ -709,19 +709,23 @@ func reloadRules(ctx context.Context, ac config.Alerts, engine *alerts.Engine, l
 	return nil
 }
 
-// warmCity shows the sensors' last values of the past six hours at start, so that the map is
-// full before the sensors report again.
+// warmCity shows the sensors' last values and the cameras' last statuses of the past six
+// hours at start, so that the map is full before they report again (a dashboard started after
+// the others learns the rest from the relay).
 func warmCity(ctx context.Context, q *analytics.Querier, city *dashboard.City, now time.Time, log *slog.Logger) {
 	latest, err := q.LatestValues(ctx, now, 6*time.Hour, "")
 	if err != nil {
 		log.Warn("the live map starts empty: last values not read", "err", err)
-		return
 	}
 	rs := make([]ingest.Reading, len(latest))
 	for i, l := range latest {
 		rs[i] = ingest.Reading{Time: l.At, Sensor: l.Sensor, Metric: l.Metric, Value: l.Value, Unit: ingest.Metrics[l.Metric].Unit}
 	}
-	city.Warm(rs)
+	cams, err := q.LatestCameraStates(ctx, now, 6*time.Hour)
+	if err != nil {
+		log.Warn("the cameras start unknown: last statuses not read", "err", err)
+	}
+	city.Warm(rs, cams)
 }
 
 // loadCameraCatalog reads the camera catalog named in config; nil when none is named.
