@@ -2,6 +2,9 @@ package analytics
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -133,5 +136,28 @@ func TestMigrateOnCluster(t *testing.T) {
 	wrong.Cluster = "ioc_typo"
 	if _, err := Migrate(ctx, wrong); err == nil || !strings.Contains(err.Error(), `no cluster named "ioc_typo"`) {
 		t.Fatalf("migrate on a cluster the servers do not know: %v", err)
+	}
+}
+
+// A cluster's ALTER that times out says what to check; other statements and errors, and one
+// node, get no hint.
+func TestClusterHint(t *testing.T) {
+	c := Cluster{Name: "ioc", Database: "ioc"}
+	timeout := fmt.Errorf("read: %w", os.ErrDeadlineExceeded)
+	if h := clusterHint(c, "ALTER TABLE alert_events ON CLUSTER ioc ADD COLUMN term UInt64", timeout); !strings.Contains(h, "every replica") {
+		t.Errorf("hint %q", h)
+	}
+	for _, tc := range []struct {
+		c    Cluster
+		stmt string
+		err  error
+	}{
+		{Cluster{}, "ALTER TABLE t ADD COLUMN x UInt8", timeout},
+		{c, "CREATE TABLE t ON CLUSTER ioc (x UInt8) ENGINE = Memory", timeout},
+		{c, "ALTER TABLE t ON CLUSTER ioc ADD COLUMN x UInt8", errors.New("code: 44, message: column exists")},
+	} {
+		if h := clusterHint(tc.c, tc.stmt, tc.err); h != "" {
+			t.Errorf("%+v %q %v: hint %q, want none", tc.c, tc.stmt, tc.err, h)
+		}
 	}
 }

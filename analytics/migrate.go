@@ -3,8 +3,10 @@ package analytics
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -156,7 +158,7 @@ func migrateTo(ctx context.Context, conn driver.Conn, cluster Cluster, last uint
 				err = conn.Exec(ddl, stmt)
 			}
 			if err != nil {
-				return current, fmt.Errorf("migration %04d_%s, statement %d: %w", m.Version, m.Name, i+1, err)
+				return current, fmt.Errorf("migration %04d_%s, statement %d: %w%s", m.Version, m.Name, i+1, err, clusterHint(cluster, stmt, err))
 			}
 		}
 		if err := recordMigration(ctx, conn, m); err != nil {
@@ -165,6 +167,16 @@ func migrateTo(ctx context.Context, conn driver.Conn, cluster Cluster, last uint
 		current = m.Version
 	}
 	return current, nil
+}
+
+// clusterHint says why a cluster's ALTER may not finish: it waits for every replica to apply
+// it ("" for another statement or error).
+func clusterHint(c Cluster, stmt string, err error) string {
+	if c.Name == "" || !strings.HasPrefix(stmt, "ALTER TABLE") || !(errors.Is(err, os.ErrDeadlineExceeded) || strings.Contains(err.Error(), "timeout")) {
+		return ""
+	}
+	return " (an ALTER on a cluster waits for every replica to apply it: check that each replica runs; " +
+		"ClickHouse 18.16 was seen to need a restart of its replicas after its ZooKeeper came back from an outage, docs/OPERATIONS.md)"
 }
 
 // recordMigration inserts m into schema_migrations through a batch: clickhouse-go's
