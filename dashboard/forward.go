@@ -1,7 +1,10 @@
 package dashboard
 
 import (
+	"crypto/tls"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/proxy"
@@ -23,6 +26,13 @@ var errNoLeader = &apiError{Status: fiber.StatusServiceUnavailable, Code: "no_le
 	MessageVI: "Chưa có tiến trình nào chủ trì bộ máy cảnh báo (đang bầu chọn); hãy thử lại sau vài giây",
 	MessageEN: "no process leads the alert engine now (an election is under way); try again in a few seconds"}
 
+// newForwardClient is the client of the requests sent on to the leader, checking an https://
+// leader with tc (nil: the system's roots).
+func newForwardClient(tc *tls.Config) *fasthttp.Client {
+	return &fasthttp.Client{TLSConfig: tc, NoDefaultUserAgentHeader: true, DisablePathNormalizing: true,
+		ReadTimeout: forwardTimeout, WriteTimeout: forwardTimeout}
+}
+
 // forwarded reports whether the request went to the leading process, which answers it (the
 // caller's token with it: the leader checks it and the role again, and keeps the audit); false
 // means this process serves it. Without a Leader, the process serves what it runs.
@@ -41,7 +51,7 @@ func (s *Server) forwarded(c *fiber.Ctx) (bool, error) {
 	// The Host the caller asked for goes on with it: the leader's links (the public warning
 	// feed's) then name this server, not the leader's own address.
 	c.Request().UseHostHeader = true
-	if err := proxy.DoTimeout(c, url+c.OriginalURL(), forwardTimeout); err != nil {
+	if err := proxy.DoTimeout(c, url+c.OriginalURL(), forwardTimeout, s.forwardCli); err != nil {
 		s.m.forwardFailed.Inc()
 		s.log.Warn("an alert request was not answered by the leading process", "leader", url, "path", c.Path(), "err", err)
 		return true, errNoLeader

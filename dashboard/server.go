@@ -20,6 +20,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 
 	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
@@ -111,6 +112,9 @@ type Options struct {
 	// HealthOnly serves health, readiness, liveness and metrics only: a process without the
 	// dashboard role (ingest, streams) answers its probes and scrapes.
 	HealthOnly bool
+	// ForwardTLS checks the leader's certificate when alert requests are sent on to an
+	// https:// leader (nil: the system's roots).
+	ForwardTLS *tls.Config
 }
 
 // Simulation tells the UI that what it shows is simulated, and how fast its clock runs.
@@ -142,6 +146,8 @@ type Server struct {
 	metrics *fiber.App
 	docOnce sync.Once
 	doc     []byte // the OpenAPI document
+	// forwardCli sends alert requests on to the leading process (Sources.Leader).
+	forwardCli *fasthttp.Client
 }
 
 // New builds the server: /healthz runs the checks, /metrics serves the gatherer, /cap the
@@ -151,7 +157,7 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	s := &Server{opts: opts, src: src, auth: authn, log: opts.Log.With("component", "dashboard")}
+	s := &Server{opts: opts, src: src, auth: authn, log: opts.Log.With("component", "dashboard"), forwardCli: newForwardClient(opts.ForwardTLS)}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.m = newAPIMetrics(opts.Registerer)
 	s.upgrade = s.liveHandler()

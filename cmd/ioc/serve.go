@@ -473,6 +473,17 @@ func (s *server) startDashboard(context.Context) error {
 	}
 	opts := dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: s.checks, Gatherer: s.reg, Log: log,
 		Clock: s.now, Simulation: s.sim.info(), MetricsToken: s.metricsToken, TLS: httpTLS}
+	switch { // what checks the leader's certificate when alert requests are sent on to it
+	case cfg.HTTP.ForwardCAFile != "":
+		files, err := tlsconf.Load("http.forward_ca_file", config.TLS{CAFile: cfg.HTTP.ForwardCAFile})
+		if err != nil {
+			return err
+		}
+		s.watchTLS(files)
+		opts.ForwardTLS = files.Client()
+	case httpTLS != nil && cfg.HTTP.TLS.CAFile != "":
+		opts.ForwardTLS = httpTLS.Client()
+	}
 	if !cfg.HasRole(config.RoleDashboard) {
 		opts.HealthOnly = true
 		srv := dashboard.New(opts, nil, dashboard.Sources{})

@@ -503,6 +503,10 @@ type HTTP struct {
 	// (the alert leader's, to send it alert requests); empty: http(s)://<listen host, or this
 	// machine's name when Listen binds every address>:<port>.
 	AdvertiseURL string `yaml:"advertise_url"`
+	// ForwardCAFile is the CA (PEM) that signed the other processes' HTTPS certificates, which
+	// a dashboard checks when it sends alert requests on to the leader; empty: tls.ca_file,
+	// else the system's roots.
+	ForwardCAFile string `yaml:"forward_ca_file"`
 	// TLS, with cert_file and key_file, serves HTTPS on Listen (and with ca_file asks every
 	// client for a certificate that CA signed). HSTS is sent on every answer then.
 	TLS TLS `yaml:"tls"`

@@ -232,6 +232,7 @@ func TestValidate(t *testing.T) {
 		{"broker without port", func(c *Config) { c.MQTT.Broker = "tcp://broker" }, "mqtt.broker: want scheme://host:port"},
 		{"advertise url", func(c *Config) { c.HTTP.AdvertiseURL = "http://ioc-alerts-0.ioc:8080" }, ""},
 		{"advertise url with a path", func(c *Config) { c.HTTP.AdvertiseURL = "ftp://x/y" }, "http.advertise_url: want http(s)://host:port"},
+		{"forward ca missing", func(c *Config) { c.HTTP.ForwardCAFile = "/nonexistent/ca.crt" }, "http.forward_ca_file: stat /nonexistent/ca.crt"},
 		{"live relay", func(c *Config) { c.HTTP.Live.Relay = "ioc-live" }, ""},
 		{"live relay wildcard", func(c *Config) { c.HTTP.Live.Relay = "ioc/#" }, "http.live.relay: want a topic root without wildcards"},
 		{"live relay flush", func(c *Config) { c.HTTP.Live.Relay, c.HTTP.Live.RelayFlush = "ioc-live", time.Hour }, "http.live.relay_flush: want 10ms to 10s"},

@@ -477,6 +477,11 @@ func (h *HTTP) validate(p *Problems) {
 	if h.Live.ClientQueue < 2 || h.Live.ClientQueue > 10000 {
 		p.Add("http.live.client_queue", "want 2 to 10000, got %d", h.Live.ClientQueue)
 	}
+	if f := h.ForwardCAFile; f != "" {
+		if _, err := os.Stat(f); err != nil {
+			p.Add("http.forward_ca_file", "%v", err)
+		}
+	}
 	if a := h.AdvertiseURL; a != "" {
 		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" {
 			p.Add("http.advertise_url", "want http(s)://host:port, got %q", a)
