@@ -4,10 +4,9 @@ import (
 	"crypto/tls"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/proxy"
+	"github.com/valyala/fasthttp"
 )
 
 // Leader tells where the alert engine that leads answers, when several processes run it with a
@@ -21,10 +20,11 @@ type Leader interface {
 // forwardTimeout bounds a request sent on to the leading process.
 const forwardTimeout = 15 * time.Second
 
-// errNoLeader answers an alert request while no process leads (an election under way).
+// errNoLeader answers an alert request while no process leads (an election under way) or the
+// leader does not answer.
 var errNoLeader = &apiError{Status: fiber.StatusServiceUnavailable, Code: "no_leader",
-	MessageVI: "Chưa có tiến trình nào chủ trì bộ máy cảnh báo (đang bầu chọn); hãy thử lại sau vài giây",
-	MessageEN: "no process leads the alert engine now (an election is under way); try again in a few seconds"}
+	MessageVI: "Không liên lạc được với tiến trình chủ trì bộ máy cảnh báo (có thể đang bầu chọn); hãy thử lại sau vài giây",
+	MessageEN: "the process leading the alert engine cannot be reached (an election may be under way); try again in a few seconds"}
 
 // newForwardClient is the client of the requests sent on to the leader, checking an https://
 // leader with tc (nil: the system's roots).
