@@ -150,10 +150,13 @@ func (s *Subscriber) watchClaims(ctx context.Context) {
 	}
 }
 
-// onClaim hears the claims of the subscriber's client id on its own connection.
+// onClaim hears the claims of the subscriber's client id on its own connection. Claims made
+// before this run started (queued in the persistent session from the previous run) and stale
+// ones are history, not a conflict.
 func (s *Subscriber) onClaim(_ mqtt.Client, m mqtt.Message) {
 	var c claim
-	if len(m.Payload()) == 0 || json.Unmarshal(m.Payload(), &c) != nil || c.sameRun(s.me) {
+	if len(m.Payload()) == 0 || json.Unmarshal(m.Payload(), &c) != nil || c.sameRun(s.me) ||
+		c.At.Before(s.me.Started) || c.stale(s.me, s.cfg.KeepAlive, time.Now()) {
 		return
 	}
 	s.m.claimConflicts.Inc()

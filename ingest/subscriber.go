@@ -187,7 +187,7 @@ func (s *Subscriber) onConnect(c mqtt.Client) {
 	}
 	// The claim first, then its subscription: the retained claim heard back is this run's.
 	s.renewClaim(c)
-	filters[claimTopic(s.cfg.ClientID)] = 1
+	filters[claimTopic(s.cfg.ClientID)] = 0 // QoS 0: nothing of it waits in the session for the next run
 	retry := backoff.Backoff{Initial: 500 * time.Millisecond, Max: s.cfg.MaxReconnectInterval}
 	for c.IsConnectionOpen() && !s.stopped.Load() {
 		tok := c.SubscribeMultiple(filters, nil)

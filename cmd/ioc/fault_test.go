@@ -453,6 +453,11 @@ func TestDuplicateClientIDIsRefused(t *testing.T) {
 	first.signal(syscall.SIGKILL)
 	first.wait(t)
 	started = time.Now()
-	startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
+	next := startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""))
 	t.Logf("after the holder's SIGKILL, a new process took the id over and was healthy in %s", time.Since(started).Round(time.Millisecond))
+	// the dead holder's claims are history to it, not a conflict (the session kept nothing of them)
+	time.Sleep(3 * time.Second)
+	if n := next.metric(t, "ioc_mqtt_client_id_conflicts_total"); n != 0 {
+		t.Errorf("the new holder counted %g conflicts with the dead one's claims", n)
+	}
 }
