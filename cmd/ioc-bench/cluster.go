@@ -183,23 +183,12 @@ func benchFailover(ctx context.Context, o clusterOptions) (string, error) {
 		}
 		clientID := fmt.Sprintf("bench-ioc-%s-%d", rig.id, i)
 		defer forgetSession(o.Broker, clientID)
-		cfg := filepath.Join(rig.dir, clientID+".yaml")
-		body := fmt.Sprintf(`roles: [ingest, alerts, dashboard]
-log: {level: warn}
-clickhouse: {addr: %q, database: %s, migrate_on_start: false}
-mqtt: {broker: %q, client_id: %s}
-ingest:
-  topics: [{pattern: "%s/#", format: json, qos: 1}]
-  catalog: %q
-writer:
-  spool: {dir: %q}
-alerts:
+		cfg, err := rig.config("ingest, alerts, dashboard", o.Broker, clientID, fmt.Sprintf(`alerts:
   lease: {zookeeper: [%q], path: /ioc-bench/%s, session_timeout: %s}
   receivers: [{name: bench-hook, type: webhook, units: [flood_control], url: "http://%s/hook"}]
 http: {listen: %q}
-`, rig.db.Addr, rig.db.Database, o.Broker, clientID, rig.prefix, rig.catalog, filepath.Join(rig.dir, "spool-"+clientID),
-			o.ZooKeeper, rig.id, o.SessionTimeout, hookAddr, listen)
-		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+`, o.ZooKeeper, rig.id, o.SessionTimeout, hookAddr, listen))
+		if err != nil {
 			return "", err
 		}
 		procs[i] = &proc{cfg: cfg, listen: listen}

@@ -58,8 +58,18 @@ func newProbeRig(ctx context.Context, name, clickhouse string, probes int) (*pro
 // serve starts `ioc serve` with roles, the rig's database, broker, catalog and listen address,
 // and extra config (YAML under the top level), then waits until it is healthy.
 func (r *probeRig) serve(ctx context.Context, ioc, broker, roles, extra string, env ...string) error {
-	clientID := "bench-ioc-" + r.id
 	r.broker = broker
+	cfgPath, err := r.config(roles, broker, "bench-ioc-"+r.id, extra)
+	if err != nil {
+		return err
+	}
+	r.cmd, err = startServe(ctx, ioc, cfgPath, r.listen, env...)
+	return err
+}
+
+// config writes the config file of an `ioc serve` of the rig with roles and clientID (its
+// spool beside it), and extra config (YAML under the top level); it returns its path.
+func (r *probeRig) config(roles, broker, clientID, extra string) (string, error) {
 	body := fmt.Sprintf(`roles: [%s]
 log: {level: warn}
 clickhouse: {addr: %q, database: %s, migrate_on_start: false}
@@ -69,14 +79,9 @@ ingest:
   catalog: %q
 writer:
   spool: {dir: %q}
-%s`, roles, r.db.Addr, r.db.Database, broker, clientID, r.prefix, r.catalog, filepath.Join(r.dir, "spool"), extra)
-	cfgPath := filepath.Join(r.dir, "ioc.yaml")
-	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
-		return err
-	}
-	var err error
-	r.cmd, err = startServe(ctx, ioc, cfgPath, r.listen, env...)
-	return err
+%s`, roles, r.db.Addr, r.db.Database, broker, clientID, r.prefix, r.catalog, filepath.Join(r.dir, "spool-"+clientID), extra)
+	path := filepath.Join(r.dir, clientID+".yaml")
+	return path, os.WriteFile(path, []byte(body), 0o600)
 }
 
 // close stops ioc and removes the database and the folder.

@@ -53,13 +53,19 @@ func TestFailoverClickHouseReplica(t *testing.T) {
 	broker := testenv.Broker(t)
 	seq := newSequence(30000)
 	_, published, wait := underLoad(t, seq, ch, broker)
-	cl.Kill(t, 1)
-	t.Logf("replica 1 killed with %d published", published.Load())
-	time.Sleep(30 * time.Second)
-	t.Logf("replica 1 restarting with %d published", published.Load())
-	cl.Start(t, 1)
+	outage(t, "replica 1", published, 30*time.Second, func() { cl.Kill(t, 1) }, func() { cl.Start(t, 1) })
 	wait()
 	bothReplicasHold(t, seq, cl, ch, 2, 2*time.Minute)
+}
+
+// outage kills a part of the cluster (kill), waits d under load, and starts it again.
+func outage(t *testing.T, part string, published *atomic.Int64, d time.Duration, kill, start func()) {
+	t.Helper()
+	kill()
+	t.Logf("%s killed with %d published", part, published.Load())
+	time.Sleep(d)
+	t.Logf("%s restarting with %d published", part, published.Load())
+	start()
 }
 
 // bothReplicasHold checks seq on replica n (1 or 2) within the time given, then on the other
@@ -127,11 +133,7 @@ func TestFailoverBrokerNode(t *testing.T) {
 	broker := strings.Join(cl.Brokers, ",")
 	seq := newSequence(20000)
 	_, published, wait := underLoad(t, seq, ch, broker)
-	cl.KillBroker(t, 1)
-	t.Logf("broker node 1 killed with %d published", published.Load())
-	time.Sleep(20 * time.Second)
-	t.Logf("broker node 1 restarting with %d published", published.Load())
-	cl.StartBroker(t, 1)
+	outage(t, "broker node 1", published, 20*time.Second, func() { cl.KillBroker(t, 1) }, func() { cl.StartBroker(t, 1) })
 	wait()
 	seq.verify(t, testenv.Conn(t, ch), 2*time.Minute)
 }
