@@ -45,7 +45,7 @@ who=cluster
 # loaded: a replica started then failed with "All connection tries failed".)
 zk_answers() {
   local reply
-  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
+  reply=$(tcp_ask "$zk_port" srvr) || return 1
   [[ "$reply" == *"Mode: "* ]]
 }
 
@@ -187,8 +187,7 @@ broker_urls() {
 # http_ok PORT PATH: a GET of 127.0.0.1:PORT/PATH answers 200.
 http_ok() {
   local reply
-  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" &&
-    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
+  reply=$(tcp_ask "$1" "GET $2 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n") || return 1
   [[ "$reply" == "HTTP/1."?" 200"* ]]
 }
 

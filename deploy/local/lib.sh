@@ -6,6 +6,10 @@ die() { say "error: $*"; exit 1; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# tcp_ask PORT REQUEST: sends REQUEST (backslash escapes such as \r\n expanded) to
+# 127.0.0.1:PORT and prints what the server answers within 2 s; fails when nothing listens there.
+tcp_ask() { (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf '%b' "$2" >&3 && timeout 2 cat <&3) 2>/dev/null; }
+
 wait_for() { # wait_for NAME CHECK_FN SECONDS LOGFILE
   local name=$1 check=$2 secs=$3 log=$4 i
   for ((i = 0; i < secs * 5; i++)); do
