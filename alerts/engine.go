@@ -51,6 +51,17 @@ type Live interface {
 	AlertChanged(e Event)
 }
 
+// Lives hands each alert event to several live channels (a process's live city and the relay
+// to the other processes').
+type Lives []Live
+
+// AlertChanged implements Live.
+func (ls Lives) AlertChanged(e Event) {
+	for _, l := range ls {
+		l.AlertChanged(e)
+	}
+}
+
 // Options tune an engine.
 type Options struct {
 	// Tick is how often time-driven transitions are judged (for, clear_for, absence,

@@ -281,27 +281,17 @@ func (s *server) startRelay(context.Context) error {
 // live is where the alert engine's events go: this process's live city and the relay to the
 // others' (nil when neither runs).
 func (s *server) live() alerts.Live {
-	var fan liveFan
+	var ls alerts.Lives
 	if s.city != nil {
-		fan = append(fan, s.city)
+		ls = append(ls, s.city)
 	}
 	if s.relay != nil {
-		fan = append(fan, s.relay)
+		ls = append(ls, s.relay)
 	}
-	if len(fan) == 0 {
+	if len(ls) == 0 {
 		return nil
 	}
-	return fan
-}
-
-// liveFan hands each alert event to several live channels.
-type liveFan []alerts.Live
-
-// AlertChanged implements alerts.Live.
-func (f liveFan) AlertChanged(e alerts.Event) {
-	for _, l := range f {
-		l.AlertChanged(e)
-	}
+	return ls
 }
 
 // buildPipeline is the accepted data's one path: the writer first (it acknowledges once
