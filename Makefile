@@ -29,6 +29,7 @@ export IOC_TEST_CLICKHOUSE_SECURE_ADDR ?= 127.0.0.1:$(or $(IOC_LOCAL_CLICKHOUSE_
 export IOC_TEST_CLICKHOUSE_CA ?= $(or $(IOC_LOCAL_DATA),$(CURDIR)/.data/local)/tls/ca.crt
 # The local cluster deploy/local/cluster.sh starts (the failover tests).
 export IOC_TEST_CLUSTER_ADDR ?= 127.0.0.1:9101,127.0.0.1:9102
+export IOC_TEST_CLUSTER_SHARD2_ADDR ?= 127.0.0.1:9103
 export IOC_TEST_ZOOKEEPER ?= 127.0.0.1:$(or $(IOC_CLUSTER_ZOOKEEPER_PORT),2181)
 export IOC_TEST_CLUSTER_BROKERS ?= tcp://127.0.0.1:1891,tcp://127.0.0.1:1892,tcp://127.0.0.1:1893
 

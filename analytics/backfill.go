@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -39,8 +40,12 @@ func backfillSelect(view string) (string, error) {
 // rollup partitions are dropped and refilled; readings that arrive for that month meanwhile
 // are counted again by the next backfill, so run it with ingest stopped or for past months.
 // report is told each month done.
-func Backfill(ctx context.Context, conn driver.Conn, from, to time.Time, report func(month string, took time.Duration)) error {
-	months, err := partitions(ctx, conn, "readings")
+func Backfill(ctx context.Context, conn driver.Conn, cluster Cluster, from, to time.Time, report func(month string, took time.Duration)) error {
+	cluster, err := cluster.Describe(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	months, err := partitions(ctx, conn, cluster, "readings")
 	if err != nil {
 		return fmt.Errorf("backfill: %w", err)
 	}
@@ -75,11 +80,13 @@ func Backfill(ctx context.Context, conn driver.Conn, from, to time.Time, report 
 			if err != nil {
 				return err
 			}
-			// month is six digits read from system.parts; the table is one of ours.
-			if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", r.table, month)); err != nil {
+			sel = cluster.qualify(sel)
+			if err := conn.Exec(ctx, dropPartition(cluster, r.table, month)); err != nil {
 				return fmt.Errorf("backfill %s: clear %s: %w", month, r.table, err)
 			}
-			if err := conn.Exec(ctx, "INSERT INTO "+r.table+" "+sel, begin, end); err != nil {
+			// through a split table's Distributed table, on every shard before the next month
+			fill := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+			if err := conn.Exec(fill, "INSERT INTO "+r.table+" "+sel, begin, end); err != nil {
 				return fmt.Errorf("backfill %s: fill %s: %w", month, r.table, err)
 			}
 		}

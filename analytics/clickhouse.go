@@ -47,6 +47,12 @@ func options(cfg config.ClickHouse, database string) (*clickhouse.Options, *tlsc
 		DialTimeout: cfg.DialTimeout,
 		ReadTimeout: cfg.QueryTimeout,
 	}
+	if cfg.Cluster != "" {
+		// An insert into a table split across shards returns once every shard has its rows
+		// (not once the server queued them for later): a batch is stored when the writer
+		// commits it, and a retried batch is the same blocks, deduplicated by each shard.
+		opts.Settings = clickhouse.Settings{"insert_distributed_sync": 1}
+	}
 	switch cfg.Compression {
 	case "lz4":
 		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}

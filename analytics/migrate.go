@@ -84,9 +84,10 @@ func LatestVersion() uint32 {
 	return ms[len(ms)-1].Version
 }
 
-// ddlSettings lets Debian's ClickHouse 18.16 create LowCardinality columns; newer servers
-// accept the setting and ignore it.
-var ddlSettings = clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}
+// ddlSettings lets Debian's ClickHouse 18.16 create LowCardinality columns (newer servers
+// accept the setting and ignore it), and has a migration's INSERT ... SELECT into a table split
+// across shards done on every shard before the next statement renames it.
+var ddlSettings = clickhouse.Settings{"allow_experimental_low_cardinality_type": 1, "insert_distributed_sync": 1}
 
 // Migrate creates the database if missing and applies the migrations it has not had yet, in
 // order, recording each in schema_migrations. Applying it twice changes nothing. It returns
@@ -96,8 +97,10 @@ func Migrate(ctx context.Context, cfg config.ClickHouse) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	cluster := ClusterOf(cfg)
-	err = CheckCluster(ctx, admin, cluster)
+	cluster, err := ClusterOf(cfg).Describe(ctx, admin)
+	if err == nil {
+		err = checkLayout(ctx, admin, cluster)
+	}
 	if err == nil {
 		err = admin.Exec(ctx, mustStatement(cluster, "CREATE DATABASE IF NOT EXISTS "+cfg.Database)) // validated identifier
 		if err != nil {
@@ -116,18 +119,19 @@ func Migrate(ctx context.Context, cfg config.ClickHouse) (uint32, error) {
 	return migrateTo(ctx, conn, cluster, math.MaxUint32)
 }
 
-// ClusterOf is the migrations' target that cfg names.
+// ClusterOf is the migrations' target that cfg names (Describe tells its shards).
 func ClusterOf(cfg config.ClickHouse) Cluster {
 	return Cluster{Name: cfg.Cluster, Database: cfg.Database}
 }
 
-// mustStatement rewrites one of this file's own statements, which every target runs.
+// mustStatement rewrites one of this package's own statements, which every target runs as
+// one statement.
 func mustStatement(c Cluster, stmt string) string {
 	out, err := c.Statement(stmt, 0)
-	if err != nil {
-		panic(err)
+	if err != nil || len(out) != 1 {
+		panic(fmt.Sprintf("%q on a cluster: %v, %d statements", stmt, err, len(out)))
 	}
-	return out
+	return out[0]
 }
 
 // migrateTo applies the pending migrations numbered up to last.
@@ -153,12 +157,14 @@ func migrateTo(ctx context.Context, conn driver.Conn, cluster Cluster, last uint
 			continue
 		}
 		for i, stmt := range m.Statements {
-			stmt, err := cluster.Statement(stmt, m.Version)
-			if err == nil {
-				err = conn.Exec(ddl, stmt)
-			}
+			stmts, err := cluster.Statement(stmt, m.Version)
 			if err != nil {
-				return current, fmt.Errorf("migration %04d_%s, statement %d: %w%s", m.Version, m.Name, i+1, err, clusterHint(cluster, stmt, err))
+				return current, fmt.Errorf("migration %04d_%s, statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+			for _, stmt := range stmts {
+				if err := conn.Exec(ddl, stmt); err != nil {
+					return current, fmt.Errorf("migration %04d_%s, statement %d: %w%s", m.Version, m.Name, i+1, err, clusterHint(cluster, stmt, err))
+				}
 			}
 		}
 		if err := recordMigration(ctx, conn, m); err != nil {

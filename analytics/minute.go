@@ -19,6 +19,10 @@ const minuteView = "readings_1m_mv"
 // SetMinuteRollup creates the minute rollup's view (as migration 0004 defines it) or drops it.
 // The readings_1m table stays either way; while the view is off it receives nothing.
 func SetMinuteRollup(ctx context.Context, conn driver.Conn, cluster Cluster, on bool) error {
+	cluster, err := cluster.Describe(ctx, conn)
+	if err != nil {
+		return err
+	}
 	if !on {
 		if err := conn.Exec(ctx, mustStatement(cluster, "DROP TABLE IF EXISTS "+minuteView)); err != nil {
 			return fmt.Errorf("turn the minute rollup off: %w", err)
@@ -26,33 +30,41 @@ func SetMinuteRollup(ctx context.Context, conn driver.Conn, cluster Cluster, on 
 		return nil
 	}
 	stmt, version, err := viewStatement(minuteView)
-	if err == nil {
-		stmt, err = cluster.Statement(stmt, version)
-	}
 	if err != nil {
 		return fmt.Errorf("turn the minute rollup on: %w", err)
 	}
-	if err := conn.Exec(clickhouse.Context(ctx, clickhouse.WithSettings(ddlSettings)), stmt); err != nil {
+	stmts, err := cluster.Statement(stmt, version)
+	if err != nil {
 		return fmt.Errorf("turn the minute rollup on: %w", err)
+	}
+	for _, stmt := range stmts {
+		if err := conn.Exec(clickhouse.Context(ctx, clickhouse.WithSettings(ddlSettings)), stmt); err != nil {
+			return fmt.Errorf("turn the minute rollup on: %w", err)
+		}
 	}
 	return nil
 }
 
-// viewStatement is the CREATE MATERIALIZED VIEW statement of view, as the migrations define
-// it, and the migration's version.
+// viewStatement is the CREATE MATERIALIZED VIEW statement of view, as the last migration that
+// defines it does, and that migration's version.
 func viewStatement(view string) (string, uint32, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return "", 0, err
 	}
+	var stmt string
+	var version uint32
 	for _, m := range ms {
-		for _, stmt := range m.Statements {
-			if strings.HasPrefix(stmt, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+view+" ") {
-				return stmt, m.Version, nil
+		for _, s := range m.Statements {
+			if strings.HasPrefix(s, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+view+" ") {
+				stmt, version = s, m.Version
 			}
 		}
 	}
-	return "", 0, fmt.Errorf("no migration defines %s", view)
+	if stmt == "" {
+		return "", 0, fmt.Errorf("no migration defines %s", view)
+	}
+	return stmt, version, nil
 }
 
 // minuteRollupOn tells whether the minute rollup's view exists in the connection's database.

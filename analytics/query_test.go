@@ -24,8 +24,13 @@ var q0 = time.Date(2026, 8, 3, 0, 0, 0, 0, time.UTC)
 // lc-hong-bat-xat's at 84 every minute, and at 70 for the hour a week earlier.
 func history(t *testing.T) *Querier {
 	t.Helper()
-	ctx := context.Background()
-	w, conn, _ := startWriter(t, testenv.ClickHouseConfig(t), true)
+	q, _ := historyOn(t, testenv.ClickHouseConfig(t))
+	return q
+}
+
+// laoCai is the simulated Lào Cai province's sensor catalog.
+func laoCai(t *testing.T) *ingest.Catalog {
+	t.Helper()
 	raw, err := provincesim.Catalog("lao-cai", 2*time.Second, config.Default().Ingest.Profiles)
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +39,28 @@ func history(t *testing.T) *Querier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := SyncSensors(ctx, conn, cat); err != nil {
+	return cat
+}
+
+// historyOn stores history's readings in a fresh database of cfg; it returns its querier and
+// the writer, which runs until the test ends.
+func historyOn(t *testing.T, cfg config.ClickHouse) (*Querier, *Writer) {
+	t.Helper()
+	ctx := context.Background()
+	w, conn, _ := startWriter(t, cfg, true)
+	if err := SyncSensors(ctx, conn, laoCai(t)); err != nil {
 		t.Fatal(err)
+	}
+	// Each server of a cluster joins the readings it takes with the catalog it holds: the
+	// catalog reaches them by replication, a moment after it is written.
+	for _, addr := range strings.Split(cfg.Addr, ",") {
+		if cfg.Cluster == "" {
+			break
+		}
+		server := testenv.Conn(t, config.ClickHouse{Addr: addr, Database: cfg.Database, Username: cfg.Username})
+		if err := server.Exec(ctx, "SYSTEM SYNC REPLICA sensors"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var rs []ingest.Reading
 	add := func(sensor string, ts time.Time, v float64) {
@@ -57,7 +82,7 @@ func history(t *testing.T) *Querier {
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return NewQuerier(conn, config.Default().Analytics.Queries)
+	return NewQuerier(conn, config.Default().Analytics.Queries), w
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -334,7 +359,7 @@ func TestMinuteRollupSwitch(t *testing.T) {
 	if _, err := q.Trend(ctx, TrendRequest{Sensors: req.Sensors, Metric: req.Metric, From: req.From, To: req.To, Resolution: Resolution1m}); err == nil {
 		t.Error("a forced 1m resolution was taken with the minute rollup off")
 	}
-	if err := Backfill(ctx, q.conn, time.Time{}, time.Time{}, func(string, time.Duration) {}); err != nil {
+	if err := Backfill(ctx, q.conn, Cluster{}, time.Time{}, time.Time{}, func(string, time.Duration) {}); err != nil {
 		t.Fatal(err)
 	}
 	if err := SetMinuteRollup(ctx, q.conn, Cluster{}, true); err != nil {

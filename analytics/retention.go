@@ -19,15 +19,16 @@ import (
 // Retention drops the partitions that config says are too old, on a schedule.
 type Retention struct {
 	conn    driver.Conn
+	cluster Cluster
 	cfg     config.Retention
 	log     *slog.Logger
 	dropped *prometheus.CounterVec
 	runs    *prometheus.CounterVec
 }
 
-// NewRetention builds the retention job of conn's database.
-func NewRetention(conn driver.Conn, cfg config.Retention, reg prometheus.Registerer, log *slog.Logger) *Retention {
-	r := &Retention{conn: conn, cfg: cfg, log: log.With("component", "retention"),
+// NewRetention builds the retention job of conn's database on cluster (ClusterOf).
+func NewRetention(conn driver.Conn, cluster Cluster, cfg config.Retention, reg prometheus.Registerer, log *slog.Logger) *Retention {
+	r := &Retention{conn: conn, cluster: cluster, cfg: cfg, log: log.With("component", "retention"),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ioc_retention_partitions_dropped_total", Help: "Monthly partitions dropped by retention, by table.",
 		}, []string{"table"}),
@@ -76,12 +77,17 @@ func (r *Retention) Run(ctx context.Context) error {
 // minus the retention. It returns the partitions dropped, as table/YYYYMM.
 func (r *Retention) Enforce(ctx context.Context, now time.Time) ([]string, error) {
 	var dropped []string
+	cluster, err := r.cluster.Describe(ctx, r.conn)
+	if err != nil {
+		r.runs.WithLabelValues("error").Inc()
+		return nil, fmt.Errorf("retention: %w", err)
+	}
 	for _, t := range r.tables() {
 		if t.keep <= 0 {
 			continue
 		}
 		cutoff := now.Add(-t.keep)
-		parts, err := partitions(ctx, r.conn, t.name)
+		parts, err := partitions(ctx, r.conn, cluster, t.name)
 		if err != nil {
 			r.runs.WithLabelValues("error").Inc()
 			return dropped, err
@@ -95,8 +101,7 @@ func (r *Retention) Enforce(ctx context.Context, now time.Time) ([]string, error
 			if end.After(cutoff) {
 				continue
 			}
-			// month is six digits read from system.parts: nothing from a user reaches this SQL.
-			if err := r.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", t.name, month)); err != nil {
+			if err := r.conn.Exec(ctx, dropPartition(cluster, t.name, month)); err != nil {
 				r.runs.WithLabelValues("error").Inc()
 				return dropped, fmt.Errorf("retention: drop %s partition %s: %w", t.name, month, err)
 			}
@@ -109,9 +114,21 @@ func (r *Retention) Enforce(ctx context.Context, now time.Time) ([]string, error
 	return dropped, nil
 }
 
-// partitions lists the active partitions of a table of the connection's database.
-func partitions(ctx context.Context, conn driver.Conn, table string) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = ? AND active ORDER BY partition", table)
+// dropPartition is the statement that drops a month of one of our tables (month is six digits
+// read from system.parts: nothing from a user reaches this SQL), on every shard when the table
+// is split across them.
+func dropPartition(c Cluster, table, month string) string {
+	return fmt.Sprintf("ALTER TABLE %s%s DROP PARTITION %s", c.local(table), c.onCluster(table), month)
+}
+
+// partitions lists the active partitions of a table of the connection's database, on every
+// shard when the table is split across them.
+func partitions(ctx context.Context, conn driver.Conn, c Cluster, table string) ([]string, error) {
+	parts, db := "system.parts", "currentDatabase()"
+	if c.split(table) { // the cluster and the database are validated identifiers
+		parts, db = "cluster('"+c.Name+"', system, parts)", "'"+c.Database+"'"
+	}
+	rows, err := conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = "+db+" AND table = ? AND active ORDER BY partition", c.local(table))
 	if err != nil {
 		return nil, fmt.Errorf("partitions of %s: %w", table, err)
 	}

@@ -38,7 +38,7 @@ func TestRetentionDropsWholeOldMonths(t *testing.T) {
 	storeAt(t, w, "lc-hong-laocai", may, july, aug)
 	cfg := config.Default().Analytics.Retention
 	cfg.Readings, cfg.Readings1m = 20*24*time.Hour, 60*24*time.Hour
-	r := NewRetention(conn, cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	r := NewRetention(conn, Cluster{}, cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	// On 2026-08-25, 20 days back is 2026-08-05: May and July are wholly older; August is not.
 	// 60 days back is 2026-06-26: only May is.
 	dropped, err := r.Enforce(ctx, time.Date(2026, 8, 25, 0, 0, 0, 0, time.UTC))
@@ -50,7 +50,7 @@ func TestRetentionDropsWholeOldMonths(t *testing.T) {
 		t.Errorf("dropped %v, want %v", dropped, want)
 	}
 	for table, months := range map[string][]string{"readings": {"202608"}, "readings_1m": {"202607", "202608"}, "readings_1h": {"202605", "202607", "202608"}} {
-		got, err := partitions(ctx, conn, table)
+		got, err := partitions(ctx, conn, Cluster{}, table)
 		if err != nil || !slices.Equal(got, months) {
 			t.Errorf("%s keeps %v (%v), want %v", table, got, err, months)
 		}
@@ -79,7 +79,7 @@ func TestBackfillRebuildsRollups(t *testing.T) {
 		t.Fatalf("before backfill the minute rollup counts %d, want 3 (the redelivery twice)", n)
 	}
 	var months []string
-	if err := Backfill(ctx, conn, time.Time{}, time.Time{}, func(m string, _ time.Duration) { months = append(months, m) }); err != nil {
+	if err := Backfill(ctx, conn, Cluster{}, time.Time{}, time.Time{}, func(m string, _ time.Duration) { months = append(months, m) }); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(months, []string{"202608"}) || count("readings_1m") != 2 || count("readings_1h") != 2 {

@@ -41,7 +41,11 @@ func startWriterWith(t *testing.T, cfg config.ClickHouse, migrate bool, spool *S
 			t.Fatal(err)
 		}
 	}
-	conn := testenv.Conn(t, cfg)
+	conn, _, err := Connect(cfg) // as ioc serve connects: to every address, with the cluster's settings
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
 	reg := prometheus.NewRegistry()
 	w := NewWriter(conn, spool, wc, 10*time.Second, reg, slog.New(slog.DiscardHandler))
 	wctx, stop := context.WithCancel(ctx)

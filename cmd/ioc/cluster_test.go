@@ -58,6 +58,38 @@ func TestFailoverClickHouseReplica(t *testing.T) {
 	bothReplicasHold(t, seq, cl, ch, 2, 2*time.Minute)
 }
 
+// On a cluster of two shards, under load: ioc killed with SIGKILL and started again (the
+// broker delivers again what it had not acknowledged), then the second shard's only server
+// killed for 20 s (an insert through the Distributed table fails whole: the writer retries and
+// spools, the first shard deduplicates the blocks it already has). The cluster holds the
+// sequence exactly, split over both shards.
+func TestFailoverShards(t *testing.T) {
+	cl := testenv.StartedCluster(t)
+	ch := cl.ShardsConfig(t)
+	broker := testenv.Broker(t)
+	seq := newSequence(30000)
+	clientID := "ioc-" + seq.prefix
+	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
+	spool := t.TempDir()
+	first := startIOC(t, faultConfig(t, seq, ch, broker, clientID, spool, ""))
+	published, wait := publishInBackground(t, seq, broker, 700)
+	waitPublished(t, published, 3000)
+	first.signal(syscall.SIGKILL)
+	first.wait(t)
+	t.Logf("ioc killed with %d published", published.Load())
+	startIOC(t, faultConfig(t, seq, ch, broker, clientID, spool, ""))
+	waitPublished(t, published, 9000)
+	outage(t, "shard 2's server", published, 20*time.Second, func() { cl.Kill(t, 3) }, func() { cl.Start(t, 3) })
+	wait()
+	seq.verify(t, openDB(t, cl.Replicas[0], ch.Database), 2*time.Minute)
+	for _, addr := range []string{cl.Replicas[0], cl.Shard2} {
+		var n uint64
+		if err := openDB(t, addr, ch.Database).QueryRow(context.Background(), "SELECT count() FROM readings_local").Scan(&n); err != nil || n == 0 {
+			t.Errorf("the shard of %s holds %d readings (%v): want a share", addr, n, err)
+		}
+	}
+}
+
 // outage kills a part of the cluster (kill), waits d under load, and starts it again.
 func outage(t *testing.T, part string, published *atomic.Int64, d time.Duration, kill, start func()) {
 	t.Helper()

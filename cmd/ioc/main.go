@@ -222,7 +222,7 @@ func afterMigrate(ctx context.Context, cfg config.Config, backfill bool, from, t
 		return nil
 	}
 	months := 0
-	err = analytics.Backfill(ctx, conn, lo, hi, func(month string, took time.Duration) {
+	err = analytics.Backfill(ctx, conn, analytics.ClusterOf(cfg.ClickHouse), lo, hi, func(month string, took time.Duration) {
 		months++
 		fmt.Fprintf(stdout, "rollups of %s-%s rebuilt in %s\n", month[:4], month[4:], took.Round(time.Millisecond))
 	})

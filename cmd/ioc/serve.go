@@ -195,7 +195,7 @@ func (s *server) startWriter(context.Context) error {
 		<-s.gctx.Done()
 		return s.producers.Wait()
 	})
-	retention := analytics.NewRetention(s.conn, s.cfg.Analytics.Retention, s.reg, s.log)
+	retention := analytics.NewRetention(s.conn, analytics.ClusterOf(s.cfg.ClickHouse), s.cfg.Analytics.Retention, s.reg, s.log)
 	s.g.Go(func() error { return retention.Run(s.gctx) })
 	return nil
 }

@@ -2,20 +2,23 @@
 # Starts, stops and reports a local cluster on loopback, for the failover tests and for trying
 # ioc's high availability on one machine: Debian's ZooKeeper (coordination for ClickHouse's
 # replication and ioc's alert-engine lease), two ClickHouse replicas of one shard (cluster
-# "ioc"), each started through services.sh with its own data folder, ports and macros, and a
+# "ioc") and a third server, the second shard of cluster "ioc_shards" (shard 01 = the two
+# replicas, shard 02 = server 3: the sharded schema's tests), each started through services.sh
+# with its own data folder, ports and macros, and a
 # three-node MQTT broker cluster: NATS server's MQTT listener on JetStream (sessions and queued
 # messages replicated on all three nodes), built from its Go module at a pinned version.
 #
 #   deploy/local/cluster.sh start    install if missing (apt as root; go install), start, wait until all answer
 #   deploy/local/cluster.sh start-ioc  also ioc split by roles on them, with a simulated province
-#                                    (needs bin/ioc: make build; `make cluster` does both)
+#                                    (needs bin/ioc: make build; `make cluster` does both);
+#                                    IOC_CLUSTER_CLICKHOUSE=ioc_shards: on the two shards
 #   deploy/local/cluster.sh stop     stop what this script started
 #   deploy/local/cluster.sh status   say what answers where
 #   deploy/local/cluster.sh start-zookeeper|stop-zookeeper|start-replica N|stop-replica N|kill-replica N
 #                           start-broker N|stop-broker N|kill-broker N
 #                                    one part only (the failover tests kill and start them)
 #
-# Ports: IOC_CLUSTER_ZOOKEEPER_PORT (2181); replica N (1, 2) of ClickHouse: native 910N,
+# Ports: IOC_CLUSTER_ZOOKEEPER_PORT (2181); ClickHouse server N (1-3): native 910N,
 # HTTP 812(3+N), secure native 944N, interserver 901N; broker node N (1-3): MQTT 189N, NATS
 # client 422(1+N), cluster routes 622(1+N), monitoring 822(1+N). Data: IOC_CLUSTER_DATA
 # (<repo>/.data/cluster). NATS_SERVER_VERSION (v2.15.2) is the nats-server module built.
@@ -32,7 +35,8 @@ repo=$(cd "$here/../.." && pwd)
 data=${IOC_CLUSTER_DATA:-$repo/.data/cluster}
 zk_port=${IOC_CLUSTER_ZOOKEEPER_PORT:-2181}
 zk_dir=$data/zookeeper
-replicas=(1 2)
+replicas=(1 2 3)
+shard1=(1 2) # cluster "ioc" and shard 01 of "ioc_shards"; server 3 is shard 02 of "ioc_shards"
 brokers=(1 2 3)
 nats_version=${NATS_SERVER_VERSION:-v2.15.2}
 nats_bin=$repo/.data/tools/nats-server-$nats_version/nats-server
@@ -91,22 +95,28 @@ CONF
   wait_for ZooKeeper zk_answers 30 "$zk_dir/zookeeper.log"
 }
 
-# replica_config N writes replica N's own settings: ZooKeeper, the cluster, its macros and its
-# interserver port (the other replica fetches its parts there).
+# shard_xml N...: a remote_servers shard of servers N...
+shard_xml() {
+  local r
+  echo -n '<shard><internal_replication>true</internal_replication>'
+  for r in "$@"; do echo -n "<replica><host>127.0.0.1</host><port>$(ch_port "$r")</port></replica>"; done
+  echo '</shard>'
+}
+
+# replica_config N writes server N's own settings: ZooKeeper, the clusters, its macros and its
+# interserver port (the other replica fetches its parts there). Replica names are unique
+# across the shards: the sharded schema's small tables are replicated to every server.
 replica_config() {
-  local n=$1 file=$data/replica$1.xml r
+  local n=$1 file=$data/replica$1.xml shard=01
+  [ "$n" = 3 ] && shard=02
   mkdir -p "$data"
   {
     echo '<yandex>'
     echo "  <interserver_http_port>$((9010 + n))</interserver_http_port>"
     echo '  <interserver_http_host>127.0.0.1</interserver_http_host>'
     echo "  <zookeeper><node><host>127.0.0.1</host><port>$zk_port</port></node><session_timeout_ms>6000</session_timeout_ms></zookeeper>"
-    echo '  <remote_servers><ioc><shard><internal_replication>true</internal_replication>'
-    for r in "${replicas[@]}"; do
-      echo "    <replica><host>127.0.0.1</host><port>$(ch_port "$r")</port></replica>"
-    done
-    echo '  </shard></ioc></remote_servers>'
-    echo "  <macros><shard>01</shard><replica>replica$n</replica></macros>"
+    echo "  <remote_servers><ioc>$(shard_xml "${shard1[@]}")</ioc><ioc_shards>$(shard_xml "${shard1[@]}")$(shard_xml 3)</ioc_shards></remote_servers>"
+    echo "  <macros><shard>$shard</shard><replica>replica$n</replica></macros>"
     # ClickHouse 18.16 runs distributed DDL with the default profile's settings, not the
     # query's: its LowCardinality columns need this there (current releases ignore it). The
     # file goes to conf.d/, which the server reads for users.xml too.
@@ -208,15 +218,22 @@ start_ioc() {
   [ -x "$ioc_bin" ] || die "no $ioc_bin: run make build (or make cluster)"
   mkdir -p "$ioc_dir"
   local demo=$repo/deploy/config/demo.yaml name port roles i
-  # the cluster's servers, for every ioc command below
-  export IOC_CLICKHOUSE_ADDR=127.0.0.1:$(ch_port 1),127.0.0.1:$(ch_port 2) IOC_CLICKHOUSE_CLUSTER=ioc \
+  # the cluster's servers, for every ioc command below: cluster "ioc" (one shard), or with
+  # IOC_CLUSTER_CLICKHOUSE=ioc_shards the two shards, in a database of their own
+  local ch_cluster=${IOC_CLUSTER_CLICKHOUSE:-ioc} ch_addr=127.0.0.1:$(ch_port 1),127.0.0.1:$(ch_port 2) ch_db=ioc
+  case $ch_cluster in
+    ioc) ;;
+    ioc_shards) ch_addr+=,127.0.0.1:$(ch_port 3) ch_db=ioc_shards ;;
+    *) die "IOC_CLUSTER_CLICKHOUSE=$ch_cluster: want ioc or ioc_shards" ;;
+  esac
+  export IOC_CLICKHOUSE_ADDR=$ch_addr IOC_CLICKHOUSE_CLUSTER=$ch_cluster IOC_CLICKHOUSE_DATABASE=$ch_db \
     IOC_CLICKHOUSE_MIGRATE_ON_START=false IOC_MQTT_BROKER=$(broker_urls) IOC_SIMULATOR_ENABLED=false \
     IOC_ALERTS_LEASE_ZOOKEEPER=127.0.0.1:$zk_port IOC_HTTP_LIVE_RELAY=ioc-live \
     IOC_INGEST_CATALOG=$ioc_dir/sensors.yaml IOC_STREAMS_CATALOG=$ioc_dir/cameras.yaml
   IOC_SIMULATOR_ENABLED=true run_bg province "$ioc_bin" sim province --config "$demo" --catalog-out "$ioc_dir/sensors.yaml"
   run_bg cameras "$ioc_bin" sim cameras --count 6 --base-port 28554 --id-prefix lc-cam --catalog-out "$ioc_dir/cameras.yaml"
   for ((i = 0; i < 50; i++)); do [ -s "$ioc_dir/sensors.yaml" ] && [ -s "$ioc_dir/cameras.yaml" ] && break; sleep 0.2; done
-  say "migrating the schema on cluster ioc"
+  say "migrating the schema on cluster $ch_cluster"
   IOC_ROLES=dashboard "$ioc_bin" migrate --config "$demo" >"$ioc_dir/migrate.log" 2>&1 || { tail -n 20 "$ioc_dir/migrate.log" >&2; die "ioc migrate failed"; }
   for name in "${ioc_procs[@]}"; do
     port=$(ioc_port "$name")
@@ -262,7 +279,7 @@ case "${1:-}" in
     for n in "${brokers[@]}"; do start_broker "$n"; done
     for n in "${replicas[@]}"; do start_replica "$n"; done
     for n in "${brokers[@]}"; do wait_broker "$n"; done
-    say "ready: ZooKeeper 127.0.0.1:$zk_port; ClickHouse cluster \"ioc\" on 127.0.0.1:$(ch_port 1),127.0.0.1:$(ch_port 2); MQTT broker cluster $(broker_urls)"
+    say "ready: ZooKeeper 127.0.0.1:$zk_port; ClickHouse cluster \"ioc\" on 127.0.0.1:$(ch_port 1),127.0.0.1:$(ch_port 2), \"ioc_shards\" adds shard 02 on 127.0.0.1:$(ch_port 3); MQTT broker cluster $(broker_urls)"
     ;;
   start-ioc)
     "$0" start

@@ -132,6 +132,7 @@ func TestEnvOverrides(t *testing.T) {
 		"IOC_MQTT_PASSWORD=hunter2",
 		"IOC_CONFIG=/etc/ioc.yaml", // reserved: the config path, not a setting
 		"IOC_TEST_CLICKHOUSE_ADDR=x",
+		"IOC_CLUSTER_CLICKHOUSE=ioc_shards", // deploy/local/cluster.sh's own
 		"PATH=/bin",
 	}
 	cfg, err := Load(writeFile(t, "writer:\n  batch_size: 7\n"), env)

@@ -19,7 +19,7 @@ import (
 const EnvPrefix = "IOC_"
 
 // envReserved are IOC_* variables that belong to the tooling around ioc, not to its settings.
-var envReserved = []string{"IOC_CONFIG", "IOC_TEST_", "IOC_LOCAL_", "IOC_BENCH_"}
+var envReserved = []string{"IOC_CONFIG", "IOC_TEST_", "IOC_LOCAL_", "IOC_BENCH_", "IOC_CLUSTER_"}
 
 // Load reads the YAML file at path (none when path is empty) over the defaults, then applies
 // IOC_* overrides from environ (os.Environ() form). It returns every problem found, each

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,20 +24,29 @@ const (
 	EnvZooKeeper = "IOC_TEST_ZOOKEEPER"
 	// EnvClusterBrokers lists the broker cluster's nodes, as mqtt.broker takes them.
 	EnvClusterBrokers = "IOC_TEST_CLUSTER_BROKERS"
+	// EnvShard2 is the native address of the server that is the second shard of ShardsName.
+	EnvShard2 = "IOC_TEST_CLUSTER_SHARD2_ADDR"
 )
 
-// ClusterName is the cluster deploy/local/cluster.sh defines in its replicas' remote_servers.
+// ClusterName is the cluster deploy/local/cluster.sh defines in its replicas' remote_servers:
+// one shard of two replicas.
 const ClusterName = "ioc"
+
+// ShardsName is deploy/local/cluster.sh's cluster of two shards: the two replicas of
+// ClusterName, and a third server.
+const ShardsName = "ioc_shards"
 
 const howToStartCluster = "run the tests with `make test` (it starts the local cluster), or start it with " +
 	"`deploy/local/cluster.sh start` and set " + EnvCluster + "=127.0.0.1:9101,127.0.0.1:9102 and " +
-	EnvZooKeeper + "=127.0.0.1:2181 and " + EnvClusterBrokers + "=tcp://127.0.0.1:1891,tcp://127.0.0.1:1892,tcp://127.0.0.1:1893"
+	EnvZooKeeper + "=127.0.0.1:2181 and " + EnvClusterBrokers + "=tcp://127.0.0.1:1891,tcp://127.0.0.1:1892,tcp://127.0.0.1:1893 and " +
+	EnvShard2 + "=127.0.0.1:9103"
 
-// Cluster is the local cluster: ZooKeeper, two ClickHouse replicas of one shard and three
-// MQTT broker nodes, shared by the tests that need them; a test may kill and restart a replica
-// or a broker node.
+// Cluster is the local cluster: ZooKeeper, two ClickHouse replicas of one shard (and a third
+// server, a second shard with them) and three MQTT broker nodes, shared by the tests that need
+// them; a test may kill and restart a replica or a broker node.
 type Cluster struct {
 	Replicas  []string // native addresses, replica 1 first
+	Shard2    string   // the native address of ShardsName's second shard
 	ZooKeeper string
 	Brokers   []string // the broker nodes' URLs, node 1 first
 	script    string
@@ -49,14 +59,15 @@ type Cluster struct {
 func StartedCluster(t testing.TB) *Cluster {
 	t.Helper()
 	Integration(t)
-	addrs, zk, brokers := os.Getenv(EnvCluster), os.Getenv(EnvZooKeeper), os.Getenv(EnvClusterBrokers)
-	if addrs == "" || zk == "" || brokers == "" {
+	addrs, zk, brokers, shard2 := os.Getenv(EnvCluster), os.Getenv(EnvZooKeeper), os.Getenv(EnvClusterBrokers), os.Getenv(EnvShard2)
+	if addrs == "" || zk == "" || brokers == "" || shard2 == "" {
 		t.Fatalf("no local cluster for this test: %s", howToStartCluster)
 	}
 	holdCluster(t)
 	_, file, _, _ := runtime.Caller(0)
 	return &Cluster{
 		Replicas:  strings.Split(addrs, ","),
+		Shard2:    shard2,
 		ZooKeeper: zk,
 		Brokers:   strings.Split(brokers, ","),
 		script:    filepath.Join(filepath.Dir(file), "..", "..", "deploy", "local", "cluster.sh"),
@@ -108,6 +119,19 @@ func (c *Cluster) Config(t testing.TB) config.ClickHouse {
 	cfg.Cluster = ClusterName
 	cfg.Database = DatabaseName(t.Name())
 	dropWhenDone(t, c.Replicas, "DROP DATABASE IF EXISTS "+cfg.Database+" ON CLUSTER "+ClusterName, time.Minute)
+	return cfg
+}
+
+// ShardsConfig returns the configuration of a fresh database on the cluster of two shards
+// (ShardsName), dropped on every server when the test ends.
+func (c *Cluster) ShardsConfig(t testing.TB) config.ClickHouse {
+	t.Helper()
+	cfg := config.Default().ClickHouse
+	servers := append(slices.Clone(c.Replicas), c.Shard2)
+	cfg.Addr = strings.Join(servers, ",")
+	cfg.Cluster = ShardsName
+	cfg.Database = DatabaseName(t.Name())
+	dropWhenDone(t, servers, "DROP DATABASE IF EXISTS "+cfg.Database+" ON CLUSTER "+ShardsName, time.Minute)
 	return cfg
 }
 
