@@ -3,44 +3,50 @@ package analytics
 import (
 	"context"
 	"fmt"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/haidang-ioc/ioc/analytics/sketch"
 )
 
-// rollupViews are the rollups backfill rebuilds, by table, with the view that fills each; the
-// minute rollup first.
-var rollupViews = []struct{ table, view string }{
-	{"readings_1m", minuteView}, {"readings_1h", "readings_1h_mv"}, {"district_1h", "district_1h_mv"},
+// backfillSQL rebuilds one month of each rollup from the deduplicated raw readings: every
+// bucket's state per source (the process that stored the readings; "unattributed" for
+// readings stored before migration 0015), with the version bound first, then the range.
+// Readings of the minute rollup are those of the metrics bound last (the fast ones).
+var backfillSQL = map[string]string{
+	"readings_1h": sensorBackfill("readings_1h", 3600, ""),
+	"readings_1m": sensorBackfill("readings_1m", 60, " AND metric IN ?"),
+	"district_1h": `INSERT INTO district_1h (bucket, district, metric, source, version, sensors, n, sum_v, min_v, max_v)
+SELECT toDateTime(intDiv(toUInt32(ts), 3600) * 3600, 'UTC') AS b, district, metric, if(stored_by = '', 'unattributed', toString(stored_by)) AS src, ?,
+       groupUniqArray(toString(sensor_id)), count(), sum(value), min(value), max(value)
+FROM readings FINAL
+ANY INNER JOIN (SELECT id AS sensor_id, district FROM sensors FINAL WHERE deleted = 0) USING sensor_id
+WHERE ts >= ? AND ts < ? AND text = '' AND metric != ''
+GROUP BY b, district, metric, src`,
 }
 
-// backfillSelect is a rollup view's own SELECT, made to read one range of the deduplicated raw
-// readings: FROM readings FINAL, ts between two bound times. Deriving it from the migration keeps
-// backfill and view from drifting apart.
-func backfillSelect(view string) (string, error) {
-	stmt, _, err := viewStatement(view)
-	if err != nil {
-		return "", err
-	}
-	sel := stmt[strings.Index(stmt, "\nSELECT ")+1:]
-	for _, r := range [][2]string{{"\nFROM readings\n", "\nFROM readings FINAL\n"}, {"\nWHERE text = ''\n", "\nWHERE ts >= ? AND ts < ? AND text = ''\n"}} {
-		if strings.Count(sel, r[0]) != 1 {
-			return "", fmt.Errorf("backfill: the view %s does not read as expected (%q)", view, strings.TrimSpace(r[0]))
-		}
-		sel = strings.Replace(sel, r[0], r[1], 1)
-	}
-	return sel, nil
+func sensorBackfill(table string, step int, where string) string {
+	return `INSERT INTO ` + table + ` (bucket, sensor_id, metric, source, version, n, sum_v, min_v, max_v, last_v, last_ts, sketch_keys, sketch_counts)
+SELECT toDateTime(intDiv(toUInt32(ts), ` + strconv.Itoa(step) + `) * ` + strconv.Itoa(step) + `, 'UTC') AS b, sensor_id, metric,
+       if(stored_by = '', 'unattributed', toString(stored_by)) AS src, ?, count(), sum(value), min(value), max(value), argMax(value, ts), max(ts),
+       tupleElement(sumMap([` + sketch.KeySQL("value") + `], [toUInt64(1)]), 1), tupleElement(sumMap([` + sketch.KeySQL("value") + `], [toUInt64(1)]), 2)
+FROM readings FINAL
+WHERE ts >= ? AND ts < ? AND text = ''` + where + `
+GROUP BY b, sensor_id, metric, src`
 }
 
 // Backfill rebuilds the rollups of every month from from's to to's (both included; zero times
 // take the first and last months the raw readings hold) from the deduplicated raw readings:
-// for rollups created after the data, or to undo a redelivery counted twice. Each month's
-// rollup partitions are dropped and refilled; readings that arrive for that month meanwhile
-// are counted again by the next backfill, so run it with ingest stopped or for past months.
-// report is told each month done.
-func Backfill(ctx context.Context, conn driver.Conn, cluster Cluster, from, to time.Time, report func(month string, took time.Duration)) error {
+// for rollups created after the data, or to undo what a failure left. Each month's rollup
+// partitions are dropped and refilled; the minute rollup with the readings of fast (none:
+// that table is left as it is). A running ioc process writes its open hours again at its
+// next flush (with a higher version, from what it counted), so a backfill of the current
+// month while ingest runs only loses what a process reloads anyway. report is told each month
+// done.
+func Backfill(ctx context.Context, conn driver.Conn, cluster Cluster, fast []string, from, to time.Time, report func(month string, took time.Duration)) error {
 	cluster, err := cluster.Describe(ctx, conn)
 	if err != nil {
 		return fmt.Errorf("backfill: %w", err)
@@ -49,13 +55,9 @@ func Backfill(ctx context.Context, conn driver.Conn, cluster Cluster, from, to t
 	if err != nil {
 		return fmt.Errorf("backfill: %w", err)
 	}
-	minute, err := minuteRollupOn(ctx, conn)
-	if err != nil {
-		return err
-	}
-	rollups := rollupViews
-	if !minute { // analytics.minute_rollup is off: its table is left as it is
-		rollups = rollups[1:]
+	tables := []string{"readings_1h", "district_1h"}
+	if len(fast) > 0 {
+		tables = append(tables, "readings_1m")
 	}
 	lo, hi := "000000", "999999"
 	if !from.IsZero() {
@@ -64,6 +66,8 @@ func Backfill(ctx context.Context, conn driver.Conn, cluster Cluster, from, to t
 	if !to.IsZero() {
 		hi = to.UTC().Format("200601")
 	}
+	// through a split table's Distributed table, on every shard before the next month
+	fill := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	for _, month := range months {
 		if month < lo || month > hi {
 			continue
@@ -75,19 +79,20 @@ func Backfill(ctx context.Context, conn driver.Conn, cluster Cluster, from, to t
 		}
 		begin = begin.AddDate(0, -1, 0)
 		end := begin.AddDate(0, 1, 0)
-		for _, r := range rollups {
-			sel, err := backfillSelect(r.view)
-			if err != nil {
-				return err
+		for _, table := range tables {
+			if err := conn.Exec(ctx, dropPartition(cluster, table, month)); err != nil {
+				return fmt.Errorf("backfill %s: clear %s: %w", month, table, err)
 			}
-			sel = cluster.qualify(sel)
-			if err := conn.Exec(ctx, dropPartition(cluster, r.table, month)); err != nil {
-				return fmt.Errorf("backfill %s: clear %s: %w", month, r.table, err)
-			}
-			// through a split table's Distributed table, on every shard before the next month
-			fill := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
-			if err := conn.Exec(fill, "INSERT INTO "+r.table+" "+sel, begin, end); err != nil {
-				return fmt.Errorf("backfill %s: fill %s: %w", month, r.table, err)
+			// a day at a time: a month of minute buckets of one group each did not fit in
+			// ClickHouse's memory limit (9.3 GiB for 400 sensors)
+			for day := begin; day.Before(end); day = day.AddDate(0, 0, 1) {
+				args := []any{uint64(time.Now().UnixNano()), day, day.AddDate(0, 0, 1)} // months end at midnight
+				if table == "readings_1m" {
+					args = append(args, StringSet(fast))
+				}
+				if err := conn.Exec(fill, cluster.qualify(backfillSQL[table]), args...); err != nil {
+					return fmt.Errorf("backfill %s: fill %s for %s: %w", month, table, day.Format(time.DateOnly), err)
+				}
 			}
 		}
 		report(month, time.Since(start))

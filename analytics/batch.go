@@ -7,7 +7,7 @@ import (
 )
 
 const (
-	insertReadings    = "INSERT INTO readings (ts, sensor_id, metric, value, text, unit, quality, ingest_time, topic)"
+	insertReadings    = "INSERT INTO readings (ts, sensor_id, metric, value, text, unit, quality, ingest_time, topic, stored_by)"
 	insertDeadLetters = "INSERT INTO dead_letters (ts, source, topic, reason, detail, payload, payload_size)"
 )
 
@@ -36,13 +36,17 @@ func (c *readingColumns) columns() []any {
 	return []any{c.ts, c.sensor, c.metric, c.value, c.text, c.unit, c.quality, c.ingestTime, c.topic}
 }
 
-// insertColumns is columns with the LowCardinality ones (sensor_id, metric, unit, quality,
-// topic) as []any of values boxed once each by box: clickhouse-go appends LowCardinality
-// columns row by row through reflection, which boxes every string of a []string anew and
-// was a third of the writer's time (docs/BENCHMARKS.md).
-func (c *readingColumns) insertColumns(box *boxes) []any {
+// insertColumns is the columns of insertReadings, the LowCardinality ones (sensor_id, metric,
+// unit, quality, topic, stored_by) as []any of values boxed once each by box: clickhouse-go
+// appends LowCardinality columns row by row through reflection, which boxes every string of a
+// []string anew and was a third of the writer's time (docs/BENCHMARKS.md).
+func (c *readingColumns) insertColumns(box *boxes, storedBy string) []any {
+	by, boxed := make([]any, c.len()), any(storedBy)
+	for i := range by {
+		by[i] = boxed
+	}
 	return []any{c.ts, box.column(c.sensor), box.column(c.metric), c.value, c.text,
-		box.column(c.unit), box.column(c.quality), c.ingestTime, box.column(c.topic)}
+		box.column(c.unit), box.column(c.quality), c.ingestTime, box.column(c.topic), by}
 }
 
 // boxes keeps one boxed copy of each string seen, so that columns of repeated strings cost

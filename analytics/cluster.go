@@ -44,6 +44,7 @@ type Cluster struct {
 var shardKeys = map[string]string{
 	"readings": "cityHash64(sensor_id)", "readings_v1": "cityHash64(sensor_id)", "readings_v2": "cityHash64(sensor_id)",
 	"readings_1m": "cityHash64(sensor_id)", "readings_1h": "cityHash64(sensor_id)", "district_1h": "cityHash64(district)",
+	"readings_1m_0004": "cityHash64(sensor_id)", "readings_1h_0004": "cityHash64(sensor_id)", "district_1h_0004": "cityHash64(district)",
 	"camera_status": "cityHash64(camera_id)", "camera_status_v1": "cityHash64(camera_id)", "camera_status_v2": "cityHash64(camera_id)",
 	"camera_events": "cityHash64(camera_id)", "dead_letters": "rand()",
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haidang-ioc/ioc/analytics/sketch"
+	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 )
 
@@ -70,7 +72,7 @@ func TestMigrateTwiceChangesNothing(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	if want := []string{"alert_events", "alert_events_0006", "alert_notifications", "alert_silences", "api_keys", "audit_log", "camera_events", "camera_status", "cameras", "cameras_current", "cap_drafts", "cap_messages", "dead_letters", "district_1h", "district_1h_mv", "readings", "readings_1h", "readings_1h_mv", "readings_1m", "readings_1m_mv", "schema_migrations", "sensor_districts", "sensors", "sensors_current"}; !slices.Equal(tables, want) {
+	if want := []string{"alert_events", "alert_events_0006", "alert_notifications", "alert_silences", "api_keys", "audit_log", "camera_events", "camera_status", "cameras", "cameras_current", "cap_drafts", "cap_messages", "dead_letters", "district_1h", "readings", "readings_1h", "readings_1m", "schema_migrations", "sensors", "sensors_current"}; !slices.Equal(tables, want) {
 		t.Fatalf("tables %q, want %q", tables, want)
 	}
 }
@@ -140,5 +142,104 @@ func TestMigrationTwoKeepsReadingsAndDeduplicates(t *testing.T) {
 	}
 	if engine != "ReplacingMergeTree" {
 		t.Fatalf("readings engine %s", engine)
+	}
+}
+
+// Migration 15 moves the rollups the views kept into the tables ioc writes, as the source
+// "migrated": the same counts, sums, extremes and last values per bucket, and a p95 within the
+// sketch's accuracy of the old t-digest's; districts keep their number of sensors.
+func TestMigrationFifteenMovesTheRollups(t *testing.T) {
+	ctx := context.Background()
+	cfg := testenv.ClickHouseConfig(t)
+	conn := testenv.Conn(t, cfg)
+	if v, err := migrateTo(ctx, conn, Cluster{}, 14); err != nil || v != 14 {
+		t.Fatalf("migrate to 14: %d, %v", v, err)
+	}
+	if err := SyncSensors(ctx, conn, laoCai(t)); err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2026, 8, 3, 14, 0, 0, 0, time.UTC)
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO readings (ts, sensor_id, metric, value, text, unit, quality, ingest_time, topic)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		for _, s := range []string{"lc-hong-laocai", "lc-hong-bat-xat"} {
+			if err := b.Append(ts.Add(time.Duration(i)*time.Minute), s, "water_level", 80+float64(i%37)/10, "", "m", "good", ts, "t"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	type bucket struct {
+		n                      uint64
+		sum, lo, hi, last, p95 float64
+	}
+	read := func(q string) map[string]bucket {
+		rows, err := conn.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]bucket{}
+		for rows.Next() {
+			var k string
+			var v bucket
+			if err := rows.Scan(&k, &v.n, &v.sum, &v.lo, &v.hi, &v.last, &v.p95); err != nil {
+				t.Fatal(err)
+			}
+			out[k] = v
+		}
+		return out
+	}
+	before := read(`SELECT concat(toString(sensor_id), ' ', toString(bucket)), countMerge(n), sumMerge(sum_v), minMerge(min_v), maxMerge(max_v),
+       argMaxMerge(last_v), toFloat64(quantileTDigestMerge(0.95)(p95_v)) FROM readings_1m GROUP BY sensor_id, bucket`)
+	beforeH := read(`SELECT concat(toString(sensor_id), ' ', toString(bucket)), countMerge(n), sumMerge(sum_v), minMerge(min_v), maxMerge(max_v),
+       argMaxMerge(last_v), toFloat64(quantileTDigestMerge(0.95)(p95_v)) FROM readings_1h GROUP BY sensor_id, bucket`)
+	var districtsBefore uint64
+	if err := conn.QueryRow(ctx, "SELECT uniqMerge(sensors) FROM district_1h WHERE district = 'Bát Xát'").Scan(&districtsBefore); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := migrateTo(ctx, conn, Cluster{}, math.MaxUint32); err != nil || v != LatestVersion() {
+		t.Fatalf("migrate on: %d, %v", v, err)
+	}
+	q := NewQuerier(conn, config.Default().Analytics)
+	for name, old := range map[string]map[string]bucket{"1m": before, "1h": beforeH} {
+		if len(old) == 0 {
+			t.Fatalf("no %s rollup before the migration", name)
+		}
+		table := "readings_" + name
+		got := read(`SELECT concat(toString(sensor_id), ' ', toString(bucket)), sum(n), sum(sum_v), min(min_v), max(max_v), argMax(last_v, last_ts),
+       toFloat64(0) FROM ` + table + ` FINAL WHERE source = 'migrated' GROUP BY sensor_id, bucket`)
+		if len(got) != len(old) {
+			t.Fatalf("%s: %d buckets after, %d before", name, len(got), len(old))
+		}
+		for k, o := range old {
+			g := got[k]
+			if g.n != o.n || !near(g.sum, o.sum) || g.lo != o.lo || g.hi != o.hi || g.last != o.last {
+				t.Errorf("%s %s: %+v after, %+v before", name, k, g, o)
+			}
+		}
+	}
+	series, err := q.Trend(ctx, TrendRequest{Sensors: []string{"lc-hong-laocai"}, Metric: "water_level", From: ts, To: ts.Add(2 * time.Hour), Resolution: Resolution1h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range series[0].Points {
+		o := beforeH["lc-hong-laocai "+p.T.Format("2006-01-02 15:04:05")]
+		if p.Count != o.n || math.Abs(p.P95-o.p95) > sketch.Accuracy*o.p95 {
+			t.Errorf("hour %s: %d readings, p95 %g; before %d, %g", p.T, p.Count, p.P95, o.n, o.p95)
+		}
+	}
+	ds, err := q.Districts(ctx, "water_level", ts, ts.Add(2*time.Hour), 2*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.District == "Bát Xát" && d.Sensors != districtsBefore {
+			t.Errorf("Bát Xát: %d sensors, %d before", d.Sensors, districtsBefore)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/haidang-ioc/ioc/analytics/sketch"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/streams"
@@ -24,15 +25,26 @@ import (
 type Querier struct {
 	conn driver.Conn
 	lim  config.Queries
+	fast map[string]bool // the metrics with a minute rollup
 
 	mu       sync.Mutex
 	known    map[string]bool // the catalog's sensors, as mirrored in ClickHouse
-	minute   bool            // the minute rollup's view exists
 	loadedAt time.Time
 }
 
-// NewQuerier builds a querier on conn with the configured limits.
-func NewQuerier(conn driver.Conn, lim config.Queries) *Querier { return &Querier{conn: conn, lim: lim} }
+// NewQuerier builds a querier on conn with the configured limits and rollups.
+func NewQuerier(conn driver.Conn, cfg config.Analytics) *Querier {
+	fast := map[string]bool{}
+	for _, m := range cfg.Rollups.FastMetrics {
+		fast[m] = cfg.MinuteRollup
+	}
+	return &Querier{conn: conn, lim: cfg.Queries, fast: fast}
+}
+
+// everySource names the rollups' last sorting key column in their queries: each source's
+// rows of a bucket are merged, and ClickHouse 18.16 reads a Distributed table with FINAL only
+// when the query names every column of the sorting key. No source is empty.
+const everySource = "source != ''"
 
 // knownFor is how long the querier trusts its copy of the sensor list before reading it again
 // (a sensor it does not know makes it read the list at once).
@@ -196,7 +208,7 @@ func (q *Querier) checkSensors(ctx context.Context, sensors []string) error {
 		return refuse(CodeTooMany, "%d sensors; at most %d in one query", len(sensors), q.lim.MaxSeries)
 	}
 	for reload := false; ; reload = true {
-		known, _, fresh, err := q.schema(ctx, reload)
+		known, fresh, err := q.schema(ctx, reload)
 		if err != nil {
 			return err
 		}
@@ -216,23 +228,22 @@ func (q *Querier) checkSensors(ctx context.Context, sensors []string) error {
 	}
 }
 
-// schema returns the sensor list of the catalog's mirror and whether the minute rollup is on,
-// read again when older than knownFor or when reload asks (at most once a second); fresh says
-// it was read within the last second.
-func (q *Querier) schema(ctx context.Context, reload bool) (known map[string]bool, minute, fresh bool, err error) {
+// schema returns the sensor list of the catalog's mirror, read again when older than knownFor
+// or when reload asks (at most once a second); fresh says it was read within the last second.
+func (q *Querier) schema(ctx context.Context, reload bool) (known map[string]bool, fresh bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	age := time.Since(q.loadedAt)
 	if age > knownFor || (reload && age > time.Second) {
 		if err := q.load(ctx); err != nil {
-			return nil, false, false, err
+			return nil, false, err
 		}
 		age = 0
 	}
-	return q.known, q.minute, age < time.Second, nil
+	return q.known, age < time.Second, nil
 }
 
-// load reads the sensor list of the catalog's mirror and whether the minute view exists.
+// load reads the sensor list of the catalog's mirror.
 func (q *Querier) load(ctx context.Context) error {
 	rows, err := q.conn.Query(q.ctx(ctx), "SELECT id FROM sensors FINAL WHERE deleted = 0")
 	if err != nil {
@@ -250,18 +261,8 @@ func (q *Querier) load(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	minute, err := minuteRollupOn(ctx, q.conn)
-	if err != nil {
-		return err
-	}
-	q.known, q.minute, q.loadedAt = known, minute, time.Now()
+	q.known, q.loadedAt = known, time.Now()
 	return nil
-}
-
-// minuteOn tells whether trends may read the minute rollup.
-func (q *Querier) minuteOn(ctx context.Context) (bool, error) {
-	_, minute, _, err := q.schema(ctx, false)
-	return minute, err
 }
 
 // exportCtx adds the server-side time limit of an export; its rows are not bounded, they stream.
@@ -346,22 +347,21 @@ func (q *Querier) prepare(ctx context.Context, req *TrendRequest) (trendPlan, er
 	if err := q.checkSensors(ctx, req.Sensors); err != nil {
 		return trendPlan{}, err
 	}
-	minute, err := q.minuteOn(ctx)
-	if err != nil {
-		return trendPlan{}, err
-	}
-	res, step, err := plan(req.To.Sub(req.From), req.MaxPoints, req.Resolution, minute)
+	res, step, err := plan(req.To.Sub(req.From), req.MaxPoints, req.Resolution, q.fast[req.Metric])
 	if err != nil {
 		return trendPlan{}, err
 	}
 	return trendPlan{res: res, step: step, unit: def.Unit}, nil
 }
 
-// trendSQL is the query of a trend from its source, bucketed by a step bound as a parameter.
+// trendSQL is the query of a trend from its source, bucketed by a step bound as a parameter:
+// each bucket's count, min, max, mean, sum, last value and p95 sketch (package sketch: the
+// same estimator from every source).
 func trendSQL(res Resolution) string {
 	if res == ResolutionRaw {
 		return `SELECT sensor_id, toDateTime(intDiv(toUInt32(ts), ?) * ?, 'UTC') AS t,
-       count(), min(value), max(value), avg(value), sum(value), argMax(value, ts), toFloat64(quantileTDigest(0.95)(value))
+       count(), min(value), max(value), avg(value), sum(value), argMax(value, ts),
+       tupleElement(sumMap([` + sketch.KeySQL("value") + `], [toUInt64(1)]), 1), tupleElement(sumMap([` + sketch.KeySQL("value") + `], [toUInt64(1)]), 2)
 FROM readings FINAL
 WHERE sensor_id IN ? AND metric = ? AND ts >= ? AND ts < ? AND text = ''
 GROUP BY sensor_id, t ORDER BY sensor_id, t`
@@ -371,9 +371,10 @@ GROUP BY sensor_id, t ORDER BY sensor_id, t`
 		table = "readings_1h"
 	}
 	return `SELECT sensor_id, toDateTime(intDiv(toUInt32(bucket), ?) * ?, 'UTC') AS t,
-       countMerge(n), minMerge(min_v), maxMerge(max_v), avgMerge(avg_v), sumMerge(sum_v), argMaxMerge(last_v), toFloat64(quantileTDigestMerge(0.95)(p95_v))
-FROM ` + table + `
-WHERE sensor_id IN ? AND metric = ? AND bucket >= ? AND bucket < ?
+       sum(n), min(min_v), max(max_v), sum(sum_v) / sum(n), sum(sum_v), argMax(last_v, last_ts),
+       tupleElement(sumMap(sketch_keys, sketch_counts), 1), tupleElement(sumMap(sketch_keys, sketch_counts), 2)
+FROM ` + table + ` FINAL
+WHERE sensor_id IN ? AND metric = ? AND bucket >= ? AND bucket < ? AND ` + everySource + `
 GROUP BY sensor_id, t ORDER BY sensor_id, t`
 }
 
@@ -388,10 +389,12 @@ func (q *Querier) scanTrend(ctx context.Context, req TrendRequest, p trendPlan, 
 	for rows.Next() {
 		var sensor string
 		var pt Point
-		if err := rows.Scan(&sensor, &pt.T, &pt.Count, &pt.Min, &pt.Max, &pt.Avg, &pt.Sum, &pt.Last, &pt.P95); err != nil {
+		var keys []int32
+		var counts []uint64
+		if err := rows.Scan(&sensor, &pt.T, &pt.Count, &pt.Min, &pt.Max, &pt.Avg, &pt.Sum, &pt.Last, &keys, &counts); err != nil {
 			return err
 		}
-		pt.T = pt.T.UTC()
+		pt.T, pt.P95 = pt.T.UTC(), sketch.Quantile(keys, counts, 0.95)
 		if err := emit(sensor, pt); err != nil {
 			return err
 		}
@@ -488,9 +491,9 @@ func (q *Querier) Districts(ctx context.Context, metric string, from, to time.Ti
 		return nil, refuse(CodeBadParam, "step %s: want whole hours", step)
 	}
 	rows, err := q.conn.Query(q.ctx(ctx), `SELECT district, toDateTime(intDiv(toUInt32(bucket), ?) * ?, 'UTC') AS t,
-       uniqMerge(sensors), countMerge(n), minMerge(min_v), maxMerge(max_v), avgMerge(avg_v), sumMerge(sum_v)
-FROM district_1h
-WHERE metric = ? AND bucket >= ? AND bucket < ?
+       length(groupUniqArrayArray(sensors)), sum(n), min(min_v), max(max_v), sum(sum_v) / sum(n), sum(sum_v)
+FROM district_1h FINAL
+WHERE metric = ? AND bucket >= ? AND bucket < ? AND `+everySource+`
 GROUP BY district, t ORDER BY district, t`, uint32(step/time.Second), uint32(step/time.Second), metric, from.UTC(), to.UTC())
 	return collect(ctx, rows, err, func(rows driver.Rows, v *DistrictPoint) error {
 		if err := rows.Scan(&v.District, &v.T, &v.Sensors, &v.Count, &v.Min, &v.Max, &v.Avg, &v.Sum); err != nil {
@@ -525,13 +528,20 @@ func (q *Querier) Top(ctx context.Context, metric string, from, to time.Time, n 
 	if lowest {
 		order = "ASC"
 	}
-	table := "readings_1h"
-	if to.Sub(from) < 6*time.Hour || from.Truncate(time.Hour) != from || to.Truncate(time.Hour) != to {
-		table = "readings_1m"
+	// the hourly rollup for whole hours over six hours, the minute rollup of a fast metric for
+	// whole minutes, the raw readings otherwise
+	means := `SELECT toString(sensor_id) AS sensor_id, sum(sum_v) / sum(n) AS v FROM readings_1h FINAL
+    WHERE metric = ? AND bucket >= ? AND bucket < ? AND ` + everySource + ` GROUP BY sensor_id`
+	switch {
+	case to.Sub(from) >= 6*time.Hour && from.Truncate(time.Hour) == from && to.Truncate(time.Hour) == to:
+	case q.fast[metric] && from.Truncate(time.Minute) == from && to.Truncate(time.Minute) == to:
+		means = strings.Replace(means, "readings_1h", "readings_1m", 1)
+	default:
+		means = `SELECT toString(sensor_id) AS sensor_id, avg(value) AS v FROM readings FINAL
+    WHERE metric = ? AND ts >= ? AND ts < ? AND text = '' AND sensor_id != '' GROUP BY sensor_id`
 	}
 	rows, err := q.conn.Query(q.ctx(ctx), `SELECT r.sensor_id, s.name, s.district, r.v FROM (
-    SELECT toString(sensor_id) AS sensor_id, avgMerge(avg_v) AS v FROM `+table+`
-    WHERE metric = ? AND bucket >= ? AND bucket < ? GROUP BY sensor_id) AS r
+    `+means+`) AS r
 ANY LEFT JOIN (SELECT id AS sensor_id, name, district FROM sensors FINAL WHERE deleted = 0) AS s USING sensor_id
 ORDER BY r.v `+order+`, r.sensor_id LIMIT ?`, metric, from.UTC(), to.UTC(), n)
 	return collect(ctx, rows, err, func(rows driver.Rows, v *Ranked) error {
@@ -550,11 +560,7 @@ func (q *Querier) TopAboveAlarm(ctx context.Context, now time.Time, window time.
 	if window <= 0 || window > 7*24*time.Hour {
 		return nil, refuse(CodeBadParam, "window %s: want up to a week", window)
 	}
-	minute, err := q.minuteOn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := q.conn.Query(q.ctx(ctx), `SELECT r.sensor_id, s.name, s.district, r.last - s.alarm, s.alarm FROM (`+lastValuesSQL(window, minute)+`) AS r
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT r.sensor_id, s.name, s.district, r.last - s.alarm, s.alarm FROM (`+lastValuesSQL(window)+`) AS r
 ANY INNER JOIN (SELECT id AS sensor_id, name, district, assumeNotNull(alarm_i) AS alarm FROM sensors FINAL
     WHERE deleted = 0 AND alarm_i IS NOT NULL) AS s USING sensor_id
 ORDER BY r.last - s.alarm DESC, r.sensor_id LIMIT ?`, now.Add(-window).UTC(), now.UTC(), "water_level", "water_level", n)
@@ -573,17 +579,18 @@ type Latest struct {
 
 // lastValuesSQL selects (sensor_id, metric, last, at) over [?, ?) for the metric bound twice
 // after them (” for all): from the raw readings for a window up to six hours, where reading
-// the few rows of each sensor beats merging minute states (9 ms against 50 ms for the river
-// gauges' last hour in the benchmark), from the minute rollup beyond (if it is on).
-func lastValuesSQL(window time.Duration, minute bool) string {
-	if window <= 6*time.Hour || !minute {
+// the few rows of each sensor is quick, from the hourly rollup beyond, which keeps each
+// bucket's last value with the time it was measured.
+func lastValuesSQL(window time.Duration) string {
+	if window <= 6*time.Hour {
 		return `SELECT toString(sensor_id) AS sensor_id, toString(metric) AS metric, argMax(value, ts) AS last, max(ts) AS at
     FROM readings WHERE ts >= ? AND ts < ? AND text = '' AND (? = '' OR metric = ?) GROUP BY sensor_id, metric`
 	}
-	return `SELECT toString(sensor_id) AS sensor_id, toString(metric) AS metric, argMax(last, bucket) AS last, max(bucket) AS at FROM (
-        SELECT sensor_id, metric, bucket, argMaxMerge(last_v) AS last FROM readings_1m
-        WHERE bucket >= ? AND bucket < ? AND (? = '' OR metric = ?) GROUP BY sensor_id, metric, bucket)
-    GROUP BY sensor_id, metric`
+	return `WITH toDateTime(?, 'UTC') AS since
+    SELECT toString(sensor_id) AS sensor_id, toString(metric) AS metric, argMax(last_v, last_ts) AS last, max(last_ts) AS at
+    FROM readings_1h FINAL
+    WHERE bucket >= toDateTime(intDiv(toUInt32(since), 3600) * 3600, 'UTC') AND bucket < ? AND (? = '' OR metric = ?) AND ` + everySource + `
+    GROUP BY sensor_id, metric HAVING at >= since`
 }
 
 // LatestValues returns the last value of every sensor's metrics measured within window
@@ -599,11 +606,7 @@ func (q *Querier) LatestValues(ctx context.Context, now time.Time, window time.D
 			return nil, err
 		}
 	}
-	minute, err := q.minuteOn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := q.conn.Query(q.ctx(ctx), `SELECT sensor_id, metric, last, at FROM (`+lastValuesSQL(window, minute)+`)
+	rows, err := q.conn.Query(q.ctx(ctx), `SELECT sensor_id, metric, last, at FROM (`+lastValuesSQL(window)+`)
 ORDER BY sensor_id, metric`, now.Add(-window).UTC(), now.UTC(), metric, metric)
 	return collect(ctx, rows, err, func(rows driver.Rows, v *Latest) error {
 		if err := rows.Scan(&v.Sensor, &v.Metric, &v.Value, &v.At); err != nil {

@@ -24,7 +24,7 @@ var q0 = time.Date(2026, 8, 3, 0, 0, 0, 0, time.UTC)
 // lc-hong-bat-xat's at 84 every minute, and at 70 for the hour a week earlier.
 func history(t *testing.T) *Querier {
 	t.Helper()
-	q, _ := historyOn(t, testenv.ClickHouseConfig(t))
+	q, _ := historyOn(t, testenv.ClickHouseConfig(t), config.Default().Analytics)
 	return q
 }
 
@@ -42,13 +42,14 @@ func laoCai(t *testing.T) *ingest.Catalog {
 	return cat
 }
 
-// historyOn stores history's readings in a fresh database of cfg; it returns its querier and
-// the writer, which runs until the test ends.
-func historyOn(t *testing.T, cfg config.ClickHouse) (*Querier, *Writer) {
+// historyOn stores history's readings in a fresh database of cfg, with the rollups configured
+// as a says; it returns its querier and the store, which runs until the test ends.
+func historyOn(t *testing.T, cfg config.ClickHouse, a config.Analytics) (*Querier, *store) {
 	t.Helper()
 	ctx := context.Background()
-	w, conn, _ := startWriter(t, cfg, true)
-	if err := SyncSensors(ctx, conn, laoCai(t)); err != nil {
+	cat := laoCai(t)
+	s, conn := startStore(t, cfg, a, cat)
+	if err := SyncSensors(ctx, conn, cat); err != nil {
 		t.Fatal(err)
 	}
 	// Each server of a cluster joins the readings it takes with the catalog it holds: the
@@ -76,13 +77,8 @@ func historyOn(t *testing.T, cfg config.ClickHouse) (*Querier, *Writer) {
 	for i := 0; i < 60; i++ {
 		add("lc-hong-bat-xat", q0.Add(-7*24*time.Hour+time.Duration(i)*time.Minute), 70)
 	}
-	if err := w.Deliver(ctx, ingest.Delivery{Readings: rs}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return NewQuerier(conn, config.Default().Analytics.Queries), w
+	s.keep(t, ingest.Delivery{Readings: rs})
+	return NewQuerier(conn, a), s
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -254,7 +250,7 @@ func TestCameraUptime(t *testing.T) {
 	if err := SyncCameras(ctx, conn, cat, "metadata"); err != nil {
 		t.Fatal(err)
 	}
-	up, err := NewQuerier(conn, config.Default().Analytics.Queries).CameraUptime(ctx, q0, q0.Add(time.Hour))
+	up, err := NewQuerier(conn, config.Default().Analytics).CameraUptime(ctx, q0, q0.Add(time.Hour))
 	if err != nil || len(up) != 1 || up[0].Share != 0.75 || up[0].OfflineShare != 0.25 || up[0].District != "TP Lào Cai" {
 		t.Errorf("uptime %+v %v", up, err)
 	}
@@ -262,11 +258,11 @@ func TestCameraUptime(t *testing.T) {
 		t.Errorf("by district %+v", d)
 	}
 	// the last status of each camera, to the millisecond: the offline one at 2 min, online at 3
-	last, err := NewQuerier(conn, config.Default().Analytics.Queries).LatestCameraStates(ctx, q0.Add(time.Hour), time.Hour)
+	last, err := NewQuerier(conn, config.Default().Analytics).LatestCameraStates(ctx, q0.Add(time.Hour), time.Hour)
 	if err != nil || len(last) != 1 || last[0].Camera != "cam-1" || last[0].State != streams.StateOnline || !last[0].Time.Equal(q0.Add(3*time.Minute)) {
 		t.Errorf("latest camera states %+v %v: want cam-1 online at %s", last, err, q0.Add(3*time.Minute))
 	}
-	if none, err := NewQuerier(conn, config.Default().Analytics.Queries).LatestCameraStates(ctx, q0.Add(2*time.Hour), 30*time.Minute); err != nil || len(none) != 0 {
+	if none, err := NewQuerier(conn, config.Default().Analytics).LatestCameraStates(ctx, q0.Add(2*time.Hour), 30*time.Minute); err != nil || len(none) != 0 {
 		t.Errorf("latest camera states out of the window: %+v %v, want none", none, err)
 	}
 	var stored string
@@ -326,8 +322,9 @@ func TestWeekBucketsAlignWithTheSQL(t *testing.T) {
 	}
 }
 
-// With the minute rollup off, the view is gone, trends under an hour read the raw table with
-// the same answers, backfill leaves readings_1m alone; on again, the view is back.
+// With the minute rollup off, no minute rows are written, trends under an hour read the raw
+// table with the same answers, and a forced 1m resolution is refused; a metric that is not
+// fast has no minute rows either.
 func TestMinuteRollupSwitch(t *testing.T) {
 	q := history(t)
 	ctx := context.Background()
@@ -336,37 +333,33 @@ func TestMinuteRollupSwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := SetMinuteRollup(ctx, q.conn, Cluster{}, false); err != nil {
-		t.Fatal(err)
+	off := config.Default().Analytics
+	off.MinuteRollup = false
+	qOff, _ := historyOn(t, testenv.ClickHouseConfig(t), off)
+	var minutes uint64
+	if err := qOff.conn.QueryRow(ctx, "SELECT count() FROM readings_1m").Scan(&minutes); err != nil || minutes != 0 {
+		t.Fatalf("with the minute rollup off, %d minute rows (%v)", minutes, err)
 	}
-	if on, err := minuteRollupOn(ctx, q.conn); err != nil || on {
-		t.Fatalf("minute view still there (%v)", err)
-	}
-	q = NewQuerier(q.conn, config.Default().Analytics.Queries) // a querier started after the switch
-	after, err := q.Trend(ctx, req)
+	after, err := qOff.Trend(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after[0].Resolution != ResolutionRaw || after[0].Step != time.Minute || len(after[0].Points) != len(before[0].Points) {
-		t.Fatalf("with the minute rollup off: %s step %s, %d points", after[0].Resolution, after[0].Step, len(after[0].Points))
+	if before[0].Resolution != Resolution1m || after[0].Resolution != ResolutionRaw || after[0].Step != time.Minute || len(after[0].Points) != len(before[0].Points) {
+		t.Fatalf("with the minute rollup on: %s; off: %s step %s, %d points", before[0].Resolution, after[0].Resolution, after[0].Step, len(after[0].Points))
 	}
 	for i := range before[0].Points {
 		b, a := before[0].Points[i], after[0].Points[i]
-		if b.Missing != a.Missing || (!b.Missing && (b.Count != a.Count || !near(b.Avg, a.Avg))) {
+		if b.Missing != a.Missing || (!b.Missing && (b.Count != a.Count || !near(b.Avg, a.Avg) || b.P95 != a.P95)) {
 			t.Fatalf("point %d: %+v through the rollup, %+v from raw", i, b, a)
 		}
 	}
-	if _, err := q.Trend(ctx, TrendRequest{Sensors: req.Sensors, Metric: req.Metric, From: req.From, To: req.To, Resolution: Resolution1m}); err == nil {
+	if _, err := qOff.Trend(ctx, TrendRequest{Sensors: req.Sensors, Metric: req.Metric, From: req.From, To: req.To, Resolution: Resolution1m}); err == nil {
 		t.Error("a forced 1m resolution was taken with the minute rollup off")
 	}
-	if err := Backfill(ctx, q.conn, Cluster{}, time.Time{}, time.Time{}, func(string, time.Duration) {}); err != nil {
-		t.Fatal(err)
-	}
-	if err := SetMinuteRollup(ctx, q.conn, Cluster{}, true); err != nil {
-		t.Fatal(err)
-	}
-	if on, err := minuteRollupOn(ctx, q.conn); err != nil || !on {
-		t.Fatalf("minute view not back (%v)", err)
+	notFast := config.Default().Analytics
+	notFast.Rollups.FastMetrics = []string{"salinity"}
+	if got, err := NewQuerier(q.conn, notFast).Trend(ctx, req); err != nil || got[0].Resolution != ResolutionRaw {
+		t.Errorf("water level not fast: %v, %v", got, err)
 	}
 }
 
@@ -394,7 +387,7 @@ func TestDeadLetterSummary(t *testing.T) {
 		_ = conn.QueryRow(ctx, "SELECT count() FROM dead_letters").Scan(&n)
 		return n == 5
 	})
-	sum, err := NewQuerier(conn, config.Default().Analytics.Queries).DeadLetterSummary(ctx, now)
+	sum, err := NewQuerier(conn, config.Default().Analytics).DeadLetterSummary(ctx, now)
 	if err != nil {
 		t.Fatal(err)
 	}

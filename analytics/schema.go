@@ -15,13 +15,11 @@ import (
 // errSchemaPending is the schema check's answer until the migrations are applied.
 var errSchemaPending = errors.New("schema: migrations not applied yet (ClickHouse has not answered since the start)")
 
-// Schema brings the database to this build's schema: the migrations, then the minute rollup's
-// switch. When ClickHouse does not answer at start, Run tries again with backoff until it does,
+// Schema brings the database to this build's schema: the migrations. When ClickHouse does not answer at start, Run tries again with backoff until it does,
 // and its Check reports not ready meanwhile: ioc takes in all the same (the writer spools) and
 // replays once the tables are there.
 type Schema struct {
-	cfg          config.ClickHouse
-	minuteRollup bool
+	cfg config.ClickHouse
 	// ready runs once the schema is in place (mirroring the catalogs, for instance).
 	ready func(ctx context.Context)
 	log   *slog.Logger
@@ -30,10 +28,10 @@ type Schema struct {
 	err error // why the schema is not ready; nil once it is
 }
 
-// NewSchema prepares cfg's database with the minute rollup switched as minuteRollup; ready
-// (may be nil) runs once it is in place after a start without ClickHouse.
-func NewSchema(cfg config.ClickHouse, minuteRollup bool, ready func(ctx context.Context), log *slog.Logger) *Schema {
-	return &Schema{cfg: cfg, minuteRollup: minuteRollup, ready: ready, log: log, err: errSchemaPending}
+// NewSchema prepares cfg's database; ready (may be nil) runs once it is in place after a start
+// without ClickHouse.
+func NewSchema(cfg config.ClickHouse, ready func(ctx context.Context), log *slog.Logger) *Schema {
+	return &Schema{cfg: cfg, ready: ready, log: log, err: errSchemaPending}
 }
 
 // Prepare applies the migrations once. It returns nil when the schema is ready; an error
@@ -42,9 +40,6 @@ func NewSchema(cfg config.ClickHouse, minuteRollup bool, ready func(ctx context.
 // trying again does not mend).
 func (s *Schema) Prepare(ctx context.Context) error {
 	v, err := Migrate(ctx, s.cfg)
-	if err == nil {
-		err = s.switchMinute(ctx)
-	}
 	if err != nil {
 		if pingErr := s.ping(ctx); pingErr != nil {
 			err = fmt.Errorf("%w: %w", ErrUnreachable, err)
@@ -52,7 +47,7 @@ func (s *Schema) Prepare(ctx context.Context) error {
 		s.set(err)
 		return err
 	}
-	s.log.Info("schema ready", "version", v, "database", s.cfg.Database, "clickhouse", s.cfg.Addr, "minute_rollup", s.minuteRollup)
+	s.log.Info("schema ready", "version", v, "database", s.cfg.Database, "clickhouse", s.cfg.Addr)
 	s.set(nil)
 	return nil
 }
@@ -66,15 +61,6 @@ func (s *Schema) ping(ctx context.Context) error {
 		return err
 	}
 	return conn.Close()
-}
-
-func (s *Schema) switchMinute(ctx context.Context) error {
-	conn, err := Open(ctx, s.cfg)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return SetMinuteRollup(ctx, conn, ClusterOf(s.cfg), s.minuteRollup)
 }
 
 // Run tries Prepare again with backoff until it succeeds (then runs ready) or ctx ends. A

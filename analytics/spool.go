@@ -42,9 +42,11 @@ type Spool struct {
 	rSeg     uint64     // which segment r is
 	read     position   // where the next unread record starts
 	pending  int64      // bytes appended and not yet committed
-	lastSync time.Time
-	dirty    bool // appended since the last fsync
-	notify   chan struct{}
+	// committed counts the bytes committed (or moved aside) since the spool was opened
+	committed int64
+	lastSync  time.Time
+	dirty     bool // appended since the last fsync
+	notify    chan struct{}
 }
 
 type segment struct {
@@ -251,6 +253,22 @@ func (s *Spool) Pending() int64 {
 	return s.pending
 }
 
+// appendedTo is how many bytes have been appended since the spool was opened (with those it
+// held then): a mark that Stored waits for the commits to reach.
+func (s *Spool) appendedTo() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed + s.pending
+}
+
+// reached tells whether every byte appended before mark (appendedTo) is committed (stored in
+// ClickHouse, or moved aside as damaged).
+func (s *Spool) reached(mark int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed >= mark
+}
+
 // Check reports the spool for /healthz: an error while batches wait on disk for ClickHouse
 // (they are safe there; the state says the data is not queryable yet).
 func (s *Spool) Check(context.Context) error {
@@ -374,6 +392,7 @@ func (s *Spool) quarantine(seg *segment, pos position, cause error) {
 	}
 	seg.size = pos.off
 	s.pending -= lost
+	s.committed += lost
 }
 
 func copyTail(path string, off int64, dst string) error {
@@ -419,6 +438,7 @@ func (s *Spool) Commit(next position) error {
 	}
 	s.read = next
 	s.pending -= done
+	s.committed += done
 	s.m.replayed.Inc()
 	return s.saveCursor()
 }

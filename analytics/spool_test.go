@@ -75,12 +75,20 @@ func TestSpoolKeepsOrderAcrossSegmentsAndRestarts(t *testing.T) {
 	if s.Pending() == 0 {
 		t.Fatal("nothing pending after reopening")
 	}
+	before := s.appendedTo()     // what the earlier run left
 	for i := 100; i < 120; i++ { // appends after the restart queue behind the old records
 		if err := s.Append(record(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	all := s.appendedTo()
+	if s.reached(before) {
+		t.Fatal("the earlier run's records are taken for stored before they are read")
+	}
 	got := readAll(t, s)
+	if !s.reached(all) {
+		t.Fatal("everything read and committed, and the mark is not reached")
+	}
 	if len(got) != 120-committed {
 		t.Fatalf("read back %d records, want %d", len(got), 120-committed)
 	}

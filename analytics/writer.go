@@ -48,6 +48,8 @@ type Writer struct {
 	}
 	// failing is the insert failure in progress (nil while inserts succeed), for readiness.
 	failing atomic.Pointer[insertFailure]
+	// storedBy names this process in readings.stored_by (SetStoredBy), for its rollups.
+	storedBy atomic.Pointer[string]
 }
 
 // insertFailure is when ClickHouse started refusing the writer's inserts, and its last error.
@@ -90,6 +92,31 @@ func NewWriter(conn driver.Conn, spool *Spool, cfg config.Writer, queryTimeout t
 	}
 	w.m = newWriterMetrics(reg, func() float64 { return float64(w.queuedRows.Load()) })
 	return w
+}
+
+// SetStoredBy names the process in the readings it stores from then on (readings.stored_by):
+// its rollups rebuild their hours from what it stored.
+func (w *Writer) SetStoredBy(name string) { w.storedBy.Store(&name) }
+
+// Stored returns once everything delivered before the call is in ClickHouse, not only in the
+// spool (the rollups load an hour from the raw table only then), or when ctx ends.
+func (w *Writer) Stored(ctx context.Context) error {
+	if err := w.Flush(ctx); err != nil {
+		return err
+	}
+	if w.spool == nil {
+		return nil
+	}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for mark := w.spool.appendedTo(); !w.spool.reached(mark); {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("batches still wait in the spool: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // queued is a delivery in the queue and the room it takes there.
@@ -266,7 +293,11 @@ func (w *Writer) store(ctx context.Context, b *batch) {
 // is not written again, so a retry never duplicates it.
 func (w *Writer) insertAll(ctx context.Context, b *batch) error {
 	err := w.storeTable(ctx, "readings", b.readings.len(), &b.readingsStored, func(ctx context.Context) error {
-		return w.insert(ctx, insertReadings, b.readings.insertColumns(&b.boxes))
+		by := ""
+		if p := w.storedBy.Load(); p != nil {
+			by = *p
+		}
+		return w.insert(ctx, insertReadings, b.readings.insertColumns(&b.boxes, by))
 	})
 	if err == nil {
 		err = w.storeTable(ctx, "dead_letters", b.dead.len(), &b.deadStored, func(ctx context.Context) error {

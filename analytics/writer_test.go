@@ -60,6 +60,52 @@ func startWriterWith(t *testing.T, cfg config.ClickHouse, migrate bool, spool *S
 	return w, conn, reg
 }
 
+// store is a writer with the rollups of what it stores, as ioc serve runs them.
+type store struct {
+	*Writer
+	rollups *Rollups
+}
+
+// startStore runs a writer on a fresh database of cfg (migrated) with rollups configured as a
+// says and the districts of cat (nil for none), until the test ends.
+func startStore(t *testing.T, cfg config.ClickHouse, a config.Analytics, cat *ingest.Catalog) (*store, driver.Conn) {
+	t.Helper()
+	w, conn, _ := startWriter(t, cfg, true)
+	w.SetStoredBy("test")
+	district := func(sensor string) string {
+		if cat == nil {
+			return ""
+		}
+		if s := cat.Lookup(sensor); s != nil {
+			return s.District
+		}
+		return ""
+	}
+	r, err := NewRollups(conn, w, "test", a, config.Default().Ingest.MaxAge, district, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &store{Writer: w, rollups: r}, conn
+}
+
+// keep stores d and counts its readings in the rollups, then writes both.
+func (s *store) keep(t *testing.T, d ingest.Delivery) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.Deliver(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rollups.ObserveReadings(ctx, d.Readings, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rollups.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func reading(i int) ingest.Reading {
 	return ingest.Reading{
 		Time: t0.Add(time.Duration(i) * time.Second), Sensor: "lc-hong-laocai", Metric: "water_level",

@@ -100,7 +100,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		httpCfg.Auth.APIKeys = append(httpCfg.Auth.APIKeys, k)
 	}
 	reloads := 0
-	querier := analytics.NewQuerier(conn, config.Default().Analytics.Queries)
+	querier := analytics.NewQuerier(conn, config.Default().Analytics)
 	o := Options{HTTP: httpCfg, Version: "v-test", Gatherer: prometheus.NewRegistry(), Log: log}
 	for _, opt := range opts {
 		opt(&o)

@@ -55,6 +55,11 @@ func browserCity(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	w := analytics.NewWriter(conn, nil, config.Default().Writer, 10*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	w.SetStoredBy("test")
+	rollups, err := analytics.NewRollups(conn, w, "test", config.Default().Analytics, config.Default().Ingest.MaxAge, func(string) string { return "" }, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- w.Run(wctx) }()
@@ -73,6 +78,13 @@ func browserCity(t *testing.T, f *fixture) {
 		{Time: now.Add(-2 * time.Hour), Source: "mqtt", Topic: "province/sa-pa/rain/x", Reason: ingest.ReasonUnknownSensor, Detail: "x", Payload: []byte(`{}`), PayloadSize: 2},
 	}
 	if err := w.Deliver(ctx, ingest.Delivery{Readings: rs, DeadLetters: dead}); err != nil {
+		t.Fatal(err)
+	}
+	// and their rollups, as an ingest process writes them
+	if err := rollups.ObserveReadings(ctx, rs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := rollups.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	stop()

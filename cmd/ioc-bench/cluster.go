@@ -105,14 +105,15 @@ func benchClusterIngest(ctx context.Context, o clusterOptions) (string, error) {
 		if err := clusterConn.Exec(ctx, "TRUNCATE TABLE readings ON CLUSTER ioc"); err != nil {
 			return "", err
 		}
-		one, _, err := storeRound(ctx, o.IOC, o.Broker, c, []config.ClickHouse{single}, singleConn, dir, catalog, prefix+"/one", payloads, n)
+		r1, err := storeRound(ctx, o.IOC, o.Broker, c, []config.ClickHouse{single}, singleConn, dir, catalog, prefix+"/one", payloads, n, true)
 		if err != nil {
 			return "", fmt.Errorf("one process, round %d: %w", round, err)
 		}
-		two, _, err := storeRound(ctx, o.IOC, o.Broker, c, []config.ClickHouse{first, second}, clusterConn, dir, catalog, prefix+"/two", payloads, n)
+		r2, err := storeRound(ctx, o.IOC, o.Broker, c, []config.ClickHouse{first, second}, clusterConn, dir, catalog, prefix+"/two", payloads, n, true)
 		if err != nil {
 			return "", fmt.Errorf("two processes, round %d: %w", round, err)
 		}
+		one, two := r1.rate, r2.rate
 		oneRates, twoRates = append(oneRates, one), append(twoRates, two)
 		fmt.Printf("  round %d: one process into one node %.0f readings/s; two processes into two replicas %.0f readings/s (%.2f)\n", round, one, two, two/one)
 	}

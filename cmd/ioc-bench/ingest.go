@@ -29,7 +29,6 @@ type ingestOptions struct {
 	Cases              string
 	ClickHouse, Broker string
 	IOC                string // the ioc binary
-	MinuteRollup       bool   // analytics.minute_rollup for the run
 }
 
 // ingestCase is one way readings reach ioc.
@@ -38,12 +37,21 @@ type ingestCase struct {
 	format  string // the topic's decoder
 	perMsg  int    // readings per message
 	spooled bool   // writer.spool.force
+	// rollups measures ioc with its rollups (analytics.rollups.enabled) against ioc without
+	// them, in the same round; the other cases run with them, as ioc does by default.
+	rollups bool
+	// history: readings of 20 days ago, a minute apart (each a minute bucket of its own, in
+	// hours the process must load from the raw table), instead of the last minutes' readings,
+	// a second apart, as a live province sends them.
+	history bool
 }
 
 var ingestCases = []ingestCase{
 	{name: "ingest-json", format: "json", perMsg: 1},
 	{name: "ingest-senml", format: "senml", perMsg: 100},
 	{name: "ingest-json-spool", format: "json", perMsg: 1, spooled: true},
+	{name: "ingest-senml-rollups", format: "senml", perMsg: 100, rollups: true},
+	{name: "ingest-senml-rollups-history", format: "senml", perMsg: 100, rollups: true, history: true},
 }
 
 // benchIngest measures readings/s from MQTT publish to rows in ClickHouse through an `ioc serve`
@@ -58,9 +66,6 @@ func benchIngest(ctx context.Context, o ingestOptions) error {
 		return err
 	}
 	defer drop()
-	if err := analytics.SetMinuteRollup(ctx, conn, analytics.Cluster{}, o.MinuteRollup); err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "ioc-bench-")
 	if err != nil {
 		return err
@@ -80,7 +85,11 @@ func benchIngest(ctx context.Context, o ingestOptions) error {
 		if c.perMsg > 1 {
 			n = o.SenMLN
 		}
-		line, err := runIngestCase(ctx, o, c, n, cfg, conn, dir, catalog)
+		run := runIngestCase
+		if c.rollups {
+			run = runRollupsCase
+		}
+		line, err := run(ctx, o, c, n, cfg, conn, dir, catalog)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
@@ -121,17 +130,18 @@ func runIngestCase(ctx context.Context, o ingestOptions, c ingestCase, n int, ch
 		if err := conn.Exec(ctx, "TRUNCATE TABLE readings"); err != nil {
 			return "", err
 		}
-		ours, peak, err := iocRound(ctx, o, c, ch, conn, dir, catalog, prefix+"/ioc", payloads, n)
+		r, err := iocRound(ctx, o, c, ch, conn, dir, catalog, prefix+"/ioc", payloads, n, true)
 		if err != nil {
 			return "", fmt.Errorf("ioc round %d: %w", round, err)
 		}
-		ourRates, rss = append(ourRates, ours), append(rss, peak)
+		ours := r.rate
+		ourRates, rss = append(ourRates, ours), append(rss, r.peakMiB)
 		insertNote := ""
 		if c.perMsg > 1 {
 			insertNote = fmt.Sprintf(", clickhouse-go insert %.0f rows/s", insertRates[len(insertRates)-1])
 		}
 		fmt.Printf("  round %d: plain subscriber %.0f readings/s%s, ioc %.0f readings/s stored (%.2f), ioc peak RSS %.0f MiB\n",
-			round, ref, insertNote, ours, ours/ref, peak)
+			round, ref, insertNote, ours, ours/ref, r.peakMiB)
 	}
 	ref, ours := median(refRates), median(ourRates)
 	if c.perMsg > 1 {
@@ -145,9 +155,14 @@ func runIngestCase(ctx context.Context, o ingestOptions, c ingestCase, n int, ch
 }
 
 // makePayloads renders msgs messages of 2,000 sensors: one generic JSON reading each, or a
-// SenML pack of 100 minutes of one gauge.
+// SenML pack of 100 minutes of one gauge (100 seconds for a live rollups case).
 func makePayloads(c ingestCase, msgs int) [][]byte {
 	base := time.Now().UTC().Add(-20 * 24 * time.Hour).Unix()
+	gap := 60 // seconds between a pack's readings
+	if c.rollups && !c.history {
+		gap = 1
+		base = time.Now().Unix() - int64(msgs/2000*c.perMsg) - 60
+	}
 	out := make([][]byte, msgs)
 	for i := range out {
 		sensor, step := i%2000, i/2000
@@ -156,10 +171,10 @@ func makePayloads(c ingestCase, msgs int) [][]byte {
 				sensor, (base+int64(step))*1000, 80+float64(i%1000)/100)
 			continue
 		}
-		bt := base + int64(step*c.perMsg*60)
+		bt := base + int64(step*c.perMsg*gap)
 		p := fmt.Appendf(make([]byte, 0, 40*c.perMsg), `[{"bn":"urn:dev:ops:s-%04d:","bt":%d,"bu":"m","n":"water_level","v":%.2f}`, sensor, bt, 80.0)
 		for k := 1; k < c.perMsg; k++ {
-			p = fmt.Appendf(p, `,{"n":"water_level","t":%d,"v":%.2f}`, k*60, 80+float64((i+k)%1000)/100)
+			p = fmt.Appendf(p, `,{"n":"water_level","t":%d,"v":%.2f}`, k*gap, 80+float64((i+k)%1000)/100)
 		}
 		out[i] = append(p, ']')
 	}
@@ -283,27 +298,68 @@ func insertReference(ctx context.Context, conn driver.Conn, c ingestCase, payloa
 
 // iocRound runs `ioc serve` on the case's topics, timed from the first publish until
 // ClickHouse holds every reading; it returns readings/s and the process's peak RSS in MiB.
-func iocRound(ctx context.Context, o ingestOptions, c ingestCase, ch config.ClickHouse, conn driver.Conn, dir, catalog, prefix string, payloads [][]byte, n int) (float64, float64, error) {
-	return storeRound(ctx, o.IOC, o.Broker, c, []config.ClickHouse{ch}, conn, dir, catalog, prefix, payloads, n)
+func iocRound(ctx context.Context, o ingestOptions, c ingestCase, ch config.ClickHouse, conn driver.Conn, dir, catalog, prefix string, payloads [][]byte, n int, rollups bool) (roundResult, error) {
+	return storeRound(ctx, o.IOC, o.Broker, c, []config.ClickHouse{ch}, conn, dir, catalog, prefix, payloads, n, rollups)
+}
+
+// runRollupsCase measures, round by round, ioc storing the same SenML packs without its
+// rollups (the reference) and with them, and ioc's CPU time per million readings with them.
+func runRollupsCase(ctx context.Context, o ingestOptions, c ingestCase, n int, ch config.ClickHouse, conn driver.Conn, dir, catalog string) (string, error) {
+	payloads := makePayloads(c, n/c.perMsg)
+	layout := "the last minutes' readings, a second apart"
+	if c.history {
+		layout = "readings of 20 days ago, a minute apart"
+	}
+	fmt.Printf("%s: %d readings of 2,000 gauges in SenML packs (%s) per round, %d rounds, ioc without rollups then with them (written every 5 s, and at the stop)\n", c.name, n, layout, o.Rounds)
+	var with, without, cpu []float64
+	for round := 1; round <= o.Rounds; round++ {
+		var rs [2]roundResult
+		for i, on := range []bool{false, true} {
+			for _, t := range []string{"readings", "readings_1m", "readings_1h", "district_1h"} {
+				if err := conn.Exec(ctx, "TRUNCATE TABLE "+t); err != nil {
+					return "", err
+				}
+			}
+			r, err := iocRound(ctx, o, c, ch, conn, dir, catalog, fmt.Sprintf("bench-%s-%d", randomID(), round), payloads, n, on)
+			if err != nil {
+				return "", fmt.Errorf("round %d (rollups %t): %w", round, on, err)
+			}
+			rs[i] = r
+		}
+		without, with, cpu = append(without, rs[0].rate), append(with, rs[1].rate), append(cpu, rs[1].cpuSeconds/float64(n)*1e6)
+		fmt.Printf("  round %d: without rollups %.0f readings/s (%.2f CPU s per million), with them %.0f readings/s (%.2f; %.3f)\n",
+			round, rs[0].rate, rs[0].cpuSeconds/float64(n)*1e6, rs[1].rate, cpu[len(cpu)-1], rs[1].rate/rs[0].rate)
+	}
+	w, wo := median(with), median(without)
+	return fmt.Sprintf("RESULT bench=%s value=%.0f unit=readings/s ratio=%.3f reference=%.0f cpu_s_per_million=%.2f",
+		c.name, w, w/wo, wo, median(cpu)), nil
+}
+
+// roundResult is one round of storeRound: readings/s, the largest peak RSS of the processes
+// in MiB, and their CPU time in seconds (user and system, from start to stop: the rollups'
+// last write included).
+type roundResult struct {
+	rate, peakMiB, cpuSeconds float64
 }
 
 // storeRound runs one `ioc serve` per entry of chs (its ClickHouse; several share the readings
 // through the broker's shared subscription), timed from the first publish until the processes
 // have stored every reading; conn then checks that ClickHouse holds them all, once. It returns
 // readings/s and the largest peak RSS of the processes, in MiB.
-func storeRound(ctx context.Context, bin, broker string, c ingestCase, chs []config.ClickHouse, conn driver.Conn, dir, catalog, prefix string, payloads [][]byte, n int) (float64, float64, error) {
+func storeRound(ctx context.Context, bin, broker string, c ingestCase, chs []config.ClickHouse, conn driver.Conn, dir, catalog, prefix string, payloads [][]byte, n int, rollups bool) (roundResult, error) {
 	group := ""
 	if len(chs) > 1 {
 		group = "bench"
 	}
 	var listens []string
 	var pids []int
+	var cmds []*exec.Cmd
 	for _, ch := range chs {
 		clientID := "bench-ioc-" + randomID()
 		defer forgetSession(broker, clientID)
 		listen, err := freeAddr()
 		if err != nil {
-			return 0, 0, err
+			return roundResult{}, err
 		}
 		cfgPath := filepath.Join(dir, clientID+".yaml")
 		body := fmt.Sprintf(`roles: [ingest, dashboard]
@@ -316,17 +372,18 @@ ingest:
   shared_group: %q
 writer:
   spool: {dir: %q, force: %t}
+analytics: {rollups: {enabled: %t, interval: 5s}}
 http: {listen: %q}
-`, ch.Addr, ch.Database, ch.Cluster, broker, clientID, prefix, c.format, catalog, group, filepath.Join(dir, "spool-"+clientID), c.spooled, listen)
+`, ch.Addr, ch.Database, ch.Cluster, broker, clientID, prefix, c.format, catalog, group, filepath.Join(dir, "spool-"+clientID), c.spooled, rollups, listen)
 		if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
-			return 0, 0, err
+			return roundResult{}, err
 		}
 		cmd, err := startServe(ctx, bin, cfgPath, listen)
 		if err != nil {
-			return 0, 0, err
+			return roundResult{}, err
 		}
 		defer stopServe(cmd)
-		listens, pids = append(listens, listen), append(pids, cmd.Process.Pid)
+		listens, pids, cmds = append(listens, listen), append(pids, cmd.Process.Pid), append(cmds, cmd)
 	}
 
 	start := time.Now()
@@ -340,7 +397,7 @@ http: {listen: %q}
 		for _, l := range listens {
 			w, err := rowsWritten(l)
 			if err != nil {
-				return 0, 0, err
+				return roundResult{}, err
 			}
 			written += w
 		}
@@ -348,30 +405,38 @@ http: {listen: %q}
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return 0, 0, fmt.Errorf("stored %.0f of %d readings", written, n)
+			return roundResult{}, fmt.Errorf("stored %.0f of %d readings", written, n)
 		}
 	}
 	elapsed := time.Since(start)
+
 	if err := <-published; err != nil {
-		return 0, 0, err
+		return roundResult{}, err
 	}
 	if chs[0].Cluster != "" { // the replica asked holds what the others took in too
 		if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA readings"); err != nil {
-			return 0, 0, err
+			return roundResult{}, err
 		}
 	}
 	var stored uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM readings").Scan(&stored); err != nil {
-		return 0, 0, err
+		return roundResult{}, err
 	}
 	if stored != uint64(n) {
-		return 0, 0, fmt.Errorf("ClickHouse holds %d readings, published %d", stored, n)
+		return roundResult{}, fmt.Errorf("ClickHouse holds %d readings, published %d", stored, n)
 	}
 	var peak float64
 	for _, pid := range pids {
 		peak = max(peak, peakRSSMiB(pid))
 	}
-	return float64(n) / elapsed.Seconds(), peak, nil
+	// CPU time once the processes have stopped: their rollups, written every interval, trail
+	// the raw readings, and the last are written at the stop
+	var cpu float64
+	for _, cmd := range cmds {
+		stopServe(cmd)
+		cpu += (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	}
+	return roundResult{rate: float64(n) / elapsed.Seconds(), peakMiB: peak, cpuSeconds: cpu}, nil
 }
 
 // startServe starts `ioc serve` with the config file and waits until it is healthy on listen.
@@ -391,6 +456,9 @@ func startServe(ctx context.Context, bin, cfgPath, listen string, env ...string)
 
 // stopServe stops ioc with SIGTERM and waits for it.
 func stopServe(cmd *exec.Cmd) {
+	if cmd.ProcessState != nil { // stopped already
+		return
+	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 }

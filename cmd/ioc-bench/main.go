@@ -47,11 +47,10 @@ func main() {
 		opts := ingestOptions{}
 		fs.IntVar(&opts.N, "n", 200_000, "readings per round of the JSON cases (one message each)")
 		fs.IntVar(&opts.SenMLN, "senml-n", 2_000_000, "readings per round of the SenML case (100 a message)")
-		fs.StringVar(&opts.Cases, "cases", "all", "cases to run: all, or a comma list of json, senml, json-spool")
+		fs.StringVar(&opts.Cases, "cases", "all", "cases to run: all, or a comma list of json, senml, json-spool, senml-rollups, senml-rollups-history")
 		fs.StringVar(&opts.IOC, "ioc", "bin/ioc", "the ioc binary to run (make build)")
 		fs.IntVar(&opts.Rounds, "rounds", 3, "rounds; the median round of each side is reported")
 		fs.IntVar(&publishers, "publishers", publishers, "publishing connections")
-		fs.BoolVar(&opts.MinuteRollup, "minute-rollup", true, "keep the minute rollup's view (analytics.minute_rollup)")
 		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
 		fs.StringVar(&opts.Broker, "broker", envOr("IOC_TEST_MQTT_BROKER", "tcp://127.0.0.1:1883"), "MQTT broker URL")
 		_ = fs.Parse(os.Args[2:])

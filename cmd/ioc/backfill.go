@@ -102,5 +102,15 @@ slots:
 	fmt.Fprintf(stdout, "%s: %d days of history (%s to %s, every %s): %d readings stored, %d malformed payloads dead-lettered, in %s (%.0f readings/s)\n",
 		sim.province.Title.EN, *days, start.Format(time.DateOnly), end.Format(time.DateOnly), *interval, readings, rejected,
 		took.Round(time.Millisecond), float64(readings)/took.Seconds())
+	// their rollups, rebuilt from them as `ioc migrate --backfill` does
+	var fast []string
+	if cfg.Analytics.MinuteRollup {
+		fast = cfg.Analytics.Rollups.FastMetrics
+	}
+	began = time.Now()
+	if err := analytics.Backfill(ctx, conn, analytics.ClusterOf(cfg.ClickHouse), fast, start, end, func(string, time.Duration) {}); err != nil {
+		return fail(exitFailed, fmt.Errorf("the history's rollups: %w", err))
+	}
+	fmt.Fprintf(stdout, "rollups of the history rebuilt in %s\n", time.Since(began).Round(time.Millisecond))
 	return exitOK
 }

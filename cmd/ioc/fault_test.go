@@ -38,11 +38,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// sequence is n readings of 20 sensors, one per second each, published as generic JSON.
+// sequence is n readings of 20 sensors, one per step (a second unless set) each from base,
+// published as generic JSON in order, or in order's order when it is set.
 type sequence struct {
 	prefix string
 	n      int
 	base   time.Time
+	step   time.Duration
+	order  []int
+}
+
+// at is the index of the k-th reading published.
+func (s sequence) at(k int) int {
+	if s.order == nil {
+		return k
+	}
+	return s.order[k]
 }
 
 func newSequence(n int) sequence {
@@ -54,8 +65,12 @@ func (s sequence) topic(i int) string {
 }
 
 func (s sequence) payload(i int) []byte {
+	step := s.step
+	if step == 0 {
+		step = time.Second
+	}
 	return fmt.Appendf(nil, `{"sensor":"f-%02d","ts":%d,"metric":"water_level","value":%d,"unit":"m"}`,
-		i%20, s.base.Add(time.Duration(i/20)*time.Second).UnixMilli(), i%1000)
+		i%20, s.base.Add(time.Duration(i/20)*step).UnixMilli(), i%1000)
 }
 
 // publish sends the sequence at about rate messages/s with QoS 1, resending whatever the broker
@@ -78,7 +93,7 @@ func (s sequence) publish(ctx context.Context, broker string, rate int, publishe
 		for len(pending) > 0 {
 			toks := make([]mqtt.Token, len(pending))
 			for k, i := range pending {
-				toks[k] = c.Publish(s.topic(i), 1, false, s.payload(i))
+				toks[k] = c.Publish(s.topic(s.at(i)), 1, false, s.payload(s.at(i)))
 			}
 			var failed []int
 			for k, tok := range toks {
@@ -382,35 +397,59 @@ func TestFaultKillNine(t *testing.T) {
 	seq := newSequence(20000)
 	clientID := "ioc-" + seq.prefix
 	t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
-	spool := t.TempDir()
-	first := startIOC(t, faultConfig(t, seq, ch, broker, clientID, spool, ""))
-	published, wait := publishInBackground(t, seq, broker, 1500)
-	waitPublished(t, published, 6000)
-	first.signal(syscall.SIGKILL)
-	first.wait(t)
-	t.Logf("ioc killed with %d published", published.Load())
-	time.Sleep(time.Second)
-	startIOC(t, faultConfig(t, seq, ch, broker, clientID, spool, ""))
+	_, wait := killUnderLoad(t, seq, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), ""), broker, 1500, 6000)
 	wait()
 	seq.verify(t, testenv.Conn(t, ch), 2*time.Minute)
 }
 
+// killUnderLoad starts ioc with configPath, publishes seq at rate, kills ioc with SIGKILL
+// once killAt are published and starts it again with the same configuration (its spool, its
+// client id) a second later; it returns the publisher's count and wait.
+func killUnderLoad(t *testing.T, seq sequence, configPath, broker string, rate, killAt int) (*atomic.Int64, func()) {
+	t.Helper()
+	first := startIOC(t, configPath)
+	published, wait := publishInBackground(t, seq, broker, rate)
+	waitPublished(t, published, int64(killAt))
+	first.signal(syscall.SIGKILL)
+	first.wait(t)
+	t.Logf("ioc killed with %d published", published.Load())
+	time.Sleep(time.Second)
+	startIOC(t, configPath)
+	return published, wait
+}
+
 // Two ioc processes in one shared-subscription group split the traffic: together they store
-// every reading once, and each stores a share.
+// every reading once, and each stores a share. Each writes the rollups of its share: the two
+// processes' states of the same buckets merge to the raw readings' answer.
 func TestSharedSubscriptionSplitsTheLoad(t *testing.T) {
 	ch := testenv.ClickHouseConfig(t)
 	broker := testenv.Broker(t)
 	seq := newSequence(6000)
 	group := "g" + randomID()
+	catalog := rollupCatalog(t)
 	var procs []*iocProcess
 	for i := 0; i < 2; i++ {
 		clientID := fmt.Sprintf("ioc-%s-%d", seq.prefix, i)
 		t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
-		procs = append(procs, startIOC(t, faultConfig(t, seq, ch, broker, clientID, t.TempDir(), group)))
+		procs = append(procs, startIOC(t, rollupConfig(t, seq, ch, broker, clientID, t.TempDir(), catalog, group, false)))
 	}
 	_, wait := publishInBackground(t, seq, broker, 3000)
 	wait()
-	seq.verify(t, testenv.Conn(t, ch), time.Minute)
+	conn := testenv.Conn(t, ch)
+	seq.verify(t, conn, time.Minute)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		diff := rollupsAgainstRaw(t, conn)
+		if diff == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the two processes' rollups differ from the raw readings:\n%s", diff)
+		}
+	}
+	var sources uint64
+	if err := conn.QueryRow(context.Background(), "SELECT uniqExact(source) FROM readings_1h FINAL WHERE source != ''").Scan(&sources); err != nil || sources != 2 {
+		t.Fatalf("rollup rows of %d sources (%v), want both processes'", sources, err)
+	}
 	// A process counts a batch once ClickHouse has answered its insert, so the rows can be
 	// queryable a moment before the counters say so (a busy machine once read 5,451 of 6,000
 	// here): read the counters once they settle, and hold them to exactly the published total.

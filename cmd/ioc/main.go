@@ -194,9 +194,8 @@ func loadConfig(path string) (config.Config, error) {
 	return cfg, nil
 }
 
-// afterMigrate turns the minute rollup's view on or off as analytics.minute_rollup says, then,
-// with backfill, rebuilds the rollups of the months between from and to (YYYY-MM, either may
-// be empty), printing each month done.
+// afterMigrate, with backfill, rebuilds the rollups of the months between from and to
+// (YYYY-MM, either may be empty), printing each month done.
 func afterMigrate(ctx context.Context, cfg config.Config, backfill bool, from, to string, stdout io.Writer) error {
 	var lo, hi time.Time
 	var err error
@@ -210,19 +209,20 @@ func afterMigrate(ctx context.Context, cfg config.Config, backfill bool, from, t
 			return fmt.Errorf("--to %q: want YYYY-MM", to)
 		}
 	}
+	if !backfill {
+		return nil
+	}
 	conn, err := analytics.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := analytics.SetMinuteRollup(ctx, conn, analytics.ClusterOf(cfg.ClickHouse), cfg.Analytics.MinuteRollup); err != nil {
-		return err
-	}
-	if !backfill {
-		return nil
+	var fast []string
+	if cfg.Analytics.MinuteRollup {
+		fast = cfg.Analytics.Rollups.FastMetrics
 	}
 	months := 0
-	err = analytics.Backfill(ctx, conn, analytics.ClusterOf(cfg.ClickHouse), lo, hi, func(month string, took time.Duration) {
+	err = analytics.Backfill(ctx, conn, analytics.ClusterOf(cfg.ClickHouse), fast, lo, hi, func(month string, took time.Duration) {
 		months++
 		fmt.Fprintf(stdout, "rollups of %s-%s rebuilt in %s\n", month[:4], month[4:], took.Round(time.Millisecond))
 	})

@@ -90,6 +90,7 @@ type server struct {
 	stopWriter context.CancelFunc
 
 	writer  *analytics.Writer
+	rollups *analytics.Rollups // ingest role: the rollups of what this process stores
 	cams    *streams.CameraCatalog
 	engine  *alerts.Engine
 	capFeed *alerts.CAPFeed
@@ -117,7 +118,7 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 	}
 	s.conn = conn
 	s.watchTLS(chTLS)
-	s.schema = analytics.NewSchema(cfg.ClickHouse, cfg.Analytics.MinuteRollup, func(ctx context.Context) {
+	s.schema = analytics.NewSchema(cfg.ClickHouse, func(ctx context.Context) {
 		for _, mirror := range s.mirrors {
 			mirror(ctx)
 		}
@@ -182,6 +183,9 @@ func (s *server) startWriter(context.Context) error {
 		return err
 	}
 	s.writer = analytics.NewWriter(s.conn, spool, s.cfg.Writer, s.cfg.ClickHouse.QueryTimeout, s.reg, s.log)
+	// the readings it stores carry this process's name, its spool's replayed ones too: its
+	// rollups rebuild hours from them
+	s.writer.SetStoredBy(s.cfg.MQTT.ClientID)
 	s.checks = append(s.checks, dashboard.Check{Name: "writer", Checker: s.writer})
 	if spool != nil && !s.cfg.Writer.Spool.Force { // a forced spool always holds something
 		s.checks = append(s.checks, dashboard.Check{Name: "spool", Checker: spool})
@@ -302,6 +306,9 @@ func (s *server) buildPipeline() *ingest.Fanout {
 		return s.pipeline
 	}
 	var observers []ingest.NamedObserver
+	if s.rollups != nil {
+		observers = append(observers, ingest.NamedObserver{Name: "rollups", Observer: s.rollups})
+	}
 	if s.engine != nil {
 		observers = append(observers, ingest.NamedObserver{Name: "alerts", Observer: s.engine})
 	}
@@ -353,6 +360,19 @@ func (s *server) startIngest(ctx context.Context) error {
 		logSync(ctx, cfg, cat, log)
 	}
 	norm := ingest.NewNormalizer(cat, ingest.NewUnitConverter(cfg.Ingest.UnitAliases), cfg.Ingest.AcceptUnknownSensors)
+	district := func(sensor string) string {
+		if s := norm.Catalog().Lookup(sensor); s != nil {
+			return s.District
+		}
+		return ""
+	}
+	if cfg.Analytics.Rollups.Enabled {
+		if s.rollups, err = analytics.NewRollups(s.conn, s.writer, cfg.MQTT.ClientID, cfg.Analytics, cfg.Ingest.MaxAge, district, s.reg, log); err != nil {
+			return err
+		}
+		// flushed once more after the writer stored the last readings (writerCtx ends then)
+		s.g.Go(func() error { return s.rollups.Run(s.writerCtx, cfg.Writer.ShutdownTimeout) })
+	}
 	if s.schemaPending {
 		s.mirrors = append(s.mirrors, func(ctx context.Context) { mirrorSensors(ctx, norm.Catalog()) })
 	}
@@ -480,7 +500,7 @@ func (s *server) startDashboard(context.Context) error {
 		s.g.Go(func() error { return srv.Run(s.gctx) })
 		return nil
 	}
-	querier := analytics.NewQuerier(s.conn, cfg.Analytics.Queries)
+	querier := analytics.NewQuerier(s.conn, cfg.Analytics)
 	src := dashboard.Sources{City: s.city, Trends: querier, DeadLetters: querier,
 		Audit: dashboard.NewAuditor(s.conn, cfg.ClickHouse.QueryTimeout, s.reg, log),
 		Keys:  &analytics.KeyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}}

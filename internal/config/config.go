@@ -454,12 +454,29 @@ type Receiver struct {
 
 // Analytics bounds history queries and sets how long each table keeps its rows.
 type Analytics struct {
-	// MinuteRollup keeps the 1-minute rollup's view on. Off, raw inserts run several times
-	// faster where sensors report once a minute or less, and trends read the raw table for
-	// buckets under an hour. Applied by `ioc migrate` and by serve's migrate_on_start.
+	// MinuteRollup keeps a 1-minute rollup of the fast metrics (Rollups.FastMetrics); off,
+	// trends read the raw table for buckets under an hour.
 	MinuteRollup bool      `yaml:"minute_rollup"`
+	Rollups      Rollups   `yaml:"rollups"`
 	Queries      Queries   `yaml:"queries"`
 	Retention    Retention `yaml:"retention"`
+}
+
+// Rollups configure the aggregation of stored readings in memory (each ingest process counts
+// what it stores and writes the buckets that changed every interval).
+type Rollups struct {
+	// Enabled: false writes no rollups at all (trends over an hour then show nothing): only
+	// for measuring what they cost (make bench-ingest), or for a process whose readings no
+	// one charts.
+	Enabled bool `yaml:"enabled"`
+	// Interval is how often the changed buckets are written: how far the rollups trail the
+	// raw table.
+	Interval time.Duration `yaml:"interval"`
+	// Lateness is how long after its end an hour stays in memory for late readings; a reading
+	// later still reopens its hour, which is loaded again from the raw table.
+	Lateness time.Duration `yaml:"lateness"`
+	// FastMetrics have a minute rollup too (the others an hourly one only).
+	FastMetrics []string `yaml:"fast_metrics"`
 }
 
 // Queries bounds every history query (trends, districts, top-N, exports).
@@ -740,6 +757,12 @@ func Default() Config {
 		},
 		Analytics: Analytics{
 			MinuteRollup: true,
+			Rollups: Rollups{
+				Enabled:     true,
+				Interval:    30 * time.Second,
+				Lateness:    15 * time.Minute,
+				FastMetrics: []string{"water_level", "rainfall", "salinity", "vehicle_count", "avg_speed"},
+			},
 			Queries: Queries{
 				Timeout:       10 * time.Second,
 				MaxRange:      10 * 366 * 24 * time.Hour,

@@ -619,6 +619,18 @@ func (a *Analytics) validate(p *Problems) {
 	if q.MaxRows < 1000 {
 		p.Add("analytics.queries.max_rows", "want at least 1000, got %d", q.MaxRows)
 	}
+	ru := a.Rollups
+	if ru.Interval < time.Second || ru.Interval > 10*time.Minute {
+		p.Add("analytics.rollups.interval", "want 1s to 10m, got %s", ru.Interval)
+	}
+	if ru.Lateness < 0 || ru.Lateness > 24*time.Hour {
+		p.Add("analytics.rollups.lateness", "want 0 to 24h, got %s", ru.Lateness)
+	}
+	for i, m := range ru.FastMetrics {
+		if m == "" {
+			p.Add(fmt.Sprintf("analytics.rollups.fast_metrics[%d]", i), "want a metric name")
+		}
+	}
 	r := a.Retention
 	for _, t := range []struct {
 		path string
