@@ -394,7 +394,8 @@ func (q *Querier) scanTrend(ctx context.Context, req TrendRequest, p trendPlan, 
 		if err := rows.Scan(&sensor, &pt.T, &pt.Count, &pt.Min, &pt.Max, &pt.Avg, &pt.Sum, &pt.Last, &keys, &counts); err != nil {
 			return err
 		}
-		pt.T, pt.P95 = pt.T.UTC(), sketch.Quantile(keys, counts, 0.95)
+		// within the sketch's accuracy, and never outside the bucket's own extremes
+		pt.T, pt.P95 = pt.T.UTC(), min(max(sketch.Quantile(keys, counts, 0.95), pt.Min), pt.Max)
 		if err := emit(sensor, pt); err != nil {
 			return err
 		}

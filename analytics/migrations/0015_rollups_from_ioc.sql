@@ -79,14 +79,14 @@ SETTINGS index_granularity = 256;
 -- sensors, which the old table kept only as a count, as that many placeholders.
 INSERT INTO readings_1m (bucket, sensor_id, metric, source, version, n, sum_v, min_v, max_v, last_v, last_ts, sketch_keys, sketch_counts)
 SELECT bucket, sensor_id, metric, 'migrated', toUInt64(0), c, s, lo, hi, l, bucket,
-       [multiIf(abs(p) < 1e-09, toInt32(0), p > 0, toInt32(1048576 + ceil(log(p) / 0.020000666706669435)), -toInt32(1048576 + ceil(log(-p) / 0.020000666706669435)))], [c]
+       [multiIf(abs(p) < 1e-09, toInt32(0), p > 0, toInt32(1048576 + ceil(log(p) / 0.0002000000006667229)), -toInt32(1048576 + ceil(log(-p) / 0.0002000000006667229)))], [c]
 FROM (SELECT bucket, sensor_id, metric, countMerge(n) AS c, sumMerge(sum_v) AS s, minMerge(min_v) AS lo, maxMerge(max_v) AS hi,
              argMaxMerge(last_v) AS l, toFloat64(quantileTDigestMerge(0.95)(p95_v)) AS p
       FROM readings_1m_0004 GROUP BY bucket, sensor_id, metric);
 
 INSERT INTO readings_1h (bucket, sensor_id, metric, source, version, n, sum_v, min_v, max_v, last_v, last_ts, sketch_keys, sketch_counts)
 SELECT bucket, sensor_id, metric, 'migrated', toUInt64(0), c, s, lo, hi, l, bucket,
-       [multiIf(abs(p) < 1e-09, toInt32(0), p > 0, toInt32(1048576 + ceil(log(p) / 0.020000666706669435)), -toInt32(1048576 + ceil(log(-p) / 0.020000666706669435)))], [c]
+       [multiIf(abs(p) < 1e-09, toInt32(0), p > 0, toInt32(1048576 + ceil(log(p) / 0.0002000000006667229)), -toInt32(1048576 + ceil(log(-p) / 0.0002000000006667229)))], [c]
 FROM (SELECT bucket, sensor_id, metric, countMerge(n) AS c, sumMerge(sum_v) AS s, minMerge(min_v) AS lo, maxMerge(max_v) AS hi,
              argMaxMerge(last_v) AS l, toFloat64(quantileTDigestMerge(0.95)(p95_v)) AS p
       FROM readings_1h_0004 GROUP BY bucket, sensor_id, metric);

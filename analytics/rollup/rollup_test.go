@@ -59,7 +59,7 @@ func TestAggregates(t *testing.T) {
 		t.Errorf("hour of a: %+v", r)
 	}
 	if p95 := sketch.Quantile(r.SketchKeys, r.SketchCounts, 0.95); math.Abs(p95-113) > 113*sketch.Accuracy {
-		t.Errorf("p95 %g, want 113 within 1%%", p95)
+		t.Errorf("p95 %g, want 113 within the accuracy", p95)
 	}
 	if m := byKind(rows, SensorMinute, "a"); len(m) != 60 || m[0].Count != 2 {
 		t.Errorf("minute rows of a: %d", len(m))

@@ -1,7 +1,8 @@
 // Package sketch is a mergeable quantile sketch with a stated relative error, for the rollups'
 // p95: each value is counted in the bucket of its logarithm to the base γ = (1+α)/(1−α)
 // (DDSketch's logarithmic mapping, Masson, Rim and Lee, VLDB 2019), so that a quantile read
-// back is within α = 1% of a value of the right rank, whatever the distribution. A sketch is
+// back is within α = 0.01 % of a value of the right rank, whatever the distribution (a river
+// level of 80 m above the datum to within 8 mm). A sketch is
 // counts by bucket key; two merge by adding counts, which is what ClickHouse's sumMap does to
 // stored ones (keys in the same order as the values they stand for).
 package sketch
@@ -14,7 +15,7 @@ import (
 
 // Accuracy is the sketch's relative error α: a quantile it returns is within α of the true
 // value of that rank (relative to the value, for values of at least MinIndexable).
-const Accuracy = 0.01
+const Accuracy = 0.0001
 
 // MinIndexable is the smallest magnitude with a bucket of its own; smaller values count as 0.
 const MinIndexable = 1e-9

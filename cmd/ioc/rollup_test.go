@@ -186,7 +186,7 @@ WHERE metric = 'water_level' GROUP BY k`},
 		for k, w := range want {
 			g, ok := got[k]
 			if !ok || g.n != w.n || math.Abs(g.sum-w.sum) > 1e-6*math.Abs(w.sum) || g.lo != w.lo || g.hi != w.hi || g.last != w.last ||
-				g.sensors != w.sensors || math.Abs(g.p95-w.p95) > sketch.Accuracy*math.Abs(w.p95) {
+				g.sensors != w.sensors || math.Abs(g.p95-w.p95) > sketch.Accuracy*math.Abs(w.p95)*(1+1e-9) {
 				if bad++; bad <= 3 {
 					fmt.Fprintf(&out, "%s %s: rollup %+v, raw %+v\n", c.name, k, g, w)
 				}
