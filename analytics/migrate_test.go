@@ -243,3 +243,26 @@ func TestMigrationFifteenMovesTheRollups(t *testing.T) {
 		}
 	}
 }
+
+// Migration 15 turns the old p95s into sketch keys with sketch.KeySQL's expression, spelled
+// out in its SQL: a change of the sketch's accuracy must change the migration with it.
+func TestMigrationFifteenKeysAsTheSketch(t *testing.T) {
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, m := range ms {
+		for _, s := range m.Statements {
+			if m.Version == 15 && strings.Contains(s, "quantileTDigestMerge") {
+				if !strings.Contains(s, sketch.KeySQL("p")) {
+					t.Errorf("migration 15 keys p95s otherwise than %s:\n%s", sketch.KeySQL("p"), s)
+				}
+				found++
+			}
+		}
+	}
+	if found != 2 {
+		t.Errorf("%d statements of migration 15 move p95s, want 2", found)
+	}
+}
