@@ -127,16 +127,11 @@ func (c Cluster) Statement(stmt string, version uint32) ([]string, error) {
 	if strings.HasPrefix(stmt, "CREATE MATERIALIZED VIEW ") || strings.HasPrefix(stmt, "CREATE VIEW ") {
 		materialized := strings.HasPrefix(stmt, "CREATE MATERIALIZED VIEW ")
 		out := createRe.ReplaceAllString(stmt, "${1}${2}"+onCluster)
-		return []string{readsFrom.ReplaceAllStringFunc(out, func(s string) string {
-			r := readsFrom.FindStringSubmatch(s)
-			if r[3] != "" { // already database.table
-				return s
-			}
-			name := r[2]
+		return []string{renameTables(out, func(table string) string {
 			if materialized { // a view inserted into on each shard: its own shard's rows
-				name = c.local(name)
+				table = c.local(table)
 			}
-			return r[1] + " " + c.Database + "." + name
+			return c.Database + "." + table
 		})}, nil
 	}
 	local := c.local(table)
@@ -165,12 +160,26 @@ func (c Cluster) qualify(query string) string {
 	if !c.sharded() {
 		return query
 	}
+	return renameTables(query, func(table string) string {
+		if c.split(table) {
+			return "" // its Distributed table, which the initiator reads
+		}
+		return c.Database + "." + table
+	})
+}
+
+// renameTables names anew each table a statement reads or writes (after FROM, JOIN, TO) that
+// it does not name with its database: to returns the new name, or "" to leave it.
+func renameTables(query string, to func(table string) string) string {
 	return readsFrom.ReplaceAllStringFunc(query, func(s string) string {
 		r := readsFrom.FindStringSubmatch(s)
-		if r[3] != "" || c.split(r[2]) {
+		if r[3] != "" { // already database.table
 			return s
 		}
-		return r[1] + " " + c.Database + "." + r[2]
+		if name := to(r[2]); name != "" {
+			return r[1] + " " + name
+		}
+		return s
 	})
 }
 

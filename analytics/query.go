@@ -531,12 +531,16 @@ func (q *Querier) Top(ctx context.Context, metric string, from, to time.Time, n 
 	}
 	// the hourly rollup for whole hours over six hours, the minute rollup of a fast metric for
 	// whole minutes, the raw readings otherwise
-	means := `SELECT toString(sensor_id) AS sensor_id, sum(sum_v) / sum(n) AS v FROM readings_1h FINAL
+	rollupMeans := func(table string) string {
+		return `SELECT toString(sensor_id) AS sensor_id, sum(sum_v) / sum(n) AS v FROM ` + table + ` FINAL
     WHERE metric = ? AND bucket >= ? AND bucket < ? AND ` + everySource + ` GROUP BY sensor_id`
+	}
+	var means string
 	switch {
 	case to.Sub(from) >= 6*time.Hour && from.Truncate(time.Hour) == from && to.Truncate(time.Hour) == to:
+		means = rollupMeans("readings_1h")
 	case q.fast[metric] && from.Truncate(time.Minute) == from && to.Truncate(time.Minute) == to:
-		means = strings.Replace(means, "readings_1h", "readings_1m", 1)
+		means = rollupMeans("readings_1m")
 	default:
 		means = `SELECT toString(sensor_id) AS sensor_id, avg(value) AS v FROM readings FINAL
     WHERE metric = ? AND ts >= ? AND ts < ? AND text = '' AND sensor_id != '' GROUP BY sensor_id`

@@ -43,11 +43,14 @@ type Rollups struct {
 	maxAge      time.Duration // ingest.max_age: no reading stored is older
 }
 
+// rowID is a bucket of a rollup: one row of a source.
 type rowID struct {
 	kind        rollup.Kind
 	bucket      int64
 	key, metric string
 }
+
+func idOf(r rollup.Row) rowID { return rowID{r.Kind, r.Bucket.Unix(), r.Key, r.Metric} }
 
 type rollupMetrics struct {
 	rows, duplicates, loads prometheus.Counter
@@ -234,7 +237,7 @@ func (r *Rollups) flushOnce(ctx context.Context, load bool) error {
 	r.mu.Unlock()
 	if len(r.pending) > 0 { // the last write failed: its rows go with these, the newest per bucket
 		for _, row := range rows {
-			r.pending[rowID{row.Kind, row.Bucket.Unix(), row.Key, row.Metric}] = row
+			r.pending[idOf(row)] = row
 		}
 		rows = rows[:0]
 		for _, row := range r.pending {
@@ -248,7 +251,7 @@ func (r *Rollups) flushOnce(ctx context.Context, load bool) error {
 		r.version = max(r.version+1, uint64(time.Now().UnixNano()))
 		if err := r.write(ctx, chunk, r.version); err != nil {
 			for _, row := range rows {
-				r.pending[rowID{row.Kind, row.Bucket.Unix(), row.Key, row.Metric}] = row
+				r.pending[idOf(row)] = row
 			}
 			r.pendingRows.Store(int64(len(r.pending)))
 			return errors.Join(loadErr, err)
