@@ -96,7 +96,9 @@ type agg struct {
 	sk                  sketch.Sketch
 }
 
-func (a *agg) add(ts int64, v float64) {
+// add counts v, measured at ts, whose sketch bucket is k (sketch.Key(v), computed once for
+// the reading's three aggregates).
+func (a *agg) add(ts int64, v float64, k int32) {
 	if a.n == 0 || v < a.min {
 		a.min = v
 	}
@@ -108,7 +110,7 @@ func (a *agg) add(ts int64, v float64) {
 	}
 	a.n++
 	a.sum += v
-	a.sk.Add(v)
+	a.sk.AddKey(k)
 }
 
 type seriesKey struct{ key, metric string }
@@ -186,19 +188,19 @@ func (a *Aggregator) count(h *hour, sensor, metric string, ts int64, v float64) 
 		return false
 	}
 	s.seen[word] |= bit
-	s.add(ts, v)
+	sk := sketch.Key(v)
+	s.add(ts, v, sk)
 	s.dirty = true
 	if s.fast {
 		m := sec / 60
 		if s.minutes[m] == nil {
 			s.minutes[m] = &agg{}
 		}
-		s.minutes[m].add(ts, v)
+		s.minutes[m].add(ts, v, sk)
 		s.dirtyM |= 1 << m
 	}
 	if d := s.district; d != nil {
-		d.add(ts, v)
-		d.sensors[sensor] = true
+		d.add(ts, v, sk)
 		d.dirty = true
 	}
 	return true
@@ -218,6 +220,7 @@ func (a *Aggregator) newSeries(h *hour, k seriesKey) *series {
 			s.district = &district{sensors: map[string]bool{}}
 			h.districts[dk] = s.district
 		}
+		s.district.sensors[k.key] = true // the series' first reading is about to be counted
 	}
 	return s
 }

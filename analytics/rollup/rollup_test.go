@@ -147,3 +147,31 @@ func TestOldHoursStayWhileActive(t *testing.T) {
 		t.Fatalf("%d rows, %d hours in memory; want every hour written and %d kept", len(rows), b.Hours(), maxHours)
 	}
 }
+
+// BenchmarkAdd counts readings shaped like the ingest benchmark's SenML packs: 2,000 gauges of
+// a fast metric in 10 districts, each pack 100 readings of one gauge a second apart, values
+// 80.00–89.99 m. One op is one reading; a flush every 100,000 readings.
+func BenchmarkAdd(b *testing.B) {
+	sensors := make([]string, 2000)
+	districts := map[string]string{}
+	for i := range sensors {
+		sensors[i] = "s-" + string(rune('A'+i%26)) + time.Duration(i).String()
+		districts[sensors[i]] = "d" + time.Duration(i%10).String()
+	}
+	a := New(Options{
+		Fast:     func(m string) bool { return m == "water_level" },
+		District: func(s string) string { return districts[s] },
+		Lateness: 15 * time.Minute,
+		Start:    h0,
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		pack, k := i/100, i%100
+		at := h0.Add(time.Duration((pack/len(sensors))*100+k) * time.Second)
+		a.Add(sensors[pack%len(sensors)], "water_level", at, 80+float64((i)%1000)/100)
+		if i%100_000 == 99_999 {
+			a.Flush(at)
+		}
+	}
+}

@@ -74,8 +74,12 @@ type Sketch struct {
 }
 
 // Add counts v once.
-func (s *Sketch) Add(v float64) {
-	s.addKey(Key(v), 1)
+func (s *Sketch) Add(v float64) { s.AddKey(Key(v)) }
+
+// AddKey counts once a value whose bucket is k (Key of the value): for a value counted in
+// several sketches, its logarithm taken once.
+func (s *Sketch) AddKey(k int32) {
+	s.addKey(k, 1)
 	s.n++
 }
 

@@ -310,11 +310,15 @@ func runRollupsCase(ctx context.Context, o ingestOptions, c ingestCase, n int, c
 	if c.history {
 		layout = "readings of 20 days ago, a minute apart"
 	}
-	fmt.Printf("%s: %d readings of 2,000 gauges in SenML packs (%s) per round, %d rounds, ioc without rollups then with them (written every 5 s, and at the stop)\n", c.name, n, layout, o.Rounds)
+	fmt.Printf("%s: %d readings of 2,000 gauges in SenML packs (%s) per round, %d rounds, ioc without rollups and with them (written every 5 s, and at the stop), in turns\n", c.name, n, layout, o.Rounds)
 	var with, without, cpu []float64
 	for round := 1; round <= o.Rounds; round++ {
-		var rs [2]roundResult
-		for i, on := range []bool{false, true} {
+		var rs [2]roundResult // without, with
+		order := []bool{false, true}
+		if round%2 == 0 { // every other round the other way round: neither side always runs on the server the other just loaded
+			order = []bool{true, false}
+		}
+		for _, on := range order {
 			for _, t := range []string{"readings", "readings_1m", "readings_1h", "district_1h"} {
 				if err := conn.Exec(ctx, "TRUNCATE TABLE "+t); err != nil {
 					return "", err
@@ -324,7 +328,11 @@ func runRollupsCase(ctx context.Context, o ingestOptions, c ingestCase, n int, c
 			if err != nil {
 				return "", fmt.Errorf("round %d (rollups %t): %w", round, on, err)
 			}
-			rs[i] = r
+			if on {
+				rs[1] = r
+			} else {
+				rs[0] = r
+			}
 		}
 		without, with, cpu = append(without, rs[0].rate), append(with, rs[1].rate), append(cpu, rs[1].cpuSeconds/float64(n)*1e6)
 		fmt.Printf("  round %d: without rollups %.0f readings/s (%.2f CPU s per million), with them %.0f readings/s (%.2f; %.3f)\n",
