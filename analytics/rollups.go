@@ -41,24 +41,7 @@ type Rollups struct {
 	// pendingRows is len(pending) for the gauge, which must not wait for a flush
 	pendingRows atomic.Int64
 	maxAge      time.Duration // ingest.max_age: no reading stored is older
-	// While Run runs, deliveries are counted by its counter goroutine from in, off the
-	// pipeline's goroutine (counting is a tenth of ingest's CPU); before and after, by
-	// ObserveReadings itself.
-	in          chan rollupItem
-	counting    atomic.Bool
-	counterDone chan struct{} // closed when Run's counter has stopped
 }
-
-// rollupItem is a delivery to count, or, with counted set, a mark the counter closes once it
-// has counted every delivery queued before it.
-type rollupItem struct {
-	readings []ingest.Reading
-	counted  chan struct{}
-}
-
-// queueDeliveries bounds the deliveries waiting for the counter (a SenML pack or a JSON
-// reading each); ObserveReadings blocks while it is full.
-const queueDeliveries = 1024
 
 // rowID is a bucket of a rollup: one row of a source.
 type rowID struct {
@@ -89,8 +72,7 @@ func NewRollups(conn driver.Conn, writer *Writer, source string, cfg config.Anal
 		fast[m] = cfg.MinuteRollup
 	}
 	r := &Rollups{conn: conn, writer: writer, source: source, cfg: cfg.Rollups, maxAge: maxAge,
-		log: log.With("component", "rollups"), pending: map[rowID]rollup.Row{},
-		in: make(chan rollupItem, queueDeliveries), counterDone: make(chan struct{})}
+		log: log.With("component", "rollups"), pending: map[rowID]rollup.Row{}}
 	r.started = time.Now()
 	r.agg = rollup.New(rollup.Options{Fast: func(m string) bool { return fast[m] }, District: district,
 		Lateness: cfg.Rollups.Lateness, Start: r.started})
@@ -112,36 +94,13 @@ func NewRollups(conn driver.Conn, writer *Writer, source string, cfg config.Anal
 		Help: "Hours the rollups hold in memory."}, func() float64 { r.mu.Lock(); defer r.mu.Unlock(); return float64(r.agg.Hours()) })
 	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ioc_rollup_rows_pending",
 		Help: "Rollup rows waiting to be written again (the last insert failed)."}, func() float64 { return float64(r.pendingRows.Load()) })
-	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ioc_rollup_queue_deliveries",
-		Help: "Deliveries of stored readings waiting to be counted in the rollups (at most 1024; ingest waits while full)."}, func() float64 { return float64(len(r.in)) })
-	reg.MustRegister(r.m.rows, r.m.duplicates, r.m.loads, r.m.flushes, r.m.seconds, hours, pending, queued)
+	reg.MustRegister(r.m.rows, r.m.duplicates, r.m.loads, r.m.flushes, r.m.seconds, hours, pending)
 	return r, nil
 }
 
-// ObserveReadings counts stored readings (text readings are not aggregated): it queues them
-// for Run's counter, blocking only while its queue is full, and counts them itself when Run
-// is not running. It implements ingest.Observer.
-func (r *Rollups) ObserveReadings(ctx context.Context, readings []ingest.Reading, _ []streams.CameraEvent) error {
-	if len(readings) == 0 {
-		return nil
-	}
-	if !r.counting.Load() {
-		r.count(readings)
-		return nil
-	}
-	select {
-	case r.in <- rollupItem{readings: readings}:
-		return nil
-	case <-r.counterDone:
-		r.count(readings)
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("rollups: %d readings not counted, the counter's queue is full: %w", len(readings), ctx.Err())
-	}
-}
-
-// count counts readings in the aggregator.
-func (r *Rollups) count(readings []ingest.Reading) {
+// ObserveReadings counts stored readings (text readings are not aggregated). It implements
+// ingest.Observer.
+func (r *Rollups) ObserveReadings(_ context.Context, readings []ingest.Reading, _ []streams.CameraEvent) error {
 	dup := 0
 	r.mu.Lock()
 	for i := range readings {
@@ -151,56 +110,8 @@ func (r *Rollups) count(readings []ingest.Reading) {
 		}
 	}
 	r.mu.Unlock()
-	r.m.duplicates.Add(float64(dup))
-}
-
-// countQueued is Run's counter: it counts the queued deliveries in their order until ctx
-// ends, then those still queued.
-func (r *Rollups) countQueued(ctx context.Context) {
-	defer close(r.counterDone)
-	take := func(it rollupItem) {
-		if it.counted != nil {
-			close(it.counted)
-			return
-		}
-		r.count(it.readings)
-	}
-	for {
-		select {
-		case it := <-r.in:
-			take(it)
-		case <-ctx.Done():
-			r.counting.Store(false) // ObserveReadings counts by itself from here on
-			for {
-				select {
-				case it := <-r.in:
-					take(it)
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-// countedSoFar returns once every delivery queued before the call has been counted.
-func (r *Rollups) countedSoFar(ctx context.Context) error {
-	if !r.counting.Load() {
-		return nil
-	}
-	done := make(chan struct{})
-	select {
-	case r.in <- rollupItem{counted: done}:
-	case <-r.counterDone:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-done:
-	case <-r.counterDone:
-	case <-ctx.Done():
-		return ctx.Err()
+	if dup > 0 {
+		r.m.duplicates.Add(float64(dup))
 	}
 	return nil
 }
@@ -217,16 +128,10 @@ func (r *Rollups) ObserveCameras(context.Context, []streams.CameraStatus, []stre
 func (r *Rollups) Run(ctx context.Context, shutdown time.Duration) error {
 	t := time.NewTicker(r.cfg.Interval)
 	defer t.Stop()
-	counterCtx, stopCounter := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopCounter()
-	r.counting.Store(true)
-	go r.countQueued(counterCtx)
 	reopened := false
 	for {
 		select {
 		case <-ctx.Done():
-			stopCounter()
-			<-r.counterDone
 			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdown)
 			defer cancel()
 			if err := r.flush(last, false); err != nil {
@@ -302,12 +207,8 @@ WHERE stored_by = ? AND ingest_time >= ? AND ts >= ?`, r.source, since, time.Now
 }
 
 // Flush loads the hours waiting to be loaded (once the writer has stored what it holds), and
-// writes every bucket that changed since the last flush, with every delivery observed before
-// the call.
+// writes every bucket that changed since the last flush.
 func (r *Rollups) Flush(ctx context.Context) error {
-	if err := r.countedSoFar(ctx); err != nil {
-		return fmt.Errorf("rollups: count what was delivered before the flush: %w", err)
-	}
 	return r.flush(ctx, true)
 }
 
