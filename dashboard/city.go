@@ -125,6 +125,9 @@ func (c *City) Readings(rs []ingest.Reading) {
 	sensors, _ := c.Catalogs()
 	for i := range rs {
 		r := &rs[i]
+		if i+1 < len(rs) && rs[i+1].Sensor == r.Sensor && rs[i+1].Metric == r.Metric {
+			continue // the next one replaces it before anyone sees it (a SenML pack is one sensor's)
+		}
 		var s *ingest.Sensor
 		district := ""
 		if sensors != nil {

@@ -67,3 +67,21 @@ func TestWarmKeepsWhatArrivedLive(t *testing.T) {
 		}
 	}
 }
+
+// Of a pack's readings of one series, the live city shows the last.
+func TestReadingsShowThePacksLast(t *testing.T) {
+	h := hub.New(hub.Options{Flush: time.Second, Queue: 8}, nil)
+	city := NewCity(h, nil, nil, 0, slog.New(slog.DiscardHandler))
+	now := time.Date(2026, 8, 15, 3, 0, 0, 0, time.UTC)
+	city.Readings([]ingest.Reading{
+		{Sensor: "g", Metric: "water_level", Value: 1, Time: now.Add(-2 * time.Minute)},
+		{Sensor: "g", Metric: "water_level", Value: 2, Time: now.Add(-time.Minute)},
+		{Sensor: "g", Metric: "rainfall", Value: 7, Time: now},
+		{Sensor: "g", Metric: "water_level", Value: 3, Time: now},
+	})
+	for key, want := range map[string]float64{"r/g/water_level": 3, "r/g/rainfall": 7} {
+		if v, ok := h.Get(key); !ok || v.(SensorValue).Value != want {
+			t.Errorf("%s: %v (%t), want %v", key, v, ok, want)
+		}
+	}
+}

@@ -38,6 +38,9 @@ func (JSONDecoder) Decode(_ string, payload []byte, _ time.Time) ([]Reading, []R
 	if len(body) == 0 {
 		return nil, []Rejection{{Reason: ReasonEmpty, Detail: "empty payload", Record: payload}}
 	}
+	if rec, ok := scanRecord(body); ok { // one flat record, the common case: no reflection
+		return oneRecord(rec, payload)
+	}
 	if !json.Valid(body) {
 		fixed, ok := quoteNonFinite(body)
 		if !ok || !json.Valid(fixed) {
@@ -47,12 +50,11 @@ func (JSONDecoder) Decode(_ string, payload []byte, _ time.Time) ([]Reading, []R
 	}
 	switch body[0] {
 	case '{':
-		r, rej := decodeRecord(body)
-		if rej != nil {
-			rej.Record = payload
-			return nil, []Rejection{*rej}
+		var rec jsonRecord
+		if err := json.Unmarshal(body, &rec); err != nil {
+			return nil, []Rejection{{Reason: ReasonMalformedJSON, Detail: err.Error(), Record: payload}}
 		}
-		return []Reading{r}, nil
+		return oneRecord(rec, payload)
 	case '[':
 		var items []json.RawMessage
 		if err := json.Unmarshal(body, &items); err != nil {
@@ -79,6 +81,16 @@ func (JSONDecoder) Decode(_ string, payload []byte, _ time.Time) ([]Reading, []R
 	}
 }
 
+// oneRecord is the answer for a payload of one record.
+func oneRecord(rec jsonRecord, payload []byte) ([]Reading, []Rejection) {
+	r, rej := checkRecord(rec)
+	if rej != nil {
+		rej.Record = payload
+		return nil, []Rejection{*rej}
+	}
+	return []Reading{r}, nil
+}
+
 func decodeRecord(raw json.RawMessage) (Reading, *Rejection) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return Reading{}, &Rejection{Reason: ReasonWrongType, Detail: "want a JSON object"}
@@ -87,6 +99,62 @@ func decodeRecord(raw json.RawMessage) (Reading, *Rejection) {
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		return Reading{}, &Rejection{Reason: ReasonMalformedJSON, Detail: err.Error()}
 	}
+	return checkRecord(rec)
+}
+
+// scanRecord is the fast path for a payload of one flat record: an object whose values are
+// strings without escapes, JSON numbers, booleans or null, each name once. It returns the
+// record's fields as encoding/json would (the raw bytes of each value); ok is false for
+// anything else, valid or not, which the careful path then reads and names its errors.
+func scanRecord(body []byte) (rec jsonRecord, ok bool) {
+	s := jsonScanner{b: body}
+	if !s.consume('{') {
+		return rec, false
+	}
+	for first := true; !s.consume('}'); first = false {
+		if !first && !s.consume(',') {
+			return rec, false
+		}
+		key, isStr := s.str()
+		if !isStr || !s.consume(':') {
+			return rec, false
+		}
+		s.ws()
+		start := s.i
+		if _, isNum := s.number(); !isNum && !s.skipScalar() {
+			return rec, false
+		}
+		raw := json.RawMessage(body[start:s.i])
+		var field *json.RawMessage
+		switch string(key) {
+		case "sensor":
+			field = &rec.Sensor
+		case "ts":
+			field = &rec.TS
+		case "metric":
+			field = &rec.Metric
+		case "value":
+			field = &rec.Value
+		case "unit":
+			field = &rec.Unit
+		default: // names differing from these only in case are left to the careful path
+			if strings.EqualFold(string(key), "sensor") || strings.EqualFold(string(key), "ts") || strings.EqualFold(string(key), "metric") ||
+				strings.EqualFold(string(key), "value") || strings.EqualFold(string(key), "unit") {
+				return rec, false
+			}
+			continue
+		}
+		if *field != nil { // a name twice: the careful path decides
+			return rec, false
+		}
+		*field = raw
+	}
+	s.ws()
+	return rec, s.i == len(body)
+}
+
+// checkRecord reads a record's fields into a reading.
+func checkRecord(rec jsonRecord) (Reading, *Rejection) {
 	var r Reading
 	var rej *Rejection
 	if r.Sensor, rej = requiredString("sensor", rec.Sensor); rej != nil {

@@ -1,10 +1,13 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestJSONDecoder(t *testing.T) {
@@ -125,9 +128,20 @@ func FuzzJSONDecoder(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(`{"Sensor":"a","sensor":"b","ts":1,"metric":"m","value":1e3,"x":null,"y":true}`))
+	f.Add([]byte(` {"sensor":"a","ts":1785766500000,"metric":"m","value":-0.5,"unit":null} `))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		readings, rejections := JSONDecoder{}.Decode("", payload, time.Time{})
 		assertSane(t, payload, readings, rejections)
+		// Where the fast path reads a record, encoding/json must read the same fields (for
+		// valid UTF-8, which the pipeline checks before any decoder runs).
+		body := bytes.TrimSpace(payload)
+		if fast, ok := scanRecord(body); ok && utf8.Valid(payload) {
+			var careful jsonRecord
+			if err := json.Unmarshal(body, &careful); err != nil || fmt.Sprintf("%q", fast) != fmt.Sprintf("%q", careful) {
+				t.Fatalf("fast path %q, encoding/json %q (%v), for %q", fast, careful, err, payload)
+			}
+		}
 	})
 }
 
