@@ -492,7 +492,7 @@ func (q *Querier) Districts(ctx context.Context, metric string, from, to time.Ti
 		return nil, refuse(CodeBadParam, "step %s: want whole hours", step)
 	}
 	rows, err := q.conn.Query(q.ctx(ctx), `SELECT district, toDateTime(intDiv(toUInt32(bucket), ?) * ?, 'UTC') AS t,
-       length(groupUniqArrayArray(sensors)), sum(n), min(min_v), max(max_v), sum(sum_v) / sum(n), sum(sum_v)
+       uniqExactArray(sensor_hashes), sum(n), min(min_v), max(max_v), sum(sum_v) / sum(n), sum(sum_v)
 FROM district_1h FINAL
 WHERE metric = ? AND bucket >= ? AND bucket < ? AND `+everySource+`
 GROUP BY district, t ORDER BY district, t`, uint32(step/time.Second), uint32(step/time.Second), metric, from.UTC(), to.UTC())
