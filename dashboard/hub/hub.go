@@ -8,6 +8,7 @@
 package hub
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,8 +50,12 @@ type entry struct {
 	Item
 	version  uint64
 	lastSent time.Time
-	encoded  []byte // the item as sent, for the version encoded
-	encVer   uint64
+	// queued: the entry is in dirty or in waiting (changed, not sent yet); due is when a
+	// waiting entry's Every has passed
+	queued  bool
+	due     time.Time
+	encoded []byte // the item as sent, for the version encoded
+	encVer  uint64
 }
 
 // Hub holds the live state and the clients. Run owns the flushing; Publish, Subscribe and
@@ -59,9 +64,13 @@ type Hub struct {
 	opts Options
 	m    *metrics
 
-	mu      sync.Mutex
-	state   map[string]*entry
+	mu    sync.Mutex
+	state map[string]*entry
+	// dirty holds the changed entries due at the next flush; waiting, those changed before
+	// their Every passed, by when it does (a flush costs what is due, not every sensor that
+	// changed in the last Every)
 	dirty   map[string]*entry
+	waiting dueHeap
 	clients map[*Client]struct{}
 	version uint64
 }
@@ -88,12 +97,19 @@ func (h *Hub) Publish(it Item) {
 	if e == nil {
 		e = &entry{}
 		h.state[it.Key] = e
-	} else if _, waiting := h.dirty[it.Key]; waiting {
-		h.m.coalesced.Inc()
 	}
 	e.Item, e.version = it, h.version
-	h.dirty[it.Key] = e
 	h.m.published.Inc()
+	switch {
+	case e.queued: // sent with this data when its turn comes
+		h.m.coalesced.Inc()
+	case e.Every > 0 && !e.lastSent.IsZero(): // due an Every after its last send (flushes' clock)
+		e.queued, e.due = true, e.lastSent.Add(e.Every)
+		heap.Push(&h.waiting, e)
+	default:
+		e.queued = true
+		h.dirty[it.Key] = e
+	}
 }
 
 // Get returns the latest data of key.
@@ -157,12 +173,13 @@ type sent struct {
 // flush sends every client the due items of its topics.
 func (h *Hub) flush(now time.Time) {
 	h.mu.Lock()
+	for len(h.waiting) > 0 && !h.waiting[0].due.After(now) {
+		e := heap.Pop(&h.waiting).(*entry)
+		h.dirty[e.Key] = e
+	}
 	var due []sent
 	for k, e := range h.dirty {
-		if e.Every > 0 && now.Sub(e.lastSent) < e.Every {
-			continue
-		}
-		e.lastSent = now
+		e.lastSent, e.queued = now, false
 		due = append(due, sent{e.Topics, e.encode()})
 		delete(h.dirty, k)
 		if e.Final {
@@ -332,4 +349,19 @@ func (c *Client) resign() { c.sig = strings.Join(sortedTopics(c.topics), "\x00")
 // sortedTopics lists a topic set in order (an empty list, never nil, so that it encodes as []).
 func sortedTopics(topics map[string]bool) []string {
 	return append(make([]string, 0, len(topics)), slices.Sorted(maps.Keys(topics))...)
+}
+
+// dueHeap orders waiting entries by when they are due (container/heap).
+type dueHeap []*entry
+
+func (q dueHeap) Len() int           { return len(q) }
+func (q dueHeap) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q dueHeap) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *dueHeap) Push(x any)        { *q = append(*q, x.(*entry)) }
+func (q *dueHeap) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return e
 }

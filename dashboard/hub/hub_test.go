@@ -169,3 +169,23 @@ func TestTopicLimit(t *testing.T) {
 		t.Fatal("a refused subscription changed the topics")
 	}
 }
+
+// BenchmarkPublishFlush is the live city under a busy province: 2,000 sensors paced at one
+// send a second, each changing 25 times a second, flushed every 10 ms (the defaults). One op
+// is one 10 ms tick: 500 changes and a flush.
+func BenchmarkPublishFlush(b *testing.B) {
+	h := New(Options{Queue: 8}, nil)
+	items := make([]Item, 2000)
+	for i := range items {
+		items[i] = reading(fmt.Sprintf("s-%04d", i), "d", 1)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		for j := range 500 {
+			h.Publish(items[(i*500+j)%len(items)])
+		}
+		now = now.Add(10 * time.Millisecond)
+		h.flush(now)
+	}
+}

@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer, h *Hub) *metrics {
 	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ioc_live_items_pending", Help: "Changed live items waiting for their next send."}, func() float64 {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		return float64(len(h.dirty))
+		return float64(len(h.dirty) + len(h.waiting))
 	})
 	if reg != nil {
 		reg.MustRegister(m.published, m.coalesced, m.flushed, m.lagged, m.dropped, clients, queued, pending)
