@@ -1,12 +1,16 @@
 package ingest
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+	"golang.org/x/net/proxy"
 
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
@@ -20,11 +24,17 @@ func ClientOptions(mc config.MQTT, clientID string) (*mqtt.ClientOptions, *tlsco
 		SetClientID(clientID).
 		SetUsername(mc.Username).
 		SetPassword(mc.Password.Value())
+	buffered := true
 	for _, b := range mc.Brokers() {
-		if _, err := url.Parse(b); err != nil {
+		u, err := url.Parse(b)
+		if err != nil {
 			return nil, nil, fmt.Errorf("mqtt.broker: %w", err)
 		}
 		opts.AddBroker(b)
+		buffered = buffered && (u.Scheme == "tcp" || u.Scheme == "mqtt" || u.Scheme == "unix")
+	}
+	if buffered {
+		opts.SetCustomOpenConnectionFn(openBuffered)
 	}
 	if !mc.Encrypted() {
 		return opts, nil, nil
@@ -47,3 +57,41 @@ func ConnectProblem(err error) string {
 	}
 	return "mqtt broker unreachable; retrying (locally: deploy/local/services.sh start)"
 }
+
+// openBuffered opens an unencrypted broker connection (tcp://, mqtt://, unix://) as paho does,
+// through a proxy named in the environment (all_proxy) too, and buffers its reads: paho reads
+// a packet's fixed header, length and body in separate calls, three system calls a message
+// on a bare socket, and the read of the next packets then mostly comes from the buffer. (TLS
+// and WebSocket connections buffer on their own.)
+func openBuffered(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+	dialer := o.Dialer
+	if dialer == nil {
+		dialer = &net.Dialer{Timeout: 30 * time.Second}
+	}
+	var conn net.Conn
+	var err error
+	switch uri.Scheme {
+	case "mqtt", "tcp":
+		conn, err = proxy.FromEnvironmentUsing(dialer).Dial("tcp", uri.Host)
+	case "unix":
+		addr := uri.Host
+		if addr == "" {
+			addr = uri.Path
+		}
+		conn, err = dialer.Dial("unix", addr)
+	default: // ClientOptions sets it only for the schemes above
+		return nil, fmt.Errorf("mqtt broker %s: not a tcp, mqtt or unix address", uri.Redacted())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, 64<<10)}, nil
+}
+
+// bufferedConn is a connection whose reads come through a buffer.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
