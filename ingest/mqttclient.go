@@ -31,7 +31,7 @@ func ClientOptions(mc config.MQTT, clientID string) (*mqtt.ClientOptions, *tlsco
 			return nil, nil, fmt.Errorf("mqtt.broker: %w", err)
 		}
 		opts.AddBroker(b)
-		buffered = buffered && (u.Scheme == "tcp" || u.Scheme == "mqtt" || u.Scheme == "unix")
+		buffered = buffered && (u.Scheme == "tcp" || u.Scheme == "mqtt")
 	}
 	if buffered {
 		opts.SetCustomOpenConnectionFn(openBuffered)
@@ -58,30 +58,20 @@ func ConnectProblem(err error) string {
 	return "mqtt broker unreachable; retrying (locally: deploy/local/services.sh start)"
 }
 
-// openBuffered opens an unencrypted broker connection (tcp://, mqtt://, unix://) as paho does,
-// through a proxy named in the environment (all_proxy) too, and buffers its reads: paho reads
-// a packet's fixed header, length and body in separate calls, three system calls a message
-// on a bare socket, and the read of the next packets then mostly comes from the buffer. (TLS
-// and WebSocket connections buffer on their own.)
+// openBuffered opens an unencrypted broker connection (tcp://, mqtt://) as paho does, through
+// a proxy named in the environment (all_proxy) too, and buffers its reads: paho reads a
+// packet's fixed header, length and body in separate calls, three system calls a message on a
+// bare socket, where the next packets now mostly come from the buffer. (TLS and WebSocket
+// connections buffer on their own and keep paho's dialing.)
 func openBuffered(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+	if uri.Scheme != "tcp" && uri.Scheme != "mqtt" { // ClientOptions sets it only for these
+		return nil, fmt.Errorf("mqtt broker %s: not a tcp:// or mqtt:// address", uri.Redacted())
+	}
 	dialer := o.Dialer
 	if dialer == nil {
 		dialer = &net.Dialer{Timeout: 30 * time.Second}
 	}
-	var conn net.Conn
-	var err error
-	switch uri.Scheme {
-	case "mqtt", "tcp":
-		conn, err = proxy.FromEnvironmentUsing(dialer).Dial("tcp", uri.Host)
-	case "unix":
-		addr := uri.Host
-		if addr == "" {
-			addr = uri.Path
-		}
-		conn, err = dialer.Dial("unix", addr)
-	default: // ClientOptions sets it only for the schemes above
-		return nil, fmt.Errorf("mqtt broker %s: not a tcp, mqtt or unix address", uri.Redacted())
-	}
+	conn, err := proxy.FromEnvironmentUsing(dialer).Dial("tcp", uri.Host)
 	if err != nil {
 		return nil, err
 	}
