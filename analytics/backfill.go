@@ -9,6 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/haidang-ioc/ioc/analytics/rollup"
 	"github.com/haidang-ioc/ioc/analytics/sketch"
 )
 
@@ -20,12 +21,13 @@ var backfillSQL = map[string]string{
 	"readings_1h": sensorBackfill("readings_1h", 3600, ""),
 	"readings_1m": sensorBackfill("readings_1m", 60, " AND metric IN ?"),
 	"district_1h": `INSERT INTO district_1h (bucket, district, metric, source, version, sensors, n, sum_v, min_v, max_v)
-SELECT toDateTime(intDiv(toUInt32(ts), 3600) * 3600, 'UTC') AS b, district, metric, if(stored_by = '', 'unattributed', toString(stored_by)) AS src, ?,
+SELECT toDateTime(intDiv(toUInt32(ts), 3600) * 3600, 'UTC') AS b, if(d = '', '` + rollup.UnknownDistrict + `', d) AS dist, metric,
+       if(stored_by = '', 'unattributed', toString(stored_by)) AS src, ?,
        groupUniqArray(toString(sensor_id)), count(), sum(value), min(value), max(value)
 FROM readings FINAL
-ANY INNER JOIN (SELECT id AS sensor_id, district FROM sensors FINAL WHERE deleted = 0) USING sensor_id
+ANY LEFT JOIN (SELECT id AS sensor_id, district AS d FROM sensors FINAL WHERE deleted = 0) USING sensor_id
 WHERE ts >= ? AND ts < ? AND text = '' AND metric != ''
-GROUP BY b, district, metric, src`,
+GROUP BY b, dist, metric, src`,
 }
 
 func sensorBackfill(table string, step int, where string) string {

@@ -116,6 +116,14 @@ func (r *Rollups) ObserveReadings(_ context.Context, readings []ingest.Reading, 
 	return nil
 }
 
+// Relocate tells the rollups that the sensor catalog changed (a reload): each sensor's
+// readings are counted in its district of the new catalog from then on.
+func (r *Rollups) Relocate() {
+	r.mu.Lock()
+	r.agg.Relocate()
+	r.mu.Unlock()
+}
+
 // ObserveCameras implements ingest.Observer: cameras have no rollups.
 func (r *Rollups) ObserveCameras(context.Context, []streams.CameraStatus, []streams.CameraEvent) error {
 	return nil

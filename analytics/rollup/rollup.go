@@ -23,6 +23,10 @@ import (
 	"github.com/haidang-ioc/ioc/analytics/sketch"
 )
 
+// UnknownDistrict is the district bucket of the readings of sensors the catalog does not place
+// in one (accepted unknown sensors): counted there, never dropped.
+const UnknownDistrict = "unknown"
+
 // Kind is a rollup: which bucket a row stands for.
 type Kind uint8
 
@@ -63,7 +67,8 @@ type Point struct {
 type Options struct {
 	// Fast tells whether a metric has a minute rollup.
 	Fast func(metric string) bool
-	// District is a sensor's district ("" for none: no district rollup).
+	// District is a sensor's district in the catalog in use ("" for a sensor it does not
+	// place: counted in UnknownDistrict); nil for no district rollup.
 	District func(sensor string) string
 	// Lateness is how long after its end an hour stays in memory for late readings.
 	Lateness time.Duration
@@ -87,6 +92,9 @@ type Aggregator struct {
 	// evicted is the start of the latest hour forgotten: an hour up to it is loaded again
 	// when a late reading reopens it.
 	evicted int64
+	// epoch counts the catalog changes (Relocate): a series placed in an earlier one asks
+	// for its district again at its next reading.
+	epoch uint64
 }
 
 type agg struct {
@@ -122,6 +130,7 @@ type series struct {
 	minutes  [60]*agg                 // fast: by minute of the hour
 	dirtyM   uint64                   // fast: the minutes changed since the last flush
 	district *district                // the sensor's district's aggregate of the metric this hour (nil for none)
+	epoch    uint64                   // the catalog epoch the district was found in
 	dirty    bool
 }
 
@@ -199,6 +208,9 @@ func (a *Aggregator) count(h *hour, sensor, metric string, ts int64, v float64) 
 		s.minutes[m].add(ts, v, sk)
 		s.dirtyM |= 1 << m
 	}
+	if s.epoch != a.epoch {
+		a.place(h, s, k)
+	}
 	if d := s.district; d != nil {
 		d.add(ts, v, sk)
 		d.dirty = true
@@ -210,20 +222,35 @@ func (a *Aggregator) count(h *hour, sensor, metric string, ts int64, v float64) 
 func (a *Aggregator) newSeries(h *hour, k seriesKey) *series {
 	s := &series{fast: a.opt.Fast != nil && a.opt.Fast(k.metric)}
 	h.series[k] = s
-	if a.opt.District == nil {
-		return s
-	}
-	if name := a.opt.District(k.key); name != "" {
-		dk := seriesKey{name, k.metric}
-		s.district = h.districts[dk]
-		if s.district == nil {
-			s.district = &district{sensors: map[string]bool{}}
-			h.districts[dk] = s.district
-		}
-		s.district.sensors[k.key] = true // the series' first reading is about to be counted
-	}
+	a.place(h, s, k)
 	return s
 }
+
+// place puts series s (sensor k.key) in its district's aggregate of the hour, as the catalog
+// in use places the sensor: readings counted from then on go there (a sensor moved to another
+// district by a catalog reload leaves what it counted before in the old one).
+func (a *Aggregator) place(h *hour, s *series, k seriesKey) {
+	s.epoch = a.epoch
+	if a.opt.District == nil {
+		return
+	}
+	name := a.opt.District(k.key)
+	if name == "" {
+		name = UnknownDistrict
+	}
+	dk := seriesKey{name, k.metric}
+	d := h.districts[dk]
+	if d == nil {
+		d = &district{sensors: map[string]bool{}}
+		h.districts[dk] = d
+	}
+	d.sensors[k.key] = true // the series' next reading is about to be counted there
+	s.district = d
+}
+
+// Relocate tells the aggregator that the catalog changed: each series asks for its district
+// again at its next reading.
+func (a *Aggregator) Relocate() { a.epoch++ }
 
 // ToLoad lists the hours (their starts) that must be loaded from the raw table before their
 // rows can be flushed, oldest first.

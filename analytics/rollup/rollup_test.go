@@ -1,6 +1,7 @@
 package rollup
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -173,5 +174,29 @@ func BenchmarkAdd(b *testing.B) {
 		if i%100_000 == 99_999 {
 			a.Flush(at)
 		}
+	}
+}
+
+// A sensor the catalog does not place counts in the unknown district; a sensor a catalog
+// reload moves counts in its new district from then on, its earlier readings staying in the
+// old one.
+func TestDistrictUnknownAndMoved(t *testing.T) {
+	districts := map[string]string{"a": "Sa Pa"}
+	a := New(Options{District: func(s string) string { return districts[s] }, Lateness: 10 * time.Minute, Start: h0})
+	a.Add("stray", "rainfall", h0, 4)
+	a.Add("a", "rainfall", h0, 1)
+	districts["a"] = "Bát Xát"
+	a.Add("a", "rainfall", h0.Add(time.Minute), 2) // the catalog changed, nobody said so yet
+	a.Relocate()
+	a.Add("a", "rainfall", h0.Add(2*time.Minute), 3)
+	got := map[string]string{}
+	for _, r := range a.Flush(h0.Add(time.Hour)) {
+		if r.Kind == DistrictHour {
+			got[r.Key] = fmt.Sprintf("n=%d sum=%g sensors=%v", r.Count, r.Sum, r.Sensors)
+		}
+	}
+	want := map[string]string{UnknownDistrict: "n=1 sum=4 sensors=[stray]", "Sa Pa": "n=2 sum=3 sensors=[a]", "Bát Xát": "n=1 sum=3 sensors=[a]"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("district rows %v, want %v", got, want)
 	}
 }

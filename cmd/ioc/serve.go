@@ -386,6 +386,9 @@ func (s *server) startIngest(ctx context.Context) error {
 	s.g.Go(func() error {
 		return onHangup(s.gctx, func() {
 			if cat := reloadSensors(s.gctx, cfg.Ingest, s.sim, norm, s.conn, log); cat != nil {
+				if s.rollups != nil {
+					s.rollups.Relocate()
+				}
 				if cfg.MQTT.Access.SyncOnReload {
 					logSync(s.gctx, cfg, cat, log)
 				}
