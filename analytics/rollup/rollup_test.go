@@ -200,3 +200,24 @@ func TestDistrictUnknownAndMoved(t *testing.T) {
 		t.Errorf("district rows %v, want %v", got, want)
 	}
 }
+
+// A reading from a clock a little ahead (within ingest.max_future_skew) lands in its own
+// minute and hour, which begin after the start and need no loading.
+func TestFutureReadingOwnBucket(t *testing.T) {
+	now := h0.Add(59*time.Minute + 30*time.Second)
+	a := testAggregator(h0)
+	a.Add("a", "water_level", now.Add(2*time.Minute), 81) // 01:01:30 of the next hour
+	rows := a.Flush(now)
+	if len(rows) != 3 || len(a.ToLoad()) != 0 {
+		t.Fatalf("rows %+v, hours to load %v", rows, a.ToLoad())
+	}
+	for _, r := range rows {
+		want := h0.Add(time.Hour)
+		if r.Kind == SensorMinute {
+			want = h0.Add(time.Hour + time.Minute)
+		}
+		if !r.Bucket.Equal(want) || r.Count != 1 {
+			t.Errorf("%v row: bucket %s count %d, want %s", r.Kind, r.Bucket, r.Count, want)
+		}
+	}
+}
