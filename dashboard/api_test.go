@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/alerts/duty"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/dashboard/hub"
@@ -107,6 +108,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 	}
 	f.srv = New(o, auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: querier, DeadLetters: querier,
 		Audit: audit, Keys: &analytics.KeyStore{Conn: conn, Timeout: 10 * time.Second}, Warnings: capFeed, CAP: capFeed, Searcher: store,
+		Duty:        duty.New(&analytics.DutyStore{Conn: conn, Timeout: 10 * time.Second}, nil),
 		ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
 
 	// A river over báo động II: one alert for flood control.
@@ -217,6 +219,12 @@ func (f *fixture) example(r route) (path, body string) {
 		body = `{"identifier":"ioc.invalid.x.1","reason":"kiểm tra"}`
 	case KeyBody:
 		body = `{"id":"roles-test","name":"Kiểm thử","role":"viewer"}`
+	case DutyLogBody:
+		body = `{"text":"22:10 mưa lớn ở Sa Pa, đã báo đội cơ động"}`
+	case HandoverBody:
+		body = `{"notes":"theo dõi mực nước sông Hồng tại Lào Cai"}`
+	case AcceptBody:
+		body = `{"note":"đã nhận ca"}`
 	case SilenceBody:
 		body = fmt.Sprintf(`{"matchers":{"rule":["camera_offline"]},"ends_at":%q,"reason":"bảo trì camera"}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 	}
@@ -228,8 +236,8 @@ func (f *fixture) example(r route) (path, body string) {
 func TestRolesOnEveryRoute(t *testing.T) {
 	f := newFixture(t, 0)
 	perms := map[string][]auth.Permission{
-		"admin":    {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Diagnose, auth.ApproveWarnings, auth.Administer},
-		"operator": {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Diagnose, auth.ApproveWarnings},
+		"admin":    {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Diagnose, auth.ApproveWarnings, auth.Duty, auth.Administer},
+		"operator": {auth.Read, auth.History, auth.ActOnAlerts, auth.Silence, auth.Diagnose, auth.ApproveWarnings, auth.Duty},
 		"flood":    {auth.Read, auth.History, auth.ActOnAlerts},
 		"analyst":  {auth.Read, auth.History, auth.Diagnose},
 		"viewer":   {auth.Read},

@@ -451,4 +451,37 @@ func TestBrowser(t *testing.T) {
 	if code != 200 || len(rows) < 280 || !strings.HasPrefix(rows[0], "sensor,") {
 		t.Fatalf("readings export: %d, %d lines, header %q", code, len(rows), rows[0])
 	}
+
+	// the duty officer writes in the duty log and hands the shift over with the alerts nobody
+	// acknowledged; the outgoing officer cannot take it over; another officer (the admin) does
+	asToken := func(key, view string) chromedp.Tasks {
+		return chromedp.Tasks{
+			chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens[key]), nil),
+			chromedp.Navigate(base + "#" + view),
+			chromedp.Reload(),
+		}
+	}
+	if err := chromedp.Run(ctx,
+		asToken("operator", "duty"),
+		waitFor("the duty screen", `S.view === 'duty' && S.me.role === 'operator' && !!document.querySelector('#handover-do')`),
+		chromedp.SendKeys("#duty-text", "22:10 mưa lớn ở Sa Pa, đã báo đội cơ động"),
+		chromedp.Click("#duty-add"),
+		waitFor("the line in the log", `[...document.querySelectorAll('#duty-log li[data-duty-entry]')].some((li) => li.textContent.includes('mưa lớn ở Sa Pa'))`),
+		chromedp.SendKeys("#handover-notes", "Theo dõi mực nước sông Hồng tại Lào Cai"),
+		chromedp.Click("#handover-do"),
+		waitFor("the handover waiting, with no take-over button for its own officer", `!!document.querySelector('#handover-waiting') && !document.querySelector('#handover-accept') &&
+			document.querySelector('#handover').textContent.includes('sông Hồng')`),
+		shoot("duty-handover"),
+		asToken("admin", "duty"),
+		waitFor("the handover for the next officer", `S.view === 'duty' && !!document.querySelector('#handover-accept')`),
+		chromedp.SendKeys("#accept-note", "Đã nhận ca, đã đọc dặn dò"),
+		chromedp.Click("#handover-accept"),
+		waitFor("the shift taken over", `!document.querySelector('#handover-waiting') && /Trực ban IOC → Quản trị/.test(document.querySelector('#handover-last').textContent)`),
+		shoot("duty-taken-over"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := f.call(t, "operator", "GET", APIPrefix+"/duty/handovers", ""); code != 200 || !strings.Contains(string(body), "Đã nhận ca, đã đọc dặn dò") {
+		t.Errorf("the handover taken over in the browser: %d %s", code, body)
+	}
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/alerts/duty"
+	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
@@ -76,10 +78,21 @@ type Sources struct {
 	// Channels tells how each notification receiver's deliveries have gone lately
 	// (alerts.Dispatcher).
 	Channels interface{ Channels() []alerts.ChannelState }
+	// Duty is the duty log and the shift handovers (duty.Book).
+	Duty DutyBook
 	// Leader, when several processes run the alert engine with a lease or this one runs
 	// none, says where the leading engine answers: the alert routes and the public warning
 	// feed are sent on to it unless this process leads.
 	Leader Leader
+}
+
+// DutyBook is the duty log and the shift handovers (duty.Book).
+type DutyBook interface {
+	Write(ctx context.Context, by duty.Person, text string) (analytics.DutyEntry, error)
+	Entries(ctx context.Context, from, to time.Time, limit int) ([]analytics.DutyEntry, error)
+	HandOver(ctx context.Context, by duty.Person, notes string, open []analytics.AlertRef) (analytics.Handover, error)
+	Accept(ctx context.Context, id string, by duty.Person, note string) (analytics.Handover, error)
+	Handovers(ctx context.Context, limit int) ([]analytics.Handover, error)
 }
 
 // WarningDrafts are the public warnings (CAP) waiting for approval (alerts.CAPFeed).

@@ -17,6 +17,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/alerts/duty"
 	"github.com/haidang-ioc/ioc/alerts/lease"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard"
@@ -506,7 +507,8 @@ func (s *server) startDashboard(context.Context) error {
 	querier := analytics.NewQuerier(s.conn, cfg.Analytics)
 	src := dashboard.Sources{City: s.city, Trends: querier, DeadLetters: querier,
 		Audit: dashboard.NewAuditor(s.conn, cfg.ClickHouse.QueryTimeout, s.reg, log),
-		Keys:  &analytics.KeyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}}
+		Keys:  &analytics.KeyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout},
+		Duty:  duty.New(&analytics.DutyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}, nil)}
 	store := &alerts.ClickHouseStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
 	src.AlertHistory, src.Searcher = store, store // stored: any process answers
 	if s.engine != nil {

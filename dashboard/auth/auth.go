@@ -57,12 +57,14 @@ const (
 	Diagnose Permission = "diagnose"
 	// ApproveWarnings: release (or reject) the public warnings (CAP) waiting for a person.
 	ApproveWarnings Permission = "approve_warnings"
+	// Duty: read and write the duty log, hand over and accept shifts.
+	Duty Permission = "duty"
 )
 
 // grants is the role × permission matrix.
 var grants = map[Role][]Permission{
-	Admin:    {Read, History, ActOnAlerts, Silence, Diagnose, ApproveWarnings, Administer},
-	Operator: {Read, History, ActOnAlerts, Silence, Diagnose, ApproveWarnings},
+	Admin:    {Read, History, ActOnAlerts, Silence, Diagnose, ApproveWarnings, Duty, Administer},
+	Operator: {Read, History, ActOnAlerts, Silence, Diagnose, ApproveWarnings, Duty},
 	Unit:     {Read, History, ActOnAlerts},
 	Analyst:  {Read, History, Diagnose},
 	Viewer:   {Read},

@@ -44,6 +44,11 @@ const I18N = {
     cat_traffic: 'Giao thông', cat_naturalDisaster: 'Thiên tai', cat_weather: 'Thời tiết', cat_environment: 'Môi trường', cat_health: 'Y tế',
     cat_security: 'An ninh', cat_agriculture: 'Nông nghiệp', cat_infrastructure: 'Hạ tầng', cat_fireAndEmergency: 'Cháy nổ và cứu nạn',
     catSensors: 'Danh mục cảm biến', catCameras: 'Danh mục camera', catName: 'Tên', catEvery: 'Chu kỳ',
+    navDuty: 'Ca trực', dutyLog: 'Nhật ký ca trực', dutyWrite: 'Ghi việc trong ca (giờ, nơi, việc đã làm…)', dutyAdd: 'Ghi', dutyEmpty: 'Chưa có ghi chép nào trong ca.',
+    handoverTitle: 'Bàn giao ca', handoverNotes: 'Dặn dò cho ca sau', handoverDo: 'Bàn giao ca', handoverWaiting: '{who} bàn giao lúc {t}, chờ người nhận ca',
+    handoverAccept: 'Nhận ca', handoverAcceptNote: 'Ghi chú khi nhận (không bắt buộc)', handoverOwn: 'Bạn đã bàn giao ca này; người trực ca sau phải nhận.',
+    handoverLast: 'Lần bàn giao trước: {out} → {in}, nhận lúc {t}', handoverUnacked: 'Cảnh báo chưa xác nhận ({n})', handoverNone: 'Không có cảnh báo nào chưa xác nhận.',
+    handoverAlertsThen: 'Cảnh báo chưa xác nhận lúc bàn giao ({n})', handoverAccepted: 'Đã nhận ca.',
     navHistory: 'Lịch sử', histFrom: 'Từ ngày', histTo: 'Đến ngày', histText: 'Tìm trong cảnh báo (trạm, huyện, lý do…)', histSearch: 'Tra cứu',
     histFired: 'Phát lúc', histAck: 'Xác nhận sau', histResolve: 'Kết thúc sau', histTimes: 'Thời gian phản hồi (trung vị)', alertsN: 'Số cảnh báo',
     histCount: '{n} cảnh báo',
@@ -104,6 +109,11 @@ const I18N = {
     cat_traffic: 'Traffic', cat_naturalDisaster: 'Natural disaster', cat_weather: 'Weather', cat_environment: 'Environment', cat_health: 'Health',
     cat_security: 'Security', cat_agriculture: 'Agriculture', cat_infrastructure: 'Infrastructure', cat_fireAndEmergency: 'Fire and emergency',
     catSensors: 'Sensor catalog', catCameras: 'Camera catalog', catName: 'Name', catEvery: 'Every',
+    navDuty: 'Duty', dutyLog: 'Duty log', dutyWrite: 'Note what happens in the shift (time, place, what was done…)', dutyAdd: 'Write', dutyEmpty: 'Nothing written in this shift yet.',
+    handoverTitle: 'Shift handover', handoverNotes: 'Notes for the next shift', handoverDo: 'Hand over the shift', handoverWaiting: '{who} handed over at {t}; waiting for the incoming officer',
+    handoverAccept: 'Take over the shift', handoverAcceptNote: 'Note on taking over (optional)', handoverOwn: 'You handed this shift over; the next officer must take it over.',
+    handoverLast: 'Last handover: {out} → {in}, taken over at {t}', handoverUnacked: 'Unacknowledged alerts ({n})', handoverNone: 'No unacknowledged alert.',
+    handoverAlertsThen: 'Unacknowledged alerts at the handover ({n})', handoverAccepted: 'Shift taken over.',
     navHistory: 'History', histFrom: 'From', histTo: 'To', histText: 'Search the alerts (station, district, reason…)', histSearch: 'Search',
     histFired: 'Fired', histAck: 'Acknowledged after', histResolve: 'Resolved after', histTimes: 'Response times (median)', alertsN: 'Alerts',
     histCount: '{n} alerts',
@@ -255,6 +265,7 @@ function showWho() {
   $('#nav a[data-view=trends]').classList.toggle('hidden', !can('history'));
   $('#nav a[data-view=admin]').classList.toggle('hidden', !can('administer'));
   $('#nav a[data-view=history]').classList.toggle('hidden', !can('history'));
+  $('#nav a[data-view=duty]').classList.toggle('hidden', !can('duty'));
 }
 
 async function start() {
@@ -365,8 +376,8 @@ function updateUnacked() {
 // ---- views ---------------------------------------------------------------------------------
 function route() {
   const v = (location.hash || '#map').slice(1);
-  S.view = ['map', 'alerts', 'cameras', 'trends', 'history', 'health', 'admin'].includes(v) && ((v !== 'trends' && v !== 'history') || !S.me || can('history')) &&
-    (v !== 'admin' || !S.me || can('administer')) ? v : 'map';
+  S.view = ['map', 'alerts', 'cameras', 'trends', 'history', 'duty', 'health', 'admin'].includes(v) && ((v !== 'trends' && v !== 'history') || !S.me || can('history')) &&
+    (v !== 'admin' || !S.me || can('administer')) && (v !== 'duty' || !S.me || can('duty')) ? v : 'map';
   for (const el of document.querySelectorAll('.view')) el.classList.toggle('hidden', el.id !== 'view-' + S.view);
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === S.view);
   if (!S.me) return;
@@ -376,6 +387,7 @@ function route() {
   if (S.view === 'health') drawHealth();
   if (S.view === 'admin') { drawKeys(); drawRules(); drawCatalogs(); }
   if (S.view === 'history') searchHistory();
+  if (S.view === 'duty') drawDuty();
 }
 
 function translate() {
@@ -888,6 +900,51 @@ async function searchHistory(ev) {
 
 const exportHistory = () => download('/exports/alerts.csv?' + historyQuery(), 'lich-su-canh-bao.csv', $('#hist-count'));
 
+// ---- duty log and shift handover -------------------------------------------------------------------
+const alertRefs = (list) => list.length ? '<ul class="history">' + list.map((a) => `<li data-handover-alert="${esc(a.id)}"><span class="sev sev-${esc(a.severity)}">${t('sev' + a.severity)}</span>
+  ${esc(S.lang === 'en' && a.title_en ? a.title_en : a.title)} <span class="note">${esc(a.district)} · ${fmtTime(a.since)}</span></li>`).join('') + '</ul>' : `<p class="note">${t('handoverNone')}</p>`;
+
+async function drawDuty() {
+  let s;
+  try { s = await api('/duty/handover'); } catch (e) { $('#handover').textContent = e.message; return; }
+  $('#duty-log').innerHTML = s.log.length ? s.log.map((e) => `<li data-duty-entry="${esc(e.id)}"><span class="note">${fmtTime(e.time)} · ${esc(e.author)}</span><div>${esc(e.text)}</div></li>`).join('')
+    : `<li class="note">${t('dutyEmpty')}</li>`;
+  const last = s.last ? `<p class="note" id="handover-last">${t('handoverLast', { out: esc(s.last.outgoing), in: esc(s.last.incoming), t: fmtTime(s.last.accepted) })}${s.last.incoming_note ? ' — ' + esc(s.last.incoming_note) : ''}</p>` : '';
+  const p = s.pending;
+  if (p) {
+    const own = p.outgoing_id === S.me.id;
+    $('#handover').innerHTML = `<h3>${t('handoverTitle')}</h3><p id="handover-waiting"><b>${t('handoverWaiting', { who: esc(p.outgoing), t: fmtTime(p.created) })}</b></p>
+      <div class="notes">${esc(p.notes) || '—'}</div><h4>${t('handoverAlertsThen', { n: p.alerts.length })}</h4>${alertRefs(p.alerts)}
+      ${own ? `<p class="note">${t('handoverOwn')}</p>` : `<form id="accept-form" class="toolbar"><input id="accept-note" maxlength="4000" placeholder="${t('handoverAcceptNote')}" aria-label="note">
+      <button type="submit" class="primary" id="handover-accept">${t('handoverAccept')}</button></form>`}<p class="note" id="handover-msg"></p>${last}`;
+    const f = $('#accept-form');
+    if (f) f.onsubmit = async (ev) => {
+      ev.preventDefault();
+      try { await api('/duty/handovers/' + encodeURIComponent(p.id) + '/accept', { method: 'POST', body: { note: $('#accept-note').value } }); } catch (e) { $('#handover-msg').textContent = e.message; return; }
+      await drawDuty();
+      $('#handover-msg').textContent = t('handoverAccepted');
+    };
+    return;
+  }
+  $('#handover').innerHTML = `<h3>${t('handoverTitle')}</h3><h4>${t('handoverUnacked', { n: s.unacknowledged.length })}</h4>${alertRefs(s.unacknowledged)}
+    <form id="handover-form"><textarea id="handover-notes" rows="4" maxlength="4000" placeholder="${t('handoverNotes')}" aria-label="notes"></textarea>
+    <p><button type="submit" class="primary" id="handover-do">${t('handoverDo')}</button></p></form><p class="note" id="handover-msg"></p>${last}`;
+  $('#handover-form').onsubmit = async (ev) => {
+    ev.preventDefault();
+    try { await api('/duty/handovers', { method: 'POST', body: { notes: $('#handover-notes').value } }); } catch (e) { $('#handover-msg').textContent = e.message; return; }
+    drawDuty();
+  };
+}
+
+async function writeDuty(ev) {
+  ev.preventDefault();
+  const text = $('#duty-text').value.trim();
+  if (!text) return;
+  try { await api('/duty/log', { method: 'POST', body: { text } }); } catch (e) { $('#handover').insertAdjacentHTML('afterbegin', `<p class="note">${esc(e.message)}</p>`); return; }
+  $('#duty-text').value = '';
+  drawDuty();
+}
+
 // ---- health ------------------------------------------------------------------------------------
 async function drawHealth() {
   let h;
@@ -977,6 +1034,7 @@ $('#trend-csv').onclick = exportCSV;
 $('#key-form').addEventListener('submit', createKey);
 $('#rules-reload').onclick = reloadRules;
 $('#history-form').addEventListener('submit', searchHistory);
+$('#duty-form').addEventListener('submit', writeDuty);
 $('#hist-csv').onclick = exportHistory;
 document.addEventListener('submit', (ev) => {
   const f = ev.target.closest('.silence-form');
