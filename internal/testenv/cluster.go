@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +65,19 @@ func StartedCluster(t testing.TB) *Cluster {
 		t.Fatalf("no local cluster for this test: %s", howToStartCluster)
 	}
 	holdCluster(t)
+	// a named cluster that does not answer fails now, not at the test's timeout
+	for _, addr := range []string{zk, strings.Split(addrs, ",")[0]} {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the local cluster does not answer at %s (%v): %s", addr, err, howToStartCluster)
+			}
+		}
+	}
 	_, file, _, _ := runtime.Caller(0)
 	return &Cluster{
 		Replicas:  strings.Split(addrs, ","),
