@@ -398,6 +398,19 @@ func TestBrowser(t *testing.T) {
 		chromedp.Navigate(base+"#health"),
 		waitFor("the viewer's health page", `document.querySelectorAll('#health-cards .card').length === 3 && !document.querySelector('#dead-letters')`),
 		waitFor("no admin tab for the viewer", `document.querySelector('#nav a[data-view=admin]').classList.contains('hidden')`),
+		// the viewer's default is the wall screen: no controls, type readable at 5 m, the map,
+		// the cameras and the open alerts in turn (here every 2 s)
+		chromedp.Navigate(base+"?rotate=2"),
+		waitFor("the wall screen by default", `!!S.me && S.view === 'screen' && document.body.classList.contains('wallscreen') &&
+			getComputedStyle(document.querySelector('#nav')).display === 'none' && getComputedStyle(document.querySelector('#logout')).display === 'none' &&
+			parseFloat(getComputedStyle(document.querySelector('#screen-kpis .kpi .v')).fontSize) >= 48 &&
+			document.querySelectorAll('#screen-map circle.sensor').length === S.sensors.size`),
+		shoot("wall-screen"),
+		waitFor("the cameras' slide", `document.querySelectorAll('#screen-cams .cam').length === S.cameras.size && !document.querySelector('[data-slide=cameras]').classList.contains('hidden')`),
+		waitFor("the open alerts' slide", `!document.querySelector('[data-slide=alerts]').classList.contains('hidden') && document.querySelectorAll('#screen-alerts li[data-screen-alert]').length >= 1 &&
+			parseFloat(getComputedStyle(document.querySelector('#screen-alerts li')).fontSize) >= 28`),
+		shoot("wall-screen-alerts"),
+		waitFor("the map's slide again", `!document.querySelector('[data-slide=map]').classList.contains('hidden')`),
 	); err != nil {
 		t.Fatal(err)
 	}

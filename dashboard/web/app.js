@@ -44,6 +44,7 @@ const I18N = {
     cat_traffic: 'Giao thông', cat_naturalDisaster: 'Thiên tai', cat_weather: 'Thời tiết', cat_environment: 'Môi trường', cat_health: 'Y tế',
     cat_security: 'An ninh', cat_agriculture: 'Nông nghiệp', cat_infrastructure: 'Hạ tầng', cat_fireAndEmergency: 'Cháy nổ và cứu nạn',
     catSensors: 'Danh mục cảm biến', catCameras: 'Danh mục camera', catName: 'Tên', catEvery: 'Chu kỳ',
+    screenCameras: 'Camera', screenAlerts: 'Cảnh báo đang mở', screenNoAlerts: 'Không có cảnh báo nào đang mở.', screenCamsOff: '{n} camera không hoạt động',
     navDuty: 'Ca trực', dutyLog: 'Nhật ký ca trực', dutyWrite: 'Ghi việc trong ca (giờ, nơi, việc đã làm…)', dutyAdd: 'Ghi', dutyEmpty: 'Chưa có ghi chép nào trong ca.',
     handoverTitle: 'Bàn giao ca', handoverNotes: 'Dặn dò cho ca sau', handoverDo: 'Bàn giao ca', handoverWaiting: '{who} bàn giao lúc {t}, chờ người nhận ca',
     handoverAccept: 'Nhận ca', handoverAcceptNote: 'Ghi chú khi nhận (không bắt buộc)', handoverOwn: 'Bạn đã bàn giao ca này; người trực ca sau phải nhận.',
@@ -109,6 +110,7 @@ const I18N = {
     cat_traffic: 'Traffic', cat_naturalDisaster: 'Natural disaster', cat_weather: 'Weather', cat_environment: 'Environment', cat_health: 'Health',
     cat_security: 'Security', cat_agriculture: 'Agriculture', cat_infrastructure: 'Infrastructure', cat_fireAndEmergency: 'Fire and emergency',
     catSensors: 'Sensor catalog', catCameras: 'Camera catalog', catName: 'Name', catEvery: 'Every',
+    screenCameras: 'Cameras', screenAlerts: 'Open alerts', screenNoAlerts: 'No open alert.', screenCamsOff: '{n} cameras not working',
     navDuty: 'Duty', dutyLog: 'Duty log', dutyWrite: 'Note what happens in the shift (time, place, what was done…)', dutyAdd: 'Write', dutyEmpty: 'Nothing written in this shift yet.',
     handoverTitle: 'Shift handover', handoverNotes: 'Notes for the next shift', handoverDo: 'Hand over the shift', handoverWaiting: '{who} handed over at {t}; waiting for the incoming officer',
     handoverAccept: 'Take over the shift', handoverAcceptNote: 'Note on taking over (optional)', handoverOwn: 'You handed this shift over; the next officer must take it over.',
@@ -279,7 +281,8 @@ async function start() {
   fillTrendForm();
   connect();
   route();
-  setInterval(() => { if (S.view === 'map') drawMap(); }, 5000);
+  setInterval(() => { if (S.view === 'map') drawMap(); if (S.view === 'screen') drawScreen(); }, 5000);
+  setInterval(() => { if (S.view === 'screen') nextSlide(); }, screenEvery() * 1000);
 }
 
 function topics() {
@@ -338,6 +341,7 @@ function apply(items, snapshot) {
   }
   if (alertsChanged) { renderAlerts(); updateUnacked(); if (S.selected && S.alerts.has(S.selected)) showDetail(S.selected); }
   if (S.view === 'map') { drawKPIs(); drawMap(); }
+  if (S.view === 'screen') drawScreen();
   if (S.view === 'cameras') drawWall();
 }
 
@@ -375,13 +379,15 @@ function updateUnacked() {
 
 // ---- views ---------------------------------------------------------------------------------
 function route() {
-  const v = (location.hash || '#map').slice(1);
-  S.view = ['map', 'alerts', 'cameras', 'trends', 'history', 'duty', 'health', 'admin'].includes(v) && ((v !== 'trends' && v !== 'history') || !S.me || can('history')) &&
+  const v = (location.hash || (S.me && S.me.role === 'viewer' ? '#screen' : '#map')).slice(1); // the wall screen is the viewer's default
+  S.view = ['map', 'screen', 'alerts', 'cameras', 'trends', 'history', 'duty', 'health', 'admin'].includes(v) && ((v !== 'trends' && v !== 'history') || !S.me || can('history')) &&
     (v !== 'admin' || !S.me || can('administer')) && (v !== 'duty' || !S.me || can('duty')) ? v : 'map';
   for (const el of document.querySelectorAll('.view')) el.classList.toggle('hidden', el.id !== 'view-' + S.view);
+  document.body.classList.toggle('wallscreen', S.view === 'screen');
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === S.view);
   if (!S.me) return;
   if (S.view === 'map') { drawKPIs(); drawMap(); }
+  if (S.view === 'screen') drawScreen();
   if (S.view === 'alerts') { renderAlerts(); drawSilences(); }
   if (S.view === 'cameras') drawWall();
   if (S.view === 'health') drawHealth();
@@ -404,7 +410,7 @@ function translate() {
 
 // KPI tiles: figures of the whole province from the server, alert counts of the alerts this
 // user sees.
-function drawKPIs() {
+function drawKPIs(el = $('#kpis')) {
   const k = S.kpi || { cameras_online: 0, cameras_total: S.cameras.size, rivers_over_alarm: [0, 0, 0], sensors_reporting: 0, sensors: S.sensors.size };
   const open = openAlerts();
   const tiles = [
@@ -415,7 +421,7 @@ function drawKPIs() {
     ['k-unacked', t('kUnacked'), open.filter((a) => a.state === 'firing').length],
     ['k-sensors', t('kSensors'), k.sensors_reporting + ' / ' + k.sensors],
   ];
-  $('#kpis').innerHTML = tiles.map(([id, l, v]) => `<div class="kpi" id="${id}"><div class="v">${esc(v)}</div><div class="l">${esc(l)}</div></div>`).join('');
+  el.innerHTML = tiles.map(([id, l, v]) => `<div class="kpi" ${el.id === 'kpis' ? 'id="' + id + '"' : 'data-kpi="' + id + '"'}><div class="v">${esc(v)}</div><div class="l">${esc(l)}</div></div>`).join('');
 }
 
 // ---- map (Web Mercator, so that an optional tile server's tiles line up) ---------------------
@@ -436,8 +442,7 @@ function levelColor(v, stale) {
   return ['#2ea043', '#d29922', '#f0883e', '#e5534b'][v ? v.alarm || 0 : 0];
 }
 
-function drawMap() {
-  const el = $('#map');
+function drawMap(el = $('#map')) {
   const W = el.clientWidth || 1200, H = el.clientHeight || 700;
   el.setAttribute('viewBox', `0 0 ${W} ${H}`);
   el.innerHTML = '';
@@ -761,6 +766,36 @@ function drawWall() {
   }).join('');
 }
 
+// ---- wall screen: big type, no controls, map, cameras and open alerts in turn -----------------
+// screenEvery is the seconds each slide stays (?rotate=N in the page's address; 15 by default).
+const screenEvery = () => Math.max(2, Number(new URLSearchParams(location.search).get('rotate')) || 15);
+
+function drawScreen() {
+  drawKPIs($('#screen-kpis'));
+  const slide = document.querySelector('#view-screen .slide:not(.hidden)').dataset.slide;
+  if (slide === 'map') drawMap($('#screen-map'));
+  if (slide === 'cameras') {
+    const cams = [...S.cameras.values()].map((c) => ({ c, st: S.camStates.get(c.id) }));
+    // the cameras not working first: they are what the room must see
+    cams.sort((a, b) => ((a.st || {}).state === 'online') - ((b.st || {}).state === 'online') || a.c.district.localeCompare(b.c.district));
+    $('#screen-cams').innerHTML = cams.map(({ c, st }) => `<div class="cam ${st ? st.state : 'unknown'}" data-camera="${esc(c.id)}"><div class="name">${esc(c.name)}</div>
+      <div>${t(st ? st.state : 'unknown')}${st && st.reason ? ' — ' + esc(reason(st.reason)) : ''}</div></div>`).join('');
+  }
+  if (slide === 'alerts') {
+    const open = openAlerts().sort((a, b) => sevRank[b.severity] - sevRank[a.severity] || a.starts_at.localeCompare(b.starts_at));
+    $('#screen-alerts').innerHTML = open.length ? open.slice(0, 8).map((a) => `<li data-screen-alert="${esc(a.id)}"><span class="sev sev-${esc(a.severity)}">${t('sev' + a.severity)}</span>
+      ${esc(text(a.title))} <span class="note">${esc(a.district)} · ${fmtTime(a.starts_at)}</span></li>`).join('') : `<li class="note">${t('screenNoAlerts')}</li>`;
+  }
+}
+
+// nextSlide shows the wall screen's next slide.
+function nextSlide() {
+  const slides = [...document.querySelectorAll('#view-screen .slide')];
+  const i = slides.findIndex((el) => !el.classList.contains('hidden'));
+  slides.forEach((el, j) => el.classList.toggle('hidden', j !== (i + 1) % slides.length));
+  drawScreen();
+}
+
 // ---- trends ----------------------------------------------------------------------------------
 function fillTrendForm() {
   const sel = $('#trend-sensors');
@@ -1041,7 +1076,7 @@ document.addEventListener('submit', (ev) => {
   if (f) { ev.preventDefault(); createSilence(f); }
 });
 window.addEventListener('hashchange', route);
-window.addEventListener('resize', () => { if (S.view === 'map') drawMap(); });
+window.addEventListener('resize', () => { if (S.view === 'map') drawMap(); if (S.view === 'screen') drawScreen(); });
 setInterval(tick, 1000);
 tick();
 translate();
