@@ -131,6 +131,16 @@ func openCount(t *testing.T, f *fixture) int {
 // receive a new critical alert live, acknowledge it, see it leave the unacknowledged list,
 // open a trend and export it as CSV. With IOC_SCREENSHOTS=DIR it also saves the main screens
 // at 1920×1080 there (docs/screenshots).
+// drawnSensors is a JS function of a map's selector: the sensors it shows, alone or in groups.
+const drawnSensors = `((m) => document.querySelectorAll(m + ' circle.sensor').length +
+	[...document.querySelectorAll(m + ' g.group')].reduce((n, g) => n + Number(g.dataset.count), 0))`
+
+// jsList is ss as a JS array literal.
+func jsList(ss []string) string {
+	b, _ := json.Marshal(ss)
+	return string(b)
+}
+
 func TestBrowser(t *testing.T) {
 	exe := chromium(t)
 	f := newFixture(t, 0)
@@ -201,11 +211,39 @@ func TestBrowser(t *testing.T) {
 		shoot("login"),
 		chromedp.SendKeys("#token", f.tokens["operator"]),
 		chromedp.Click("#login-submit"),
-		waitFor("the map to fill with every sensor", fmt.Sprintf(`document.querySelectorAll('#map circle.sensor').length === %d`, sensors.Len())),
+		waitFor("the map to fill with every sensor, those at one place grouped", fmt.Sprintf(`%s('#map') === %d && document.querySelectorAll('#map g.group').length >= 1`, drawnSensors, sensors.Len())),
 		waitFor("the district outlines", `document.querySelectorAll('#map polygon.district').length >= 3`),
 		waitFor("the cameras on the map", `document.querySelectorAll('#map rect.camera').length === 8`),
 		waitFor("the live channel", `document.querySelector('#live-state').classList.contains('on')`),
 		waitFor("the open river alert in the KPIs", `Number(document.querySelector('#k-alerts .v').textContent) >= 1`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	// a group opens as a list on click; the wheel zooms in around it until its stations stand
+	// apart; dragging pans; ⌂ fits the province again
+	var group []string
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`document.querySelector('#map g.group').dataset.sensors.split(' ')`, &group),
+		chromedp.Evaluate(`document.querySelector('#map g.group').dispatchEvent(new MouseEvent('click', { bubbles: true })); true`, nil),
+		waitFor("the group's stations listed", `document.querySelectorAll('#map-side [data-group-sensor]').length === Number(document.querySelector('#map g.group').dataset.count)`),
+		chromedp.Evaluate(`document.querySelector('#map-side [data-group-sensor]').click(); true`, nil),
+		waitFor("a station of the group opened", `!!document.querySelector('#side-trend')`),
+		chromedp.Evaluate(`(() => { const m = document.querySelector('#map'), b = m.getBoundingClientRect(), c = document.querySelector('#map g.group circle');
+			for (let i = 0; i < 6; i++) { const x = Number(c.getAttribute('cx')), y = Number(c.getAttribute('cy'));
+				m.dispatchEvent(new WheelEvent('wheel', { deltaY: -100, clientX: b.left + x, clientY: b.top + y, bubbles: true, cancelable: true })); }
+			return true; })()`, nil),
+	); err != nil {
+		t.Fatal(err)
+	}
+	apart := fmt.Sprintf(`S.mapView.k > 10 && %s.every((id) => !!document.querySelector('#map circle.sensor[data-sensor="' + id + '"]'))`, jsList(group))
+	if err := chromedp.Run(ctx,
+		waitFor("the group's stations apart once zoomed in", apart),
+		shoot("map-zoomed"),
+		chromedp.Evaluate(`(() => { const m = document.querySelector('#map'), b = m.getBoundingClientRect(), dx0 = S.mapView.dx;
+			const at = (type, x) => (type === 'pointerdown' ? m : window).dispatchEvent(new PointerEvent(type, { clientX: b.left + x, clientY: b.top + 5, bubbles: true }));
+			at('pointerdown', 5); at('pointermove', 105); at('pointerup', 105); return S.mapView.dx - dx0; })() === 100`, nil),
+		chromedp.Click("#map-zoom-fit"),
+		waitFor("the province fitted again", fmt.Sprintf(`S.mapView.k === 1 && %s('#map') === %d && document.querySelectorAll('#map g.group').length >= 1`, drawnSensors, sensors.Len())),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +442,7 @@ func TestBrowser(t *testing.T) {
 		waitFor("the wall screen by default", `!!S.me && S.view === 'screen' && document.body.classList.contains('wallscreen') &&
 			getComputedStyle(document.querySelector('#nav')).display === 'none' && getComputedStyle(document.querySelector('#logout')).display === 'none' &&
 			parseFloat(getComputedStyle(document.querySelector('#screen-kpis .kpi .v')).fontSize) >= 48 &&
-			document.querySelectorAll('#screen-map circle.sensor').length === S.sensors.size`),
+			`+drawnSensors+`('#screen-map') === S.sensors.size`),
 		shoot("wall-screen"),
 		waitFor("the cameras' slide", `document.querySelectorAll('#screen-cams .cam').length === S.cameras.size && !document.querySelector('[data-slide=cameras]').classList.contains('hidden')`),
 		waitFor("the open alerts' slide", `!document.querySelector('[data-slide=alerts]').classList.contains('hidden') && document.querySelectorAll('#screen-alerts li[data-screen-alert]').length >= 1 &&

@@ -45,6 +45,7 @@ const I18N = {
     cat_security: 'An ninh', cat_agriculture: 'Nông nghiệp', cat_infrastructure: 'Hạ tầng', cat_fireAndEmergency: 'Cháy nổ và cứu nạn',
     catSensors: 'Danh mục cảm biến', catCameras: 'Danh mục camera', catName: 'Tên', catEvery: 'Chu kỳ',
     screenCameras: 'Camera', screenAlerts: 'Cảnh báo đang mở', screenNoAlerts: 'Không có cảnh báo nào đang mở.', screenCamsOff: '{n} camera không hoạt động',
+    mapGroup: '{n} trạm ở cùng chỗ', zoomIn: 'Phóng to', zoomOut: 'Thu nhỏ', zoomFit: 'Toàn tỉnh',
     navDuty: 'Ca trực', dutyLog: 'Nhật ký ca trực', dutyWrite: 'Ghi việc trong ca (giờ, nơi, việc đã làm…)', dutyAdd: 'Ghi', dutyEmpty: 'Chưa có ghi chép nào trong ca.',
     handoverTitle: 'Bàn giao ca', handoverNotes: 'Dặn dò cho ca sau', handoverDo: 'Bàn giao ca', handoverWaiting: '{who} bàn giao lúc {t}, chờ người nhận ca',
     handoverAccept: 'Nhận ca', handoverAcceptNote: 'Ghi chú khi nhận (không bắt buộc)', handoverOwn: 'Bạn đã bàn giao ca này; người trực ca sau phải nhận.',
@@ -111,6 +112,7 @@ const I18N = {
     cat_security: 'Security', cat_agriculture: 'Agriculture', cat_infrastructure: 'Infrastructure', cat_fireAndEmergency: 'Fire and emergency',
     catSensors: 'Sensor catalog', catCameras: 'Camera catalog', catName: 'Name', catEvery: 'Every',
     screenCameras: 'Cameras', screenAlerts: 'Open alerts', screenNoAlerts: 'No open alert.', screenCamsOff: '{n} cameras not working',
+    mapGroup: '{n} stations at one place', zoomIn: 'Zoom in', zoomOut: 'Zoom out', zoomFit: 'Whole province',
     navDuty: 'Duty', dutyLog: 'Duty log', dutyWrite: 'Note what happens in the shift (time, place, what was done…)', dutyAdd: 'Write', dutyEmpty: 'Nothing written in this shift yet.',
     handoverTitle: 'Shift handover', handoverNotes: 'Notes for the next shift', handoverDo: 'Hand over the shift', handoverWaiting: '{who} handed over at {t}; waiting for the incoming officer',
     handoverAccept: 'Take over the shift', handoverAcceptNote: 'Note on taking over (optional)', handoverOwn: 'You handed this shift over; the next officer must take it over.',
@@ -152,6 +154,7 @@ const S = {
   alerts: new Map(),    // id -> Alert
   kpi: null, outlines: null, ws: null, wsRetry: 0, muted: false, selected: null,
   seenCritical: new Set(), audio: null,
+  mapView: { k: 1, dx: 0, dy: 0 }, // the main map's zoom and pan
   clock: null, // the server's clock: {base ms, at (local ms), speed}
 };
 
@@ -400,6 +403,7 @@ function translate() {
   document.documentElement.lang = S.lang;
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of document.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
   $('#lang').textContent = S.lang === 'vi' ? 'English' : 'Tiếng Việt';
   $('#mute').textContent = t(S.muted ? 'unmute' : 'mute');
   $('#token').placeholder = 'ioc_…';
@@ -453,8 +457,10 @@ function drawMap(el = $('#map')) {
   if (!pts.length) return;
   let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
   for (const [x, y] of pts) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
-  const pad = 30, scale = Math.min((W - 2 * pad) / (x1 - x0 || 1e-4), (H - 2 * pad) / (y1 - y0 || 1e-4));
-  const ox = pad + ((W - 2 * pad) - (x1 - x0) * scale) / 2, oy = pad + ((H - 2 * pad) - (y1 - y0) * scale) / 2;
+  // the province fitted to the element, then the user's zoom and pan (the main map only)
+  const view = el.id === 'map' ? S.mapView : { k: 1, dx: 0, dy: 0 };
+  const pad = 30, fit = Math.min((W - 2 * pad) / (x1 - x0 || 1e-4), (H - 2 * pad) / (y1 - y0 || 1e-4)), scale = fit * view.k;
+  const ox = W / 2 + view.dx - ((x0 + x1) / 2 - x0) * scale, oy = H / 2 + view.dy - ((y0 + y1) / 2 - y0) * scale;
   const P = (lat, lon) => { const [x, y] = merc(lat, lon); return [ox + (x - x0) * scale, oy + (y - y0) * scale]; };
 
   if (S.ui && S.ui.tile_url) { // tiles of the zoom whose pixel size is closest to ours
@@ -490,11 +496,29 @@ function drawMap(el = $('#map')) {
   });
   // the highest alarm on top: a river gauge over báo động is not hidden under the rain gauge beside it
   marks.sort((a, b) => (a.stale ? -1 : (a.v.alarm || 0)) - (b.stale ? -1 : (b.v.alarm || 0)));
-  for (const { s, v, stale } of marks) {
-    const [x, y] = P(s.location.lat, s.location.lon);
-    const c = svg('circle', { cx: x, cy: y, r: v && v.alarm ? 9 : 6, fill: levelColor(v, stale), class: 'sensor', 'data-sensor': s.id }, el);
-    svg('title', {}, c).textContent = s.name + (v ? ' — ' + fmtNum(v.value) + ' ' + v.unit : '');
-    c.addEventListener('click', () => sideSensor(s.id));
+  // markers closer than a marker's size are one group: its count in the colour of its highest
+  // alarm, listed on click (zooming in takes them apart)
+  const groups = [];
+  for (const m of marks) {
+    [m.x, m.y] = P(m.s.location.lat, m.s.location.lon);
+    const g = groups.find((g) => Math.hypot(g.x - m.x, g.y - m.y) < 14);
+    if (g) g.marks.push(m); else groups.push({ x: m.x, y: m.y, marks: [m] });
+  }
+  for (const g of groups) {
+    if (g.marks.length === 1) {
+      const { s, v, stale, x, y } = g.marks[0];
+      const c = svg('circle', { cx: x, cy: y, r: v && v.alarm ? 9 : 6, fill: levelColor(v, stale), class: 'sensor', 'data-sensor': s.id }, el);
+      svg('title', {}, c).textContent = s.name + (v ? ' — ' + fmtNum(v.value) + ' ' + v.unit : '');
+      c.addEventListener('click', () => sideSensor(s.id));
+      continue;
+    }
+    const top = g.marks[g.marks.length - 1]; // the highest alarm: marks are sorted so
+    const ids = g.marks.map((m) => m.s.id);
+    const gr = svg('g', { class: 'group', 'data-count': ids.length, 'data-sensors': ids.join(' ') }, el);
+    svg('circle', { cx: g.x, cy: g.y, r: 12, fill: levelColor(top.v, top.stale) }, gr);
+    svg('text', { x: g.x, y: g.y + 5 }, gr).textContent = ids.length;
+    svg('title', {}, gr).textContent = g.marks.map((m) => m.s.name).join('\n');
+    gr.addEventListener('click', () => sideGroup(ids));
   }
   for (const cam of S.cameras.values()) {
     const st = S.camStates.get(cam.id);
@@ -518,6 +542,45 @@ function sideAlerts() {
   const list = openAlerts().sort((a, b) => sevRank[b.severity] - sevRank[a.severity]);
   $('#map-side').innerHTML = `<h3>${t('kAlerts')} (${list.length})</h3>` + list.slice(0, 30).map((a) =>
     `<div class="item"><span class="sev sev-${a.severity}">${t('sev' + a.severity)}</span> ${esc(text(a.title))}<div class="note">${esc(a.district)} · ${fmtTime(a.starts_at)}</div></div>`).join('');
+}
+
+// sideGroup lists the sensors of a map group, each opened on click.
+function sideGroup(ids) {
+  const side = $('#map-side');
+  side.dataset.sensor = ids.join(' ');
+  side.innerHTML = `<h3>${t('mapGroup', { n: ids.length })}</h3>` + ids.map((id) => { const s = S.sensors.get(id);
+    return `<div class="item" data-group-sensor="${esc(id)}"><a href="#map">${esc(s.name)}</a><div class="note">${esc(s.district)}</div></div>`; }).join('') +
+    `<p><button type="button" id="side-back">←</button></p>`;
+  for (const el of side.querySelectorAll('[data-group-sensor]')) el.onclick = (ev) => { ev.preventDefault(); sideSensor(el.dataset.groupSensor); };
+  $('#side-back').onclick = () => { delete side.dataset.sensor; sideAlerts(); };
+}
+
+// Zoom with the wheel (around the pointer) or the +/− buttons, pan by dragging; ⌂ fits the
+// province again.
+function zoomMap(f, px, py) {
+  const el = $('#map'), W = el.clientWidth || 1200, H = el.clientHeight || 700, v = S.mapView;
+  const k = Math.min(64, Math.max(1, v.k * f)), r = k / v.k;
+  px = px ?? W / 2; py = py ?? H / 2;
+  // the point under the pointer stays under it
+  v.dx = (v.dx + W / 2 - px) * r + px - W / 2; v.dy = (v.dy + H / 2 - py) * r + py - H / 2; v.k = k;
+  if (k === 1) v.dx = v.dy = 0;
+  drawMap();
+}
+
+function setupMapControls() {
+  const el = $('#map');
+  el.addEventListener('wheel', (ev) => { ev.preventDefault(); const b = el.getBoundingClientRect(); zoomMap(ev.deltaY < 0 ? 1.5 : 1 / 1.5, ev.clientX - b.left, ev.clientY - b.top); }, { passive: false });
+  let drag = null;
+  el.addEventListener('pointerdown', (ev) => { if (ev.target.closest('.sensor, .group, .camera')) return; drag = { x: ev.clientX, y: ev.clientY }; });
+  window.addEventListener('pointermove', (ev) => {
+    if (!drag) return;
+    S.mapView.dx += ev.clientX - drag.x; S.mapView.dy += ev.clientY - drag.y; drag = { x: ev.clientX, y: ev.clientY };
+    drawMap();
+  });
+  window.addEventListener('pointerup', () => { drag = null; });
+  $('#map-zoom-in').onclick = () => zoomMap(1.5);
+  $('#map-zoom-out').onclick = () => zoomMap(1 / 1.5);
+  $('#map-zoom-fit').onclick = () => { S.mapView = { k: 1, dx: 0, dy: 0 }; drawMap(); };
 }
 
 function sideSensor(id) {
@@ -1070,6 +1133,7 @@ $('#key-form').addEventListener('submit', createKey);
 $('#rules-reload').onclick = reloadRules;
 $('#history-form').addEventListener('submit', searchHistory);
 $('#duty-form').addEventListener('submit', writeDuty);
+setupMapControls();
 $('#hist-csv').onclick = exportHistory;
 document.addEventListener('submit', (ev) => {
   const f = ev.target.closest('.silence-form');
