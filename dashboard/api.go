@@ -26,6 +26,8 @@ func (s *Server) table() []route {
 			query: paged(param{name: "district", typ: "string", desc: "district"}, param{name: "state", typ: "string", desc: "online, degraded, offline or unknown", enum: []string{"online", "degraded", "offline", "unknown"}}, param{name: "purpose", typ: "string", desc: "camera purpose"}), h: s.listCameras},
 		{method: "GET", path: "/cameras/:id", id: "getCamera", tag: "city", perm: auth.Read, resp: CameraInfo{}, summary: "One camera / Một camera", h: s.getCamera},
 		{method: "GET", path: "/districts", id: "listDistricts", tag: "city", perm: auth.Read, query: paged(), resp: Page[DistrictSummary]{}, summary: "Districts with their KPIs / Các huyện và chỉ số", h: s.listDistricts},
+		{method: "GET", path: "/tiles/:z/:x/:y", id: "mapTile", tag: "city", perm: auth.Read, produces: "application/octet-stream",
+			summary: "A map tile of http.tiles_file (its media type and encoding as stored) / Ô bản đồ nền", h: s.tile},
 		{method: "GET", path: "/districts/outlines", id: "districtOutlines", tag: "city", perm: auth.Read, resp: GeoJSON{}, produces: "application/geo+json", summary: "District outlines as GeoJSON, the map's background / Ranh giới huyện", h: s.districtOutlines},
 
 		{method: "GET", path: "/alerts", id: "listAlerts", tag: "alerts", perm: auth.Read, query: alertListParams, resp: Page[alerts.Alert]{}, summary: "Live alerts the caller sees / Cảnh báo đang mở", h: s.listAlerts},

@@ -2,7 +2,9 @@ package dashboard
 
 import (
 	"cmp"
+	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/dashboard/tiles"
 	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
@@ -26,7 +29,8 @@ func (s *Server) me(c *fiber.Ctx, p *auth.Principal) error {
 // UIConfig is what the web UI needs to know of this server.
 type UIConfig struct {
 	Version string `json:"version"`
-	// TileURL is the map tile server on the closed network, "" to draw district outlines only.
+	// TileURL is the map tile server on the closed network, or ioc's own tiles (under
+	// /api/v1: the UI fetches them with its token); "" to draw district outlines only.
 	TileURL string `json:"tile_url"`
 	// LiveView says whether cameras have a live view link (a media server is configured).
 	LiveView bool   `json:"live_view"`
@@ -39,7 +43,11 @@ type UIConfig struct {
 }
 
 func (s *Server) uiConfig(c *fiber.Ctx, _ *auth.Principal) error {
-	return c.JSON(UIConfig{Version: s.opts.Version, TileURL: s.opts.HTTP.TileURL, LiveView: s.opts.HTTP.MediaURL != "",
+	tileURL := s.opts.HTTP.TileURL
+	if s.opts.Tiles != nil {
+		tileURL = APIPrefix + "/tiles/{z}/{x}/{y}"
+	}
+	return c.JSON(UIConfig{Version: s.opts.Version, TileURL: tileURL, LiveView: s.opts.HTTP.MediaURL != "",
 		TimeZone: geo.ZoneName, Now: s.opts.Clock().UTC(), Simulation: s.opts.Simulation})
 }
 
@@ -321,4 +329,34 @@ func (s *Server) districtOutlines(c *fiber.Ctx, _ *auth.Principal) error {
 func (s *Server) systemHealth(c *fiber.Ctx, _ *auth.Principal) error {
 	ans := s.checkHealth(c.UserContext())
 	return c.JSON(ans)
+}
+
+func (s *Server) tile(c *fiber.Ctx, _ *auth.Principal) error {
+	if s.opts.Tiles == nil {
+		return errNotFound
+	}
+	var zxy [3]uint64
+	for i, name := range []string{"z", "x", "y"} {
+		v, err := strconv.ParseUint(c.Params(name), 10, 32)
+		if err != nil {
+			return errBadRequest("bad_tile", name+": want a whole number")
+		}
+		zxy[i] = v
+	}
+	if zxy[0] > 24 {
+		return errBadRequest("bad_tile", "z: at most 24")
+	}
+	b, err := s.opts.Tiles.Tile(uint8(zxy[0]), uint32(zxy[1]), uint32(zxy[2]))
+	switch {
+	case errors.Is(err, tiles.ErrNoTile):
+		return errNotFound
+	case err != nil:
+		return errBadRequest("bad_tile", err.Error())
+	}
+	c.Set(fiber.HeaderContentType, s.opts.Tiles.ContentType())
+	if enc := s.opts.Tiles.ContentEncoding(); enc != "" {
+		c.Set(fiber.HeaderContentEncoding, enc)
+	}
+	c.Set(fiber.HeaderCacheControl, "private, max-age=86400")
+	return c.Send(b)
 }

@@ -143,7 +143,8 @@ func jsList(ss []string) string {
 
 func TestBrowser(t *testing.T) {
 	exe := chromium(t)
-	f := newFixture(t, 0)
+	archive, _ := tileArchive(t)
+	f := newFixture(t, 0, func(o *Options) { o.Tiles = archive })
 	browserCity(t, f)
 	base := "http://" + f.serve(t) + "/"
 
@@ -213,6 +214,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click("#login-submit"),
 		waitFor("the map to fill with every sensor, those at one place grouped", fmt.Sprintf(`%s('#map') === %d && document.querySelectorAll('#map g.group').length >= 1`, drawnSensors, sensors.Len())),
 		waitFor("the district outlines", `document.querySelectorAll('#map polygon.district').length >= 3`),
+		waitFor("the base map's tiles from the archive ioc serves", `document.querySelectorAll('#map image.tile[href^="blob:"]').length >= 1`),
 		waitFor("the cameras on the map", `document.querySelectorAll('#map rect.camera').length === 8`),
 		waitFor("the live channel", `document.querySelector('#live-state').classList.contains('on')`),
 		waitFor("the open river alert in the KPIs", `Number(document.querySelector('#k-alerts .v').textContent) >= 1`),
@@ -235,7 +237,7 @@ func TestBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	apart := fmt.Sprintf(`S.mapView.k > 10 && %s.every((id) => !!document.querySelector('#map circle.sensor[data-sensor="' + id + '"]'))`, jsList(group))
+	apart := fmt.Sprintf(`S.mapView.k > 10 && document.querySelectorAll('#map image.tile').length <= 100 && %s.every((id) => !!document.querySelector('#map circle.sensor[data-sensor="' + id + '"]'))`, jsList(group))
 	if err := chromedp.Run(ctx,
 		waitFor("the group's stations apart once zoomed in", apart),
 		shoot("map-zoomed"),

@@ -86,6 +86,13 @@ type Sources struct {
 	Leader Leader
 }
 
+// TileSource serves the map's tiles (tiles.Archive).
+type TileSource interface {
+	Tile(z uint8, x, y uint32) ([]byte, error)
+	ContentType() string
+	ContentEncoding() string
+}
+
 // DutyBook is the duty log and the shift handovers (duty.Book).
 type DutyBook interface {
 	Write(ctx context.Context, by duty.Person, text string) (analytics.DutyEntry, error)
@@ -105,7 +112,9 @@ type WarningDrafts interface {
 
 // Options configure a server.
 type Options struct {
-	HTTP     config.HTTP
+	HTTP config.HTTP
+	// Tiles is the map tile archive of http.tiles_file (tiles.Archive); nil for none.
+	Tiles    TileSource
 	Version  string
 	Checks   []Check
 	Gatherer prometheus.Gatherer
@@ -227,10 +236,11 @@ func (s *Server) MetricsApp() *fiber.App { return s.metrics }
 // securityHeaders tells browsers what the UI may do: run only its own scripts (no inline
 // script, nothing from another host), connect only to its server, never be framed, never
 // sniff a type, and send no referrer outside. Map tiles come from the closed network's tile
-// server (http.tile_url), so images may come from another host; the UI colours its SVG with
+// server (http.tile_url), so images may come from another host (ioc's own tiles, fetched with
+// the token, are shown from blob: URLs); the UI colours its SVG with
 // style attributes, which style-src allows (styles run no code).
 func securityHeaders(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: http: https:; "+
+	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: http: https:; "+
 		"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("X-Frame-Options", "DENY")

@@ -24,6 +24,7 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/dashboard/hub"
 	"github.com/haidang-ioc/ioc/dashboard/relay"
+	"github.com/haidang-ioc/ioc/dashboard/tiles"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
@@ -487,6 +488,14 @@ func (s *server) startDashboard(context.Context) error {
 	}
 	opts := dashboard.Options{HTTP: cfg.HTTP, Version: buildVersion(), Checks: s.checks, Gatherer: s.reg, Log: log,
 		Clock: s.now, Simulation: s.sim.info(), MetricsToken: s.metricsToken, TLS: httpTLS}
+	if cfg.HTTP.TilesFile != "" {
+		archive, err := tiles.Open(cfg.HTTP.TilesFile)
+		if err != nil {
+			return fmt.Errorf("http.tiles_file: %w", err)
+		}
+		opts.Tiles = archive // read until the process ends
+		log.Info("map tiles served from the archive", "file", cfg.HTTP.TilesFile, "zooms", fmt.Sprintf("%d-%d", archive.MinZoom, archive.MaxZoom))
+	}
 	switch { // what checks the leader's certificate when alert requests are sent on to it
 	case cfg.HTTP.ForwardCAFile != "":
 		files, err := tlsconf.Load("http.forward_ca_file", config.TLS{CAFile: cfg.HTTP.ForwardCAFile})

@@ -446,6 +446,22 @@ function levelColor(v, stale) {
   return ['#2ea043', '#d29922', '#f0883e', '#e5534b'][v ? v.alarm || 0 : 0];
 }
 
+// tileHref shows a map tile: from the closed network's tile server as it is, from ioc's own
+// archive (under the API) fetched with the token and shown from memory.
+const tileCache = new Map(); // API tile URL -> object URL ('' for none), or its fetch under way
+function tileHref(img, url) {
+  if (!url.startsWith(API)) { img.setAttribute('href', url); return; }
+  let c = tileCache.get(url);
+  if (typeof c === 'string') { if (c) img.setAttribute('href', c); return; }
+  if (!c) {
+    if (tileCache.size > 2000) { for (const u of tileCache.values()) if (typeof u === 'string' && u) URL.revokeObjectURL(u); tileCache.clear(); }
+    c = fetch(url, { headers: { Authorization: 'Bearer ' + S.token } }).then((r) => r.ok ? r.blob() : null)
+      .then((b) => { const u = b ? URL.createObjectURL(b) : ''; tileCache.set(url, u); return u; }, () => { tileCache.delete(url); return ''; });
+    tileCache.set(url, c);
+  }
+  c.then((u) => { if (u) img.setAttribute('href', u); });
+}
+
 function drawMap(el = $('#map')) {
   const W = el.clientWidth || 1200, H = el.clientHeight || 700;
   el.setAttribute('viewBox', `0 0 ${W} ${H}`);
@@ -466,10 +482,12 @@ function drawMap(el = $('#map')) {
   if (S.ui && S.ui.tile_url) { // tiles of the zoom whose pixel size is closest to ours
     const z = Math.max(0, Math.min(18, Math.round(Math.log2(scale / 256))));
     const n = 2 ** z, size = scale / n;
-    for (let tx = Math.floor(x0 * n); tx <= Math.floor(x1 * n); tx++) {
-      for (let ty = Math.floor(y0 * n); ty <= Math.floor(y1 * n); ty++) {
-        const href = S.ui.tile_url.replace('{z}', z).replace('{x}', tx).replace('{y}', ty);
-        svg('image', { href, x: ox + (tx / n - x0) * scale, y: oy + (ty / n - y0) * scale, width: size, height: size, opacity: 0.55 }, el);
+    // the tiles in view (zoomed in, a few dozen, not the whole province's)
+    const cell = (base, px) => Math.min(n - 1, Math.max(0, Math.floor((base + px / scale) * n))); // the tile under pixel px
+    for (let tx = cell(x0, -ox); tx <= cell(x0, W - ox); tx++) {
+      for (let ty = cell(y0, -oy); ty <= cell(y0, H - oy); ty++) {
+        const url = S.ui.tile_url.replace('{z}', z).replace('{x}', tx).replace('{y}', ty);
+        tileHref(svg('image', { x: ox + (tx / n - x0) * scale, y: oy + (ty / n - y0) * scale, width: size, height: size, opacity: 0.55, class: 'tile' }, el), url);
       }
     }
   }

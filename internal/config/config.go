@@ -545,6 +545,10 @@ type HTTP struct {
 	// http://tiles.local/{z}/{x}/{y}.png; without one the map draws the district outlines of the
 	// sensor catalog.
 	TileURL string `yaml:"tile_url"`
+	// TilesFile is an optional PMTiles archive (version 3) of map tiles that ioc serves itself
+	// at /api/v1/tiles/{z}/{x}/{y}, for a closed network without a tile server; set it or
+	// TileURL, not both.
+	TilesFile string `yaml:"tiles_file"`
 	// MediaURL is an optional media server address of a camera's live view, with {camera}
 	// replaced by the camera's id, e.g. http://media.local:8889/{camera}/.
 	MediaURL string `yaml:"media_url"`

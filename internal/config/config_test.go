@@ -237,6 +237,9 @@ func TestValidate(t *testing.T) {
 		{"live relay", func(c *Config) { c.HTTP.Live.Relay = "ioc-live" }, ""},
 		{"live relay wildcard", func(c *Config) { c.HTTP.Live.Relay = "ioc/#" }, "http.live.relay: want a topic root without wildcards"},
 		{"live relay flush", func(c *Config) { c.HTTP.Live.Relay, c.HTTP.Live.RelayFlush = "ioc-live", time.Hour }, "http.live.relay_flush: want 10ms to 10s"},
+		{"two tile sources", func(c *Config) {
+			c.HTTP.TileURL, c.HTTP.TilesFile = "http://tiles.local/{z}/{x}/{y}.png", "/var/lib/ioc/t.pmtiles"
+		}, "http.tiles_file: set while http.tile_url is set too"},
 		{"broker cluster", func(c *Config) { c.MQTT.Broker = "tcp://a:1883, tcp://b:1883,tcp://c:1883" }, ""},
 		{"broker cluster mixing tls", func(c *Config) { c.MQTT.Broker = "ssl://a:8883,tcp://b:1883" }, "mqtt.broker: mixes encrypted and plain nodes"},
 		{"broker cluster node without port", func(c *Config) { c.MQTT.Broker = "tcp://a:1883,tcp://b" }, "mqtt.broker: want scheme://host:port"},

@@ -415,6 +415,9 @@ func (h *HTTP) validate(p *Problems) {
 	if strings.HasPrefix(h.Metrics.TokenEnv, EnvPrefix) {
 		p.Add("http.metrics.token_env", "%q: IOC_* variables are settings; name another variable", h.Metrics.TokenEnv)
 	}
+	if h.TileURL != "" && h.TilesFile != "" {
+		p.Add("http.tiles_file", "set while http.tile_url is set too: the map takes its tiles from one of them")
+	}
 	if h.TileURL != "" && !(strings.Contains(h.TileURL, "{z}") && strings.Contains(h.TileURL, "{x}") && strings.Contains(h.TileURL, "{y}")) {
 		p.Add("http.tile_url", "want a URL with {z}, {x} and {y}, got %q", h.TileURL)
 	}
