@@ -101,7 +101,7 @@ func (s *Server) writeDutyLog(c *fiber.Ctx, p *auth.Principal) error {
 	return c.Status(fiber.StatusCreated).JSON(e)
 }
 
-func (s *Server) handoverScreen(c *fiber.Ctx, p *auth.Principal) error {
+func (s *Server) handoverScreen(c *fiber.Ctx, _ *auth.Principal) error {
 	if s.src.Duty == nil {
 		return errUnavailable
 	}
@@ -119,7 +119,7 @@ func (s *Server) handoverScreen(c *fiber.Ctx, p *auth.Principal) error {
 			out.Last = &hs[i]
 		}
 	}
-	if out.Unacknowledged, err = s.unacknowledged(c, p); err != nil {
+	if out.Unacknowledged, err = s.unacknowledged(c); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
@@ -134,8 +134,9 @@ func (s *Server) handoverScreen(c *fiber.Ctx, p *auth.Principal) error {
 	return c.JSON(out)
 }
 
-// unacknowledged lists the firing alerts nobody has acknowledged, most severe first.
-func (s *Server) unacknowledged(c *fiber.Ctx, p *auth.Principal) ([]analytics.AlertRef, error) {
+// unacknowledged lists the firing alerts nobody has acknowledged, most severe first (the duty
+// routes' roles see every alert).
+func (s *Server) unacknowledged(c *fiber.Ctx) ([]analytics.AlertRef, error) {
 	out := []analytics.AlertRef{}
 	if s.src.Alerts == nil {
 		return out, nil
@@ -151,10 +152,8 @@ func (s *Server) unacknowledged(c *fiber.Ctx, p *auth.Principal) ([]analytics.Al
 		return a.StartsAt.Compare(b.StartsAt)
 	})
 	for _, a := range list {
-		if p.SeesAll() || slices.ContainsFunc(a.Units, func(u string) bool { return slices.Contains(p.Units, u) }) {
-			out = append(out, analytics.AlertRef{ID: a.ID, Title: a.Title.VI, TitleEN: a.Title.EN, Severity: string(a.Severity),
-				District: a.District, State: string(a.State), Since: a.StartsAt})
-		}
+		out = append(out, analytics.AlertRef{ID: a.ID, Title: a.Title.VI, TitleEN: a.Title.EN, Severity: string(a.Severity),
+			District: a.District, State: string(a.State), Since: a.StartsAt})
 	}
 	return out, nil
 }
@@ -167,7 +166,7 @@ func (s *Server) handOver(c *fiber.Ctx, p *auth.Principal) error {
 	if err := decodeBody(c, &b); err != nil {
 		return err
 	}
-	open, err := s.unacknowledged(c, p)
+	open, err := s.unacknowledged(c)
 	if err != nil {
 		return err
 	}
