@@ -240,3 +240,78 @@ func TestPacedClockWaitsForDeliveries(t *testing.T) {
 		t.Fatal("an old delivery moved the clock back")
 	}
 }
+
+// The simulated provinces' district outlines tile the province: no point inside lies in two
+// districts, no hole lies between them (a point outside every district with districts on all
+// four sides), and each sensor lies in its own district's outline.
+func TestOutlinesTileTheProvince(t *testing.T) {
+	for _, name := range Provinces() {
+		raw, err := Catalog(name, 5*time.Minute, profiles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat, err := ingest.ParseCatalog(raw, profiles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := func(lat, lon float64) []string {
+			var names []string
+			for _, d := range cat.Districts {
+				if insidePolygon(d.Polygon, lat, lon) {
+					names = append(names, d.Name)
+				}
+			}
+			return names
+		}
+		lat0, lat1, lon0, lon1 := 90.0, -90.0, 180.0, -180.0
+		for _, d := range cat.Districts {
+			for _, p := range d.Polygon {
+				lat0, lat1, lon0, lon1 = min(lat0, p[0]), max(lat1, p[0]), min(lon0, p[1]), max(lon1, p[1])
+			}
+		}
+		const step = 0.00517 // an odd step: grid points fall on no outline's vertex or edge
+		covered := func(lat, lon float64) bool { return len(in(lat, lon)) > 0 }
+		enclosed := func(lat, lon float64) bool { // a district on every side
+			for _, dir := range [][2]float64{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+				hit := false
+				for la, lo := lat, lon; la >= lat0 && la <= lat1 && lo >= lon0 && lo <= lon1; la, lo = la+dir[0]*step, lo+dir[1]*step {
+					if covered(la, lo) {
+						hit = true
+						break
+					}
+				}
+				if !hit {
+					return false
+				}
+			}
+			return true
+		}
+		for lat := lat0 + step/2; lat < lat1; lat += step {
+			for lon := lon0 + step/2; lon < lon1; lon += step {
+				switch ds := in(lat, lon); {
+				case len(ds) > 1:
+					t.Errorf("%s: %.4f, %.4f lies in %v", name, lat, lon, ds)
+				case len(ds) == 0 && enclosed(lat, lon):
+					t.Errorf("%s: %.4f, %.4f lies between districts, in none", name, lat, lon)
+				}
+			}
+		}
+		for _, s := range cat.Sensors {
+			if ds := in(s.Location.Lat, s.Location.Lon); len(ds) != 1 || ds[0] != s.District {
+				t.Errorf("%s: sensor %s of %s lies in %v", name, s.ID, s.District, ds)
+			}
+		}
+	}
+}
+
+// insidePolygon tells whether lat, lon lies inside the ring (even-odd rule).
+func insidePolygon(ring [][2]float64, lat, lon float64) bool {
+	in := false
+	for i, j := 0, len(ring)-1; i < len(ring); j, i = i, i+1 {
+		a, b := ring[i], ring[j]
+		if (a[0] > lat) != (b[0] > lat) && lon < (b[1]-a[1])*(lat-a[0])/(b[0]-a[0])+a[1] {
+			in = !in
+		}
+	}
+	return in
+}
