@@ -41,6 +41,9 @@ func (JSONDecoder) Decode(_ string, payload []byte, _ time.Time) ([]Reading, []R
 	if rec, ok := scanRecord(body); ok { // one flat record, the common case: no reflection
 		return oneRecord(rec, payload)
 	}
+	if recs, raws, ok := scanRecords(body); ok { // an array of them
+		return manyRecords(recs, raws)
+	}
 	if !json.Valid(body) {
 		fixed, ok := quoteNonFinite(body)
 		if !ok || !json.Valid(fixed) {
@@ -67,18 +70,34 @@ func (JSONDecoder) Decode(_ string, payload []byte, _ time.Time) ([]Reading, []R
 		var rejections []Rejection
 		for i, item := range items {
 			r, rej := decodeRecord(item)
-			if rej != nil {
-				rej.Detail = fmt.Sprintf("record %d: %s", i, rej.Detail)
-				rej.Record = item
-				rejections = append(rejections, *rej)
-				continue
-			}
-			readings = append(readings, r)
+			readings, rejections = keep(readings, rejections, i, item, r, rej)
 		}
 		return readings, rejections
 	default:
 		return nil, []Rejection{{Reason: ReasonWrongType, Detail: "want a JSON object or an array of objects", Record: payload}}
 	}
+}
+
+// manyRecords is the answer for a payload of an array of records read by scanRecords.
+func manyRecords(recs []jsonRecord, raws [][]byte) ([]Reading, []Rejection) {
+	readings := make([]Reading, 0, len(recs))
+	var rejections []Rejection
+	for i, rec := range recs {
+		r, rej := checkRecord(rec)
+		readings, rejections = keep(readings, rejections, i, raws[i], r, rej)
+	}
+	return readings, rejections
+}
+
+// keep adds record i of an array (its bytes raw) to the readings, or its rejection, naming the
+// record, to the rejections.
+func keep(readings []Reading, rejections []Rejection, i int, raw []byte, r Reading, rej *Rejection) ([]Reading, []Rejection) {
+	if rej != nil {
+		rej.Detail = fmt.Sprintf("record %d: %s", i, rej.Detail)
+		rej.Record = raw
+		return readings, append(rejections, *rej)
+	}
+	return append(readings, r), rejections
 }
 
 // oneRecord is the answer for a payload of one record.
@@ -108,6 +127,40 @@ func decodeRecord(raw json.RawMessage) (Reading, *Rejection) {
 // anything else, valid or not, which the careful path then reads and names its errors.
 func scanRecord(body []byte) (rec jsonRecord, ok bool) {
 	s := jsonScanner{b: body}
+	if rec, ok = scanObject(&s); !ok {
+		return rec, false
+	}
+	s.ws()
+	return rec, s.i == len(body)
+}
+
+// scanRecords is scanRecord for a payload of an array of flat records, with each record's
+// bytes (for its rejection).
+func scanRecords(body []byte) (recs []jsonRecord, raws [][]byte, ok bool) {
+	s := jsonScanner{b: body}
+	if !s.consume('[') || s.peek() == ']' {
+		return nil, nil, false
+	}
+	n := countByte(body, '{')
+	recs, raws = make([]jsonRecord, 0, n), make([][]byte, 0, n)
+	for first := true; !s.consume(']'); first = false {
+		if !first && !s.consume(',') {
+			return nil, nil, false
+		}
+		s.ws()
+		start := s.i
+		rec, ok := scanObject(&s)
+		if !ok {
+			return nil, nil, false
+		}
+		recs, raws = append(recs, rec), append(raws, body[start:s.i])
+	}
+	s.ws()
+	return recs, raws, s.i == len(body)
+}
+
+// scanObject reads a flat object at s (see scanRecord).
+func scanObject(s *jsonScanner) (rec jsonRecord, ok bool) {
 	if !s.consume('{') {
 		return rec, false
 	}
@@ -124,7 +177,7 @@ func scanRecord(body []byte) (rec jsonRecord, ok bool) {
 		if _, isNum := s.number(); !isNum && !s.skipScalar() {
 			return rec, false
 		}
-		raw := json.RawMessage(body[start:s.i])
+		raw := json.RawMessage(s.b[start:s.i])
 		var field *json.RawMessage
 		switch string(key) {
 		case "sensor":
@@ -149,8 +202,7 @@ func scanRecord(body []byte) (rec jsonRecord, ok bool) {
 		}
 		*field = raw
 	}
-	s.ws()
-	return rec, s.i == len(body)
+	return rec, true
 }
 
 // checkRecord reads a record's fields into a reading.

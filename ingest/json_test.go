@@ -130,12 +130,26 @@ func FuzzJSONDecoder(f *testing.F) {
 	}
 	f.Add([]byte(`{"Sensor":"a","sensor":"b","ts":1,"metric":"m","value":1e3,"x":null,"y":true}`))
 	f.Add([]byte(` {"sensor":"a","ts":1785766500000,"metric":"m","value":-0.5,"unit":null} `))
+	f.Add([]byte(`[{"sensor":"a","ts":1,"metric":"m","value":1}, {"sensor":"b","ts":2,"metric":"m"} ,{"x":[1]}]`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		readings, rejections := JSONDecoder{}.Decode("", payload, time.Time{})
 		assertSane(t, payload, readings, rejections)
 		// Where the fast path reads a record, encoding/json must read the same fields (for
 		// valid UTF-8, which the pipeline checks before any decoder runs).
 		body := bytes.TrimSpace(payload)
+		if fast, _, ok := scanRecords(body); ok && utf8.Valid(payload) {
+			var items []json.RawMessage
+			err := json.Unmarshal(body, &items)
+			careful := make([]jsonRecord, len(items))
+			for i := range items {
+				if err == nil {
+					err = json.Unmarshal(items[i], &careful[i])
+				}
+			}
+			if err != nil || fmt.Sprintf("%q", fast) != fmt.Sprintf("%q", careful) {
+				t.Fatalf("fast path %q, encoding/json %q (%v), for %q", fast, careful, err, payload)
+			}
+		}
 		if fast, ok := scanRecord(body); ok && utf8.Valid(payload) {
 			var careful jsonRecord
 			if err := json.Unmarshal(body, &careful); err != nil || fmt.Sprintf("%q", fast) != fmt.Sprintf("%q", careful) {
