@@ -3,6 +3,7 @@ package dashboard
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -350,8 +351,10 @@ func (s *Server) tile(c *fiber.Ctx, _ *auth.Principal) error {
 	switch {
 	case errors.Is(err, tiles.ErrNoTile):
 		return errNotFound
-	case err != nil:
+	case errors.Is(err, tiles.ErrOutside):
 		return errBadRequest("bad_tile", err.Error())
+	case err != nil:
+		return fmt.Errorf("map tile %d/%d/%d: %w", zxy[0], zxy[1], zxy[2], err)
 	}
 	c.Set(fiber.HeaderContentType, s.opts.Tiles.ContentType())
 	if enc := s.opts.Tiles.ContentEncoding(); enc != "" {

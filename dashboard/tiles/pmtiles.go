@@ -16,8 +16,11 @@ import (
 	"sync"
 )
 
-// ErrNoTile is the answer for a tile the archive does not hold.
-var ErrNoTile = errors.New("no such tile")
+// Errors of Tile: a tile the archive does not hold, an address outside its zoom's grid.
+var (
+	ErrNoTile  = errors.New("no such tile")
+	ErrOutside = errors.New("outside the zoom's grid")
+)
 
 // Bounds on what an archive may ask of the reader.
 const (
@@ -115,10 +118,11 @@ func (a *Archive) ContentEncoding() string {
 	return ""
 }
 
-// Tile returns tile z/x/y as stored, ErrNoTile when the archive does not hold it.
+// Tile returns tile z/x/y as stored: ErrNoTile when the archive does not hold it, ErrOutside
+// for an address outside zoom z's grid, another error when the archive cannot be read.
 func (a *Archive) Tile(z uint8, x, y uint32) ([]byte, error) {
 	if z > 31 || uint64(x) >= 1<<z || uint64(y) >= 1<<z {
-		return nil, fmt.Errorf("tile %d/%d/%d: outside zoom %d's grid", z, x, y, z)
+		return nil, fmt.Errorf("tile %d/%d/%d: %w", z, x, y, ErrOutside)
 	}
 	id := TileID(z, x, y)
 	dir := a.root

@@ -132,7 +132,7 @@ func TestArchive(t *testing.T) {
 			t.Errorf("tile %v: %v, want ErrNoTile", c, err)
 		}
 	}
-	if _, err := a.Tile(1, 2, 0); err == nil || errors.Is(err, ErrNoTile) {
+	if _, err := a.Tile(1, 2, 0); !errors.Is(err, ErrOutside) {
 		t.Errorf("tile 1/2/0 (outside the grid): %v", err)
 	}
 	broken := filepath.Join(t.TempDir(), "broken.pmtiles")
