@@ -122,6 +122,8 @@ type Alert struct {
 	SubCategory string `json:"sub_category"`
 	District    string `json:"district"`
 	Commune     string `json:"commune,omitempty"`
+	// Basin is a sensor's river basin from its catalog, empty when it names none.
+	Basin string `json:"basin,omitempty"`
 	// Location is the subject's position; zero for district alerts.
 	Location geo.Location `json:"location"`
 	// Metric and Value are what the condition saw last (the value, sum, average or rate).
@@ -226,6 +228,8 @@ func (a *Alert) Label(name string) string {
 		return a.District
 	case "commune":
 		return a.Commune
+	case "basin":
+		return a.Basin
 	case "state":
 		return string(a.State)
 	case "public":
@@ -237,7 +241,7 @@ func (a *Alert) Label(name string) string {
 }
 
 // LabelNames are the labels matchers may name.
-var LabelNames = []string{"rule", "source", "subject", "sensor", "camera", "severity", "category", "sub_category", "district", "commune", "state", "public", "metric"}
+var LabelNames = []string{"rule", "source", "subject", "sensor", "camera", "severity", "category", "sub_category", "district", "commune", "basin", "state", "public", "metric"}
 
 // fingerprint names a rule's condition on one subject.
 func fingerprint(rule, source, subject string) string {

@@ -62,6 +62,18 @@ func (ls Lives) AlertChanged(e Event) {
 	}
 }
 
+// Correlator gathers alerts into incidents (incident.Manager). The engine calls it on its own
+// goroutine, and only while it leads: Lead at the start of each term (before it hears the
+// restored alerts again), AlertChanged with every event, Tick with every tick.
+type Correlator interface {
+	// Lead restores the correlator's state for a term (0: a single engine).
+	Lead(ctx context.Context, term uint64, now time.Time)
+	// AlertChanged hears one alert event, made now or restored.
+	AlertChanged(ev Event, now time.Time)
+	// Tick judges what time makes due and returns the notifications to send.
+	Tick(now time.Time) []Notification
+}
+
 // Options tune an engine.
 type Options struct {
 	// Tick is how often time-driven transitions are judged (for, clear_for, absence,
@@ -98,6 +110,7 @@ type Engine struct {
 	store  Store
 	notify Notifier
 	live   Live
+	corr   Correlator
 	opts   Options
 	m      *metrics
 	log    *slog.Logger
@@ -246,7 +259,11 @@ func (e *Engine) lead(ctx context.Context) {
 			for n := len(e.in); n > 0; n-- {
 				e.apply(<-e.in)
 			}
-			e.c.tick(e.opts.Now().UTC())
+			now := e.opts.Now().UTC()
+			e.c.tick(now)
+			if e.corr != nil {
+				e.c.notes = append(e.c.notes, e.corr.Tick(now)...)
+			}
 			e.gauge()
 		}
 		e.drain()
@@ -255,11 +272,21 @@ func (e *Engine) lead(ctx context.Context) {
 
 func (e *Engine) restore(ctx context.Context) error {
 	now := e.opts.Now().UTC()
+	if e.corr != nil { // the incidents as stored first; the alerts still open follow
+		e.corr.Lead(ctx, e.term, now)
+	}
 	latest, err := e.store.LatestEvents(ctx, now)
 	if err != nil {
 		return fmt.Errorf("alert engine: restore alerts: %w", err)
 	}
 	e.c.restore(latest, now)
+	if e.corr != nil { // an open alert in no incident joins or opens one
+		for _, ev := range latest {
+			if _, open := e.c.byID[ev.Alert.ID]; open {
+				e.corr.AlertChanged(ev, now)
+			}
+		}
+	}
 	if e.live != nil { // the dashboard shows the restored alerts as they stand
 		for _, ev := range latest {
 			if _, open := e.c.byID[ev.Alert.ID]; open {
@@ -344,6 +371,9 @@ func (e *Engine) drain() {
 			e.m.events.WithLabelValues(string(c.events[i].Kind)).Inc()
 			if e.live != nil {
 				e.live.AlertChanged(c.events[i])
+			}
+			if e.corr != nil {
+				e.corr.AlertChanged(c.events[i], e.opts.Now().UTC())
 			}
 			ev := &c.events[i]
 			e.log.Info("alert "+string(ev.Kind), "alert", ev.Alert.ID, "rule", ev.Alert.Rule, "subject", ev.Alert.Subject,
@@ -652,6 +682,15 @@ func anyIn(want, have []string) bool {
 
 // SetNotifier sets where notifications go; call it before Run.
 func (e *Engine) SetNotifier(n Notifier) { e.notify = n }
+
+// SetCorrelator sets the incident correlator; call it before Run.
+func (e *Engine) SetCorrelator(c Correlator) { e.corr = c }
+
+// Act runs f on the engine's goroutine while it leads, with the engine's clock: the
+// correlator's commands and reads go through it. On a standby it returns ErrStandby.
+func (e *Engine) Act(ctx context.Context, f func(now time.Time)) error {
+	return e.doLeading(ctx, func(*core) { f(e.opts.Now().UTC()) })
+}
 
 // SetLive sets the dashboard's live channel; call it before Run.
 func (e *Engine) SetLive(l Live) { e.live = l }

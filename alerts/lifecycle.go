@@ -485,7 +485,7 @@ func (c *core) describeSubject(a *Alert, cond condition) {
 			return
 		}
 		if s := c.sensors.Lookup(cond.subject); s != nil {
-			a.SubjectName, a.District, a.Commune, a.Location = s.Name, s.District, s.Commune, s.Location
+			a.SubjectName, a.District, a.Commune, a.Basin, a.Location = s.Name, s.District, s.Commune, s.Basin, s.Location
 		}
 	case SourceCamera:
 		if cam := c.camera(cond.subject); cam != nil {

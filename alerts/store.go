@@ -130,9 +130,10 @@ func (s *ClickHouseStore) SearchAlerts(ctx context.Context, q AlertSearch) ([]Al
 	return s.tables().SearchAlerts(ctx, q)
 }
 
-// Deliveries returns every attempt to deliver an alert's notifications, oldest first.
-func (s *ClickHouseStore) Deliveries(ctx context.Context, alertID string) ([]Attempt, error) {
-	rows, err := s.tables().Attempts(ctx, alertID)
+// Deliveries returns every attempt to deliver the notifications of the alerts with these ids,
+// oldest first.
+func (s *ClickHouseStore) Deliveries(ctx context.Context, alertIDs ...string) ([]Attempt, error) {
+	rows, err := s.tables().Attempts(ctx, alertIDs...)
 	if err != nil {
 		return nil, err
 	}

@@ -354,12 +354,16 @@ FROM cap_drafts FINAL WHERE state = 'pending' ORDER BY created, identifier`)
 	return out, rows.Err()
 }
 
-// Attempts returns every delivery attempt of an alert's notifications, oldest first.
-func (s *AlertStore) Attempts(ctx context.Context, alertID string) ([]AttemptRow, error) {
+// Attempts returns every delivery attempt of the notifications of the alerts with these ids
+// (an incident's overdue steps are notified under the incident's id), oldest first.
+func (s *AlertStore) Attempts(ctx context.Context, alertIDs ...string) ([]AttemptRow, error) {
+	if len(alertIDs) == 0 {
+		return []AttemptRow{}, nil
+	}
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	rows, err := s.Conn.Query(ctx, `SELECT ts, ms, alert_id, seq, kind, receiver, receiver_type, unit, attempt, status, error, duration_ms
-FROM alert_notifications WHERE alert_id = ? ORDER BY ts, ms, receiver, attempt`, alertID)
+FROM alert_notifications WHERE alert_id IN (`+placeholders(len(alertIDs))+`) ORDER BY ts, ms, receiver, attempt`, anys(alertIDs)...)
 	if err != nil {
 		return nil, fmt.Errorf("notification log: %w", err)
 	}

@@ -29,20 +29,37 @@ type AlertRef struct {
 	Since    time.Time `json:"since"`
 }
 
+// IncidentRef is an incident as a handover lists it.
+type IncidentRef struct {
+	ID        string    `json:"id"`
+	Title     string    `json:"title"` // Vietnamese
+	TitleEN   string    `json:"title_en,omitempty"`
+	Severity  string    `json:"severity"`
+	State     string    `json:"state"`
+	Owner     string    `json:"owner,omitempty"`
+	Districts []string  `json:"districts"`
+	Opened    time.Time `json:"opened"`
+	// StepsOpen and StepsOverdue count the steps of its procedure not done, and those past due.
+	StepsOpen    int `json:"steps_open"`
+	StepsOverdue int `json:"steps_overdue"`
+}
+
 // Handover is a shift handover (duty_handovers, migration 0017): the outgoing officer's notes
 // and the alerts nobody had acknowledged then; Accepted is zero until an incoming officer
 // accepts it.
 type Handover struct {
-	ID           string     `json:"id"`
-	Created      time.Time  `json:"created"`
-	OutgoingID   string     `json:"outgoing_id"`
-	Outgoing     string     `json:"outgoing"`
-	Notes        string     `json:"notes"`
-	Alerts       []AlertRef `json:"alerts"`
-	Accepted     time.Time  `json:"accepted,omitzero"`
-	IncomingID   string     `json:"incoming_id,omitempty"`
-	Incoming     string     `json:"incoming,omitempty"`
-	IncomingNote string     `json:"incoming_note,omitempty"`
+	ID         string     `json:"id"`
+	Created    time.Time  `json:"created"`
+	OutgoingID string     `json:"outgoing_id"`
+	Outgoing   string     `json:"outgoing"`
+	Notes      string     `json:"notes"`
+	Alerts     []AlertRef `json:"alerts"`
+	// Incidents are the incidents open at the handover (migration 0018; none before it).
+	Incidents    []IncidentRef `json:"incidents"`
+	Accepted     time.Time     `json:"accepted,omitzero"`
+	IncomingID   string        `json:"incoming_id,omitempty"`
+	Incoming     string        `json:"incoming,omitempty"`
+	IncomingNote string        `json:"incoming_note,omitempty"`
 }
 
 // DutyStore reads and writes the duty log and the handovers.
@@ -99,10 +116,14 @@ func (s *DutyStore) PutHandover(ctx context.Context, h Handover) error {
 	if err != nil {
 		return fmt.Errorf("handover %s: %w", h.ID, err)
 	}
+	incidents, err := json.Marshal(h.Incidents)
+	if err != nil {
+		return fmt.Errorf("handover %s: %w", h.ID, err)
+	}
 	return InsertRows(ctx, s.Conn, s.Timeout, "handover", `INSERT INTO duty_handovers (id, version, created, created_ms, outgoing_id, outgoing, notes, alerts,
-    accepted, accepted_ms, incoming_id, incoming, incoming_note)`, 1, func(int) ([]any, error) {
+    incidents, accepted, accepted_ms, incoming_id, incoming, incoming_note)`, 1, func(int) ([]any, error) {
 		return []any{h.ID, uint64(time.Now().UnixNano()), h.Created.UTC(), uint16(h.Created.Nanosecond() / 1e6), h.OutgoingID, h.Outgoing, h.Notes, string(alerts),
-			epochIfZero(h.Accepted), uint16(h.Accepted.Nanosecond() / 1e6), h.IncomingID, h.Incoming, h.IncomingNote}, nil
+			string(incidents), epochIfZero(h.Accepted), uint16(h.Accepted.Nanosecond() / 1e6), h.IncomingID, h.Incoming, h.IncomingNote}, nil
 	})
 }
 
@@ -110,7 +131,7 @@ func (s *DutyStore) PutHandover(ctx context.Context, h Handover) error {
 func (s *DutyStore) Handovers(ctx context.Context, limit int) ([]Handover, error) {
 	ctx, cancel := bounded(ctx, s.Timeout)
 	defer cancel()
-	rows, err := s.Conn.Query(ctx, `SELECT id, created, created_ms, outgoing_id, outgoing, notes, alerts, accepted, accepted_ms, incoming_id, incoming, incoming_note
+	rows, err := s.Conn.Query(ctx, `SELECT id, created, created_ms, outgoing_id, outgoing, notes, alerts, incidents, accepted, accepted_ms, incoming_id, incoming, incoming_note
 FROM duty_handovers FINAL ORDER BY created DESC, created_ms DESC, id DESC LIMIT ?`, uint64(limit))
 	if err != nil {
 		return nil, fmt.Errorf("handovers: %w", err)
@@ -120,12 +141,18 @@ FROM duty_handovers FINAL ORDER BY created DESC, created_ms DESC, id DESC LIMIT 
 	for rows.Next() {
 		var h Handover
 		var cms, ams uint16
-		var alerts string
-		if err := rows.Scan(&h.ID, &h.Created, &cms, &h.OutgoingID, &h.Outgoing, &h.Notes, &alerts, &h.Accepted, &ams, &h.IncomingID, &h.Incoming, &h.IncomingNote); err != nil {
+		var alerts, incidents string
+		if err := rows.Scan(&h.ID, &h.Created, &cms, &h.OutgoingID, &h.Outgoing, &h.Notes, &alerts, &incidents, &h.Accepted, &ams, &h.IncomingID, &h.Incoming, &h.IncomingNote); err != nil {
 			return nil, fmt.Errorf("handovers: %w", err)
 		}
 		if err := json.Unmarshal([]byte(alerts), &h.Alerts); err != nil {
 			return nil, fmt.Errorf("handover %s: its alerts: %w", h.ID, err)
+		}
+		h.Incidents = []IncidentRef{}
+		if incidents != "" { // a handover stored before migration 0018 has none
+			if err := json.Unmarshal([]byte(incidents), &h.Incidents); err != nil {
+				return nil, fmt.Errorf("handover %s: its incidents: %w", h.ID, err)
+			}
 		}
 		h.Created = h.Created.UTC().Add(time.Duration(cms) * time.Millisecond)
 		if h.Accepted = never(h.Accepted); !h.Accepted.IsZero() {

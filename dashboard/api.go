@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/alerts/incident"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 )
@@ -44,6 +45,25 @@ func (s *Server) table() []route {
 		{method: "POST", path: "/duty/handovers/:id/accept", id: "acceptHandover", tag: "duty", perm: auth.Duty, body: AcceptBody{}, resp: analytics.Handover{}, audit: "duty.accept",
 			summary: "Accept a handover (the incoming officer, not the outgoing one) / Nhận ca (người nhận)", h: s.acceptHandover},
 
+		{method: "GET", path: "/incidents", id: "listIncidents", tag: "incidents", perm: auth.Read, query: incidentListParams, resp: Page[incident.Incident]{},
+			summary: "Incidents not closed, and those closed within a day / Sự cố đang xử lý", h: s.listIncidents},
+		{method: "GET", path: "/incidents/history", id: "incidentHistory", tag: "incidents", perm: auth.History, query: withPaging(incidentHistoryParams...), resp: Page[incident.Incident]{},
+			summary: "Incidents of a time range, searched / Tra cứu lịch sử sự cố", h: s.incidentHistory},
+		{method: "GET", path: "/exports/incidents.csv", id: "exportIncidents", tag: "incidents", perm: auth.History, query: incidentHistoryParams, produces: "text/csv",
+			summary: "The incident history as CSV / Xuất lịch sử sự cố", h: s.exportIncidents},
+		{method: "GET", path: "/incidents/:id", id: "getIncident", tag: "incidents", perm: auth.Read, resp: IncidentDetail{},
+			summary: "One incident with its timeline / Chi tiết sự cố", h: s.getIncident},
+		{method: "GET", path: "/incidents/:id/report", id: "incidentReport", tag: "incidents", perm: auth.Read, produces: "text/html",
+			query:   []param{{name: "lang", typ: "string", desc: "vi (default) or en", enum: []string{"vi", "en"}}},
+			summary: "The incident's printable report (HTML) / Báo cáo sự cố để in", h: s.incidentReport},
+		{method: "POST", path: "/incidents/:id/take", id: "takeIncident", tag: "incidents", perm: auth.ActOnAlerts, resp: incident.Incident{}, audit: "incident.take",
+			summary: "Take the incident (the center's staff) / Nhận xử lý sự cố", h: s.takeIncident},
+		{method: "POST", path: "/incidents/:id/state", id: "setIncidentState", tag: "incidents", perm: auth.ActOnAlerts, body: IncidentStateBody{}, resp: incident.Incident{}, audit: "incident.state",
+			summary: "Move the incident: in progress, contained, closed (with a summary) / Chuyển trạng thái sự cố", h: s.setIncidentState},
+		{method: "POST", path: "/incidents/:id/notes", id: "noteIncident", tag: "incidents", perm: auth.ActOnAlerts, body: IncidentNoteBody{}, resp: incident.Incident{}, audit: "incident.note",
+			summary: "Write in the incident's timeline / Ghi diễn biến sự cố", h: s.noteIncident},
+		{method: "POST", path: "/incidents/:id/steps/:step/done", id: "tickStep", tag: "incidents", perm: auth.ActOnAlerts, body: StepBody{}, resp: incident.Incident{}, audit: "incident.step",
+			summary: "Tick a step of the response procedure / Hoàn thành bước ứng phó", h: s.tickStep},
 		{method: "GET", path: "/alerts/:id", id: "getAlert", tag: "alerts", perm: auth.Read, resp: AlertDetail{}, summary: "One alert with its history / Chi tiết cảnh báo", h: s.getAlert},
 		{method: "POST", path: "/alerts/:id/acknowledge", id: "acknowledgeAlert", tag: "alerts", perm: auth.ActOnAlerts, body: AckBody{}, resp: alerts.Alert{}, audit: "alert.acknowledge", summary: "Acknowledge / Xác nhận", h: s.ackAlert},
 		{method: "POST", path: "/alerts/:id/assign", id: "assignAlert", tag: "alerts", perm: auth.ActOnAlerts, body: AssignBody{}, resp: alerts.Alert{}, audit: "alert.assign", summary: "Assign to a person / Giao cho người xử lý", h: s.assignAlert},

@@ -31,7 +31,7 @@ type AlertService interface {
 type AlertHistory interface {
 	History(ctx context.Context, alertID string) ([]alerts.Event, error)
 	// Deliveries are the attempts to deliver the alert's notifications (alert_notifications).
-	Deliveries(ctx context.Context, alertID string) ([]alerts.Attempt, error)
+	Deliveries(ctx context.Context, alertIDs ...string) ([]alerts.Attempt, error)
 }
 
 func (s *Server) listChannels(c *fiber.Ctx, _ *auth.Principal) error {

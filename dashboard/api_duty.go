@@ -39,10 +39,12 @@ type AcceptBody struct {
 // officer (if any), the last accepted one, the alerts nobody has acknowledged now, and the duty
 // log since the last accepted handover (at most the last 24 hours).
 type HandoverScreen struct {
-	Pending        *analytics.Handover   `json:"pending"`
-	Last           *analytics.Handover   `json:"last"`
-	Unacknowledged []analytics.AlertRef  `json:"unacknowledged"`
-	Log            []analytics.DutyEntry `json:"log"`
+	Pending        *analytics.Handover  `json:"pending"`
+	Last           *analytics.Handover  `json:"last"`
+	Unacknowledged []analytics.AlertRef `json:"unacknowledged"`
+	// Incidents are the incidents not closed, with their steps open and overdue.
+	Incidents []analytics.IncidentRef `json:"incidents"`
+	Log       []analytics.DutyEntry   `json:"log"`
 }
 
 func person(p *auth.Principal) duty.Person { return duty.Person{ID: p.ID, Name: p.Name} }
@@ -123,6 +125,9 @@ func (s *Server) handoverScreen(c *fiber.Ctx, _ *auth.Principal) error {
 		return err
 	}
 	now := time.Now().UTC()
+	if out.Incidents, err = s.incidentRefs(ctx, now); err != nil {
+		return err
+	}
 	since := now.Add(-24 * time.Hour)
 	if out.Last != nil && out.Last.Accepted.After(since) {
 		since = out.Last.Accepted
@@ -170,7 +175,11 @@ func (s *Server) handOver(c *fiber.Ctx, p *auth.Principal) error {
 	if err != nil {
 		return err
 	}
-	h, err := s.src.Duty.HandOver(c.UserContext(), person(p), b.Notes, open)
+	incidents, err := s.incidentRefs(c.UserContext(), time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	h, err := s.src.Duty.HandOver(c.UserContext(), person(p), b.Notes, open, incidents)
 	if err != nil {
 		return dutyError(err)
 	}

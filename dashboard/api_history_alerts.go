@@ -58,39 +58,48 @@ var historyParams = []param{
 
 // alertSearch reads the history's filters; a unit caller is held to its own units.
 func (s *Server) alertSearch(c *fiber.Ctx, p *auth.Principal) (alerts.AlertSearch, error) {
-	now := time.Now().UTC()
-	from, err := queryTime(c, "from", now.Add(-7*24*time.Hour))
+	from, to, units, err := historyScope(c, p)
 	if err != nil {
 		return alerts.AlertSearch{}, err
 	}
-	to, err := queryTime(c, "to", now.Add(time.Minute))
-	if err != nil {
-		return alerts.AlertSearch{}, err
-	}
-	if !to.After(from) || to.Sub(from) > 366*24*time.Hour {
-		return alerts.AlertSearch{}, errBadRequest("bad_range", "want from before to, at most 366 days apart")
-	}
-	q := alerts.AlertSearch{From: from, To: to, District: c.Query("district"), Category: c.Query("category"),
+	q := alerts.AlertSearch{From: from, To: to, Units: units, District: c.Query("district"), Category: c.Query("category"),
 		State: c.Query("state"), Text: c.Query("q")}
 	if st := q.State; st != "" && !slices.Contains([]string{"pending", "firing", "acknowledged", "resolved"}, st) {
 		return q, errBadRequest("bad_parameter", "state: want pending, firing, acknowledged or resolved")
 	}
-	if len(q.Text) > 200 {
-		return q, errBadRequest("bad_parameter", "q: at most 200 bytes")
+	return q, nil
+}
+
+// historyScope reads a history search's range (from, to: default the last 7 days), its unit
+// and its text's length; a unit caller is held to its own units, and one naming another
+// unit's is answered 404.
+func historyScope(c *fiber.Ctx, p *auth.Principal) (from, to time.Time, units []string, err error) {
+	now := time.Now().UTC()
+	if from, err = queryTime(c, "from", now.Add(-7*24*time.Hour)); err != nil {
+		return
+	}
+	if to, err = queryTime(c, "to", now.Add(time.Minute)); err != nil {
+		return
+	}
+	if !to.After(from) || to.Sub(from) > 366*24*time.Hour {
+		return from, to, nil, errBadRequest("bad_range", "want from before to, at most 366 days apart")
+	}
+	if len(c.Query("q")) > 200 {
+		return from, to, nil, errBadRequest("bad_parameter", "q: at most 200 bytes")
 	}
 	unit := c.Query("unit")
 	switch {
 	case p.SeesAll() && unit != "":
-		q.Units = []string{unit}
+		units = []string{unit}
 	case !p.SeesAll() && unit == "":
-		q.Units = p.Units
+		units = p.Units
 	case !p.SeesAll():
 		if !slices.Contains(p.Units, unit) {
-			return q, errNotFound // a unit does not learn of others' alerts
+			return from, to, nil, errNotFound // a unit does not learn of others' alerts
 		}
-		q.Units = []string{unit}
+		units = []string{unit}
 	}
-	return q, nil
+	return from, to, units, nil
 }
 
 func historyItem(r alerts.AlertSearchRow) HistoryItem {

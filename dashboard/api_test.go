@@ -21,6 +21,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/alerts/duty"
+	"github.com/haidang-ioc/ioc/alerts/incident"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/dashboard/hub"
@@ -42,6 +43,9 @@ type fixture struct {
 	capFeed *alerts.CAPFeed
 	tokens  map[string]string // by key id: admin, operator, analyst, viewer, police, flood
 	alert   alerts.Alert      // a firing river alert routed to flood_control
+	// incidents gathers the alerts; incident is the one the river alert opened.
+	incidents *incident.Manager
+	incident  incident.Incident
 }
 
 // newFixture builds the fixture; opts change the server's options (HTTP settings, log,
@@ -74,7 +78,14 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 	audit := NewAuditor(conn, 10*time.Second, nil, log)
 	capFeed := alerts.NewCAPFeed(config.Default().Alerts.CAP, engine, store, cat, log)
 	engine.SetNotifier(capFeed)
-	runs := []func(context.Context) error{engine.Run, h.Run, audit.Run, capFeed.Run, func(ctx context.Context) error { return city.Run(ctx, 200*time.Millisecond) }}
+	inf, err := incident.Load("", rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incs := incident.New(inf, rf, &incident.ClickHouseStore{Conn: conn, Timeout: 10 * time.Second}, incident.Options{}, nil, log)
+	incs.Bind(engine)
+	engine.SetCorrelator(incs)
+	runs := []func(context.Context) error{engine.Run, h.Run, audit.Run, capFeed.Run, incs.Run, func(ctx context.Context) error { return city.Run(ctx, 200*time.Millisecond) }}
 	done := make(chan struct{}, len(runs))
 	for _, run := range runs {
 		go func() { _ = run(ctx); done <- struct{}{} }()
@@ -86,7 +97,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		}
 	})
 
-	f := &fixture{chCfg: chCfg, engine: engine, city: city, audit: audit, capFeed: capFeed, tokens: map[string]string{}}
+	f := &fixture{chCfg: chCfg, engine: engine, city: city, audit: audit, capFeed: capFeed, incidents: incs, tokens: map[string]string{}}
 	httpCfg := config.Default().HTTP
 	httpCfg.RateLimit = rateLimit
 	for _, k := range []config.APIKey{
@@ -108,7 +119,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 	}
 	f.srv = New(o, auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: querier, DeadLetters: querier,
 		Audit: audit, Keys: &analytics.KeyStore{Conn: conn, Timeout: 10 * time.Second}, Warnings: capFeed, CAP: capFeed, Searcher: store,
-		Duty:        duty.New(&analytics.DutyStore{Conn: conn, Timeout: 10 * time.Second}, nil),
+		Duty: duty.New(&analytics.DutyStore{Conn: conn, Timeout: 10 * time.Second}, nil), Incidents: incs,
 		ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
 
 	// A river over báo động II: one alert for flood control.
@@ -130,6 +141,22 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 	}
 	if !slices.Contains(f.alert.Units, "flood_control") || slices.Contains(f.alert.Units, "police") {
 		t.Fatalf("the river alert is routed to %v; the test needs flood_control and not police", f.alert.Units)
+	}
+	// the alert opened an incident of the sông Hồng basin
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		list, err := incs.Current(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.IndexFunc(list, func(inc incident.Incident) bool {
+			return slices.ContainsFunc(inc.Alerts, func(a incident.AlertRef) bool { return a.ID == f.alert.ID })
+		}); i >= 0 {
+			f.incident = list[i]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the river alert opened no incident: %+v", list)
+		}
 	}
 	return f
 }
@@ -195,12 +222,14 @@ func (f *fixture) example(r route) (path, body string) {
 	switch {
 	case strings.HasPrefix(r.path, "/alerts/"):
 		path = strings.Replace(path, ":id", f.alert.ID, 1)
+	case strings.HasPrefix(r.path, "/incidents/"):
+		path = strings.Replace(strings.Replace(path, ":id", f.incident.ID, 1), ":step", "monitor", 1)
 	case strings.HasPrefix(r.path, "/sensors/"):
 		path = strings.Replace(path, ":id", "lc-hong-laocai", 1)
 	default:
 		path = strings.Replace(path, ":id", "x", 1)
 	}
-	if r.id == "alertHistory" || r.id == "responseTimes" || r.id == "exportAlerts" {
+	if r.id == "alertHistory" || r.id == "responseTimes" || r.id == "exportAlerts" || r.id == "incidentHistory" {
 		path = APIPrefix + r.path
 	}
 	if r.id == "trend" || r.id == "exportTrend" || r.id == "exportReadings" {
@@ -225,6 +254,12 @@ func (f *fixture) example(r route) (path, body string) {
 		body = `{"notes":"theo dõi mực nước sông Hồng tại Lào Cai"}`
 	case AcceptBody:
 		body = `{"note":"đã nhận ca"}`
+	case IncidentStateBody:
+		body = `{"state":"contained","note":"nước đang rút"}`
+	case IncidentNoteBody:
+		body = `{"text":"đã cử tổ công tác xuống hiện trường"}`
+	case StepBody:
+		body = `{"note":"báo cáo lúc 22:30"}`
 	case SilenceBody:
 		body = fmt.Sprintf(`{"matchers":{"rule":["camera_offline"]},"ends_at":%q,"reason":"bảo trì camera"}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 	}
@@ -268,6 +303,11 @@ func TestRolesOnEveryRoute(t *testing.T) {
 				case !slices.Contains(perms[key], r.perm):
 					if code != 403 {
 						t.Fatalf("%s without %s: %d %s, want 403", key, r.perm, code, ans)
+					}
+				case key == "flood" && (r.id == "takeIncident" || r.id == "setIncidentState"):
+					// allowed to act, but owning and moving an incident is the center's
+					if code != 403 || !strings.Contains(string(ans), "operations center") {
+						t.Fatalf("a unit taking or moving an incident: %d %s, want 403 saying it is the center's", code, ans)
 					}
 				default:
 					if code == 401 || code == 403 || code >= 500 && code != 503 {

@@ -368,6 +368,40 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// the incident the river alert opened (the flood procedure of the flash-flood scenario): the
+	// operator takes it, ticks a step of the checklist with a note, prints its report and closes
+	// it with a summary; the handover lists it while it is open
+	incRow := fmt.Sprintf(`#incidents-table tr[data-incident=%q]`, f.incident.ID)
+	incStep := `document.querySelector('#incident-detail li[data-step="monitor"]')`
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(base+"#duty"),
+		waitFor("the open incident on the handover", fmt.Sprintf(`!!document.querySelector('#handover [data-handover-incident=%q]')`, f.incident.ID)),
+		chromedp.Navigate(base+"#incidents"),
+		waitFor("the river's incident in the list", "!!document.querySelector("+fmt.Sprintf("%q", incRow)+")"),
+		chromedp.Evaluate(`document.querySelector(`+fmt.Sprintf("%q", incRow)+`).click(); true`, nil),
+		// Bát Xát's critical alert joined it: the critical procedure's steps came with it
+		waitFor("its checklist, every step to do", `document.querySelectorAll('#incident-detail .checklist li').length === 7 && !!document.querySelector('#incident-detail [data-step-done="monitor"]') &&
+			!document.querySelector('#incident-detail .checklist li.done') && document.querySelector('#incident-detail').textContent.includes('báo động III')`),
+		shoot("incident"),
+		chromedp.Evaluate(`document.querySelector('#incident-detail [data-inc-act="take"]').click(); true`, nil),
+		waitFor("taken: in progress, owned by the operator", `!!document.querySelector('#incident-detail .inc-in_progress') && document.querySelector('#incident-detail').textContent.includes('Trực ban IOC')`),
+		chromedp.Evaluate(`document.querySelector('#incident-detail [data-step-done="monitor"]').click(); true`, nil),
+		waitFor("the step ticked with its note, in the timeline", incStep+`.classList.contains('done') && `+incStep+`.textContent.includes('Đội cơ động đã nhận') &&
+			document.querySelector('#incident-detail .timeline').textContent.includes('Hoàn thành')`),
+		// the report opens in a window of its own (caught here) from a blob of the fetched HTML
+		chromedp.Evaluate(`window.open = () => { const w = { addEventListener() {}, close() {} }; Object.defineProperty(w, 'location', { set(u) { window.reportURL = u; } }); return w; };
+			const made = URL.createObjectURL; URL.createObjectURL = (b) => { b.text().then((h) => { window.reportHTML = h; }); return made(b); };
+			document.querySelector('#incident-detail [data-inc-report]').click(); true`, nil),
+		waitFor("the report's blob in the window", `typeof window.reportURL === 'string' && window.reportURL.startsWith('blob:')`),
+		waitFor("the report: a draft with the step and the map", `(window.reportHTML || '').includes('BÁO CÁO SỰ CỐ') && window.reportHTML.includes('BẢN NHÁP') &&
+			window.reportHTML.includes('Đội cơ động đã nhận') && window.reportHTML.includes('<polygon')`),
+		chromedp.Evaluate(`document.querySelector('#incident-detail [data-inc-act="closed"]').click(); true`, nil),
+		waitFor("closed with the summary", `!!document.querySelector('#incident-detail .inc-closed') && document.querySelector('#incident-detail .notes').textContent === 'Đội cơ động đã nhận' &&
+			!document.querySelector('#incident-detail [data-step-done]')`),
+	); err != nil {
+		t.Fatal(err)
+	}
+
 	// the banner leaves as soon as its alert is resolved
 	f.observe(t, "lc-hong-laocai", "water_level", 84) // over báo động III (83.5): the river alert turns critical
 	if err := chromedp.Run(ctx,
@@ -447,6 +481,9 @@ func TestBrowser(t *testing.T) {
 			`+drawnSensors+`('#screen-map') === S.sensors.size`),
 		shoot("wall-screen"),
 		waitFor("the cameras' slide", `document.querySelectorAll('#screen-cams .cam').length === S.cameras.size && !document.querySelector('[data-slide=cameras]').classList.contains('hidden')`),
+		// the river alert came back critical after its incident was closed: a new incident
+		waitFor("the open incidents' slide", `!document.querySelector('[data-slide=incidents]').classList.contains('hidden') && document.querySelectorAll('#screen-incidents li[data-screen-incident]').length >= 1 &&
+			parseFloat(getComputedStyle(document.querySelector('#screen-incidents li')).fontSize) >= 28`),
 		waitFor("the open alerts' slide", `!document.querySelector('[data-slide=alerts]').classList.contains('hidden') && document.querySelectorAll('#screen-alerts li[data-screen-alert]').length >= 1 &&
 			parseFloat(getComputedStyle(document.querySelector('#screen-alerts li')).fontSize) >= 28`),
 		shoot("wall-screen-alerts"),

@@ -204,7 +204,7 @@ func noteAudit(c *fiber.Ctx, detail string) { c.Locals(auditKey, detail) }
 // serve runs the route's handler and keeps a changing call in the audit log, whatever its end.
 func (s *Server) serve(r route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if r.tag == "alerts" || r.tag == "duty" { // the alert engine's and the duty book's: served where the engine leads
+		if r.tag == "alerts" || r.tag == "duty" || r.tag == "incidents" { // the alert engine's and the duty book's: served where the engine leads
 			if done, err := s.forwarded(c); done {
 				return err
 			}

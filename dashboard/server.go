@@ -80,6 +80,8 @@ type Sources struct {
 	Channels interface{ Channels() []alerts.ChannelState }
 	// Duty is the duty log and the shift handovers (duty.Book).
 	Duty DutyBook
+	// Incidents gathers the alerts into incidents and runs their procedures (incident.Manager).
+	Incidents IncidentService
 	// Leader, when several processes run the alert engine with a lease or this one runs
 	// none, says where the leading engine answers: the alert routes and the public warning
 	// feed are sent on to it unless this process leads.
@@ -97,7 +99,7 @@ type TileSource interface {
 type DutyBook interface {
 	Write(ctx context.Context, by duty.Person, text string) (analytics.DutyEntry, error)
 	Entries(ctx context.Context, from, to time.Time, limit int) ([]analytics.DutyEntry, error)
-	HandOver(ctx context.Context, by duty.Person, notes string, open []analytics.AlertRef) (analytics.Handover, error)
+	HandOver(ctx context.Context, by duty.Person, notes string, open []analytics.AlertRef, incidents []analytics.IncidentRef) (analytics.Handover, error)
 	Accept(ctx context.Context, id string, by duty.Person, note string) (analytics.Handover, error)
 	Handovers(ctx context.Context, limit int) ([]analytics.Handover, error)
 }

@@ -71,6 +71,9 @@ type Sensor struct {
 	Location Location `yaml:"location"`
 	District string   `yaml:"district"`
 	Commune  string   `yaml:"commune"`
+	// Basin is the river basin (lưu vực) the sensor drains to, such as "sông Hồng": incidents
+	// gather a flood's alerts by it across districts. Empty when it does not matter.
+	Basin string `yaml:"basin"`
 	// OwnerUnit is the unit responsible for the sensor (one of config.Units).
 	OwnerUnit string `yaml:"owner_unit"`
 	// AlarmLevels are a river gauge's flood alarm levels (báo động I, II, III), in metres

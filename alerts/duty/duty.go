@@ -78,10 +78,10 @@ func (b *Book) Entries(ctx context.Context, from, to time.Time, limit int) ([]an
 	return b.store.Entries(ctx, from, to, limit)
 }
 
-// HandOver starts a handover by the outgoing officer, with notes for the next shift and the
-// alerts nobody has acknowledged now. It is refused while another waits for its incoming
-// officer.
-func (b *Book) HandOver(ctx context.Context, by Person, notes string, open []analytics.AlertRef) (analytics.Handover, error) {
+// HandOver starts a handover by the outgoing officer, with notes for the next shift, the
+// alerts nobody has acknowledged now and the incidents open now. It is refused while another
+// waits for its incoming officer.
+func (b *Book) HandOver(ctx context.Context, by Person, notes string, open []analytics.AlertRef, incidents []analytics.IncidentRef) (analytics.Handover, error) {
 	notes = strings.TrimSpace(notes)
 	if err := checkText("notes", notes, false); err != nil {
 		return analytics.Handover{}, err
@@ -96,7 +96,11 @@ func (b *Book) HandOver(ctx context.Context, by Person, notes string, open []ana
 	if open == nil {
 		open = []analytics.AlertRef{}
 	}
-	h := analytics.Handover{ID: newID(), Created: b.now().UTC().Truncate(time.Millisecond), OutgoingID: by.ID, Outgoing: by.Name, Notes: notes, Alerts: open}
+	if incidents == nil {
+		incidents = []analytics.IncidentRef{}
+	}
+	h := analytics.Handover{ID: newID(), Created: b.now().UTC().Truncate(time.Millisecond), OutgoingID: by.ID, Outgoing: by.Name, Notes: notes,
+		Alerts: open, Incidents: incidents}
 	if err := b.store.PutHandover(ctx, h); err != nil {
 		return analytics.Handover{}, fmt.Errorf("handover: %w", err)
 	}

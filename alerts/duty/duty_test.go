@@ -70,12 +70,12 @@ func TestHandoverRules(t *testing.T) {
 	}
 
 	open := []analytics.AlertRef{{ID: "a1", Title: "Sông Hồng vượt báo động II"}}
-	h, err := b.HandOver(ctx, an, "theo dõi sông Hồng", open)
+	h, err := b.HandOver(ctx, an, "theo dõi sông Hồng", open, nil)
 	if err != nil || h.OutgoingID != "key:an" || len(h.Alerts) != 1 || !h.Accepted.IsZero() {
 		t.Fatalf("handover %+v %v", h, err)
 	}
 	for name, try := range map[string]func() error{
-		"a second handover":          func() error { _, err := b.HandOver(ctx, binh, "", nil); return err },
+		"a second handover":          func() error { _, err := b.HandOver(ctx, binh, "", nil, nil); return err },
 		"the outgoing officer's own": func() error { _, err := b.Accept(ctx, h.ID, an, ""); return err },
 	} {
 		if err := try(); !errors.Is(err, ErrConflict) {
@@ -96,7 +96,7 @@ func TestHandoverRules(t *testing.T) {
 	if _, err := b.Accept(ctx, h.ID, Person{ID: "key:chi", Name: "Chi"}, ""); !errors.Is(err, ErrConflict) {
 		t.Errorf("taken over twice: %v", err)
 	}
-	if _, err := b.HandOver(ctx, binh, "", nil); err != nil { // the next shift hands over in turn
+	if _, err := b.HandOver(ctx, binh, "", nil, nil); err != nil { // the next shift hands over in turn
 		t.Errorf("the next handover: %v", err)
 	}
 }

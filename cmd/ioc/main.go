@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/alerts/incident"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
@@ -184,7 +185,11 @@ func loadConfig(path string) (config.Config, error) {
 		}
 	}
 	if cfg.HasRole(config.RoleAlerts) {
-		if _, err := alerts.LoadRules(cfg.Alerts.Rules); err != nil {
+		rf, err := alerts.LoadRules(cfg.Alerts.Rules)
+		if err != nil {
+			return cfg, err
+		}
+		if _, err := incident.Load(cfg.Alerts.Incidents, rf); err != nil {
 			return cfg, err
 		}
 		if probs := alerts.CheckReceivers(cfg.Alerts, os.Getenv); len(probs) > 0 {

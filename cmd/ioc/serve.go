@@ -18,6 +18,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/alerts/duty"
+	"github.com/haidang-ioc/ioc/alerts/incident"
 	"github.com/haidang-ioc/ioc/alerts/lease"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard"
@@ -98,8 +99,10 @@ type server struct {
 	capFeed *alerts.CAPFeed
 	// dispatcher delivers notifications (alerts role).
 	dispatcher *alerts.Dispatcher
-	city       *dashboard.City
-	relay      *relay.Relay
+	// incidents gathers the alerts into incidents (alerts role).
+	incidents *incident.Manager
+	city      *dashboard.City
+	relay     *relay.Relay
 	// terms, with the alerts role and a lease, is what follows the lease's terms.
 	terms    *leaderTerms
 	sub      *ingest.Subscriber
@@ -351,9 +354,11 @@ func (s *server) startIngest(ctx context.Context) error {
 		mirrorSensors(ctx, cat)
 	}
 	if cfg.HasRole(config.RoleAlerts) {
-		if s.engine, s.capFeed, s.dispatcher, err = startAlerts(s.gctx, s.g, cfg, cat, s.cams, s.conn, s.live(), s.instance, s.leaseWrap, s.sim, s.reg, log); err != nil {
+		a, err := startAlerts(s.gctx, s.g, cfg, cat, s.cams, s.conn, s.live(), s.instance, s.leaseWrap, s.sim, s.reg, log)
+		if err != nil {
 			return err
 		}
+		s.engine, s.capFeed, s.dispatcher, s.incidents = a.engine, a.feed, a.dispatcher, a.incidents
 		if s.terms != nil {
 			s.terms.reloadFeed = s.capFeed.Reload
 		}
@@ -403,7 +408,7 @@ func (s *server) startIngest(ctx context.Context) error {
 				}
 			}
 			if s.engine != nil {
-				_ = reloadRules(s.gctx, cfg.Alerts, s.engine, log)
+				_ = reloadRules(s.gctx, cfg.Alerts, s.engine, s.incidents, log)
 			}
 		})
 	})
@@ -522,7 +527,8 @@ func (s *server) startDashboard(context.Context) error {
 	src.AlertHistory, src.Searcher = store, store // stored: any process answers
 	if s.engine != nil {
 		src.CAP, src.Alerts, src.Warnings, src.Channels = s.capFeed, s.engine, s.capFeed, s.dispatcher
-		src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, s.engine, log) }
+		src.ReloadRules = func(ctx context.Context) error { return reloadRules(ctx, cfg.Alerts, s.engine, s.incidents, log) }
+		src.Incidents = s.incidents
 	}
 	if lo, ok := leaseOptions(cfg, s.instance); ok { // the alert routes go where the engine leads
 		w, err := lease.NewWatcher(lo, log.With("component", "alerts_leader"))
@@ -684,12 +690,24 @@ func (l leader) Leader() (url string, local, known bool) {
 	return id.URL, ok && id.Instance == l.instance, ok
 }
 
-// startAlerts builds the alert engine, its notifiers and the public warning feed, and runs
-// them in g.
-func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, live alerts.Live, instance string, wrap func(alerts.Leader) alerts.Leader, sim *simulation, reg prometheus.Registerer, log *slog.Logger) (*alerts.Engine, *alerts.CAPFeed, *alerts.Dispatcher, error) {
+// alertParts are what the alerts role runs.
+type alertParts struct {
+	engine     *alerts.Engine
+	feed       *alerts.CAPFeed
+	dispatcher *alerts.Dispatcher
+	incidents  *incident.Manager
+}
+
+// startAlerts builds the alert engine, its notifiers, the public warning feed and the incident
+// manager, and runs them in g.
+func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sensors *ingest.Catalog, cams *streams.CameraCatalog, conn driver.Conn, live alerts.Live, instance string, wrap func(alerts.Leader) alerts.Leader, sim *simulation, reg prometheus.Registerer, log *slog.Logger) (alertParts, error) {
 	rf, err := alerts.LoadRules(cfg.Alerts.Rules)
 	if err != nil {
-		return nil, nil, nil, err
+		return alertParts{}, err
+	}
+	inf, err := incident.Load(cfg.Alerts.Incidents, rf)
+	if err != nil {
+		return alertParts{}, err
 	}
 	store := &alerts.ClickHouseStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}
 	alog := log.With("component", "alerts")
@@ -697,49 +715,65 @@ func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sens
 	var lz *lease.Lease
 	if lo, ok := leaseOptions(cfg, instance); ok {
 		if lz, err = lease.New(lo, reg, alog); err != nil {
-			return nil, nil, nil, err
+			return alertParts{}, err
 		}
 		opts.Lease = wrap(lz)
 	}
 	engine := alerts.NewEngine(rf, sensors, cams, store, nil, nil, opts, reg, alog)
 	disp, err := alerts.NewDispatcher(cfg.Alerts, engine, store, os.Getenv, alog)
 	if err != nil {
-		return nil, nil, nil, err
+		return alertParts{}, err
 	}
 	feed := alerts.NewCAPFeed(cfg.Alerts.CAP, engine, store, sensors, alog.With("feed", "cap"))
+	iopts := incident.Options{}
 	if lz != nil {
 		disp.SetFence(lz.Fence)
 		feed.SetFence(lz.Fence)
+		iopts.Fence = lz.Fence
 	}
+	incs := incident.New(inf, rf, &incident.ClickHouseStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}, iopts, reg, log.With("component", "incidents"))
+	incs.Bind(engine)
+	engine.SetCorrelator(incs)
 	engine.SetNotifier(alerts.Notifiers{disp, feed})
 	if live != nil {
 		engine.SetLive(live)
 	}
 	g.Go(func() error { return disp.Run(ctx) })
 	g.Go(func() error { return feed.Run(ctx) })
+	g.Go(func() error { return incs.Run(ctx) })
 	g.Go(func() error { return engine.Run(ctx) })
-	log.Info("alert rules loaded", "rules", len(rf.Rules), "file", describeRules(cfg.Alerts.Rules), "receivers", len(cfg.Alerts.Receivers))
-	return engine, feed, disp, nil
+	log.Info("alert rules loaded", "rules", len(rf.Rules), "file", describeRules(cfg.Alerts.Rules), "receivers", len(cfg.Alerts.Receivers),
+		"correlations", len(inf.Correlations), "procedures", len(inf.Procedures), "incident_file", describeFile(cfg.Alerts.Incidents, "deploy/rules/incidents.example.yaml"))
+	return alertParts{engine: engine, feed: feed, dispatcher: disp, incidents: incs}, nil
 }
 
-func describeRules(path string) string {
+func describeRules(path string) string { return describeFile(path, "deploy/rules/rules.example.yaml") }
+
+// describeFile names a file for the log: its path, or the built-in one and its copy.
+func describeFile(path, copyOf string) string {
 	if path == "" {
-		return "built-in (deploy/rules/rules.example.yaml)"
+		return "built-in (" + copyOf + ")"
 	}
 	return path
 }
 
-// reloadRules reloads the alert rules; a file with problems is refused whole and the rules in
-// force stay.
-func reloadRules(ctx context.Context, ac config.Alerts, engine *alerts.Engine, log *slog.Logger) error {
+// reloadRules reloads the alert rules and the incident file; a file with problems is refused
+// whole and the files in force stay.
+func reloadRules(ctx context.Context, ac config.Alerts, engine *alerts.Engine, incs *incident.Manager, log *slog.Logger) error {
 	rf, err := alerts.LoadRules(ac.Rules)
 	if err != nil {
 		log.Error("alert rules reload refused; the rules in force stay", "err", err)
 		return err
 	}
+	inf, err := incident.Load(ac.Incidents, rf)
+	if err != nil {
+		log.Error("incident file reload refused; the rules and the incident file in force stay", "err", err)
+		return err
+	}
 	if err := engine.Reload(ctx, rf); err != nil {
 		return err
 	}
+	incs.SetFile(inf, rf)
 	log.Info("alert rules reloaded", "rules", len(rf.Rules), "file", describeRules(ac.Rules))
 	return nil
 }

@@ -46,6 +46,15 @@ const I18N = {
     catSensors: 'Danh mục cảm biến', catCameras: 'Danh mục camera', catName: 'Tên', catEvery: 'Chu kỳ',
     screenCameras: 'Camera', screenAlerts: 'Cảnh báo đang mở', screenNoAlerts: 'Không có cảnh báo nào đang mở.', screenCamsOff: '{n} camera không hoạt động',
     mapGroup: '{n} trạm ở cùng chỗ', zoomIn: 'Phóng to', zoomOut: 'Thu nhỏ', zoomFit: 'Toàn tỉnh',
+    navIncidents: 'Sự cố', incident: 'Sự cố', incOpen: 'Chưa kết thúc', incWithClosed: 'Cả sự cố kết thúc trong ngày', incSteps: 'Các bước',
+    incOwner: 'Chủ trì', incnew: 'Mới', incin_progress: 'Đang xử lý', inccontained: 'Đã kiểm soát', incclosed: 'Đã kết thúc',
+    incNone: 'Không có sự cố nào.', incTake: 'Nhận xử lý', incToProgress: 'Đang xử lý', incToContained: 'Đã kiểm soát', incClose: 'Kết thúc sự cố',
+    incReport: 'Báo cáo (in)', incProcedure: 'Quy trình ứng phó', incNoSteps: 'Không có quy trình cho loại sự cố này.', incDue: 'hạn',
+    incOverdue: 'QUÁ HẠN', incOverdueN: '{n} quá hạn', incDoneBy: '{who} hoàn thành lúc {t}', incDone: 'Hoàn thành',
+    incAskSummary: 'Kết luận khi kết thúc sự cố (diễn biến, thiệt hại, việc đã làm):', incAskStepNote: 'Ghi chú về bước này (không bắt buộc):',
+    incStepsOpen: '{n} bước chưa xong', incAlertsN: '{n} cảnh báo', histIncCount: '{n} sự cố', histKind: 'Tra cứu', incClosedAt: 'Kết thúc',
+    screenIncidents: 'Sự cố đang xử lý', screenNoIncidents: 'Không có sự cố nào đang xử lý.',
+    handoverIncidents: 'Sự cố chưa kết thúc ({n})', handoverIncidentsThen: 'Sự cố chưa kết thúc lúc bàn giao ({n})', handoverNoIncidents: 'Không có sự cố nào chưa kết thúc.',
     navDuty: 'Ca trực', dutyLog: 'Nhật ký ca trực', dutyWrite: 'Ghi việc trong ca (giờ, nơi, việc đã làm…)', dutyAdd: 'Ghi', dutyEmpty: 'Chưa có ghi chép nào trong ca.',
     handoverTitle: 'Bàn giao ca', handoverNotes: 'Dặn dò cho ca sau', handoverDo: 'Bàn giao ca', handoverWaiting: '{who} bàn giao lúc {t}, chờ người nhận ca',
     handoverAccept: 'Nhận ca', handoverAcceptNote: 'Ghi chú khi nhận (không bắt buộc)', handoverOwn: 'Bạn đã bàn giao ca này; người trực ca sau phải nhận.',
@@ -113,6 +122,15 @@ const I18N = {
     catSensors: 'Sensor catalog', catCameras: 'Camera catalog', catName: 'Name', catEvery: 'Every',
     screenCameras: 'Cameras', screenAlerts: 'Open alerts', screenNoAlerts: 'No open alert.', screenCamsOff: '{n} cameras not working',
     mapGroup: '{n} stations at one place', zoomIn: 'Zoom in', zoomOut: 'Zoom out', zoomFit: 'Whole province',
+    navIncidents: 'Incidents', incident: 'Incident', incOpen: 'Not closed', incWithClosed: 'With those closed today', incSteps: 'Steps',
+    incOwner: 'Owner', incnew: 'New', incin_progress: 'In progress', inccontained: 'Contained', incclosed: 'Closed',
+    incNone: 'No incidents.', incTake: 'Take it', incToProgress: 'In progress', incToContained: 'Contained', incClose: 'Close the incident',
+    incReport: 'Report (print)', incProcedure: 'Response procedure', incNoSteps: 'No procedure for this incident type.', incDue: 'due',
+    incOverdue: 'OVERDUE', incOverdueN: '{n} overdue', incDoneBy: 'done by {who} at {t}', incDone: 'Done',
+    incAskSummary: 'Closing summary (what happened, damage, what was done):', incAskStepNote: 'A note on this step (optional):',
+    incStepsOpen: '{n} steps to do', incAlertsN: '{n} alerts', histIncCount: '{n} incidents', histKind: 'Search', incClosedAt: 'Closed',
+    screenIncidents: 'Incidents in progress', screenNoIncidents: 'No incident in progress.',
+    handoverIncidents: 'Incidents not closed ({n})', handoverIncidentsThen: 'Incidents not closed at the handover ({n})', handoverNoIncidents: 'No incident is open.',
     navDuty: 'Duty', dutyLog: 'Duty log', dutyWrite: 'Note what happens in the shift (time, place, what was done…)', dutyAdd: 'Write', dutyEmpty: 'Nothing written in this shift yet.',
     handoverTitle: 'Shift handover', handoverNotes: 'Notes for the next shift', handoverDo: 'Hand over the shift', handoverWaiting: '{who} handed over at {t}; waiting for the incoming officer',
     handoverAccept: 'Take over the shift', handoverAcceptNote: 'Note on taking over (optional)', handoverOwn: 'You handed this shift over; the next officer must take it over.',
@@ -152,6 +170,7 @@ const S = {
   cameras: new Map(),   // id -> catalog entry
   camStates: new Map(), // id -> CameraState
   alerts: new Map(),    // id -> Alert
+  incidents: [],        // the incidents the caller sees (not closed, and closed within a day)
   kpi: null, outlines: null, ws: null, wsRetry: 0, muted: false, selected: null,
   seenCritical: new Set(), audio: null,
   mapView: { k: 1, dx: 0, dy: 0 }, // the main map's zoom and pan
@@ -286,6 +305,8 @@ async function start() {
   route();
   setInterval(() => { if (S.view === 'map') drawMap(); if (S.view === 'screen') drawScreen(); }, 5000);
   setInterval(() => { if (S.view === 'screen') nextSlide(); }, screenEvery() * 1000);
+  setInterval(() => { if (S.view === 'incidents' || S.view === 'screen') loadIncidents(); }, 15000);
+  loadIncidents();
 }
 
 function topics() {
@@ -342,7 +363,11 @@ function apply(items, snapshot) {
       }
     }
   }
-  if (alertsChanged) { renderAlerts(); updateUnacked(); if (S.selected && S.alerts.has(S.selected)) showDetail(S.selected); }
+  if (alertsChanged) {
+    renderAlerts(); updateUnacked(); if (S.selected && S.alerts.has(S.selected)) showDetail(S.selected);
+    // an alert's change may open, join or contain an incident: read them again shortly
+    clearTimeout(S.incTimer); S.incTimer = setTimeout(loadIncidents, 700);
+  }
   if (S.view === 'map') { drawKPIs(); drawMap(); }
   if (S.view === 'screen') drawScreen();
   if (S.view === 'cameras') drawWall();
@@ -383,7 +408,7 @@ function updateUnacked() {
 // ---- views ---------------------------------------------------------------------------------
 function route() {
   const v = (location.hash || (S.me && S.me.role === 'viewer' ? '#screen' : '#map')).slice(1); // the wall screen is the viewer's default
-  S.view = ['map', 'screen', 'alerts', 'cameras', 'trends', 'history', 'duty', 'health', 'admin'].includes(v) && ((v !== 'trends' && v !== 'history') || !S.me || can('history')) &&
+  S.view = ['map', 'screen', 'alerts', 'incidents', 'cameras', 'trends', 'history', 'duty', 'health', 'admin'].includes(v) && ((v !== 'trends' && v !== 'history') || !S.me || can('history')) &&
     (v !== 'admin' || !S.me || can('administer')) && (v !== 'duty' || !S.me || can('duty')) ? v : 'map';
   for (const el of document.querySelectorAll('.view')) el.classList.toggle('hidden', el.id !== 'view-' + S.view);
   document.body.classList.toggle('wallscreen', S.view === 'screen');
@@ -392,6 +417,7 @@ function route() {
   if (S.view === 'map') { drawKPIs(); drawMap(); }
   if (S.view === 'screen') drawScreen();
   if (S.view === 'alerts') { renderAlerts(); drawSilences(); }
+  if (S.view === 'incidents' || S.view === 'screen') loadIncidents();
   if (S.view === 'cameras') drawWall();
   if (S.view === 'health') drawHealth();
   if (S.view === 'admin') { drawKeys(); drawRules(); drawCatalogs(); }
@@ -847,6 +873,107 @@ function drawWall() {
   }).join('');
 }
 
+// ---- incidents (sự cố): list, detail with checklist and timeline, report ---------------------------
+const stepsDone = (inc) => {
+  const done = inc.steps.filter((s) => s.done).length, late = inc.steps.filter((s) => !s.done && s.overdue).length;
+  return inc.steps.length ? `${done}/${inc.steps.length}` + (late ? ` <b class="overdue">${t('incOverdueN', { n: late })}</b>` : '') : '—';
+};
+const center = () => S.me && S.me.role !== 'unit'; // the center's staff own and move incidents
+
+async function loadIncidents() {
+  if (!S.me) return;
+  try { S.incidents = (await api('/incidents?limit=1000')).items; } catch (e) { return; } // none served (no alert engine here) or a blip: keep the last
+  const open = S.incidents.filter((i) => i.state === 'new').length;
+  $('#nav-incidents').textContent = open;
+  $('#nav-incidents').classList.toggle('hidden', open === 0);
+  if (S.view === 'incidents') { renderIncidents(); if (S.incSelected) showIncident(S.incSelected); }
+  if (S.view === 'screen') drawScreen();
+}
+
+function renderIncidents() {
+  const withClosed = document.querySelector('input[name=if]:checked').value === 'all';
+  const list = S.incidents.filter((i) => withClosed || i.state !== 'closed')
+    .sort((a, b) => (a.state === 'closed') - (b.state === 'closed') || sevRank[b.severity] - sevRank[a.severity] || b.opened.localeCompare(a.opened));
+  $('#incidents-count').textContent = t('histIncCount', { n: list.length });
+  $('#incidents-table tbody').innerHTML = list.map((i) => `<tr data-incident="${esc(i.id)}" class="${i.id === S.incSelected ? 'sel' : ''}">
+    <td><span class="sev sev-${esc(i.severity)}">${t('sev' + i.severity)}</span></td>
+    <td>${esc(text(i.title))}<div class="note">${esc(i.districts.join(', '))} · ${t('incAlertsN', { n: i.alerts.length })}</div></td>
+    <td class="inc-${esc(i.state)}">${t('inc' + i.state)}</td><td>${stepsDone(i)}</td><td>${esc(i.owner_name || '—')}</td><td>${fmtTime(i.opened)}</td></tr>`).join('')
+    || `<tr><td colspan="6" class="note">${t('incNone')}</td></tr>`;
+}
+
+async function showIncident(id) {
+  S.incSelected = id;
+  const panel = $('#incident-detail');
+  panel.classList.remove('hidden');
+  $('#view-incidents .split').classList.add('open');
+  const seq = S.incSeq = (S.incSeq || 0) + 1;
+  let d;
+  try { d = await api('/incidents/' + encodeURIComponent(id)); } catch (e) { if (seq === S.incSeq) panel.textContent = e.message; return; }
+  if (seq !== S.incSeq) return;
+  const i = d.incident, open = i.state !== 'closed';
+  const act = (what, label, cls = '') => `<button type="button" class="${cls}" data-inc-act="${what}" data-id="${esc(id)}">${t(label)}</button>`;
+  const buttons = canAct() && open ? `<div class="actions">
+    ${center() && i.owner !== S.me.id ? act('take', 'incTake', 'primary') : ''}
+    ${center() && i.state !== 'in_progress' && i.state !== 'new' ? act('in_progress', 'incToProgress') : ''}
+    ${center() && i.state !== 'contained' ? act('contained', 'incToContained') : ''}
+    ${center() ? act('closed', 'incClose', 'danger') : ''}${act('note', 'comment')}</div>` : '';
+  const canTick = (st) => canAct() && open && !st.done && (center() || S.me.units.includes(st.unit));
+  const steps = i.steps.length ? '<ol class="checklist">' + i.steps.map((st) => `<li data-step="${esc(st.id)}" class="${st.done ? 'done' : st.overdue ? 'overdue' : ''}">
+    <span class="tick">${st.done ? '☑' : '☐'}</span> ${esc(text(st.text))}
+    <div class="note">${esc(unitNames([st.unit]))} · ${t('incDue')} ${fmtTime(st.due)}${!st.done && st.overdue ? ` · <b class="overdue">${t('incOverdue')}</b>` : ''}
+    ${st.done ? ` · ${t('incDoneBy', { who: esc(st.done_by_name), t: fmtTime(st.done) })}${st.note ? ' — ' + esc(st.note) : ''}` : ''}</div>
+    ${canTick(st) ? `<button type="button" class="primary" data-step-done="${esc(st.id)}" data-id="${esc(id)}">${t('incDone')}</button>` : ''}</li>`).join('') + '</ol>' : `<p class="note">${t('incNoSteps')}</p>`;
+  panel.innerHTML = `<h3><span class="sev sev-${esc(i.severity)}">${t('sev' + i.severity)}</span> ${esc(text(i.title))}</h3>
+    <div class="row"><span>${t('state')}</span><span class="inc-${esc(i.state)}">${t('inc' + i.state)}</span></div>
+    <div class="row"><span>${t('incOwner')}</span><span>${esc(i.owner_name || '—')}</span></div>
+    <div class="row"><span>${t('district')}</span><span>${esc(i.districts.join(', '))}</span></div>
+    <div class="row"><span>${t('units')}</span><span>${esc(unitNames(i.units))}</span></div>
+    <div class="row"><span>${t('since')}</span><span>${fmtTime(i.opened)}</span></div>
+    ${i.summary ? `<p class="notes">${esc(i.summary)}</p>` : ''}
+    ${buttons}<p><button type="button" data-inc-report="${esc(id)}">${t('incReport')}</button> <span class="note" id="inc-msg"></span></p>
+    <h3>${t('incProcedure')}${i.procedure && i.procedure.vi ? ': ' + esc(text(i.procedure)) : ''}</h3>${steps}
+    <h3>${t('navAlerts')} (${i.alerts.length})</h3><ul class="history">${i.alerts.map((a) => `<li><span class="sev sev-${esc(a.severity)}">${t('sev' + a.severity)}</span>
+      ${esc(text(a.title))} <span class="note">${esc(a.district)} · ${t('st' + a.state)} · ${fmtTime(a.starts_at)}</span></li>`).join('')}</ul>
+    <h3>${t('history')}</h3><ul class="history timeline">${d.timeline.slice().reverse().map((e) => `<li class="tl-${esc(e.kind)}">${fmtTime(e.time)} · <b>${esc(e.actor_name || label('actor', e.actor))}</b>
+      <div>${esc((S.lang === 'en' && e.text_en) || e.text)}</div></li>`).join('')}</ul>`;
+  renderIncidents();
+}
+
+async function incidentAct(id, what) {
+  let path = '/incidents/' + encodeURIComponent(id) + '/', body;
+  if (what === 'take') path += 'take';
+  else if (what === 'note') { const n = prompt(t('askComment'), ''); if (!n) return; path += 'notes'; body = { text: n }; }
+  else {
+    let note = '';
+    if (what === 'closed') { note = prompt(t('incAskSummary'), ''); if (!note) return; }
+    path += 'state'; body = { state: what, note };
+  }
+  try { await api(path, { method: 'POST', body }); } catch (e) { alert(t('failed') + ': ' + e.message); return; }
+  await loadIncidents();
+  showIncident(id);
+}
+
+async function tickStep(id, step) {
+  const note = prompt(t('incAskStepNote'), '');
+  if (note === null) return;
+  try { await api('/incidents/' + encodeURIComponent(id) + '/steps/' + encodeURIComponent(step) + '/done', { method: 'POST', body: { note } }); } catch (e) { alert(t('failed') + ': ' + e.message); return; }
+  await loadIncidents();
+  showIncident(id);
+}
+
+// printReport opens the incident's report (fetched with the token) in a new window and prints it.
+async function printReport(id) {
+  const w = window.open('', '_blank'); // opened on the click, before the fetch: no popup blocker
+  try {
+    const resp = await api('/incidents/' + encodeURIComponent(id) + '/report?lang=' + S.lang, { raw: true });
+    const url = URL.createObjectURL(new Blob([await resp.text()], { type: 'text/html' }));
+    if (!w) { $('#inc-msg').innerHTML = `<a href="${url}" target="_blank" rel="noopener">${t('incReport')}</a>`; return; }
+    w.location = url;
+    w.addEventListener('load', () => w.print(), { once: true });
+  } catch (e) { if (w) w.close(); $('#inc-msg').textContent = e.message; }
+}
+
 // ---- wall screen: big type, no controls, map, cameras and open alerts in turn -----------------
 // screenEvery is the seconds each slide stays (?rotate=N in the page's address; 15 by default).
 const screenEvery = () => Math.max(2, Number(new URLSearchParams(location.search).get('rotate')) || 15);
@@ -861,6 +988,11 @@ function drawScreen() {
     cams.sort((a, b) => ((a.st || {}).state === 'online') - ((b.st || {}).state === 'online') || a.c.district.localeCompare(b.c.district));
     $('#screen-cams').innerHTML = cams.map(({ c, st }) => `<div class="cam ${st ? st.state : 'unknown'}" data-camera="${esc(c.id)}"><div class="name">${esc(c.name)}</div>
       <div>${t(st ? st.state : 'unknown')}${st && st.reason ? ' — ' + esc(reason(st.reason)) : ''}</div></div>`).join('');
+  }
+  if (slide === 'incidents') {
+    const open = S.incidents.filter((i) => i.state !== 'closed').sort((a, b) => sevRank[b.severity] - sevRank[a.severity] || a.opened.localeCompare(b.opened));
+    $('#screen-incidents').innerHTML = open.length ? open.slice(0, 8).map((i) => `<li data-screen-incident="${esc(i.id)}"><span class="sev sev-${esc(i.severity)}">${t('sev' + i.severity)}</span>
+      ${esc(text(i.title))} <span class="note">${t('inc' + i.state)} · ${stepsDone(i)} · ${fmtTime(i.opened)}</span></li>`).join('') : `<li class="note">${t('screenNoIncidents')}</li>`;
   }
   if (slide === 'alerts') {
     const open = openAlerts().sort((a, b) => sevRank[b.severity] - sevRank[a.severity] || a.starts_at.localeCompare(b.starts_at));
@@ -991,15 +1123,22 @@ function historyQuery() {
   const q = new URLSearchParams();
   const day = (id, end) => { const v = $(id).value; if (v) q.set(end ? 'to' : 'from', new Date(v + (end ? 'T24:00:00+07:00' : 'T00:00:00+07:00')).toISOString()); };
   day('#hist-from', false); day('#hist-to', true);
-  if ($('#hist-state').value) q.set('state', $('#hist-state').value);
+  const st = $(histIncidents() ? '#hist-inc-state' : '#hist-state').value;
+  if (st) q.set('state', st);
   if ($('#hist-q').value.trim()) q.set('q', $('#hist-q').value.trim());
   return q;
 }
 
 const fmtSpan = (s) => s === undefined ? '—' : s < 90 ? Math.round(s) + ' s' : s < 5400 ? Math.round(s / 60) + ' min' : fmtNum(s / 3600, 1) + ' h';
 
+const histIncidents = () => $('#hist-kind').value === 'incidents';
+
 async function searchHistory(ev) {
   if (ev) ev.preventDefault();
+  const inc = histIncidents();
+  for (const id of ['#hist-state', '#history-table', '#times-table', '#view-history h3']) $(id).classList.toggle('hidden', inc);
+  for (const id of ['#hist-inc-state', '#incident-history-table']) $(id).classList.toggle('hidden', !inc);
+  if (inc) { searchIncidentHistory(); return; }
   const q = historyQuery();
   let pg, times;
   try {
@@ -1014,11 +1153,27 @@ async function searchHistory(ev) {
     <td>${r.acknowledged ? fmtSpan(r.median_ack_seconds) + ` (${r.acknowledged})` : '—'}</td><td>${r.resolved ? fmtSpan(r.median_resolve_seconds) + ` (${r.resolved})` : '—'}</td></tr>`).join('');
 }
 
-const exportHistory = () => download('/exports/alerts.csv?' + historyQuery(), 'lich-su-canh-bao.csv', $('#hist-count'));
+const exportHistory = () => histIncidents() ? download('/exports/incidents.csv?' + historyQuery(), 'lich-su-su-co.csv', $('#hist-count'))
+  : download('/exports/alerts.csv?' + historyQuery(), 'lich-su-canh-bao.csv', $('#hist-count'));
+
+async function searchIncidentHistory() {
+  let pg;
+  try { pg = await api('/incidents/history?' + historyQuery() + '&limit=200'); } catch (e) { $('#hist-count').textContent = e.message; return; }
+  $('#hist-count').textContent = t('histIncCount', { n: pg.total });
+  $('#incident-history-table tbody').innerHTML = pg.items.map((inc) => `<tr data-incident-history="${esc(inc.id)}">
+    <td><span class="sev sev-${esc(inc.severity)}">${t('sev' + inc.severity)}</span></td><td><a href="#incidents" data-open-incident="${esc(inc.id)}">${esc(text(inc.title))}</a>
+    <div class="note">${t('incAlertsN', { n: inc.alerts.length })}${inc.summary ? ' · ' + esc(inc.summary) : ''}</div></td>
+    <td>${esc(inc.districts.join(', '))}</td><td>${esc(unitNames(inc.units))}</td><td>${fmtTime(inc.opened)}</td><td>${inc.closed ? fmtTime(inc.closed) : '—'}</td>
+    <td>${stepsDone(inc)}</td><td>${t('inc' + inc.state)}</td></tr>`).join('');
+}
 
 // ---- duty log and shift handover -------------------------------------------------------------------
 const alertRefs = (list) => list.length ? '<ul class="history">' + list.map((a) => `<li data-handover-alert="${esc(a.id)}"><span class="sev sev-${esc(a.severity)}">${t('sev' + a.severity)}</span>
   ${esc(S.lang === 'en' && a.title_en ? a.title_en : a.title)} <span class="note">${esc(a.district)} · ${fmtTime(a.since)}</span></li>`).join('') + '</ul>' : `<p class="note">${t('handoverNone')}</p>`;
+
+const incidentRefs = (list) => list.length ? '<ul class="history">' + list.map((i) => `<li data-handover-incident="${esc(i.id)}"><span class="sev sev-${esc(i.severity)}">${t('sev' + i.severity)}</span>
+  <a href="#incidents" data-open-incident="${esc(i.id)}">${esc(S.lang === 'en' && i.title_en ? i.title_en : i.title)}</a> <span class="note">${t('inc' + i.state)} · ${esc(i.owner || '—')} ·
+  ${t('incStepsOpen', { n: i.steps_open })}${i.steps_overdue ? ` · <b class="overdue">${t('incOverdueN', { n: i.steps_overdue })}</b>` : ''}</span></li>`).join('') + '</ul>' : `<p class="note">${t('handoverNoIncidents')}</p>`;
 
 async function drawDuty() {
   let s;
@@ -1030,7 +1185,8 @@ async function drawDuty() {
   if (p) {
     const own = p.outgoing_id === S.me.id;
     $('#handover').innerHTML = `<h3>${t('handoverTitle')}</h3><p id="handover-waiting"><b>${t('handoverWaiting', { who: esc(p.outgoing), t: fmtTime(p.created) })}</b></p>
-      <div class="notes">${esc(p.notes) || '—'}</div><h4>${t('handoverAlertsThen', { n: p.alerts.length })}</h4>${alertRefs(p.alerts)}
+      <div class="notes">${esc(p.notes) || '—'}</div><h4>${t('handoverIncidentsThen', { n: (p.incidents || []).length })}</h4>${incidentRefs(p.incidents || [])}
+      <h4>${t('handoverAlertsThen', { n: p.alerts.length })}</h4>${alertRefs(p.alerts)}
       ${own ? `<p class="note">${t('handoverOwn')}</p>` : `<form id="accept-form" class="toolbar"><input id="accept-note" maxlength="4000" placeholder="${t('handoverAcceptNote')}" aria-label="note">
       <button type="submit" class="primary" id="handover-accept">${t('handoverAccept')}</button></form>`}<p class="note" id="handover-msg"></p>${last}`;
     const f = $('#accept-form');
@@ -1042,7 +1198,8 @@ async function drawDuty() {
     };
     return;
   }
-  $('#handover').innerHTML = `<h3>${t('handoverTitle')}</h3><h4>${t('handoverUnacked', { n: s.unacknowledged.length })}</h4>${alertRefs(s.unacknowledged)}
+  $('#handover').innerHTML = `<h3>${t('handoverTitle')}</h3><h4>${t('handoverIncidents', { n: s.incidents.length })}</h4>${incidentRefs(s.incidents)}
+    <h4>${t('handoverUnacked', { n: s.unacknowledged.length })}</h4>${alertRefs(s.unacknowledged)}
     <form id="handover-form"><textarea id="handover-notes" rows="4" maxlength="4000" placeholder="${t('handoverNotes')}" aria-label="notes"></textarea>
     <p><button type="submit" class="primary" id="handover-do">${t('handoverDo')}</button></p></form><p class="note" id="handover-msg"></p>${last}`;
   $('#handover-form').onsubmit = async (ev) => {
@@ -1136,6 +1293,16 @@ document.addEventListener('click', (ev) => {
   if (k) { keyAction(k.dataset.keyId, k.dataset.keyAct); return; }
   const b = ev.target.closest('[data-act]');
   if (b) { ev.stopPropagation(); act(b.dataset.id, b.dataset.act, b.dataset.ident); return; }
+  const ia = ev.target.closest('[data-inc-act]');
+  if (ia) { incidentAct(ia.dataset.id, ia.dataset.incAct); return; }
+  const sd = ev.target.closest('[data-step-done]');
+  if (sd) { tickStep(sd.dataset.id, sd.dataset.stepDone); return; }
+  const rp = ev.target.closest('[data-inc-report]');
+  if (rp) { printReport(rp.dataset.incReport); return; }
+  const oi = ev.target.closest('[data-open-incident]');
+  if (oi) { S.incSelected = oi.dataset.openIncident; return; } // the link goes to #incidents, which shows it
+  const ir = ev.target.closest('tr[data-incident]');
+  if (ir) { showIncident(ir.dataset.incident); return; }
   const row = ev.target.closest('tr[data-alert]');
   if (row) showDetail(row.dataset.alert);
 });
@@ -1145,6 +1312,8 @@ $('#mute').onclick = () => { S.muted = !S.muted; translate(); };
 $('#logout').onclick = logout;
 $('#alarm-ack').onclick = () => { $('#alarm').classList.add('hidden'); location.hash = '#alerts'; showDetail($('#alarm').dataset.alert); };
 for (const r of document.querySelectorAll('input[name=af]')) r.onchange = renderAlerts;
+for (const r of document.querySelectorAll('input[name=if]')) r.onchange = renderIncidents;
+$('#hist-kind').onchange = () => searchHistory();
 $('#trend-form').addEventListener('submit', (ev) => { ev.preventDefault(); showTrend(); });
 $('#trend-csv').onclick = exportCSV;
 $('#key-form').addEventListener('submit', createKey);

@@ -354,6 +354,10 @@ type Alerts struct {
 	// Rules is the alert rule file (YAML, reloaded on SIGHUP); empty uses the built-in rules
 	// (deploy/rules/rules.example.yaml).
 	Rules string `yaml:"rules"`
+	// Incidents is the incident file (YAML, reloaded with the rules): how alerts gather into
+	// incidents and the response procedures; empty uses the built-in one
+	// (deploy/rules/incidents.example.yaml).
+	Incidents string `yaml:"incidents"`
 	// Tick is how often time-driven transitions are judged (for, clear_for, absence,
 	// escalation).
 	Tick time.Duration `yaml:"tick"`
