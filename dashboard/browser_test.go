@@ -340,7 +340,9 @@ func TestBrowser(t *testing.T) {
 		waitFor("nothing found for a word no alert has", fmt.Sprintf(`!document.querySelector(%q) && document.querySelector('#hist-count').textContent.startsWith('0')`, histRow)),
 		chromedp.SetValue("#hist-q", "Lào Cai"),
 		chromedp.Click("#hist-search"),
-		waitFor("the river alert found by a word of it, and the response times", fmt.Sprintf(`!!document.querySelector(%q) && [...document.querySelectorAll('#times-table tbody tr')].some((r) => r.textContent.includes('Ban chỉ huy PCTT') && r.textContent.includes('Thiên tai'))`, histRow)),
+		waitFor("the river alert found by a word of it, and the response times", fmt.Sprintf(`!!document.querySelector(%q) && [...document.querySelectorAll('#times-table tbody tr')].some((r) => r.textContent.includes('Ban chỉ huy PCTT') && r.textContent.includes('Thiên tai')) &&
+			[...document.querySelectorAll('#times-chart text.bar-label')].some((l) => l.textContent === 'Ban chỉ huy PCTT · Thiên tai') &&
+			document.querySelectorAll('#times-chart rect.bar-ack').length === 1 + [...document.querySelectorAll('#times-table tbody tr')].filter((r) => r.cells[3].textContent !== '—').length`, histRow)),
 		shoot("history"),
 		chromedp.Click("#hist-csv"),
 		waitFor("the history saved as CSV", `document.querySelector('#hist-count').textContent.includes('lich-su-canh-bao.csv')`),

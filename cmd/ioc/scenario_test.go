@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/alerts/incident"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 	"github.com/haidang-ioc/ioc/sim/provincesim"
@@ -139,6 +141,90 @@ func playScenario(t *testing.T, sc provincesim.Scenario) {
 		t.Errorf("alerts the scenario does not list:\n  %s", strings.Join(extra, "\n  "))
 	}
 	t.Logf("%s: %d alerts over %d rule/subject pairs", sc.Name, len(got), len(bySubject))
+	checkIncidents(t, h, sc, end)
+}
+
+// checkIncidents: the scenario's alerts opened exactly the incidents it lists, each at its
+// highest severity and with its number of rule/subject pairs. The incidents reach ClickHouse
+// through the incident manager's outbox: wait until they are all there.
+func checkIncidents(t *testing.T, h *harness, sc provincesim.Scenario, end time.Time) {
+	t.Helper()
+	want := map[string]provincesim.IncidentExpectation{}
+	for _, x := range sc.Incidents {
+		want[x.Correlation+" "+x.Key] = x
+	}
+	var got map[string][]incident.Incident
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		got = playedIncidents(t, h, sc.Start, end)
+		complete := true
+		for key := range want {
+			complete = complete && len(got[key]) > 0
+		}
+		if complete || time.Now().After(deadline) {
+			break
+		}
+	}
+	for key, x := range want {
+		incs := got[key]
+		if len(incs) != 1 {
+			t.Errorf("incident %s: %d opened, want 1", key, len(incs))
+			continue
+		}
+		inc := incs[0]
+		pairs := map[string]bool{}
+		for _, a := range inc.Alerts {
+			pairs[a.Rule+" "+a.Subject] = true
+		}
+		if string(inc.Severity) != x.Severity || len(pairs) != x.Alerts {
+			t.Errorf("incident %s: severity %s with %d rule/subject pairs %v, want %s with %d", key, inc.Severity, len(pairs), keysOf(pairs), x.Severity, x.Alerts)
+		}
+		if len(inc.Steps) == 0 {
+			t.Errorf("incident %s (%s): no response procedure", key, inc.Type)
+		}
+	}
+	for key, incs := range got {
+		if _, ok := want[key]; !ok {
+			t.Errorf("an incident the scenario does not list: %s (%d, %s)", key, len(incs), incs[0].Title.VI)
+		}
+	}
+	t.Logf("%s: %d incidents", sc.Name, len(got))
+}
+
+func keysOf(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// playedIncidents are the incidents opened on the scenario's clock, as they last stood, by
+// correlation and key.
+func playedIncidents(t *testing.T, h *harness, start, end time.Time) map[string][]incident.Incident {
+	t.Helper()
+	rows, err := h.conn.Query(context.Background(), `SELECT argMax(incident, seq) FROM incident_events FINAL
+		GROUP BY incident_id HAVING min(opened) >= ? AND min(opened) <= ?`, start.UTC(), end.UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string][]incident.Incident{}
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			t.Fatal(err)
+		}
+		var inc incident.Incident
+		if err := json.Unmarshal([]byte(doc), &inc); err != nil {
+			t.Fatal(err)
+		}
+		out[inc.Correlation+" "+inc.Key] = append(out[inc.Correlation+" "+inc.Key], inc)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // runLiveFirst runs the live province (the simulator on the wall clock) in h's database, as

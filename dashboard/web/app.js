@@ -1131,12 +1131,41 @@ function historyQuery() {
 
 const fmtSpan = (s) => s === undefined ? '—' : s < 90 ? Math.round(s) + ' s' : s < 5400 ? Math.round(s / 60) + ' min' : fmtNum(s / 3600, 1) + ' h';
 
+// drawTimes charts the median times to acknowledge and to resolve, a pair of bars per unit and
+// category, on one scale.
+function drawTimes(times) {
+  const el = $('#times-chart');
+  el.innerHTML = '';
+  const rows = times; // a row without medians keeps its label: nothing acknowledged or resolved yet
+  el.classList.toggle('hidden', rows.length === 0);
+  if (!rows.length) return;
+  const W = 900, left = 300, row = 30, H = rows.length * row + 28;
+  el.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  const top = Math.max(...rows.map((r) => Math.max(r.median_ack_seconds, r.median_resolve_seconds)), 1);
+  // a bar for each median there is (zero when none acknowledged or resolved: no bar)
+  const x = (v) => (W - left - 90) * v / top;
+  rows.forEach((r, i) => {
+    const y = 8 + i * row;
+    svg('text', { x: left - 8, y: y + 16, 'text-anchor': 'end', class: 'bar-label' }, el).textContent = unitNames([r.unit]) + ' · ' + label('cat_', r.category);
+    for (const [k, v, cls] of [[0, r.median_ack_seconds, 'bar-ack'], [1, r.median_resolve_seconds, 'bar-resolve']]) {
+      if (!(k ? r.resolved : r.acknowledged)) continue;
+      svg('rect', { x: left, y: y + k * 11, width: Math.max(1, x(v)), height: 10, class: cls }, el);
+      svg('text', { x: left + x(v) + 4, y: y + k * 11 + 9, class: 'bar-value' }, el).textContent = fmtSpan(v);
+    }
+  });
+  const ly = H - 8;
+  svg('rect', { x: left, y: ly - 9, width: 10, height: 10, class: 'bar-ack' }, el);
+  svg('text', { x: left + 14, y: ly, class: 'bar-value' }, el).textContent = t('histAck');
+  svg('rect', { x: left + 160, y: ly - 9, width: 10, height: 10, class: 'bar-resolve' }, el);
+  svg('text', { x: left + 174, y: ly, class: 'bar-value' }, el).textContent = t('histResolve');
+}
+
 const histIncidents = () => $('#hist-kind').value === 'incidents';
 
 async function searchHistory(ev) {
   if (ev) ev.preventDefault();
   const inc = histIncidents();
-  for (const id of ['#hist-state', '#history-table', '#times-table', '#view-history h3']) $(id).classList.toggle('hidden', inc);
+  for (const id of ['#hist-state', '#history-table', '#times-table', '#times-chart', '#view-history h3']) $(id).classList.toggle('hidden', inc);
   for (const id of ['#hist-inc-state', '#incident-history-table']) $(id).classList.toggle('hidden', !inc);
   if (inc) { searchIncidentHistory(); return; }
   const q = historyQuery();
@@ -1149,6 +1178,7 @@ async function searchHistory(ev) {
     <td><span class="sev sev-${esc(a.severity)}">${t('sev' + a.severity)}</span></td><td>${esc(text(a.title))}<div class="note">${esc(a.subject_name || a.subject)}</div></td>
     <td>${esc(a.district)}</td><td>${esc(unitNames(a.units))}</td><td>${it.fired ? fmtTime(it.fired) : '—'}</td>
     <td>${fmtSpan(it.ack_seconds)}</td><td>${fmtSpan(it.resolve_seconds)}</td><td class="st-${esc(a.state)}">${t('st' + a.state)}</td></tr>`; }).join('');
+  drawTimes(times);
   $('#times-table tbody').innerHTML = times.map((r) => `<tr><td>${esc(unitNames([r.unit]))}</td><td>${esc(label('cat_', r.category))}</td><td>${r.alerts}</td>
     <td>${r.acknowledged ? fmtSpan(r.median_ack_seconds) + ` (${r.acknowledged})` : '—'}</td><td>${r.resolved ? fmtSpan(r.median_resolve_seconds) + ` (${r.resolved})` : '—'}</td></tr>`).join('');
 }

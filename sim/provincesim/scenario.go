@@ -36,6 +36,19 @@ type Scenario struct {
 	Events   []Event       `yaml:"events"`
 	// Expect lists every alert the scenario raises: no other may fire.
 	Expect []Expectation `yaml:"expect"`
+	// Incidents lists every incident its alerts open with the built-in incident file: no
+	// other may open.
+	Incidents []IncidentExpectation `yaml:"incidents"`
+}
+
+// IncidentExpectation is an incident a scenario must open: the correlation and key that
+// open it, its highest severity, and how many of the scenario's rule and subject pairs its
+// alerts are.
+type IncidentExpectation struct {
+	Correlation string `yaml:"correlation"`
+	Key         string `yaml:"key"`
+	Severity    string `yaml:"severity"`
+	Alerts      int    `yaml:"alerts"`
 }
 
 // Event is one thing that happens during a scenario, from At for For, rising and falling over
@@ -196,6 +209,11 @@ func ParseScenarios(raw []byte) ([]Scenario, error) {
 		for j, x := range sc.Expect {
 			if x.Rule == "" || x.Subject == "" || len(x.Units) == 0 {
 				add(fmt.Sprintf("%s.expect[%d]", path, j), "want rule, subject and units")
+			}
+		}
+		for j, x := range sc.Incidents {
+			if x.Correlation == "" || x.Key == "" || x.Severity == "" || x.Alerts <= 0 {
+				add(fmt.Sprintf("%s.incidents[%d]", path, j), "want correlation, key, severity and alerts (> 0)")
 			}
 		}
 	}
