@@ -223,20 +223,27 @@ func (e *Engine) leading() bool { return e.opts.Lease == nil || e.term != 0 }
 // engine leads, and its events are the alerts' history now.
 func (e *Engine) appendEvents(ctx context.Context, events []Event) error {
 	if e.opts.Lease != nil {
-		kept := events[:0:0]
-		for _, ev := range events {
-			if e.opts.Lease.Fence(ev.Term) == nil {
-				kept = append(kept, ev)
-			}
-		}
-		if len(kept) < len(events) {
-			e.log.Warn("alert events of an ended term not stored (fenced)", "events", len(events)-len(kept))
-		}
-		if events = kept; len(events) == 0 {
+		if events = Fenced(events, func(ev Event) uint64 { return ev.Term }, e.opts.Lease.Fence, e.log, "alert events"); len(events) == 0 {
 			return nil
 		}
 	}
 	return e.store.AppendEvents(ctx, events)
+}
+
+// Fenced keeps the rows whose term still passes fence (lease.Lease.Fence), logging how many it
+// drops: rows made in a term this process no longer leads are not stored (another leader's are
+// the history now).
+func Fenced[T any](rows []T, term func(T) uint64, fence func(uint64) error, log *slog.Logger, what string) []T {
+	kept := rows[:0:0]
+	for _, r := range rows {
+		if fence(term(r)) == nil {
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) < len(rows) {
+		log.Warn(what+" of an ended term not stored (fenced)", "rows", len(rows)-len(kept))
+	}
+	return kept
 }
 
 // lead restores the engine's state and evaluates until ctx ends.

@@ -37,7 +37,8 @@ func TestEveryMigrationRunsOnACluster(t *testing.T) {
 					continue
 				}
 				for _, o := range out {
-					if !strings.Contains(o, " ON CLUSTER ioc") && !(c.Shards > 1 && strings.HasPrefix(o, "ALTER TABLE alert_events ")) {
+					// on several shards a table replicated to every server alters itself (Statement)
+					if !strings.Contains(o, " ON CLUSTER ioc") && !(c.Shards > 1 && strings.HasPrefix(o, "ALTER TABLE ") && !c.split(strings.Fields(o)[2])) {
 						t.Errorf("migration %04d: not ON CLUSTER: %.80q", m.Version, o)
 					}
 					if strings.Contains(o, "MergeTree") && !strings.Contains(o, "ENGINE = Replicated") {

@@ -290,14 +290,25 @@ type GeoJSON struct {
 	Features []Feature `json:"features"`
 }
 
-// Feature is one district's outline.
+// Feature is one district's or commune's outline (property level: district or commune; a
+// commune's district in property district). A district in several parts is a MultiPolygon.
 type Feature struct {
 	Type       string            `json:"type"`
 	Properties map[string]string `json:"properties"`
 	Geometry   struct {
-		Type        string         `json:"type"`
-		Coordinates [][][2]float64 `json:"coordinates"`
+		Type string `json:"type"`
+		// Coordinates are a Polygon's rings or a MultiPolygon's polygons, [lon, lat].
+		Coordinates any `json:"coordinates"`
 	} `json:"geometry"`
+}
+
+// lonLat turns a [lat, lon] ring into GeoJSON's [lon, lat].
+func lonLat(ring [][2]float64) [][2]float64 {
+	out := make([][2]float64, len(ring))
+	for i, pt := range ring {
+		out[i] = [2]float64{pt[1], pt[0]}
+	}
+	return out
 }
 
 func (s *Server) districtOutlines(c *fiber.Ctx, _ *auth.Principal) error {
@@ -310,16 +321,23 @@ func (s *Server) districtOutlines(c *fiber.Ctx, _ *auth.Principal) error {
 			if len(d.Polygon) == 0 {
 				continue
 			}
-			f := Feature{Type: "Feature", Properties: map[string]string{"name": d.Name}}
+			f := Feature{Type: "Feature", Properties: map[string]string{"name": d.Name, "level": "district"}}
 			for k, v := range d.Geocodes {
 				f.Properties["geocode_"+k] = v
 			}
-			f.Geometry.Type = "Polygon"
-			ring := make([][2]float64, len(d.Polygon))
-			for i, pt := range d.Polygon {
-				ring[i] = [2]float64{pt[1], pt[0]} // GeoJSON is [lon, lat]
+			f.Geometry.Type, f.Geometry.Coordinates = "Polygon", [][][2]float64{lonLat(d.Polygon)}
+			if len(d.Parts) > 0 {
+				polys := [][][][2]float64{{lonLat(d.Polygon)}}
+				for _, part := range d.Parts {
+					polys = append(polys, [][][2]float64{lonLat(part)})
+				}
+				f.Geometry.Type, f.Geometry.Coordinates = "MultiPolygon", polys
 			}
-			f.Geometry.Coordinates = [][][2]float64{ring}
+			out.Features = append(out.Features, f)
+		}
+		for _, cm := range sensors.Communes {
+			f := Feature{Type: "Feature", Properties: map[string]string{"name": cm.Name, "level": "commune", "district": cm.District}}
+			f.Geometry.Type, f.Geometry.Coordinates = "Polygon", [][][2]float64{lonLat(cm.Polygon)}
 			out.Features = append(out.Features, f)
 		}
 	}

@@ -194,9 +194,7 @@ func (s *Server) exportAlerts(c *fiber.Ctx, p *auth.Principal) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="lich-su-canh-bao.csv"`)
-	w := csv.NewWriter(c.Response().BodyWriter())
+	w := csvAnswer(c, "lich-su-canh-bao.csv")
 	_ = w.Write([]string{"alert_id", "rule", "title", "subject", "district", "category", "severity", "state", "units", "fired", "acknowledged", "resolved", "ack_seconds", "resolve_seconds"})
 	ts := func(t time.Time) string {
 		if t.IsZero() {
@@ -212,6 +210,14 @@ func (s *Server) exportAlerts(c *fiber.Ctx, p *auth.Principal) error {
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// csvAnswer answers the request with a CSV file to save as name, written through the writer
+// it returns.
+func csvAnswer(c *fiber.Ctx, name string) *csv.Writer {
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	return csv.NewWriter(c.Response().BodyWriter())
 }
 
 func median(xs []float64) float64 {

@@ -3,7 +3,6 @@ package dashboard
 import (
 	"cmp"
 	"context"
-	"encoding/csv"
 	"errors"
 	"slices"
 	"strconv"
@@ -285,9 +284,7 @@ func (s *Server) exportIncidents(c *fiber.Ctx, p *auth.Principal) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="lich-su-su-co.csv"`)
-	w := csv.NewWriter(c.Response().BodyWriter())
+	w := csvAnswer(c, "lich-su-su-co.csv")
 	_ = w.Write([]string{"incident_id", "type", "title", "state", "severity", "districts", "units", "owner", "alerts", "steps", "steps_done", "opened", "closed", "summary"})
 	for _, inc := range items {
 		done := 0

@@ -214,6 +214,9 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click("#login-submit"),
 		waitFor("the map to fill with every sensor, those at one place grouped", fmt.Sprintf(`%s('#map') === %d && document.querySelectorAll('#map g.group').length >= 1`, drawnSensors, sensors.Len())),
 		waitFor("the district outlines", `document.querySelectorAll('#map polygon.district').length >= 3`),
+		// the communes' outlines from the province's GeoJSON, each inside the map
+		waitFor("the commune outlines", `document.querySelectorAll('#map polygon.commune').length === S.outlines.features.filter((f) => f.properties.level === 'commune').length &&
+			document.querySelectorAll('#map polygon.commune').length >= 10 && !!document.querySelector('#map polygon.commune[data-commune="Phường Cốc Lếu"][data-of-district="TP Lào Cai"]')`),
 		waitFor("the base map's tiles from the archive ioc serves", `document.querySelectorAll('#map image.tile[href^="blob:"]').length >= 1`),
 		waitFor("the cameras on the map", `document.querySelectorAll('#map rect.camera').length === 8`),
 		waitFor("the live channel", `document.querySelector('#live-state').classList.contains('on')`),

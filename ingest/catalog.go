@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -47,6 +48,12 @@ type Catalog struct {
 	// Districts describe the districts' areas for public warnings (CAP) and maps; a district
 	// a sensor names need not be listed.
 	Districts []District `yaml:"districts"`
+	// Outlines names a GeoJSON file of the province's district and commune outlines
+	// (ReadOutlines), relative to the catalog file: its districts' polygons take the place of
+	// the polygons listed here. Empty: the districts' polygons as listed.
+	Outlines string `yaml:"outlines"`
+	// Communes are the outlines of the communes the map draws (from Outlines, or listed).
+	Communes []Commune `yaml:"communes"`
 
 	byID       map[string]*Sensor
 	byDistrict map[string]*District
@@ -60,6 +67,9 @@ type District struct {
 	Geocodes map[string]string `yaml:"geocodes"`
 	// Polygon outlines the district as WGS 84 [lat, lon] pairs, first and last equal.
 	Polygon [][2]float64 `yaml:"polygon"`
+	// Parts are the other parts of a district in several pieces (islands), from an outlines
+	// file; public warnings carry Polygon, the map draws them all.
+	Parts [][][2]float64 `yaml:"-"`
 }
 
 // Sensor is one catalog entry.
@@ -152,13 +162,15 @@ func (s *Sensor) metric(name string) *Metric {
 	return nil
 }
 
-// LoadCatalog reads and validates the catalog file at path.
+// LoadCatalog reads and validates the catalog file at path, and the outlines file it names.
 func LoadCatalog(path string, profiles map[string]config.Profile) (*Catalog, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("sensor catalog: %w", err)
 	}
-	c, err := ParseCatalog(data, profiles)
+	c, err := parseCatalog(data, profiles, func(name string) ([]District, []Commune, error) {
+		return readOutlinesFile(filepath.Dir(path), name)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sensor catalog %s:\n%w", path, err)
 	}
@@ -167,11 +179,26 @@ func LoadCatalog(path string, profiles map[string]config.Profile) (*Catalog, err
 
 // ParseCatalog decodes a catalog strictly and validates it; the error lists every problem with
 // its path (sensors[3].alarm_levels.ii: ...). profiles are the configured device profiles a
-// sensor may name.
+// sensor may name. A catalog read this way has no file beside it: one naming an outlines file
+// is refused (LoadCatalog reads both).
 func ParseCatalog(data []byte, profiles map[string]config.Profile) (*Catalog, error) {
+	return parseCatalog(data, profiles, nil)
+}
+
+func parseCatalog(data []byte, profiles map[string]config.Profile, outlines func(name string) ([]District, []Commune, error)) (*Catalog, error) {
 	c := &Catalog{}
 	if probs := config.DecodeStrict(data, c); len(probs) > 0 {
 		return nil, probs
+	}
+	if c.Outlines != "" {
+		if outlines == nil {
+			return nil, config.Problems{{Path: "outlines", Msg: "names a file, but this catalog was not read from a file: load it from its file (ingest.catalog)"}}
+		}
+		ds, cs, err := outlines(c.Outlines)
+		if err != nil {
+			return nil, err
+		}
+		c.applyOutlines(ds, cs)
 	}
 	c.byID = make(map[string]*Sensor, len(c.Sensors))
 	for i := range c.Sensors {
@@ -274,15 +301,36 @@ func (c *Catalog) validate(profiles map[string]config.Profile) config.Problems {
 				break
 			}
 		}
-		d.validatePolygon(add, path+".polygon")
+		validateRing(add, path+".polygon", d.Polygon)
+		for k, part := range d.Parts {
+			validateRing(add, fmt.Sprintf("%s.parts[%d]", path, k), part)
+		}
+	}
+	communes := map[string]int{}
+	for i := range c.Communes {
+		cm := &c.Communes[i]
+		path := fmt.Sprintf("communes[%d]", i)
+		key := cm.District + "/" + cm.Name
+		switch j, dup := communes[key]; {
+		case strings.TrimSpace(cm.Name) == "" || strings.TrimSpace(cm.District) == "":
+			add(path, "want the commune's name and its district")
+		case dup:
+			add(path+".name", "%q of %s is listed twice (also communes[%d])", cm.Name, cm.District, j)
+		case c.byDistrict[cm.District] == nil:
+			add(path+".district", "no district %q among the districts", cm.District)
+		}
+		communes[key] = i
+		if len(cm.Polygon) == 0 {
+			add(path+".polygon", "empty: a commune is listed for its outline")
+		}
+		validateRing(add, path+".polygon", cm.Polygon)
 	}
 	return p
 }
 
-// validatePolygon checks a district's outline: no outline, or at least four points in
-// Vietnam, closed (the first repeated last), as CAP requires.
-func (d *District) validatePolygon(add func(string, string, ...any), path string) {
-	pts := d.Polygon
+// validateRing checks an outline: none, or at least four points in Vietnam, closed (the first
+// repeated last), as CAP requires.
+func validateRing(add func(string, string, ...any), path string, pts [][2]float64) {
 	if len(pts) == 0 {
 		return
 	}

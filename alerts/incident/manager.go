@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -126,16 +127,7 @@ func (m *Manager) Run(ctx context.Context) error {
 
 func (m *Manager) append(ctx context.Context, recs []Record) error {
 	if m.opts.Fence != nil {
-		kept := recs[:0:0]
-		for _, r := range recs {
-			if m.opts.Fence(r.Term) == nil {
-				kept = append(kept, r)
-			}
-		}
-		if len(kept) < len(recs) {
-			m.log.Warn("incident events of an ended term not stored (fenced)", "events", len(recs)-len(kept))
-		}
-		if recs = kept; len(recs) == 0 {
+		if recs = alerts.Fenced(recs, func(r Record) uint64 { return r.Term }, m.opts.Fence, m.log, "incident events"); len(recs) == 0 {
 			return nil
 		}
 	}
@@ -334,7 +326,7 @@ func (m *Manager) recompute(inc *Incident) {
 	for _, s := range inc.Steps {
 		units[s.Unit] = true
 	}
-	inc.Units, inc.Districts = keys(units), keys(districts)
+	inc.Units, inc.Districts = slices.Sorted(maps.Keys(units)), slices.Sorted(maps.Keys(districts))
 }
 
 // applyProcedure puts the procedure of inc's type and severity in force: the steps it has that
@@ -704,15 +696,6 @@ func (m *Manager) Search(ctx context.Context, q Search) ([]Incident, int, error)
 func ref(a *alerts.Alert) AlertRef {
 	return AlertRef{ID: a.ID, Rule: a.Rule, Source: a.Source, Subject: a.Subject, SubjectName: a.SubjectName, District: a.District,
 		Location: a.Location, Metric: a.Metric, Severity: a.Severity, State: a.State, Title: a.Title, Units: slices.Clone(a.Units), StartsAt: a.StartsAt, EndsAt: a.EndsAt}
-}
-
-func keys(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func mergeUnits(a, b []string) []string {

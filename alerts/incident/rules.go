@@ -122,7 +122,7 @@ func (f *File) validate(rules *alerts.RuleFile, units map[string]string) config.
 	checkUnits := func(path string, us []string) {
 		for _, u := range us {
 			if _, ok := units[u]; !ok {
-				p.Add(path, "unknown unit %q (units: %s)", u, strings.Join(sortedKeys(units), ", "))
+				p.Add(path, "unknown unit %q (units: %s)", u, config.SortedKeys(units))
 			}
 		}
 	}
@@ -223,15 +223,6 @@ func (f *File) validate(rules *alerts.RuleFile, units map[string]string) config.
 		}
 	}
 	return p
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // correlate returns the first correlation that takes a and a's key under it ("" when none).

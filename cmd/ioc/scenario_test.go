@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -176,7 +177,7 @@ func checkIncidents(t *testing.T, h *harness, sc provincesim.Scenario, end time.
 			pairs[a.Rule+" "+a.Subject] = true
 		}
 		if string(inc.Severity) != x.Severity || len(pairs) != x.Alerts {
-			t.Errorf("incident %s: severity %s with %d rule/subject pairs %v, want %s with %d", key, inc.Severity, len(pairs), keysOf(pairs), x.Severity, x.Alerts)
+			t.Errorf("incident %s: severity %s with %d rule/subject pairs %v, want %s with %d", key, inc.Severity, len(pairs), slices.Sorted(maps.Keys(pairs)), x.Severity, x.Alerts)
 		}
 		if len(inc.Steps) == 0 {
 			t.Errorf("incident %s (%s): no response procedure", key, inc.Type)
@@ -188,15 +189,6 @@ func checkIncidents(t *testing.T, h *harness, sc provincesim.Scenario, end time.
 		}
 	}
 	t.Logf("%s: %d incidents", sc.Name, len(got))
-}
-
-func keysOf(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // playedIncidents are the incidents opened on the scenario's clock, as they last stood, by

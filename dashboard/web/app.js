@@ -488,12 +488,17 @@ function tileHref(img, url) {
   c.then((u) => { if (u) img.setAttribute('href', u); });
 }
 
+// districtFeatures are the outlines' districts (features without a level are districts).
+const districtFeatures = () => (S.outlines ? S.outlines.features : []).filter((f) => (f.properties.level || 'district') === 'district');
+// outerRings are a Polygon's or a MultiPolygon's outer rings, [lon, lat].
+const outerRings = (f) => f.geometry.type === 'MultiPolygon' ? f.geometry.coordinates.map((p) => p[0]) : [f.geometry.coordinates[0]];
+
 function drawMap(el = $('#map')) {
   const W = el.clientWidth || 1200, H = el.clientHeight || 700;
   el.setAttribute('viewBox', `0 0 ${W} ${H}`);
   el.innerHTML = '';
   const pts = [];
-  for (const f of (S.outlines ? S.outlines.features : [])) for (const [lon, lat] of f.geometry.coordinates[0]) pts.push(merc(lat, lon));
+  for (const f of districtFeatures()) for (const ring of outerRings(f)) for (const [lon, lat] of ring) pts.push(merc(lat, lon));
   for (const s of S.sensors.values()) pts.push(merc(s.location.lat, s.location.lon));
   for (const c of S.cameras.values()) pts.push(merc(c.location.lat, c.location.lon));
   if (!pts.length) return;
@@ -520,13 +525,23 @@ function drawMap(el = $('#map')) {
   // each district is coloured by its highest open alert, on the legend's severity scale
   const worst = new Map();
   for (const a of openAlerts()) if (sevRank[a.severity] > (sevRank[worst.get(a.district)] ?? -1)) worst.set(a.district, a.severity);
-  for (const f of (S.outlines ? S.outlines.features : [])) {
-    const ring = f.geometry.coordinates[0].map(([lon, lat]) => P(lat, lon));
+  for (const f of districtFeatures()) {
     const g = svg('g', {}, el);
     const sev = worst.get(f.properties.name);
-    svg('polygon', { points: ring.map((p) => p.join(',')).join(' '), class: 'district' + (sev ? ' d-' + sev : ''), 'data-district': f.properties.name }, g);
+    const rings = outerRings(f).map((r) => r.map(([lon, lat]) => P(lat, lon)));
+    for (const ring of rings) svg('polygon', { points: ring.map((p) => p.join(',')).join(' '), class: 'district' + (sev ? ' d-' + sev : ''), 'data-district': f.properties.name }, g);
+    const ring = rings[0]; // the largest part carries the label
     const cx = ring.reduce((a, p) => a + p[0], 0) / ring.length, cy = ring.reduce((a, p) => a + p[1], 0) / ring.length;
     svg('text', { x: cx, y: cy, class: 'dlabel' }, g).textContent = f.properties.name;
+  }
+  // the communes' outlines over the districts; their names once zoomed in enough to read them
+  for (const f of (S.outlines ? S.outlines.features : []).filter((f) => f.properties.level === 'commune')) {
+    const ring = outerRings(f)[0].map(([lon, lat]) => P(lat, lon));
+    svg('polygon', { points: ring.map((p) => p.join(',')).join(' '), class: 'commune', 'data-commune': f.properties.name, 'data-of-district': f.properties.district }, el);
+    if (view.k >= 3) {
+      const cx = ring.reduce((a, p) => a + p[0], 0) / ring.length, cy = ring.reduce((a, p) => a + p[1], 0) / ring.length;
+      svg('text', { x: cx, y: cy + 14, class: 'clabel' }, el).textContent = f.properties.name;
+    }
   }
   const now = serverNow();
   const marks = [...S.sensors.values()].map((s) => {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,7 +15,7 @@ import (
 	"github.com/haidang-ioc/ioc/internal/config"
 )
 
-//go:embed provinces/*.yaml
+//go:embed provinces/*.yaml provinces/*.geojson
 var provinceFiles embed.FS
 
 // Provinces are the built-in provinces' names.
@@ -22,7 +23,9 @@ func Provinces() []string {
 	ents, _ := provinceFiles.ReadDir("provinces") // embedded: cannot fail
 	out := make([]string, 0, len(ents))
 	for _, e := range ents {
-		out = append(out, strings.TrimSuffix(e.Name(), ".yaml"))
+		if name, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
+			out = append(out, name)
+		}
 	}
 	return out
 }
@@ -126,6 +129,9 @@ func parse(name string, raw []byte, seed int64, profiles map[string]config.Profi
 	if err != nil {
 		return nil, fmt.Errorf("province %s: catalog: %w", name, err)
 	}
+	if catalog, err = inlineOutlines(catalog); err != nil {
+		return nil, fmt.Errorf("province %s: catalog:\n%w", name, err)
+	}
 	cat, err := ingest.ParseCatalog(catalog, profiles)
 	if err != nil {
 		return nil, fmt.Errorf("province %s: catalog:\n%w", name, err)
@@ -219,4 +225,42 @@ func (p *Province) Metrics() int {
 		n += len(s.Metrics)
 	}
 	return n
+}
+
+// inlineOutlines puts the outlines file a province's catalog names (provinces/NAME.geojson,
+// built in) into the catalog itself: the districts' polygons and the communes. The catalog
+// ioc is given (CatalogYAML) then stands alone, without a file beside it.
+func inlineOutlines(catalog []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(catalog, &doc); err != nil {
+		return nil, err
+	}
+	name, _ := doc["outlines"].(string)
+	if name == "" {
+		return catalog, nil
+	}
+	data, err := provinceFiles.ReadFile("provinces/" + name)
+	if err != nil {
+		return nil, fmt.Errorf("outlines: %w", err)
+	}
+	ds, cs, err := ingest.ReadOutlines(data)
+	if err != nil {
+		return nil, err
+	}
+	districts, _ := doc["districts"].([]any)
+	for _, d := range ds {
+		i := slices.IndexFunc(districts, func(x any) bool { m, _ := x.(map[string]any); return m["name"] == d.Name })
+		if i < 0 {
+			districts = append(districts, map[string]any{"name": d.Name, "geocodes": d.Geocodes, "polygon": d.Polygon})
+			continue
+		}
+		districts[i].(map[string]any)["polygon"] = d.Polygon
+	}
+	communes := make([]any, len(cs))
+	for i, c := range cs {
+		communes[i] = map[string]any{"name": c.Name, "district": c.District, "polygon": c.Polygon}
+	}
+	doc["districts"], doc["communes"] = districts, communes
+	delete(doc, "outlines")
+	return yaml.Marshal(doc)
 }

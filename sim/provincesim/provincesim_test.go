@@ -2,6 +2,7 @@ package provincesim
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -299,6 +300,37 @@ func TestOutlinesTileTheProvince(t *testing.T) {
 		for _, s := range cat.Sensors {
 			if ds := in(s.Location.Lat, s.Location.Lon); len(ds) != 1 || ds[0] != s.District {
 				t.Errorf("%s: sensor %s of %s lies in %v", name, s.ID, s.District, ds)
+			}
+		}
+		// the communes' outlines (from the province's GeoJSON): each inside its district,
+		// none overlapping another, each station of an outlined commune inside it
+		if len(cat.Communes) < 10 {
+			t.Errorf("%s: %d commune outlines, want those of the communes the stations name", name, len(cat.Communes))
+		}
+		communesAt := func(lat, lon float64) []ingest.Commune {
+			var out []ingest.Commune
+			for _, c := range cat.Communes {
+				if insidePolygon(c.Polygon, lat, lon) {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+		for lat := lat0 + step/2; lat < lat1; lat += step {
+			for lon := lon0 + step/2; lon < lon1; lon += step {
+				switch cs := communesAt(lat, lon); {
+				case len(cs) > 1:
+					t.Errorf("%s: %.4f, %.4f lies in communes %s and %s", name, lat, lon, cs[0].Name, cs[1].Name)
+				case len(cs) == 1 && !slices.Contains(in(lat, lon), cs[0].District):
+					t.Errorf("%s: %.4f, %.4f of %s lies outside its district %s", name, lat, lon, cs[0].Name, cs[0].District)
+				}
+			}
+		}
+		for _, s := range cat.Sensors {
+			for _, c := range cat.Communes {
+				if c.District == s.District && c.Name == s.Commune && !insidePolygon(c.Polygon, s.Location.Lat, s.Location.Lon) {
+					t.Errorf("%s: sensor %s lies outside its commune %s", name, s.ID, s.Commune)
+				}
 			}
 		}
 	}
