@@ -157,15 +157,11 @@ type Record struct {
 // Active tells whether the incident still needs the center (not closed).
 func (inc *Incident) Active() bool { return inc.State != StateClosed }
 
-// clone is a copy the caller may keep (slices copied, timeline left out).
+// clone is a copy the caller may keep (slices copied, timeline left out). An AlertRef's Units
+// are shared: a reference is replaced, never changed in place.
 func (inc *Incident) clone() Incident {
 	c := *inc
-	c.Units, c.Districts, c.Steps = slices.Clone(inc.Units), slices.Clone(inc.Districts), slices.Clone(inc.Steps)
-	c.Alerts = make([]AlertRef, len(inc.Alerts))
-	for i, a := range inc.Alerts {
-		a.Units = slices.Clone(a.Units)
-		c.Alerts[i] = a
-	}
+	c.Units, c.Districts, c.Steps, c.Alerts = slices.Clone(inc.Units), slices.Clone(inc.Districts), slices.Clone(inc.Steps), slices.Clone(inc.Alerts)
 	c.timeline = nil
 	return c
 }

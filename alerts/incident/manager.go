@@ -84,6 +84,8 @@ type Manager struct {
 	term    uint64
 	byID    map[string]*Incident
 	byAlert map[string]*Incident
+	// byKey is the newest incident of each correlation and key: the one a new alert may join.
+	byKey map[string]*Incident
 }
 
 // New returns a Manager for the incident file and the alert rules in force.
@@ -94,7 +96,7 @@ func New(f *File, rules *alerts.RuleFile, store Store, opts Options, reg prometh
 	if opts.KeepClosed <= 0 {
 		opts.KeepClosed = 24 * time.Hour
 	}
-	m := &Manager{store: store, opts: opts, log: log, byID: map[string]*Incident{}, byAlert: map[string]*Incident{}}
+	m := &Manager{store: store, opts: opts, log: log, byID: map[string]*Incident{}, byAlert: map[string]*Incident{}, byKey: map[string]*Incident{}}
 	m.m = newMetrics(reg)
 	m.events = outbox.New("incident_events", opts.StoreQueue, m.append, m.m.outbox, log)
 	m.SetFile(f, rules)
@@ -139,7 +141,7 @@ func (m *Manager) append(ctx context.Context, recs []Record) error {
 // start anew, and the alerts still open open new ones.
 func (m *Manager) Lead(ctx context.Context, term uint64, now time.Time) {
 	m.term = term
-	m.byID, m.byAlert = map[string]*Incident{}, map[string]*Incident{}
+	m.byID, m.byAlert, m.byKey = map[string]*Incident{}, map[string]*Incident{}, map[string]*Incident{}
 	incs, err := m.store.OpenIncidents(ctx, now, now.Add(-m.opts.KeepClosed))
 	if err != nil {
 		m.log.Error("incidents not restored: the open alerts open new incidents", "err", err)
@@ -153,11 +155,13 @@ func (m *Manager) Lead(ctx context.Context, term uint64, now time.Time) {
 	if err != nil {
 		m.log.Warn("incidents restored without their timelines", "err", err)
 	}
+	slices.SortFunc(incs, func(a, b Incident) int { return a.Opened.Compare(b.Opened) }) // the newest of a key last
 	for i := range incs {
 		inc := incs[i]
 		inc.timeline = lines[inc.ID]
 		m.byID[inc.ID] = &inc
 		if inc.Active() {
+			m.byKey[keyOf(inc.Correlation, inc.Key)] = &inc
 			for _, a := range inc.Alerts {
 				m.byAlert[a.ID] = &inc
 				inc.lastEnd = laterOf(inc.lastEnd, a.EndsAt)
@@ -218,16 +222,16 @@ func (m *Manager) ofParts(a *alerts.Alert) *Incident {
 	return nil
 }
 
-// find returns the incident of correlation c and key that still takes alerts: not closed, and
-// with an active alert or its last ended less than c's window ago.
+// find returns the incident of correlation c and key that still takes alerts: the newest, not
+// closed, and with an active alert or its last ended less than c's window ago.
 func (m *Manager) find(c *Correlation, key string, now time.Time) *Incident {
-	for _, inc := range m.sorted() {
-		if inc.Active() && inc.Correlation == c.Name && inc.Key == key && (inc.activeAlerts() > 0 || now.Sub(inc.lastEnd) < c.Window) {
-			return inc
-		}
+	if inc := m.byKey[keyOf(c.Name, key)]; inc != nil && inc.Active() && (inc.activeAlerts() > 0 || now.Sub(inc.lastEnd) < c.Window) {
+		return inc
 	}
 	return nil
 }
+
+func keyOf(correlation, key string) string { return correlation + "\x00" + key }
 
 func (m *Manager) open(c *Correlation, key string, ev alerts.Event, now time.Time) {
 	a := &ev.Alert
@@ -236,6 +240,7 @@ func (m *Manager) open(c *Correlation, key string, ev alerts.Event, now time.Tim
 	inc.Alerts = append(inc.Alerts, ref(a))
 	m.byID[inc.ID] = inc
 	m.byAlert[a.ID] = inc
+	m.byKey[keyOf(c.Name, key)] = inc
 	m.recompute(inc)
 	m.record(inc, Entry{Kind: KindOpened, Actor: alerts.ActorEngine, AlertID: a.ID,
 		Text:   fmt.Sprintf("Mở sự cố từ cảnh báo: %s (%s)", a.Title.VI, a.Severity.Vietnamese()),
@@ -438,6 +443,9 @@ func (m *Manager) setState(inc *Incident, to State, e Entry, now time.Time) {
 	}
 	if to == StateClosed {
 		inc.Closed = now
+		if k := keyOf(inc.Correlation, inc.Key); m.byKey[k] == inc {
+			delete(m.byKey, k)
+		}
 		for _, a := range inc.Alerts {
 			if m.byAlert[a.ID] == inc {
 				delete(m.byAlert, a.ID)
