@@ -210,23 +210,19 @@ func (s *Server) reportMap(inc incident.Incident) template.HTML {
 	return template.HTML(b.String()) // built here from escaped names and numbers
 }
 
-// reportCharts charts the readings of the sensors whose alerts make the incident, a metric a
-// chart (at most 3), from 6 hours before it opened to its end (or now).
+// reportCharts charts the readings of the sensors whose alerts make the incident, a chart a
+// station and metric on its own scale (at most maxCharts), from 6 hours before the incident
+// opened to its end (or its last change).
 func (s *Server) reportCharts(ctx context.Context, inc incident.Incident, tr func(vi, en string) string) []reportChart {
 	if s.src.Trends == nil {
 		return nil
 	}
-	byMetric := map[string][]string{}
-	var metrics []string
+	type series struct{ sensor, name, metric string }
+	var want []series
 	for _, a := range inc.Alerts {
-		if a.Source != alerts.SourceSensor || a.Metric == "" {
-			continue
-		}
-		if _, ok := byMetric[a.Metric]; !ok {
-			metrics = append(metrics, a.Metric)
-		}
-		if !slices.Contains(byMetric[a.Metric], a.Subject) && len(byMetric[a.Metric]) < 6 {
-			byMetric[a.Metric] = append(byMetric[a.Metric], a.Subject)
+		x := series{a.Subject, a.SubjectName, a.Metric}
+		if a.Source == alerts.SourceSensor && a.Metric != "" && !slices.Contains(want, x) && len(want) < maxCharts {
+			want = append(want, x)
 		}
 	}
 	end := inc.Closed
@@ -235,24 +231,32 @@ func (s *Server) reportCharts(ctx context.Context, inc incident.Incident, tr fun
 	}
 	from, to := inc.Opened.Add(-6*time.Hour), end.Add(time.Hour)
 	var out []reportChart
-	for _, m := range metrics[:min(3, len(metrics))] {
-		series, err := s.src.Trends.Trend(ctx, analytics.TrendRequest{Sensors: byMetric[m], Metric: m, From: from, To: to, MaxPoints: 300})
+	for _, x := range want {
+		got, err := s.src.Trends.Trend(ctx, analytics.TrendRequest{Sensors: []string{x.sensor}, Metric: x.metric, From: from, To: to, MaxPoints: 300})
 		if err != nil {
-			s.log.Warn("incident report without its chart", "incident", inc.ID, "metric", m, "err", err)
+			s.log.Warn("incident report without a chart", "incident", inc.ID, "sensor", x.sensor, "metric", x.metric, "err", err)
 			continue
 		}
-		svg := chartSVG(series, from, to)
+		svg := chartSVG(got, from, to)
 		if svg == "" {
 			continue
 		}
-		unit := ""
-		if len(series) > 0 {
-			unit = series[0].Unit
-		}
-		out = append(out, reportChart{Title: fmt.Sprintf("%s (%s), %s – %s; %s", m, unit, localTime(from), localTime(to),
-			tr("mỗi đường một trạm: "+strings.Join(byMetric[m], ", "), "a line per station: "+strings.Join(byMetric[m], ", "))), SVG: svg})
+		unit := got[0].Unit
+		out = append(out, reportChart{Title: fmt.Sprintf("%s — %s (%s), %s – %s", x.name, tr(metricNameVI(x.metric), x.metric), unit, localTime(from), localTime(to)), SVG: svg})
 	}
 	return out
+}
+
+// maxCharts bounds the report's charts.
+const maxCharts = 8
+
+// metricNameVI names a metric in Vietnamese for the report (its id when not listed).
+func metricNameVI(m string) string {
+	if n, ok := map[string]string{"water_level": "mực nước", "rainfall": "lượng mưa", "salinity": "độ mặn", "avg_speed": "tốc độ trung bình",
+		"rain_intensity": "cường độ mưa", "turbidity": "độ đục", "ph": "pH", "alarm": "báo cháy"}[m]; ok {
+		return n
+	}
+	return m
 }
 
 var chartColours = []string{"#1f5fbf", "#c0392b", "#27864a", "#8e44ad", "#d35400", "#555"}
@@ -273,7 +277,7 @@ func chartSVG(series []analytics.Series, from, to time.Time) template.HTML {
 	if hi == lo {
 		hi, lo = hi+1, lo-1
 	}
-	const w, h, left, bottom = 700.0, 220.0, 60.0, 24.0
+	const w, h, left, bottom = 700.0, 150.0, 60.0, 24.0
 	span := to.Sub(from).Seconds()
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" role="img" font-size="11">`, w, h)

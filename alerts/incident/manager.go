@@ -335,8 +335,8 @@ func (m *Manager) recompute(inc *Incident) {
 }
 
 // applyProcedure puts the procedure of inc's type and severity in force: the steps it has that
-// inc lacks are added, due their deadline from now; a step inc has, not done, is due no later
-// than the new procedure says.
+// inc lacks are added, due their deadline from now; a step inc has, not done, takes the new
+// procedure's words and unit and is due no later than it says.
 func (m *Manager) applyProcedure(inc *Incident, now time.Time) {
 	pr := m.file.Load().procedure(inc.Type, inc.Severity)
 	if pr == nil {
@@ -346,8 +346,11 @@ func (m *Manager) applyProcedure(inc *Incident, now time.Time) {
 	for _, sp := range pr.Steps {
 		due := now.Add(sp.Deadline)
 		if i := slices.IndexFunc(inc.Steps, func(s Step) bool { return s.ID == sp.ID }); i >= 0 {
-			if st := &inc.Steps[i]; st.Done.IsZero() && due.Before(st.Due) {
-				st.Due = due
+			if st := &inc.Steps[i]; st.Done.IsZero() { // still to do: as the higher procedure says it
+				st.Text, st.Unit = sp.Text, sp.Unit
+				if due.Before(st.Due) {
+					st.Due = due
+				}
 			}
 			continue
 		}

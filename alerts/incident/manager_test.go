@@ -172,6 +172,9 @@ func TestCorrelation(t *testing.T) {
 	if due := flood.Steps[0].Due; !due.Equal(t0.Add(30 * time.Minute)) {
 		t.Errorf("monitor due %s, want 30 min after the opening (earlier than 15 min after the rise)", due)
 	}
+	if !strings.Contains(flood.Steps[0].Text.VI, "15 phút") {
+		t.Errorf("monitor, not done: %q, want the critical procedure's words", flood.Steps[0].Text.VI)
+	}
 	if due := flood.Steps[3].Due; !due.Equal(t0.Add(5 * time.Hour)) {
 		t.Errorf("evacuate due %s, want 2 h after the severity rose at +3 h", due)
 	}
