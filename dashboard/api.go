@@ -47,6 +47,8 @@ func (s *Server) table() []route {
 
 		{method: "GET", path: "/incidents", id: "listIncidents", tag: "incidents", perm: auth.Read, query: incidentListParams, resp: Page[incident.Incident]{},
 			summary: "Incidents not closed, and those closed within a day / Sự cố đang xử lý", h: s.listIncidents},
+		{method: "GET", path: "/incidents/rules", id: "incidentRules", tag: "incidents", perm: auth.Read, resp: IncidentRules{},
+			summary: "The correlations and response procedures in force / Quy tắc gộp sự cố và quy trình ứng phó", h: s.incidentRules},
 		{method: "GET", path: "/incidents/history", id: "incidentHistory", tag: "incidents", perm: auth.History, query: withPaging(incidentHistoryParams...), resp: Page[incident.Incident]{},
 			summary: "Incidents of a time range, searched / Tra cứu lịch sử sự cố", h: s.incidentHistory},
 		{method: "GET", path: "/exports/incidents.csv", id: "exportIncidents", tag: "incidents", perm: auth.History, query: incidentHistoryParams, produces: "text/csv",

@@ -26,6 +26,61 @@ type IncidentService interface {
 	Note(ctx context.Context, id, text string, by incident.Person) (incident.Incident, error)
 	Done(ctx context.Context, id, step, note string, by incident.Person) (incident.Incident, error)
 	Search(ctx context.Context, q incident.Search) ([]incident.Incident, int, error)
+	File() *incident.File
+}
+
+// IncidentRules are the correlations and response procedures in force, as the admin screen
+// lists them.
+type IncidentRules struct {
+	Correlations []CorrelationInfo `json:"correlations"`
+	Procedures   []ProcedureInfo   `json:"procedures"`
+	Escalate     []string          `json:"escalate"`
+}
+
+// CorrelationInfo is one correlation: the alerts it matches, the labels that must be equal,
+// its window.
+type CorrelationInfo struct {
+	Name   string              `json:"name"`
+	Type   string              `json:"type"`
+	Title  alerts.Text         `json:"title"`
+	Match  map[string][]string `json:"match"`
+	By     []string            `json:"by"`
+	Window string              `json:"window"`
+}
+
+// ProcedureInfo is one response procedure and its steps.
+type ProcedureInfo struct {
+	Type     string          `json:"type"`
+	Severity alerts.Severity `json:"severity"`
+	Title    alerts.Text     `json:"title"`
+	Steps    []StepInfo      `json:"steps"`
+}
+
+// StepInfo is one step of a procedure: what, which unit, by when after the start.
+type StepInfo struct {
+	ID       string      `json:"id"`
+	Text     alerts.Text `json:"text"`
+	Unit     string      `json:"unit"`
+	Deadline string      `json:"deadline"`
+}
+
+func (s *Server) incidentRules(c *fiber.Ctx, _ *auth.Principal) error {
+	if s.src.Incidents == nil {
+		return errUnavailable
+	}
+	f := s.src.Incidents.File()
+	out := IncidentRules{Correlations: []CorrelationInfo{}, Procedures: []ProcedureInfo{}, Escalate: orEmpty(f.Escalate)}
+	for _, cr := range f.Correlations {
+		out.Correlations = append(out.Correlations, CorrelationInfo{Name: cr.Name, Type: cr.Type, Title: cr.Title, Match: cr.Match, By: cr.By, Window: cr.Window.String()})
+	}
+	for _, pr := range f.Procedures {
+		p := ProcedureInfo{Type: pr.Type, Severity: pr.Severity, Title: pr.Title, Steps: []StepInfo{}}
+		for _, st := range pr.Steps {
+			p.Steps = append(p.Steps, StepInfo{ID: st.ID, Text: st.Text, Unit: st.Unit, Deadline: st.Deadline.String()})
+		}
+		out.Procedures = append(out.Procedures, p)
+	}
+	return c.JSON(out)
 }
 
 // IncidentDetail is an incident with its timeline (alerts, actions, notes, notifications).

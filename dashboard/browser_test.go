@@ -366,9 +366,19 @@ func TestBrowser(t *testing.T) {
 	if code, body := f.call(t, "operator", "GET", APIPrefix+"/silences", ""); code != 200 || !strings.Contains(string(body), `"reason":"bảo trì trạm"`) {
 		t.Fatalf("the silence made in the UI: %d %s", code, body)
 	}
+	// a silence of a whole district for maintenance, from the form above the list
+	districtSilence := `[...document.querySelectorAll('#silences-table tbody tr[data-silence]')].find((r) => r.textContent.includes('district = Sa Pa') && r.textContent.includes('bảo trì gateway'))`
 	if err := chromedp.Run(ctx,
 		chromedp.Evaluate(silenced+`.querySelector('button[data-silence-end]').click(); true`, nil),
 		waitFor("the silence gone from the list", "!"+silenced),
+		chromedp.SetValue(`#silence-new select[name=label]`, "district"),
+		chromedp.SetValue(`#silence-new input[name=value]`, "Sa Pa"),
+		chromedp.SetValue(`#silence-new select[name=hours]`, "8"),
+		chromedp.SetValue(`#silence-new input[name=reason]`, "bảo trì gateway"),
+		chromedp.Evaluate(`document.querySelector('#silence-new button[type=submit]').click(); true`, nil),
+		waitFor("the district's silence in the list, 8 hours", "!!"+districtSilence),
+		chromedp.Evaluate(districtSilence+`.querySelector('button[data-silence-end]').click(); true`, nil),
+		waitFor("the district's silence ended", "!"+districtSilence),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -510,6 +520,8 @@ func TestBrowser(t *testing.T) {
 		waitFor("the new key's token and its row", `!document.querySelector('#key-token').classList.contains('hidden') && !!document.querySelector('#keys-table tr[data-key="zalo-oa"]')`),
 		chromedp.Text("#key-token", &shown),
 		waitFor("the rules in force", `document.querySelectorAll('#rules-table tbody tr[data-rule]').length > 10`),
+		waitFor("the correlations and procedures in force", `!!document.querySelector('#correlations-table tr[data-correlation="flood_basin"]') &&
+			document.querySelectorAll('#procedures details.procedure').length >= 10 && document.querySelector('#procedures [data-procedure="fire/high"]').textContent.includes('114')`),
 		waitFor("the catalogs with the latest readings", `document.querySelectorAll('#catalog-sensors tbody tr').length === S.sensors.size && S.sensors.size > 20 &&
 			/(Water level|Mực nước) 84/.test(document.querySelector('#catalog-sensors tr[data-catalog-sensor="lc-hong-laocai"]').textContent)`),
 		chromedp.Click("#rules-reload"),

@@ -103,6 +103,9 @@ func New(f *File, rules *alerts.RuleFile, store Store, opts Options, reg prometh
 	return m
 }
 
+// File returns the incident file in force.
+func (m *Manager) File() *File { return m.file.Load() }
+
 // Bind gives the Manager the engine that runs its commands; call it before Run.
 func (m *Manager) Bind(e Engine) { m.engine = e }
 

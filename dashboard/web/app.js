@@ -38,7 +38,7 @@ const I18N = {
     capStatusExercise: 'DIỄN TẬP', capStatusTest: 'THỬ NGHIỆM', capStatusActual: 'THẬT', capAskReject: 'Lý do không phát bản tin:',
     silencesTitle: 'Lệnh im lặng', silenceWhat: 'Áp dụng cho', silenceUntil: 'Đến', silenceAuthor: 'Người tạo', silenceReason: 'Lý do',
     silence: 'Im lặng', silenceEnd: 'Kết thúc', silenceHours: '{h} giờ', silenceAsk: 'Lý do im lặng (bảo trì, đã biết…)', noSilences: 'Không có lệnh im lặng nào.',
-    silenced: 'Đã im lặng đến {t}.',
+    silenced: 'Đã im lặng đến {t}.', silenceValue: 'Giá trị (tên huyện, mã cảm biến…)',
     rulesTitle: 'Luật cảnh báo', rulesReload: 'Nạp lại tệp luật', ruleName: 'Luật', ruleKind: 'Loại', ruleCategory: 'Nhóm',
     rulePublic: 'Cảnh báo công chúng', rulesReloaded: 'Đã nạp {n} luật.', yes: 'có', no: 'không',
     cat_traffic: 'Giao thông', cat_naturalDisaster: 'Thiên tai', cat_weather: 'Thời tiết', cat_environment: 'Môi trường', cat_health: 'Y tế',
@@ -52,7 +52,8 @@ const I18N = {
     incReport: 'Báo cáo (in)', incProcedure: 'Quy trình ứng phó', incNoSteps: 'Không có quy trình cho loại sự cố này.', incDue: 'hạn',
     incOverdue: 'QUÁ HẠN', incOverdueN: '{n} quá hạn', incDoneBy: '{who} hoàn thành lúc {t}', incDone: 'Hoàn thành',
     incAskSummary: 'Kết luận khi kết thúc sự cố (diễn biến, thiệt hại, việc đã làm):', incAskStepNote: 'Ghi chú về bước này (không bắt buộc):',
-    incStepsOpen: '{n} bước chưa xong', incAlertsN: '{n} cảnh báo', histIncCount: '{n} sự cố', histKind: 'Tra cứu', incClosedAt: 'Kết thúc',
+    incStepsOpen: '{n} bước chưa xong', incStepsN: '{n} bước', procTitle: 'Sự cố: quy tắc gộp và quy trình ứng phó', corrName: 'Quy tắc',
+    corrType: 'Loại sự cố', corrMatch: 'Cảnh báo', corrBy: 'Gộp theo', corrWindow: 'Cửa sổ', incAlertsN: '{n} cảnh báo', histIncCount: '{n} sự cố', histKind: 'Tra cứu', incClosedAt: 'Kết thúc',
     screenIncidents: 'Sự cố đang xử lý', screenNoIncidents: 'Không có sự cố nào đang xử lý.',
     handoverIncidents: 'Sự cố chưa kết thúc ({n})', handoverIncidentsThen: 'Sự cố chưa kết thúc lúc bàn giao ({n})', handoverNoIncidents: 'Không có sự cố nào chưa kết thúc.',
     navDuty: 'Ca trực', dutyLog: 'Nhật ký ca trực', dutyWrite: 'Ghi việc trong ca (giờ, nơi, việc đã làm…)', dutyAdd: 'Ghi', dutyEmpty: 'Chưa có ghi chép nào trong ca.',
@@ -114,7 +115,7 @@ const I18N = {
     capStatusExercise: 'EXERCISE', capStatusTest: 'TEST', capStatusActual: 'REAL', capAskReject: 'Why is it not published?',
     silencesTitle: 'Silences', silenceWhat: 'Applies to', silenceUntil: 'Until', silenceAuthor: 'Author', silenceReason: 'Reason',
     silence: 'Silence', silenceEnd: 'End', silenceHours: '{h} h', silenceAsk: 'Why silence it (maintenance, known…)', noSilences: 'No silence in force.',
-    silenced: 'Silenced until {t}.',
+    silenced: 'Silenced until {t}.', silenceValue: 'Value (district name, sensor id…)',
     rulesTitle: 'Alert rules', rulesReload: 'Reload the rule file', ruleName: 'Rule', ruleKind: 'Kind', ruleCategory: 'Category',
     rulePublic: 'Public warning', rulesReloaded: '{n} rules loaded.', yes: 'yes', no: 'no',
     cat_traffic: 'Traffic', cat_naturalDisaster: 'Natural disaster', cat_weather: 'Weather', cat_environment: 'Environment', cat_health: 'Health',
@@ -128,7 +129,8 @@ const I18N = {
     incReport: 'Report (print)', incProcedure: 'Response procedure', incNoSteps: 'No procedure for this incident type.', incDue: 'due',
     incOverdue: 'OVERDUE', incOverdueN: '{n} overdue', incDoneBy: 'done by {who} at {t}', incDone: 'Done',
     incAskSummary: 'Closing summary (what happened, damage, what was done):', incAskStepNote: 'A note on this step (optional):',
-    incStepsOpen: '{n} steps to do', incAlertsN: '{n} alerts', histIncCount: '{n} incidents', histKind: 'Search', incClosedAt: 'Closed',
+    incStepsOpen: '{n} steps to do', incStepsN: '{n} steps', procTitle: 'Incidents: correlations and response procedures', corrName: 'Correlation',
+    corrType: 'Incident type', corrMatch: 'Alerts', corrBy: 'Grouped by', corrWindow: 'Window', incAlertsN: '{n} alerts', histIncCount: '{n} incidents', histKind: 'Search', incClosedAt: 'Closed',
     screenIncidents: 'Incidents in progress', screenNoIncidents: 'No incident in progress.',
     handoverIncidents: 'Incidents not closed ({n})', handoverIncidentsThen: 'Incidents not closed at the handover ({n})', handoverNoIncidents: 'No incident is open.',
     navDuty: 'Duty', dutyLog: 'Duty log', dutyWrite: 'Note what happens in the shift (time, place, what was done…)', dutyAdd: 'Write', dutyEmpty: 'Nothing written in this shift yet.',
@@ -420,7 +422,7 @@ function route() {
   if (S.view === 'incidents' || S.view === 'screen') loadIncidents();
   if (S.view === 'cameras') drawWall();
   if (S.view === 'health') drawHealth();
-  if (S.view === 'admin') { drawKeys(); drawRules(); drawCatalogs(); }
+  if (S.view === 'admin') { drawKeys(); drawRules(); drawProcedures(); drawCatalogs(); }
   if (S.view === 'history') searchHistory();
   if (S.view === 'duty') drawDuty();
 }
@@ -733,15 +735,17 @@ function silenceForm(a) {
     <button type="submit">${t('silence')}</button></form>`;
 }
 
+// createSilence mutes what the form says for its hours: an alert's rule and subject (the form
+// of its detail), or any label's value (the form above the silences).
 async function createSilence(form) {
   const hours = Number(form.hours.value);
-  const body = { matchers: { rule: [form.dataset.rule], subject: [form.dataset.subject] },
-    ends_at: new Date(Date.now() + hours * 3600e3).toISOString(), reason: form.reason.value.trim() };
+  const matchers = form.id === 'silence-new' ? { [form.label.value]: [form.value.value.trim()] } : { rule: [form.dataset.rule], subject: [form.dataset.subject] };
+  const body = { matchers, ends_at: new Date(serverNow() + hours * 3600e3).toISOString(), reason: form.reason.value.trim() };
   try {
     const sil = await api('/silences', { method: 'POST', body });
     S.notice = t('silenced', { t: fmtTime(sil.ends_at) });
   } catch (e) { alert(t('failed') + ': ' + e.message); return; }
-  showDetail(form.dataset.id);
+  if (form.dataset.id) showDetail(form.dataset.id); else form.reset();
   drawSilences();
 }
 
@@ -823,6 +827,17 @@ async function reloadRules() {
     out.textContent = e.message;
   }
   drawRules();
+}
+
+// drawProcedures lists the incident file in force: the correlations and each procedure's steps.
+async function drawProcedures() {
+  let r;
+  try { r = await api('/incidents/rules'); } catch (e) { $('#procedures').textContent = e.message; return; }
+  $('#correlations-table tbody').innerHTML = r.correlations.map((c) => `<tr data-correlation="${esc(c.name)}"><td>${esc(c.name)}<div class="note">${esc(text(c.title))}</div></td>
+    <td>${esc(c.type)}</td><td>${esc(Object.entries(c.match || {}).map(([k, v]) => k + ' = ' + v.join(' | ')).join(', ') || '*')}</td><td>${esc(c.by.join(', '))}</td><td>${esc(c.window)}</td></tr>`).join('');
+  $('#procedures').innerHTML = r.procedures.map((p) => `<details class="procedure" data-procedure="${esc(p.type + '/' + p.severity)}"><summary><span class="sev sev-${esc(p.severity)}">${t('sev' + p.severity)}</span>
+    ${esc(text(p.title))} <span class="note">${esc(p.type)} · ${t('incStepsN', { n: p.steps.length })}</span></summary>
+    <ol class="checklist">${p.steps.map((st) => `<li>${esc(text(st.text))} <span class="note">${esc(unitNames([st.unit]))} · ${esc(st.deadline)}</span></li>`).join('')}</ol></details>`).join('');
 }
 
 // drawCatalogs lists the sensor and camera catalogs in use, each entry with its latest
@@ -1368,7 +1383,7 @@ $('#duty-form').addEventListener('submit', writeDuty);
 setupMapControls();
 $('#hist-csv').onclick = exportHistory;
 document.addEventListener('submit', (ev) => {
-  const f = ev.target.closest('.silence-form');
+  const f = ev.target.closest('.silence-form, #silence-new');
   if (f) { ev.preventDefault(); createSilence(f); }
 });
 window.addEventListener('hashchange', route);
