@@ -44,6 +44,7 @@ func TestIncidents(t *testing.T) {
 	}
 
 	// the operator sees it whole: the flood procedure of its severity, with traffic police's step
+	f.addDeliveries(t) // the river alert's notifications: the incident's timeline has them too
 	code, d := get("operator")
 	if code != 200 || d.Incident.Type != "flood" || !strings.Contains(d.Incident.Title.VI, "sông Hồng") || len(d.Timeline) == 0 {
 		t.Fatalf("operator: %d %+v", code, d)
@@ -57,6 +58,21 @@ func TestIncidents(t *testing.T) {
 	}
 	if !has(list("operator", "?state=new,in_progress")) || has(list("operator", "?state=closed")) {
 		t.Error("the state filter of the list")
+	}
+	receipts := func(d IncidentDetail) (units []string, retry bool) {
+		for _, e := range d.Timeline {
+			if e.Kind == incident.KindNotification {
+				units = append(units, e.Unit)
+				retry = retry || strings.Contains(e.Text, "lỗi, sẽ gửi lại") && strings.Contains(e.Text, "503")
+			}
+		}
+		return units, retry
+	}
+	if units, retry := receipts(d); len(units) != 3 || !retry {
+		t.Errorf("the operator's timeline: notifications to %v (a retry shown: %v), want the three attempts", units, retry)
+	}
+	if units, _ := receipts(func() IncidentDetail { _, d := get("flood"); return d }()); !slices.Equal(units, []string{"flood_control", "flood_control"}) {
+		t.Errorf("flood control's timeline: notifications to %v, want its own two", units)
 	}
 	// flood control sees it with its own steps only; the police unit not at all
 	code, d = get("flood")
