@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,6 +31,7 @@ import (
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
 	"github.com/haidang-ioc/ioc/streams"
+	"github.com/haidang-ioc/ioc/streams/mediamtx"
 )
 
 // serve wires the configured roles together and runs them until ctx ends. On shutdown the
@@ -459,9 +461,29 @@ func (s *server) startStreams(ctx context.Context) error {
 	} else {
 		s.produce(func() error { return sup.Run(s.gctx) })
 	}
+	var toMediaMTX chan []streams.Camera
+	if mc := s.cfg.Streams.MediaMTX; mc.API != "" { // MediaMTX re-streams the catalog's cameras
+		client := &mediamtx.Client{Base: mc.API, User: mc.User, HTTP: &http.Client{Timeout: 10 * time.Second}}
+		if mc.PasswordEnv != "" {
+			client.Password = os.Getenv(mc.PasswordEnv)
+		}
+		syncer := mediamtx.NewSyncer(client, s.reg, s.log.With("component", "mediamtx"))
+		toMediaMTX = make(chan []streams.Camera, 1)
+		cams := s.cams.Cameras
+		s.g.Go(func() error { return syncer.Run(s.gctx, cams, toMediaMTX, mc.SyncInterval) })
+	}
 	if s.cfg.Streams.Catalog != "" { // the demo's simulated cameras have no file to reload
 		s.g.Go(func() error {
-			return onHangup(s.gctx, func() { reloadCameras(s.gctx, s.cfg.Streams, sup, s.engine, s.city, s.conn, s.log) })
+			return onHangup(s.gctx, func() {
+				cams := reloadCameras(s.gctx, s.cfg.Streams, sup, s.engine, s.city, s.conn, s.log)
+				if cams != nil && toMediaMTX != nil {
+					select { // the newest catalog replaces one not yet taken
+					case <-toMediaMTX:
+					default:
+					}
+					toMediaMTX <- cams.Cameras
+				}
+			})
 		})
 	}
 	return nil
@@ -643,12 +665,12 @@ func reloadSensors(ctx context.Context, ic config.Ingest, sim *simulation, norm 
 }
 
 // reloadCameras reloads the camera catalog: the supervisor starts, stops and restarts only the
-// cameras that changed. A catalog with problems is refused and the one in use stays.
-func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervisor, engine *alerts.Engine, city *dashboard.City, conn driver.Conn, log *slog.Logger) {
+// cameras that changed. A catalog with problems is refused (nil) and the one in use stays.
+func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervisor, engine *alerts.Engine, city *dashboard.City, conn driver.Conn, log *slog.Logger) *streams.CameraCatalog {
 	cams, err := loadCameraCatalog(sc)
 	if err != nil {
 		log.Error("camera catalog reload refused; the previous catalog stays in use", "err", err)
-		return
+		return nil
 	}
 	sup.Reload(cams)
 	if engine != nil {
@@ -660,6 +682,7 @@ func reloadCameras(ctx context.Context, sc config.Streams, sup *streams.Supervis
 	if err := analytics.SyncCameras(ctx, conn, cams, sc.Mode); err != nil {
 		log.Error("camera catalog reloaded but not mirrored to ClickHouse", "err", err)
 	}
+	return cams
 }
 
 // leaseOptions are the alert engine's lease in ZooKeeper (alerts.lease), and whether one is

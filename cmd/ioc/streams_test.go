@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,11 +14,13 @@ import (
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 	"github.com/haidang-ioc/ioc/sim/camsim"
+	"github.com/haidang-ioc/ioc/streams/mediamtx"
 )
 
 // `ioc serve` with the streams role watches the catalog's cameras and stores their states and
-// ONVIF events, and Frigate events from MQTT, in ClickHouse; the cameras' password appears in
-// none of the log, the tables, /metrics or /healthz.
+// ONVIF events, and Frigate events from MQTT, in ClickHouse, and gives MediaMTX a path for each
+// camera; the cameras' password goes to MediaMTX only, and appears in none of the log, the
+// tables, /metrics or /healthz.
 func TestServeStoresCameraStatesAndEvents(t *testing.T) {
 	const password = "Cam-P@ss-7731"
 	base := testenv.FreePortBlock(t, 3)
@@ -45,7 +48,22 @@ func TestServeStoresCameraStatesAndEvents(t *testing.T) {
 	h.cfg.Streams.RequestTimeout = 2 * time.Second
 	h.cfg.Streams.ReconnectMin = 100 * time.Millisecond
 	h.cfg.Streams.ReconnectMax = 500 * time.Millisecond
+	mtx := testenv.StartMediaMTX(t, "")
+	h.cfg.Streams.MediaMTX.API = mtx.API
 	h.start(t)
+	mc := &mediamtx.Client{Base: mtx.API}
+	testenv.WaitFor(t, "a MediaMTX path for each camera", 20*time.Second, func() bool {
+		paths, err := mc.Paths(context.Background())
+		if err != nil || len(paths) != 3 || !paths["cam/e2e-cam-0003"].SourceOnDemand {
+			return false
+		}
+		u, err := url.Parse(paths["cam/e2e-cam-0001"].Source)
+		if err != nil || u.User == nil {
+			return false
+		}
+		pw, _ := u.User.Password()
+		return pw == password
+	})
 
 	now := float64(time.Now().UnixMilli()) / 1000
 	publish(t, h.cfg.MQTT.Broker, map[string][][]byte{h.prefix + "/frigate/events": {[]byte(fmt.Sprintf(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts, stops and reports the local real servers that `make demo` and `make test` use:
 # Debian's clickhouse-server and mosquitto, bound to loopback only, with their data, logs and
-# configuration under the repo's ignored .data/ folder. No systemd is needed.
+# configuration under the repo's ignored .data/ folder; `start` also builds MediaMTX from its Go
+# module once (deploy/local/mediamtx.sh; the tests start their own). No systemd is needed.
 #
 #   deploy/local/services.sh start    install if missing (apt, as root), start, wait until both answer
 #   deploy/local/services.sh stop     stop the servers this script started
@@ -62,6 +63,8 @@ install_missing() {
   # The alert tests' mail sink (aiosmtpd, a real SMTP server) and CAP 1.2 schema check (xmllint).
   /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
   command -v xmllint >/dev/null || missing+=(libxml2-utils)
+  # MediaMTX's build takes hls.js from the npm registry (deploy/local/mediamtx.sh).
+  command -v npm >/dev/null || missing+=(npm)
   # The web UI's browser tests drive Debian's headless Chromium (fonts for Vietnamese text).
   command -v chromium >/dev/null || missing+=(chromium fonts-noto-core)
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -216,6 +219,7 @@ case "${1:-}" in
     install_missing
     start_clickhouse
     start_mosquitto
+    "$here/mediamtx.sh" build # the tests start their own MediaMTX from it
     say "ready: ClickHouse 127.0.0.1:$ch_port, MQTT tcp://127.0.0.1:$mqtt_port"
     ;;
   stop)

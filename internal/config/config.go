@@ -347,6 +347,22 @@ type Streams struct {
 	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 	// MetadataMaxBytes bounds one ONVIF metadata document; larger ones are refused.
 	MetadataMaxBytes int `yaml:"metadata_max_bytes"`
+	// MediaMTX is the media server that re-streams the cameras to browsers: ioc keeps its
+	// paths in step with the camera catalog.
+	MediaMTX MediaMTX `yaml:"mediamtx"`
+}
+
+// MediaMTX names a MediaMTX server's control API; ioc keeps a path for each catalog camera
+// there (streams/mediamtx).
+type MediaMTX struct {
+	// API is the control API's base URL, such as http://127.0.0.1:9997; empty: no MediaMTX.
+	API string `yaml:"api"`
+	// User and PasswordEnv (an environment variable holding the password), when MediaMTX asks
+	// the API's callers for them.
+	User        string `yaml:"user"`
+	PasswordEnv string `yaml:"password_env"`
+	// SyncInterval is how often the paths are checked against the catalog (and at each reload).
+	SyncInterval time.Duration `yaml:"sync_interval"`
 }
 
 // Alerts sets the alert engine and where its notifications go.
@@ -762,6 +778,7 @@ func Default() Config {
 			ReconnectMax:     time.Minute,
 			MaxClockSkew:     5 * time.Minute,
 			MetadataMaxBytes: 256 << 10,
+			MediaMTX:         MediaMTX{SyncInterval: time.Minute},
 		},
 		Analytics: Analytics{
 			MinuteRollup: true,

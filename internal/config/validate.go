@@ -377,6 +377,15 @@ func (s *Streams) validate(p *Problems) {
 	if s.MetadataMaxBytes < 1024 || s.MetadataMaxBytes > 16<<20 {
 		p.Add("streams.metadata_max_bytes", "want 1024 to %d, got %d", 16<<20, s.MetadataMaxBytes)
 	}
+	if m := s.MediaMTX; m.API != "" {
+		if u, err := url.Parse(m.API); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			p.Add("streams.mediamtx.api", "want the control API's base URL such as http://127.0.0.1:9997, without credentials (user, password_env)")
+		}
+		positive(p, "streams.mediamtx.sync_interval", m.SyncInterval)
+		if m.PasswordEnv != "" && m.User == "" {
+			p.Add("streams.mediamtx.user", "empty while password_env is set")
+		}
+	}
 }
 
 var sha256Hash = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)

@@ -1,0 +1,95 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// MediaMTX is a MediaMTX server of one test's own on free loopback ports, started from the
+// binary deploy/local/mediamtx.sh builds from MediaMTX's Go module; stopped when the test ends.
+type MediaMTX struct {
+	// API is the control API's base URL; RTSP the RTSP server's host:port.
+	API, RTSP string
+	Log       *LogBuffer
+}
+
+// MediaMTXBinary is the MediaMTX the tests run: IOC_TEST_MEDIAMTX, or the one
+// deploy/local/mediamtx.sh built. A missing binary fails the test with how to build it.
+func MediaMTXBinary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("IOC_TEST_MEDIAMTX"); p != "" {
+		return p
+	}
+	_, file, _, _ := runtime.Caller(0)
+	repo := filepath.Join(filepath.Dir(file), "..", "..")
+	bin := filepath.Join(repo, ".data", "tools", "mediamtx-v1.15.3", "mediamtx")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("no MediaMTX at %s: run the tests with `make test` (deploy/local/services.sh builds it), or build it with `deploy/local/mediamtx.sh build`, or set IOC_TEST_MEDIAMTX", bin)
+	}
+	return bin
+}
+
+// StartMediaMTX starts a MediaMTX with its control API and RTSP server on loopback; extra is
+// YAML appended to its configuration (authentication, WebRTC, recording).
+func StartMediaMTX(t testing.TB, extra string) *MediaMTX {
+	t.Helper()
+	Integration(t)
+	bin := MediaMTXBinary(t)
+	dir := t.TempDir()
+	api, rtsp := FreePort(t), FreePort(t)
+	conf := fmt.Sprintf(`logLevel: info
+logDestinations: [stdout]
+api: yes
+apiAddress: 127.0.0.1:%d
+rtsp: yes
+rtspTransports: [tcp]
+rtspAddress: 127.0.0.1:%d
+rtmp: no
+hls: no
+webrtc: no
+srt: no
+paths: {}
+%s`, api, rtsp, extra)
+	path := filepath.Join(dir, "mediamtx.yml")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := &MediaMTX{API: fmt.Sprintf("http://127.0.0.1:%d", api), RTSP: fmt.Sprintf("127.0.0.1:%d", rtsp), Log: &LogBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, path)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, m.Log, m.Log
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("MediaMTX %s: %v", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+	})
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(m.API + "/v3/config/global/get")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return m
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("MediaMTX exited at start:\n%s", m.Log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("MediaMTX's API did not answer at %s within 15 s:\n%s", m.API, m.Log.String())
+		}
+	}
+}
