@@ -5,6 +5,7 @@ import (
 	"github.com/haidang-ioc/ioc/alerts/incident"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/streams/mediamtx"
 )
 
 // table is the API: every route, who may call it, and what it takes and answers.
@@ -26,6 +27,10 @@ func (s *Server) table() []route {
 		{method: "GET", path: "/cameras", id: "listCameras", tag: "city", perm: auth.Read, resp: Page[CameraInfo]{}, summary: "Cameras and their states / Camera và trạng thái",
 			query: paged(param{name: "district", typ: "string", desc: "district"}, param{name: "state", typ: "string", desc: "online, degraded, offline or unknown", enum: []string{"online", "degraded", "offline", "unknown"}}, param{name: "purpose", typ: "string", desc: "camera purpose"}), h: s.listCameras},
 		{method: "GET", path: "/cameras/:id", id: "getCamera", tag: "city", perm: auth.Read, resp: CameraInfo{}, summary: "One camera / Một camera", h: s.getCamera},
+		{method: "GET", path: "/cameras/:id/live", id: "cameraLive", tag: "city", perm: auth.Read, resp: LiveAnswer{},
+			summary: "A short-lived token to watch a camera through MediaMTX / Mã xem trực tiếp một camera", h: s.cameraLive},
+		{method: "POST", path: "/video/auth", id: "videoAuth", tag: "video", body: mediamtx.AuthRequest{},
+			summary: "MediaMTX's external authentication: may this reader watch this camera? (200 or 401) / Xác thực xem video", h: s.videoAuth},
 		{method: "GET", path: "/districts", id: "listDistricts", tag: "city", perm: auth.Read, query: paged(), resp: Page[DistrictSummary]{}, summary: "Districts with their KPIs / Các huyện và chỉ số", h: s.listDistricts},
 		{method: "GET", path: "/tiles/:z/:x/:y", id: "mapTile", tag: "city", perm: auth.Read, produces: "application/octet-stream",
 			summary: "A map tile of http.tiles_file (its media type and encoding as stored) / Ô bản đồ nền", h: s.tile},

@@ -292,6 +292,10 @@ func TestRolesOnEveryRoute(t *testing.T) {
 					if code != 426 {
 						t.Fatalf("live without an upgrade: %d %s, want 426", code, ans)
 					}
+				case r.id == "videoAuth": // MediaMTX's question, public; without it: refused (no video here)
+					if code != 503 && code != 400 {
+						t.Fatalf("MediaMTX's authentication without its request: %d %s", code, ans)
+					}
 				case r.perm == "":
 					if code != 200 {
 						t.Fatalf("public route: %d %s", code, ans)

@@ -4,8 +4,9 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type apiMetrics struct {
 	unauthenticated, denied, limited, throttled, liveFrames prometheus.Counter
-	forwarded, forwardFailed                                prometheus.Counter
+	forwarded, forwardFailed, videoTokens                   prometheus.Counter
 	liveClients                                             prometheus.Gauge
+	videoAuth                                               *prometheus.CounterVec
 }
 
 func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
@@ -18,9 +19,11 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 		liveClients:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "ioc_live_connections", Help: "Open live WebSocket connections."}),
 		forwarded:       prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_api_forwarded_total", Help: "Alert requests sent on to the process whose alert engine leads."}),
 		forwardFailed:   prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_api_forward_failed_total", Help: "Alert requests the leading process did not answer (answered 503 no_leader)."}),
+		videoTokens:     prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_video_tokens_issued_total", Help: "Short-lived tokens given to browsers to watch a camera through MediaMTX."}),
+		videoAuth:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ioc_video_auth_total", Help: "MediaMTX's questions whether a reader may watch a camera, by answer (allowed, refused, malformed)."}, []string{"answer"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.unauthenticated, m.denied, m.limited, m.throttled, m.liveFrames, m.liveClients, m.forwarded, m.forwardFailed)
+		reg.MustRegister(m.unauthenticated, m.denied, m.limited, m.throttled, m.liveFrames, m.liveClients, m.forwarded, m.forwardFailed, m.videoTokens, m.videoAuth)
 	}
 	return m
 }

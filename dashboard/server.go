@@ -28,6 +28,7 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
+	"github.com/haidang-ioc/ioc/streams/mediamtx"
 )
 
 //go:embed web
@@ -139,6 +140,17 @@ type Options struct {
 	// ForwardTLS checks the leader's certificate when alert requests are sent on to an
 	// https:// leader (nil: the system's roots).
 	ForwardTLS *tls.Config
+	// Video issues and checks the tokens that open a camera's live video in MediaMTX; nil when
+	// no MediaMTX re-streams the cameras (streams.mediamtx).
+	Video *Video
+}
+
+// Video is how browsers reach the cameras' live video: MediaMTX's WebRTC and HLS servers as
+// browsers see them, and the tokens MediaMTX asks ioc about.
+type Video struct {
+	Tokens            *mediamtx.Tokens
+	TTL               time.Duration
+	WebRTCURL, HLSURL string
 }
 
 // Simulation tells the UI that what it shows is simulated, and how fast its clock runs.

@@ -562,6 +562,13 @@ func (s *server) startDashboard(context.Context) error {
 	}
 	authn := auth.New(cfg.HTTP.Auth, nil, log)
 	opts.Registerer = s.reg
+	if mc := cfg.Streams.MediaMTX; mc.API != "" { // browsers watch the cameras through MediaMTX, which asks ioc
+		var key []byte
+		if mc.TokenSecretEnv != "" {
+			key = []byte(os.Getenv(mc.TokenSecretEnv))
+		}
+		opts.Video = &dashboard.Video{Tokens: mediamtx.NewTokens(key, nil), TTL: mc.TokenTTL, WebRTCURL: mc.WebRTCURL, HLSURL: mc.HLSURL}
+	}
 	srv := dashboard.New(opts, authn, src)
 	s.g.Go(func() error { return authn.Run(s.gctx) })
 	s.g.Go(func() error { return src.Audit.Run(s.gctx) })

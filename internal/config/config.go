@@ -363,6 +363,15 @@ type MediaMTX struct {
 	PasswordEnv string `yaml:"password_env"`
 	// SyncInterval is how often the paths are checked against the catalog (and at each reload).
 	SyncInterval time.Duration `yaml:"sync_interval"`
+	// WebRTCURL and HLSURL are MediaMTX's WebRTC and HLS servers as browsers reach them, such as
+	// http://10.0.0.5:8889; the live answer names cam/<id>/whep and cam/<id>/index.m3u8 there.
+	WebRTCURL string `yaml:"webrtc_url"`
+	HLSURL    string `yaml:"hls_url"`
+	// TokenTTL is how long a browser's token to read a camera lasts (the page renews it).
+	TokenTTL time.Duration `yaml:"token_ttl"`
+	// TokenSecretEnv names an environment variable holding the key that signs the tokens; every
+	// dashboard process MediaMTX may ask needs the same. Empty: a random key of this process.
+	TokenSecretEnv string `yaml:"token_secret_env"`
 }
 
 // Alerts sets the alert engine and where its notifications go.
@@ -778,7 +787,7 @@ func Default() Config {
 			ReconnectMax:     time.Minute,
 			MaxClockSkew:     5 * time.Minute,
 			MetadataMaxBytes: 256 << 10,
-			MediaMTX:         MediaMTX{SyncInterval: time.Minute},
+			MediaMTX:         MediaMTX{SyncInterval: time.Minute, TokenTTL: 5 * time.Minute},
 		},
 		Analytics: Analytics{
 			MinuteRollup: true,

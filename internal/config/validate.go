@@ -382,6 +382,14 @@ func (s *Streams) validate(p *Problems) {
 			p.Add("streams.mediamtx.api", "want the control API's base URL such as http://127.0.0.1:9997, without credentials (user, password_env)")
 		}
 		positive(p, "streams.mediamtx.sync_interval", m.SyncInterval)
+		if m.TokenTTL < 10*time.Second || m.TokenTTL > time.Hour {
+			p.Add("streams.mediamtx.token_ttl", "want 10s to 1h, got %s", m.TokenTTL)
+		}
+		for name, v := range map[string]string{"webrtc_url": m.WebRTCURL, "hls_url": m.HLSURL} {
+			if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+				p.Add("streams.mediamtx."+name, "want a base URL such as http://10.0.0.5:8889, got %q", v)
+			}
+		}
 		if m.PasswordEnv != "" && m.User == "" {
 			p.Add("streams.mediamtx.user", "empty while password_env is set")
 		}

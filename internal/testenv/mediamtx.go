@@ -4,12 +4,20 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
 )
 
 // MediaMTX is a MediaMTX server of one test's own on free loopback ports, started from the
@@ -92,4 +100,38 @@ paths: {}
 			t.Fatalf("MediaMTX's API did not answer at %s within 15 s:\n%s", m.API, m.Log.String())
 		}
 	}
+}
+
+// Read plays MediaMTX's path over RTSP (TCP) for a moment, with user and password when not
+// empty, and returns how many RTP packets came; an error when MediaMTX refuses or the path
+// does not play.
+func (m *MediaMTX) Read(path, user, password string, d time.Duration) (int, error) {
+	u := &url.URL{Scheme: "rtsp", Host: m.RTSP, Path: "/" + path}
+	if user != "" {
+		u.User = url.UserPassword(user, password)
+	}
+	bu, err := base.ParseURL(u.String())
+	if err != nil {
+		return 0, err
+	}
+	tcp := gortsplib.TransportTCP
+	c := gortsplib.Client{Scheme: bu.Scheme, Host: bu.Host, Transport: &tcp}
+	if err := c.Start2(); err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	desc, _, err := c.Describe(bu)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
+		return 0, err
+	}
+	var n atomic.Int64
+	c.OnPacketRTPAny(func(*description.Media, format.Format, *rtp.Packet) { n.Add(1) })
+	if _, err := c.Play(nil); err != nil {
+		return 0, err
+	}
+	time.Sleep(d)
+	return int(n.Load()), nil
 }

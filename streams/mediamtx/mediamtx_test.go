@@ -5,15 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haidang-ioc/ioc/internal/testenv"
@@ -41,36 +35,6 @@ func catalog(t *testing.T, yaml string) []streams.Camera {
 	}
 	return cat.Cameras
 }
-
-// packets reads the MediaMTX path over RTSP for a moment and counts the RTP packets.
-func packets(t *testing.T, m *testenv.MediaMTX, path string) int {
-	t.Helper()
-	u, err := base.ParseURL("rtsp://" + m.RTSP + "/" + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Transport: ptr(gortsplib.TransportTCP)}
-	if err := c.Start2(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	desc, _, err := c.Describe(u)
-	if err != nil {
-		t.Fatalf("DESCRIBE %s: %v\n%s", path, err, m.Log.String())
-	}
-	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int64
-	c.OnPacketRTPAny(func(*description.Media, format.Format, *rtp.Packet) { n.Add(1) })
-	if _, err := c.Play(nil); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(1500 * time.Millisecond)
-	return int(n.Load())
-}
-
-func ptr[T any](v T) *T { return &v }
 
 // Sync keeps MediaMTX's paths in step with the catalog against a real MediaMTX: each camera's
 // path added (the camera's password going to MediaMTX, which then re-streams the camera), a
@@ -104,8 +68,8 @@ func TestSync(t *testing.T) {
 		t.Error("a path that is not ioc's was removed")
 	}
 	// MediaMTX pulls the camera (with its password) when someone reads the path
-	if n := packets(t, m, "cam/cam-a"); n < 10 {
-		t.Errorf("cam-a through MediaMTX: %d RTP packets in 1.5 s", n)
+	if n, err := m.Read("cam/cam-a", "", "", 1500*time.Millisecond); err != nil || n < 10 {
+		t.Errorf("cam-a through MediaMTX: %d RTP packets in 1.5 s, %v\n%s", n, err, m.Log.String())
 	}
 	if r, err := s.Sync(ctx, cams); err != nil || r.Kept != 2 || r.Added+r.Changed+r.Removed != 0 {
 		t.Errorf("the same catalog again: %+v %v, want nothing changed", r, err)
