@@ -34,7 +34,9 @@ type UIConfig struct {
 	// /api/v1: the UI fetches them with its token); "" to draw district outlines only.
 	TileURL string `json:"tile_url"`
 	// LiveView says whether cameras have a live view link (a media server is configured).
-	LiveView bool   `json:"live_view"`
+	LiveView bool `json:"live_view"`
+	// Video says whether the cameras play live in the page (MediaMTX's WebRTC, WHEP).
+	Video    bool   `json:"video"`
 	TimeZone string `json:"time_zone"`
 	// Now is the server's clock, which the UI follows (for what is recent, the trends' range
 	// and the header's clock): a simulated province's clock may run ahead or behind.
@@ -48,7 +50,7 @@ func (s *Server) uiConfig(c *fiber.Ctx, _ *auth.Principal) error {
 	if s.opts.Tiles != nil {
 		tileURL = APIPrefix + "/tiles/{z}/{x}/{y}"
 	}
-	return c.JSON(UIConfig{Version: s.opts.Version, TileURL: tileURL, LiveView: s.opts.HTTP.MediaURL != "",
+	return c.JSON(UIConfig{Version: s.opts.Version, TileURL: tileURL, LiveView: s.opts.HTTP.MediaURL != "", Video: s.opts.Video != nil && s.opts.Video.WebRTCURL != "",
 		TimeZone: geo.ZoneName, Now: s.opts.Clock().UTC(), Simulation: s.opts.Simulation})
 }
 

@@ -141,6 +141,25 @@ func jsList(ss []string) string {
 	return string(b)
 }
 
+// browserContext is a headless Chromium (Debian's, at exe) of the test's own, 1920×1080 in
+// Vietnamese, for at most timeout; it ends with the test.
+func browserContext(t *testing.T, exe string, timeout time.Duration) context.Context {
+	t.Helper()
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.WindowSize(1920, 1080), chromedp.NoSandbox, chromedp.Flag("headless", "new"),
+		chromedp.Flag("lang", "vi-VN"))...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
+		if !strings.Contains(format, "unhandled") { // CDP events newer than chromedp's table
+			t.Logf(format, args...)
+		}
+	}))
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func TestBrowser(t *testing.T) {
 	exe := chromium(t)
 	archive, _ := tileArchive(t)
@@ -149,18 +168,7 @@ func TestBrowser(t *testing.T) {
 	base := "http://" + f.serve(t) + "/"
 
 	downloads := t.TempDir()
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.WindowSize(1920, 1080), chromedp.NoSandbox, chromedp.Flag("headless", "new"),
-		chromedp.Flag("lang", "vi-VN"))...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
-		if !strings.Contains(format, "unhandled") { // CDP events newer than chromedp's table
-			t.Logf(format, args...)
-		}
-	}))
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	ctx := browserContext(t, exe, 90*time.Second)
 	// the console asks for a note with prompt(): answer it
 	chromedp.ListenTarget(ctx, func(ev any) {
 		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {

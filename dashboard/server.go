@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -210,7 +211,7 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 		Immutable: true,
 	})
 	s.throttle = newRefusalThrottle(opts.HTTP.RefusedTokenLimit, time.Now)
-	s.app.Use(securityHeaders)
+	s.app.Use(securityHeaders(s.opts.Video))
 	if opts.TLS != nil && opts.HTTP.HSTSMaxAge > 0 {
 		hsts := fmt.Sprintf("max-age=%d; includeSubDomains", int(opts.HTTP.HSTSMaxAge.Seconds()))
 		s.app.Use(func(c *fiber.Ctx) error { c.Set(fiber.HeaderStrictTransportSecurity, hsts); return c.Next() })
@@ -252,14 +253,24 @@ func (s *Server) MetricsApp() *fiber.App { return s.metrics }
 // sniff a type, and send no referrer outside. Map tiles come from the closed network's tile
 // server (http.tile_url), so images may come from another host (ioc's own tiles, fetched with
 // the token, are shown from blob: URLs); the UI colours its SVG with
-// style attributes, which style-src allows (styles run no code).
-func securityHeaders(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: http: https:; "+
-		"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("X-Frame-Options", "DENY")
-	c.Set("Referrer-Policy", "no-referrer")
-	return c.Next()
+// style attributes, which style-src allows (styles run no code). With live video, the UI may
+// also connect to MediaMTX's WebRTC server (WHEP).
+func securityHeaders(video *Video) fiber.Handler {
+	connect := "'self'"
+	if video != nil {
+		if u, err := url.Parse(video.WebRTCURL); err == nil && u.Host != "" {
+			connect += " " + u.Scheme + "://" + u.Host
+		}
+	}
+	csp := "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: http: https:; " +
+		"connect-src " + connect + "; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+	return func(c *fiber.Ctx) error {
+		c.Set("Content-Security-Policy", csp)
+		c.Set("X-Content-Type-Options", "nosniff")
+		c.Set("X-Frame-Options", "DENY")
+		c.Set("Referrer-Policy", "no-referrer")
+		return c.Next()
+	}
 }
 
 // metricsGuard lets through only a scraper that sends the metrics token.

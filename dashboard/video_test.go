@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haidang-ioc/ioc/internal/config"
@@ -19,19 +20,17 @@ import (
 	"github.com/haidang-ioc/ioc/streams/mediamtx"
 )
 
-// TestVideoAccess: a real MediaMTX re-streams a police camera and asks ioc (its external HTTP
-// authentication) about every reader. A caller who may see the camera gets a short-lived token
-// that opens its path; the flood-control unit gets no token (not its camera); a forged token,
-// one for another camera and an expired one are refused by MediaMTX through ioc; no answer
-// carries the camera's address or password.
-func TestVideoAccess(t *testing.T) {
-	const password = "Cam-Video-9912"
+// videoFixture is the API fixture with a police camera (a simulated one, password
+// videoPassword) and another that does not answer, re-streamed by a real MediaMTX that asks the
+// fixture's server (served at the address it returns) about every reader; with webrtc, MediaMTX serves WHEP and the UI plays it.
+func videoFixture(t *testing.T, webrtc bool) (*fixture, string, *testenv.MediaMTX, *mediamtx.Tokens) {
+	t.Helper()
 	tokens := mediamtx.NewTokens(nil, nil)
-	f := newFixture(t, 0, func(o *Options) {
-		o.Video = &Video{Tokens: tokens, TTL: time.Minute, WebRTCURL: "http://127.0.0.1:8889"}
-	})
+	webrtcPort := testenv.FreePort(t) // the page's CSP names MediaMTX's WHEP server
+	video := &Video{Tokens: tokens, TTL: time.Minute, WebRTCURL: fmt.Sprintf("http://127.0.0.1:%d", webrtcPort)}
+	f := newFixture(t, 0, func(o *Options) { o.Video = video })
 	addr := f.serve(t)
-	cam, err := camsim.NewCamera(camsim.Config{ID: "vid-cam", Width: 640, Height: 360, FPS: 10, User: "admin", Password: password},
+	cam, err := camsim.NewCamera(camsim.Config{ID: "vid-cam", Width: 640, Height: 360, FPS: 10, User: "admin", Password: videoPassword},
 		fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -40,21 +39,33 @@ func TestVideoAccess(t *testing.T) {
 	cams, err := streams.ParseCameraCatalog([]byte(fmt.Sprintf(`cameras:
   - {id: vid-cam, name: Nút giao Cốc Lếu, url: %q, username: admin, password: %q, location: {lat: 22.50, lon: 103.97}, district: TP Lào Cai, purpose: security, owner_unit: police}
   - {id: vid-other, name: Cầu Kim Tân, url: "rtsp://127.0.0.1:1/none", location: {lat: 22.49, lon: 103.97}, district: TP Lào Cai, purpose: traffic, owner_unit: police}
-`, cam.URL(), password)), config.Units, os.Getenv)
+`, cam.URL(), videoPassword)), config.Units, os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.city.SetCatalogs(nil, cams)
-	m := testenv.StartMediaMTX(t, fmt.Sprintf(`authMethod: http
+	m := testenv.StartMediaMTX(t, testenv.MediaMTXOptions{WebRTC: webrtc, WebRTCPort: webrtcPort, Extra: fmt.Sprintf(`authMethod: http
 authHTTPAddress: http://%s/api/v1/video/auth
 authHTTPExclude:
   - action: api
   - action: metrics
   - action: pprof
-`, addr))
+`, addr)})
 	if _, err := mediamtx.NewSyncer(&mediamtx.Client{Base: m.API}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler)).Sync(context.Background(), cams.Cameras); err != nil {
 		t.Fatal(err)
 	}
+	return f, addr, m, tokens
+}
+
+const videoPassword = "Cam-Video-9912"
+
+// TestVideoAccess: a real MediaMTX re-streams a police camera and asks ioc (its external HTTP
+// authentication) about every reader. A caller who may see the camera gets a short-lived token
+// that opens its path; the flood-control unit gets no token (not its camera); a forged token,
+// one for another camera and an expired one are refused by MediaMTX through ioc; no answer
+// carries the camera's address or password.
+func TestVideoAccess(t *testing.T) {
+	f, _, m, tokens := videoFixture(t, false)
 	live := func(key, id string) (int, LiveAnswer, string) {
 		code, b := f.call(t, key, "GET", APIPrefix+"/cameras/"+id+"/live", "")
 		var a LiveAnswer
@@ -62,10 +73,10 @@ authHTTPExclude:
 		return code, a, string(b)
 	}
 	code, a, body := live("operator", "vid-cam")
-	if code != 200 || a.Path != "cam/vid-cam" || a.WHEPURL != "http://127.0.0.1:8889/cam/vid-cam/whep" || time.Until(a.ExpiresAt) > time.Minute {
+	if code != 200 || a.Path != "cam/vid-cam" || !strings.HasSuffix(a.WHEPURL, "/cam/vid-cam/whep") || time.Until(a.ExpiresAt) > time.Minute {
 		t.Fatalf("the operator's token: %d %s", code, body)
 	}
-	if strings.Contains(body, password) || strings.Contains(body, "rtsp://") {
+	if strings.Contains(body, videoPassword) || strings.Contains(body, "rtsp://") {
 		t.Errorf("the answer carries the camera's address or password: %s", body)
 	}
 	if n, err := m.Read(a.Path, "ioc", a.Token, time.Second); err != nil || n < 5 {
@@ -94,5 +105,45 @@ authHTTPExclude:
 	}
 	if n, err := m.Read(a.Path, "", "", 200*time.Millisecond); err == nil {
 		t.Errorf("no credentials opened the camera (%d packets)", n)
+	}
+}
+
+// TestLiveVideoInTheBrowser: Debian's Chromium plays the police camera in the camera wall over
+// WebRTC (WHEP) through MediaMTX, with the token ioc gave it, and decodes its H.264 frames; a
+// camera that does not answer says so in its tile.
+func TestLiveVideoInTheBrowser(t *testing.T) {
+	exe := chromium(t)
+	f, addr, m, _ := videoFixture(t, true)
+	base := "http://" + addr + "/"
+	ctx := browserContext(t, exe, 60*time.Second)
+	wait := func(what, js string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				var ok bool
+				if err := chromedp.Evaluate(js, &ok).Do(ctx); err != nil {
+					return err
+				}
+				if ok {
+					return nil
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("waited 20s for %s (%s)", what, js)
+				}
+			}
+		})
+	}
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(base),
+		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
+		chromedp.Navigate(base+"#cameras"),
+		chromedp.Reload(),
+		wait("the wall with its play buttons", `!!document.querySelector('#wall [data-live-cam="vid-cam"]')`),
+		chromedp.Evaluate(`document.querySelector('#wall [data-live-cam="vid-cam"]').click(); true`, nil),
+		wait("decoded frames in the camera's tile", `(() => { const v = document.querySelector('#wall .cam[data-camera="vid-cam"] video.live');
+			return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 5 && v.videoWidth === 640; })()`),
+		chromedp.Evaluate(`document.querySelector('#wall [data-live-cam="vid-other"]').click(); true`, nil),
+		wait("the dead camera's tile says why", `!!document.querySelector('#wall .cam[data-camera="vid-other"] .live-error')`),
+	); err != nil {
+		t.Fatalf("%v\nMediaMTX:\n%s", err, m.Log.String())
 	}
 }

@@ -48,7 +48,7 @@ func TestServeStoresCameraStatesAndEvents(t *testing.T) {
 	h.cfg.Streams.RequestTimeout = 2 * time.Second
 	h.cfg.Streams.ReconnectMin = 100 * time.Millisecond
 	h.cfg.Streams.ReconnectMax = 500 * time.Millisecond
-	mtx := testenv.StartMediaMTX(t, "")
+	mtx := testenv.StartMediaMTX(t, testenv.MediaMTXOptions{})
 	h.cfg.Streams.MediaMTX.API = mtx.API
 	h.start(t)
 	mc := &mediamtx.Client{Base: mtx.API}

@@ -52,6 +52,7 @@ const I18N = {
     incReport: 'Báo cáo (in)', incProcedure: 'Quy trình ứng phó', incNoSteps: 'Không có quy trình cho loại sự cố này.', incDue: 'hạn',
     incOverdue: 'QUÁ HẠN', incOverdueN: '{n} quá hạn', incDoneBy: '{who} hoàn thành lúc {t}', incDone: 'Hoàn thành',
     incAskSummary: 'Kết luận khi kết thúc sự cố (diễn biến, thiệt hại, việc đã làm):', incAskStepNote: 'Ghi chú về bước này (không bắt buộc):',
+    livePlay: 'Xem video', liveFailed: 'Không phát được video', liveNoServer: 'chưa cấu hình máy chủ video',
     incStepsOpen: '{n} bước chưa xong', incStepsN: '{n} bước', procTitle: 'Sự cố: quy tắc gộp và quy trình ứng phó', corrName: 'Quy tắc',
     corrType: 'Loại sự cố', corrMatch: 'Cảnh báo', corrBy: 'Gộp theo', corrWindow: 'Cửa sổ', incAlertsN: '{n} cảnh báo', histIncCount: '{n} sự cố', histKind: 'Tra cứu', incClosedAt: 'Kết thúc',
     screenIncidents: 'Sự cố đang xử lý', screenNoIncidents: 'Không có sự cố nào đang xử lý.',
@@ -129,6 +130,7 @@ const I18N = {
     incReport: 'Report (print)', incProcedure: 'Response procedure', incNoSteps: 'No procedure for this incident type.', incDue: 'due',
     incOverdue: 'OVERDUE', incOverdueN: '{n} overdue', incDoneBy: 'done by {who} at {t}', incDone: 'Done',
     incAskSummary: 'Closing summary (what happened, damage, what was done):', incAskStepNote: 'A note on this step (optional):',
+    livePlay: 'Play video', liveFailed: 'Live video unavailable', liveNoServer: 'no video server configured',
     incStepsOpen: '{n} steps to do', incStepsN: '{n} steps', procTitle: 'Incidents: correlations and response procedures', corrName: 'Correlation',
     corrType: 'Incident type', corrMatch: 'Alerts', corrBy: 'Grouped by', corrWindow: 'Window', incAlertsN: '{n} alerts', histIncCount: '{n} incidents', histKind: 'Search', incClosedAt: 'Closed',
     screenIncidents: 'Incidents in progress', screenNoIncidents: 'No incident in progress.',
@@ -173,6 +175,8 @@ const S = {
   camStates: new Map(), // id -> CameraState
   alerts: new Map(),    // id -> Alert
   incidents: [],        // the incidents the caller sees (not closed, and closed within a day)
+  playing: new Map(),   // camera id -> its live video in the wall ({el, pc})
+  liveErrors: new Map(), // camera id -> why its live video did not play
   kpi: null, outlines: null, ws: null, wsRetry: 0, muted: false, selected: null,
   seenCritical: new Set(), audio: null,
   mapView: { k: 1, dx: 0, dy: 0 }, // the main map's zoom and pan
@@ -413,6 +417,7 @@ function route() {
   S.view = ['map', 'screen', 'alerts', 'incidents', 'cameras', 'trends', 'history', 'duty', 'health', 'admin'].includes(v) && ((v !== 'trends' && v !== 'history') || !S.me || can('history')) &&
     (v !== 'admin' || !S.me || can('administer')) && (v !== 'duty' || !S.me || can('duty')) ? v : 'map';
   for (const el of document.querySelectorAll('.view')) el.classList.toggle('hidden', el.id !== 'view-' + S.view);
+  if (S.view !== 'cameras') for (const id of [...S.playing.keys()]) stopLive(id); // only what is seen plays
   document.body.classList.toggle('wallscreen', S.view === 'screen');
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === S.view);
   if (!S.me) return;
@@ -899,8 +904,53 @@ function drawWall() {
     return `<div class="cam ${state}" data-camera="${esc(c.id)}"><div class="name">${esc(c.name)}</div>
       <div class="meta">${esc(c.id)} · ${esc(c.district)}</div><div>${t(state)}${st && st.reason ? ' — ' + esc(reason(st.reason)) : ''}</div>
       <div class="meta">${meta}</div>${st ? '<div class="meta">' + fmtTime(st.since) + '</div>' : ''}
-      ${c.live_url ? `<a href="${esc(c.live_url)}" target="_blank" rel="noopener">${t('liveView')}</a>` : ''}</div>`;
+      ${c.live_url ? `<a href="${esc(c.live_url)}" target="_blank" rel="noopener">${t('liveView')}</a>` : ''}
+      ${S.ui && S.ui.video ? `<button type="button" data-live-cam="${esc(c.id)}">${t('livePlay')}</button>` : ''}
+      ${S.liveErrors.has(c.id) ? `<div class="note live-error">${esc(t('liveFailed'))}: ${esc(S.liveErrors.get(c.id))}</div>` : ''}</div>`;
   }).join('');
+  for (const [id, v] of S.playing) { // a redraw keeps what plays: the video moves into the new tile
+    const tile = document.querySelector(`#wall .cam[data-camera="${CSS.escape(id)}"]`);
+    if (tile) tile.appendChild(v.el); else stopLive(id);
+  }
+}
+
+// playLive plays a camera in its tile over WebRTC (WHEP) through MediaMTX, with a short-lived
+// token of ioc's: the browser never learns the camera's address.
+async function playLive(id) {
+  if (S.playing.has(id)) { stopLive(id); drawWall(); return; }
+  S.liveErrors.delete(id);
+  const tile = document.querySelector(`#wall .cam[data-camera="${CSS.escape(id)}"]`);
+  const el = document.createElement('video');
+  Object.assign(el, { muted: true, autoplay: true, playsInline: true, className: 'live' });
+  const entry = { el, pc: null };
+  S.playing.set(id, entry);
+  tile.appendChild(el);
+  const fail = (msg) => { // in the tile as it is now: the wall may have been drawn again meanwhile
+    stopLive(id);
+    S.liveErrors.set(id, msg);
+    drawWall();
+  };
+  try {
+    const live = await api('/cameras/' + encodeURIComponent(id) + '/live');
+    if (!live.whep_url) { fail(t('liveNoServer')); return; }
+    const pc = new RTCPeerConnection();
+    entry.pc = pc;
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.ontrack = (ev) => { if (!el.srcObject) el.srcObject = ev.streams[0] || new MediaStream([ev.track]); };
+    await pc.setLocalDescription(await pc.createOffer());
+    const resp = await fetch(live.whep_url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer ' + live.token }, body: pc.localDescription.sdp });
+    if (!resp.ok) { fail('WHEP ' + resp.status); return; }
+    await pc.setRemoteDescription({ type: 'answer', sdp: await resp.text() });
+  } catch (e) { fail(e.message); }
+}
+
+function stopLive(id) {
+  const v = S.playing.get(id);
+  if (!v) return;
+  if (v.pc) v.pc.close();
+  v.el.remove();
+  S.playing.delete(id);
 }
 
 // ---- incidents (sự cố): list, detail with checklist and timeline, report ---------------------------
@@ -1353,6 +1403,8 @@ document.addEventListener('click', (ev) => {
   if (k) { keyAction(k.dataset.keyId, k.dataset.keyAct); return; }
   const b = ev.target.closest('[data-act]');
   if (b) { ev.stopPropagation(); act(b.dataset.id, b.dataset.act, b.dataset.ident); return; }
+  const lv = ev.target.closest('[data-live-cam]');
+  if (lv) { playLive(lv.dataset.liveCam); return; }
   const ia = ev.target.closest('[data-inc-act]');
   if (ia) { incidentAct(ia.dataset.id, ia.dataset.incAct); return; }
   const sd = ev.target.closest('[data-step-done]');

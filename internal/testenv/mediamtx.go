@@ -23,9 +23,20 @@ import (
 // MediaMTX is a MediaMTX server of one test's own on free loopback ports, started from the
 // binary deploy/local/mediamtx.sh builds from MediaMTX's Go module; stopped when the test ends.
 type MediaMTX struct {
-	// API is the control API's base URL; RTSP the RTSP server's host:port.
-	API, RTSP string
-	Log       *LogBuffer
+	// API is the control API's base URL; RTSP the RTSP server's host:port; WebRTC the WebRTC
+	// (WHEP) server's base URL when started with it.
+	API, RTSP, WebRTC string
+	Log               *LogBuffer
+}
+
+// MediaMTXOptions change a test's MediaMTX.
+type MediaMTXOptions struct {
+	// Extra is YAML appended to its configuration (authentication, recording).
+	Extra string
+	// WebRTC serves WHEP on loopback (HTTP and ICE over UDP on free ports), HTTP on WebRTCPort
+	// when set (a page that must name it beforehand).
+	WebRTC     bool
+	WebRTCPort int
 }
 
 // MediaMTXBinary is the MediaMTX the tests run: IOC_TEST_MEDIAMTX, or the one
@@ -44,14 +55,22 @@ func MediaMTXBinary(t testing.TB) string {
 	return bin
 }
 
-// StartMediaMTX starts a MediaMTX with its control API and RTSP server on loopback; extra is
-// YAML appended to its configuration (authentication, WebRTC, recording).
-func StartMediaMTX(t testing.TB, extra string) *MediaMTX {
+// StartMediaMTX starts a MediaMTX with its control API and RTSP server on loopback.
+func StartMediaMTX(t testing.TB, o MediaMTXOptions) *MediaMTX {
 	t.Helper()
 	Integration(t)
 	bin := MediaMTXBinary(t)
 	dir := t.TempDir()
 	api, rtsp := FreePort(t), FreePort(t)
+	webrtc, webrtcURL := "webrtc: no\n", ""
+	if o.WebRTC {
+		http, udp := o.WebRTCPort, FreePort(t)
+		if http == 0 {
+			http = FreePort(t)
+		}
+		webrtcURL = fmt.Sprintf("http://127.0.0.1:%d", http)
+		webrtc = fmt.Sprintf("webrtc: yes\nwebrtcAddress: 127.0.0.1:%d\nwebrtcLocalUDPAddress: 127.0.0.1:%d\nwebrtcIPsFromInterfaces: no\nwebrtcAdditionalHosts: [127.0.0.1]\n", http, udp)
+	}
 	conf := fmt.Sprintf(`logLevel: info
 logDestinations: [stdout]
 api: yes
@@ -61,15 +80,14 @@ rtspTransports: [tcp]
 rtspAddress: 127.0.0.1:%d
 rtmp: no
 hls: no
-webrtc: no
-srt: no
+%ssrt: no
 paths: {}
-%s`, api, rtsp, extra)
+%s`, api, rtsp, webrtc, o.Extra)
 	path := filepath.Join(dir, "mediamtx.yml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m := &MediaMTX{API: fmt.Sprintf("http://127.0.0.1:%d", api), RTSP: fmt.Sprintf("127.0.0.1:%d", rtsp), Log: &LogBuffer{}}
+	m := &MediaMTX{API: fmt.Sprintf("http://127.0.0.1:%d", api), RTSP: fmt.Sprintf("127.0.0.1:%d", rtsp), WebRTC: webrtcURL, Log: &LogBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, path)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, m.Log, m.Log

@@ -38,7 +38,9 @@ type PathConf struct {
 	SourceOnDemand bool   `json:"sourceOnDemand"`
 	// SourceOnDemandCloseAfter is how long the camera stays pulled after the last viewer left.
 	SourceOnDemandCloseAfter string `json:"sourceOnDemandCloseAfter,omitempty"`
-	RTSPTransport            string `json:"rtspTransport,omitempty"`
+	// SourceOnDemandStartTimeout is how long a reader waits for the camera to answer.
+	SourceOnDemandStartTimeout string `json:"sourceOnDemandStartTimeout,omitempty"`
+	RTSPTransport              string `json:"rtspTransport,omitempty"`
 }
 
 // same tells whether a and b set the same things.
@@ -171,9 +173,10 @@ func NewSyncer(c *Client, reg prometheus.Registerer, log *slog.Logger) *Syncer {
 }
 
 // Want is the path configuration of a camera: pulled over RTSP on TCP while watched, kept a
-// little after the last viewer leaves.
+// little after the last viewer leaves; a camera that does not answer within 5 s fails the
+// reader (the wall says so rather than wait).
 func Want(cam *streams.Camera) PathConf {
-	return PathConf{Source: cam.DialURL(), SourceOnDemand: true, SourceOnDemandCloseAfter: "10s", RTSPTransport: "tcp"}
+	return PathConf{Source: cam.DialURL(), SourceOnDemand: true, SourceOnDemandCloseAfter: "10s", SourceOnDemandStartTimeout: "5s", RTSPTransport: "tcp"}
 }
 
 // Result counts what a sync changed.

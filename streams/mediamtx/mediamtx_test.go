@@ -41,7 +41,7 @@ func catalog(t *testing.T, yaml string) []streams.Camera {
 // changed address replaced, a camera gone removed, a path of someone else's kept; a second sync
 // of the same catalog changes nothing.
 func TestSync(t *testing.T) {
-	m := testenv.StartMediaMTX(t, "")
+	m := testenv.StartMediaMTX(t, testenv.MediaMTXOptions{})
 	a, b, c := startCamera(t, "cam-a", "admin", "mật-khẩu-a"), startCamera(t, "cam-b", "", ""), startCamera(t, "cam-c", "", "")
 	client := &mediamtx.Client{Base: m.API}
 	ctx := context.Background()
