@@ -53,6 +53,7 @@ const I18N = {
     incOverdue: 'QUÁ HẠN', incOverdueN: '{n} quá hạn', incDoneBy: '{who} hoàn thành lúc {t}', incDone: 'Hoàn thành',
     incAskSummary: 'Kết luận khi kết thúc sự cố (diễn biến, thiệt hại, việc đã làm):', incAskStepNote: 'Ghi chú về bước này (không bắt buộc):',
     livePlay: 'Xem video', liveFailed: 'Không phát được video', liveNoServer: 'chưa cấu hình máy chủ video',
+    liveDown: 'máy chủ video không phản hồi, chỉ xem được trạng thái', liveDenied: 'không có quyền xem camera này', liveNoAnswer: 'camera không phản hồi',
     incStepsOpen: '{n} bước chưa xong', incStepsN: '{n} bước', procTitle: 'Sự cố: quy tắc gộp và quy trình ứng phó', corrName: 'Quy tắc',
     corrType: 'Loại sự cố', corrMatch: 'Cảnh báo', corrBy: 'Gộp theo', corrWindow: 'Cửa sổ', incAlertsN: '{n} cảnh báo', histIncCount: '{n} sự cố', histKind: 'Tra cứu', incClosedAt: 'Kết thúc',
     screenIncidents: 'Sự cố đang xử lý', screenNoIncidents: 'Không có sự cố nào đang xử lý.',
@@ -131,6 +132,7 @@ const I18N = {
     incOverdue: 'OVERDUE', incOverdueN: '{n} overdue', incDoneBy: 'done by {who} at {t}', incDone: 'Done',
     incAskSummary: 'Closing summary (what happened, damage, what was done):', incAskStepNote: 'A note on this step (optional):',
     livePlay: 'Play video', liveFailed: 'Live video unavailable', liveNoServer: 'no video server configured',
+    liveDown: 'the video server does not answer; states only', liveDenied: 'not allowed to watch this camera', liveNoAnswer: 'the camera does not answer',
     incStepsOpen: '{n} steps to do', incStepsN: '{n} steps', procTitle: 'Incidents: correlations and response procedures', corrName: 'Correlation',
     corrType: 'Incident type', corrMatch: 'Alerts', corrBy: 'Grouped by', corrWindow: 'Window', incAlertsN: '{n} alerts', histIncCount: '{n} incidents', histKind: 'Search', incClosedAt: 'Closed',
     screenIncidents: 'Incidents in progress', screenNoIncidents: 'No incident in progress.',
@@ -919,6 +921,12 @@ function drawWall() {
 async function playLive(id) {
   if (S.playing.has(id)) { stopLive(id); drawWall(); return; }
   S.liveErrors.delete(id);
+  const st = S.camStates.get(id);
+  if (st && st.state === 'offline') { // no spinner for a camera known to be down: say why
+    S.liveErrors.set(id, t('offline') + (st.reason ? ' — ' + reason(st.reason) : ''));
+    drawWall();
+    return;
+  }
   const tile = document.querySelector(`#wall .cam[data-camera="${CSS.escape(id)}"]`);
   const el = document.createElement('video');
   Object.assign(el, { muted: true, autoplay: true, playsInline: true, className: 'live' });
@@ -939,8 +947,12 @@ async function playLive(id) {
     pc.addTransceiver('audio', { direction: 'recvonly' });
     pc.ontrack = (ev) => { if (!el.srcObject) el.srcObject = ev.streams[0] || new MediaStream([ev.track]); };
     await pc.setLocalDescription(await pc.createOffer());
-    const resp = await fetch(live.whep_url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer ' + live.token }, body: pc.localDescription.sdp });
-    if (!resp.ok) { fail('WHEP ' + resp.status); return; }
+    let resp;
+    try {
+      resp = await fetch(live.whep_url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer ' + live.token }, body: pc.localDescription.sdp });
+    } catch (e) { fail(t('liveDown')); return; } // MediaMTX does not answer
+    if (resp.status === 401 || resp.status === 403) { fail(t('liveDenied')); return; }
+    if (!resp.ok) { fail(t('liveNoAnswer') + ' (' + resp.status + ')'); return; }
     await pc.setRemoteDescription({ type: 'answer', sdp: await resp.text() });
   } catch (e) { fail(e.message); }
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts, stops and reports the local real servers that `make demo` and `make test` use:
 # Debian's clickhouse-server and mosquitto, bound to loopback only, with their data, logs and
-# configuration under the repo's ignored .data/ folder; `start` also builds MediaMTX from its Go
-# module once (deploy/local/mediamtx.sh; the tests start their own). No systemd is needed.
+# configuration under the repo's ignored .data/ folder, and MediaMTX (built from its Go module
+# once by deploy/local/mediamtx.sh), which re-streams the cameras to browsers and asks ioc
+# (IOC_LOCAL_MEDIAMTX_AUTH, make demo's http://127.0.0.1:8080/api/v1/video/auth) about each
+# viewer. No systemd is needed.
 #
-#   deploy/local/services.sh start    install if missing (apt, as root), start, wait until both answer
+#   deploy/local/services.sh start    install if missing (apt, as root), start, wait until all answer
 #   deploy/local/services.sh stop     stop the servers this script started
 #   deploy/local/services.sh status   say what answers where
 #   deploy/local/services.sh install  install the missing Debian packages only
@@ -17,7 +19,9 @@
 # Idempotent: a server that already answers on its port is reused, not started twice.
 # Ports: IOC_LOCAL_CLICKHOUSE_PORT (9000), IOC_LOCAL_CLICKHOUSE_HTTP_PORT (8123),
 # IOC_LOCAL_CLICKHOUSE_SECURE_PORT (9440: the native protocol over TLS), IOC_LOCAL_MQTT_PORT (1883),
-# IOC_LOCAL_MQTT_SECURE_PORT (8883: MQTT over TLS, client certificates required). The secure
+# IOC_LOCAL_MQTT_SECURE_PORT (8883: MQTT over TLS, client certificates required),
+# IOC_LOCAL_MEDIAMTX_API_PORT (9997), _RTSP_PORT (8554), _WEBRTC_PORT (8889), _ICE_PORT (8189,
+# UDP), _HLS_PORT (8888). The secure
 # ports' certificates come from a local CA in <data>/tls (ca.crt; client.crt and client.key are
 # a client certificate for ioc and the tools).
 #
@@ -41,6 +45,14 @@ ch_dir=$data/clickhouse
 mq_dir=$data/mosquitto
 tls_dir=$data/tls
 mqtt_secure_port=${IOC_LOCAL_MQTT_SECURE_PORT:-8883}
+mtx_dir=$data/mediamtx
+mtx_api_port=${IOC_LOCAL_MEDIAMTX_API_PORT:-9997}
+mtx_rtsp_port=${IOC_LOCAL_MEDIAMTX_RTSP_PORT:-8554}
+mtx_webrtc_port=${IOC_LOCAL_MEDIAMTX_WEBRTC_PORT:-8889}
+mtx_ice_port=${IOC_LOCAL_MEDIAMTX_ICE_PORT:-8189}
+mtx_hls_port=${IOC_LOCAL_MEDIAMTX_HLS_PORT:-8888}
+# MediaMTX asks ioc whether each viewer may watch a camera (make demo's ioc on 8080).
+mtx_auth=${IOC_LOCAL_MEDIAMTX_AUTH:-http://127.0.0.1:8080/api/v1/video/auth}
 
 ch_answers() { clickhouse-client --host 127.0.0.1 --port "$ch_port" --query 'SELECT 1' >/dev/null 2>&1; }
 mq_answers() { mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -q 0 -t ioc/local/ping -m ping >/dev/null 2>&1; }
@@ -207,10 +219,48 @@ CONF
   wait_for Mosquitto mq_answers 20 "$mq_dir/mosquitto.log"
 }
 
+# start_mediamtx starts MediaMTX (built from its Go module by mediamtx.sh) on loopback: control
+# API, RTSP, WebRTC (WHEP, ICE over UDP) and HLS; every viewer is checked by ioc.
+start_mediamtx() {
+  if port_open "$mtx_api_port"; then say "something already answers on 127.0.0.1:$mtx_api_port (MediaMTX's API): reusing it"; return 0; fi
+  local bin
+  bin=$("$here/mediamtx.sh" path)
+  mkdir -p "$mtx_dir"
+  cat >"$mtx_dir/mediamtx.yml" <<CONF
+# Written by deploy/local/services.sh at every start.
+logLevel: info
+api: yes
+apiAddress: 127.0.0.1:$mtx_api_port
+rtsp: yes
+rtspTransports: [tcp]
+rtspAddress: 127.0.0.1:$mtx_rtsp_port
+webrtc: yes
+webrtcAddress: 127.0.0.1:$mtx_webrtc_port
+webrtcLocalUDPAddress: 127.0.0.1:$mtx_ice_port
+webrtcIPsFromInterfaces: no
+webrtcAdditionalHosts: [127.0.0.1]
+hls: yes
+hlsAddress: 127.0.0.1:$mtx_hls_port
+hlsVariant: lowLatency
+rtmp: no
+srt: no
+authMethod: http
+authHTTPAddress: $mtx_auth
+authHTTPExclude: [{action: api}, {action: metrics}, {action: pprof}]
+paths: {}
+CONF
+  say "starting MediaMTX: API 127.0.0.1:$mtx_api_port, WebRTC http://127.0.0.1:$mtx_webrtc_port, HLS http://127.0.0.1:$mtx_hls_port"
+  rm -f "$mtx_dir/pid"
+  nohup "$bin" "$mtx_dir/mediamtx.yml" >"$mtx_dir/mediamtx.log" 2>&1 &
+  echo $! >"$mtx_dir/pid"
+  wait_for MediaMTX "port_open $mtx_api_port" 20 "$mtx_dir/mediamtx.log"
+}
+
 status() {
   local rc=0
   if ch_answers; then say "ClickHouse answers on 127.0.0.1:$ch_port"; else say "ClickHouse: not answering on 127.0.0.1:$ch_port"; rc=1; fi
   if mq_answers; then say "MQTT broker answers on 127.0.0.1:$mqtt_port"; else say "MQTT broker: not answering on 127.0.0.1:$mqtt_port"; rc=1; fi
+  if port_open "$mtx_api_port"; then say "MediaMTX's API answers on 127.0.0.1:$mtx_api_port"; else say "MediaMTX: not answering on 127.0.0.1:$mtx_api_port"; rc=1; fi
   return $rc
 }
 
@@ -219,10 +269,11 @@ case "${1:-}" in
     install_missing
     start_clickhouse
     start_mosquitto
-    "$here/mediamtx.sh" build # the tests start their own MediaMTX from it
-    say "ready: ClickHouse 127.0.0.1:$ch_port, MQTT tcp://127.0.0.1:$mqtt_port"
+    start_mediamtx # the tests start their own from the same binary
+    say "ready: ClickHouse 127.0.0.1:$ch_port, MQTT tcp://127.0.0.1:$mqtt_port, MediaMTX http://127.0.0.1:$mtx_api_port"
     ;;
   stop)
+    stop_one MediaMTX "$mtx_dir/pid"
     stop_one Mosquitto "$mq_dir/pid"
     stop_one ClickHouse "$ch_dir/pid"
     ;;
@@ -232,5 +283,7 @@ case "${1:-}" in
   stop-clickhouse) stop_one ClickHouse "$ch_dir/pid" ;;
   start-mosquitto) install_missing; start_mosquitto ;;
   stop-mosquitto) stop_one Mosquitto "$mq_dir/pid" ;;
-  *) echo "usage: $0 start|stop|status|install|start-clickhouse|stop-clickhouse|start-mosquitto|stop-mosquitto" >&2; exit 2 ;;
+  start-mediamtx) start_mediamtx ;;
+  stop-mediamtx) stop_one MediaMTX "$mtx_dir/pid" ;;
+  *) echo "usage: $0 start|stop|status|install|start-clickhouse|stop-clickhouse|start-mosquitto|stop-mosquitto|start-mediamtx|stop-mediamtx" >&2; exit 2 ;;
 esac
