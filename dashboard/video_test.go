@@ -143,6 +143,18 @@ func TestLiveVideoInTheBrowser(t *testing.T) {
 			return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 5 && v.videoWidth === 640; })()`),
 		chromedp.Evaluate(`document.querySelector('#wall [data-live-cam="vid-other"]').click(); true`, nil),
 		wait("the dead camera's tile says why", `!!document.querySelector('#wall .cam[data-camera="vid-other"] .live-error')`),
+		// a 2 × 2 page plays its cameras by itself; a video clicked is enlarged
+		chromedp.Evaluate(`document.querySelector('#wall [data-live-cam="vid-cam"]').click(); const l = document.querySelector('#wall-layout'); l.value = '2'; l.dispatchEvent(new Event('change')); true`, nil),
+		wait("the page playing by itself", `document.querySelector('#wall').classList.contains('grid-2') && document.querySelector('#wall-page').textContent === 'Trang 1/1' &&
+			(() => { const v = document.querySelector('#wall .cam[data-camera="vid-cam"] video.live'); return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 5; })() &&
+			!!document.querySelector('#wall .cam[data-camera="vid-other"] .live-error')`),
+		chromedp.Evaluate(`document.querySelector('#wall .cam[data-camera="vid-cam"] video.live').click(); true`, nil),
+		wait("the video enlarged", `document.querySelector('#wall .cam[data-camera="vid-cam"]').classList.contains('big')`),
+		// a camera clicked on the map opens its live view in the wall
+		chromedp.Evaluate(`const l2 = document.querySelector('#wall-layout'); l2.value = '0'; l2.dispatchEvent(new Event('change')); location.hash = '#map'; true`, nil),
+		wait("the camera on the map", `!!document.querySelector('#map rect.camera[data-camera="vid-cam"]')`),
+		chromedp.Evaluate(`document.querySelector('#map rect.camera[data-camera="vid-cam"]').dispatchEvent(new MouseEvent('click', { bubbles: true })); true`, nil),
+		wait("its live view", `S.view === 'cameras' && (() => { const v = document.querySelector('#wall .cam[data-camera="vid-cam"] video.live'); return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 5; })()`),
 	); err != nil {
 		t.Fatalf("%v\nMediaMTX:\n%s", err, m.Log.String())
 	}

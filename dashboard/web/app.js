@@ -52,6 +52,7 @@ const I18N = {
     incReport: 'Báo cáo (in)', incProcedure: 'Quy trình ứng phó', incNoSteps: 'Không có quy trình cho loại sự cố này.', incDue: 'hạn',
     incOverdue: 'QUÁ HẠN', incOverdueN: '{n} quá hạn', incDoneBy: '{who} hoàn thành lúc {t}', incDone: 'Hoàn thành',
     incAskSummary: 'Kết luận khi kết thúc sự cố (diễn biến, thiệt hại, việc đã làm):', incAskStepNote: 'Ghi chú về bước này (không bắt buộc):',
+    wallLayout: 'Bố cục', wallCards: 'Thẻ trạng thái', wallPage: 'Trang {p}/{n}',
     livePlay: 'Xem video', liveFailed: 'Không phát được video', liveNoServer: 'chưa cấu hình máy chủ video',
     liveDown: 'máy chủ video không phản hồi, chỉ xem được trạng thái', liveDenied: 'không có quyền xem camera này', liveNoAnswer: 'camera không phản hồi',
     incStepsOpen: '{n} bước chưa xong', incStepsN: '{n} bước', procTitle: 'Sự cố: quy tắc gộp và quy trình ứng phó', corrName: 'Quy tắc',
@@ -131,6 +132,7 @@ const I18N = {
     incReport: 'Report (print)', incProcedure: 'Response procedure', incNoSteps: 'No procedure for this incident type.', incDue: 'due',
     incOverdue: 'OVERDUE', incOverdueN: '{n} overdue', incDoneBy: 'done by {who} at {t}', incDone: 'Done',
     incAskSummary: 'Closing summary (what happened, damage, what was done):', incAskStepNote: 'A note on this step (optional):',
+    wallLayout: 'Layout', wallCards: 'Status cards', wallPage: 'Page {p}/{n}',
     livePlay: 'Play video', liveFailed: 'Live video unavailable', liveNoServer: 'no video server configured',
     liveDown: 'the video server does not answer; states only', liveDenied: 'not allowed to watch this camera', liveNoAnswer: 'the camera does not answer',
     incStepsOpen: '{n} steps to do', incStepsN: '{n} steps', procTitle: 'Incidents: correlations and response procedures', corrName: 'Correlation',
@@ -427,7 +429,11 @@ function route() {
   if (S.view === 'screen') drawScreen();
   if (S.view === 'alerts') { renderAlerts(); drawSilences(); }
   if (S.view === 'incidents' || S.view === 'screen') loadIncidents();
-  if (S.view === 'cameras') drawWall();
+  if (S.view === 'cameras') {
+    drawWall();
+    if (S.wantLive && !S.playing.has(S.wantLive)) playLive(S.wantLive);
+    S.wantLive = null;
+  }
   if (S.view === 'health') drawHealth();
   if (S.view === 'admin') { drawKeys(); drawRules(); drawProcedures(); drawCatalogs(); }
   if (S.view === 'history') searchHistory();
@@ -594,6 +600,7 @@ function drawMap(el = $('#map')) {
     const color = { online: '#2ea043', degraded: '#d29922', offline: '#e5534b' }[st ? st.state : ''] || '#6e7681';
     const r = svg('rect', { x: x - 5, y: y - 5, width: 10, height: 10, fill: color, class: 'camera', 'data-camera': cam.id }, el);
     svg('title', {}, r).textContent = cam.name + ' — ' + t(st ? st.state : 'unknown');
+    if (S.ui && S.ui.video && el.id === 'map') r.addEventListener('click', () => openCamera(cam.id)); // the camera's live view
   }
   for (const a of S.alerts.values()) {
     if (a.state === 'pending' || !a.location || !a.location.lat) continue;
@@ -895,9 +902,19 @@ async function createKey(ev) {
 
 // ---- camera wall -------------------------------------------------------------------------------
 function drawWall() {
-  const cams = [...S.cameras.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
-  const on = cams.filter((c) => (S.camStates.get(c.id) || {}).state === 'online').length;
-  $('#cameras-count').textContent = t('camerasCount', { n: cams.length, on });
+  const all = [...S.cameras.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
+  const on = all.filter((c) => (S.camStates.get(c.id) || {}).state === 'online').length;
+  $('#cameras-count').textContent = t('camerasCount', { n: all.length, on });
+  // a grid of n × n live tiles, a page at a time (only the page's cameras play), or every camera as a card
+  const video = !!(S.ui && S.ui.video), n = video ? Number($('#wall-layout').value) : 0;
+  for (const el of document.querySelectorAll('#view-cameras .video-only')) el.classList.toggle('hidden', !video);
+  $('#wall-pager').classList.toggle('hidden', !n);
+  const pages = n ? Math.max(1, Math.ceil(all.length / (n * n))) : 1;
+  S.wallPage = Math.min(S.wallPage || 0, pages - 1);
+  const cams = n ? all.slice(S.wallPage * n * n, (S.wallPage + 1) * n * n) : all;
+  $('#wall-page').textContent = t('wallPage', { p: S.wallPage + 1, n: pages });
+  $('#wall').className = 'wall' + (n ? ' grid-' + n : '');
+  for (const id of [...S.playing.keys()]) if (!cams.some((c) => c.id === id)) stopLive(id); // off the page: stop
   $('#wall').innerHTML = cams.map((c) => {
     const st = S.camStates.get(c.id);
     const state = st ? st.state : 'unknown';
@@ -914,7 +931,20 @@ function drawWall() {
     const tile = document.querySelector(`#wall .cam[data-camera="${CSS.escape(id)}"]`);
     if (tile) tile.appendChild(v.el); else stopLive(id);
   }
+  if (n) for (const c of cams) if (!S.playing.has(c.id) && !S.liveErrors.has(c.id)) playLive(c.id); // the page plays by itself
 }
+
+// openCamera shows a camera of the map live in the wall (on its page of the grid).
+function openCamera(id) {
+  const all = [...S.cameras.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
+  const n = Number($('#wall-layout').value);
+  if (n) S.wallPage = Math.floor(all.findIndex((c) => c.id === id) / (n * n));
+  S.wantLive = id;
+  location.hash = '#cameras';
+}
+
+// wallPageBy turns the grid's page.
+function wallPageBy(d) { S.wallPage = Math.max(0, (S.wallPage || 0) + d); S.liveErrors.clear(); drawWall(); }
 
 // playLive plays a camera in its tile over WebRTC (WHEP) through MediaMTX, with a short-lived
 // token of ioc's: the browser never learns the camera's address.
@@ -1415,6 +1445,8 @@ document.addEventListener('click', (ev) => {
   if (k) { keyAction(k.dataset.keyId, k.dataset.keyAct); return; }
   const b = ev.target.closest('[data-act]');
   if (b) { ev.stopPropagation(); act(b.dataset.id, b.dataset.act, b.dataset.ident); return; }
+  const big = ev.target.closest('#wall video.live');
+  if (big) { big.closest('.cam').classList.toggle('big'); return; }
   const lv = ev.target.closest('[data-live-cam]');
   if (lv) { playLive(lv.dataset.liveCam); return; }
   const ia = ev.target.closest('[data-inc-act]');
@@ -1438,6 +1470,9 @@ $('#alarm-ack').onclick = () => { $('#alarm').classList.add('hidden'); location.
 for (const r of document.querySelectorAll('input[name=af]')) r.onchange = renderAlerts;
 for (const r of document.querySelectorAll('input[name=if]')) r.onchange = renderIncidents;
 $('#hist-kind').onchange = () => searchHistory();
+$('#wall-layout').onchange = () => { S.wallPage = 0; S.liveErrors.clear(); drawWall(); };
+$('#wall-prev').onclick = () => wallPageBy(-1);
+$('#wall-next').onclick = () => wallPageBy(1);
 $('#trend-form').addEventListener('submit', (ev) => { ev.preventDefault(); showTrend(); });
 $('#trend-csv').onclick = exportCSV;
 $('#key-form').addEventListener('submit', createKey);
