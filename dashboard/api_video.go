@@ -2,6 +2,9 @@ package dashboard
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +42,7 @@ func (s *Server) cameraLive(c *fiber.Ctx, p *auth.Principal) error {
 			return errNotFound
 		}
 		v := s.opts.Video
-		tok, exp := v.Tokens.Issue(id, p.ID, v.TTL)
+		tok, exp := v.Tokens.Issue(id, p.ID, mediamtx.ActionRead, v.TTL)
 		out := LiveAnswer{Camera: id, Path: mediamtx.PathOf(id), Token: tok, ExpiresAt: exp}
 		if v.WebRTCURL != "" {
 			out.WHEPURL = strings.TrimSuffix(v.WebRTCURL, "/") + "/" + out.Path + "/whep"
@@ -76,3 +79,58 @@ func (s *Server) videoAuth(c *fiber.Ctx, _ *auth.Principal) error {
 	s.log.Debug("video access", "path", r.Path, "protocol", r.Protocol, "subject", subject, "ip", r.IP)
 	return c.SendStatus(fiber.StatusOK)
 }
+
+var clipParams = []param{
+	{name: "start", typ: "date-time", desc: "the clip's start (RFC 3339)"},
+	{name: "duration", typ: "integer", desc: "its length in seconds, 1-600 (default 60)"},
+}
+
+// clip answers a recorded clip of a camera the caller may see, as MP4 (MediaMTX's playback,
+// fetched by ioc: the browser never reaches MediaMTX); download saves it and is for the
+// police and the administrators, each download audited.
+func (s *Server) clip(c *fiber.Ctx, p *auth.Principal, download bool) error {
+	if s.opts.Video == nil || s.opts.Video.Playback == nil {
+		return &apiError{Status: fiber.StatusServiceUnavailable, Code: "no_recordings", MessageVI: "Chưa cấu hình máy chủ lưu video",
+			MessageEN: "no recording server is configured: streams.mediamtx.playback_url"}
+	}
+	id := c.Params("id")
+	visible := false
+	for _, ci := range s.cameraInfos() {
+		visible = visible || (ci.ID == id && p.Sees([]string{ci.Unit}))
+	}
+	if !visible {
+		return errNotFound
+	}
+	if download && p.Role != auth.Admin && !(p.Role == auth.Unit && slices.Contains(p.Units, "police")) {
+		return &apiError{Status: fiber.StatusForbidden, Code: "forbidden", MessageVI: "Chỉ công an và quản trị viên được tải đoạn ghi hình",
+			MessageEN: "only the police and the administrators may download clips"}
+	}
+	start, err := queryTime(c, "start", time.Time{})
+	if err != nil {
+		return err
+	}
+	if start.IsZero() {
+		return errBadRequest("bad_parameter", "start: the clip's start (RFC 3339) is required")
+	}
+	secs := c.QueryInt("duration", 60)
+	if secs < 1 || secs > int(mediamtx.MaxClip.Seconds()) {
+		return errBadRequest("bad_parameter", "duration: want 1 to 600 seconds")
+	}
+	body, err := s.opts.Video.Playback.Clip(c.UserContext(), id, start, time.Duration(secs)*time.Second)
+	if errors.Is(err, mediamtx.ErrNoRecording) {
+		return &apiError{Status: fiber.StatusNotFound, Code: "no_recording", MessageVI: "Không có đoạn ghi hình trong khoảng thời gian này (ngoài thời hạn lưu giữ, hoặc camera không được ghi)",
+			MessageEN: "no recording at that time (outside the retention, or the camera is not recorded)", Detail: err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	noteAudit(c, fmt.Sprintf("%s %s %ds", id, start.UTC().Format(time.RFC3339), secs))
+	c.Set(fiber.HeaderContentType, "video/mp4")
+	if download {
+		c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s.mp4"`, id, start.UTC().Format("20060102T150405Z")))
+	}
+	return c.SendStream(body)
+}
+
+func (s *Server) playClip(c *fiber.Ctx, p *auth.Principal) error     { return s.clip(c, p, false) }
+func (s *Server) downloadClip(c *fiber.Ctx, p *auth.Principal) error { return s.clip(c, p, true) }

@@ -152,6 +152,8 @@ type Video struct {
 	Tokens            *mediamtx.Tokens
 	TTL               time.Duration
 	WebRTCURL, HLSURL string
+	// Playback fetches the recorded clips; nil when MediaMTX records nothing for ioc.
+	Playback *mediamtx.Playback
 }
 
 // Simulation tells the UI that what it shows is simulated, and how fast its clock runs.
@@ -262,7 +264,7 @@ func securityHeaders(video *Video) fiber.Handler {
 			connect += " " + u.Scheme + "://" + u.Host
 		}
 	}
-	csp := "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: http: https:; " +
+	csp := "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: http: https:; media-src 'self' blob:; " +
 		"connect-src " + connect + "; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 	return func(c *fiber.Ctx) error {
 		c.Set("Content-Security-Policy", csp)

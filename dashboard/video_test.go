@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 	"github.com/haidang-ioc/ioc/sim/camsim"
@@ -23,7 +27,7 @@ import (
 // videoFixture is the API fixture with a police camera (a simulated one, password
 // videoPassword) and another that does not answer, re-streamed by a real MediaMTX that asks the
 // fixture's server (served at the address it returns) about every reader; with webrtc, MediaMTX serves WHEP and the UI plays it.
-func videoFixture(t *testing.T, webrtc bool) (*fixture, string, *testenv.MediaMTX, *mediamtx.Tokens) {
+func videoFixture(t *testing.T, webrtc, record bool) (*fixture, string, *testenv.MediaMTX, *mediamtx.Tokens) {
 	t.Helper()
 	tokens := mediamtx.NewTokens(nil, nil)
 	webrtcPort := testenv.FreePort(t) // the page's CSP names MediaMTX's WHEP server
@@ -36,21 +40,28 @@ func videoFixture(t *testing.T, webrtc bool) (*fixture, string, *testenv.MediaMT
 		t.Fatal(err)
 	}
 	t.Cleanup(cam.Close)
+	rec := ""
+	if record {
+		rec = ", record: {segment: 1m, retention: 1h}"
+	}
 	cams, err := streams.ParseCameraCatalog([]byte(fmt.Sprintf(`cameras:
-  - {id: vid-cam, name: Nút giao Cốc Lếu, url: %q, username: admin, password: %q, location: {lat: 22.50, lon: 103.97}, district: TP Lào Cai, purpose: security, owner_unit: police}
+  - {id: vid-cam, name: Nút giao Cốc Lếu, url: %q, username: admin, password: %q, location: {lat: 22.50, lon: 103.97}, district: TP Lào Cai, purpose: traffic, owner_unit: police%s}
   - {id: vid-other, name: Cầu Kim Tân, url: "rtsp://127.0.0.1:1/none", location: {lat: 22.49, lon: 103.97}, district: TP Lào Cai, purpose: traffic, owner_unit: police}
-`, cam.URL(), videoPassword)), config.Units, os.Getenv)
+`, cam.URL(), videoPassword, rec)), config.Units, os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.city.SetCatalogs(nil, cams)
-	m := testenv.StartMediaMTX(t, testenv.MediaMTXOptions{WebRTC: webrtc, WebRTCPort: webrtcPort, Extra: fmt.Sprintf(`authMethod: http
+	m := testenv.StartMediaMTX(t, testenv.MediaMTXOptions{WebRTC: webrtc, WebRTCPort: webrtcPort, Record: record, Extra: fmt.Sprintf(`authMethod: http
 authHTTPAddress: http://%s/api/v1/video/auth
 authHTTPExclude:
   - action: api
   - action: metrics
   - action: pprof
 `, addr)})
+	if record {
+		video.Playback = &mediamtx.Playback{Base: m.Playback, Tokens: tokens}
+	}
 	if _, err := mediamtx.NewSyncer(&mediamtx.Client{Base: m.API}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler)).Sync(context.Background(), cams.Cameras); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +76,7 @@ const videoPassword = "Cam-Video-9912"
 // one for another camera and an expired one are refused by MediaMTX through ioc; no answer
 // carries the camera's address or password.
 func TestVideoAccess(t *testing.T) {
-	f, _, m, tokens := videoFixture(t, false)
+	f, _, m, tokens := videoFixture(t, false, false)
 	live := func(key, id string) (int, LiveAnswer, string) {
 		code, b := f.call(t, key, "GET", APIPrefix+"/cameras/"+id+"/live", "")
 		var a LiveAnswer
@@ -92,7 +103,7 @@ func TestVideoAccess(t *testing.T) {
 		t.Errorf("an unknown camera: %d", code)
 	}
 	_, other, _ := live("operator", "vid-other")
-	expired, _ := tokens.Issue("vid-cam", "key:operator", -time.Second)
+	expired, _ := tokens.Issue("vid-cam", "key:operator", mediamtx.ActionRead, -time.Second)
 	for name, tok := range map[string]string{
 		"forged":           a.Token[:len(a.Token)-3] + "AAA",
 		"another camera's": other.Token,
@@ -113,7 +124,7 @@ func TestVideoAccess(t *testing.T) {
 // camera that does not answer says so in its tile.
 func TestLiveVideoInTheBrowser(t *testing.T) {
 	exe := chromium(t)
-	f, addr, m, _ := videoFixture(t, true)
+	f, addr, m, _ := videoFixture(t, true, false)
 	base := "http://" + addr + "/"
 	ctx := browserContext(t, exe, 60*time.Second)
 	wait := func(what, js string) chromedp.Action {
@@ -157,5 +168,91 @@ func TestLiveVideoInTheBrowser(t *testing.T) {
 		wait("its live view", `S.view === 'cameras' && (() => { const v = document.querySelector('#wall .cam[data-camera="vid-cam"] video.live'); return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 5; })()`),
 	); err != nil {
 		t.Fatalf("%v\nMediaMTX:\n%s", err, m.Log.String())
+	}
+}
+
+// TestClips: MediaMTX records the police camera; a caller who may see it plays a clip of the
+// last seconds as MP4 fetched by ioc from MediaMTX's playback (which asks ioc about ioc's own
+// playback token); outside the recording it is 404 with the reason; flood control sees no
+// clip; the police download it, audited, and the operator may not.
+func TestClips(t *testing.T) {
+	exe := chromium(t)
+	f, addr, m, _ := videoFixture(t, true, true)
+	clip := func(key, path string, start time.Time, secs int) (int, string, map[string]string) {
+		t.Helper()
+		q := url.Values{"start": {start.UTC().Format(time.RFC3339)}, "duration": {fmt.Sprint(secs)}}
+		req := httptest.NewRequest("GET", APIPrefix+"/cameras/vid-cam/"+path+"?"+q.Encode(), nil)
+		req.Header.Set("Authorization", "Bearer "+f.tokens[key])
+		resp, err := f.srv.App().Test(req, 30_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), map[string]string{"type": resp.Header.Get("Content-Type"), "disposition": resp.Header.Get("Content-Disposition")}
+	}
+	began := time.Now()
+	var code int
+	var body string
+	var hdr map[string]string
+	testenv.WaitFor(t, "a clip of the recording", 20*time.Second, func() bool {
+		code, body, hdr = clip("operator", "clip", began.Add(-time.Second), 3)
+		return code == 200 && len(body) > 1000
+	})
+	if hdr["type"] != "video/mp4" || body[4:8] != "ftyp" || hdr["disposition"] != "" {
+		t.Errorf("the clip: %s, %q, starts %q", hdr["type"], hdr["disposition"], body[4:8])
+	}
+	if code, body, _ := clip("operator", "clip", began.Add(-30*24*time.Hour), 60); code != 404 || !strings.Contains(body, "no_recording") {
+		t.Errorf("a clip a month ago: %d %s, want 404 no_recording\n%s", code, body, m.Log.String())
+	}
+	if code, _, _ := clip("flood", "clip", began, 3); code != 404 {
+		t.Errorf("flood control's clip of police's camera: %d, want 404", code)
+	}
+	if code, body, _ := clip("operator", "clip/download", began, 3); code != 403 {
+		t.Errorf("the operator downloads: %d %s, want 403", code, body)
+	}
+	code, body, hdr = clip("police", "clip/download", began.Add(-time.Second), 3)
+	if code != 200 || !strings.Contains(hdr["disposition"], "attachment") || len(body) < 1000 {
+		t.Fatalf("the police download: %d %q (%d bytes)", code, hdr["disposition"], len(body))
+	}
+	testenv.WaitFor(t, "the download in the audit log", 15*time.Second, func() bool {
+		_, b := f.call(t, "admin", "GET", APIPrefix+"/audit?action=clip.download", "")
+		return strings.Contains(string(b), "vid-cam") && strings.Contains(string(b), "key:police")
+	})
+
+	// a wrong-way vehicle seen by the camera: its alert's detail plays the clip around it
+	_, cams := f.city.Catalogs()
+	ctx := context.Background()
+	if err := f.engine.SetCatalogs(ctx, nil, cams); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.ObserveCameras(ctx, nil, []streams.CameraEvent{{Time: time.Now().UTC(), Camera: "vid-cam", Source: "onvif",
+		Kind: streams.EventLineCrossing, Rule: "wrong-way-lane-2", State: "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	var alertID string
+	testenv.WaitFor(t, "the wrong-way alert", 10*time.Second, func() bool {
+		list, _ := f.engine.Alerts(ctx, alerts.Filter{})
+		for _, a := range list {
+			if a.Rule == "wrong_way" && a.Subject == "vid-cam" {
+				alertID = a.ID
+			}
+		}
+		return alertID != ""
+	})
+	bctx := browserContext(t, exe, 60*time.Second)
+	if err := chromedp.Run(bctx,
+		chromedp.Navigate("http://"+addr+"/"),
+		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
+		chromedp.Navigate("http://"+addr+"/#alerts"),
+		chromedp.Reload(),
+		chromedp.WaitReady(`body`),
+		chromedp.Poll(fmt.Sprintf(`!!document.querySelector('#alerts-table tr[data-alert=%q]')`, alertID), nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(`document.querySelector('input[name=af][value=all]').click(); true`, nil),
+		chromedp.Evaluate(fmt.Sprintf(`showDetail(%q); true`, alertID), nil),
+		chromedp.Poll(`!!document.querySelector('#alert-detail [data-clip="vid-cam"]')`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(`document.querySelector('#alert-detail [data-clip="vid-cam"]').click(); true`, nil),
+		chromedp.Poll(`(() => { const v = document.querySelector('#clip-box video.clip'); return !!v && v.readyState >= 1 && v.duration > 1; })()`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+	); err != nil {
+		t.Fatalf("the alert's clip in the browser: %v\n%s", err, m.Log.String())
 	}
 }

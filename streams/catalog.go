@@ -80,8 +80,16 @@ type Camera struct {
 	Mode string `yaml:"mode"`
 	// ProbeInterval overrides streams.probe_interval for this camera.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// Record, when set, has MediaMTX record the camera (evidence clips of its alerts).
+	Record *Record `yaml:"record"`
 
 	password config.Secret // resolved at load: Password, PasswordEnv, or the URL's own
+}
+
+// Record is how MediaMTX records a camera: in segments of Segment, each kept for Retention.
+type Record struct {
+	Segment   time.Duration `yaml:"segment"`
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Expected is what a healthy stream of the camera looks like; zero fields are not checked.
@@ -234,6 +242,14 @@ func (c *CameraCatalog) validate(units map[string]string, getenv func(string) st
 		}
 		if cam.Mode != "" && !slices.Contains(Modes, cam.Mode) {
 			add(path+".mode", "unknown mode %q (known: %s)", cam.Mode, strings.Join(Modes, ", "))
+		}
+		if r := cam.Record; r != nil {
+			if r.Segment < 10*time.Second || r.Segment > time.Hour {
+				add(path+".record.segment", "want 10s to 1h, got %s", r.Segment)
+			}
+			if r.Retention < time.Hour || r.Retention > 366*24*time.Hour {
+				add(path+".record.retention", "want 1h to 366 days, got %s", r.Retention)
+			}
 		}
 		if cam.ProbeInterval < 0 {
 			add(path+".probe_interval", "negative")

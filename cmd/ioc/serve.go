@@ -567,7 +567,11 @@ func (s *server) startDashboard(context.Context) error {
 		if mc.TokenSecretEnv != "" {
 			key = []byte(os.Getenv(mc.TokenSecretEnv))
 		}
-		opts.Video = &dashboard.Video{Tokens: mediamtx.NewTokens(key, nil), TTL: mc.TokenTTL, WebRTCURL: mc.WebRTCURL, HLSURL: mc.HLSURL}
+		tokens := mediamtx.NewTokens(key, nil)
+		opts.Video = &dashboard.Video{Tokens: tokens, TTL: mc.TokenTTL, WebRTCURL: mc.WebRTCURL, HLSURL: mc.HLSURL}
+		if mc.PlaybackURL != "" {
+			opts.Video.Playback = &mediamtx.Playback{Base: mc.PlaybackURL, Tokens: tokens, HTTP: &http.Client{Timeout: 5 * time.Minute}}
+		}
 	}
 	srv := dashboard.New(opts, authn, src)
 	s.g.Go(func() error { return authn.Run(s.gctx) })

@@ -52,6 +52,7 @@ const I18N = {
     incReport: 'Báo cáo (in)', incProcedure: 'Quy trình ứng phó', incNoSteps: 'Không có quy trình cho loại sự cố này.', incDue: 'hạn',
     incOverdue: 'QUÁ HẠN', incOverdueN: '{n} quá hạn', incDoneBy: '{who} hoàn thành lúc {t}', incDone: 'Hoàn thành',
     incAskSummary: 'Kết luận khi kết thúc sự cố (diễn biến, thiệt hại, việc đã làm):', incAskStepNote: 'Ghi chú về bước này (không bắt buộc):',
+    clipPlay: 'Xem đoạn ghi hình', clipSave: 'Tải đoạn ghi hình', clipNone: 'Không có đoạn ghi hình',
     wallLayout: 'Bố cục', wallCards: 'Thẻ trạng thái', wallPage: 'Trang {p}/{n}',
     livePlay: 'Xem video', liveFailed: 'Không phát được video', liveNoServer: 'chưa cấu hình máy chủ video',
     liveDown: 'máy chủ video không phản hồi, chỉ xem được trạng thái', liveDenied: 'không có quyền xem camera này', liveNoAnswer: 'camera không phản hồi',
@@ -132,6 +133,7 @@ const I18N = {
     incReport: 'Report (print)', incProcedure: 'Response procedure', incNoSteps: 'No procedure for this incident type.', incDue: 'due',
     incOverdue: 'OVERDUE', incOverdueN: '{n} overdue', incDoneBy: 'done by {who} at {t}', incDone: 'Done',
     incAskSummary: 'Closing summary (what happened, damage, what was done):', incAskStepNote: 'A note on this step (optional):',
+    clipPlay: 'Play the clip', clipSave: 'Save the clip', clipNone: 'No recording',
     wallLayout: 'Layout', wallCards: 'Status cards', wallPage: 'Page {p}/{n}',
     livePlay: 'Play video', liveFailed: 'Live video unavailable', liveNoServer: 'no video server configured',
     liveDown: 'the video server does not answer; states only', liveDenied: 'not allowed to watch this camera', liveNoAnswer: 'the camera does not answer',
@@ -734,6 +736,9 @@ async function showDetail(id) {
     <div class="row"><span>${t('since')}</span><span>${fmtTime(a.starts_at)}</span></div>
     ${a.suspect ? `<p class="suspect-note"><span class="suspect">${t('suspect')}</span> ${esc(t('suspectHelp'))}</p>` : ''}
     ${d.cap_draft ? capDraft(id, d.cap_draft) : ''}${S.notice ? `<p class="notice">${esc(S.notice)}</p>` : ''}
+    ${a.source === 'camera' && S.ui && S.ui.video ? `<p><button type="button" data-clip="${esc(a.subject)}" data-at="${esc(a.starts_at)}">${t('clipPlay')}</button>
+      ${S.me.role === 'admin' || (S.me.role === 'unit' && S.me.units.includes('police')) ? `<button type="button" data-clip-download="${esc(a.subject)}" data-at="${esc(a.starts_at)}">${t('clipSave')}</button>` : ''}
+      <span class="note" id="clip-msg"></span></p><div id="clip-box"></div>` : ''}
     ${can('silence') && a.state !== 'resolved' ? silenceForm(a) : ''}
     ${buttons}<h3>${t('history')}</h3><ul class="history">${d.events.slice().reverse().map((e) =>
       `<li>${fmtTime(e.time)} · <b>${esc(t('ev' + e.kind))}</b> · ${esc(label('actor', e.actor))}${e.reason ? '<div class="note">' + esc(eventReason(e)) + '</div>' : ''}</li>`).join('')}</ul>
@@ -1096,6 +1101,21 @@ async function printReport(id) {
   } catch (e) { if (w) w.close(); $('#inc-msg').textContent = e.message; }
 }
 
+// clipQuery is the evidence clip of a camera alert: from 30 s before it started to 30 s after.
+const clipQuery = (at) => '?start=' + encodeURIComponent(new Date(Date.parse(at) - 30e3).toISOString()) + '&duration=60';
+
+// playClip plays the alert's clip in its detail (fetched with the token, shown from a blob).
+async function playClip(cam, at) {
+  $('#clip-msg').textContent = '…';
+  try {
+    const resp = await api('/cameras/' + encodeURIComponent(cam) + '/clip' + clipQuery(at), { raw: true });
+    const v = document.createElement('video');
+    Object.assign(v, { controls: true, className: 'clip', src: URL.createObjectURL(await resp.blob()) });
+    $('#clip-box').replaceChildren(v);
+    $('#clip-msg').textContent = '';
+  } catch (e) { $('#clip-msg').textContent = t('clipNone') + ' (' + e.message + ')'; }
+}
+
 // ---- wall screen: big type, no controls, map, cameras and open alerts in turn -----------------
 // screenEvery is the seconds each slide stays (?rotate=N in the page's address; 15 by default).
 const screenEvery = () => Math.max(2, Number(new URLSearchParams(location.search).get('rotate')) || 15);
@@ -1447,6 +1467,10 @@ document.addEventListener('click', (ev) => {
   if (b) { ev.stopPropagation(); act(b.dataset.id, b.dataset.act, b.dataset.ident); return; }
   const big = ev.target.closest('#wall video.live');
   if (big) { big.closest('.cam').classList.toggle('big'); return; }
+  const cl = ev.target.closest('[data-clip]');
+  if (cl) { playClip(cl.dataset.clip, cl.dataset.at); return; }
+  const cd = ev.target.closest('[data-clip-download]');
+  if (cd) { download('/cameras/' + encodeURIComponent(cd.dataset.clipDownload) + '/clip/download' + clipQuery(cd.dataset.at), cd.dataset.clipDownload + '.mp4', $('#clip-msg')); return; }
   const lv = ev.target.closest('[data-live-cam]');
   if (lv) { playLive(lv.dataset.liveCam); return; }
   const ia = ev.target.closest('[data-inc-act]');

@@ -21,7 +21,7 @@
 # IOC_LOCAL_CLICKHOUSE_SECURE_PORT (9440: the native protocol over TLS), IOC_LOCAL_MQTT_PORT (1883),
 # IOC_LOCAL_MQTT_SECURE_PORT (8883: MQTT over TLS, client certificates required),
 # IOC_LOCAL_MEDIAMTX_API_PORT (9997), _RTSP_PORT (8554), _WEBRTC_PORT (8889), _ICE_PORT (8189,
-# UDP), _HLS_PORT (8888). The secure
+# UDP), _HLS_PORT (8888), _PLAYBACK_PORT (9996, recordings under <data>/mediamtx/recordings). The secure
 # ports' certificates come from a local CA in <data>/tls (ca.crt; client.crt and client.key are
 # a client certificate for ioc and the tools).
 #
@@ -51,6 +51,7 @@ mtx_rtsp_port=${IOC_LOCAL_MEDIAMTX_RTSP_PORT:-8554}
 mtx_webrtc_port=${IOC_LOCAL_MEDIAMTX_WEBRTC_PORT:-8889}
 mtx_ice_port=${IOC_LOCAL_MEDIAMTX_ICE_PORT:-8189}
 mtx_hls_port=${IOC_LOCAL_MEDIAMTX_HLS_PORT:-8888}
+mtx_playback_port=${IOC_LOCAL_MEDIAMTX_PLAYBACK_PORT:-9996}
 # MediaMTX asks ioc whether each viewer may watch a camera (make demo's ioc on 8080).
 mtx_auth=${IOC_LOCAL_MEDIAMTX_AUTH:-http://127.0.0.1:8080/api/v1/video/auth}
 
@@ -242,6 +243,10 @@ webrtcAdditionalHosts: [127.0.0.1]
 hls: yes
 hlsAddress: 127.0.0.1:$mtx_hls_port
 hlsVariant: lowLatency
+playback: yes
+playbackAddress: 127.0.0.1:$mtx_playback_port
+pathDefaults:
+  recordPath: $mtx_dir/recordings/%path/%Y-%m-%d_%H-%M-%S-%f
 rtmp: no
 srt: no
 authMethod: http

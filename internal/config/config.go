@@ -367,6 +367,9 @@ type MediaMTX struct {
 	// http://10.0.0.5:8889; the live answer names cam/<id>/whep and cam/<id>/index.m3u8 there.
 	WebRTCURL string `yaml:"webrtc_url"`
 	HLSURL    string `yaml:"hls_url"`
+	// PlaybackURL is MediaMTX's playback server as ioc reaches it (never given to browsers),
+	// such as http://127.0.0.1:9996: the recorded clips of cameras with record set.
+	PlaybackURL string `yaml:"playback_url"`
 	// TokenTTL is how long a browser's token to read a camera lasts (the page renews it).
 	TokenTTL time.Duration `yaml:"token_ttl"`
 	// TokenSecretEnv names an environment variable holding the key that signs the tokens; every

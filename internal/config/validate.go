@@ -385,7 +385,7 @@ func (s *Streams) validate(p *Problems) {
 		if m.TokenTTL < 10*time.Second || m.TokenTTL > time.Hour {
 			p.Add("streams.mediamtx.token_ttl", "want 10s to 1h, got %s", m.TokenTTL)
 		}
-		for name, v := range map[string]string{"webrtc_url": m.WebRTCURL, "hls_url": m.HLSURL} {
+		for name, v := range map[string]string{"webrtc_url": m.WebRTCURL, "hls_url": m.HLSURL, "playback_url": m.PlaybackURL} {
 			if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 				p.Add("streams.mediamtx."+name, "want a base URL such as http://10.0.0.5:8889, got %q", v)
 			}

@@ -24,9 +24,9 @@ import (
 // binary deploy/local/mediamtx.sh builds from MediaMTX's Go module; stopped when the test ends.
 type MediaMTX struct {
 	// API is the control API's base URL; RTSP the RTSP server's host:port; WebRTC the WebRTC
-	// (WHEP) server's base URL when started with it.
-	API, RTSP, WebRTC string
-	Log               *LogBuffer
+	// (WHEP) server's base URL and Playback the playback server's when started with them.
+	API, RTSP, WebRTC, Playback string
+	Log                         *LogBuffer
 }
 
 // MediaMTXOptions change a test's MediaMTX.
@@ -37,6 +37,9 @@ type MediaMTXOptions struct {
 	// when set (a page that must name it beforehand).
 	WebRTC     bool
 	WebRTCPort int
+	// Record keeps the recordings in the test's temporary folder (in parts of 200 ms) and
+	// serves them on a playback server (MediaMTX.Playback).
+	Record bool
 }
 
 // MediaMTXBinary is the MediaMTX the tests run: IOC_TEST_MEDIAMTX, or the one
@@ -71,6 +74,13 @@ func StartMediaMTX(t testing.TB, o MediaMTXOptions) *MediaMTX {
 		webrtcURL = fmt.Sprintf("http://127.0.0.1:%d", http)
 		webrtc = fmt.Sprintf("webrtc: yes\nwebrtcAddress: 127.0.0.1:%d\nwebrtcLocalUDPAddress: 127.0.0.1:%d\nwebrtcIPsFromInterfaces: no\nwebrtcAdditionalHosts: [127.0.0.1]\n", http, udp)
 	}
+	record, playbackURL := "", ""
+	if o.Record {
+		port := FreePort(t)
+		playbackURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+		record = fmt.Sprintf("playback: yes\nplaybackAddress: 127.0.0.1:%d\npathDefaults:\n  recordPath: %s/%%path/%%Y-%%m-%%d_%%H-%%M-%%S-%%f\n  recordPartDuration: 200ms\n",
+			port, filepath.Join(dir, "recordings"))
+	}
 	conf := fmt.Sprintf(`logLevel: info
 logDestinations: [stdout]
 api: yes
@@ -82,12 +92,12 @@ rtmp: no
 hls: no
 %ssrt: no
 paths: {}
-%s`, api, rtsp, webrtc, o.Extra)
+%s%s`, api, rtsp, webrtc, record, o.Extra)
 	path := filepath.Join(dir, "mediamtx.yml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m := &MediaMTX{API: fmt.Sprintf("http://127.0.0.1:%d", api), RTSP: fmt.Sprintf("127.0.0.1:%d", rtsp), WebRTC: webrtcURL, Log: &LogBuffer{}}
+	m := &MediaMTX{API: fmt.Sprintf("http://127.0.0.1:%d", api), RTSP: fmt.Sprintf("127.0.0.1:%d", rtsp), WebRTC: webrtcURL, Playback: playbackURL, Log: &LogBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, path)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, m.Log, m.Log

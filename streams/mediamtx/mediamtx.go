@@ -41,12 +41,24 @@ type PathConf struct {
 	// SourceOnDemandStartTimeout is how long a reader waits for the camera to answer.
 	SourceOnDemandStartTimeout string `json:"sourceOnDemandStartTimeout,omitempty"`
 	RTSPTransport              string `json:"rtspTransport,omitempty"`
+	// Record has MediaMTX record the path, in segments of RecordSegmentDuration deleted after
+	// RecordDeleteAfter.
+	Record                bool   `json:"record"`
+	RecordSegmentDuration string `json:"recordSegmentDuration,omitempty"`
+	RecordDeleteAfter     string `json:"recordDeleteAfter,omitempty"`
 }
 
-// same tells whether a and b set the same things.
+// same tells whether a and b set the same things (durations compared as durations; the
+// recording's only when recording).
 func (a PathConf) same(b PathConf) bool {
-	a.Name, b.Name = "", ""
-	return a == b
+	dur := func(x, y string) bool {
+		dx, ex := time.ParseDuration(x)
+		dy, ey := time.ParseDuration(y)
+		return x == y || (ex == nil && ey == nil && dx == dy)
+	}
+	return a.Source == b.Source && a.SourceOnDemand == b.SourceOnDemand && a.RTSPTransport == b.RTSPTransport &&
+		dur(a.SourceOnDemandCloseAfter, b.SourceOnDemandCloseAfter) && dur(a.SourceOnDemandStartTimeout, b.SourceOnDemandStartTimeout) &&
+		a.Record == b.Record && (!a.Record || dur(a.RecordSegmentDuration, b.RecordSegmentDuration) && dur(a.RecordDeleteAfter, b.RecordDeleteAfter))
 }
 
 // Client calls MediaMTX's control API.
@@ -174,9 +186,14 @@ func NewSyncer(c *Client, reg prometheus.Registerer, log *slog.Logger) *Syncer {
 
 // Want is the path configuration of a camera: pulled over RTSP on TCP while watched, kept a
 // little after the last viewer leaves; a camera that does not answer within 5 s fails the
-// reader (the wall says so rather than wait).
+// reader (the wall says so rather than wait). A camera recorded is pulled all the time.
 func Want(cam *streams.Camera) PathConf {
-	return PathConf{Source: cam.DialURL(), SourceOnDemand: true, SourceOnDemandCloseAfter: "10s", SourceOnDemandStartTimeout: "5s", RTSPTransport: "tcp"}
+	p := PathConf{Source: cam.DialURL(), SourceOnDemand: true, SourceOnDemandCloseAfter: "10s", SourceOnDemandStartTimeout: "5s", RTSPTransport: "tcp"}
+	if r := cam.Record; r != nil {
+		p.SourceOnDemand, p.Record = false, true
+		p.RecordSegmentDuration, p.RecordDeleteAfter = r.Segment.String(), r.Retention.String()
+	}
+	return p
 }
 
 // Result counts what a sync changed.

@@ -40,8 +40,17 @@ func NewTokens(key []byte, now func() time.Time) *Tokens {
 type claims struct {
 	Camera  string `json:"c"`
 	Subject string `json:"s"`
+	// Action is what it allows: ActionRead (live video, given to browsers) or ActionPlayback
+	// (recordings, which ioc itself fetches).
+	Action  string `json:"a"`
 	Expires int64  `json:"e"` // Unix seconds
 }
+
+// The actions a token may allow, as MediaMTX names them.
+const (
+	ActionRead     = "read"
+	ActionPlayback = "playback"
+)
 
 // Errors a token is refused with.
 var (
@@ -49,12 +58,14 @@ var (
 	ErrTokenForged    = errors.New("token signature does not match")
 	ErrTokenExpired   = errors.New("token expired")
 	ErrTokenCamera    = errors.New("token is for another camera")
+	ErrTokenAction    = errors.New("token is for another action")
 )
 
-// Issue makes a token for subject to read camera for ttl; it returns the token and its end.
-func (t *Tokens) Issue(camera, subject string, ttl time.Duration) (string, time.Time) {
+// Issue makes a token for subject to do action (ActionRead, ActionPlayback) on camera for ttl;
+// it returns the token and its end.
+func (t *Tokens) Issue(camera, subject, action string, ttl time.Duration) (string, time.Time) {
 	exp := t.now().Add(ttl).Truncate(time.Second)
-	body, _ := json.Marshal(claims{Camera: camera, Subject: subject, Expires: exp.Unix()}) // strings and an int: cannot fail
+	body, _ := json.Marshal(claims{Camera: camera, Subject: subject, Action: action, Expires: exp.Unix()}) // strings and an int: cannot fail
 	payload := base64.RawURLEncoding.EncodeToString(body)
 	return payload + "." + t.sign(payload), exp
 }
@@ -65,8 +76,8 @@ func (t *Tokens) sign(payload string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Check returns the subject of a valid token for camera.
-func (t *Tokens) Check(token, camera string) (string, error) {
+// Check returns the subject of a valid token for action on camera.
+func (t *Tokens) Check(token, camera, action string) (string, error) {
 	payload, sig, ok := strings.Cut(token, ".")
 	if !ok || payload == "" || sig == "" {
 		return "", ErrTokenMalformed
@@ -87,6 +98,8 @@ func (t *Tokens) Check(token, camera string) (string, error) {
 		return "", fmt.Errorf("%w at %s", ErrTokenExpired, time.Unix(c.Expires, 0).UTC().Format(time.RFC3339))
 	case c.Camera != camera:
 		return "", ErrTokenCamera
+	case c.Action != action:
+		return "", ErrTokenAction
 	}
 	return c.Subject, nil
 }
@@ -108,15 +121,15 @@ type AuthRequest struct {
 // once refused (MediaMTX's documented first request).
 var ErrNoCredentials = errors.New("no token")
 
-// Allow decides what MediaMTX asks: reading a camera's path (WebRTC, HLS, RTSP) with a token
-// for that camera, given as the bearer token, the token query parameter, or the RTSP password.
-// Publishing, playback of recordings, the API and anything outside the cameras' paths are
-// refused (ioc's own calls of MediaMTX's API are excluded from this authentication in its
-// configuration).
+// Allow decides what MediaMTX asks: reading a camera's path (WebRTC, HLS, RTSP) or playing
+// its recordings back, with a token for that camera and action, given as the bearer token, the
+// token query parameter, or the (RTSP, basic) password. Publishing, the API and anything
+// outside the cameras' paths are refused (ioc's own calls of MediaMTX's API are excluded from
+// this authentication in its configuration).
 func (t *Tokens) Allow(r AuthRequest) (subject string, err error) {
 	camera, ok := strings.CutPrefix(r.Path, PathPrefix)
-	if r.Action != "read" || !ok || camera == "" {
-		return "", fmt.Errorf("action %q on path %q: only reading a camera's path is allowed", r.Action, r.Path)
+	if (r.Action != ActionRead && r.Action != ActionPlayback) || !ok || camera == "" {
+		return "", fmt.Errorf("action %q on path %q: only reading a camera's path or its recordings is allowed", r.Action, r.Path)
 	}
 	token := r.Token
 	if token == "" {
@@ -130,5 +143,5 @@ func (t *Tokens) Allow(r AuthRequest) (subject string, err error) {
 	if token == "" {
 		return "", ErrNoCredentials
 	}
-	return t.Check(token, camera)
+	return t.Check(token, camera, r.Action)
 }
