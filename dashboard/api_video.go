@@ -70,7 +70,7 @@ func (s *Server) videoAuth(c *fiber.Ctx, _ *auth.Principal) error {
 	subject, err := s.opts.Video.Tokens.Allow(r)
 	if err != nil {
 		s.m.videoAuth.WithLabelValues("refused").Inc()
-		if err != mediamtx.ErrNoCredentials {
+		if !errors.Is(err, mediamtx.ErrNoCredentials) {
 			s.log.Info("video access refused", "path", r.Path, "action", r.Action, "protocol", r.Protocol, "ip", r.IP, "why", err)
 		}
 		return errUnauthenticated

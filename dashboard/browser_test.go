@@ -141,6 +141,24 @@ func jsList(ss []string) string {
 	return string(b)
 }
 
+// waitJS waits up to 20 s until the page's js is true; its error names what it waited for.
+func waitJS(what, js string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			var ok bool
+			if err := chromedp.Evaluate(js, &ok).Do(ctx); err != nil {
+				return err
+			}
+			if ok {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("waited 20s for %s (%s)", what, js)
+			}
+		}
+	})
+}
+
 // browserContext is a headless Chromium (Debian's, at exe) of the test's own, 1920×1080 in
 // Vietnamese, for at most timeout; it ends with the test.
 func browserContext(t *testing.T, exe string, timeout time.Duration) context.Context {
@@ -191,24 +209,7 @@ func TestBrowser(t *testing.T) {
 			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
 		})
 	}
-	waitFor := func(what, js string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				var ok bool
-				if err := chromedp.Evaluate(js, &ok).Do(ctx); err != nil {
-					return err
-				}
-				if ok {
-					return nil
-				}
-				if time.Now().After(deadline) {
-					return fmt.Errorf("waited 20s for %s (%s)", what, js)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-		})
-	}
+	waitFor := waitJS
 
 	sensors, _ := f.city.Catalogs()
 	var title string

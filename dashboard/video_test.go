@@ -127,22 +127,7 @@ func TestLiveVideoInTheBrowser(t *testing.T) {
 	f, addr, m, _ := videoFixture(t, true, false)
 	base := "http://" + addr + "/"
 	ctx := browserContext(t, exe, 60*time.Second)
-	wait := func(what, js string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-				var ok bool
-				if err := chromedp.Evaluate(js, &ok).Do(ctx); err != nil {
-					return err
-				}
-				if ok {
-					return nil
-				}
-				if time.Now().After(deadline) {
-					return fmt.Errorf("waited 20s for %s (%s)", what, js)
-				}
-			}
-		})
-	}
+	wait := waitJS
 	if err := chromedp.Run(ctx,
 		chromedp.Navigate(base),
 		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
