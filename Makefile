@@ -33,7 +33,7 @@ export IOC_TEST_CLUSTER_SHARD2_ADDR ?= 127.0.0.1:9103
 export IOC_TEST_ZOOKEEPER ?= 127.0.0.1:$(or $(IOC_CLUSTER_ZOOKEEPER_PORT),2181)
 export IOC_TEST_CLUSTER_BROKERS ?= tcp://127.0.0.1:1891,tcp://127.0.0.1:1892,tcp://127.0.0.1:1893
 
-.PHONY: demo test build services services-stop cluster cluster-servers cluster-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster clean
+.PHONY: demo test build services services-stop cluster cluster-servers cluster-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster bench-video clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ioc ./cmd/ioc
@@ -146,7 +146,13 @@ bench-dashboard: services build
 bench-cluster: services cluster-servers build
 	$(GO) run ./cmd/ioc-bench cluster -ioc bin/ioc
 
-bench: bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster
+# 16 cameras' live tiles opened together in Chromium (WebRTC through MediaMTX, each asking ioc):
+# time to each tile's first decoded frame against the cameras' own first keyframe over RTSP,
+# and MediaMTX's and ioc's CPU with the 16 viewers.
+bench-video: services build
+	$(GO) run ./cmd/ioc-bench video -ioc bin/ioc
+
+bench: bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster bench-video
 
 clean:
 	rm -rf bin

@@ -35,7 +35,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|alerts|cameras|analytics|dashboard|cluster [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|alerts|cameras|analytics|dashboard|cluster|video [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -126,6 +126,19 @@ func main() {
 		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
 		_ = fs.Parse(os.Args[2:])
 		err = benchCameras(ctx, opts)
+	case "video":
+		fs := flag.NewFlagSet("video", flag.ExitOnError)
+		opts := videoOptions{}
+		fs.StringVar(&opts.IOC, "ioc", "bin/ioc", "the ioc binary to run (make build)")
+		fs.StringVar(&opts.MediaMTX, "mediamtx", ".data/tools/mediamtx-v1.15.3/mediamtx", "the MediaMTX binary (deploy/local/mediamtx.sh build)")
+		fs.StringVar(&opts.Chromium, "chromium", chromiumPath(), "Debian's Chromium")
+		fs.IntVar(&opts.Cameras, "cameras", 16, "simulated cameras, and tiles opened together (a 4 x 4 page)")
+		fs.IntVar(&opts.Rounds, "rounds", 3, "times the page is opened")
+		fs.IntVar(&opts.BasePort, "base-port", 31000, "port of the first simulated camera")
+		fs.DurationVar(&opts.Measure, "measure", 20*time.Second, "how long CPU is measured with every tile playing")
+		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
+		_ = fs.Parse(os.Args[2:])
+		err = benchVideo(ctx, opts)
 	case "cluster":
 		fs := flag.NewFlagSet("cluster", flag.ExitOnError)
 		opts := clusterOptions{}
