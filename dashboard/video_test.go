@@ -120,8 +120,8 @@ func TestVideoAccess(t *testing.T) {
 }
 
 // TestLiveVideoInTheBrowser: Debian's Chromium plays the police camera in the camera wall over
-// WebRTC (WHEP) through MediaMTX, with the token ioc gave it, and decodes its H.264 frames; a
-// camera that does not answer says so in its tile.
+// WebRTC (WHEP) through MediaMTX, with the token ioc gave it (renewed once MediaMTX refused an
+// ended one), and decodes its H.264 frames; a camera that does not answer says so in its tile.
 func TestLiveVideoInTheBrowser(t *testing.T) {
 	exe := chromium(t)
 	f, addr, m, _ := videoFixture(t, true, false)
@@ -134,7 +134,11 @@ func TestLiveVideoInTheBrowser(t *testing.T) {
 		chromedp.Navigate(base+"#cameras"),
 		chromedp.Reload(),
 		wait("the wall with its play buttons", `!!document.querySelector('#wall [data-live-cam="vid-cam"]')`),
-		chromedp.Evaluate(`document.querySelector('#wall [data-live-cam="vid-cam"]').click(); true`, nil),
+		// the first WHEP offer carries a token MediaMTX refuses (one that ended): the page renews it
+		chromedp.Evaluate(`window.refused = 0; const f0 = window.fetch; window.fetch = (u, o) => {
+			if (String(u).endsWith('/whep') && window.refused === 0) { window.refused = 1; o = { ...o, headers: { ...o.headers, Authorization: 'Bearer ended.token' } }; }
+			return f0(u, o); };
+			document.querySelector('#wall [data-live-cam="vid-cam"]').click(); true`, nil),
 		wait("decoded frames in the camera's tile", `(() => { const v = document.querySelector('#wall .cam[data-camera="vid-cam"] video.live');
 			return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 5 && v.videoWidth === 640; })()`),
 		chromedp.Evaluate(`document.querySelector('#wall [data-live-cam="vid-other"]').click(); true`, nil),
@@ -152,7 +156,9 @@ func TestLiveVideoInTheBrowser(t *testing.T) {
 		chromedp.Evaluate(`document.querySelector('#map rect.camera[data-camera="vid-cam"]').dispatchEvent(new MouseEvent('click', { bubbles: true })); true`, nil),
 		wait("its live view", `S.view === 'cameras' && (() => { const v = document.querySelector('#wall .cam[data-camera="vid-cam"] video.live'); return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 5; })()`),
 	); err != nil {
-		t.Fatalf("%v\nMediaMTX:\n%s", err, m.Log.String())
+		var dbg string
+		_ = chromedp.Run(ctx, chromedp.Evaluate(`JSON.stringify([...S.liveErrors]) + ' refused=' + window.refused + ' playing=' + [...S.playing.keys()]`, &dbg))
+		t.Fatalf("%v (%s)\nMediaMTX:\n%s", err, dbg, m.Log.String())
 	}
 }
 

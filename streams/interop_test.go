@@ -3,13 +3,17 @@ package streams_test
 import (
 	"bufio"
 	"context"
+	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/haidang-ioc/ioc/internal/testenv"
 	"github.com/haidang-ioc/ioc/streams"
+	"github.com/haidang-ioc/ioc/streams/mediamtx"
 )
 
 // A third-party RTSP server, GStreamer's gst-rtsp-server streaming x264: Describe and a
@@ -101,4 +105,17 @@ func TestGStreamerRTSPServer(t *testing.T) {
 		}
 	}
 	t.Logf("%d statuses looked at while a second viewer came and went", seen)
+
+	// MediaMTX re-streams the third-party server as a catalog camera: its path, then the video
+	m := testenv.StartMediaMTX(t, testenv.MediaMTXOptions{})
+	cat, err := streams.ParseCameraCatalog([]byte("cameras:"+catalogEntry("gst", url, "")), map[string]string{"traffic_police": "", "police": ""}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mediamtx.NewSyncer(&mediamtx.Client{Base: m.API}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler)).Sync(context.Background(), cat.Cameras); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := m.Read(mediamtx.PathOf("gst"), "", "", 2*time.Second); err != nil || n < 10 {
+		t.Errorf("GStreamer's camera through MediaMTX: %d RTP packets in 2 s, %v\n%s", n, err, m.Log.String())
+	}
 }

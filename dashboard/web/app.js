@@ -974,21 +974,31 @@ async function playLive(id) {
     drawWall();
   };
   try {
-    const live = await api('/cameras/' + encodeURIComponent(id) + '/live');
-    if (!live.whep_url) { fail(t('liveNoServer')); return; }
-    const pc = new RTCPeerConnection();
-    entry.pc = pc;
-    pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.addTransceiver('audio', { direction: 'recvonly' });
-    pc.ontrack = (ev) => { if (!el.srcObject) el.srcObject = ev.streams[0] || new MediaStream([ev.track]); };
-    await pc.setLocalDescription(await pc.createOffer());
-    let resp;
-    try {
-      resp = await fetch(live.whep_url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer ' + live.token }, body: pc.localDescription.sdp });
-    } catch (e) { fail(t('liveDown')); return; } // MediaMTX does not answer
-    if (resp.status === 401 || resp.status === 403) { fail(t('liveDenied')); return; }
-    if (!resp.ok) { fail(t('liveNoAnswer') + ' (' + resp.status + ')'); return; }
-    await pc.setRemoteDescription({ type: 'answer', sdp: await resp.text() });
+    // a token refused (it ended meanwhile) is renewed once, on a new connection; refused
+    // again, the answer stands
+    for (let attempt = 1; ; attempt++) {
+      const live = await api('/cameras/' + encodeURIComponent(id) + '/live');
+      if (!live.whep_url) { fail(t('liveNoServer')); return; }
+      if (entry.pc) entry.pc.close();
+      const pc = new RTCPeerConnection();
+      entry.pc = pc;
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      pc.ontrack = (ev) => { if (!el.srcObject) el.srcObject = ev.streams[0] || new MediaStream([ev.track]); };
+      await pc.setLocalDescription(await pc.createOffer());
+      let resp;
+      try {
+        resp = await fetch(live.whep_url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer ' + live.token }, body: pc.localDescription.sdp });
+      } catch (e) { fail(t('liveDown')); return; } // MediaMTX does not answer
+      const body = await resp.text();
+      // MediaMTX answers a token ioc refused with 400 "authentication failed" (401 elsewhere)
+      const refused = resp.status === 401 || resp.status === 403 || (resp.status === 400 && body.includes('authentication failed'));
+      if (refused && attempt < 2) continue;
+      if (refused) { fail(t('liveDenied')); return; }
+      if (!resp.ok) { fail(t('liveNoAnswer') + ' (' + resp.status + ')'); return; }
+      await pc.setRemoteDescription({ type: 'answer', sdp: body });
+      return;
+    }
   } catch (e) { fail(e.message); }
 }
 
