@@ -256,12 +256,14 @@ func (s *Server) MetricsApp() *fiber.App { return s.metrics }
 // server (http.tile_url), so images may come from another host (ioc's own tiles, fetched with
 // the token, are shown from blob: URLs); the UI colours its SVG with
 // style attributes, which style-src allows (styles run no code). With live video, the UI may
-// also connect to MediaMTX's WebRTC server (WHEP).
+// also connect to MediaMTX's WebRTC (WHEP) and HLS servers, and play media from blob: URLs.
 func securityHeaders(video *Video) fiber.Handler {
 	connect := "'self'"
 	if video != nil {
-		if u, err := url.Parse(video.WebRTCURL); err == nil && u.Host != "" {
-			connect += " " + u.Scheme + "://" + u.Host
+		for _, raw := range []string{video.WebRTCURL, video.HLSURL} {
+			if u, err := url.Parse(raw); err == nil && u.Host != "" {
+				connect += " " + u.Scheme + "://" + u.Host
+			}
 		}
 	}
 	csp := "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: http: https:; media-src 'self' blob:; " +

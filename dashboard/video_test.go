@@ -28,10 +28,16 @@ import (
 // videoPassword) and another that does not answer, re-streamed by a real MediaMTX that asks the
 // fixture's server (served at the address it returns) about every reader; with webrtc, MediaMTX serves WHEP and the UI plays it.
 func videoFixture(t *testing.T, webrtc, record bool) (*fixture, string, *testenv.MediaMTX, *mediamtx.Tokens) {
+	return videoFixtureHLS(t, webrtc, false, record)
+}
+
+// videoFixtureHLS is videoFixture, with MediaMTX serving HLS too when hls is set.
+func videoFixtureHLS(t *testing.T, webrtc, hls, record bool) (*fixture, string, *testenv.MediaMTX, *mediamtx.Tokens) {
 	t.Helper()
 	tokens := mediamtx.NewTokens(nil, nil)
-	webrtcPort := testenv.FreePort(t) // the page's CSP names MediaMTX's WHEP server
-	video := &Video{Tokens: tokens, TTL: time.Minute, WebRTCURL: fmt.Sprintf("http://127.0.0.1:%d", webrtcPort)}
+	webrtcPort, hlsPort := testenv.FreePort(t), testenv.FreePort(t) // the page's CSP names MediaMTX's servers
+	video := &Video{Tokens: tokens, TTL: time.Minute, WebRTCURL: fmt.Sprintf("http://127.0.0.1:%d", webrtcPort),
+		HLSURL: fmt.Sprintf("http://127.0.0.1:%d", hlsPort)}
 	f := newFixture(t, 0, func(o *Options) { o.Video = video })
 	addr := f.serve(t)
 	cam, err := camsim.NewCamera(camsim.Config{ID: "vid-cam", Width: 640, Height: 360, FPS: 10, User: "admin", Password: videoPassword},
@@ -52,7 +58,7 @@ func videoFixture(t *testing.T, webrtc, record bool) (*fixture, string, *testenv
 		t.Fatal(err)
 	}
 	f.city.SetCatalogs(nil, cams)
-	m := testenv.StartMediaMTX(t, testenv.MediaMTXOptions{WebRTC: webrtc, WebRTCPort: webrtcPort, Record: record, Extra: fmt.Sprintf(`authMethod: http
+	m := testenv.StartMediaMTX(t, testenv.MediaMTXOptions{WebRTC: webrtc, WebRTCPort: webrtcPort, HLS: hls, HLSPort: hlsPort, Record: record, Extra: fmt.Sprintf(`authMethod: http
 authHTTPAddress: http://%s/api/v1/video/auth
 authHTTPExclude:
   - action: api
@@ -245,5 +251,27 @@ func TestClips(t *testing.T) {
 		chromedp.Poll(`(() => { const v = document.querySelector('#clip-box video.clip'); return !!v && v.readyState >= 1 && v.duration > 1; })()`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 	); err != nil {
 		t.Fatalf("the alert's clip in the browser: %v\n%s", err, m.Log.String())
+	}
+}
+
+// TestLiveVideoHLSFallback: with no WebRTC from MediaMTX, the tile plays MediaMTX's low-latency
+// HLS with hls.js (the token on every request, checked by ioc) and Chromium decodes it.
+func TestLiveVideoHLSFallback(t *testing.T) {
+	exe := chromium(t)
+	f, addr, m, _ := videoFixtureHLS(t, false, true, false)
+	ctx := browserContext(t, exe, 60*time.Second)
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate("http://"+addr+"/"),
+		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
+		chromedp.Navigate("http://"+addr+"/#cameras"),
+		chromedp.Reload(),
+		waitJS("the wall", `!!document.querySelector('#wall [data-live-cam="vid-cam"]')`),
+		chromedp.Evaluate(`document.querySelector('#wall [data-live-cam="vid-cam"]').click(); true`, nil),
+		waitJS("HLS frames decoded in the tile", `(() => { const v = document.querySelector('#wall .cam[data-camera="vid-cam"] video.live');
+			return !!v && v.dataset.via === 'hls' && v.getVideoPlaybackQuality().totalVideoFrames > 5; })()`),
+	); err != nil {
+		var dbg string
+		_ = chromedp.Run(ctx, chromedp.Evaluate(`JSON.stringify([...S.liveErrors])`, &dbg))
+		t.Fatalf("%v (%s)\nMediaMTX:\n%s", err, dbg, m.Log.String())
 	}
 }

@@ -989,7 +989,11 @@ async function playLive(id) {
       let resp;
       try {
         resp = await fetch(live.whep_url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer ' + live.token }, body: pc.localDescription.sdp });
-      } catch (e) { fail(t('liveDown')); return; } // MediaMTX does not answer
+      } catch (e) { // no WebRTC from MediaMTX (down, or blocked on the way): low-latency HLS, else say so
+        if (live.hls_url && window.Hls && Hls.isSupported()) { pc.close(); entry.pc = null; playHLS(entry, live); return; }
+        fail(t('liveDown'));
+        return;
+      }
       const body = await resp.text();
       // MediaMTX answers a token ioc refused with 400 "authentication failed" (401 elsewhere)
       const refused = resp.status === 401 || resp.status === 403 || (resp.status === 400 && body.includes('authentication failed'));
@@ -1002,9 +1006,20 @@ async function playLive(id) {
   } catch (e) { fail(e.message); }
 }
 
+// playHLS plays the camera's low-latency HLS with hls.js, the token on every request.
+function playHLS(entry, live) {
+  const hls = new Hls({ enableWorker: false, lowLatencyMode: true,
+    xhrSetup: (xhr) => xhr.setRequestHeader('Authorization', 'Bearer ' + live.token) });
+  entry.hls = hls;
+  entry.el.dataset.via = 'hls';
+  hls.loadSource(live.hls_url);
+  hls.attachMedia(entry.el);
+}
+
 function stopLive(id) {
   const v = S.playing.get(id);
   if (!v) return;
+  if (v.hls) v.hls.destroy();
   if (v.pc) v.pc.close();
   v.el.remove();
   S.playing.delete(id);

@@ -25,8 +25,8 @@ import (
 type MediaMTX struct {
 	// API is the control API's base URL; RTSP the RTSP server's host:port; WebRTC the WebRTC
 	// (WHEP) server's base URL and Playback the playback server's when started with them.
-	API, RTSP, WebRTC, Playback string
-	Log                         *LogBuffer
+	API, RTSP, WebRTC, HLS, Playback string
+	Log                              *LogBuffer
 }
 
 // MediaMTXOptions change a test's MediaMTX.
@@ -37,6 +37,9 @@ type MediaMTXOptions struct {
 	// when set (a page that must name it beforehand).
 	WebRTC     bool
 	WebRTCPort int
+	// HLS serves low-latency HLS on loopback, on HLSPort when set.
+	HLS     bool
+	HLSPort int
 	// Record keeps the recordings in the test's temporary folder (in parts of 200 ms) and
 	// serves them on a playback server (MediaMTX.Playback).
 	Record bool
@@ -74,6 +77,15 @@ func StartMediaMTX(t testing.TB, o MediaMTXOptions) *MediaMTX {
 		webrtcURL = fmt.Sprintf("http://127.0.0.1:%d", http)
 		webrtc = fmt.Sprintf("webrtc: yes\nwebrtcAddress: 127.0.0.1:%d\nwebrtcLocalUDPAddress: 127.0.0.1:%d\nwebrtcIPsFromInterfaces: no\nwebrtcAdditionalHosts: [127.0.0.1]\n", http, udp)
 	}
+	hls, hlsURL := "hls: no\n", ""
+	if o.HLS {
+		port := o.HLSPort
+		if port == 0 {
+			port = FreePort(t)
+		}
+		hlsURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+		hls = fmt.Sprintf("hls: yes\nhlsAddress: 127.0.0.1:%d\nhlsVariant: lowLatency\n", port)
+	}
 	record, playbackURL := "", ""
 	if o.Record {
 		port := FreePort(t)
@@ -89,15 +101,14 @@ rtsp: yes
 rtspTransports: [tcp]
 rtspAddress: 127.0.0.1:%d
 rtmp: no
-hls: no
-%ssrt: no
+%s%ssrt: no
 paths: {}
-%s%s`, api, rtsp, webrtc, record, o.Extra)
+%s%s`, api, rtsp, hls, webrtc, record, o.Extra)
 	path := filepath.Join(dir, "mediamtx.yml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m := &MediaMTX{API: fmt.Sprintf("http://127.0.0.1:%d", api), RTSP: fmt.Sprintf("127.0.0.1:%d", rtsp), WebRTC: webrtcURL, Playback: playbackURL, Log: &LogBuffer{}}
+	m := &MediaMTX{API: fmt.Sprintf("http://127.0.0.1:%d", api), RTSP: fmt.Sprintf("127.0.0.1:%d", rtsp), WebRTC: webrtcURL, HLS: hlsURL, Playback: playbackURL, Log: &LogBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, path)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, m.Log, m.Log
