@@ -2,8 +2,6 @@ package alerts
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -614,9 +612,7 @@ func (e *Engine) command(ctx context.Context, id string, f func(c *core, l *live
 func (e *Engine) Silence(ctx context.Context, s Silence) (Silence, error) {
 	now := e.opts.Now().UTC()
 	if s.ID == "" {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		s.ID = hex.EncodeToString(b)
+		s.ID = NewID()
 	}
 	if s.StartsAt.IsZero() {
 		s.StartsAt = now

@@ -47,9 +47,9 @@ func MessageText(ns []Notification, lang string) string {
 			b.WriteString(d + "\n")
 		}
 		if lang == "en" {
-			fmt.Fprintf(&b, "Where: %s, %s\nWhen: %s (Vietnam time)\nAlert: %s (%s)", a.SubjectName, a.District, localTime(e.Time), a.ID, a.Rule)
+			fmt.Fprintf(&b, "Where: %s, %s\nWhen: %s (Vietnam time)\nAlert: %s (%s)", a.SubjectName, a.District, LocalTime(e.Time), a.ID, a.Rule)
 		} else {
-			fmt.Fprintf(&b, "Địa điểm: %s, %s\nThời gian: %s (giờ Việt Nam)\nMã cảnh báo: %s (%s)", a.SubjectName, a.District, localTime(e.Time), a.ID, a.Rule)
+			fmt.Fprintf(&b, "Địa điểm: %s, %s\nThời gian: %s (giờ Việt Nam)\nMã cảnh báo: %s (%s)", a.SubjectName, a.District, LocalTime(e.Time), a.ID, a.Rule)
 		}
 		if a.RiskLevel > 0 {
 			if lang == "en" {
@@ -65,7 +65,9 @@ func MessageText(ns []Notification, lang string) string {
 	return b.String()
 }
 
-func localTime(t time.Time) string { return t.In(Local).Format("15:04 02/01/2006") }
+// LocalTime is how messages, reports and errors show a time: hour and date in
+// Asia/Ho_Chi_Minh.
+func LocalTime(t time.Time) string { return t.In(Local).Format("15:04 02/01/2006") }
 
 func langOf(lang string) string {
 	if lang == "en" {

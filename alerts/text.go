@@ -1,12 +1,15 @@
 package alerts
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/haidang-ioc/ioc/internal/geo"
 )
@@ -130,4 +133,29 @@ func globRegexp(glob string) (*regexp.Regexp, error) {
 	}
 	b.WriteString("$")
 	return regexp.Compile(b.String())
+}
+
+// MaxText bounds what people write in the operations floor's free text (a duty log line, a
+// handover's notes, an incident's note or summary), in characters.
+const MaxText = 4000
+
+// CheckText refuses a person's text for field with invalid (the caller's sentinel) saying what
+// is wrong: not UTF-8, empty when required, or longer than MaxText; nil when nothing is.
+func CheckText(field, s string, required bool, invalid error) error {
+	switch n := utf8.RuneCountInString(s); {
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: %s is not valid UTF-8", invalid, field)
+	case required && n == 0:
+		return fmt.Errorf("%w: %s is empty", invalid, field)
+	case n > MaxText:
+		return fmt.Errorf("%w: %s has %d characters, at most %d", invalid, field, n, MaxText)
+	}
+	return nil
+}
+
+// NewID is a random id of 16 hex digits (silences, duty log lines, handovers, incidents).
+func NewID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }

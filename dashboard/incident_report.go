@@ -16,7 +16,6 @@ import (
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/internal/config"
-	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
 // The incident report: one HTML page, self-contained (styles inline, the map and the charts as
@@ -134,11 +133,12 @@ func (s *Server) incidentReport(c *fiber.Ctx, p *auth.Principal) error {
 	return c.SendString(b.String())
 }
 
+// localTime shows a time in the report (alerts.LocalTime), "—" for none.
 func localTime(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.In(geo.Zone).Format("15:04 02/01/2006")
+	return alerts.LocalTime(t)
 }
 
 // unitNames names the units in lang: the Vietnamese names of config, or their ids in English.

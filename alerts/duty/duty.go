@@ -6,15 +6,13 @@ package duty
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
+	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/analytics"
 )
 
@@ -32,9 +30,6 @@ type Store interface {
 	PutHandover(ctx context.Context, h analytics.Handover) error
 	Handovers(ctx context.Context, limit int) ([]analytics.Handover, error)
 }
-
-// MaxText bounds a log line, a handover's notes and an acceptance's note, in characters.
-const MaxText = 4000
 
 // Person is who writes or signs: a stable id and a name to show.
 type Person struct{ ID, Name string }
@@ -60,10 +55,10 @@ func New(store Store, now func() time.Time) *Book {
 // Write appends a line to the duty log.
 func (b *Book) Write(ctx context.Context, by Person, text string) (analytics.DutyEntry, error) {
 	text = strings.TrimSpace(text)
-	if err := checkText("text", text, true); err != nil {
+	if err := alerts.CheckText("text", text, true, ErrInvalid); err != nil {
 		return analytics.DutyEntry{}, err
 	}
-	e := analytics.DutyEntry{ID: newID(), Time: b.now().UTC().Truncate(time.Millisecond), AuthorID: by.ID, Author: by.Name, Text: text}
+	e := analytics.DutyEntry{ID: alerts.NewID(), Time: b.now().UTC().Truncate(time.Millisecond), AuthorID: by.ID, Author: by.Name, Text: text}
 	if err := b.store.AddEntry(ctx, e); err != nil {
 		return analytics.DutyEntry{}, fmt.Errorf("duty log: %w", err)
 	}
@@ -83,7 +78,7 @@ func (b *Book) Entries(ctx context.Context, from, to time.Time, limit int) ([]an
 // waits for its incoming officer.
 func (b *Book) HandOver(ctx context.Context, by Person, notes string, open []analytics.AlertRef, incidents []analytics.IncidentRef) (analytics.Handover, error) {
 	notes = strings.TrimSpace(notes)
-	if err := checkText("notes", notes, false); err != nil {
+	if err := alerts.CheckText("notes", notes, false, ErrInvalid); err != nil {
 		return analytics.Handover{}, err
 	}
 	b.mu.Lock()
@@ -99,7 +94,7 @@ func (b *Book) HandOver(ctx context.Context, by Person, notes string, open []ana
 	if incidents == nil {
 		incidents = []analytics.IncidentRef{}
 	}
-	h := analytics.Handover{ID: newID(), Created: b.now().UTC().Truncate(time.Millisecond), OutgoingID: by.ID, Outgoing: by.Name, Notes: notes,
+	h := analytics.Handover{ID: alerts.NewID(), Created: b.now().UTC().Truncate(time.Millisecond), OutgoingID: by.ID, Outgoing: by.Name, Notes: notes,
 		Alerts: open, Incidents: incidents}
 	if err := b.store.PutHandover(ctx, h); err != nil {
 		return analytics.Handover{}, fmt.Errorf("handover: %w", err)
@@ -111,7 +106,7 @@ func (b *Book) HandOver(ctx context.Context, by Person, notes string, open []ana
 // The outgoing officer cannot accept their own handover, and a handover is accepted once.
 func (b *Book) Accept(ctx context.Context, id string, by Person, note string) (analytics.Handover, error) {
 	note = strings.TrimSpace(note)
-	if err := checkText("note", note, false); err != nil {
+	if err := alerts.CheckText("note", note, false, ErrInvalid); err != nil {
 		return analytics.Handover{}, err
 	}
 	b.mu.Lock()
@@ -160,23 +155,4 @@ func (b *Book) pending(ctx context.Context) (*analytics.Handover, error) {
 		}
 	}
 	return nil, nil
-}
-
-func checkText(field, s string, required bool) error {
-	switch n := utf8.RuneCountInString(s); {
-	case required && n == 0:
-		return fmt.Errorf("%w: %s is empty", ErrInvalid, field)
-	case n > MaxText:
-		return fmt.Errorf("%w: %s is %d characters; at most %d", ErrInvalid, field, n, MaxText)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, field)
-	}
-	return nil
-}
-
-// newID is a random id of 16 hex digits.
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

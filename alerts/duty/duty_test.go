@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/analytics"
 )
 
@@ -58,7 +59,7 @@ func TestHandoverRules(t *testing.T) {
 	if _, err := b.Write(ctx, an, "  "); !errors.Is(err, ErrInvalid) {
 		t.Errorf("an empty line: %v", err)
 	}
-	if _, err := b.Write(ctx, an, strings.Repeat("ạ", MaxText+1)); !errors.Is(err, ErrInvalid) {
+	if _, err := b.Write(ctx, an, strings.Repeat("ạ", alerts.MaxText+1)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a line too long: %v", err)
 	}
 	e, err := b.Write(ctx, an, " 14:00 mưa lớn ")

@@ -2,8 +2,6 @@ package incident
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -238,7 +235,7 @@ func keyOf(correlation, key string) string { return correlation + "\x00" + key }
 
 func (m *Manager) open(c *Correlation, key string, ev alerts.Event, now time.Time) {
 	a := &ev.Alert
-	inc := &Incident{ID: "inc-" + newID(), Correlation: c.Name, Type: c.Type, Key: key, Title: c.title(a, key), State: StateNew,
+	inc := &Incident{ID: "inc-" + alerts.NewID(), Correlation: c.Name, Type: c.Type, Key: key, Title: c.title(a, key), State: StateNew,
 		Severity: a.Severity, Category: a.Category, Opened: now, Steps: []Step{}}
 	inc.Alerts = append(inc.Alerts, ref(a))
 	m.byID[inc.ID] = inc
@@ -410,8 +407,8 @@ func (m *Manager) overdueNote(inc *Incident, st *Step, units []string, now time.
 	a := alerts.Alert{ID: inc.ID, Fingerprint: inc.ID, Rule: "incident_step", Source: "incident", Subject: inc.ID, SubjectName: inc.Title.VI,
 		State: alerts.StateFiring, Severity: inc.Severity, Category: inc.Category, District: district, Units: units, Seq: inc.Seq,
 		Title: alerts.Text{VI: "Quá hạn bước ứng phó: " + st.Text.VI, EN: "Response step overdue: " + st.Text.Lang("en")},
-		Description: alerts.Text{VI: fmt.Sprintf("Sự cố: %s. Đơn vị thực hiện: %s. Hạn: %s (giờ Việt Nam).", inc.Title.VI, st.Unit, st.Due.In(alerts.Local).Format("15:04 02/01/2006")),
-			EN: fmt.Sprintf("Incident: %s. Responsible unit: %s. Due: %s (Vietnam time).", inc.Title.Lang("en"), st.Unit, st.Due.In(alerts.Local).Format("15:04 02/01/2006"))},
+		Description: alerts.Text{VI: fmt.Sprintf("Sự cố: %s. Đơn vị thực hiện: %s. Hạn: %s (giờ Việt Nam).", inc.Title.VI, st.Unit, alerts.LocalTime(st.Due)),
+			EN: fmt.Sprintf("Incident: %s. Responsible unit: %s. Due: %s (Vietnam time).", inc.Title.Lang("en"), st.Unit, alerts.LocalTime(st.Due))},
 		StartsAt: inc.Opened, FiredAt: now, UpdatedAt: now}
 	ev := alerts.Event{Time: now, Kind: alerts.EventEscalated, Actor: alerts.ActorEngine, Term: m.term,
 		Reason: "bước ứng phó quá hạn: " + st.Text.VI, ReasonEN: "response step overdue: " + st.Text.Lang("en"), Alert: a}
@@ -486,9 +483,6 @@ func (m *Manager) gauge() {
 	}
 }
 
-// MaxText bounds a note's and a summary's length, in characters.
-const MaxText = 4000
-
 // act runs f on the engine's goroutine with the incident id; f's error is returned.
 func (m *Manager) act(ctx context.Context, id string, f func(inc *Incident, now time.Time) error) (Incident, error) {
 	var out Incident
@@ -507,18 +501,6 @@ func (m *Manager) act(ctx context.Context, id string, f func(inc *Incident, now 
 		return Incident{}, err
 	}
 	return out, ferr
-}
-
-func checkText(field, s string, required bool) error {
-	switch n := utf8.RuneCountInString(s); {
-	case !utf8.ValidString(s):
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, field)
-	case required && n == 0:
-		return fmt.Errorf("%w: %s is empty", ErrInvalid, field)
-	case n > MaxText:
-		return fmt.Errorf("%w: %s has %d characters, at most %d", ErrInvalid, field, n, MaxText)
-	}
-	return nil
 }
 
 // centerOnly refuses a unit's caller: owning and moving an incident is the center's.
@@ -562,7 +544,7 @@ func (m *Manager) SetState(ctx context.Context, id string, to State, note string
 	if !slices.Contains(States, to) || to == StateNew {
 		return Incident{}, fmt.Errorf("%w: state %q: want in_progress, contained or closed", ErrInvalid, to)
 	}
-	if err := checkText("note", note, to == StateClosed); err != nil {
+	if err := alerts.CheckText("note", note, to == StateClosed, ErrInvalid); err != nil {
 		if to == StateClosed {
 			return Incident{}, fmt.Errorf("%w (closing takes a summary of the response)", err)
 		}
@@ -589,7 +571,7 @@ func (m *Manager) SetState(ctx context.Context, id string, to State, note string
 // Note writes a line in the incident's timeline.
 func (m *Manager) Note(ctx context.Context, id, text string, by Person) (Incident, error) {
 	text = strings.TrimSpace(text)
-	if err := checkText("text", text, true); err != nil {
+	if err := alerts.CheckText("text", text, true, ErrInvalid); err != nil {
 		return Incident{}, err
 	}
 	return m.act(ctx, id, func(inc *Incident, now time.Time) error {
@@ -604,7 +586,7 @@ func (m *Manager) Note(ctx context.Context, id, text string, by Person) (Inciden
 // Done ticks a step of the incident's checklist, once, by its unit or the center's staff.
 func (m *Manager) Done(ctx context.Context, id, step, note string, by Person) (Incident, error) {
 	note = strings.TrimSpace(note)
-	if err := checkText("note", note, false); err != nil {
+	if err := alerts.CheckText("note", note, false, ErrInvalid); err != nil {
 		return Incident{}, err
 	}
 	return m.act(ctx, id, func(inc *Incident, now time.Time) error {
@@ -617,7 +599,7 @@ func (m *Manager) Done(ctx context.Context, id, step, note string, by Person) (I
 		case !inc.Active():
 			return fmt.Errorf("%w: the incident is closed", ErrConflict)
 		case !st.Done.IsZero():
-			return fmt.Errorf("%w: the step was ticked by %s at %s", ErrConflict, st.DoneByName, st.Done.In(alerts.Local).Format("15:04 02/01/2006"))
+			return fmt.Errorf("%w: the step was ticked by %s at %s", ErrConflict, st.DoneByName, alerts.LocalTime(st.Done))
 		case len(by.Units) > 0 && !slices.Contains(by.Units, st.Unit):
 			return fmt.Errorf("%w: the step belongs to the unit %s, not to %s", ErrForbidden, st.Unit, strings.Join(by.Units, ", "))
 		}
@@ -727,12 +709,6 @@ func laterOf(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-func newID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // metrics are the Manager's Prometheus metrics.
