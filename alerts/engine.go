@@ -377,8 +377,8 @@ func (e *Engine) drain() {
 			if e.live != nil {
 				e.live.AlertChanged(c.events[i])
 			}
-			if e.corr != nil {
-				e.corr.AlertChanged(c.events[i], e.opts.Now().UTC())
+			if e.corr != nil { // at the event's own time: the engine made it just now
+				e.corr.AlertChanged(c.events[i], c.events[i].Time)
 			}
 			ev := &c.events[i]
 			e.log.Info("alert "+string(ev.Kind), "alert", ev.Alert.ID, "rule", ev.Alert.Rule, "subject", ev.Alert.Subject,

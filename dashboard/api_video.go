@@ -26,34 +26,41 @@ type LiveAnswer struct {
 	HLSURL    string    `json:"hls_url,omitempty"`
 }
 
-// cameraLive gives a caller who may see the camera a short-lived token to watch it: a unit
-// sees the cameras of its units (404 for the others, as for their alerts).
+// cameraLive gives a caller who may see the camera (seesCamera) a short-lived token to watch it.
 func (s *Server) cameraLive(c *fiber.Ctx, p *auth.Principal) error {
 	if s.opts.Video == nil {
 		return &apiError{Status: fiber.StatusServiceUnavailable, Code: "no_video", MessageVI: "Chưa cấu hình máy chủ video (MediaMTX)",
 			MessageEN: "no video server (MediaMTX) is configured: streams.mediamtx"}
 	}
 	id := c.Params("id")
-	for _, ci := range s.cameraInfos() {
-		if ci.ID != id {
-			continue
-		}
-		if !p.Sees([]string{ci.Unit}) {
-			return errNotFound
-		}
-		v := s.opts.Video
-		tok, exp := v.Tokens.Issue(id, p.ID, mediamtx.ActionRead, v.TTL)
-		out := LiveAnswer{Camera: id, Path: mediamtx.PathOf(id), Token: tok, ExpiresAt: exp}
-		if v.WebRTCURL != "" {
-			out.WHEPURL = strings.TrimSuffix(v.WebRTCURL, "/") + "/" + out.Path + "/whep"
-		}
-		if v.HLSURL != "" {
-			out.HLSURL = strings.TrimSuffix(v.HLSURL, "/") + "/" + out.Path + "/index.m3u8"
-		}
-		s.m.videoTokens.Inc()
-		return c.JSON(out)
+	if !s.seesCamera(p, id) {
+		return errNotFound
 	}
-	return errNotFound
+	v := s.opts.Video
+	tok, exp := v.Tokens.Issue(id, p.ID, mediamtx.ActionRead, v.TTL)
+	out := LiveAnswer{Camera: id, Path: mediamtx.PathOf(id), Token: tok, ExpiresAt: exp}
+	if v.WebRTCURL != "" {
+		out.WHEPURL = strings.TrimSuffix(v.WebRTCURL, "/") + "/" + out.Path + "/whep"
+	}
+	if v.HLSURL != "" {
+		out.HLSURL = strings.TrimSuffix(v.HLSURL, "/") + "/" + out.Path + "/index.m3u8"
+	}
+	s.m.videoTokens.Inc()
+	return c.JSON(out)
+}
+
+// seesCamera tells whether the catalog has camera id and p may see it: a unit sees the cameras
+// of its units (the others are answered 404, as their alerts are).
+func (s *Server) seesCamera(p *auth.Principal, id string) bool {
+	if s.src.City == nil {
+		return false
+	}
+	_, cams := s.src.City.Catalogs()
+	if cams == nil {
+		return false
+	}
+	cam := cams.Lookup(id)
+	return cam != nil && p.Sees([]string{cam.OwnerUnit})
 }
 
 // videoAuth answers MediaMTX's external HTTP authentication: 200 when the reader's token opens
@@ -94,11 +101,7 @@ func (s *Server) clip(c *fiber.Ctx, p *auth.Principal, download bool) error {
 			MessageEN: "no recording server is configured: streams.mediamtx.playback_url"}
 	}
 	id := c.Params("id")
-	visible := false
-	for _, ci := range s.cameraInfos() {
-		visible = visible || (ci.ID == id && p.Sees([]string{ci.Unit}))
-	}
-	if !visible {
+	if !s.seesCamera(p, id) {
 		return errNotFound
 	}
 	if download && p.Role != auth.Admin && !(p.Role == auth.Unit && slices.Contains(p.Units, "police")) {

@@ -669,9 +669,12 @@ func (m *Manager) Get(ctx context.Context, id string) (Incident, []Entry, error)
 	return inc, line, nil
 }
 
+// deliveryResults say a delivery attempt's status in Vietnamese.
+var deliveryResults = map[string]string{"ok": "đã gửi", "retry": "lỗi, sẽ gửi lại", "failed": "thất bại", "dropped": "bị bỏ (hàng đợi đầy)"}
+
 // deliveryEntry is a delivery attempt as a line of the timeline.
 func deliveryEntry(at alerts.Attempt) Entry {
-	result := map[string]string{"ok": "đã gửi", "retry": "lỗi, sẽ gửi lại", "failed": "thất bại", "dropped": "bị bỏ (hàng đợi đầy)"}[at.Status]
+	result := deliveryResults[at.Status]
 	if result == "" {
 		result = at.Status
 	}
