@@ -363,7 +363,7 @@ func (s *AlertStore) Attempts(ctx context.Context, alertIDs ...string) ([]Attemp
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	rows, err := s.Conn.Query(ctx, `SELECT ts, ms, alert_id, seq, kind, receiver, receiver_type, unit, attempt, status, error, duration_ms
-FROM alert_notifications WHERE alert_id IN (`+placeholders(len(alertIDs))+`) ORDER BY ts, ms, receiver, attempt`, anys(alertIDs)...)
+FROM alert_notifications WHERE alert_id IN ? ORDER BY ts, ms, receiver, attempt`, StringSet(alertIDs))
 	if err != nil {
 		return nil, fmt.Errorf("notification log: %w", err)
 	}

@@ -86,7 +86,7 @@ func (s *IncidentStore) IncidentEntries(ctx context.Context, ids []string) (map[
 	}
 	ctx, cancel := bounded(ctx, s.Timeout)
 	defer cancel()
-	rows, err := s.Conn.Query(ctx, `SELECT incident_id, entry FROM incident_events FINAL WHERE incident_id IN (`+placeholders(len(ids))+`) ORDER BY incident_id, seq`, anys(ids)...)
+	rows, err := s.Conn.Query(ctx, `SELECT incident_id, entry FROM incident_events FINAL WHERE incident_id IN ? ORDER BY incident_id, seq`, StringSet(ids))
 	if err != nil {
 		return nil, fmt.Errorf("incident timelines: %w", err)
 	}
@@ -150,16 +150,4 @@ func (s *IncidentStore) SearchIncidents(ctx context.Context, q IncidentSearch) (
 	}
 	docs, err := scanStrings(rows, "incident search")
 	return docs, int(total), err
-}
-
-// placeholders is n bound parameters for an IN list ("?, ?, ?"): 18.16 takes no array there.
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
-
-// anys is ss as query arguments.
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/alerts/incident"
 	"github.com/haidang-ioc/ioc/analytics"
+	"github.com/haidang-ioc/ioc/internal/testenv"
 )
 
 // TestIncidents: the river alert's incident as each caller sees it (a unit its own steps only,
@@ -170,6 +172,12 @@ func TestIncidents(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the closed incident is not in the history: %d %s", code, b)
 		}
+	}
+	// what a new leader restores: the incident's timeline read back from ClickHouse
+	stored := &incident.ClickHouseStore{Conn: testenv.Conn(t, f.chCfg), Timeout: 10 * time.Second}
+	lines, err := stored.Timelines(context.Background(), []string{id, "inc-none"})
+	if err != nil || len(lines[id]) < 5 || lines[id][0].Kind != incident.KindOpened || len(lines["inc-none"]) != 0 {
+		t.Errorf("the stored timeline: %v, %d entries", err, len(lines[id]))
 	}
 	if code, b := f.call(t, "police", "GET", APIPrefix+"/incidents/history?"+q.Encode(), ""); code != 200 || strings.Contains(string(b), id) {
 		t.Errorf("police's history shows flood control's incident: %d %s", code, b)
