@@ -859,17 +859,21 @@ async function drawProcedures() {
     <ol class="checklist">${p.steps.map((st) => `<li>${esc(text(st.text))} <span class="note">${esc(unitNames([st.unit]))} · ${esc(st.deadline)}</span></li>`).join('')}</ol></details>`).join('');
 }
 
+// byDistrict lists a catalog (a Map by id) by district, then id: the order of the wall and the
+// catalog tables.
+const byDistrict = (m) => [...m.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
+
 // drawCatalogs lists the sensor and camera catalogs in use, each entry with its latest
 // reading or state (from the live city the UI already holds).
 function drawCatalogs() {
-  const sensors = [...S.sensors.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
+  const sensors = byDistrict(S.sensors);
   $('#catalog-sensors tbody').innerHTML = sensors.map((s) => {
     const latest = s.metrics.map((m) => S.values.get(s.id + '/' + m)).filter((v) => v)
       .map((v) => `${esc(label('m_', v.metric))} ${v.text ? esc(v.text) : fmtNum(v.value, 2)} ${esc(v.unit)} · ${fmtTime(v.time)}`).join('<br>');
     return `<tr data-catalog-sensor="${esc(s.id)}"><td>${esc(s.id)}</td><td>${esc(s.name)}</td><td>${esc(s.district)}</td>
       <td>${esc(unitNames([s.owner_unit]))}</td><td>${s.interval_s ? fmtSpan(s.interval_s) : '—'}</td><td>${latest || t('noData')}</td></tr>`;
   }).join('');
-  const cams = [...S.cameras.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
+  const cams = byDistrict(S.cameras);
   $('#catalog-cameras tbody').innerHTML = cams.map((c) => {
     const st = S.camStates.get(c.id);
     return `<tr data-catalog-camera="${esc(c.id)}"><td>${esc(c.id)}</td><td>${esc(c.name)}</td><td>${esc(c.district)}</td>
@@ -907,7 +911,7 @@ async function createKey(ev) {
 
 // ---- camera wall -------------------------------------------------------------------------------
 function drawWall() {
-  const all = [...S.cameras.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
+  const all = byDistrict(S.cameras);
   const on = all.filter((c) => (S.camStates.get(c.id) || {}).state === 'online').length;
   $('#cameras-count').textContent = t('camerasCount', { n: all.length, on });
   // a grid of n × n live tiles, a page at a time (only the page's cameras play), or every camera as a card
@@ -941,7 +945,7 @@ function drawWall() {
 
 // openCamera shows a camera of the map live in the wall (on its page of the grid).
 function openCamera(id) {
-  const all = [...S.cameras.values()].sort((a, b) => a.district.localeCompare(b.district) || a.id.localeCompare(b.id));
+  const all = byDistrict(S.cameras);
   const n = Number($('#wall-layout').value);
   if (n) S.wallPage = Math.floor(all.findIndex((c) => c.id === id) / (n * n));
   S.wantLive = id;
