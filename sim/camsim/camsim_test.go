@@ -1,6 +1,7 @@
 package camsim
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"github.com/haidang-ioc/ioc/internal/testenv"
@@ -75,5 +76,58 @@ func TestGOPRejectsImpossibleVideo(t *testing.T) {
 		if _, err := newGOP(p, 25, 0); err == nil {
 			t.Errorf("newGOP(%+v) took it", p)
 		}
+	}
+}
+
+// ffmpeg decodes a drawn camera's pictures sample for sample as drawn (I_PCM is lossless),
+// and the clock that a P picture recodes each second moves.
+func TestFFmpegDecodesTheDrawnPicture(t *testing.T) {
+	testenv.Integration(t)
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Fatal("ffmpeg is not installed: `deploy/local/services.sh start` installs Debian's ffmpeg (make test runs it)")
+	}
+	cfg := Config{ID: "cam-lc-07", Width: 320, Height: 180, FPS: 10, Keyint: 40, Picture: true}
+	cam, err := NewCamera(cfg, freeAddr(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const frames = 16
+	before := time.Now()
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", cam.URL(),
+		"-frames:v", fmt.Sprint(frames), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v", err)
+	}
+	size := cfg.Width * cfg.Height * 3 / 2 // the luma plane first: what is compared
+	if len(out) != frames*size {
+		t.Fatalf("ffmpeg gave %d bytes, want %d frames of %d", len(out), frames, size)
+	}
+	pic := newPicture(videoParams{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS}, cfg.ID)
+	// shown is the time the decoded frame's clock row shows, from the seconds the run spans
+	shown := func(frame []byte) string {
+		for s := before.Add(-time.Second); s.Before(time.Now().Add(time.Second)); s = s.Add(time.Second) {
+			want := pic.frame(s)
+			same := true
+			for y := range cfg.Height {
+				if !bytes.Equal(frame[y*cfg.Width:(y+1)*cfg.Width], want.Y[y*want.YStride:y*want.YStride+cfg.Width]) {
+					same = false
+					break
+				}
+			}
+			if same {
+				return clockText(s)
+			}
+		}
+		return ""
+	}
+	first, last := shown(out[:size]), shown(out[(frames-1)*size:])
+	if first == "" || last == "" {
+		t.Fatalf("the decoded pictures are not the drawn ones (first shows %q, last %q)", first, last)
+	}
+	if first == last {
+		t.Errorf("the clock did not move in %d frames at %d fps: %s", frames, cfg.FPS, first)
 	}
 }

@@ -1,6 +1,9 @@
 package camsim
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // H.264 made without an encoder: every picture is a flat grey frame that any decoder accepts.
 // The IDR picture codes each macroblock as Intra 16x16 with DC prediction and no residual
@@ -49,6 +52,21 @@ func (w *bitWriter) ue(v uint64) {
 	}
 	w.u(n, 0)
 	w.u(n+1, v)
+}
+
+// align writes zero bits up to the next byte.
+func (w *bitWriter) align() {
+	for w.bits != 0 && w.bits != 8 {
+		w.bit(0)
+	}
+}
+
+// bytes writes whole bytes; the writer must be aligned.
+func (w *bitWriter) bytes(b []byte) {
+	w.buf = append(w.buf, b...)
+	if len(b) > 0 {
+		w.bits = 8
+	}
 }
 
 // se writes a signed Exp-Golomb code.
@@ -190,15 +208,7 @@ func pps() []byte {
 // idrSlice is a grey IDR picture: every macroblock I_16x16, DC prediction, no residual.
 func idrSlice(p videoParams, idrPicID uint64) []byte {
 	var w bitWriter
-	w.ue(0)   // first_mb_in_slice
-	w.ue(7)   // slice_type: I, all slices
-	w.ue(0)   // pic_parameter_set_id
-	w.u(4, 0) // frame_num
-	w.ue(idrPicID)
-	w.u(1, 0) // no_output_of_prior_pics_flag
-	w.u(1, 0) // long_term_reference_flag
-	w.se(0)   // slice_qp_delta
-	w.ue(1)   // disable_deblocking_filter_idc
+	iSliceHeader(&w, idrPicID)
 	for range p.mbWidth() * p.mbHeight() {
 		w.ue(3)   // mb_type I_16x16_2_0_0: DC prediction, no coded luma AC or chroma
 		w.ue(0)   // intra_chroma_pred_mode: DC
@@ -208,9 +218,29 @@ func idrSlice(p videoParams, idrPicID uint64) []byte {
 	return nalu(3, naluIDR, w.trailing())
 }
 
+// iSliceHeader is the header of an IDR picture's only slice.
+func iSliceHeader(w *bitWriter, idrPicID uint64) {
+	w.ue(0)   // first_mb_in_slice
+	w.ue(7)   // slice_type: I, all slices
+	w.ue(0)   // pic_parameter_set_id
+	w.u(4, 0) // frame_num
+	w.ue(idrPicID)
+	w.u(1, 0) // no_output_of_prior_pics_flag
+	w.u(1, 0) // long_term_reference_flag
+	w.se(0)   // slice_qp_delta
+	w.ue(1)   // disable_deblocking_filter_idc
+}
+
 // pSlice is a P picture that repeats the previous one: every macroblock skipped.
 func pSlice(p videoParams, frameNum uint64) []byte {
 	var w bitWriter
+	pSliceHeader(&w, frameNum)
+	w.ue(uint64(p.mbWidth() * p.mbHeight()))
+	return nalu(2, naluNonIDR, w.trailing())
+}
+
+// pSliceHeader is the header of a P picture's only slice.
+func pSliceHeader(w *bitWriter, frameNum uint64) {
 	w.ue(0) // first_mb_in_slice
 	w.ue(5) // slice_type: P, all slices
 	w.ue(0) // pic_parameter_set_id
@@ -220,8 +250,6 @@ func pSlice(p videoParams, frameNum uint64) []byte {
 	w.u(1, 0) // adaptive_ref_pic_marking_mode_flag
 	w.se(0)   // slice_qp_delta
 	w.ue(1)   // disable_deblocking_filter_idc
-	w.ue(uint64(p.mbWidth() * p.mbHeight()))
-	return nalu(2, naluNonIDR, w.trailing())
 }
 
 // filler is a filler-data NAL unit of n bytes in all (n ≥ 2).
@@ -247,6 +275,9 @@ type gop struct {
 	keyint uint64
 	// padTo pads each access unit to about this many bytes; 0 adds no padding.
 	padTo int
+	// pic, when set, draws the frames (I_PCM) instead of flat grey; clock is the time shown.
+	pic   *picture
+	clock string
 }
 
 func newGOP(p videoParams, keyint, bitrate int) (*gop, error) {
@@ -270,16 +301,24 @@ func newGOP(p videoParams, keyint, bitrate int) (*gop, error) {
 	return g, nil
 }
 
-// next is the next access unit.
-func (g *gop) next() [][]byte {
+// next is the next access unit, shown at now.
+func (g *gop) next(now time.Time) [][]byte {
 	pos := g.frame % g.keyint
 	g.frame++
 	var au [][]byte
 	size := 0
-	if pos == 0 {
+	switch {
+	case pos == 0 && g.pic != nil:
+		g.clock = clockText(now)
+		au = [][]byte{g.sps, g.pps, pcmIDRSlice(g.p, g.pic.frame(now), g.idrCount%2)}
+		g.idrCount++
+	case pos == 0:
 		au = [][]byte{g.sps, g.pps, g.idr[g.idrCount%2]}
 		g.idrCount++
-	} else {
+	case g.pic != nil && clockText(now) != g.clock:
+		g.clock = clockText(now)
+		au = [][]byte{pcmRowSlice(g.p, g.pic.frame(now), pos%16, clockLine)}
+	default:
 		au = [][]byte{g.p16[pos%16]}
 	}
 	for _, n := range au {
