@@ -29,6 +29,8 @@ func (s *Server) table() []route {
 		{method: "GET", path: "/cameras/:id", id: "getCamera", tag: "city", perm: auth.Read, resp: CameraInfo{}, summary: "One camera / Một camera", h: s.getCamera},
 		{method: "GET", path: "/cameras/:id/live", id: "cameraLive", tag: "city", perm: auth.Read, resp: LiveAnswer{},
 			summary: "A short-lived token to watch a camera through MediaMTX / Mã xem trực tiếp một camera", h: s.cameraLive},
+		{method: "GET", path: "/cameras/:id/still", id: "cameraStill", tag: "city", perm: auth.Read, produces: "image/jpeg",
+			summary: "A camera's picture now: its ONVIF snapshot (JPEG), else its last recorded second (MP4) / Ảnh tĩnh của camera", h: s.cameraStill},
 		{method: "GET", path: "/cameras/:id/clip", id: "cameraClip", tag: "city", perm: auth.Read, query: clipParams, produces: "video/mp4",
 			summary: "A recorded clip of a camera (MP4) / Đoạn ghi hình của camera", h: s.playClip},
 		{method: "GET", path: "/cameras/:id/clip/download", id: "downloadClip", tag: "city", perm: auth.Read, query: clipParams, produces: "video/mp4", audit: "clip.download",

@@ -147,6 +147,8 @@ type CameraInfo struct {
 	Location geo.Location `json:"location"`
 	State    *CameraState `json:"state"`
 	LiveURL  string       `json:"live_url,omitempty"`
+	// Still says where the camera's still picture comes from (onvif, recording), when it has one.
+	Still string `json:"still,omitempty"`
 }
 
 func (s *Server) cameraInfos() []CameraInfo {
@@ -164,6 +166,7 @@ func (s *Server) cameraInfos() []CameraInfo {
 			v := st.(CameraState)
 			ci.State = &v
 		}
+		ci.Still = s.stillSource(&cam)
 		if s.opts.HTTP.MediaURL != "" {
 			ci.LiveURL = strings.ReplaceAll(s.opts.HTTP.MediaURL, "{camera}", cam.ID)
 		}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -11,7 +13,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/streams"
 	"github.com/haidang-ioc/ioc/streams/mediamtx"
+	"github.com/haidang-ioc/ioc/streams/snapshot"
 )
 
 // LiveAnswer opens one camera's live video: MediaMTX's path, the token to show it (as the
@@ -26,14 +30,14 @@ type LiveAnswer struct {
 	HLSURL    string    `json:"hls_url,omitempty"`
 }
 
-// cameraLive gives a caller who may see the camera (seesCamera) a short-lived token to watch it.
+// cameraLive gives a caller who may see the camera (seenCamera) a short-lived token to watch it.
 func (s *Server) cameraLive(c *fiber.Ctx, p *auth.Principal) error {
 	if s.opts.Video == nil {
 		return &apiError{Status: fiber.StatusServiceUnavailable, Code: "no_video", MessageVI: "Chưa cấu hình máy chủ video (MediaMTX)",
 			MessageEN: "no video server (MediaMTX) is configured: streams.mediamtx"}
 	}
 	id := c.Params("id")
-	if !s.seesCamera(p, id) {
+	if s.seenCamera(p, id) == nil {
 		return errNotFound
 	}
 	v := s.opts.Video
@@ -49,18 +53,73 @@ func (s *Server) cameraLive(c *fiber.Ctx, p *auth.Principal) error {
 	return c.JSON(out)
 }
 
-// seesCamera tells whether the catalog has camera id and p may see it: a unit sees the cameras
+// seenCamera is camera id of the catalog when p may see it, else nil: a unit sees the cameras
 // of its units (the others are answered 404, as their alerts are).
-func (s *Server) seesCamera(p *auth.Principal, id string) bool {
+func (s *Server) seenCamera(p *auth.Principal, id string) *streams.Camera {
 	if s.src.City == nil {
-		return false
+		return nil
 	}
 	_, cams := s.src.City.Catalogs()
 	if cams == nil {
-		return false
+		return nil
 	}
-	cam := cams.Lookup(id)
-	return cam != nil && p.Sees([]string{cam.OwnerUnit})
+	if cam := cams.Lookup(id); cam != nil && p.Sees([]string{cam.OwnerUnit}) {
+		return cam
+	}
+	return nil
+}
+
+// stillSource is where a camera's still comes from: onvif, recording, or "" for none.
+func (s *Server) stillSource(cam *streams.Camera) string {
+	switch {
+	case cam.ONVIF != "" && s.opts.Stills != nil:
+		return "onvif"
+	case cam.Record != nil && s.opts.Video != nil && s.opts.Video.Playback != nil:
+		return "recording"
+	}
+	return ""
+}
+
+// cameraStill answers a camera's picture now: a JPEG from the camera's ONVIF snapshot, else
+// the last second recorded (MP4) from MediaMTX's playback; 404 no_still for a camera with
+// neither. The camera's credentials stay in ioc.
+func (s *Server) cameraStill(c *fiber.Ctx, p *auth.Principal) error {
+	cam := s.seenCamera(p, c.Params("id"))
+	if cam == nil {
+		return errNotFound
+	}
+	c.Set(fiber.HeaderCacheControl, "private, max-age=10")
+	switch s.stillSource(cam) {
+	case "onvif":
+		user, password := cam.Credentials()
+		still, cached, err := s.opts.Stills.Still(c.UserContext(), snapshot.Camera{ID: cam.ID, Device: cam.ONVIF, User: user, Password: password})
+		if err != nil {
+			s.m.stills.WithLabelValues("onvif", "failed").Inc()
+			return &apiError{Status: fiber.StatusBadGateway, Code: "still_failed", MessageVI: "Camera không gửi được ảnh tĩnh",
+				MessageEN: "the camera gave no still picture", Detail: err.Error()}
+		}
+		s.m.stills.WithLabelValues("onvif", map[bool]string{true: "cached", false: "fetched"}[cached]).Inc()
+		c.Set(fiber.HeaderLastModified, still.Taken.UTC().Format(http.TimeFormat))
+		c.Set(fiber.HeaderContentType, "image/jpeg")
+		return c.Send(still.JPEG)
+	case "recording":
+		var body io.ReadCloser
+		at, err := s.opts.Video.Playback.LastRecorded(c.UserContext(), cam.ID)
+		if err == nil {
+			body, err = s.opts.Video.Playback.Clip(c.UserContext(), cam.ID, at.Add(-time.Second), time.Second)
+		}
+		if err != nil {
+			s.m.stills.WithLabelValues("recording", "failed").Inc()
+			return &apiError{Status: fiber.StatusBadGateway, Code: "still_failed", MessageVI: "Không lấy được ảnh từ bản ghi của camera",
+				MessageEN: "no picture from the camera's recording", Detail: err.Error()}
+		}
+		s.m.stills.WithLabelValues("recording", "fetched").Inc()
+		c.Set(fiber.HeaderLastModified, at.UTC().Format(http.TimeFormat))
+		c.Set(fiber.HeaderContentType, "video/mp4")
+		return c.SendStream(body)
+	}
+	return &apiError{Status: fiber.StatusNotFound, Code: "no_still", MessageVI: "Camera không có ảnh tĩnh (không có ONVIF và không được ghi hình)",
+		MessageEN: "the camera has no still picture: no ONVIF device service in the catalog, and it is not recorded"}
 }
 
 // videoAuth answers MediaMTX's external HTTP authentication: 200 when the reader's token opens
@@ -101,12 +160,12 @@ func (s *Server) clip(c *fiber.Ctx, p *auth.Principal, download bool) error {
 			MessageEN: "no recording server is configured: streams.mediamtx.playback_url"}
 	}
 	id := c.Params("id")
-	if !s.seesCamera(p, id) {
+	if s.seenCamera(p, id) == nil {
 		return errNotFound
 	}
-	if download && p.Role != auth.Admin && !(p.Role == auth.Unit && slices.Contains(p.Units, "police")) {
-		return &apiError{Status: fiber.StatusForbidden, Code: "forbidden", MessageVI: "Chỉ công an và quản trị viên được tải đoạn ghi hình",
-			MessageEN: "only the police and the administrators may download clips"}
+	if download && p.Role != auth.Admin && !(p.Role == auth.Unit && slices.ContainsFunc(p.Units, func(u string) bool { return slices.Contains(s.opts.Video.DownloadUnits, u) })) {
+		return &apiError{Status: fiber.StatusForbidden, Code: "forbidden", MessageVI: "Chỉ quản trị viên và các đơn vị được phép (" + strings.Join(s.opts.Video.DownloadUnits, ", ") + ") được tải đoạn ghi hình",
+			MessageEN: "only the administrators and the units allowed (streams.mediamtx.clip_download_units: " + strings.Join(s.opts.Video.DownloadUnits, ", ") + ") may download clips"}
 	}
 	start, err := queryTime(c, "start", time.Time{})
 	if err != nil {

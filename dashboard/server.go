@@ -30,6 +30,7 @@ import (
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
 	"github.com/haidang-ioc/ioc/streams/mediamtx"
+	"github.com/haidang-ioc/ioc/streams/snapshot"
 )
 
 //go:embed web
@@ -144,6 +145,8 @@ type Options struct {
 	// Video issues and checks the tokens that open a camera's live video in MediaMTX; nil when
 	// no MediaMTX re-streams the cameras (streams.mediamtx).
 	Video *Video
+	// Stills fetches the cameras' ONVIF snapshots for the camera wall; nil serves none.
+	Stills *snapshot.Client
 }
 
 // Video is how browsers reach the cameras' live video: MediaMTX's WebRTC and HLS servers as
@@ -154,6 +157,8 @@ type Video struct {
 	WebRTCURL, HLSURL string
 	// Playback fetches the recorded clips; nil when MediaMTX records nothing for ioc.
 	Playback *mediamtx.Playback
+	// DownloadUnits are the units whose members may save clips (administrators always may).
+	DownloadUnits []string
 }
 
 // Simulation tells the UI that what it shows is simulated, and how fast its clock runs.

@@ -22,6 +22,7 @@ import (
 	"github.com/haidang-ioc/ioc/sim/camsim"
 	"github.com/haidang-ioc/ioc/streams"
 	"github.com/haidang-ioc/ioc/streams/mediamtx"
+	"github.com/haidang-ioc/ioc/streams/snapshot"
 )
 
 // videoFixture is the API fixture with a police camera (a simulated one, password
@@ -38,15 +39,19 @@ func videoFixtureHLS(t *testing.T, webrtc, hls, record bool) (*fixture, string, 
 	webrtcPort, hlsPort := testenv.FreePort(t), testenv.FreePort(t) // the page's CSP names MediaMTX's servers
 	video := &Video{Tokens: tokens, TTL: time.Minute, WebRTCURL: fmt.Sprintf("http://127.0.0.1:%d", webrtcPort),
 		HLSURL: fmt.Sprintf("http://127.0.0.1:%d", hlsPort)}
-	f := newFixture(t, 0, func(o *Options) { o.Video = video })
+	video.DownloadUnits = []string{"police"}
+	f := newFixture(t, 0, func(o *Options) { o.Video, o.Stills = video, snapshot.New(snapshot.Options{}) })
 	addr := f.serve(t)
-	cam, err := camsim.NewCamera(camsim.Config{ID: "vid-cam", Width: 640, Height: 360, FPS: 10, User: "admin", Password: videoPassword},
-		fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), slog.New(slog.DiscardHandler))
+	cfg := camsim.Config{ID: "vid-cam", Width: 640, Height: 360, FPS: 10, User: "admin", Password: videoPassword, Picture: true}
+	if !record { // a recorded camera's still comes from its recording: give it no ONVIF
+		cfg.ONVIFAddr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	}
+	cam, err := camsim.NewCamera(cfg, fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cam.Close)
-	rec := ""
+	rec := fmt.Sprintf(", onvif: %q", cam.DeviceURL())
 	if record {
 		rec = ", record: {segment: 1m, retention: 1h}"
 	}
@@ -178,14 +183,7 @@ func TestClips(t *testing.T) {
 	clip := func(key, path string, start time.Time, secs int) (int, string, map[string]string) {
 		t.Helper()
 		q := url.Values{"start": {start.UTC().Format(time.RFC3339)}, "duration": {fmt.Sprint(secs)}}
-		req := httptest.NewRequest("GET", APIPrefix+"/cameras/vid-cam/"+path+"?"+q.Encode(), nil)
-		req.Header.Set("Authorization", "Bearer "+f.tokens[key])
-		resp, err := f.srv.App().Test(req, 30_000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), map[string]string{"type": resp.Header.Get("Content-Type"), "disposition": resp.Header.Get("Content-Disposition")}
+		return f.raw(t, key, APIPrefix+"/cameras/vid-cam/"+path+"?"+q.Encode())
 	}
 	began := time.Now()
 	var code int
@@ -197,6 +195,10 @@ func TestClips(t *testing.T) {
 	})
 	if hdr["type"] != "video/mp4" || body[4:8] != "ftyp" || hdr["disposition"] != "" {
 		t.Errorf("the clip: %s, %q, starts %q", hdr["type"], hdr["disposition"], body[4:8])
+	}
+	// the camera has no ONVIF: its still is its last recorded second
+	if code, body, hdr := f.raw(t, "operator", APIPrefix+"/cameras/vid-cam/still"); code != 200 || hdr["type"] != "video/mp4" || len(body) < 1000 || body[4:8] != "ftyp" {
+		t.Errorf("the recorded camera's still: %d %s (%d bytes) %.300s", code, hdr["type"], len(body), body)
 	}
 	if code, body, _ := clip("operator", "clip", began.Add(-30*24*time.Hour), 60); code != 404 || !strings.Contains(body, "no_recording") {
 		t.Errorf("a clip a month ago: %d %s, want 404 no_recording\n%s", code, body, m.Log.String())
@@ -251,6 +253,57 @@ func TestClips(t *testing.T) {
 		chromedp.Poll(`(() => { const v = document.querySelector('#clip-box video.clip'); return !!v && v.readyState >= 1 && v.duration > 1; })()`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 	); err != nil {
 		t.Fatalf("the alert's clip in the browser: %v\n%s", err, m.Log.String())
+	}
+}
+
+// raw calls the API as key's holder and answers the status, the body and the content type
+// and disposition headers.
+func (f *fixture) raw(t *testing.T, key, path string) (int, string, map[string]string) {
+	t.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	req.Header.Set("Authorization", "Bearer "+f.tokens[key])
+	resp, err := f.srv.App().Test(req, 30_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), map[string]string{"type": resp.Header.Get("Content-Type"), "disposition": resp.Header.Get("Content-Disposition")}
+}
+
+// TestStills: the police camera's still is its ONVIF snapshot, fetched by ioc with the camera's
+// credentials, which never reach the caller; flood control (not its camera) gets 404, and a
+// camera with neither ONVIF nor a recording no_still. In Chromium, with neither WebRTC nor HLS
+// answering from MediaMTX, the wall's 2 × 2 page says live video is unavailable and shows the
+// camera's still in its tile.
+func TestStills(t *testing.T) {
+	exe := chromium(t)
+	f, addr, m, _ := videoFixture(t, false, false)
+	code, body, hdr := f.raw(t, "operator", APIPrefix+"/cameras/vid-cam/still")
+	if code != 200 || hdr["type"] != "image/jpeg" || !strings.HasPrefix(body, "\xff\xd8") || strings.Contains(body, videoPassword) {
+		t.Fatalf("the operator's still: %d %s %.80q", code, hdr["type"], body)
+	}
+	if code, _, _ := f.raw(t, "flood", APIPrefix+"/cameras/vid-cam/still"); code != 404 {
+		t.Errorf("flood control's still of police's camera: %d, want 404", code)
+	}
+	if code, body, _ := f.raw(t, "operator", APIPrefix+"/cameras/vid-other/still"); code != 404 || !strings.Contains(body, "no_still") {
+		t.Errorf("a camera without ONVIF or recording: %d %s", code, body)
+	}
+	ctx := browserContext(t, exe, 60*time.Second)
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate("http://"+addr+"/"),
+		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
+		chromedp.Navigate("http://"+addr+"/#cameras"),
+		chromedp.Reload(),
+		waitJS("the wall", `!!document.querySelector('#wall [data-live-cam="vid-cam"]')`),
+		chromedp.Evaluate(`const l = document.querySelector('#wall-layout'); l.value = '2'; l.dispatchEvent(new Event('change')); true`, nil),
+		waitJS("the wall saying live video is unavailable, the camera's still in its tile", `!document.querySelector('#wall-note').classList.contains('hidden') &&
+			document.querySelector('#wall-note').textContent.includes('không khả dụng') &&
+			(() => { const i = document.querySelector('#wall .cam[data-camera="vid-cam"] img.still'); return !!i && i.complete && i.naturalWidth === 640; })() &&
+			!document.querySelector('#wall .cam[data-camera="vid-cam"] video.live')`),
+	); err != nil {
+		var dbg string
+		_ = chromedp.Run(ctx, chromedp.Evaluate(`JSON.stringify([...S.liveErrors]) + ' stills=' + [...S.stills.keys()] + ' down=' + S.videoDown`, &dbg))
+		t.Fatalf("%v (%s)\nMediaMTX:\n%s", err, dbg, m.Log.String())
 	}
 }
 

@@ -51,6 +51,7 @@ var Modes = []string{ModeMetadata, ModeHealth, ModeProbe}
 //	    owner_unit: traffic_police
 //	    expected: {codec: H264, width: 1920, height: 1080, fps: 25, bitrate_kbps: 4096}
 //	    mode: health
+//	    onvif: http://10.20.0.15/onvif/device_service   # stills for the camera wall
 type CameraCatalog struct {
 	Cameras []Camera `yaml:"cameras"`
 
@@ -82,6 +83,9 @@ type Camera struct {
 	ProbeInterval time.Duration `yaml:"probe_interval"`
 	// Record, when set, has MediaMTX record the camera (evidence clips of its alerts).
 	Record *Record `yaml:"record"`
+	// ONVIF is the camera's ONVIF device service (http://host/onvif/device_service), where ioc
+	// asks for its snapshot, with the camera's credentials; empty when it has none.
+	ONVIF string `yaml:"onvif"`
 
 	password config.Secret // resolved at load: Password, PasswordEnv, or the URL's own
 }
@@ -120,6 +124,16 @@ func (c Camera) String() string { return fmt.Sprintf("camera %s (%s)", c.ID, c.U
 // LogValue logs the camera by its id and redacted URL.
 func (c Camera) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", c.ID), slog.String("url", c.URL.String()))
+}
+
+// Credentials are the user name and password the camera takes (the URL's, or username and
+// the configured password). Only clients of the camera may see them.
+func (c *Camera) Credentials() (user, password string) {
+	user = c.Username
+	if u, err := url.Parse(string(c.URL)); err == nil && user == "" && u.User != nil {
+		user = u.User.Username()
+	}
+	return user, c.password.Value()
 }
 
 // DialURL is the URL to connect with: the catalog's URL with the configured user name and
@@ -242,6 +256,11 @@ func (c *CameraCatalog) validate(units map[string]string, getenv func(string) st
 		}
 		if cam.Mode != "" && !slices.Contains(Modes, cam.Mode) {
 			add(path+".mode", "unknown mode %q (known: %s)", cam.Mode, strings.Join(Modes, ", "))
+		}
+		if cam.ONVIF != "" {
+			if u, err := url.Parse(cam.ONVIF); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+				add(path+".onvif", "want the device service's http(s)://host[:port]/path, without credentials (they are the camera's)")
+			}
 		}
 		if r := cam.Record; r != nil {
 			if r.Segment < 10*time.Second || r.Segment > time.Hour {

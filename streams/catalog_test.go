@@ -38,6 +38,7 @@ func TestCameraCatalogProblemsHaveTheirPaths(t *testing.T) {
     owner_unit: army
     expected: {codec: MJPEG, fps: 500}
     mode: record
+    onvif: http://admin:hunter2@10.0.0.1/onvif/device_service
   - id: cam-2
     name: Camera 2
     url: rtsp://10.0.0.2/stream
@@ -63,7 +64,7 @@ func TestCameraCatalogProblemsHaveTheirPaths(t *testing.T) {
 	for _, want := range []string{
 		"cameras[0].id:", "cameras[0].name: empty", "cameras[0].url: want rtsp://", "cameras[0].location: lat 103.9, lon 22.5 is not a position (lat and lon swapped?)",
 		"cameras[0].purpose: unknown purpose \"parking\"", "cameras[0].owner_unit: unknown unit \"army\"", "cameras[0].district: empty",
-		"cameras[0].expected.codec", "cameras[0].expected.fps", "cameras[0].mode: unknown mode \"record\"",
+		"cameras[0].expected.codec", "cameras[0].expected.fps", "cameras[0].mode: unknown mode \"record\"", "cameras[0].onvif: want the device service's",
 		"cameras[1].password_env: give password or password_env, not both", "cameras[2].password_env: IOC_CAM3: IOC_* variables",
 	} {
 		if !strings.Contains(err.Error(), want) {

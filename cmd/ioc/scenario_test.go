@@ -61,7 +61,7 @@ func playScenario(t *testing.T, sc provincesim.Scenario) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.cfg.Simulator.CameraBasePort = testenv.FreePortBlock(t, len(p.Cameras))
+	h.cfg.Simulator.CameraBasePort = testenv.FreePortBlock(t, provincesim.MaxCameras+len(p.Cameras)) // RTSP, then ONVIF
 	h.cfg.Streams.StartSpread, h.cfg.Streams.ReconnectMin, h.cfg.Streams.ReconnectMax = 100*time.Millisecond, 200*time.Millisecond, 2*time.Second
 	runLiveFirst(t, h) // as README's tour: `make demo`, stop it, then the scenario
 	// twice the demo's speed: the clock waits for the server, so the alerts are the same,

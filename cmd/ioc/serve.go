@@ -32,6 +32,7 @@ import (
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
 	"github.com/haidang-ioc/ioc/streams"
 	"github.com/haidang-ioc/ioc/streams/mediamtx"
+	"github.com/haidang-ioc/ioc/streams/snapshot"
 )
 
 // serve wires the configured roles together and runs them until ctx ends. On shutdown the
@@ -568,11 +569,12 @@ func (s *server) startDashboard(context.Context) error {
 			key = []byte(os.Getenv(mc.TokenSecretEnv))
 		}
 		tokens := mediamtx.NewTokens(key, nil)
-		opts.Video = &dashboard.Video{Tokens: tokens, TTL: mc.TokenTTL, WebRTCURL: mc.WebRTCURL, HLSURL: mc.HLSURL}
+		opts.Video = &dashboard.Video{Tokens: tokens, TTL: mc.TokenTTL, WebRTCURL: mc.WebRTCURL, HLSURL: mc.HLSURL, DownloadUnits: mc.ClipDownloadUnits}
 		if mc.PlaybackURL != "" {
 			opts.Video.Playback = &mediamtx.Playback{Base: mc.PlaybackURL, Tokens: tokens, HTTP: &http.Client{Timeout: 5 * time.Minute}}
 		}
 	}
+	opts.Stills = snapshot.New(snapshot.Options{}) // for the catalog's cameras with an ONVIF device service
 	srv := dashboard.New(opts, authn, src)
 	s.g.Go(func() error { return authn.Run(s.gctx) })
 	s.g.Go(func() error { return src.Audit.Run(s.gctx) })

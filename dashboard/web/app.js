@@ -54,7 +54,8 @@ const I18N = {
     incAskSummary: 'Kết luận khi kết thúc sự cố (diễn biến, thiệt hại, việc đã làm):', incAskStepNote: 'Ghi chú về bước này (không bắt buộc):',
     clipPlay: 'Xem đoạn ghi hình', clipSave: 'Tải đoạn ghi hình', clipNone: 'Không có đoạn ghi hình',
     wallLayout: 'Bố cục', wallCards: 'Thẻ trạng thái', wallPage: 'Trang {p}/{n}',
-    livePlay: 'Xem video', liveFailed: 'Không phát được video', liveNoServer: 'chưa cấu hình máy chủ video',
+    livePlay: 'Xem video', stillAt: 'Ảnh lúc {t}',
+    videoDownNote: 'Video trực tiếp không khả dụng: máy chủ video không phản hồi. Đang hiển thị ảnh tĩnh của camera và thử lại sau mỗi 15 giây.', liveFailed: 'Không phát được video', liveNoServer: 'chưa cấu hình máy chủ video',
     liveDown: 'máy chủ video không phản hồi, chỉ xem được trạng thái', liveDenied: 'không có quyền xem camera này', liveNoAnswer: 'camera không phản hồi',
     incStepsOpen: '{n} bước chưa xong', incStepsN: '{n} bước', procTitle: 'Sự cố: quy tắc gộp và quy trình ứng phó', corrName: 'Quy tắc',
     corrType: 'Loại sự cố', corrMatch: 'Cảnh báo', corrBy: 'Gộp theo', corrWindow: 'Cửa sổ', incAlertsN: '{n} cảnh báo', histIncCount: '{n} sự cố', histKind: 'Tra cứu', incClosedAt: 'Kết thúc',
@@ -135,7 +136,8 @@ const I18N = {
     incAskSummary: 'Closing summary (what happened, damage, what was done):', incAskStepNote: 'A note on this step (optional):',
     clipPlay: 'Play the clip', clipSave: 'Save the clip', clipNone: 'No recording',
     wallLayout: 'Layout', wallCards: 'Status cards', wallPage: 'Page {p}/{n}',
-    livePlay: 'Play video', liveFailed: 'Live video unavailable', liveNoServer: 'no video server configured',
+    livePlay: 'Play video', stillAt: 'Picture at {t}',
+    videoDownNote: 'Live video unavailable: the video server does not answer. Showing the cameras\' stills, trying again every 15 seconds.', liveFailed: 'Live video unavailable', liveNoServer: 'no video server configured',
     liveDown: 'the video server does not answer; states only', liveDenied: 'not allowed to watch this camera', liveNoAnswer: 'the camera does not answer',
     incStepsOpen: '{n} steps to do', incStepsN: '{n} steps', procTitle: 'Incidents: correlations and response procedures', corrName: 'Correlation',
     corrType: 'Incident type', corrMatch: 'Alerts', corrBy: 'Grouped by', corrWindow: 'Window', incAlertsN: '{n} alerts', histIncCount: '{n} incidents', histKind: 'Search', incClosedAt: 'Closed',
@@ -183,6 +185,8 @@ const S = {
   incidents: [],        // the incidents the caller sees (not closed, and closed within a day)
   playing: new Map(),   // camera id -> its live video in the wall ({el, pc})
   liveErrors: new Map(), // camera id -> why its live video did not play
+  stills: new Map(),    // camera id -> its last still {url, video (an MP4 second), at (ms)}
+  stillLoading: new Set(), videoDown: 0, // when MediaMTX last did not answer (ms)
   kpi: null, outlines: null, ws: null, wsRetry: 0, muted: false, selected: null,
   seenCritical: new Set(), audio: null,
   mapView: { k: 1, dx: 0, dy: 0 }, // the main map's zoom and pan
@@ -318,6 +322,7 @@ async function start() {
   setInterval(() => { if (S.view === 'map') drawMap(); if (S.view === 'screen') drawScreen(); }, 5000);
   setInterval(() => { if (S.view === 'screen') nextSlide(); }, screenEvery() * 1000);
   setInterval(() => { if (S.view === 'incidents' || S.view === 'screen') loadIncidents(); }, 15000);
+  setInterval(refreshStills, STILL_EVERY);
   loadIncidents();
 }
 
@@ -940,7 +945,78 @@ function drawWall() {
     const tile = document.querySelector(`#wall .cam[data-camera="${CSS.escape(id)}"]`);
     if (tile) tile.appendChild(v.el); else stopLive(id);
   }
+  const down = video && Date.now() - S.videoDown < 2 * STILL_EVERY;
+  $('#wall-note').classList.toggle('hidden', !down);
+  $('#wall-note').textContent = down ? t('videoDownNote') : '';
   if (n) for (const c of cams) if (!S.playing.has(c.id) && !S.liveErrors.has(c.id)) playLive(c.id); // the page plays by itself
+  refreshStills(true);
+}
+
+// ---- stills: a camera's picture where its live video does not play --------------------------
+// From the camera's ONVIF snapshot (JPEG) or its recording's last second (MP4), through ioc;
+// for a camera with neither, the last frame the wall decoded of it.
+const STILL_EVERY = 15000;
+
+// refreshStills puts the known stills into the tiles on screen that do not play, and asks for
+// the ones older than STILL_EVERY (all of them, unless cachedOnly). While MediaMTX does not
+// answer, the tiles it failed are tried again at each refresh.
+function refreshStills(cachedOnly) {
+  if (S.view !== 'cameras') return;
+  if (!cachedOnly && S.videoDown && Date.now() - S.videoDown >= STILL_EVERY) {
+    for (const [id, why] of [...S.liveErrors]) if (why === t('liveDown')) S.liveErrors.delete(id);
+    S.videoDown = 0;
+    drawWall();
+    return;
+  }
+  for (const tile of document.querySelectorAll('#wall .cam')) {
+    const id = tile.dataset.camera, r = tile.getBoundingClientRect();
+    if (S.playing.has(id) || r.bottom < 0 || r.top > innerHeight) continue; // only what is seen
+    showStill(id);
+    const cam = S.cameras.get(id), st = S.stills.get(id);
+    if (cam && cam.still && (!st || (!cachedOnly && Date.now() - st.at >= STILL_EVERY) || (cachedOnly && Date.now() - st.at >= 2 * STILL_EVERY))) loadStill(id);
+  }
+}
+
+// showStill shows camera id's last still in its tile, above its name.
+function showStill(id) {
+  const tile = document.querySelector(`#wall .cam[data-camera="${CSS.escape(id)}"]`), s = S.stills.get(id);
+  if (!tile || !s || S.playing.has(id)) return;
+  const el = document.createElement(s.video ? 'video' : 'img');
+  el.className = 'still';
+  el.src = s.url;
+  el.title = t('stillAt', { t: fmtTime(new Date(s.at).toISOString()) });
+  if (s.video) Object.assign(el, { muted: true, playsInline: true, preload: 'auto' });
+  const old = tile.querySelector('.still');
+  if (old) old.replaceWith(el); else tile.prepend(el);
+}
+
+async function loadStill(id) {
+  if (S.stillLoading.has(id)) return;
+  S.stillLoading.add(id);
+  try {
+    const resp = await fetch(API + '/cameras/' + encodeURIComponent(id) + '/still', { headers: { Authorization: 'Bearer ' + S.token } });
+    if (!resp.ok) return; // none now: the last one stays
+    const blob = await resp.blob();
+    keepStill(id, URL.createObjectURL(blob), blob.type.startsWith('video/'));
+  } catch (e) { /* the camera or the network: the last still stays */ } finally { S.stillLoading.delete(id); }
+}
+
+function keepStill(id, url, video) {
+  const old = S.stills.get(id);
+  if (old && old.url.startsWith('blob:')) URL.revokeObjectURL(old.url);
+  S.stills.set(id, { url, video, at: Date.now() });
+  showStill(id);
+}
+
+// lastFrame keeps the frame a live tile shows as the camera's still, before it stops.
+function lastFrame(id, v) {
+  if (!v.videoWidth) return;
+  try {
+    const c = document.createElement('canvas');
+    Object.assign(c, { width: v.videoWidth, height: v.videoHeight });
+    c.getContext('2d').drawImage(v, 0, 0);
+    keepStill(id, c.toDataURL('image/jpeg', 0.8), false);
+  } catch (e) { /* a frame that may not be read: no still */ }
 }
 
 // openCamera shows a camera of the map live in the wall (on its page of the grid).
@@ -969,8 +1045,12 @@ async function playLive(id) {
   const tile = document.querySelector(`#wall .cam[data-camera="${CSS.escape(id)}"]`);
   const el = document.createElement('video');
   Object.assign(el, { muted: true, autoplay: true, playsInline: true, className: 'live' });
+  const still = S.stills.get(id);
+  if (still && !still.video) el.poster = still.url; // the last picture until the first frame
   const entry = { el, pc: null };
   S.playing.set(id, entry);
+  const shown = tile.querySelector('.still');
+  if (shown) shown.remove();
   tile.appendChild(el);
   const fail = (msg) => { // in the tile as it is now: the wall may have been drawn again meanwhile
     stopLive(id);
@@ -994,8 +1074,9 @@ async function playLive(id) {
       try {
         resp = await fetch(live.whep_url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer ' + live.token }, body: pc.localDescription.sdp });
       } catch (e) { // no WebRTC from MediaMTX (down, or blocked on the way): low-latency HLS, else say so
-        if (live.hls_url && window.Hls && Hls.isSupported()) { pc.close(); entry.pc = null; playHLS(entry, live); return; }
-        fail(t('liveDown'));
+        const down = () => { S.videoDown = Date.now(); fail(t('liveDown')); }; // the wall says so and shows stills
+        if (live.hls_url && window.Hls && Hls.isSupported()) { pc.close(); entry.pc = null; playHLS(entry, live, down); return; }
+        down();
         return;
       }
       const body = await resp.text();
@@ -1010,11 +1091,13 @@ async function playLive(id) {
   } catch (e) { fail(e.message); }
 }
 
-// playHLS plays the camera's low-latency HLS with hls.js, the token on every request.
-function playHLS(entry, live) {
+// playHLS plays the camera's low-latency HLS with hls.js, the token on every request; down is
+// called when it cannot (hls.js gave up).
+function playHLS(entry, live, down) {
   const hls = new Hls({ enableWorker: false, lowLatencyMode: true,
     xhrSetup: (xhr) => xhr.setRequestHeader('Authorization', 'Bearer ' + live.token) });
   entry.hls = hls;
+  hls.on(Hls.Events.ERROR, (_, data) => { if (data.fatal && S.playing.get(live.camera) === entry) down(); });
   entry.el.dataset.via = 'hls';
   hls.loadSource(live.hls_url);
   hls.attachMedia(entry.el);
@@ -1023,6 +1106,7 @@ function playHLS(entry, live) {
 function stopLive(id) {
   const v = S.playing.get(id);
   if (!v) return;
+  lastFrame(id, v.el);
   if (v.hls) v.hls.destroy();
   if (v.pc) v.pc.close();
   v.el.remove();

@@ -375,6 +375,9 @@ type MediaMTX struct {
 	// TokenSecretEnv names an environment variable holding the key that signs the tokens; every
 	// dashboard process MediaMTX may ask needs the same. Empty: a random key of this process.
 	TokenSecretEnv string `yaml:"token_secret_env"`
+	// ClipDownloadUnits are the units whose members may save recorded clips (administrators
+	// always may); each download is audited.
+	ClipDownloadUnits []string `yaml:"clip_download_units"`
 }
 
 // Alerts sets the alert engine and where its notifications go.
@@ -790,7 +793,7 @@ func Default() Config {
 			ReconnectMax:     time.Minute,
 			MaxClockSkew:     5 * time.Minute,
 			MetadataMaxBytes: 256 << 10,
-			MediaMTX:         MediaMTX{SyncInterval: time.Minute, TokenTTL: 5 * time.Minute},
+			MediaMTX:         MediaMTX{SyncInterval: time.Minute, TokenTTL: 5 * time.Minute, ClipDownloadUnits: []string{"police"}},
 		},
 		Analytics: Analytics{
 			MinuteRollup: true,

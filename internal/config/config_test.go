@@ -228,6 +228,10 @@ func TestValidate(t *testing.T) {
 		{"clickhouse cluster", func(c *Config) { c.ClickHouse.Cluster = "ioc-main" }, "clickhouse.cluster: want a cluster name"},
 		{"alerts in a shared group", func(c *Config) { c.Ingest.SharedGroup = "ioc" }, "ingest.shared_group: set with the alerts role"},
 		{"lease server", func(c *Config) { c.Alerts.Lease.ZooKeeper = []string{"zk1"} }, "alerts.lease.zookeeper[0]: want host:port"},
+		{"clip download unit", func(c *Config) {
+			c.Streams.MediaMTX.API = "http://127.0.0.1:9997"
+			c.Streams.MediaMTX.ClipDownloadUnits = []string{"police", "bakers"}
+		}, `streams.mediamtx.clip_download_units[1]: unknown unit "bakers"`},
 		{"compression", func(c *Config) { c.ClickHouse.Compression = "gzip" }, "clickhouse.compression"},
 		{"broker scheme", func(c *Config) { c.MQTT.Broker = "http://x:1883" }, "mqtt.broker: want a tcp://"},
 		{"broker without port", func(c *Config) { c.MQTT.Broker = "tcp://broker" }, "mqtt.broker: want scheme://host:port"},

@@ -106,8 +106,8 @@ func (c *Config) Validate() error {
 	if c.Simulator.Speed < 0 || c.Simulator.Speed > 100000 {
 		p.Add("simulator.speed", "want 0 (the scenario's own) or 1 to 100000, got %g", c.Simulator.Speed)
 	}
-	if c.Simulator.CameraBasePort < 1 || c.Simulator.CameraBasePort+64 > 65536 {
-		p.Add("simulator.camera_base_port", "want a port from 1 to 65471 (the cameras take the ports after it), got %d", c.Simulator.CameraBasePort)
+	if c.Simulator.CameraBasePort < 1 || c.Simulator.CameraBasePort+128 > 65536 {
+		p.Add("simulator.camera_base_port", "want a port from 1 to 65408 (the cameras take the 128 ports from it: RTSP, then ONVIF), got %d", c.Simulator.CameraBasePort)
 	}
 	if pre := c.Simulator.TopicPrefix; strings.ContainsAny(pre, "+#\x00") || strings.HasPrefix(pre, "/") || strings.HasSuffix(pre, "/") {
 		p.Add("simulator.topic_prefix", "want topic levels without wildcards (+, #) and without a leading or trailing /, got %q", pre)
@@ -392,6 +392,11 @@ func (s *Streams) validate(p *Problems) {
 		}
 		if m.PasswordEnv != "" && m.User == "" {
 			p.Add("streams.mediamtx.user", "empty while password_env is set")
+		}
+		for j, u := range m.ClipDownloadUnits {
+			if _, ok := Units[u]; !ok {
+				p.Add(fmt.Sprintf("streams.mediamtx.clip_download_units[%d]", j), "unknown unit %q (known: %s)", u, SortedKeys(Units))
+			}
 		}
 	}
 }

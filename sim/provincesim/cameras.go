@@ -50,12 +50,24 @@ func cameraFault(name string) (camsim.Fault, error) {
 	return camsim.Fault{}, fmt.Errorf("want refuse, hang or stall, got %q", name)
 }
 
-// StartCameras starts the province's cameras on host, ports from basePort, small streams with
-// an ONVIF metadata track. With faults, each camera's fault from the province file is set.
+// MaxCameras bounds a province's cameras: RTSP takes the ports from the base port, ONVIF the
+// MaxCameras ports after those.
+const MaxCameras = 64
+
+// StartCameras starts the province's cameras on host, RTSP on ports from basePort and ONVIF
+// services on ports from basePort+MaxCameras: small streams that draw a street scene with the
+// camera's id and clock, with an ONVIF metadata track. With faults, each camera's fault from
+// the province file is set.
 func (p *Province) StartCameras(host string, basePort int, faults bool, log *slog.Logger) (*Cameras, error) {
+	if len(p.Cameras) > MaxCameras {
+		return nil, fmt.Errorf("%d simulated cameras: at most %d", len(p.Cameras), MaxCameras)
+	}
 	c := &Cameras{p: p, cams: map[string]*camsim.Camera{}}
 	for i, spec := range p.Cameras {
-		cfg := camsim.Config{ID: spec.ID, Width: 320, Height: 180, FPS: 10, BitrateKbps: 256, Metadata: true, Script: cameraScript(spec.Purpose)}
+		cfg := camsim.Config{ID: spec.ID, Width: 320, Height: 180, FPS: 10, BitrateKbps: 256, Metadata: true, Script: cameraScript(spec.Purpose), Picture: true}
+		if !spec.NoONVIF {
+			cfg.ONVIFAddr = net.JoinHostPort(host, strconv.Itoa(basePort+MaxCameras+i))
+		}
 		cam, err := camsim.NewCamera(cfg, net.JoinHostPort(host, strconv.Itoa(basePort+i)), log)
 		if err != nil {
 			c.Close()
@@ -105,6 +117,12 @@ func (c *Cameras) CatalogYAML(mode string) []byte {
 		fmt.Fprintf(&b, "    location: {lat: %.5f, lon: %.5f}\n    district: %q\n    commune: %q\n", spec.Lat, spec.Lon, spec.District, spec.Commune)
 		fmt.Fprintf(&b, "    purpose: %s\n    owner_unit: %s\n", spec.Purpose, spec.OwnerUnit)
 		fmt.Fprintf(&b, "    expected: {codec: H264, width: 320, height: 180, fps: 10}\n    mode: %s\n", mode)
+		if u := c.list[i].DeviceURL(); u != "" {
+			fmt.Fprintf(&b, "    onvif: %s\n", u)
+		}
+		if spec.Record {
+			b.WriteString("    record: {segment: 1m, retention: 1h}\n")
+		}
 	}
 	return []byte(b.String())
 }

@@ -76,6 +76,11 @@ type CameraSpec struct {
 	// Fault is what is wrong with the camera when no scenario plays (refuse, hang or stall),
 	// so that the live province shows every state.
 	Fault string `yaml:"fault"`
+	// Record has MediaMTX record the camera (its alerts' evidence clips).
+	Record bool `yaml:"record"`
+	// NoONVIF leaves the camera without ONVIF services (its still then comes from its
+	// recording, if any).
+	NoONVIF bool `yaml:"no_onvif"`
 }
 
 // file is a province's YAML file.

@@ -2,6 +2,7 @@ package mediamtx
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,33 @@ var ErrNoRecording = errors.New("no recording")
 // MaxClip bounds a clip's length.
 const MaxClip = 10 * time.Minute
 
+// LastRecorded is the end of camera's recording as MediaMTX has it on disk (its /list of
+// recorded spans); ErrNoRecording when it holds none.
+func (p *Playback) LastRecorded(ctx context.Context, camera string) (time.Time, error) {
+	resp, err := p.get(ctx, camera, "/list", url.Values{"path": {PathOf(camera)}})
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer resp.Body.Close()
+	var spans []struct {
+		Start    time.Time `json:"start"`
+		Duration float64   `json:"duration"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&spans); err != nil {
+		return time.Time{}, fmt.Errorf("mediamtx playback list: %w", err)
+	}
+	var end time.Time
+	for _, s := range spans {
+		if e := s.Start.Add(time.Duration(s.Duration * float64(time.Second))); e.After(end) {
+			end = e
+		}
+	}
+	if end.IsZero() {
+		return time.Time{}, fmt.Errorf("%w for camera %s", ErrNoRecording, camera)
+	}
+	return end, nil
+}
+
 // Clip opens the MP4 of camera's recording from start for d; the caller closes it.
 func (p *Playback) Clip(ctx context.Context, camera string, start time.Time, d time.Duration) (io.ReadCloser, error) {
 	if d <= 0 || d > MaxClip {
@@ -35,7 +63,20 @@ func (p *Playback) Clip(ctx context.Context, camera string, start time.Time, d t
 	}
 	q := url.Values{"path": {PathOf(camera)}, "start": {start.UTC().Format(time.RFC3339Nano)},
 		"duration": {strconv.FormatFloat(d.Seconds(), 'f', -1, 64)}, "format": {"mp4"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(p.Base, "/")+"/get?"+q.Encode(), nil)
+	resp, err := p.get(ctx, camera, "/get", q)
+	if err != nil {
+		if errors.Is(err, ErrNoRecording) {
+			return nil, fmt.Errorf("%w from %s for %s", err, start.UTC().Format(time.RFC3339), d)
+		}
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// get asks the playback server for what of camera, with a playback token of ioc's own; an
+// answer other than 200 is an error (404: ErrNoRecording).
+func (p *Playback) get(ctx context.Context, camera, what string, q url.Values) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(p.Base, "/")+what+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("mediamtx playback: %w", err)
 	}
@@ -50,12 +91,12 @@ func (p *Playback) Clip(ctx context.Context, camera string, start time.Time, d t
 		return nil, fmt.Errorf("mediamtx playback: %w", err)
 	}
 	if resp.StatusCode == http.StatusOK {
-		return resp.Body, nil
+		return resp, nil
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode == http.StatusNotFound {
-		return nil, fmt.Errorf("%w for camera %s from %s for %s: %s", ErrNoRecording, camera, start.UTC().Format(time.RFC3339), d, strings.TrimSpace(string(msg)))
+		return nil, fmt.Errorf("%w for camera %s: %s", ErrNoRecording, camera, strings.TrimSpace(string(msg)))
 	}
 	return nil, fmt.Errorf("mediamtx playback answered %d: %s", resp.StatusCode, strings.TrimSpace(string(msg)))
 }
