@@ -460,11 +460,11 @@ func (r *Rule) validateCameraState(add problemAdder) {
 
 func (r *Rule) validateCameraEvent(add problemAdder) {
 	if len(r.Events) == 0 {
-		add("events", "missing: the event kinds that fire (%s)", strings.Join(cameraEventKinds, ", "))
+		add("events", "missing: the event kinds that fire (%s)", strings.Join(streams.EventKinds, ", "))
 	}
 	for i, e := range r.Events {
-		if !slices.Contains(cameraEventKinds, e) {
-			add(fmt.Sprintf("events[%d]", i), "want one of %s, got %q", strings.Join(cameraEventKinds, ", "), e)
+		if !slices.Contains(streams.EventKinds, e) {
+			add(fmt.Sprintf("events[%d]", i), "want one of %s, got %q", strings.Join(streams.EventKinds, ", "), e)
 		}
 	}
 	if _, err := parseHours(r.Hours); err != nil {
@@ -576,8 +576,7 @@ func checkMatchers(p *config.Problems, path string, m map[string][]string) {
 }
 
 var (
-	aggs             = []string{"sum", "avg", "min", "max", "count"}
-	cameraEventKinds = []string{"motion", "line_crossing", "intrusion", "object_count", "object", "tamper", "other"}
+	aggs = []string{"sum", "avg", "min", "max", "count"}
 )
 
 func severityList() string {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 	"github.com/haidang-ioc/ioc/streams"
 )
@@ -108,5 +109,44 @@ func TestTwoCameraChangesInOneSecond(t *testing.T) {
 	})
 	if reasons[0] != "timeout" || reasons[1] != "refused" {
 		t.Errorf("stored reasons %v, want [timeout refused]", reasons)
+	}
+}
+
+// CameraEvents reads one camera's events back newest first, to the millisecond, of the kinds
+// asked, at most the limit; an unknown kind and a limit out of range are refused.
+func TestCameraEventsNewestFirst(t *testing.T) {
+	ctx := context.Background()
+	w, conn, _ := startWriter(t, testenv.ClickHouseConfig(t), true)
+	var evs []streams.CameraEvent
+	for i, k := range []streams.EventKind{streams.EventMotion, streams.EventLineCrossing, streams.EventObject, streams.EventLineCrossing} {
+		evs = append(evs, streams.CameraEvent{Time: t0.Add(time.Duration(i) * 400 * time.Millisecond), Camera: "cam-a", Source: "onvif", Kind: k,
+			Rule: "VachDung", State: "true", Plate: "24A-123.45", Received: t0})
+	}
+	evs = append(evs, streams.CameraEvent{Time: t0, Camera: "cam-b", Source: "onvif", Kind: streams.EventMotion, Received: t0})
+	if err := w.DeliverCamera(ctx, nil, evs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q := NewQuerier(conn, config.Default().Analytics)
+	all, err := q.CameraEvents(ctx, "cam-a", t0.Add(-time.Minute), t0.Add(time.Minute), nil, 100)
+	if err != nil || len(all) != 4 || !all[0].Time.Equal(t0.Add(1200*time.Millisecond)) || !all[3].Time.Equal(t0) || all[0].Camera != "cam-a" || all[1].Kind != streams.EventObject {
+		t.Fatalf("cam-a's events: %+v %v", all, err)
+	}
+	lines, err := q.CameraEvents(ctx, "cam-a", t0.Add(-time.Minute), t0.Add(time.Minute), []string{"line_crossing"}, 1)
+	if err != nil || len(lines) != 1 || lines[0].Kind != streams.EventLineCrossing || !lines[0].Time.Equal(t0.Add(1200*time.Millisecond)) || lines[0].Plate != "24A-123.45" {
+		t.Errorf("the newest line crossing: %+v %v", lines, err)
+	}
+	// to the millisecond: [0.4 s, 1.2 s) holds the events at 0.4 and 0.8 s
+	mid, err := q.CameraEvents(ctx, "cam-a", t0.Add(400*time.Millisecond), t0.Add(1200*time.Millisecond), nil, 100)
+	if err != nil || len(mid) != 2 || !mid[0].Time.Equal(t0.Add(800*time.Millisecond)) || !mid[1].Time.Equal(t0.Add(400*time.Millisecond)) {
+		t.Errorf("events in [0.4 s, 1.2 s): %+v %v", mid, err)
+	}
+	if _, err := q.CameraEvents(ctx, "cam-a", t0, t0.Add(time.Minute), []string{"explosion"}, 10); err == nil {
+		t.Error("an unknown kind was taken")
+	}
+	if _, err := q.CameraEvents(ctx, "cam-a", t0, t0.Add(time.Minute), nil, MaxCameraEvents+1); err == nil {
+		t.Error("a limit over the maximum was taken")
 	}
 }

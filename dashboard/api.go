@@ -31,6 +31,8 @@ func (s *Server) table() []route {
 			summary: "A short-lived token to watch a camera through MediaMTX / Mã xem trực tiếp một camera", h: s.cameraLive},
 		{method: "GET", path: "/cameras/:id/still", id: "cameraStill", tag: "city", perm: auth.Read, produces: "image/jpeg",
 			summary: "A camera's picture now: its ONVIF snapshot (JPEG), else its last recorded second (MP4) / Ảnh tĩnh của camera", h: s.cameraStill},
+		{method: "GET", path: "/cameras/:id/events", id: "cameraEvents", tag: "city", perm: auth.Read, query: cameraEventParams, resp: Page[CameraEventInfo]{},
+			summary: "A camera's analytics events, newest first, each with its evidence clip / Sự kiện phân tích của camera", h: s.cameraEvents},
 		{method: "GET", path: "/cameras/:id/clip", id: "cameraClip", tag: "city", perm: auth.Read, query: clipParams, produces: "video/mp4",
 			summary: "A recorded clip of a camera (MP4) / Đoạn ghi hình của camera", h: s.playClip},
 		{method: "GET", path: "/cameras/:id/clip/download", id: "downloadClip", tag: "city", perm: auth.Read, query: clipParams, produces: "video/mp4", audit: "clip.download",

@@ -36,8 +36,11 @@ type UIConfig struct {
 	// LiveView says whether cameras have a live view link (a media server is configured).
 	LiveView bool `json:"live_view"`
 	// Video says whether the cameras play live in the page (MediaMTX's WebRTC, WHEP).
-	Video    bool   `json:"video"`
-	TimeZone string `json:"time_zone"`
+	Video bool `json:"video"`
+	// ClipDownloadUnits are the units whose members may save recorded clips (administrators
+	// always may).
+	ClipDownloadUnits []string `json:"clip_download_units,omitempty"`
+	TimeZone          string   `json:"time_zone"`
 	// Now is the server's clock, which the UI follows (for what is recent, the trends' range
 	// and the header's clock): a simulated province's clock may run ahead or behind.
 	Now time.Time `json:"now"`
@@ -50,8 +53,12 @@ func (s *Server) uiConfig(c *fiber.Ctx, _ *auth.Principal) error {
 	if s.opts.Tiles != nil {
 		tileURL = APIPrefix + "/tiles/{z}/{x}/{y}"
 	}
-	return c.JSON(UIConfig{Version: s.opts.Version, TileURL: tileURL, LiveView: s.opts.HTTP.MediaURL != "", Video: s.opts.Video != nil && s.opts.Video.WebRTCURL != "",
-		TimeZone: geo.ZoneName, Now: s.opts.Clock().UTC(), Simulation: s.opts.Simulation})
+	ui := UIConfig{Version: s.opts.Version, TileURL: tileURL, LiveView: s.opts.HTTP.MediaURL != "", Video: s.opts.Video != nil && s.opts.Video.WebRTCURL != "",
+		TimeZone: geo.ZoneName, Now: s.opts.Clock().UTC(), Simulation: s.opts.Simulation}
+	if s.opts.Video != nil {
+		ui.ClipDownloadUnits = s.opts.Video.DownloadUnits
+	}
+	return c.JSON(ui)
 }
 
 // SensorInfo is a catalog sensor with its latest values.

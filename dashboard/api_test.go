@@ -118,7 +118,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		opt(&o)
 	}
 	f.srv = New(o, auth.New(httpCfg.Auth, nil, log), Sources{City: city, Alerts: engine, AlertHistory: store, Trends: querier, DeadLetters: querier,
-		Audit: audit, Keys: &analytics.KeyStore{Conn: conn, Timeout: 10 * time.Second}, Warnings: capFeed, CAP: capFeed, Searcher: store,
+		CameraEvents: querier, Audit: audit, Keys: &analytics.KeyStore{Conn: conn, Timeout: 10 * time.Second}, Warnings: capFeed, CAP: capFeed, Searcher: store,
 		Duty: duty.New(&analytics.DutyStore{Conn: conn, Timeout: 10 * time.Second}, nil), Incidents: incs,
 		ReloadRules: func(ctx context.Context) error { reloads++; return engine.Reload(ctx, rf) }})
 

@@ -1,17 +1,20 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/streams"
 	"github.com/haidang-ioc/ioc/streams/mediamtx"
@@ -74,10 +77,15 @@ func (s *Server) stillSource(cam *streams.Camera) string {
 	switch {
 	case cam.ONVIF != "" && s.opts.Stills != nil:
 		return "onvif"
-	case cam.Record != nil && s.opts.Video != nil && s.opts.Video.Playback != nil:
+	case s.recorded(cam):
 		return "recording"
 	}
 	return ""
+}
+
+// recorded tells whether MediaMTX records cam for ioc (its clips can be played).
+func (s *Server) recorded(cam *streams.Camera) bool {
+	return cam.Record != nil && s.opts.Video != nil && s.opts.Video.Playback != nil
 }
 
 // cameraStill answers a camera's picture now: a JPEG from the camera's ONVIF snapshot, else
@@ -196,3 +204,75 @@ func (s *Server) clip(c *fiber.Ctx, p *auth.Principal, download bool) error {
 
 func (s *Server) playClip(c *fiber.Ctx, p *auth.Principal) error     { return s.clip(c, p, false) }
 func (s *Server) downloadClip(c *fiber.Ctx, p *auth.Principal) error { return s.clip(c, p, true) }
+
+// CameraEventSource reads a camera's stored analytics events (analytics.Querier).
+type CameraEventSource interface {
+	CameraEvents(ctx context.Context, camera string, from, to time.Time, kinds []string, limit int) ([]streams.CameraEvent, error)
+}
+
+// CameraEventInfo is one analytics event of a camera, with the address of its evidence clip
+// (from 30 s before to 30 s after) when the camera is recorded.
+type CameraEventInfo struct {
+	Time        time.Time `json:"time"`
+	Source      string    `json:"source"`
+	Kind        string    `json:"kind"`
+	Topic       string    `json:"topic,omitempty"`
+	Rule        string    `json:"rule,omitempty"`
+	State       string    `json:"state,omitempty"`
+	ObjectClass string    `json:"object_class,omitempty"`
+	ObjectID    string    `json:"object_id,omitempty"`
+	Plate       string    `json:"plate,omitempty"`
+	Score       float64   `json:"score,omitempty"`
+	Count       int64     `json:"count,omitempty"`
+	// Clip is the API path of the recorded clip around the event, when there is a recording.
+	Clip string `json:"clip,omitempty"`
+}
+
+var cameraEventParams = []param{
+	{name: "from", typ: "date-time", desc: "from (RFC 3339; default a day ago)"},
+	{name: "to", typ: "date-time", desc: "to (RFC 3339; default now)"},
+	{name: "kind", typ: "string", desc: "event kinds, comma-separated: " + strings.Join(streams.EventKinds, ", ")},
+	{name: "limit", typ: "integer", desc: "events, newest first, 1-1000 (default 100)"},
+}
+
+// clipAround is the window of a camera event's or alert's evidence clip.
+const clipAround = 30 * time.Second
+
+// cameraEvents lists a camera's stored analytics events, newest first, each with its clip.
+func (s *Server) cameraEvents(c *fiber.Ctx, p *auth.Principal) error {
+	if s.src.CameraEvents == nil {
+		return errUnavailable
+	}
+	cam := s.seenCamera(p, c.Params("id"))
+	if cam == nil {
+		return errNotFound
+	}
+	now := s.opts.Clock().UTC()
+	from, err := queryTime(c, "from", now.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	to, err := queryTime(c, "to", now)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", 100, 1, analytics.MaxCameraEvents)
+	if err != nil {
+		return err
+	}
+	evs, err := s.src.CameraEvents.CameraEvents(c.UserContext(), cam.ID, from, to, queryList(c, "kind"), limit)
+	if err != nil {
+		return queryFailed(err)
+	}
+	recorded := s.recorded(cam)
+	out := make([]CameraEventInfo, len(evs))
+	for i, e := range evs {
+		out[i] = CameraEventInfo{Time: e.Time, Source: e.Source, Kind: string(e.Kind), Topic: e.Topic, Rule: e.Rule, State: e.State,
+			ObjectClass: e.ObjectClass, ObjectID: e.ObjectID, Plate: e.Plate, Score: e.Score, Count: e.Count}
+		if recorded {
+			out[i].Clip = fmt.Sprintf("%s/cameras/%s/clip?start=%s&duration=%d", APIPrefix, url.PathEscape(cam.ID),
+				url.QueryEscape(e.Time.Add(-clipAround).Format(time.RFC3339)), int(2*clipAround/time.Second))
+		}
+	}
+	return c.JSON(Page[CameraEventInfo]{Items: out, Total: len(out), Limit: limit})
+}

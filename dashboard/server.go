@@ -66,6 +66,8 @@ type Sources struct {
 	Trends TrendSource
 	// DeadLetters sums up the rejected payloads (analytics.Querier).
 	DeadLetters DeadLetterSource
+	// CameraEvents reads the cameras' stored analytics events (analytics.Querier).
+	CameraEvents CameraEventSource
 	// City is the live state: catalogs, latest values, camera states, the hub.
 	City *City
 	// ReloadRules reloads the alert rule file.

@@ -189,6 +189,11 @@ func TestClips(t *testing.T) {
 	var code int
 	var body string
 	var hdr map[string]string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the last clip answer: %d %.300s\nMediaMTX:\n%s", code, body, m.Log.String())
+		}
+	})
 	testenv.WaitFor(t, "a clip of the recording", 20*time.Second, func() bool {
 		code, body, hdr = clip("operator", "clip", began.Add(-time.Second), 3)
 		return code == 200 && len(body) > 1000
@@ -218,9 +223,37 @@ func TestClips(t *testing.T) {
 		return strings.Contains(string(b), "vid-cam") && strings.Contains(string(b), "key:police")
 	})
 
+	// a camera event stored: the camera's events list it with the address of its clip
+	ctx := context.Background()
+	evAt := time.Now().UTC().Truncate(time.Second)
+	conn := testenv.Conn(t, f.chCfg)
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO camera_events (ts, ms, camera_id, source, kind, rule, state, plate, ingest_time)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Append(evAt, uint16(0), "vid-cam", "onvif", "line_crossing", "VachDung", "true", "24A-123.45", evAt); err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	var evs Page[CameraEventInfo]
+	if code, b := f.call(t, "operator", "GET", APIPrefix+"/cameras/vid-cam/events?kind=line_crossing", ""); code != 200 || json.Unmarshal(b, &evs) != nil || len(evs.Items) != 1 ||
+		evs.Items[0].Plate != "24A-123.45" || !strings.Contains(evs.Items[0].Clip, "/cameras/vid-cam/clip?start=") {
+		t.Fatalf("the camera's events: %d %s", code, b)
+	}
+	if code, _, hdr := f.raw(t, "operator", evs.Items[0].Clip); code != 200 || hdr["type"] != "video/mp4" {
+		t.Errorf("the event's clip: %d %s", code, hdr["type"])
+	}
+	if code, _ := f.call(t, "flood", "GET", APIPrefix+"/cameras/vid-cam/events", ""); code != 404 {
+		t.Errorf("flood control's events of police's camera: %d, want 404", code)
+	}
+	if code, _ := f.call(t, "operator", "GET", APIPrefix+"/cameras/vid-cam/events?kind=explosion", ""); code != 400 {
+		t.Errorf("an unknown kind: %d, want 400", code)
+	}
+
 	// a wrong-way vehicle seen by the camera: its alert's detail plays the clip around it
 	_, cams := f.city.Catalogs()
-	ctx := context.Background()
 	if err := f.engine.SetCatalogs(ctx, nil, cams); err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +284,13 @@ func TestClips(t *testing.T) {
 		chromedp.Poll(`!!document.querySelector('#alert-detail [data-clip="vid-cam"]')`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Evaluate(`document.querySelector('#alert-detail [data-clip="vid-cam"]').click(); true`, nil),
 		chromedp.Poll(`(() => { const v = document.querySelector('#clip-box video.clip'); return !!v && v.readyState >= 1 && v.duration > 1; })()`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		// the camera's events under the wall, the line crossing's clip played
+		chromedp.Evaluate(`location.hash = '#cameras'; true`, nil),
+		chromedp.Poll(`!!document.querySelector('#wall [data-cam-events="vid-cam"]')`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(`document.querySelector('#wall [data-cam-events="vid-cam"]').click(); true`, nil),
+		chromedp.Poll(`!!document.querySelector('#cam-events [data-ev-clip]') && document.querySelector('#cam-events').textContent.includes('Vượt vạch')`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(`document.querySelector('#cam-events [data-ev-clip]').click(); true`, nil),
+		chromedp.Poll(`(() => { const v = document.querySelector('#ev-clip-box video.clip'); return !!v && v.readyState >= 1 && v.duration > 1; })()`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 	); err != nil {
 		t.Fatalf("the alert's clip in the browser: %v\n%s", err, m.Log.String())
 	}

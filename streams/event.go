@@ -26,6 +26,10 @@ const (
 	EventOther EventKind = "other"
 )
 
+// EventKinds lists the kinds of camera events.
+var EventKinds = []string{string(EventMotion), string(EventLineCrossing), string(EventIntrusion), string(EventObjectCount),
+	string(EventObject), string(EventTamper), string(EventOther)}
+
 // Object classes, normalised from ONVIF's and Frigate's vocabularies.
 const (
 	ClassPerson       = "person"

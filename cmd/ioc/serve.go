@@ -542,7 +542,7 @@ func (s *server) startDashboard(context.Context) error {
 		return nil
 	}
 	querier := analytics.NewQuerier(s.conn, cfg.Analytics)
-	src := dashboard.Sources{City: s.city, Trends: querier, DeadLetters: querier,
+	src := dashboard.Sources{City: s.city, Trends: querier, DeadLetters: querier, CameraEvents: querier,
 		Audit: dashboard.NewAuditor(s.conn, cfg.ClickHouse.QueryTimeout, s.reg, log),
 		Keys:  &analytics.KeyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout},
 		Duty:  duty.New(&analytics.DutyStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}, nil)}

@@ -54,7 +54,10 @@ const I18N = {
     incAskSummary: 'Kết luận khi kết thúc sự cố (diễn biến, thiệt hại, việc đã làm):', incAskStepNote: 'Ghi chú về bước này (không bắt buộc):',
     clipPlay: 'Xem đoạn ghi hình', clipSave: 'Tải đoạn ghi hình', clipNone: 'Không có đoạn ghi hình',
     wallLayout: 'Bố cục', wallCards: 'Thẻ trạng thái', wallPage: 'Trang {p}/{n}',
-    livePlay: 'Xem video', stillAt: 'Ảnh lúc {t}',
+    livePlay: 'Xem video', stillAt: 'Ảnh lúc {t}', camEvents: 'Sự kiện', camEventsNone: 'Không có sự kiện trong 24 giờ qua',
+    camEventKind: 'Loại', camEventObject: 'Đối tượng', camEventTime: 'Thời gian',
+    eventKindmotion: 'Chuyển động', eventKindline_crossing: 'Vượt vạch', eventKindintrusion: 'Xâm nhập vùng', eventKindobject_count: 'Đếm đối tượng',
+    eventKindobject: 'Đối tượng', eventKindtamper: 'Che/xoay camera', eventKindother: 'Khác',
     videoDownNote: 'Video trực tiếp không khả dụng: máy chủ video không phản hồi. Đang hiển thị ảnh tĩnh của camera và thử lại sau mỗi 15 giây.', liveFailed: 'Không phát được video', liveNoServer: 'chưa cấu hình máy chủ video',
     liveDown: 'máy chủ video không phản hồi, chỉ xem được trạng thái', liveDenied: 'không có quyền xem camera này', liveNoAnswer: 'camera không phản hồi',
     incStepsOpen: '{n} bước chưa xong', incStepsN: '{n} bước', procTitle: 'Sự cố: quy tắc gộp và quy trình ứng phó', corrName: 'Quy tắc',
@@ -136,7 +139,10 @@ const I18N = {
     incAskSummary: 'Closing summary (what happened, damage, what was done):', incAskStepNote: 'A note on this step (optional):',
     clipPlay: 'Play the clip', clipSave: 'Save the clip', clipNone: 'No recording',
     wallLayout: 'Layout', wallCards: 'Status cards', wallPage: 'Page {p}/{n}',
-    livePlay: 'Play video', stillAt: 'Picture at {t}',
+    livePlay: 'Play video', stillAt: 'Picture at {t}', camEvents: 'Events', camEventsNone: 'No events in the last 24 hours',
+    camEventKind: 'Kind', camEventObject: 'Object', camEventTime: 'Time',
+    eventKindmotion: 'Motion', eventKindline_crossing: 'Line crossing', eventKindintrusion: 'Intrusion', eventKindobject_count: 'Object count',
+    eventKindobject: 'Object', eventKindtamper: 'Tampering', eventKindother: 'Other',
     videoDownNote: 'Live video unavailable: the video server does not answer. Showing the cameras\' stills, trying again every 15 seconds.', liveFailed: 'Live video unavailable', liveNoServer: 'no video server configured',
     liveDown: 'the video server does not answer; states only', liveDenied: 'not allowed to watch this camera', liveNoAnswer: 'the camera does not answer',
     incStepsOpen: '{n} steps to do', incStepsN: '{n} steps', procTitle: 'Incidents: correlations and response procedures', corrName: 'Correlation',
@@ -742,7 +748,7 @@ async function showDetail(id) {
     ${a.suspect ? `<p class="suspect-note"><span class="suspect">${t('suspect')}</span> ${esc(t('suspectHelp'))}</p>` : ''}
     ${d.cap_draft ? capDraft(id, d.cap_draft) : ''}${S.notice ? `<p class="notice">${esc(S.notice)}</p>` : ''}
     ${a.source === 'camera' && S.ui && S.ui.video ? `<p><button type="button" data-clip="${esc(a.subject)}" data-at="${esc(a.starts_at)}">${t('clipPlay')}</button>
-      ${S.me.role === 'admin' || (S.me.role === 'unit' && S.me.units.includes('police')) ? `<button type="button" data-clip-download="${esc(a.subject)}" data-at="${esc(a.starts_at)}">${t('clipSave')}</button>` : ''}
+      ${S.me.role === 'admin' || (S.me.role === 'unit' && S.me.units.some((u) => (S.ui.clip_download_units || []).includes(u))) ? `<button type="button" data-clip-download="${esc(a.subject)}" data-at="${esc(a.starts_at)}">${t('clipSave')}</button>` : ''}
       <span class="note" id="clip-msg"></span></p><div id="clip-box"></div>` : ''}
     ${can('silence') && a.state !== 'resolved' ? silenceForm(a) : ''}
     ${buttons}<h3>${t('history')}</h3><ul class="history">${d.events.slice().reverse().map((e) =>
@@ -939,6 +945,7 @@ function drawWall() {
       <div class="meta">${meta}</div>${st ? '<div class="meta">' + fmtTime(st.since) + '</div>' : ''}
       ${c.live_url ? `<a href="${esc(c.live_url)}" target="_blank" rel="noopener">${t('liveView')}</a>` : ''}
       ${S.ui && S.ui.video ? `<button type="button" data-live-cam="${esc(c.id)}">${t('livePlay')}</button>` : ''}
+      <button type="button" data-cam-events="${esc(c.id)}">${t('camEvents')}</button>
       ${S.liveErrors.has(c.id) ? `<div class="note live-error">${esc(t('liveFailed'))}: ${esc(S.liveErrors.get(c.id))}</div>` : ''}</div>`;
   }).join('');
   for (const [id, v] of S.playing) { // a redraw keeps what plays: the video moves into the new tile
@@ -1217,16 +1224,33 @@ async function printReport(id) {
 // clipQuery is the evidence clip of a camera alert: from 30 s before it started to 30 s after.
 const clipQuery = (at) => '?start=' + encodeURIComponent(new Date(Date.parse(at) - 30e3).toISOString()) + '&duration=60';
 
-// playClip plays the alert's clip in its detail (fetched with the token, shown from a blob).
-async function playClip(cam, at) {
-  $('#clip-msg').textContent = '…';
+// playClip plays a clip (the API path) in box (fetched with the token, shown from a blob).
+async function playClip(path, box, msg) {
+  msg.textContent = '…';
   try {
-    const resp = await api('/cameras/' + encodeURIComponent(cam) + '/clip' + clipQuery(at), { raw: true });
+    const resp = await api(path, { raw: true });
     const v = document.createElement('video');
-    Object.assign(v, { controls: true, className: 'clip', src: URL.createObjectURL(await resp.blob()) });
-    $('#clip-box').replaceChildren(v);
-    $('#clip-msg').textContent = '';
-  } catch (e) { $('#clip-msg').textContent = t('clipNone') + ' (' + e.message + ')'; }
+    Object.assign(v, { controls: true, autoplay: true, muted: true, className: 'clip', src: URL.createObjectURL(await resp.blob()) });
+    box.replaceChildren(v);
+    msg.textContent = '';
+  } catch (e) { msg.textContent = t('clipNone') + ' (' + e.message + ')'; }
+}
+
+// showCamEvents lists a camera's latest analytics events under the wall, each with its clip
+// when the camera is recorded.
+async function showCamEvents(id) {
+  const box = $('#cam-events'), cam = S.cameras.get(id);
+  box.classList.remove('hidden');
+  const head = `<h3>${t('camEvents')}: ${esc(cam ? cam.name : id)} <button type="button" id="cam-events-close">×</button></h3>`;
+  box.innerHTML = head + '<p class="note">…</p>';
+  let pg;
+  try { pg = await api('/cameras/' + encodeURIComponent(id) + '/events?limit=50'); } catch (e) { box.innerHTML = head + `<p class="note">${esc(e.message)}</p>`; return; }
+  box.innerHTML = head + (pg.items.length ? `<table><thead><tr><th>${t('camEventTime')}</th><th>${t('camEventKind')}</th><th>${t('ruleName')}</th><th>${t('camEventObject')}</th><th></th></tr></thead><tbody>
+    ${pg.items.map((e) => `<tr><td>${fmtTime(e.time)}</td><td>${esc(label('eventKind', e.kind))}</td><td>${esc(e.rule || e.topic || '')}${e.state ? ' = ' + esc(e.state) : ''}</td>
+      <td>${esc([e.object_class, e.plate, e.count ? String(e.count) : ''].filter((x) => x).join(' · '))}</td>
+      <td>${e.clip ? `<button type="button" data-ev-clip="${esc(e.clip.slice(API.length))}">${t('clipPlay')}</button>` : ''}</td></tr>`).join('')}</tbody></table>`
+    : `<p class="note">${t('camEventsNone')}</p>`) + '<p class="note" id="ev-clip-msg"></p><div id="ev-clip-box"></div>';
+  box.scrollIntoView({ block: 'nearest' });
 }
 
 // ---- wall screen: big type, no controls, map, cameras and open alerts in turn -----------------
@@ -1581,7 +1605,12 @@ document.addEventListener('click', (ev) => {
   const big = ev.target.closest('#wall video.live');
   if (big) { big.closest('.cam').classList.toggle('big'); return; }
   const cl = ev.target.closest('[data-clip]');
-  if (cl) { playClip(cl.dataset.clip, cl.dataset.at); return; }
+  if (cl) { playClip('/cameras/' + encodeURIComponent(cl.dataset.clip) + '/clip' + clipQuery(cl.dataset.at), $('#clip-box'), $('#clip-msg')); return; }
+  const ec = ev.target.closest('[data-ev-clip]');
+  if (ec) { playClip(ec.dataset.evClip, $('#ev-clip-box'), $('#ev-clip-msg')); return; }
+  const ce = ev.target.closest('[data-cam-events]');
+  if (ce) { showCamEvents(ce.dataset.camEvents); return; }
+  if (ev.target.id === 'cam-events-close') { $('#cam-events').classList.add('hidden'); return; }
   const cd = ev.target.closest('[data-clip-download]');
   if (cd) { download('/cameras/' + encodeURIComponent(cd.dataset.clipDownload) + '/clip/download' + clipQuery(cd.dataset.at), cd.dataset.clipDownload + '.mp4', $('#clip-msg')); return; }
   const lv = ev.target.closest('[data-live-cam]');
