@@ -1245,11 +1245,11 @@ async function showCamEvents(id) {
   box.innerHTML = head + '<p class="note">…</p>';
   let pg;
   try { pg = await api('/cameras/' + encodeURIComponent(id) + '/events?limit=50'); } catch (e) { box.innerHTML = head + `<p class="note">${esc(e.message)}</p>`; return; }
-  box.innerHTML = head + (pg.items.length ? `<table><thead><tr><th>${t('camEventTime')}</th><th>${t('camEventKind')}</th><th>${t('ruleName')}</th><th>${t('camEventObject')}</th><th></th></tr></thead><tbody>
+  box.innerHTML = head + '<p class="note" id="ev-clip-msg"></p><div id="ev-clip-box"></div>' + (pg.items.length ? `<table><thead><tr><th>${t('camEventTime')}</th><th>${t('camEventKind')}</th><th>${t('ruleName')}</th><th>${t('camEventObject')}</th><th></th></tr></thead><tbody>
     ${pg.items.map((e) => `<tr><td>${fmtTime(e.time)}</td><td>${esc(label('eventKind', e.kind))}</td><td>${esc(e.rule || e.topic || '')}${e.state ? ' = ' + esc(e.state) : ''}</td>
       <td>${esc([e.object_class, e.plate, e.count ? String(e.count) : ''].filter((x) => x).join(' · '))}</td>
       <td>${e.clip ? `<button type="button" data-ev-clip="${esc(e.clip.slice(API.length))}">${t('clipPlay')}</button>` : ''}</td></tr>`).join('')}</tbody></table>`
-    : `<p class="note">${t('camEventsNone')}</p>`) + '<p class="note" id="ev-clip-msg"></p><div id="ev-clip-box"></div>';
+    : `<p class="note">${t('camEventsNone')}</p>`);
   box.scrollIntoView({ block: 'nearest' });
 }
 
