@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
 // Commune is the outline of one commune (xã, phường, thị trấn) of a district, for the map.
@@ -182,4 +184,21 @@ func readOutlinesFile(dir, name string) ([]District, []Commune, error) {
 		return nil, nil, fmt.Errorf("outlines: %w", err)
 	}
 	return ReadOutlines(data)
+}
+
+// Locate names the district and commune whose outlines hold l, "" for each it lies outside
+// of (a catalog without outlines locates nothing).
+func (c *Catalog) Locate(l geo.Location) (district, commune string) {
+	for _, d := range c.Districts {
+		if l.In(d.Polygon) || slices.ContainsFunc(d.Parts, func(p [][2]float64) bool { return l.In(p) }) {
+			district = d.Name
+			break
+		}
+	}
+	for _, cm := range c.Communes {
+		if (district == "" || cm.District == district) && l.In(cm.Polygon) {
+			return cm.District, cm.Name
+		}
+	}
+	return district, ""
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
 const outlinesCatalog = `sensors:
@@ -50,6 +52,21 @@ func TestLoadCatalogWithOutlines(t *testing.T) {
 	}
 	if len(c.Communes) != 1 || c.Communes[0].District != "TP Lào Cai" || len(c.Communes[0].Polygon) != 5 {
 		t.Fatalf("communes: %+v", c.Communes)
+	}
+	// Locate: a commune, a district outside its communes, a district's other part, nowhere
+	for _, tc := range []struct {
+		at                geo.Location
+		district, commune string
+	}{
+		{geo.Location{Lat: 22.50, Lon: 103.96}, "TP Lào Cai", "Phường Cốc Lếu"},
+		{geo.Location{Lat: 22.45, Lon: 104.00}, "TP Lào Cai", ""},
+		{geo.Location{Lat: 22.39, Lon: 104.09}, "Bảo Thắng", ""},
+		{geo.Location{Lat: 22.20, Lon: 104.20}, "Bảo Thắng", ""},
+		{geo.Location{Lat: 10.24, Lon: 106.37}, "", ""},
+	} {
+		if d, cm := c.Locate(tc.at); d != tc.district || cm != tc.commune {
+			t.Errorf("Locate(%v) = %q, %q; want %q, %q", tc.at, d, cm, tc.district, tc.commune)
+		}
 	}
 	// read from bytes, a catalog naming a file is refused with how to load it
 	if _, err := ParseCatalog([]byte(outlinesCatalog), nil); err == nil || !strings.Contains(err.Error(), "load it from its file") {

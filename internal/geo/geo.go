@@ -42,3 +42,28 @@ func (l Location) Problem() string {
 	}
 	return ""
 }
+
+// earthRadius is the mean radius of the earth in metres (IUGG).
+const earthRadius = 6_371_008.8
+
+// Distance is the great-circle distance from l to m in metres (haversine: within a province,
+// its error against the ellipsoid is well under one percent).
+func (l Location) Distance(m Location) float64 {
+	rad := math.Pi / 180
+	dLat, dLon := (m.Lat-l.Lat)*rad, (m.Lon-l.Lon)*rad
+	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(l.Lat*rad)*math.Cos(m.Lat*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
+	return 2 * earthRadius * math.Asin(math.Min(1, math.Sqrt(a)))
+}
+
+// In tells whether l lies inside ring, [lat, lon] pairs (even-odd rule; a point on an edge may
+// fall either way).
+func (l Location) In(ring [][2]float64) bool {
+	in := false
+	for i, j := 0, len(ring)-1; i < len(ring); j, i = i, i+1 {
+		a, b := ring[i], ring[j]
+		if (a[0] > l.Lat) != (b[0] > l.Lat) && l.Lon < (b[1]-a[1])*(l.Lat-a[0])/(b[0]-a[0])+a[1] {
+			in = !in
+		}
+	}
+	return in
+}

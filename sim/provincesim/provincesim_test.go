@@ -9,6 +9,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
 var profiles = config.Default().Ingest.Profiles
@@ -258,7 +259,7 @@ func TestOutlinesTileTheProvince(t *testing.T) {
 		in := func(lat, lon float64) []string {
 			var names []string
 			for _, d := range cat.Districts {
-				if insidePolygon(d.Polygon, lat, lon) {
+				if (geo.Location{Lat: lat, Lon: lon}).In(d.Polygon) {
 					names = append(names, d.Name)
 				}
 			}
@@ -310,7 +311,7 @@ func TestOutlinesTileTheProvince(t *testing.T) {
 		communesAt := func(lat, lon float64) []ingest.Commune {
 			var out []ingest.Commune
 			for _, c := range cat.Communes {
-				if insidePolygon(c.Polygon, lat, lon) {
+				if (geo.Location{Lat: lat, Lon: lon}).In(c.Polygon) {
 					out = append(out, c)
 				}
 			}
@@ -328,22 +329,10 @@ func TestOutlinesTileTheProvince(t *testing.T) {
 		}
 		for _, s := range cat.Sensors {
 			for _, c := range cat.Communes {
-				if c.District == s.District && c.Name == s.Commune && !insidePolygon(c.Polygon, s.Location.Lat, s.Location.Lon) {
+				if c.District == s.District && c.Name == s.Commune && !s.Location.In(c.Polygon) {
 					t.Errorf("%s: sensor %s lies outside its commune %s", name, s.ID, s.Commune)
 				}
 			}
 		}
 	}
-}
-
-// insidePolygon tells whether lat, lon lies inside the ring (even-odd rule).
-func insidePolygon(ring [][2]float64, lat, lon float64) bool {
-	in := false
-	for i, j := 0, len(ring)-1; i < len(ring); j, i = i, i+1 {
-		a, b := ring[i], ring[j]
-		if (a[0] > lat) != (b[0] > lat) && lon < (b[1]-a[1])*(lat-a[0])/(b[0]-a[0])+a[1] {
-			in = !in
-		}
-	}
-	return in
 }

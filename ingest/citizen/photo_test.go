@@ -1,0 +1,211 @@
+package citizen
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haidang-ioc/ioc/internal/geo"
+)
+
+// scene is a w × h picture whose left half is red and right half blue.
+func scene(w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.RGBA{R: 220, G: 20, B: 20, A: 255}
+			if x >= w/2 {
+				c = color.RGBA{R: 20, G: 20, B: 220, A: 255}
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+func encode(t *testing.T, img image.Image) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// tiff builds a little-endian EXIF block: orientation, DateTimeOriginal with its offset, and a
+// GPS position.
+func tiff(orientation uint16, taken string, offset string, lat, lon float64) []byte {
+	le := binary.LittleEndian
+	var b []byte
+	u16 := func(v uint16) { b = le.AppendUint16(b, v) }
+	u32 := func(v uint32) { b = le.AppendUint32(b, v) }
+	b = append(b, "II"...)
+	u16(42)
+	u32(8)
+	// IFD0 at 8: 3 entries, then the next-IFD offset: 8 + 2 + 36 + 4 = 50
+	const exifAt, gpsAt = 50, 50 + 2 + 2*12 + 4
+	entry := func(tag, typ uint16, count, value uint32) { u16(tag); u16(typ); u32(count); u32(value) }
+	u16(3)
+	entry(tagOrientation, 3, 1, uint32(orientation))
+	entry(tagExifIFD, 4, 1, exifAt)
+	entry(tagGPSIFD, 4, 1, gpsAt)
+	u32(0)
+	// Exif IFD at 50: DateTimeOriginal (20 bytes) and OffsetTimeOriginal (7 bytes), data after GPS
+	const dataAt = gpsAt + 2 + 4*12 + 4
+	u16(2)
+	entry(tagDateTimeOriginal, 2, 20, dataAt)
+	entry(tagOffsetTimeOrignal, 2, 7, dataAt+20)
+	u32(0)
+	// GPS IFD: refs inline, positions as 3 rationals each after the strings
+	u16(4)
+	entry(tagGPSLatRef, 2, 2, uint32('N'))
+	entry(tagGPSLat, 5, 3, dataAt+27)
+	entry(tagGPSLonRef, 2, 2, uint32('E'))
+	entry(tagGPSLon, 5, 3, dataAt+27+24)
+	u32(0)
+	b = append(b, taken+"\x00"...)
+	b = append(b, offset+"\x00"...)
+	dms := func(v float64) {
+		d := math.Floor(v)
+		m := math.Floor((v - d) * 60)
+		s := ((v-d)*60 - m) * 60
+		u32(uint32(d))
+		u32(1)
+		u32(uint32(m))
+		u32(1)
+		u32(uint32(math.Round(s * 1000)))
+		u32(1000)
+	}
+	dms(lat)
+	dms(lon)
+	return b
+}
+
+// withEXIF puts an APP1 EXIF segment holding block right after a JPEG's SOI.
+func withEXIF(jpg, block []byte) []byte {
+	seg := append([]byte("Exif\x00\x00"), block...)
+	out := append([]byte{}, jpg[:2]...)
+	out = append(out, 0xff, 0xe1, byte((len(seg)+2)>>8), byte(len(seg)+2))
+	out = append(out, seg...)
+	return append(out, jpg[2:]...)
+}
+
+// A phone photo turned a quarter (orientation 6), with its position and time in EXIF: both are
+// read, then dropped; what is kept is upright (the red left half now on top), without EXIF,
+// named by its hash, with a thumbnail of at most 320 pixels a side.
+func TestPhotoKeepsThePictureAndDropsItsMetadata(t *testing.T) {
+	coc := geo.Location{Lat: 22.4979, Lon: 103.9688}
+	raw := withEXIF(encode(t, scene(640, 480)), tiff(6, "2026:11:30 08:15:00", "+07:00", coc.Lat, coc.Lon))
+	p, err := ProcessPhoto(raw, PhotoLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.EXIFProblem != "" || p.EXIF.Location == nil || p.EXIF.Location.Distance(coc) > 1 || p.EXIF.Orientation != 6 ||
+		!p.EXIF.Taken.Equal(time.Date(2026, 11, 30, 1, 15, 0, 0, time.UTC)) {
+		t.Fatalf("EXIF read: %+v (%s)", p.EXIF, p.EXIFProblem)
+	}
+	if p.Width != 480 || p.Height != 640 || p.Format != "jpeg" || p.Received != len(raw) {
+		t.Errorf("kept %dx%d of a %s of %d bytes", p.Width, p.Height, p.Format, p.Received)
+	}
+	kept, err := jpeg.Decode(bytes.NewReader(p.JPEG))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _, b, _ := kept.At(240, 100).RGBA(); r>>8 < 150 || b>>8 > 100 {
+		t.Errorf("the top of the upright photo is not red: r %d b %d", r>>8, b>>8)
+	}
+	if r, _, b, _ := kept.At(240, 540).RGBA(); b>>8 < 150 || r>>8 > 100 {
+		t.Errorf("the bottom of the upright photo is not blue: r %d b %d", r>>8, b>>8)
+	}
+	if _, err := ReadEXIF(p.JPEG); !errors.Is(err, errNoEXIF) || bytes.Contains(p.JPEG, []byte("Exif")) {
+		t.Errorf("the kept photo still has EXIF: %v", err)
+	}
+	thumb, err := jpeg.DecodeConfig(bytes.NewReader(p.Thumb))
+	if err != nil || thumb.Width != 240 || thumb.Height != 320 {
+		t.Errorf("thumbnail %dx%d %v", thumb.Width, thumb.Height, err)
+	}
+	if p.Hash != Hash(p.JPEG) || p.ThumbHash != Hash(p.Thumb) || len(p.Hash) != 64 {
+		t.Errorf("hashes %s %s", p.Hash, p.ThumbHash)
+	}
+	p.CheckAgainst(geo.Location{Lat: coc.Lat + 0.01, Lon: coc.Lon})
+	if math.Abs(p.DistanceFromReportM-1112) > 5 {
+		t.Errorf("the photo lies %.0f m from the report, want about 1,112", p.DistanceFromReportM)
+	}
+	// a PNG is taken too, and has no EXIF to read
+	var buf bytes.Buffer
+	_ = png.Encode(&buf, scene(64, 48))
+	if p, err := ProcessPhoto(buf.Bytes(), PhotoLimits{}); err != nil || p.Format != "png" || p.Width != 64 || p.EXIF.Location != nil {
+		t.Errorf("a PNG: %+v %v", p, err)
+	}
+}
+
+// pngHeader is a PNG signature and IHDR chunk declaring w × h, and nothing else: a
+// decompression bomb's first 33 bytes.
+func pngHeader(w, h uint32) []byte {
+	ihdr := binary.BigEndian.AppendUint32(nil, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	ihdr = append(ihdr, 8, 2, 0, 0, 0)
+	chunk := append([]byte("IHDR"), ihdr...)
+	out := append([]byte("\x89PNG\r\n\x1a\n"), binary.BigEndian.AppendUint32(nil, uint32(len(ihdr)))...)
+	out = append(out, chunk...)
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(chunk))
+}
+
+// Refused with their reasons, before decoding: not an image, a GIF, a 50,000 × 50,000 PNG, a
+// file over the size limit; a truncated JPEG when decoded. A broken EXIF block is no reason to
+// refuse the picture.
+func TestPhotoRefusals(t *testing.T) {
+	var g bytes.Buffer
+	_ = gif.Encode(&g, scene(8, 8), nil)
+	good := encode(t, scene(64, 48))
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		reason string
+		msg    string
+	}{
+		{"text", []byte("<html>not a photo</html>"), RefusedPhotoType, "text/html"},
+		{"gif", g.Bytes(), RefusedPhotoType, "image/gif"},
+		{"bomb", pngHeader(50_000, 50_000), RefusedPhotoTooManyPix, "50000 × 50000"},
+		{"too wide", pngHeader(20_000, 10), RefusedPhotoTooManyPix, "20000 × 10"},
+		{"too large", append(append([]byte{}, good...), make([]byte, 2<<20)...), RefusedPhotoTooLarge, "at most 2097152"},
+		{"truncated", good[:len(good)/2], RefusedPhotoBroken, "broken jpeg"},
+		{"empty", nil, RefusedPhotoType, "want a JPEG or PNG"},
+	} {
+		_, err := ProcessPhoto(tc.data, PhotoLimits{MaxBytes: 2 << 20})
+		var pe *PhotoError
+		if !errors.As(err, &pe) || pe.Reason != tc.reason || !strings.Contains(pe.Msg, tc.msg) {
+			t.Errorf("%s: %v, want %s (%q)", tc.name, err, tc.reason, tc.msg)
+		}
+	}
+	broken := withEXIF(good, []byte("II*\x00\xff\xff\xff\x7f"))
+	p, err := ProcessPhoto(broken, PhotoLimits{})
+	if err != nil || p.EXIFProblem == "" || p.EXIF.Location != nil {
+		t.Errorf("a photo with a broken EXIF block: %v, problem %q", err, p.EXIFProblem)
+	}
+}
+
+// Whatever the bytes, ReadEXIF answers without panicking or reading out of bounds.
+func FuzzReadEXIF(f *testing.F) {
+	good := tiff(1, "2026:11:30 08:15:00", "+07:00", 22.5, 103.9)
+	f.Add(good)
+	f.Add(good[:40])
+	f.Add([]byte("MM\x00*\x00\x00\x00\x08\x00\x01"))
+	f.Fuzz(func(t *testing.T, block []byte) {
+		jpg := withEXIF([]byte{0xff, 0xd8, 0xff, 0xd9}, block)
+		e, err := ReadEXIF(jpg)
+		if err == nil && e.Location != nil && (math.Abs(e.Location.Lat) > 90 || math.Abs(e.Location.Lon) > 180) {
+			t.Errorf("a position out of range: %+v", e.Location)
+		}
+	})
+}
