@@ -33,7 +33,7 @@ export IOC_TEST_CLUSTER_SHARD2_ADDR ?= 127.0.0.1:9103
 export IOC_TEST_ZOOKEEPER ?= 127.0.0.1:$(or $(IOC_CLUSTER_ZOOKEEPER_PORT),2181)
 export IOC_TEST_CLUSTER_BROKERS ?= tcp://127.0.0.1:1891,tcp://127.0.0.1:1892,tcp://127.0.0.1:1893
 
-.PHONY: demo test build services services-stop cluster cluster-servers cluster-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster bench-video clean
+.PHONY: demo test build services services-stop seaweedfs cluster cluster-servers cluster-stop lint fuzz security bench bench-ingest bench-cameras bench-analytics bench-alerts bench-dashboard bench-cluster bench-video clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ioc ./cmd/ioc
@@ -43,6 +43,10 @@ services:
 
 services-stop:
 	deploy/local/services.sh stop
+
+# SeaweedFS, built from its Go module: the S3-compatible server the photo store's tests run.
+seaweedfs:
+	deploy/local/seaweedfs.sh build
 
 # The local cluster: ZooKeeper, two ClickHouse replicas of one shard, a three-node MQTT broker
 # cluster, and ioc split by roles on them with a simulated province (docs/OPERATIONS.md); the
@@ -77,7 +81,7 @@ demo: services build
 	@echo
 	$(strip $(if $(PROVINCE),IOC_SIMULATOR_PROVINCE=$(PROVINCE)) $(if $(SCENARIO),IOC_SIMULATOR_SCENARIO=$(SCENARIO)) bin/ioc serve --config deploy/config/demo.yaml)
 
-test: services cluster-servers lint
+test: services seaweedfs cluster-servers lint
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz
 

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/haidang-ioc/ioc/internal/testenv"
 )
 
 func hashOf(b []byte) string {
@@ -65,5 +68,31 @@ func TestDisk(t *testing.T) {
 	h := hashOf([]byte("\xff\xd8\xff\xe0 a photo of rubbish at the corner of ngõ 12"))
 	if len(files) != 1 || files[0] != "/"+h[:2]+"/"+h[2:4]+"/"+h+".jpg" {
 		t.Errorf("files in the store: %v", files)
+	}
+}
+
+// In a real S3-compatible server (SeaweedFS's S3 gateway) through minio-go: the bucket is made
+// once, and the contract holds; a wrong secret is refused, saying so.
+func TestS3(t *testing.T) {
+	sw := testenv.StartSeaweedFS(t)
+	s, err := NewS3(S3Config{Endpoint: sw.S3, Bucket: "ioc-photos", Prefix: "test/", AccessKey: sw.AccessKey, SecretKey: sw.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	testenv.WaitFor(t, "the bucket made (SeaweedFS's filer joins its S3 gateway after start)", 30*time.Second, func() bool {
+		return s.EnsureBucket(ctx) == nil
+	})
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatalf("the bucket again: %v", err)
+	}
+	contract(t, s)
+	bad, _ := NewS3(S3Config{Endpoint: sw.S3, Bucket: "ioc-photos", AccessKey: sw.AccessKey, SecretKey: "wrong"})
+	data := []byte("another photo")
+	if err := bad.Put(ctx, hashOf(data), data); err == nil || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("a wrong secret: %v", err)
+	}
+	if _, err := NewS3(S3Config{Endpoint: "ftp://x", Bucket: "b"}); err == nil {
+		t.Error("an ftp endpoint was taken")
 	}
 }
