@@ -41,7 +41,7 @@ type fixture struct {
 	audit  *Auditor
 	// capFeed is the public warning feed, its drafts waiting for approval.
 	capFeed *alerts.CAPFeed
-	tokens  map[string]string // by key id: admin, operator, analyst, viewer, police, flood
+	tokens  map[string]string // by key id: admin, operator, analyst, viewer, police, flood, app
 	alert   alerts.Alert      // a firing river alert routed to flood_control
 	// incidents gathers the alerts; incident is the one the river alert opened.
 	incidents *incident.Manager
@@ -105,6 +105,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		{ID: "analyst", Name: "Phân tích", Role: "analyst"}, {ID: "viewer", Name: "Xem", Role: "viewer"},
 		{ID: "police", Name: "Công an tỉnh", Role: "unit", Units: []string{"police"}},
 		{ID: "flood", Name: "Ban chỉ huy PCTT", Role: "unit", Units: []string{"flood_control"}},
+		{ID: "app", Name: "Ứng dụng Lào Cai số", Role: "app"},
 	} {
 		tok := auth.NewToken()
 		k.Hash = auth.HashToken(tok)
@@ -276,6 +277,7 @@ func TestRolesOnEveryRoute(t *testing.T) {
 		"flood":    {auth.Read, auth.History, auth.ActOnAlerts},
 		"analyst":  {auth.Read, auth.History, auth.Diagnose},
 		"viewer":   {auth.Read},
+		"app":      {auth.Report},
 	}
 	routes := slices.Clone(f.srv.routes)
 	// resolve last: it closes the alert the other actions need
@@ -283,7 +285,7 @@ func TestRolesOnEveryRoute(t *testing.T) {
 		return strings.Compare(fmt.Sprint(a.id == "resolveAlert"), fmt.Sprint(b.id == "resolveAlert"))
 	})
 	for _, r := range routes {
-		for _, key := range []string{"viewer", "analyst", "flood", "operator", "admin", ""} {
+		for _, key := range []string{"app", "viewer", "analyst", "flood", "operator", "admin", ""} {
 			t.Run(r.id+"/"+key, func(t *testing.T) {
 				path, body := f.example(r)
 				code, ans := f.call(t, key, r.method, path, body)

@@ -137,6 +137,9 @@ func (s *Server) videoAuth(c *fiber.Ctx, _ *auth.Principal) error {
 		return errUnavailable
 	}
 	var r mediamtx.AuthRequest
+	if len(c.Body()) > maxBody { // a public route: the body limit is a citizen report's when they are served
+		return fiber.ErrRequestEntityTooLarge
+	}
 	if err := json.Unmarshal(c.Body(), &r); err != nil {
 		s.m.videoAuth.WithLabelValues("malformed").Inc()
 		return errBadRequest("bad_auth_request", "want MediaMTX's authentication request (JSON)")

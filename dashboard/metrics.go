@@ -6,7 +6,7 @@ type apiMetrics struct {
 	unauthenticated, denied, limited, throttled, liveFrames prometheus.Counter
 	forwarded, forwardFailed, videoTokens                   prometheus.Counter
 	liveClients                                             prometheus.Gauge
-	videoAuth, stills                                       *prometheus.CounterVec
+	videoAuth, stills, citizen                              *prometheus.CounterVec
 }
 
 func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
@@ -21,10 +21,11 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 		forwardFailed:   prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_api_forward_failed_total", Help: "Alert requests the leading process did not answer (answered 503 no_leader)."}),
 		videoTokens:     prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_video_tokens_issued_total", Help: "Short-lived tokens given to browsers to watch a camera through MediaMTX."}),
 		videoAuth:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ioc_video_auth_total", Help: "MediaMTX's questions whether a reader may watch a camera, by answer (allowed, refused, malformed)."}, []string{"answer"}),
+		citizen:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ioc_citizen_reports_total", Help: "Citizen reports submitted, by result (accepted, duplicate, refused, limited)."}, []string{"result"}),
 		stills:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ioc_camera_stills_total", Help: "Camera stills answered, by source (onvif, recording) and result (fetched, cached, failed)."}, []string{"source", "result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.unauthenticated, m.denied, m.limited, m.throttled, m.liveFrames, m.liveClients, m.forwarded, m.forwardFailed, m.videoTokens, m.videoAuth, m.stills)
+		reg.MustRegister(m.unauthenticated, m.denied, m.limited, m.throttled, m.liveFrames, m.liveClients, m.forwarded, m.forwardFailed, m.videoTokens, m.videoAuth, m.stills, m.citizen)
 	}
 	return m
 }

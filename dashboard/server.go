@@ -149,6 +149,8 @@ type Options struct {
 	Video *Video
 	// Stills fetches the cameras' ONVIF snapshots for the camera wall; nil serves none.
 	Stills *snapshot.Client
+	// Citizen serves the citizen apps' reports; nil serves none (citizen.enabled).
+	Citizen *Citizen
 }
 
 // Video is how browsers reach the cameras' live video: MediaMTX's WebRTC and HLS servers as
@@ -161,6 +163,15 @@ type Video struct {
 	Playback *mediamtx.Playback
 	// DownloadUnits are the units whose members may save clips (administrators always may).
 	DownloadUnits []string
+}
+
+// bodyLimit bounds a request's body: 1 MiB, or a citizen report with its photos when the
+// citizen apps are served (the JSON routes still take 64 KiB at most).
+func bodyLimit(c *Citizen) int {
+	if c != nil && c.Limits.MaxRequestBytes > 1<<20 {
+		return c.Limits.MaxRequestBytes
+	}
+	return 1 << 20
 }
 
 // Simulation tells the UI that what it shows is simulated, and how fast its clock runs.
@@ -186,6 +197,8 @@ type Server struct {
 	ctx     context.Context
 	stop    context.CancelFunc
 	upgrade fiber.Handler
+	// citizenLimit counts each citizen app device's reports.
+	citizenLimit *deviceLimiter
 	// throttle counts refused tokens per client address.
 	throttle *refusalThrottle
 	// metrics serves /metrics on its own address when http.metrics.listen is set.
@@ -213,13 +226,16 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
-		BodyLimit:             1 << 20,
+		BodyLimit:             bodyLimit(opts.Citizen),
 		ErrorHandler:          s.errorHandler,
 		// Values from a request (parameters, headers, the address) outlive it in the audit
 		// log's outbox: fiber must copy them rather than lend fasthttp's reused buffers.
 		Immutable: true,
 	})
 	s.throttle = newRefusalThrottle(opts.HTTP.RefusedTokenLimit, time.Now)
+	if opts.Citizen != nil {
+		s.citizenLimit = &deviceLimiter{limit: opts.Citizen.Limits.DeviceLimit, window: opts.Citizen.Limits.DeviceWindow}
+	}
 	s.app.Use(securityHeaders(s.opts.Video))
 	if opts.TLS != nil && opts.HTTP.HSTSMaxAge > 0 {
 		hsts := fmt.Sprintf("max-age=%d; includeSubDomains", int(opts.HTTP.HSTSMaxAge.Seconds()))

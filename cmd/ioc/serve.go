@@ -28,6 +28,7 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard/relay"
 	"github.com/haidang-ioc/ioc/dashboard/tiles"
 	"github.com/haidang-ioc/ioc/ingest"
+	"github.com/haidang-ioc/ioc/ingest/citizen/photos"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
 	"github.com/haidang-ioc/ioc/streams"
@@ -575,6 +576,24 @@ func (s *server) startDashboard(context.Context) error {
 		}
 	}
 	opts.Stills = snapshot.New(snapshot.Options{}) // for the catalog's cameras with an ONVIF device service
+	if cc := cfg.Citizen; cc.Enabled {             // citizen apps' reports, their photos on disk or in S3
+		var store photos.Store = &photos.Disk{Dir: cc.PhotoDir}
+		if cc.S3.Endpoint != "" {
+			s3, err := photos.NewS3(photos.S3Config{Endpoint: cc.S3.Endpoint, Bucket: cc.S3.Bucket, Prefix: cc.S3.Prefix, Region: cc.S3.Region,
+				AccessKey: cc.S3.AccessKey, SecretKey: os.Getenv(cc.S3.SecretKeyEnv)})
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(s.gctx, 30*time.Second)
+			err = s3.EnsureBucket(ctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			store = s3
+		}
+		opts.Citizen = &dashboard.Citizen{Photos: store, Store: &analytics.CitizenStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}, Limits: cc}
+	}
 	srv := dashboard.New(opts, authn, src)
 	s.g.Go(func() error { return authn.Run(s.gctx) })
 	s.g.Go(func() error { return src.Audit.Run(s.gctx) })

@@ -32,10 +32,12 @@ const (
 	Unit     Role = config.RoleUnit
 	Analyst  Role = config.RoleAnalyst
 	Viewer   Role = config.RoleViewer
+	// App is a citizen app: it submits citizen reports and reads their status.
+	App Role = config.RoleApp
 )
 
 // Roles lists every role.
-var Roles = []Role{Admin, Operator, Unit, Analyst, Viewer}
+var Roles = []Role{Admin, Operator, Unit, Analyst, Viewer, App}
 
 // Permission is one kind of action on the API.
 type Permission string
@@ -59,6 +61,8 @@ const (
 	ApproveWarnings Permission = "approve_warnings"
 	// Duty: read and write the duty log, hand over and accept shifts.
 	Duty Permission = "duty"
+	// Report: submit citizen reports and read their status by ticket (citizen apps only).
+	Report Permission = "report"
 )
 
 // grants is the role × permission matrix.
@@ -68,6 +72,7 @@ var grants = map[Role][]Permission{
 	Unit:     {Read, History, ActOnAlerts},
 	Analyst:  {Read, History, Diagnose},
 	Viewer:   {Read},
+	App:      {Report},
 }
 
 // Permissions lists what p may do, for the UI to show only what it can use.
@@ -91,8 +96,8 @@ func (p *Principal) Can(perm Permission) bool {
 	return slices.Contains(grants[p.Role], perm)
 }
 
-// SeesAll reports whether p sees every alert (every role but unit).
-func (p *Principal) SeesAll() bool { return p.Role != Unit }
+// SeesAll reports whether p sees every alert (every role that reads them but unit).
+func (p *Principal) SeesAll() bool { return p.Role != Unit && p.Can(Read) }
 
 // Sees reports whether p sees an alert routed to units.
 func (p *Principal) Sees(units []string) bool {

@@ -121,3 +121,111 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// States of a report, as the citizen sees them.
+const (
+	StateReceived   = "received"    // tiếp nhận
+	StateInProgress = "in_progress" // đang xử lý
+	StateResolved   = "resolved"    // đã xử lý
+	StateRejected   = "rejected"    // từ chối
+)
+
+// Report is an accepted citizen report.
+type Report struct {
+	ID     string `json:"id"`
+	Ticket string `json:"ticket"`
+	// App is the app key's id; Device the device's id as the app sent it, hashed.
+	App    string `json:"app"`
+	Device string `json:"device"`
+	// ClientID is the app's id of the report; ClientKey the hash of app, device and client id
+	// that finds a resubmission.
+	ClientID    string       `json:"client_id"`
+	ClientKey   string       `json:"client_key"`
+	Category    string       `json:"category"`
+	Description string       `json:"description"`
+	Location    geo.Location `json:"location"`
+	District    string       `json:"district"`
+	Commune     string       `json:"commune,omitempty"`
+	ReportedAt  time.Time    `json:"reported_at,omitzero"`
+	Received    time.Time    `json:"received"`
+	Contact     *Contact     `json:"contact,omitempty"`
+	Photos      []PhotoRef   `json:"photos"`
+	State       string       `json:"state"`
+	// Answer is the agency's answer, shown to the citizen by ticket.
+	Answer string `json:"answer,omitempty"`
+	// Units are the units the report is routed to.
+	Units []string `json:"units,omitempty"`
+}
+
+// PhotoRef is a kept photo of a report: its content hash and its thumbnail's, and what its
+// EXIF said of where and when it was taken.
+type PhotoRef struct {
+	Hash      string        `json:"hash"`
+	Thumb     string        `json:"thumb"`
+	Width     int           `json:"width"`
+	Height    int           `json:"height"`
+	Taken     time.Time     `json:"taken,omitzero"`
+	Location  *geo.Location `json:"location,omitempty"`
+	DistanceM float64       `json:"distance_m,omitempty"`
+}
+
+// Ref is what a report keeps of p.
+func (p *Photo) Ref() PhotoRef {
+	return PhotoRef{Hash: p.Hash, Thumb: p.ThumbHash, Width: p.Width, Height: p.Height, Taken: p.EXIF.Taken,
+		Location: p.EXIF.Location, DistanceM: p.DistanceFromReportM}
+}
+
+// ClientKey is the key of an app's report from one device: the same app, device and client id
+// are the same report.
+func ClientKey(app, device, clientID string) string {
+	return Hash([]byte(app + "\x00" + device + "\x00" + clientID))
+}
+
+// ticketAlphabet is Crockford's base 32: no I, L, O or U to misread on a phone.
+const ticketAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// NewTicket is a public ticket number, PA-<yymmdd>-<six characters>, from random bytes (at
+// least six): short enough to read over the phone, and a billion a day apart.
+func NewTicket(day time.Time, random []byte) string {
+	b := make([]byte, 6)
+	for i := range b {
+		b[i] = ticketAlphabet[random[i]%32]
+	}
+	return "PA-" + day.In(geo.Zone).Format("060102") + "-" + string(b)
+}
+
+// ticketPattern is the form of a ticket.
+var ticketPattern = regexp.MustCompile(`^PA-[0-9]{6}-[0-9A-HJKMNP-TV-Z]{6}$`)
+
+// ValidTicket tells whether s has a ticket's form.
+func ValidTicket(s string) bool { return ticketPattern.MatchString(s) }
+
+// Category is a kind of report the citizens send and who first takes it.
+type Category struct {
+	ID     string
+	VI, EN string
+}
+
+// Categories are the report categories of the citizen apps of the sources (Lâm Đồng's and the
+// other provinces' smart-city apps).
+var Categories = []Category{
+	{"public_order", "Trật tự, an ninh", "Public order and security"},
+	{"traffic", "Giao thông", "Traffic"},
+	{"illegal_construction", "Xây dựng trái phép", "Illegal construction"},
+	{"encroachment", "Lấn chiếm vỉa hè, lòng đường", "Encroachment on pavements and roads"},
+	{"sanitation", "Vệ sinh môi trường, rác thải", "Sanitation and waste"},
+	{"flooding", "Ngập úng", "Flooding"},
+	{"street_lighting", "Chiếu sáng, hạ tầng đô thị", "Street lighting and urban infrastructure"},
+	{"water_supply", "Cấp nước, thoát nước", "Water supply and drainage"},
+	{"market_prices", "Giá cả, thị trường", "Market prices"},
+	{"other", "Khác", "Other"},
+}
+
+// CategoryIDs is the set of category ids, as Rules takes them.
+func CategoryIDs() map[string]bool {
+	out := make(map[string]bool, len(Categories))
+	for _, c := range Categories {
+		out[c.ID] = true
+	}
+	return out
+}

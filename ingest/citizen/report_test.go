@@ -57,3 +57,19 @@ func TestSubmissionCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestTicket(t *testing.T) {
+	day := time.Date(2026, 11, 30, 20, 0, 0, 0, time.UTC) // 1 December in Vietnam
+	tk := NewTicket(day, []byte{0, 1, 18, 31, 200, 255})
+	if tk != "PA-261201-01JZ8Z" || !ValidTicket(tk) {
+		t.Errorf("ticket %q", tk)
+	}
+	for _, bad := range []string{"PA-261201-01IZ8Z", "PA-26121-01JZ8Z", "pa-261201-01jz8z", "PA-261201-01JZ8Z' OR 1=1"} {
+		if ValidTicket(bad) {
+			t.Errorf("%q passed as a ticket", bad)
+		}
+	}
+	if k := ClientKey("app", "dev", "id"); k != ClientKey("app", "dev", "id") || k == ClientKey("app", "dev", "id2") || k == ClientKey("app", "dev2", "id") {
+		t.Error("a client key is not the app, device and id's own")
+	}
+}

@@ -39,7 +39,37 @@ type Config struct {
 	Analytics  Analytics  `yaml:"analytics"`
 	Alerts     Alerts     `yaml:"alerts"`
 	HTTP       HTTP       `yaml:"http"`
+	Citizen    Citizen    `yaml:"citizen"`
 	Simulator  Simulator  `yaml:"simulator"`
+}
+
+// Citizen sets the intake of citizen reports (phản ánh hiện trường) from citizen apps.
+type Citizen struct {
+	// Enabled serves /api/v1/citizen-reports to the keys of the app role.
+	Enabled bool `yaml:"enabled"`
+	// PhotoDir keeps the photos on local disk (the default store); it must survive restarts.
+	PhotoDir string `yaml:"photo_dir"`
+	// S3 keeps the photos in S3-compatible object storage instead, when its endpoint is set.
+	S3 CitizenS3 `yaml:"s3"`
+	// DeviceLimit is how many reports one device of an app may send in DeviceWindow.
+	DeviceLimit  int           `yaml:"device_limit"`
+	DeviceWindow time.Duration `yaml:"device_window"`
+	// MaxRequestBytes bounds a submission with its photos.
+	MaxRequestBytes int `yaml:"max_request_bytes"`
+	// MaxPhotoBytes and MaxPhotoPixels bound each photo (checked before it is decoded).
+	MaxPhotoBytes  int `yaml:"max_photo_bytes"`
+	MaxPhotoPixels int `yaml:"max_photo_pixels"`
+}
+
+// CitizenS3 names the bucket that keeps the photos, and its credentials.
+type CitizenS3 struct {
+	Endpoint  string `yaml:"endpoint"`
+	Bucket    string `yaml:"bucket"`
+	Prefix    string `yaml:"prefix"`
+	Region    string `yaml:"region"`
+	AccessKey string `yaml:"access_key"`
+	// SecretKeyEnv names the environment variable holding the secret key.
+	SecretKeyEnv string `yaml:"secret_key_env"`
 }
 
 // Log sets the process log.
@@ -632,10 +662,12 @@ const (
 	RoleUnit     = "unit"
 	RoleAnalyst  = "analyst"
 	RoleViewer   = "viewer"
+	// RoleApp is a citizen app: it submits citizen reports and reads their status, nothing else.
+	RoleApp = "app"
 )
 
 // CallerRoles lists the roles of API callers.
-var CallerRoles = []string{RoleAdmin, RoleOperator, RoleUnit, RoleAnalyst, RoleViewer}
+var CallerRoles = []string{RoleAdmin, RoleOperator, RoleUnit, RoleAnalyst, RoleViewer, RoleApp}
 
 // APIKey is one caller's token, kept hashed.
 type APIKey struct {
@@ -839,6 +871,8 @@ func Default() Config {
 			Auth: Auth{JWT: JWT{RoleClaim: "role", UnitsClaim: "units", NameClaim: "name", Refresh: time.Hour}},
 			Live: Live{Flush: 10 * time.Millisecond, SensorEvery: time.Second, ClientQueue: 64, RelayFlush: 250 * time.Millisecond},
 		},
+		Citizen: Citizen{PhotoDir: ".data/photos", DeviceLimit: 5, DeviceWindow: 10 * time.Minute,
+			MaxRequestBytes: 40 << 20, MaxPhotoBytes: 10 << 20, MaxPhotoPixels: 40_000_000},
 		Simulator: Simulator{
 			Province:       "lao-cai",
 			Interval:       10 * time.Second,

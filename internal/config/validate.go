@@ -96,6 +96,7 @@ func (c *Config) Validate() error {
 			"only the simulated province (simulator.enabled) brings a catalog of its own")
 	}
 	c.HTTP.validate(&p)
+	c.Citizen.validate(&p)
 	positive(&p, "simulator.interval", c.Simulator.Interval)
 	if c.Simulator.BadShare < 0 || c.Simulator.BadShare > 1 {
 		p.Add("simulator.bad_share", "want a share from 0 to 1, got %g", c.Simulator.BadShare)
@@ -116,6 +117,44 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return p
+}
+
+func (c *Citizen) validate(p *Problems) {
+	if !c.Enabled {
+		return
+	}
+	if c.DeviceLimit < 1 {
+		p.Add("citizen.device_limit", "want at least 1 report per device_window, got %d", c.DeviceLimit)
+	}
+	positive(p, "citizen.device_window", c.DeviceWindow)
+	if c.MaxRequestBytes < 1<<20 || c.MaxRequestBytes > 256<<20 {
+		p.Add("citizen.max_request_bytes", "want 1 MiB to 256 MiB, got %d", c.MaxRequestBytes)
+	}
+	if c.MaxPhotoBytes < 64<<10 || c.MaxPhotoBytes > c.MaxRequestBytes {
+		p.Add("citizen.max_photo_bytes", "want 64 KiB up to max_request_bytes, got %d", c.MaxPhotoBytes)
+	}
+	if c.MaxPhotoPixels < 1_000_000 || c.MaxPhotoPixels > 200_000_000 {
+		p.Add("citizen.max_photo_pixels", "want 1 to 200 megapixels, got %d", c.MaxPhotoPixels)
+	}
+	s := c.S3
+	if s.Endpoint == "" {
+		if strings.TrimSpace(c.PhotoDir) == "" {
+			p.Add("citizen.photo_dir", "empty: name the folder that keeps the photos, or set citizen.s3")
+		}
+		return
+	}
+	if u, err := url.Parse(s.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		p.Add("citizen.s3.endpoint", "want http(s)://host[:port], without credentials (access_key, secret_key_env)")
+	}
+	if s.Bucket == "" {
+		p.Add("citizen.s3.bucket", "empty")
+	}
+	if s.AccessKey == "" || s.SecretKeyEnv == "" {
+		p.Add("citizen.s3", "access_key and secret_key_env (the variable holding the secret) are needed")
+	}
+	if strings.HasPrefix(s.SecretKeyEnv, "IOC_") {
+		p.Add("citizen.s3.secret_key_env", "%s: IOC_* variables are configuration settings; name the secret's variable otherwise", s.SecretKeyEnv)
+	}
 }
 
 func (c *ClickHouse) validate(p *Problems) {

@@ -1,0 +1,243 @@
+package dashboard
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/haidang-ioc/ioc/analytics"
+	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/ingest/citizen"
+	"github.com/haidang-ioc/ioc/ingest/citizen/photos"
+	"github.com/haidang-ioc/ioc/internal/config"
+)
+
+// Citizen serves the citizen apps: their reports' intake and status by ticket.
+type Citizen struct {
+	Photos photos.Store
+	Store  CitizenStore
+	Limits config.Citizen
+}
+
+// CitizenStore keeps citizen reports (analytics.CitizenStore).
+type CitizenStore interface {
+	AppendCitizenEvents(ctx context.Context, evs []analytics.CitizenEvent) error
+	ReportByClientKey(ctx context.Context, key string) (citizen.Report, error)
+	ReportByTicket(ctx context.Context, ticket string) (citizen.Report, error)
+	DeadLetter(ctx context.Context, r analytics.RefusedSubmission) error
+}
+
+// CitizenReceipt answers a submission: the ticket to follow it by.
+type CitizenReceipt struct {
+	Ticket   string    `json:"ticket"`
+	State    string    `json:"state"`
+	Received time.Time `json:"received"`
+	// Duplicate says the app had sent this report already (the same client id): nothing new
+	// was stored.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// CitizenStatus is what a citizen sees of a report by its ticket.
+type CitizenStatus struct {
+	Ticket   string    `json:"ticket"`
+	Category string    `json:"category"`
+	State    string    `json:"state"`
+	Received time.Time `json:"received"`
+	Answer   string    `json:"answer,omitempty"`
+}
+
+// devicePattern is an app's id of a device (an installation id): what the rate limit counts.
+var devicePattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+
+// deviceLimiter counts each device's reports in a sliding window.
+type deviceLimiter struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Duration
+	sent   map[string][]time.Time
+}
+
+// allow records a report of key at now when the window has room; else it tells how long until
+// it has.
+func (l *deviceLimiter) allow(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sent == nil {
+		l.sent = map[string][]time.Time{}
+	}
+	if len(l.sent) > 100_000 { // forget the idle devices rather than grow without bound
+		for k, ts := range l.sent {
+			if now.Sub(ts[len(ts)-1]) >= l.window {
+				delete(l.sent, k)
+			}
+		}
+	}
+	ts := l.sent[key]
+	for len(ts) > 0 && now.Sub(ts[0]) >= l.window {
+		ts = ts[1:]
+	}
+	if len(ts) >= l.limit {
+		l.sent[key] = ts
+		return false, l.window - now.Sub(ts[0])
+	}
+	l.sent[key] = append(ts, now)
+	return true, 0
+}
+
+// citizenRefused is a submission refused: counted, kept in the dead letters with its reason,
+// and answered 400 naming the field or photo.
+func (s *Server) citizenRefused(c *fiber.Ctx, p *auth.Principal, device, reason, detail string, payload []byte) error {
+	s.m.citizen.WithLabelValues("refused").Inc()
+	if err := s.opts.Citizen.Store.DeadLetter(c.UserContext(), analytics.RefusedSubmission{Time: time.Now(), App: p.ID, Device: citizen.Hash([]byte(device))[:16],
+		Reason: reason, Detail: detail, Payload: payload, Size: len(c.Body())}); err != nil {
+		s.log.Warn("citizen report refused, and its dead letter not kept", "reason", reason, "err", err)
+	}
+	return &apiError{Status: fiber.StatusBadRequest, Code: reason, MessageVI: "Phản ánh không hợp lệ", MessageEN: "the report was refused", Detail: detail}
+}
+
+// submitCitizenReport takes a report from a citizen app: multipart/form-data with the part
+// "report" (JSON) and 1 to 5 parts "photos" (JPEG or PNG), the device in X-Device-ID.
+func (s *Server) submitCitizenReport(c *fiber.Ctx, p *auth.Principal) error {
+	cz := s.opts.Citizen
+	if cz == nil {
+		return errUnavailable
+	}
+	device := c.Get("X-Device-ID")
+	if !devicePattern.MatchString(device) {
+		return s.citizenRefused(c, p, device, "bad_device", "X-Device-ID: want the app's id of the device, 8 to 128 letters, digits or . _ : -", nil)
+	}
+	now := time.Now().UTC()
+	form, err := c.MultipartForm()
+	if err != nil {
+		return s.citizenRefused(c, p, device, "not_multipart", "want multipart/form-data with a part report (JSON) and parts photos", nil)
+	}
+	parts := form.Value["report"]
+	if len(parts) != 1 {
+		return s.citizenRefused(c, p, device, "bad_report", "want one part report (JSON)", nil)
+	}
+	raw := []byte(parts[0])
+	var sub citizen.Submission
+	dec := json.NewDecoder(strings.NewReader(parts[0]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sub); err != nil {
+		return s.citizenRefused(c, p, device, "bad_report", "report: "+err.Error(), raw)
+	}
+	key := citizen.ClientKey(p.ID, device, sub.ClientID)
+	if prev, err := cz.Store.ReportByClientKey(c.UserContext(), key); err == nil { // sent again: the same report
+		s.m.citizen.WithLabelValues("duplicate").Inc()
+		return c.Status(fiber.StatusOK).JSON(CitizenReceipt{Ticket: prev.Ticket, State: prev.State, Received: prev.Received, Duplicate: true})
+	} else if !errors.Is(err, analytics.ErrNoReport) {
+		return err
+	}
+	if ok, wait := s.citizenLimit.allow(p.ID+"\x00"+device, now); !ok {
+		s.m.citizen.WithLabelValues("limited").Inc()
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(wait.Seconds())+1))
+		return &apiError{Status: fiber.StatusTooManyRequests, Code: "device_limit", MessageVI: "Thiết bị đã gửi quá nhiều phản ánh, vui lòng thử lại sau",
+			MessageEN: fmt.Sprintf("this device sent %d reports within %s: try again later", cz.Limits.DeviceLimit, cz.Limits.DeviceWindow)}
+	}
+	rules := citizen.Rules{Categories: citizen.CategoryIDs(), Now: now, MaxSkew: 10 * time.Minute}
+	if s.src.City != nil {
+		if sensors, _ := s.src.City.Catalogs(); sensors != nil && len(sensors.Districts) > 0 {
+			rules.Locate = sensors.Locate
+		}
+	}
+	files := form.File["photos"]
+	district, commune, err := sub.Check(rules, len(files))
+	if err != nil {
+		return s.citizenRefused(c, p, device, "bad_report", err.Error(), raw)
+	}
+	lim := citizen.PhotoLimits{MaxBytes: cz.Limits.MaxPhotoBytes, MaxPixels: cz.Limits.MaxPhotoPixels}
+	kept := make([]*citizen.Photo, len(files))
+	for i, fh := range files {
+		data, err := readPart(fh, lim.MaxBytes)
+		if err != nil {
+			return err
+		}
+		ph, err := citizen.ProcessPhoto(data, lim)
+		var pe *citizen.PhotoError
+		if errors.As(err, &pe) {
+			return s.citizenRefused(c, p, device, pe.Reason, fmt.Sprintf("photos[%d] (%s): %s", i, fh.Filename, pe.Msg), raw)
+		}
+		if err != nil {
+			return err
+		}
+		ph.CheckAgainst(sub.Location)
+		kept[i] = ph
+	}
+	// every photo is good: keep them, then the report (a photo kept for a report not stored is
+	// only an orphan file, never a report without its photos)
+	r := citizen.Report{ID: newReportID(), App: p.ID, Device: citizen.Hash([]byte(device))[:16], ClientID: sub.ClientID, ClientKey: key,
+		Category: sub.Category, Description: sub.Description, Location: sub.Location, District: district, Commune: commune,
+		ReportedAt: sub.ReportedAt, Received: now, Contact: sub.Contact, State: citizen.StateReceived}
+	random := make([]byte, 6)
+	rand.Read(random)
+	r.Ticket = citizen.NewTicket(now, random)
+	for _, ph := range kept {
+		if err := cz.Photos.Put(c.UserContext(), ph.Hash, ph.JPEG); err != nil {
+			return err
+		}
+		if err := cz.Photos.Put(c.UserContext(), ph.ThumbHash, ph.Thumb); err != nil {
+			return err
+		}
+		r.Photos = append(r.Photos, ph.Ref())
+	}
+	if err := cz.Store.AppendCitizenEvents(c.UserContext(), []analytics.CitizenEvent{{Time: now, Kind: "received", Actor: "app:" + p.ID, Report: r}}); err != nil {
+		return err
+	}
+	s.m.citizen.WithLabelValues("accepted").Inc()
+	s.log.Info("citizen report received", "ticket", r.Ticket, "category", r.Category, "district", r.District, "photos", len(r.Photos))
+	return c.Status(fiber.StatusCreated).JSON(CitizenReceipt{Ticket: r.Ticket, State: r.State, Received: r.Received})
+}
+
+// readPart reads an uploaded part, at most one byte past max (ProcessPhoto refuses it then,
+// with its reason).
+func readPart(fh *multipart.FileHeader, max int) ([]byte, error) {
+	f, err := fh.Open()
+	if err != nil {
+		return nil, fmt.Errorf("read a photo: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read a photo: %w", err)
+	}
+	return data, nil
+}
+
+// newReportID is a report's internal id.
+func newReportID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return fmt.Sprintf("cr-%x", b)
+}
+
+// citizenStatus answers a ticket's report as the citizen may see it: no contact, no photos,
+// no units.
+func (s *Server) citizenStatus(c *fiber.Ctx, _ *auth.Principal) error {
+	cz := s.opts.Citizen
+	if cz == nil {
+		return errUnavailable
+	}
+	ticket := c.Params("ticket")
+	if !citizen.ValidTicket(ticket) {
+		return errBadRequest("bad_ticket", "want a ticket such as PA-261201-7K3Q9X")
+	}
+	r, err := cz.Store.ReportByTicket(c.UserContext(), ticket)
+	if errors.Is(err, analytics.ErrNoReport) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(CitizenStatus{Ticket: r.Ticket, Category: r.Category, State: r.State, Received: r.Received, Answer: r.Answer})
+}

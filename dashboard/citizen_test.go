@@ -1,0 +1,200 @@
+package dashboard
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haidang-ioc/ioc/analytics"
+	"github.com/haidang-ioc/ioc/ingest/citizen"
+	"github.com/haidang-ioc/ioc/ingest/citizen/photos"
+	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/testenv"
+)
+
+// citizenFixture is the API fixture serving citizen apps: photos on disk in dir, reports in the
+// fixture's ClickHouse, a device allowed limit reports per window.
+func citizenFixture(t *testing.T, limit int) (*fixture, string) {
+	t.Helper()
+	dir := t.TempDir()
+	store := &analytics.CitizenStore{Timeout: 10 * time.Second}
+	lim := config.Default().Citizen
+	lim.Enabled, lim.DeviceLimit, lim.MaxRequestBytes, lim.MaxPhotoBytes = true, limit, 4<<20, 2<<20
+	f := newFixture(t, 0, func(o *Options) { o.Citizen = &Citizen{Photos: &photos.Disk{Dir: dir}, Store: store, Limits: lim} })
+	store.Conn = testenv.Conn(t, f.chCfg) // the fixture's database, known once it is made
+	return f, dir
+}
+
+// photoJPEG is a small street picture.
+func photoJPEG(t *testing.T, shade uint8) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 400, 300))
+	for i := range img.Pix {
+		img.Pix[i] = shade
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
+	}
+	img.Set(10, 10, color.RGBA{R: 255, A: 255})
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// submit posts a report as key from device, with photos; it answers the status and body.
+func (f *fixture) submit(t *testing.T, key, device, report string, photos ...[]byte) (int, []byte, string) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	if report != "" {
+		_ = mw.WriteField("report", report)
+	}
+	for i, p := range photos {
+		w, _ := mw.CreateFormFile("photos", fmt.Sprintf("anh-%d.jpg", i+1))
+		_, _ = w.Write(p)
+	}
+	_ = mw.Close()
+	req := httptest.NewRequest("POST", APIPrefix+"/citizen-reports", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+f.tokens[key])
+	if device != "" {
+		req.Header.Set("X-Device-ID", device)
+	}
+	resp, err := f.srv.App().Test(req, 30_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header.Get("Retry-After")
+}
+
+func reportJSON(clientID, category string, lat, lon float64) string {
+	return fmt.Sprintf(`{"client_id": %q, "category": %q, "description": "Rác thải đổ trộm ở đầu ngõ 12 đường Hoàng Liên, bốc mùi",
+ "location": {"lat": %g, "lon": %g}, "contact": {"name": "Nguyễn Văn A", "phone": "0912 345 678"}}`, clientID, category, lat, lon)
+}
+
+// TestCitizenReports: a citizen app submits a report with two photos and gets a ticket; the
+// same report sent again is the same ticket; the ticket shows its state (never the contact);
+// the photos are kept as files named by their hashes with their thumbnails. Bad input is
+// refused with its reason and kept as a dead letter, nothing else stored: a non-image, a
+// 50,000 × 50,000 PNG, six photos, a place outside the province, an oversized request, a
+// device sending too many; only the app role may submit.
+func TestCitizenReports(t *testing.T) {
+	f, dir := citizenFixture(t, 4)
+	const dev = "device-7f3a9c21"
+	code, b, _ := f.submit(t, "app", dev, reportJSON("c-0001-aaaa", "sanitation", 22.4979, 103.9688), photoJPEG(t, 90), photoJPEG(t, 160))
+	var rc CitizenReceipt
+	if code != 201 || json.Unmarshal(b, &rc) != nil || !citizen.ValidTicket(rc.Ticket) || rc.State != "received" || rc.Duplicate {
+		t.Fatalf("a good report: %d %s", code, b)
+	}
+	code, b, _ = f.submit(t, "app", dev, reportJSON("c-0001-aaaa", "sanitation", 22.4979, 103.9688), photoJPEG(t, 90))
+	var again CitizenReceipt
+	if code != 200 || json.Unmarshal(b, &again) != nil || again.Ticket != rc.Ticket || !again.Duplicate {
+		t.Errorf("the same report again: %d %s, want 200 with ticket %s", code, b, rc.Ticket)
+	}
+	code, b = f.call(t, "app", "GET", APIPrefix+"/citizen-reports/tickets/"+rc.Ticket, "")
+	if code != 200 || !strings.Contains(string(b), `"state":"received"`) || !strings.Contains(string(b), `"category":"sanitation"`) ||
+		strings.Contains(string(b), "0912") || strings.Contains(string(b), "Nguyễn") {
+		t.Errorf("the ticket's status: %d %s", code, b)
+	}
+	if code, _ := f.call(t, "app", "GET", APIPrefix+"/citizen-reports/tickets/PA-261201-0000ZZ", ""); code != 404 {
+		t.Errorf("an unknown ticket: %d, want 404", code)
+	}
+	if code, _ := f.call(t, "app", "GET", APIPrefix+"/citizen-reports/tickets/x'1", ""); code != 400 {
+		t.Errorf("a malformed ticket: %d, want 400", code)
+	}
+	var files []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, _ error) error {
+		if !d.IsDir() {
+			files = append(files, filepath.Base(p))
+		}
+		return nil
+	})
+	if len(files) != 4 { // two photos and their thumbnails
+		t.Errorf("kept files: %v", files)
+	}
+
+	// refused, each with its reason
+	var gif bytes.Buffer
+	gif.WriteString("GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+	ihdr := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 50_000), 50_000)
+	ihdr = append(ihdr, 8, 2, 0, 0, 0)
+	chunk := append([]byte("IHDR"), ihdr...)
+	bomb := append(append([]byte("\x89PNG\r\n\x1a\n"), binary.BigEndian.AppendUint32(nil, 13)...), chunk...)
+	bomb = binary.BigEndian.AppendUint32(bomb, crc32.ChecksumIEEE(chunk))
+	six := [][]byte{}
+	for range 6 {
+		six = append(six, photoJPEG(t, 100))
+	}
+	for _, tc := range []struct {
+		name, report string
+		photos       [][]byte
+		code         int
+		want         string
+	}{
+		{"a GIF", reportJSON("c-0002-gif", "sanitation", 22.4979, 103.9688), [][]byte{gif.Bytes()}, 400, "photo_type"},
+		{"a PNG bomb", reportJSON("c-0003-bomb", "sanitation", 22.4979, 103.9688), [][]byte{bomb}, 400, "photo_too_many_pixels"},
+		{"six photos", reportJSON("c-0004-six", "sanitation", 22.4979, 103.9688), six, 400, "photos: 6 photos"},
+		{"outside the province", reportJSON("c-0005-out", "sanitation", 10.2449, 106.3680), [][]byte{photoJPEG(t, 1)}, 400, "outside the province"},
+		{"an unknown category", reportJSON("c-0006-cat", "ufo", 22.4979, 103.9688), [][]byte{photoJPEG(t, 1)}, 400, "unknown category"},
+		{"not JSON", "{nope", [][]byte{photoJPEG(t, 1)}, 400, "bad_report"},
+	} {
+		code, b, _ := f.submit(t, "app", "device-other-"+tc.name[:2], tc.report, tc.photos...)
+		if code != tc.code || !strings.Contains(string(b), tc.want) {
+			t.Errorf("%s: %d %s, want %d %q", tc.name, code, b, tc.code, tc.want)
+		}
+	}
+	if code, b, _ := f.submit(t, "app", "", reportJSON("c-0007-nodev", "sanitation", 22.4979, 103.9688), photoJPEG(t, 1)); code != 400 || !strings.Contains(string(b), "X-Device-ID") {
+		t.Errorf("no device: %d %s", code, b)
+	}
+	// over max_request_bytes, through a real listener (fiber's in-process test refuses it
+	// itself): answered 413 from its headers (an app sends Expect: 100-continue with photos)
+	req, _ := http.NewRequest("POST", "http://"+f.serve(t)+APIPrefix+"/citizen-reports", bytes.NewReader(make([]byte, 5<<20)))
+	req.Header.Set("Authorization", "Bearer "+f.tokens["app"])
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != 413 {
+		t.Errorf("a request over max_request_bytes: %v %v, want 413", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if code, _, _ := f.submit(t, "operator", dev, reportJSON("c-0009-op", "sanitation", 22.4979, 103.9688), photoJPEG(t, 1)); code != 403 {
+		t.Errorf("an operator submits: %d, want 403", code)
+	}
+	// a flood from one device: the fifth report in the window is refused (the resend did not count)
+	for i := 2; i <= 5; i++ {
+		code, _, retry := f.submit(t, "app", dev, reportJSON(fmt.Sprintf("c-1%03d-flood", i), "encroachment", 22.4979, 103.9688), photoJPEG(t, uint8(i)))
+		switch {
+		case i <= 4 && code != 201:
+			t.Errorf("report %d of the device: %d, want 201", i, code)
+		case i == 5 && (code != 429 || retry == ""):
+			t.Errorf("report %d of the device: %d (Retry-After %q), want 429", i, code, retry)
+		}
+	}
+	conn := testenv.Conn(t, f.chCfg)
+	var reports, dead uint64
+	ctx := t.Context()
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(report_id) FROM citizen_report_events").Scan(&reports); err != nil || reports != 4 {
+		t.Errorf("reports stored: %d %v, want 4", reports, err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count() FROM dead_letters WHERE source = 'citizen'").Scan(&dead); err != nil || dead != 7 {
+		t.Errorf("dead letters of refused submissions: %d %v, want 7", dead, err)
+	}
+}
