@@ -106,3 +106,90 @@ func (s *CitizenStore) DeadLetter(ctx context.Context, r RefusedSubmission) erro
 		return []any{r.Time.UTC(), "citizen", r.App + "/" + r.Device, r.Reason, r.Detail, string(payload), uint32(r.Size)}, nil
 	})
 }
+
+// ReportFilter narrows a list of citizen reports: received in [From, To), and the other
+// fields when set. Units keeps the reports routed to one of them (nil: every report).
+type ReportFilter struct {
+	From, To           time.Time
+	Category, District string
+	State              string
+	Units              []string
+	Limit, Offset      int
+}
+
+// Reports lists the reports as they are now, newest first, with how many match in all.
+func (s *CitizenStore) Reports(ctx context.Context, f ReportFilter) ([]citizen.Report, int, error) {
+	ctx, cancel := bounded(ctx, s.Timeout)
+	defer cancel()
+	// received holds whole seconds: a report of to's own second is before to when to is later in it
+	to := f.To.UTC().Truncate(time.Second)
+	if to.Before(f.To) {
+		to = to.Add(time.Second)
+	}
+	where, args := "received >= ? AND received < ?", []any{f.From.UTC().Truncate(time.Second), to}
+	for _, c := range []struct{ col, v string }{{"category", f.Category}, {"district", f.District}} {
+		if c.v != "" {
+			where += " AND " + c.col + " = ?"
+			args = append(args, c.v)
+		}
+	}
+	having, hargs := "1", []any{}
+	if f.State != "" {
+		having, hargs = "argMax(state, seq) = ?", []any{f.State}
+	}
+	if f.Units != nil {
+		having += " AND hasAny(argMax(units, seq), ?)"
+		hargs = append(hargs, orNone(f.Units))
+	}
+	// recv orders by the first event, to the millisecond: when the report was received
+	inner := `SELECT report_id, argMax(report, seq) AS doc, min(toUInt64(ts) * 1000 + ms) AS recv FROM citizen_report_events FINAL WHERE ` + where +
+		` GROUP BY report_id HAVING ` + having
+	all := append(append([]any{}, args...), hargs...)
+	var total uint64
+	if err := s.Conn.QueryRow(ctx, `SELECT count() FROM (`+inner+`)`, all...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("citizen reports: count: %w", err)
+	}
+	rows, err := s.Conn.Query(ctx, `SELECT doc FROM (`+inner+`) ORDER BY recv DESC, report_id LIMIT ? OFFSET ?`,
+		append(all, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("citizen reports: %w", err)
+	}
+	defer rows.Close()
+	var out []citizen.Report
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, 0, fmt.Errorf("citizen reports: %w", err)
+		}
+		var r citizen.Report
+		if err := json.Unmarshal([]byte(doc), &r); err != nil {
+			return nil, 0, fmt.Errorf("citizen reports: stored JSON: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("citizen reports: %w", err)
+	}
+	return out, int(total), nil
+}
+
+// Report is one report as it is now, by its id.
+func (s *CitizenStore) Report(ctx context.Context, id string) (citizen.Report, error) {
+	return s.latest(ctx, "report_id", id)
+}
+
+// ReportWithPhoto is a report one of whose photos (or thumbnails) has hash.
+func (s *CitizenStore) ReportWithPhoto(ctx context.Context, hash string) (citizen.Report, error) {
+	ctx, cancel := bounded(ctx, s.Timeout)
+	defer cancel()
+	var id string
+	// thumbnails are in the report's JSON only: look for the hash there too
+	err := s.Conn.QueryRow(ctx, `SELECT report_id FROM citizen_report_events WHERE has(photos, ?) OR position(report, ?) > 0 LIMIT 1`, hash, `"thumb":"`+hash+`"`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return citizen.Report{}, ErrNoReport
+	}
+	if err != nil {
+		return citizen.Report{}, fmt.Errorf("citizen report of a photo: %w", err)
+	}
+	return s.Report(ctx, id)
+}

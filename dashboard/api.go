@@ -5,6 +5,7 @@ import (
 	"github.com/haidang-ioc/ioc/alerts/incident"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/ingest/citizen"
 	"github.com/haidang-ioc/ioc/streams/mediamtx"
 )
 
@@ -41,6 +42,12 @@ func (s *Server) table() []route {
 			summary: "A citizen app submits a report: multipart parts report (JSON) and 1-5 photos, the device in X-Device-ID (201, or 200 when sent before) / Gửi phản ánh hiện trường", h: s.submitCitizenReport},
 		{method: "GET", path: "/citizen-reports/tickets/:ticket", id: "citizenStatus", tag: "citizen", perm: auth.Report, resp: CitizenStatus{},
 			summary: "A report's state and the agency's answer, by its ticket / Tra cứu phản ánh theo mã", h: s.citizenStatus},
+		{method: "GET", path: "/citizen-reports", id: "listCitizenReports", tag: "citizen", perm: auth.Read, query: citizenListParams, resp: Page[citizen.Report]{},
+			summary: "Citizen reports received in a range, newest first (a unit: those routed to it) / Danh sách phản ánh", h: s.listCitizenReports},
+		{method: "GET", path: "/citizen-reports/:id", id: "getCitizenReport", tag: "citizen", perm: auth.Read, resp: citizen.Report{},
+			summary: "One citizen report (the contact for those who act on reports) / Một phản ánh", h: s.getCitizenReport},
+		{method: "GET", path: "/citizen-reports/photos/:hash", id: "citizenPhoto", tag: "citizen", perm: auth.Read, produces: "image/jpeg",
+			summary: "A report's photo or thumbnail, by its hash / Ảnh của phản ánh", h: s.citizenPhoto},
 		{method: "POST", path: "/video/auth", id: "videoAuth", tag: "video", body: mediamtx.AuthRequest{},
 			summary: "MediaMTX's external authentication: may this reader watch this camera? (200 or 401) / Xác thực xem video", h: s.videoAuth},
 		{method: "GET", path: "/districts", id: "listDistricts", tag: "city", perm: auth.Read, query: paged(), resp: Page[DistrictSummary]{}, summary: "Districts with their KPIs / Các huyện và chỉ số", h: s.listDistricts},

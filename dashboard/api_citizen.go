@@ -22,11 +22,13 @@ import (
 	"github.com/haidang-ioc/ioc/internal/config"
 )
 
-// Citizen serves the citizen apps: their reports' intake and status by ticket.
+// Citizen serves the citizen apps (their reports' intake and status by ticket) and the staff
+// (the reports and their photos).
 type Citizen struct {
-	Photos photos.Store
-	Store  CitizenStore
-	Limits config.Citizen
+	Photos  photos.Store
+	Store   CitizenStore
+	Reports CitizenReportSource
+	Limits  config.Citizen
 }
 
 // CitizenStore keeps citizen reports (analytics.CitizenStore).
@@ -240,4 +242,116 @@ func (s *Server) citizenStatus(c *fiber.Ctx, _ *auth.Principal) error {
 		return err
 	}
 	return c.JSON(CitizenStatus{Ticket: r.Ticket, Category: r.Category, State: r.State, Received: r.Received, Answer: r.Answer})
+}
+
+// CitizenReportSource lists and reads the citizen reports (analytics.CitizenStore).
+type CitizenReportSource interface {
+	Reports(ctx context.Context, f analytics.ReportFilter) ([]citizen.Report, int, error)
+	Report(ctx context.Context, id string) (citizen.Report, error)
+	ReportWithPhoto(ctx context.Context, hash string) (citizen.Report, error)
+}
+
+var citizenListParams = []param{
+	{name: "from", typ: "date-time", desc: "received from (RFC 3339; default 7 days ago)"},
+	{name: "to", typ: "date-time", desc: "received before (RFC 3339; default now)"},
+	{name: "category", typ: "string", desc: "report category"},
+	{name: "district", typ: "string", desc: "district"},
+	{name: "state", typ: "string", desc: "received, in_progress, resolved or rejected",
+		enum: []string{citizen.StateReceived, citizen.StateInProgress, citizen.StateResolved, citizen.StateRejected}},
+	pageParams[0], pageParams[1], // newest first: no sort
+}
+
+// sees tells whether p may see a report: a unit the reports routed to its units, the others
+// every report.
+func seesReport(p *auth.Principal, r *citizen.Report) bool { return p.Sees(r.Units) }
+
+// forStaff is a report as p may read it: the citizen's contact only for those who act on
+// reports (the center and the units), and the app's device never.
+func forStaff(p *auth.Principal, r citizen.Report) citizen.Report {
+	if !p.Can(auth.ActOnAlerts) {
+		r.Contact = nil
+	}
+	r.Device, r.ClientKey = "", ""
+	return r
+}
+
+// listCitizenReports lists the reports received in a range, newest first (a unit: its own).
+func (s *Server) listCitizenReports(c *fiber.Ctx, p *auth.Principal) error {
+	if s.opts.Citizen == nil || s.opts.Citizen.Reports == nil {
+		return errUnavailable
+	}
+	now := time.Now().UTC()
+	from, err := queryTime(c, "from", now.Add(-7*24*time.Hour))
+	if err != nil {
+		return err
+	}
+	to, err := queryTime(c, "to", now)
+	if err != nil {
+		return err
+	}
+	state, err := queryEnum(c, "state", citizen.StateReceived, citizen.StateInProgress, citizen.StateResolved, citizen.StateRejected)
+	if err != nil {
+		return err
+	}
+	limit, offset, err := pageWindow(c)
+	if err != nil {
+		return err
+	}
+	f := analytics.ReportFilter{From: from, To: to, Category: c.Query("category"), District: c.Query("district"), State: state, Limit: limit, Offset: offset}
+	if !p.SeesAll() {
+		f.Units = p.Units
+	}
+	list, total, err := s.opts.Citizen.Reports.Reports(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]citizen.Report, len(list))
+	for i, r := range list {
+		out[i] = forStaff(p, r)
+	}
+	return c.JSON(Page[citizen.Report]{Items: out, Total: total, Limit: limit, Offset: offset})
+}
+
+// getCitizenReport answers one report (404 for a unit it is not routed to).
+func (s *Server) getCitizenReport(c *fiber.Ctx, p *auth.Principal) error {
+	if s.opts.Citizen == nil || s.opts.Citizen.Reports == nil {
+		return errUnavailable
+	}
+	r, err := s.opts.Citizen.Reports.Report(c.UserContext(), c.Params("id"))
+	if errors.Is(err, analytics.ErrNoReport) || (err == nil && !seesReport(p, &r)) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(forStaff(p, r))
+}
+
+// citizenPhoto answers a report's photo or thumbnail (JPEG) to whoever may see the report.
+func (s *Server) citizenPhoto(c *fiber.Ctx, p *auth.Principal) error {
+	cz := s.opts.Citizen
+	if cz == nil || cz.Reports == nil {
+		return errUnavailable
+	}
+	hash := c.Params("hash")
+	if len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
+		return errBadRequest("bad_photo", "want a photo's hex SHA-256")
+	}
+	r, err := cz.Reports.ReportWithPhoto(c.UserContext(), hash)
+	if errors.Is(err, analytics.ErrNoReport) || (err == nil && !seesReport(p, &r)) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	body, size, err := cz.Photos.Get(c.UserContext(), hash)
+	if errors.Is(err, photos.ErrNotFound) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "image/jpeg")
+	c.Set(fiber.HeaderCacheControl, "private, max-age=86400, immutable") // content-addressed
+	return c.SendStream(body, int(size))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/dashboard/tiles"
+	"github.com/haidang-ioc/ioc/ingest/citizen"
 	"github.com/haidang-ioc/ioc/internal/geo"
 )
 
@@ -37,6 +38,8 @@ type UIConfig struct {
 	LiveView bool `json:"live_view"`
 	// Video says whether the cameras play live in the page (MediaMTX's WebRTC, WHEP).
 	Video bool `json:"video"`
+	// CitizenCategories are the citizen reports' categories, when the citizen apps are served.
+	CitizenCategories []CitizenCategory `json:"citizen_categories,omitempty"`
 	// ClipDownloadUnits are the units whose members may save recorded clips (administrators
 	// always may).
 	ClipDownloadUnits []string `json:"clip_download_units,omitempty"`
@@ -58,7 +61,19 @@ func (s *Server) uiConfig(c *fiber.Ctx, _ *auth.Principal) error {
 	if s.opts.Video != nil {
 		ui.ClipDownloadUnits = s.opts.Video.DownloadUnits
 	}
+	if s.opts.Citizen != nil {
+		for _, c := range citizen.Categories {
+			ui.CitizenCategories = append(ui.CitizenCategories, CitizenCategory{ID: c.ID, VI: c.VI, EN: c.EN})
+		}
+	}
 	return c.JSON(ui)
+}
+
+// CitizenCategory is a category of citizen reports with its names.
+type CitizenCategory struct {
+	ID string `json:"id"`
+	VI string `json:"vi"`
+	EN string `json:"en"`
 }
 
 // SensorInfo is a catalog sensor with its latest values.

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"image/jpeg"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/ingest/citizen"
@@ -34,7 +38,9 @@ func citizenFixture(t *testing.T, limit int) (*fixture, string) {
 	store := &analytics.CitizenStore{Timeout: 10 * time.Second}
 	lim := config.Default().Citizen
 	lim.Enabled, lim.DeviceLimit, lim.MaxRequestBytes, lim.MaxPhotoBytes = true, limit, 4<<20, 2<<20
-	f := newFixture(t, 0, func(o *Options) { o.Citizen = &Citizen{Photos: &photos.Disk{Dir: dir}, Store: store, Limits: lim} })
+	f := newFixture(t, 0, func(o *Options) {
+		o.Citizen = &Citizen{Photos: &photos.Disk{Dir: dir}, Store: store, Reports: store, Limits: lim}
+	})
 	store.Conn = testenv.Conn(t, f.chCfg) // the fixture's database, known once it is made
 	return f, dir
 }
@@ -163,18 +169,19 @@ func TestCitizenReports(t *testing.T) {
 	if code, b, _ := f.submit(t, "app", "", reportJSON("c-0007-nodev", "sanitation", 22.4979, 103.9688), photoJPEG(t, 1)); code != 400 || !strings.Contains(string(b), "X-Device-ID") {
 		t.Errorf("no device: %d %s", code, b)
 	}
-	// over max_request_bytes, through a real listener (fiber's in-process test refuses it
-	// itself): answered 413 from its headers (an app sends Expect: 100-continue with photos)
-	req, _ := http.NewRequest("POST", "http://"+f.serve(t)+APIPrefix+"/citizen-reports", bytes.NewReader(make([]byte, 5<<20)))
-	req.Header.Set("Authorization", "Bearer "+f.tokens["app"])
-	req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
-	req.Header.Set("Expect", "100-continue")
-	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
-	if resp, err := client.Do(req); err != nil || resp.StatusCode != 413 {
-		t.Errorf("a request over max_request_bytes: %v %v, want 413", resp, err)
-	} else {
-		resp.Body.Close()
+	// over max_request_bytes: answered 413 from its headers, before the body is read (a real
+	// listener: fiber's in-process test refuses it itself)
+	conn0, err := net.Dial("tcp", f.serve(t))
+	if err != nil {
+		t.Fatal(err)
 	}
+	fmt.Fprintf(conn0, "POST %s/citizen-reports HTTP/1.1\r\nHost: ioc\r\nAuthorization: Bearer %s\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n",
+		APIPrefix, f.tokens["app"], 5<<20)
+	_ = conn0.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if resp, err := http.ReadResponse(bufio.NewReader(conn0), nil); err != nil || resp.StatusCode != 413 {
+		t.Errorf("a request over max_request_bytes: %v %v, want 413", resp, err)
+	}
+	conn0.Close()
 	if code, _, _ := f.submit(t, "operator", dev, reportJSON("c-0009-op", "sanitation", 22.4979, 103.9688), photoJPEG(t, 1)); code != 403 {
 		t.Errorf("an operator submits: %d, want 403", code)
 	}
@@ -188,6 +195,48 @@ func TestCitizenReports(t *testing.T) {
 			t.Errorf("report %d of the device: %d (Retry-After %q), want 429", i, code, retry)
 		}
 	}
+	// the staff: the operator lists the four with the contact, the wall screen without it, a
+	// unit none (none is routed to it yet); a photo by its hash to those who see its report
+	var list Page[citizen.Report]
+	if code, b := f.call(t, "operator", "GET", APIPrefix+"/citizen-reports?limit=3", ""); code != 200 || json.Unmarshal(b, &list) != nil ||
+		list.Total != 4 || len(list.Items) != 3 || list.Items[0].Category != "encroachment" || list.Items[2].Received.After(list.Items[0].Received) {
+		t.Fatalf("the operator's list: %d %s", code, b)
+	}
+	var san Page[citizen.Report]
+	if code, b := f.call(t, "operator", "GET", APIPrefix+"/citizen-reports?category=sanitation", ""); code != 200 || json.Unmarshal(b, &san) != nil || san.Total != 1 ||
+		!strings.Contains(string(b), "0912 345 678") || strings.Contains(string(b), dev) {
+		t.Fatalf("the sanitation report for the operator: %d %s", code, b)
+	}
+	first := san.Items[0]
+	if code, b := f.call(t, "viewer", "GET", APIPrefix+"/citizen-reports", ""); code != 200 || !strings.Contains(string(b), `"total":4`) || strings.Contains(string(b), "0912") {
+		t.Errorf("the wall screen's list: %d %s", code, b)
+	}
+	if code, b := f.call(t, "flood", "GET", APIPrefix+"/citizen-reports", ""); code != 200 || !strings.Contains(string(b), `"total":0`) {
+		t.Errorf("a unit's list: %d %s", code, b)
+	}
+	if code, _ := f.call(t, "flood", "GET", APIPrefix+"/citizen-reports/"+first.ID, ""); code != 404 {
+		t.Errorf("a unit reads a report not routed to it: %d, want 404", code)
+	}
+	var one citizen.Report
+	if code, b := f.call(t, "operator", "GET", APIPrefix+"/citizen-reports/"+first.ID, ""); code != 200 || json.Unmarshal(b, &one) != nil || one.ID != first.ID || len(one.Photos) != 2 || one.Ticket != rc.Ticket {
+		t.Fatalf("one report: %d %s", code, b)
+	}
+	for _, h := range []string{one.Photos[0].Hash, one.Photos[0].Thumb} {
+		code, body, hdr := f.raw(t, "operator", APIPrefix+"/citizen-reports/photos/"+h)
+		if cfg, err := jpeg.DecodeConfig(strings.NewReader(body)); code != 200 || hdr["type"] != "image/jpeg" || err != nil || cfg.Width == 0 {
+			t.Errorf("photo %s: %d %s %v", h, code, hdr["type"], err)
+		}
+		if code, _, _ := f.raw(t, "flood", APIPrefix+"/citizen-reports/photos/"+h); code != 404 {
+			t.Errorf("a unit asks for a photo of a report not routed to it: %d, want 404", code)
+		}
+	}
+	if code, _, _ := f.raw(t, "operator", APIPrefix+"/citizen-reports/photos/"+strings.Repeat("ab", 32)); code != 404 {
+		t.Errorf("an unknown photo: %d, want 404", code)
+	}
+	if code, _, _ := f.raw(t, "operator", APIPrefix+"/citizen-reports/photos/..%2f..%2fetc%2fpasswd"); code != 400 {
+		t.Errorf("a path for a photo: %d, want 400", code)
+	}
+
 	conn := testenv.Conn(t, f.chCfg)
 	var reports, dead uint64
 	ctx := t.Context()
@@ -196,5 +245,35 @@ func TestCitizenReports(t *testing.T) {
 	}
 	if err := conn.QueryRow(ctx, "SELECT count() FROM dead_letters WHERE source = 'citizen'").Scan(&dead); err != nil || dead != 7 {
 		t.Errorf("dead letters of refused submissions: %d %v, want 7", dead, err)
+	}
+}
+
+// TestCitizenQueueInTheBrowser: the operator's Phản ánh tab lists a citizen's report with its
+// thumbnail; the report's detail shows its ticket, contact and photo.
+func TestCitizenQueueInTheBrowser(t *testing.T) {
+	exe := chromium(t)
+	f, _ := citizenFixture(t, 5)
+	code, b, _ := f.submit(t, "app", "device-browser-01", reportJSON("c-web-0001", "encroachment", 22.4979, 103.9688), photoJPEG(t, 120))
+	var rc CitizenReceipt
+	if code != 201 || json.Unmarshal(b, &rc) != nil {
+		t.Fatalf("the report: %d %s", code, b)
+	}
+	base := "http://" + f.serve(t) + "/"
+	ctx := browserContext(t, exe, 60*time.Second)
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(base),
+		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
+		chromedp.Navigate(base+"#reports"),
+		chromedp.Reload(),
+		waitJS("the tab and the report with its thumbnail", `!document.querySelector('#nav-reports-link').classList.contains('hidden') &&
+			document.querySelector('#nav-reports').textContent === '1' &&
+			(() => { const i = document.querySelector('#reports-table tr[data-report] img.thumb'); return !!i && i.complete && i.naturalWidth === 320; })() &&
+			document.querySelector('#reports-table').textContent.includes('Lấn chiếm vỉa hè')`),
+		chromedp.Evaluate(`document.querySelector('#reports-table tr[data-report]').click(); true`, nil),
+		waitJS("the report's detail with its photo", fmt.Sprintf(`(() => { const p = document.querySelector('#report-detail');
+			const i = p.querySelector('.rep-photos img'); return p.textContent.includes(%q) && p.textContent.includes('0912 345 678') &&
+			p.textContent.includes('Tiếp nhận') && !!i && i.complete && i.naturalWidth === 400; })()`, rc.Ticket)),
+	); err != nil {
+		t.Fatal(err)
 	}
 }

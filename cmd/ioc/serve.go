@@ -592,7 +592,8 @@ func (s *server) startDashboard(context.Context) error {
 			}
 			store = s3
 		}
-		opts.Citizen = &dashboard.Citizen{Photos: store, Store: &analytics.CitizenStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}, Limits: cc}
+		reports := &analytics.CitizenStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
+		opts.Citizen = &dashboard.Citizen{Photos: store, Store: reports, Reports: reports, Limits: cc}
 	}
 	srv := dashboard.New(opts, authn, src)
 	s.g.Go(func() error { return authn.Run(s.gctx) })

@@ -54,6 +54,10 @@ const I18N = {
     incAskSummary: 'Kết luận khi kết thúc sự cố (diễn biến, thiệt hại, việc đã làm):', incAskStepNote: 'Ghi chú về bước này (không bắt buộc):',
     clipPlay: 'Xem đoạn ghi hình', clipSave: 'Tải đoạn ghi hình', clipNone: 'Không có đoạn ghi hình',
     wallLayout: 'Bố cục', wallCards: 'Thẻ trạng thái', wallPage: 'Trang {p}/{n}',
+    navReports: 'Phản ánh', repCategory: 'Lĩnh vực', repAll: 'Tất cả', repreceived: 'Tiếp nhận', repin_progress: 'Đang xử lý', represolved: 'Đã xử lý',
+    reprejected: 'Từ chối', repReceived: 'Tiếp nhận', repPlace: 'Địa điểm', repText: 'Nội dung', repPhotos: 'Ảnh', repCount: '{n} phản ánh',
+    repNone: 'Không có phản ánh', repNoPhoto: 'không tải được ảnh', repTicket: 'Mã phản ánh', repContact: 'Liên hệ', repAnswer: 'Trả lời',
+    repTaken: 'chụp lúc', repExifAt: 'vị trí ảnh cách nơi phản ánh {m} m',
     livePlay: 'Xem video', stillAt: 'Ảnh lúc {t}', camEvents: 'Sự kiện', camEventsNone: 'Không có sự kiện trong 24 giờ qua',
     camEventKind: 'Loại', camEventObject: 'Đối tượng', camEventTime: 'Thời gian',
     eventKindmotion: 'Chuyển động', eventKindline_crossing: 'Vượt vạch', eventKindintrusion: 'Xâm nhập vùng', eventKindobject_count: 'Đếm đối tượng',
@@ -139,6 +143,10 @@ const I18N = {
     incAskSummary: 'Closing summary (what happened, damage, what was done):', incAskStepNote: 'A note on this step (optional):',
     clipPlay: 'Play the clip', clipSave: 'Save the clip', clipNone: 'No recording',
     wallLayout: 'Layout', wallCards: 'Status cards', wallPage: 'Page {p}/{n}',
+    navReports: 'Reports', repCategory: 'Category', repAll: 'All', repreceived: 'Received', repin_progress: 'In progress', represolved: 'Resolved',
+    reprejected: 'Rejected', repReceived: 'Received', repPlace: 'Place', repText: 'Report', repPhotos: 'Photos', repCount: '{n} reports',
+    repNone: 'No reports', repNoPhoto: 'photo not loaded', repTicket: 'Ticket', repContact: 'Contact', repAnswer: 'Answer',
+    repTaken: 'taken', repExifAt: 'photo taken {m} m from the reported place',
     livePlay: 'Play video', stillAt: 'Picture at {t}', camEvents: 'Events', camEventsNone: 'No events in the last 24 hours',
     camEventKind: 'Kind', camEventObject: 'Object', camEventTime: 'Time',
     eventKindmotion: 'Motion', eventKindline_crossing: 'Line crossing', eventKindintrusion: 'Intrusion', eventKindobject_count: 'Object count',
@@ -329,7 +337,9 @@ async function start() {
   setInterval(() => { if (S.view === 'screen') nextSlide(); }, screenEvery() * 1000);
   setInterval(() => { if (S.view === 'incidents' || S.view === 'screen') loadIncidents(); }, 15000);
   setInterval(refreshStills, STILL_EVERY);
+  setInterval(() => { if (S.view === 'reports') loadReports(); }, 15000);
   loadIncidents();
+  showReportsTab();
 }
 
 function topics() {
@@ -431,7 +441,7 @@ function updateUnacked() {
 // ---- views ---------------------------------------------------------------------------------
 function route() {
   const v = (location.hash || (S.me && S.me.role === 'viewer' ? '#screen' : '#map')).slice(1); // the wall screen is the viewer's default
-  S.view = ['map', 'screen', 'alerts', 'incidents', 'cameras', 'trends', 'history', 'duty', 'health', 'admin'].includes(v) && ((v !== 'trends' && v !== 'history') || !S.me || can('history')) &&
+  S.view = ['map', 'screen', 'alerts', 'incidents', 'reports', 'cameras', 'trends', 'history', 'duty', 'health', 'admin'].includes(v) && ((v !== 'trends' && v !== 'history') || !S.me || can('history')) &&
     (v !== 'admin' || !S.me || can('administer')) && (v !== 'duty' || !S.me || can('duty')) ? v : 'map';
   for (const el of document.querySelectorAll('.view')) el.classList.toggle('hidden', el.id !== 'view-' + S.view);
   if (S.view !== 'cameras') for (const id of [...S.playing.keys()]) stopLive(id); // only what is seen plays
@@ -442,6 +452,7 @@ function route() {
   if (S.view === 'screen') drawScreen();
   if (S.view === 'alerts') { renderAlerts(); drawSilences(); }
   if (S.view === 'incidents' || S.view === 'screen') loadIncidents();
+  if (S.view === 'reports') loadReports();
   if (S.view === 'cameras') {
     drawWall();
     if (S.wantLive && !S.playing.has(S.wantLive)) playLive(S.wantLive);
@@ -1120,6 +1131,72 @@ function stopLive(id) {
   S.playing.delete(id);
 }
 
+// ---- citizen reports (phản ánh hiện trường): the queue, a report with its photos ------------------
+const repStates = ['received', 'in_progress', 'resolved', 'rejected'];
+const repCategory = (id) => { const c = ((S.ui && S.ui.citizen_categories) || []).find((x) => x.id === id); return c ? (S.lang === 'en' ? c.en : c.vi) : id; };
+
+// showReportsTab shows the tab, and its categories, when the server takes citizen reports.
+function showReportsTab() {
+  const cats = (S.ui && S.ui.citizen_categories) || [];
+  $('#nav-reports-link').classList.toggle('hidden', !cats.length);
+  const sel = $('#rep-category');
+  if (sel.options.length === 1) for (const c of cats) sel.add(new Option(repCategory(c.id), c.id));
+}
+
+async function loadReports() {
+  const q = new URLSearchParams({ limit: '200' });
+  if ($('#rep-category').value) q.set('category', $('#rep-category').value);
+  if ($('#rep-state').value) q.set('state', $('#rep-state').value);
+  let pg;
+  try { pg = await api('/citizen-reports?' + q); } catch (e) { $('#reports-count').textContent = e.message; return; }
+  S.reports = pg.items;
+  const fresh = pg.items.filter((r) => r.state === 'received').length;
+  $('#nav-reports').textContent = fresh;
+  $('#nav-reports').classList.toggle('hidden', fresh === 0);
+  $('#reports-count').textContent = t('repCount', { n: pg.total });
+  $('#reports-table tbody').innerHTML = pg.items.map((r) => `<tr data-report="${esc(r.id)}" class="${r.id === S.repSelected ? 'sel' : ''}">
+    <td>${fmtTime(r.received)}<div class="note">${esc(r.ticket)}</div></td><td>${esc(repCategory(r.category))}</td>
+    <td>${esc(r.commune || '')}<div class="note">${esc(r.district)}</div></td><td class="rep-text">${esc(r.description.length > 120 ? r.description.slice(0, 120) + '…' : r.description)}</td>
+    <td>${r.photos.map((p) => `<img class="thumb" data-photo="${esc(p.thumb)}" alt="">`).join('')}</td>
+    <td class="rep-${esc(r.state)}">${t('rep' + r.state)}</td></tr>`).join('') || `<tr><td colspan="6" class="note">${t('repNone')}</td></tr>`;
+  loadPhotos($('#reports-table'));
+  if (S.repSelected) showReport(S.repSelected);
+}
+
+// loadPhotos fills the images under root whose data-photo names a photo's hash (fetched with the
+// token; kept as object URLs: a hash's content never changes).
+function loadPhotos(root) {
+  S.photoURLs = S.photoURLs || new Map();
+  for (const img of root.querySelectorAll('img[data-photo]')) {
+    const h = img.dataset.photo;
+    if (S.photoURLs.has(h)) { img.src = S.photoURLs.get(h); continue; }
+    api('/citizen-reports/photos/' + h, { raw: true }).then((r) => r.blob()).then((b) => {
+      if (!S.photoURLs.has(h)) S.photoURLs.set(h, URL.createObjectURL(b));
+      img.src = S.photoURLs.get(h);
+    }).catch(() => { img.alt = t('repNoPhoto'); });
+  }
+}
+
+async function showReport(id) {
+  S.repSelected = id;
+  const panel = $('#report-detail');
+  panel.classList.remove('hidden');
+  $('#view-reports .split').classList.add('open');
+  let r;
+  try { r = await api('/citizen-reports/' + encodeURIComponent(id)); } catch (e) { panel.textContent = e.message; return; }
+  const row = (k, v) => `<div class="row"><span>${t(k)}</span><span>${v}</span></div>`;
+  panel.innerHTML = `<h3>${esc(repCategory(r.category))} <span class="rep-${esc(r.state)}">${t('rep' + r.state)}</span></h3>
+    ${row('repTicket', esc(r.ticket))}${row('repReceived', fmtTime(r.received))}
+    ${row('repPlace', esc([r.commune, r.district].filter((x) => x).join(', ')) + ` <span class="note">${r.location.lat.toFixed(5)}, ${r.location.lon.toFixed(5)}</span>`)}
+    ${r.contact ? row('repContact', esc([r.contact.name, r.contact.phone, r.contact.email].filter((x) => x).join(' · '))) : ''}
+    <p class="notes">${esc(r.description)}</p>
+    ${r.answer ? `<p><b>${t('repAnswer')}:</b> ${esc(r.answer)}</p>` : ''}
+    <div class="rep-photos">${r.photos.map((p) => `<figure><img data-photo="${esc(p.hash)}" alt="">
+      <figcaption class="note">${p.width} × ${p.height}${p.taken ? ' · ' + t('repTaken') + ' ' + fmtTime(p.taken) : ''}${p.location ? ' · ' + t('repExifAt', { m: fmtNum(p.distance_m, 0) }) : ''}</figcaption></figure>`).join('')}</div>`;
+  loadPhotos(panel);
+  for (const tr of document.querySelectorAll('#reports-table tr[data-report]')) tr.classList.toggle('sel', tr.dataset.report === id);
+}
+
 // ---- incidents (sự cố): list, detail with checklist and timeline, report ---------------------------
 const stepsDone = (inc) => {
   const done = inc.steps.filter((s) => s.done).length, late = inc.steps.filter((s) => !s.done && s.overdue).length;
@@ -1623,6 +1700,8 @@ document.addEventListener('click', (ev) => {
   if (rp) { printReport(rp.dataset.incReport); return; }
   const oi = ev.target.closest('[data-open-incident]');
   if (oi) { S.incSelected = oi.dataset.openIncident; return; } // the link goes to #incidents, which shows it
+  const rr = ev.target.closest('tr[data-report]');
+  if (rr) { showReport(rr.dataset.report); return; }
   const ir = ev.target.closest('tr[data-incident]');
   if (ir) { showIncident(ir.dataset.incident); return; }
   const row = ev.target.closest('tr[data-alert]');
@@ -1637,6 +1716,8 @@ for (const r of document.querySelectorAll('input[name=af]')) r.onchange = render
 for (const r of document.querySelectorAll('input[name=if]')) r.onchange = renderIncidents;
 $('#hist-kind').onchange = () => searchHistory();
 $('#wall-layout').onchange = () => { S.wallPage = 0; S.liveErrors.clear(); drawWall(); };
+$('#rep-category').onchange = () => loadReports();
+$('#rep-state').onchange = () => loadReports();
 $('#wall-prev').onclick = () => wallPageBy(-1);
 $('#wall-next').onclick = () => wallPageBy(1);
 $('#trend-form').addEventListener('submit', (ev) => { ev.preventDefault(); showTrend(); });
