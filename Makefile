@@ -73,6 +73,7 @@ demo: services build
 	@echo "               demo-police    Công an tỉnh (unit: police, fire police, traffic police)"
 	@echo "               demo-analyst   phân tích (history, trends, exports; cannot acknowledge)"
 	@echo "               demo-viewer    màn hình tường (wall screen: read only)"
+	@echo "               demo-app       the simulated citizen app (citizen reports only)"
 	@echo "    API      http://localhost:8080/api/v1/openapi.json"
 	@echo "    health   http://localhost:8080/healthz   metrics http://localhost:8080/metrics"
 	@echo "    warnings http://localhost:8080/cap/feed.atom (CAP 1.2, marked Exercise: the province is simulated)"

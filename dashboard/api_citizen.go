@@ -118,7 +118,7 @@ func (s *Server) submitCitizenReport(c *fiber.Ctx, p *auth.Principal) error {
 	if !devicePattern.MatchString(device) {
 		return s.citizenRefused(c, p, device, "bad_device", "X-Device-ID: want the app's id of the device, 8 to 128 letters, digits or . _ : -", nil)
 	}
-	now := time.Now().UTC()
+	now := s.opts.Clock().UTC() // a simulation's, when the province is simulated
 	form, err := c.MultipartForm()
 	if err != nil {
 		return s.citizenRefused(c, p, device, "not_multipart", "want multipart/form-data with a part report (JSON) and parts photos", nil)

@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -27,7 +28,9 @@ import (
 	"github.com/haidang-ioc/ioc/ingest/citizen"
 	"github.com/haidang-ioc/ioc/ingest/citizen/photos"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/geo"
 	"github.com/haidang-ioc/ioc/internal/testenv"
+	"github.com/haidang-ioc/ioc/sim/citizensim"
 )
 
 // citizenFixture is the API fixture serving citizen apps: photos on disk in dir, reports in the
@@ -275,5 +278,33 @@ func TestCitizenQueueInTheBrowser(t *testing.T) {
 			p.textContent.includes('Tiếp nhận') && !!i && i.complete && i.naturalWidth === 400; })()`, rc.Ticket)),
 	); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The simulated citizen app's reports pass the real intake: tickets, photos whose EXIF puts
+// them within a hundred metres of the place and minutes before the report.
+func TestSimulatedCitizenApp(t *testing.T) {
+	f, _ := citizenFixture(t, 10)
+	app := citizensim.New(citizensim.Config{Base: "http://" + f.serve(t), Token: f.tokens["app"], Seed: 7,
+		Places: []citizensim.Place{{Name: "Nút giao Cốc Lếu – Hoàng Liên", Location: geo.Location{Lat: 22.4979, Lon: 103.9688}}}}, slog.New(slog.DiscardHandler))
+	for range 3 {
+		tk, err := app.Send(t.Context())
+		if err != nil || !citizen.ValidTicket(tk) {
+			t.Fatalf("a simulated report: %q %v", tk, err)
+		}
+	}
+	var list Page[citizen.Report]
+	if code, b := f.call(t, "operator", "GET", APIPrefix+"/citizen-reports", ""); code != 200 || json.Unmarshal(b, &list) != nil || list.Total != 3 {
+		t.Fatalf("the simulated reports: %d %s", code, b)
+	}
+	for _, r := range list.Items {
+		if !strings.Contains(r.Description, "Cốc Lếu") || r.District != "TP Lào Cai" || len(r.Photos) == 0 {
+			t.Errorf("report %+v", r)
+		}
+		for _, p := range r.Photos {
+			if p.Location == nil || p.DistanceM > 120 || p.Taken.IsZero() || !p.Taken.Before(r.Received) || r.Received.Sub(p.Taken) > time.Hour {
+				t.Errorf("photo %+v of a report received %s", p, r.Received)
+			}
+		}
 	}
 }

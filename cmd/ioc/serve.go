@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -31,6 +32,7 @@ import (
 	"github.com/haidang-ioc/ioc/ingest/citizen/photos"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
+	"github.com/haidang-ioc/ioc/sim/citizensim"
 	"github.com/haidang-ioc/ioc/streams"
 	"github.com/haidang-ioc/ioc/streams/mediamtx"
 	"github.com/haidang-ioc/ioc/streams/snapshot"
@@ -600,6 +602,13 @@ func (s *server) startDashboard(context.Context) error {
 	s.g.Go(func() error { return src.Audit.Run(s.gctx) })
 	s.g.Go(func() error { return srv.Run(s.gctx) })
 	s.g.Go(func() error { return srv.RunKeys(s.gctx) })
+	if s.sim != nil && cfg.Citizen.Enabled && cfg.Simulator.CitizenEvery > 0 && cfg.HTTP.TLS.CertFile == "" { // the province's citizens report
+		_, port, _ := net.SplitHostPort(cfg.HTTP.Listen)
+		app := citizensim.New(citizensim.Config{Base: "http://127.0.0.1:" + port, Token: cfg.Simulator.CitizenAppToken.Value(),
+			Every: cfg.Simulator.CitizenEvery, Places: s.sim.province.Places(), Now: s.sim.now(), Seed: uint64(cfg.Simulator.Seed)},
+			log.With("component", "citizensim"))
+		s.g.Go(func() error { return app.Run(s.gctx) })
+	}
 	s.g.Go(func() error { warmCity(s.gctx, querier, s.city, s.now(), log); return nil })
 	return nil
 }

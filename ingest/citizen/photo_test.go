@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/internal/geo"
+	"github.com/haidang-ioc/ioc/sim/citizensim"
 )
 
 // scene is a w × h picture whose left half is red and right half blue.
@@ -42,70 +43,12 @@ func encode(t *testing.T, img image.Image) []byte {
 	return buf.Bytes()
 }
 
-// tiff builds a little-endian EXIF block: orientation, DateTimeOriginal with its offset, and a
-// GPS position.
-func tiff(orientation uint16, taken string, offset string, lat, lon float64) []byte {
-	le := binary.LittleEndian
-	var b []byte
-	u16 := func(v uint16) { b = le.AppendUint16(b, v) }
-	u32 := func(v uint32) { b = le.AppendUint32(b, v) }
-	b = append(b, "II"...)
-	u16(42)
-	u32(8)
-	// IFD0 at 8: 3 entries, then the next-IFD offset: 8 + 2 + 36 + 4 = 50
-	const exifAt, gpsAt = 50, 50 + 2 + 2*12 + 4
-	entry := func(tag, typ uint16, count, value uint32) { u16(tag); u16(typ); u32(count); u32(value) }
-	u16(3)
-	entry(tagOrientation, 3, 1, uint32(orientation))
-	entry(tagExifIFD, 4, 1, exifAt)
-	entry(tagGPSIFD, 4, 1, gpsAt)
-	u32(0)
-	// Exif IFD at 50: DateTimeOriginal (20 bytes) and OffsetTimeOriginal (7 bytes), data after GPS
-	const dataAt = gpsAt + 2 + 4*12 + 4
-	u16(2)
-	entry(tagDateTimeOriginal, 2, 20, dataAt)
-	entry(tagOffsetTimeOrignal, 2, 7, dataAt+20)
-	u32(0)
-	// GPS IFD: refs inline, positions as 3 rationals each after the strings
-	u16(4)
-	entry(tagGPSLatRef, 2, 2, uint32('N'))
-	entry(tagGPSLat, 5, 3, dataAt+27)
-	entry(tagGPSLonRef, 2, 2, uint32('E'))
-	entry(tagGPSLon, 5, 3, dataAt+27+24)
-	u32(0)
-	b = append(b, taken+"\x00"...)
-	b = append(b, offset+"\x00"...)
-	dms := func(v float64) {
-		d := math.Floor(v)
-		m := math.Floor((v - d) * 60)
-		s := ((v-d)*60 - m) * 60
-		u32(uint32(d))
-		u32(1)
-		u32(uint32(m))
-		u32(1)
-		u32(uint32(math.Round(s * 1000)))
-		u32(1000)
-	}
-	dms(lat)
-	dms(lon)
-	return b
-}
-
-// withEXIF puts an APP1 EXIF segment holding block right after a JPEG's SOI.
-func withEXIF(jpg, block []byte) []byte {
-	seg := append([]byte("Exif\x00\x00"), block...)
-	out := append([]byte{}, jpg[:2]...)
-	out = append(out, 0xff, 0xe1, byte((len(seg)+2)>>8), byte(len(seg)+2))
-	out = append(out, seg...)
-	return append(out, jpg[2:]...)
-}
-
 // A phone photo turned a quarter (orientation 6), with its position and time in EXIF: both are
 // read, then dropped; what is kept is upright (the red left half now on top), without EXIF,
 // named by its hash, with a thumbnail of at most 320 pixels a side.
 func TestPhotoKeepsThePictureAndDropsItsMetadata(t *testing.T) {
 	coc := geo.Location{Lat: 22.4979, Lon: 103.9688}
-	raw := withEXIF(encode(t, scene(640, 480)), tiff(6, "2026:11:30 08:15:00", "+07:00", coc.Lat, coc.Lon))
+	raw := citizensim.WithEXIF(encode(t, scene(640, 480)), citizensim.EXIF(6, coc, time.Date(2026, 11, 30, 8, 15, 0, 0, geo.Zone)))
 	p, err := ProcessPhoto(raw, PhotoLimits{})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +131,7 @@ func TestPhotoRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want %s (%q)", tc.name, err, tc.reason, tc.msg)
 		}
 	}
-	broken := withEXIF(good, []byte("II*\x00\xff\xff\xff\x7f"))
+	broken := citizensim.WithEXIF(good, []byte("II*\x00\xff\xff\xff\x7f"))
 	p, err := ProcessPhoto(broken, PhotoLimits{})
 	if err != nil || p.EXIFProblem == "" || p.EXIF.Location != nil {
 		t.Errorf("a photo with a broken EXIF block: %v, problem %q", err, p.EXIFProblem)
@@ -197,12 +140,12 @@ func TestPhotoRefusals(t *testing.T) {
 
 // Whatever the bytes, ReadEXIF answers without panicking or reading out of bounds.
 func FuzzReadEXIF(f *testing.F) {
-	good := tiff(1, "2026:11:30 08:15:00", "+07:00", 22.5, 103.9)
+	good := citizensim.EXIF(1, geo.Location{Lat: 22.5, Lon: 103.9}, time.Date(2026, 11, 30, 8, 15, 0, 0, geo.Zone))
 	f.Add(good)
 	f.Add(good[:40])
 	f.Add([]byte("MM\x00*\x00\x00\x00\x08\x00\x01"))
 	f.Fuzz(func(t *testing.T, block []byte) {
-		jpg := withEXIF([]byte{0xff, 0xd8, 0xff, 0xd9}, block)
+		jpg := citizensim.WithEXIF([]byte{0xff, 0xd8, 0xff, 0xd9}, block)
 		e, err := ReadEXIF(jpg)
 		if err == nil && e.Location != nil && (math.Abs(e.Location.Lat) > 90 || math.Abs(e.Location.Lon) > 180) {
 			t.Errorf("a position out of range: %+v", e.Location)

@@ -745,6 +745,11 @@ type Simulator struct {
 	// TopicPrefix, when set, goes before every topic the simulator publishes (with a "/"), to
 	// keep simulated traffic apart on a shared broker; ingest.topics must then carry it too.
 	TopicPrefix string `yaml:"topic_prefix"`
+	// CitizenEvery, with citizen.enabled, has a simulated citizen app send a report with photos
+	// this often (on average) to this process's API, with the key CitizenAppToken (role app);
+	// zero sends none.
+	CitizenEvery    time.Duration `yaml:"citizen_every"`
+	CitizenAppToken Secret        `yaml:"citizen_app_token"`
 }
 
 // Default returns the built-in configuration: local ClickHouse and Mosquitto, HTTP on :8080.

@@ -110,6 +110,12 @@ func (c *Config) Validate() error {
 	if c.Simulator.CameraBasePort < 1 || c.Simulator.CameraBasePort+128 > 65536 {
 		p.Add("simulator.camera_base_port", "want a port from 1 to 65408 (the cameras take the 128 ports from it: RTSP, then ONVIF), got %d", c.Simulator.CameraBasePort)
 	}
+	if c.Simulator.CitizenEvery < 0 {
+		p.Add("simulator.citizen_every", "negative")
+	}
+	if c.Simulator.Enabled && c.Citizen.Enabled && c.Simulator.CitizenEvery > 0 && c.Simulator.CitizenAppToken == "" {
+		p.Add("simulator.citizen_app_token", "empty: the simulated citizen app needs an API key of role app")
+	}
 	if pre := c.Simulator.TopicPrefix; strings.ContainsAny(pre, "+#\x00") || strings.HasPrefix(pre, "/") || strings.HasSuffix(pre, "/") {
 		p.Add("simulator.topic_prefix", "want topic levels without wildcards (+, #) and without a leading or trailing /, got %q", pre)
 	}

@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/haidang-ioc/ioc/internal/geo"
 	"github.com/haidang-ioc/ioc/sim/camsim"
+	"github.com/haidang-ioc/ioc/sim/citizensim"
 )
 
 // Cameras are the province's cameras running as simulated RTSP cameras on this machine.
@@ -125,4 +127,17 @@ func (c *Cameras) CatalogYAML(mode string) []byte {
 		}
 	}
 	return []byte(b.String())
+}
+
+// Places are where the province's simulated citizens report from: its cameras' and stations'
+// spots.
+func (p *Province) Places() []citizensim.Place {
+	var out []citizensim.Place
+	for _, c := range p.Cameras {
+		out = append(out, citizensim.Place{Name: c.Name, Location: geo.Location{Lat: c.Lat, Lon: c.Lon}})
+	}
+	for _, s := range p.sensors {
+		out = append(out, citizensim.Place{Name: s.Name, Location: s.Location})
+	}
+	return out
 }
