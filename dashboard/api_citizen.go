@@ -281,11 +281,7 @@ func (s *Server) listCitizenReports(c *fiber.Ctx, p *auth.Principal) error {
 		return errUnavailable
 	}
 	now := time.Now().UTC()
-	from, err := queryTime(c, "from", now.Add(-7*24*time.Hour))
-	if err != nil {
-		return err
-	}
-	to, err := queryTime(c, "to", now)
+	from, to, err := queryRange(c, now, 7*24*time.Hour)
 	if err != nil {
 		return err
 	}

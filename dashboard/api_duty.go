@@ -68,11 +68,7 @@ func (s *Server) dutyLog(c *fiber.Ctx, _ *auth.Principal) error {
 		return errUnavailable
 	}
 	now := time.Now().UTC()
-	from, err := queryTime(c, "from", now.Add(-24*time.Hour))
-	if err != nil {
-		return err
-	}
-	to, err := queryTime(c, "to", now)
+	from, to, err := queryRange(c, now, 24*time.Hour)
 	if err != nil {
 		return err
 	}

@@ -58,10 +58,7 @@ func trendRequest(c *fiber.Ctx) (analytics.TrendRequest, error) {
 		return req, errBadRequest("bad_parameter", "sensors and metric are required")
 	}
 	var err error
-	if req.From, err = queryTime(c, "from", now.Add(-24*time.Hour)); err != nil {
-		return req, err
-	}
-	if req.To, err = queryTime(c, "to", now); err != nil {
+	if req.From, req.To, err = queryRange(c, now, 24*time.Hour); err != nil {
 		return req, err
 	}
 	if req.MaxPoints, err = queryInt(c, "points", 0, 0, 100_000); err != nil {

@@ -75,10 +75,7 @@ func (s *Server) alertSearch(c *fiber.Ctx, p *auth.Principal) (alerts.AlertSearc
 // unit's is answered 404.
 func historyScope(c *fiber.Ctx, p *auth.Principal) (from, to time.Time, units []string, err error) {
 	now := time.Now().UTC()
-	if from, err = queryTime(c, "from", now.Add(-7*24*time.Hour)); err != nil {
-		return
-	}
-	if to, err = queryTime(c, "to", now.Add(time.Minute)); err != nil {
+	if from, to, err = queryRange(c, now.Add(time.Minute), 7*24*time.Hour+time.Minute); err != nil {
 		return
 	}
 	if !to.After(from) || to.Sub(from) > 366*24*time.Hour {

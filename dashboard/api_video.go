@@ -251,11 +251,7 @@ func (s *Server) cameraEvents(c *fiber.Ctx, p *auth.Principal) error {
 		return errNotFound
 	}
 	now := s.opts.Clock().UTC()
-	from, err := queryTime(c, "from", now.Add(-24*time.Hour))
-	if err != nil {
-		return err
-	}
-	to, err := queryTime(c, "to", now)
+	from, to, err := queryRange(c, now, 24*time.Hour)
 	if err != nil {
 		return err
 	}

@@ -85,11 +85,7 @@ func (s *Server) listAudit(c *fiber.Ctx, _ *auth.Principal) error {
 		return errUnavailable
 	}
 	now := time.Now().UTC()
-	from, err := queryTime(c, "from", now.Add(-7*24*time.Hour))
-	if err != nil {
-		return err
-	}
-	to, err := queryTime(c, "to", now.Add(time.Minute))
+	from, to, err := queryRange(c, now.Add(time.Minute), 7*24*time.Hour+time.Minute)
 	if err != nil {
 		return err
 	}

@@ -601,3 +601,10 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the handover taken over in the browser: %d %s", code, body)
 	}
 }
+
+// signedIn opens the UI at base (a page of its origin, so that its session storage may be
+// written) signed in with token, on the page of hash.
+func signedIn(base, token, hash string) chromedp.Tasks {
+	return chromedp.Tasks{chromedp.Navigate(base), chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, token), nil),
+		chromedp.Navigate(base + hash), chromedp.Reload()}
+}

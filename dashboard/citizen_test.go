@@ -264,10 +264,7 @@ func TestCitizenQueueInTheBrowser(t *testing.T) {
 	base := "http://" + f.serve(t) + "/"
 	ctx := browserContext(t, exe, 60*time.Second)
 	if err := chromedp.Run(ctx,
-		chromedp.Navigate(base),
-		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
-		chromedp.Navigate(base+"#reports"),
-		chromedp.Reload(),
+		signedIn(base, f.tokens["operator"], "#reports"),
 		waitJS("the tab and the report with its thumbnail", `!document.querySelector('#nav-reports-link').classList.contains('hidden') &&
 			document.querySelector('#nav-reports').textContent === '1' &&
 			(() => { const i = document.querySelector('#reports-table tr[data-report] img.thumb'); return !!i && i.complete && i.naturalWidth === 320; })() &&

@@ -263,6 +263,17 @@ func queryTime(c *fiber.Ctx, name string, def time.Time) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// queryRange reads the from and to parameters of a range ending at to (default to, and from
+// back before it).
+func queryRange(c *fiber.Ctx, to time.Time, back time.Duration) (time.Time, time.Time, error) {
+	from, err := queryTime(c, "from", to.Add(-back))
+	if err != nil {
+		return from, to, err
+	}
+	to, err = queryTime(c, "to", to)
+	return from, to, err
+}
+
 // queryList reads a comma-separated list parameter.
 func queryList(c *fiber.Ctx, name string) []string {
 	var out []string

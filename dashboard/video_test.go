@@ -140,10 +140,7 @@ func TestLiveVideoInTheBrowser(t *testing.T) {
 	ctx := browserContext(t, exe, 60*time.Second)
 	wait := waitJS
 	if err := chromedp.Run(ctx,
-		chromedp.Navigate(base),
-		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
-		chromedp.Navigate(base+"#cameras"),
-		chromedp.Reload(),
+		signedIn(base, f.tokens["operator"], "#cameras"),
 		wait("the wall with its play buttons", `!!document.querySelector('#wall [data-live-cam="vid-cam"]')`),
 		// the first WHEP offer carries a token MediaMTX refuses (one that ended): the page renews it
 		chromedp.Evaluate(`window.refused = 0; const f0 = window.fetch; window.fetch = (u, o) => {
@@ -273,10 +270,7 @@ func TestClips(t *testing.T) {
 	})
 	bctx := browserContext(t, exe, 60*time.Second)
 	if err := chromedp.Run(bctx,
-		chromedp.Navigate("http://"+addr+"/"),
-		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
-		chromedp.Navigate("http://"+addr+"/#alerts"),
-		chromedp.Reload(),
+		signedIn("http://"+addr+"/", f.tokens["operator"], "#alerts"),
 		chromedp.WaitReady(`body`),
 		chromedp.Poll(fmt.Sprintf(`!!document.querySelector('#alerts-table tr[data-alert=%q]')`, alertID), nil, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Evaluate(`document.querySelector('input[name=af][value=all]').click(); true`, nil),
@@ -330,10 +324,7 @@ func TestStills(t *testing.T) {
 	}
 	ctx := browserContext(t, exe, 60*time.Second)
 	if err := chromedp.Run(ctx,
-		chromedp.Navigate("http://"+addr+"/"),
-		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
-		chromedp.Navigate("http://"+addr+"/#cameras"),
-		chromedp.Reload(),
+		signedIn("http://"+addr+"/", f.tokens["operator"], "#cameras"),
 		waitJS("the wall", `!!document.querySelector('#wall [data-live-cam="vid-cam"]')`),
 		chromedp.Evaluate(`const l = document.querySelector('#wall-layout'); l.value = '2'; l.dispatchEvent(new Event('change')); true`, nil),
 		waitJS("the wall saying live video is unavailable, the camera's still in its tile", `!document.querySelector('#wall-note').classList.contains('hidden') &&
@@ -354,10 +345,7 @@ func TestLiveVideoHLSFallback(t *testing.T) {
 	f, addr, m, _ := videoFixtureHLS(t, false, true, false)
 	ctx := browserContext(t, exe, 60*time.Second)
 	if err := chromedp.Run(ctx,
-		chromedp.Navigate("http://"+addr+"/"),
-		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('ioc.token', %q); true`, f.tokens["operator"]), nil),
-		chromedp.Navigate("http://"+addr+"/#cameras"),
-		chromedp.Reload(),
+		signedIn("http://"+addr+"/", f.tokens["operator"], "#cameras"),
 		waitJS("the wall", `!!document.querySelector('#wall [data-live-cam="vid-cam"]')`),
 		chromedp.Evaluate(`document.querySelector('#wall [data-live-cam="vid-cam"]').click(); true`, nil),
 		waitJS("HLS frames decoded in the tile", `(() => { const v = document.querySelector('#wall .cam[data-camera="vid-cam"] video.live');
