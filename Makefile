@@ -89,10 +89,10 @@ test: services seaweedfs cluster-servers lint
 # make security: the known vulnerabilities of the code as built (govulncheck, against the pinned
 # database), then the tests of authentication, roles, device accounts and ACLs, TLS, warning
 # approval and webhook signatures.
-SECURITY_TESTS := TestRolesOnEveryRoute|TestUnitSeesOnlyItsAlerts|TestKeyLifecycle|TestExpiredConfigKey|TestWarningApproval|TestRefusedTokensAreThrottled|TestBearerSchemeIsCaseInsensitive|TestSecurityHeaders|TestMetricsGuard|TestJWT|TestAPIKeys|TestGrants|TestPlan|TestSyncAgainstMosquitto|TestMutualTLS|TestExpiredCertificates|TestReload|TestIdentityMismatch|TestSecureLinks|TestDescribeRTSPS|TestWebhookVerifier|TestCAPApproval|TestCAPExerciseAndSuspect|TestPlausib
+SECURITY_TESTS := TestRolesOnEveryRoute|TestCitizenReports|TestPhotoRefusals|TestStillFromONVIF|TestHostileCamera|TestUnitSeesOnlyItsAlerts|TestKeyLifecycle|TestExpiredConfigKey|TestWarningApproval|TestRefusedTokensAreThrottled|TestBearerSchemeIsCaseInsensitive|TestSecurityHeaders|TestMetricsGuard|TestJWT|TestAPIKeys|TestGrants|TestPlan|TestSyncAgainstMosquitto|TestMutualTLS|TestExpiredCertificates|TestReload|TestIdentityMismatch|TestSecureLinks|TestDescribeRTSPS|TestWebhookVerifier|TestCAPApproval|TestCAPExerciseAndSuspect|TestPlausib
 security: services $(TOOLS)/govulncheck $(VULNDB)/index/db.json
 	$(TOOLS)/govulncheck -db file://$(VULNDB) ./...
-	$(GO) test -count=1 -run '^($(SECURITY_TESTS))' ./dashboard/... ./ingest/... ./internal/tlsconf/ ./alerts/ ./streams/ ./cmd/ioc/
+	$(GO) test -count=1 -run '^($(SECURITY_TESTS))' ./dashboard/... ./ingest/... ./internal/tlsconf/ ./alerts/ ./streams/... ./cmd/ioc/
 
 $(TOOLS)/govulncheck:
 	GOBIN=$(TOOLS) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
