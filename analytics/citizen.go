@@ -177,19 +177,3 @@ func (s *CitizenStore) Reports(ctx context.Context, f ReportFilter) ([]citizen.R
 func (s *CitizenStore) Report(ctx context.Context, id string) (citizen.Report, error) {
 	return s.latest(ctx, "report_id", id)
 }
-
-// ReportWithPhoto is a report one of whose photos (or thumbnails) has hash.
-func (s *CitizenStore) ReportWithPhoto(ctx context.Context, hash string) (citizen.Report, error) {
-	ctx, cancel := bounded(ctx, s.Timeout)
-	defer cancel()
-	var id string
-	// thumbnails are in the report's JSON only: look for the hash there too
-	err := s.Conn.QueryRow(ctx, `SELECT report_id FROM citizen_report_events WHERE has(photos, ?) OR position(report, ?) > 0 LIMIT 1`, hash, `"thumb":"`+hash+`"`).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return citizen.Report{}, ErrNoReport
-	}
-	if err != nil {
-		return citizen.Report{}, fmt.Errorf("citizen report of a photo: %w", err)
-	}
-	return s.Report(ctx, id)
-}

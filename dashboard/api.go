@@ -46,7 +46,7 @@ func (s *Server) table() []route {
 			summary: "Citizen reports received in a range, newest first (a unit: those routed to it) / Danh sách phản ánh", h: s.listCitizenReports},
 		{method: "GET", path: "/citizen-reports/:id", id: "getCitizenReport", tag: "citizen", perm: auth.Read, resp: citizen.Report{},
 			summary: "One citizen report (the contact for those who act on reports) / Một phản ánh", h: s.getCitizenReport},
-		{method: "GET", path: "/citizen-reports/photos/:hash", id: "citizenPhoto", tag: "citizen", perm: auth.Read, produces: "image/jpeg",
+		{method: "GET", path: "/citizen-reports/:id/photos/:hash", id: "citizenPhoto", tag: "citizen", perm: auth.Read, produces: "image/jpeg",
 			summary: "A report's photo or thumbnail, by its hash / Ảnh của phản ánh", h: s.citizenPhoto},
 		{method: "POST", path: "/video/auth", id: "videoAuth", tag: "video", body: mediamtx.AuthRequest{},
 			summary: "MediaMTX's external authentication: may this reader watch this camera? (200 or 401) / Xác thực xem video", h: s.videoAuth},

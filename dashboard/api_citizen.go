@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime/multipart"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -248,7 +249,6 @@ func (s *Server) citizenStatus(c *fiber.Ctx, _ *auth.Principal) error {
 type CitizenReportSource interface {
 	Reports(ctx context.Context, f analytics.ReportFilter) ([]citizen.Report, int, error)
 	Report(ctx context.Context, id string) (citizen.Report, error)
-	ReportWithPhoto(ctx context.Context, hash string) (citizen.Report, error)
 }
 
 var citizenListParams = []param{
@@ -333,8 +333,10 @@ func (s *Server) citizenPhoto(c *fiber.Ctx, p *auth.Principal) error {
 	if len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
 		return errBadRequest("bad_photo", "want a photo's hex SHA-256")
 	}
-	r, err := cz.Reports.ReportWithPhoto(c.UserContext(), hash)
-	if errors.Is(err, analytics.ErrNoReport) || (err == nil && !seesReport(p, &r)) {
+	r, err := cz.Reports.Report(c.UserContext(), c.Params("id"))
+	if errors.Is(err, analytics.ErrNoReport) || (err == nil && (!seesReport(p, &r) || !slices.ContainsFunc(r.Photos, func(ph citizen.PhotoRef) bool {
+		return ph.Hash == hash || ph.Thumb == hash
+	}))) {
 		return errNotFound
 	}
 	if err != nil {

@@ -224,19 +224,24 @@ func TestCitizenReports(t *testing.T) {
 	if code, b := f.call(t, "operator", "GET", APIPrefix+"/citizen-reports/"+first.ID, ""); code != 200 || json.Unmarshal(b, &one) != nil || one.ID != first.ID || len(one.Photos) != 2 || one.Ticket != rc.Ticket {
 		t.Fatalf("one report: %d %s", code, b)
 	}
+	photo := APIPrefix + "/citizen-reports/" + one.ID + "/photos/"
 	for _, h := range []string{one.Photos[0].Hash, one.Photos[0].Thumb} {
-		code, body, hdr := f.raw(t, "operator", APIPrefix+"/citizen-reports/photos/"+h)
+		code, body, hdr := f.raw(t, "operator", photo+h)
 		if cfg, err := jpeg.DecodeConfig(strings.NewReader(body)); code != 200 || hdr["type"] != "image/jpeg" || err != nil || cfg.Width == 0 {
 			t.Errorf("photo %s: %d %s %v", h, code, hdr["type"], err)
 		}
-		if code, _, _ := f.raw(t, "flood", APIPrefix+"/citizen-reports/photos/"+h); code != 404 {
+		if code, _, _ := f.raw(t, "flood", photo+h); code != 404 {
 			t.Errorf("a unit asks for a photo of a report not routed to it: %d, want 404", code)
 		}
 	}
-	if code, _, _ := f.raw(t, "operator", APIPrefix+"/citizen-reports/photos/"+strings.Repeat("ab", 32)); code != 404 {
+	if code, _, _ := f.raw(t, "operator", photo+strings.Repeat("ab", 32)); code != 404 {
 		t.Errorf("an unknown photo: %d, want 404", code)
 	}
-	if code, _, _ := f.raw(t, "operator", APIPrefix+"/citizen-reports/photos/..%2f..%2fetc%2fpasswd"); code != 400 {
+	other := list.Items[0] // another report: its photos are not this one's
+	if code, _, _ := f.raw(t, "operator", APIPrefix+"/citizen-reports/"+other.ID+"/photos/"+one.Photos[0].Hash); code != 404 || other.ID == one.ID {
+		t.Errorf("a photo asked for under another report: %d, want 404", code)
+	}
+	if code, _, _ := f.raw(t, "operator", photo+"..%2f..%2fetc%2fpasswd"); code != 400 {
 		t.Errorf("a path for a photo: %d, want 400", code)
 	}
 

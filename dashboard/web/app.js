@@ -1157,20 +1157,21 @@ async function loadReports() {
   $('#reports-table tbody').innerHTML = pg.items.map((r) => `<tr data-report="${esc(r.id)}" class="${r.id === S.repSelected ? 'sel' : ''}">
     <td>${fmtTime(r.received)}<div class="note">${esc(r.ticket)}</div></td><td>${esc(repCategory(r.category))}</td>
     <td>${esc(r.commune || '')}<div class="note">${esc(r.district)}</div></td><td class="rep-text">${esc(r.description.length > 120 ? r.description.slice(0, 120) + '…' : r.description)}</td>
-    <td>${r.photos.map((p) => `<img class="thumb" data-photo="${esc(p.thumb)}" alt="">`).join('')}</td>
+    <td>${r.photos.map((p) => `<img class="thumb" data-report-photo="${esc(r.id)}" data-photo="${esc(p.thumb)}" alt="">`).join('')}</td>
     <td class="rep-${esc(r.state)}">${t('rep' + r.state)}</td></tr>`).join('') || `<tr><td colspan="6" class="note">${t('repNone')}</td></tr>`;
   loadPhotos($('#reports-table'));
   if (S.repSelected) showReport(S.repSelected);
 }
 
-// loadPhotos fills the images under root whose data-photo names a photo's hash (fetched with the
-// token; kept as object URLs: a hash's content never changes).
+// loadPhotos fills the images under root whose data-photo names a photo's hash, of the report
+// data-report-photo names (fetched with the token; kept as object URLs: a hash's content never
+// changes).
 function loadPhotos(root) {
   S.photoURLs = S.photoURLs || new Map();
   for (const img of root.querySelectorAll('img[data-photo]')) {
     const h = img.dataset.photo;
     if (S.photoURLs.has(h)) { img.src = S.photoURLs.get(h); continue; }
-    api('/citizen-reports/photos/' + h, { raw: true }).then((r) => r.blob()).then((b) => {
+    api('/citizen-reports/' + encodeURIComponent(img.dataset.reportPhoto) + '/photos/' + h, { raw: true }).then((r) => r.blob()).then((b) => {
       if (!S.photoURLs.has(h)) S.photoURLs.set(h, URL.createObjectURL(b));
       img.src = S.photoURLs.get(h);
     }).catch(() => { img.alt = t('repNoPhoto'); });
@@ -1191,7 +1192,7 @@ async function showReport(id) {
     ${r.contact ? row('repContact', esc([r.contact.name, r.contact.phone, r.contact.email].filter((x) => x).join(' · '))) : ''}
     <p class="notes">${esc(r.description)}</p>
     ${r.answer ? `<p><b>${t('repAnswer')}:</b> ${esc(r.answer)}</p>` : ''}
-    <div class="rep-photos">${r.photos.map((p) => `<figure><img data-photo="${esc(p.hash)}" alt="">
+    <div class="rep-photos">${r.photos.map((p) => `<figure><img data-report-photo="${esc(r.id)}" data-photo="${esc(p.hash)}" alt="">
       <figcaption class="note">${p.width} × ${p.height}${p.taken ? ' · ' + t('repTaken') + ' ' + fmtTime(p.taken) : ''}${p.location ? ' · ' + t('repExifAt', { m: fmtNum(p.distance_m, 0) }) : ''}</figcaption></figure>`).join('')}</div>`;
   loadPhotos(panel);
   for (const tr of document.querySelectorAll('#reports-table tr[data-report]')) tr.classList.toggle('sel', tr.dataset.report === id);
