@@ -182,9 +182,16 @@ func (s *Server) submitCitizenReport(c *fiber.Ctx, p *auth.Principal) error {
 	r := citizen.Report{ID: newReportID(), App: p.ID, Device: citizen.Hash([]byte(device))[:16], ClientID: sub.ClientID, ClientKey: key,
 		Category: sub.Category, Description: sub.Description, Location: sub.Location, District: district, Commune: commune,
 		ReportedAt: sub.ReportedAt, Received: now, Contact: sub.Contact, State: citizen.StateReceived}
-	random := make([]byte, 6)
-	rand.Read(random)
-	r.Ticket = citizen.NewTicket(now, random)
+	for range 3 { // a billion tickets a day: a clash is all but impossible, and still checked
+		random := make([]byte, 6)
+		rand.Read(random)
+		r.Ticket = citizen.NewTicket(now, random)
+		if _, err := cz.Store.ReportByTicket(c.UserContext(), r.Ticket); errors.Is(err, analytics.ErrNoReport) {
+			break
+		} else if err != nil {
+			return err
+		}
+	}
 	for _, ph := range kept {
 		if err := cz.Photos.Put(c.UserContext(), ph.Hash, ph.JPEG); err != nil {
 			return err
