@@ -18,6 +18,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/ingest/citizen"
 	"github.com/haidang-ioc/ioc/ingest/citizen/photos"
 	"github.com/haidang-ioc/ioc/internal/config"
@@ -150,7 +151,8 @@ func (s *Server) submitCitizenReport(c *fiber.Ctx, p *auth.Principal) error {
 	}
 	rules := citizen.Rules{Categories: citizen.CategoryIDs(), Now: now, MaxSkew: 10 * time.Minute}
 	if s.src.City != nil {
-		if sensors, _ := s.src.City.Catalogs(); sensors != nil && len(sensors.Districts) > 0 {
+		// without outlines, a report cannot be placed in a district: taken wherever in Vietnam
+		if sensors, _ := s.src.City.Catalogs(); sensors != nil && slices.ContainsFunc(sensors.Districts, func(d ingest.District) bool { return len(d.Polygon) > 2 }) {
 			rules.Locate = sensors.Locate
 		}
 	}
