@@ -154,11 +154,104 @@ func encodeJPEG(img image.Image, quality int) ([]byte, error) {
 }
 
 // upright turns img as its EXIF orientation says (2-8: mirrored and turned), so the kept
-// photo, which has no EXIF, shows as the camera meant.
+// photo, which has no EXIF, shows as the camera meant. A JPEG's picture (YCbCr) is turned plane
+// by plane, sample by sample; others pixel by pixel through the image interface.
 func upright(img image.Image, orientation int) image.Image {
 	if orientation <= 1 || orientation > 8 {
 		return img
 	}
+	if y, ok := img.(*image.YCbCr); ok {
+		if out := uprightYCbCr(y, orientation); out != nil {
+			return out
+		}
+	}
+	return uprightAny(img, orientation)
+}
+
+// turned is where the sample at (x, y) of a w × h plane goes under an EXIF orientation.
+func turned(orientation, x, y, w, h int) (int, int) {
+	switch orientation {
+	case 2:
+		return w - 1 - x, y
+	case 3:
+		return w - 1 - x, h - 1 - y
+	case 4:
+		return x, h - 1 - y
+	case 5:
+		return y, x
+	case 6:
+		return h - 1 - y, x
+	case 7:
+		return h - 1 - y, w - 1 - x
+	case 8:
+		return y, w - 1 - x
+	}
+	return x, y
+}
+
+// turnPlane turns a plane of w × h one-byte samples.
+func turnPlane(src []byte, stride, w, h, orientation int) (dst []byte, dstStride int) {
+	dw := w
+	if orientation >= 5 {
+		dw = h
+	}
+	dst = make([]byte, w*h)
+	for y := range h {
+		row := src[y*stride : y*stride+w]
+		for x, v := range row {
+			dx, dy := turned(orientation, x, y, w, h)
+			dst[dy*dw+dx] = v
+		}
+	}
+	return dst, dw
+}
+
+// uprightYCbCr turns a YCbCr picture plane by plane; nil for a subsampling it does not turn.
+func uprightYCbCr(src *image.YCbCr, orientation int) *image.YCbCr {
+	ratio := src.SubsampleRatio
+	if orientation >= 5 { // a quarter turn swaps the subsampling's directions
+		switch ratio {
+		case image.YCbCrSubsampleRatio422:
+			ratio = image.YCbCrSubsampleRatio440
+		case image.YCbCrSubsampleRatio440:
+			ratio = image.YCbCrSubsampleRatio422
+		case image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio420:
+		default:
+			return nil
+		}
+	}
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if b.Min != (image.Point{}) || w%2 != 0 || h%2 != 0 { // odd sides leave chroma samples half-covered
+		return nil
+	}
+	cw, ch := chromaSize(src.SubsampleRatio, w, h)
+	ow, oh := w, h
+	if orientation >= 5 {
+		ow, oh = h, w
+	}
+	out := &image.YCbCr{SubsampleRatio: ratio, Rect: image.Rect(0, 0, ow, oh)}
+	out.Y, out.YStride = turnPlane(src.Y, src.YStride, w, h, orientation)
+	out.Cb, out.CStride = turnPlane(src.Cb, src.CStride, cw, ch, orientation)
+	out.Cr, _ = turnPlane(src.Cr, src.CStride, cw, ch, orientation)
+	return out
+}
+
+// chromaSize is the size of a w × h picture's chroma planes.
+func chromaSize(r image.YCbCrSubsampleRatio, w, h int) (int, int) {
+	switch r {
+	case image.YCbCrSubsampleRatio422:
+		return (w + 1) / 2, h
+	case image.YCbCrSubsampleRatio420:
+		return (w + 1) / 2, (h + 1) / 2
+	case image.YCbCrSubsampleRatio440:
+		return w, (h + 1) / 2
+	}
+	return w, h
+}
+
+// uprightAny turns any picture pixel by pixel.
+func uprightAny(img image.Image, orientation int) image.Image {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	ow, oh := w, h
@@ -168,23 +261,7 @@ func upright(img image.Image, orientation int) image.Image {
 	out := image.NewRGBA(image.Rect(0, 0, ow, oh))
 	for y := range h {
 		for x := range w {
-			var dx, dy int
-			switch orientation {
-			case 2:
-				dx, dy = w-1-x, y
-			case 3:
-				dx, dy = w-1-x, h-1-y
-			case 4:
-				dx, dy = x, h-1-y
-			case 5:
-				dx, dy = y, x
-			case 6:
-				dx, dy = h-1-y, x
-			case 7:
-				dx, dy = h-1-y, w-1-x
-			case 8:
-				dx, dy = y, w-1-x
-			}
+			dx, dy := turned(orientation, x, y, w, h)
 			out.Set(dx, dy, img.At(b.Min.X+x, b.Min.Y+y))
 		}
 	}
@@ -203,6 +280,9 @@ func thumbnail(img image.Image, side int) image.Image {
 	if h > w {
 		tw, th = max(1, w*side/h), side
 	}
+	if y, ok := img.(*image.YCbCr); ok {
+		return thumbYCbCr(y, tw, th)
+	}
 	out := image.NewRGBA(image.Rect(0, 0, tw, th))
 	for ty := range th {
 		y0, y1 := ty*h/th, max(ty*h/th+1, (ty+1)*h/th)
@@ -217,6 +297,30 @@ func thumbnail(img image.Image, side int) image.Image {
 			}
 			i := out.PixOffset(tx, ty)
 			out.Pix[i], out.Pix[i+1], out.Pix[i+2], out.Pix[i+3] = uint8(r/n>>8), uint8(g/n>>8), uint8(bl/n>>8), 255
+		}
+	}
+	return out
+}
+
+// thumbYCbCr scales a YCbCr picture down to tw × th, each sample the mean of those it covers,
+// without converting a pixel to RGB.
+func thumbYCbCr(src *image.YCbCr, tw, th int) *image.YCbCr {
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	out := image.NewYCbCr(image.Rect(0, 0, tw, th), image.YCbCrSubsampleRatio444)
+	for ty := range th {
+		y0, y1 := ty*h/th, max(ty*h/th+1, (ty+1)*h/th)
+		for tx := range tw {
+			x0, x1 := tx*w/tw, max(tx*w/tw+1, (tx+1)*w/tw)
+			var sy, sb, sr, n int
+			for y := y0; y < y1; y++ {
+				for x := x0; x < x1; x++ {
+					yi, ci := src.YOffset(b.Min.X+x, b.Min.Y+y), src.COffset(b.Min.X+x, b.Min.Y+y)
+					sy, sb, sr, n = sy+int(src.Y[yi]), sb+int(src.Cb[ci]), sr+int(src.Cr[ci]), n+1
+				}
+			}
+			i := ty*out.YStride + tx
+			out.Y[i], out.Cb[i], out.Cr[i] = uint8(sy/n), uint8(sb/n), uint8(sr/n)
 		}
 	}
 	return out

@@ -34,7 +34,7 @@ func scene(w, h int) *image.RGBA {
 	return img
 }
 
-func encode(t *testing.T, img image.Image) []byte {
+func encode(t testing.TB, img image.Image) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
@@ -151,4 +151,62 @@ func FuzzReadEXIF(f *testing.F) {
 			t.Errorf("a position out of range: %+v", e.Location)
 		}
 	})
+}
+
+// The YCbCr fast paths agree with the picture-by-pixel ones: turning a JPEG's planes gives the
+// same pixels for every orientation (4:2:0, 4:2:2 and 4:4:4), and the thumbnail averaged in
+// YCbCr is within a step or two of the one averaged in RGB.
+func TestUprightAndThumbnailFastPaths(t *testing.T) {
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio444} {
+		src := image.NewYCbCr(image.Rect(0, 0, 10, 6), ratio)
+		for i := range src.Y {
+			src.Y[i] = uint8(i * 7)
+		}
+		for i := range src.Cb {
+			src.Cb[i], src.Cr[i] = uint8(i*13), uint8(255-i*11)
+		}
+		for o := 2; o <= 8; o++ {
+			fast, slow := uprightYCbCr(src, o), uprightAny(src, o)
+			if fast == nil || fast.Bounds() != slow.Bounds() {
+				t.Fatalf("%v orientation %d: %v against %v", ratio, o, fast, slow.Bounds())
+			}
+			for y := range slow.Bounds().Dy() {
+				for x := range slow.Bounds().Dx() {
+					if a, b := color.RGBAModel.Convert(fast.At(x, y)), color.RGBAModel.Convert(slow.At(x, y)); a != b {
+						t.Fatalf("%v orientation %d at %d,%d: %v, want %v", ratio, o, x, y, a, b)
+					}
+				}
+			}
+		}
+	}
+	big := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
+	for i := range big.Y { // a picture's values, far from what RGB clips
+		big.Y[i] = uint8(60 + i%131)
+	}
+	for i := range big.Cb {
+		big.Cb[i], big.Cr[i] = uint8(110+i%7*5), uint8(115+i%5*6)
+	}
+	fast := thumbnail(big, 320)
+	rgba := image.NewRGBA(big.Bounds())
+	for y := range 480 {
+		for x := range 640 {
+			rgba.Set(x, y, big.At(x, y))
+		}
+	}
+	slow := thumbnail(rgba, 320)
+	for y := range 240 {
+		for x := range 320 {
+			a, b := color.RGBAModel.Convert(fast.At(x, y)).(color.RGBA), slow.At(x, y).(color.RGBA)
+			if d := max(diff(a.R, b.R), diff(a.G, b.G), diff(a.B, b.B)); d > 4 {
+				t.Fatalf("thumbnail at %d,%d: %v, want about %v", x, y, a, b)
+			}
+		}
+	}
+}
+
+func diff(a, b uint8) int {
+	if a > b {
+		return int(a - b)
+	}
+	return int(b - a)
 }
