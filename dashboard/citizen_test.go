@@ -256,8 +256,8 @@ func TestCitizenReports(t *testing.T) {
 	}
 }
 
-// TestCitizenQueueInTheBrowser: the operator's Phản ánh tab lists a citizen's report with its
-// thumbnail; the report's detail shows its ticket, contact and photo.
+// TestCitizenQueueInTheBrowser: a citizen's report is a diamond on the operator's map; clicked,
+// the Phản ánh tab lists it with its thumbnail and shows its ticket, contact and photo.
 func TestCitizenQueueInTheBrowser(t *testing.T) {
 	exe := chromium(t)
 	f, _ := citizenFixture(t, 5)
@@ -269,13 +269,14 @@ func TestCitizenQueueInTheBrowser(t *testing.T) {
 	base := "http://" + f.serve(t) + "/"
 	ctx := browserContext(t, exe, 60*time.Second)
 	if err := chromedp.Run(ctx,
-		signedIn(base, f.tokens["operator"], "#reports"),
+		signedIn(base, f.tokens["operator"], "#map"),
+		waitJS("the report on the map", `!!document.querySelector('#map polygon.report.rep-received[data-report]')`),
+		chromedp.Evaluate(`document.querySelector('#map polygon.report').dispatchEvent(new MouseEvent('click', { bubbles: true })); true`, nil),
 		waitJS("the tab and the report with its thumbnail", `!document.querySelector('#nav-reports-link').classList.contains('hidden') &&
 			document.querySelector('#nav-reports').textContent === '1' &&
 			(() => { const i = document.querySelector('#reports-table tr[data-report] img.thumb'); return !!i && i.complete && i.naturalWidth === 320; })() &&
 			document.querySelector('#reports-table').textContent.includes('Lấn chiếm vỉa hè')`),
-		chromedp.Evaluate(`document.querySelector('#reports-table tr[data-report]').click(); true`, nil),
-		waitJS("the report's detail with its photo", fmt.Sprintf(`(() => { const p = document.querySelector('#report-detail');
+		waitJS("the report's detail with its photo, opened from the map", fmt.Sprintf(`(() => { const p = document.querySelector('#report-detail');
 			const i = p.querySelector('.rep-photos img'); return p.textContent.includes(%q) && p.textContent.includes('0912 345 678') &&
 			p.textContent.includes('Tiếp nhận') && !!i && i.complete && i.naturalWidth === 400; })()`, rc.Ticket)),
 	); err != nil {

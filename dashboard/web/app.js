@@ -54,7 +54,7 @@ const I18N = {
     incAskSummary: 'Kết luận khi kết thúc sự cố (diễn biến, thiệt hại, việc đã làm):', incAskStepNote: 'Ghi chú về bước này (không bắt buộc):',
     clipPlay: 'Xem đoạn ghi hình', clipSave: 'Tải đoạn ghi hình', clipNone: 'Không có đoạn ghi hình',
     wallLayout: 'Bố cục', wallCards: 'Thẻ trạng thái', wallPage: 'Trang {p}/{n}',
-    navReports: 'Phản ánh', repCategory: 'Lĩnh vực', repAll: 'Tất cả', repreceived: 'Tiếp nhận', repin_progress: 'Đang xử lý', represolved: 'Đã xử lý',
+    navReports: 'Phản ánh', legendReport: 'Phản ánh chưa xử lý xong', repCategory: 'Lĩnh vực', repAll: 'Tất cả', repreceived: 'Tiếp nhận', repin_progress: 'Đang xử lý', represolved: 'Đã xử lý',
     reprejected: 'Từ chối', repReceived: 'Tiếp nhận', repPlace: 'Địa điểm', repText: 'Nội dung', repPhotos: 'Ảnh', repCount: '{n} phản ánh',
     repNone: 'Không có phản ánh', repNoPhoto: 'không tải được ảnh', repTicket: 'Mã phản ánh', repContact: 'Liên hệ', repAnswer: 'Trả lời',
     repTaken: 'chụp lúc', repExifAt: 'vị trí ảnh cách nơi phản ánh {m} m',
@@ -143,7 +143,7 @@ const I18N = {
     incAskSummary: 'Closing summary (what happened, damage, what was done):', incAskStepNote: 'A note on this step (optional):',
     clipPlay: 'Play the clip', clipSave: 'Save the clip', clipNone: 'No recording',
     wallLayout: 'Layout', wallCards: 'Status cards', wallPage: 'Page {p}/{n}',
-    navReports: 'Reports', repCategory: 'Category', repAll: 'All', repreceived: 'Received', repin_progress: 'In progress', represolved: 'Resolved',
+    navReports: 'Reports', legendReport: 'Citizen report being handled', repCategory: 'Category', repAll: 'All', repreceived: 'Received', repin_progress: 'In progress', represolved: 'Resolved',
     reprejected: 'Rejected', repReceived: 'Received', repPlace: 'Place', repText: 'Report', repPhotos: 'Photos', repCount: '{n} reports',
     repNone: 'No reports', repNoPhoto: 'photo not loaded', repTicket: 'Ticket', repContact: 'Contact', repAnswer: 'Answer',
     repTaken: 'taken', repExifAt: 'photo taken {m} m from the reported place',
@@ -337,9 +337,11 @@ async function start() {
   setInterval(() => { if (S.view === 'screen') nextSlide(); }, screenEvery() * 1000);
   setInterval(() => { if (S.view === 'incidents' || S.view === 'screen') loadIncidents(); }, 15000);
   setInterval(refreshStills, STILL_EVERY);
-  setInterval(() => { if (S.view === 'reports') loadReports(); }, 15000);
+  const reports = () => (S.ui.citizen_categories || []).length > 0; // the server takes citizen reports
+  setInterval(() => { if (reports() && (S.view === 'reports' || S.view === 'map')) loadReports(); }, 15000);
   loadIncidents();
   showReportsTab();
+  if (reports()) loadReports();
 }
 
 function topics() {
@@ -626,6 +628,13 @@ function drawMap(el = $('#map')) {
     svg('title', {}, r).textContent = cam.name + ' — ' + t(st ? st.state : 'unknown');
     if (S.ui && S.ui.video && el.id === 'map') r.addEventListener('click', () => openCamera(cam.id)); // the camera's live view
   }
+  if (el.id === 'map') for (const r of S.reports || []) { // citizen reports not yet handled: a diamond each
+    if (r.state !== 'received' && r.state !== 'in_progress') continue;
+    const [x, y] = P(r.location.lat, r.location.lon);
+    const d = svg('polygon', { points: `${x},${y - 7} ${x + 7},${y} ${x},${y + 7} ${x - 7},${y}`, class: 'report rep-' + r.state, 'data-report': r.id }, el);
+    svg('title', {}, d).textContent = repCategory(r.category) + ' — ' + r.description.slice(0, 80);
+    d.addEventListener('click', () => { S.repSelected = r.id; location.hash = '#reports'; });
+  }
   for (const a of S.alerts.values()) {
     if (a.state === 'pending' || !a.location || !a.location.lat) continue;
     const [x, y] = P(a.location.lat, a.location.lon);
@@ -633,6 +642,7 @@ function drawMap(el = $('#map')) {
   }
   $('#legend').innerHTML = `<span><i style="background:#2ea043"></i>${t('legendSensor')}</span><span><i style="background:#e5534b"></i>${t('legendAlarm')}</span>` +
     `<span><i style="background:#6e7681"></i>${t('legendStale')}</span><span><i style="background:#2ea043;border-radius:0"></i>${t('legendCamera')}</span>` +
+    ((S.reports || []).length ? `<span><i class="legend-report"></i>${t('legendReport')}</span>` : '') +
     `<span>${t('legendDistrict')}:</span>` + ['critical', 'high', 'medium', 'low'].map((sv) => `<span><i class="d-${sv}"></i>${t('sev' + sv)}</span>`).join('');
   if (!$('#map-side').dataset.sensor) sideAlerts();
 }
@@ -1160,7 +1170,8 @@ async function loadReports() {
     <td>${r.photos.map((p) => `<img class="thumb" data-report-photo="${esc(r.id)}" data-photo="${esc(p.thumb)}" alt="">`).join('')}</td>
     <td class="rep-${esc(r.state)}">${t('rep' + r.state)}</td></tr>`).join('') || `<tr><td colspan="6" class="note">${t('repNone')}</td></tr>`;
   loadPhotos($('#reports-table'));
-  if (S.repSelected) showReport(S.repSelected);
+  if (S.repSelected && S.view === 'reports') showReport(S.repSelected);
+  if (S.view === 'map') drawMap();
 }
 
 // loadPhotos fills the images under root whose data-photo names a photo's hash, of the report
