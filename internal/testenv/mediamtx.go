@@ -1,12 +1,10 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
@@ -109,36 +107,15 @@ paths: {}
 		t.Fatal(err)
 	}
 	m := &MediaMTX{API: fmt.Sprintf("http://127.0.0.1:%d", api), RTSP: fmt.Sprintf("127.0.0.1:%d", rtsp), WebRTC: webrtcURL, HLS: hlsURL, Playback: playbackURL, Log: &LogBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, path)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, m.Log, m.Log
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("MediaMTX %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-	})
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	startServer(t, "MediaMTX", "MediaMTX's API at "+m.API, bin, []string{path}, dir, m.Log, 15*time.Second, func() bool {
 		resp, err := http.Get(m.API + "/v3/config/global/get")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return m
-			}
+		if err != nil {
+			return false
 		}
-		select {
-		case <-exited:
-			t.Fatalf("MediaMTX exited at start:\n%s", m.Log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("MediaMTX's API did not answer at %s within 15 s:\n%s", m.API, m.Log.String())
-		}
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return m
 }
 
 // Read plays MediaMTX's path over RTSP (TCP) for a moment, with user and password when not

@@ -1,11 +1,9 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -58,34 +56,16 @@ func StartSeaweedFS(t testing.TB) *SeaweedFS {
 	p := func() string { return fmt.Sprint(FreePort(t)) }
 	s3 := p()
 	s.S3 = "http://127.0.0.1:" + s3
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "server", "-dir="+filepath.Join(dir, "data"), "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-		"-master.port="+p(), "-master.port.grpc="+p(), "-volume.port="+p(), "-volume.port.grpc="+p(), "-volume.max=4",
-		"-master.volumeSizeLimitMB=64", "-filer", "-filer.port="+p(), "-filer.port.grpc="+p(), "-s3", "-s3.port="+s3,
-		"-s3.port.grpc="+p(), "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.config="+conf, "-metricsPort=0")
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, s.Log, s.Log
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("SeaweedFS %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-	})
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(s.S3 + "/"); err == nil {
+	args := []string{"server", "-dir=" + filepath.Join(dir, "data"), "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+		"-master.port=" + p(), "-master.port.grpc=" + p(), "-volume.port=" + p(), "-volume.port.grpc=" + p(), "-volume.max=4",
+		"-master.volumeSizeLimitMB=64", "-filer", "-filer.port=" + p(), "-filer.port.grpc=" + p(), "-s3", "-s3.port=" + s3,
+		"-s3.port.grpc=" + p(), "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.config=" + conf, "-metricsPort=0"}
+	startServer(t, "SeaweedFS", "SeaweedFS's S3 gateway at "+s.S3, bin, args, dir, s.Log, 30*time.Second, func() bool {
+		resp, err := http.Get(s.S3 + "/")
+		if err == nil {
 			resp.Body.Close()
-			return s
 		}
-		select {
-		case <-exited:
-			t.Fatalf("SeaweedFS exited at start:\n%s", s.Log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("SeaweedFS's S3 gateway did not answer at %s within 30 s:\n%s", s.S3, s.Log.String())
-		}
-	}
+		return err == nil
+	})
+	return s
 }
