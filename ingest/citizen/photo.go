@@ -285,9 +285,9 @@ func thumbnail(img image.Image, side int) image.Image {
 	}
 	out := image.NewRGBA(image.Rect(0, 0, tw, th))
 	for ty := range th {
-		y0, y1 := ty*h/th, max(ty*h/th+1, (ty+1)*h/th)
+		y0, y1 := span(ty, th, h)
 		for tx := range tw {
-			x0, x1 := tx*w/tw, max(tx*w/tw+1, (tx+1)*w/tw)
+			x0, x1 := span(tx, tw, w)
 			var r, g, bl, n uint64
 			for y := y0; y < y1; y++ {
 				for x := x0; x < x1; x++ {
@@ -302,6 +302,13 @@ func thumbnail(img image.Image, side int) image.Image {
 	return out
 }
 
+// span is the source samples [lo, hi) that thumbnail sample i of n covers in a side of size
+// samples: at least one.
+func span(i, n, size int) (lo, hi int) {
+	lo = i * size / n
+	return lo, max(lo+1, (i+1)*size/n)
+}
+
 // thumbYCbCr scales a YCbCr picture down to tw × th, each sample the mean of those it covers,
 // without converting a pixel to RGB.
 func thumbYCbCr(src *image.YCbCr, tw, th int) *image.YCbCr {
@@ -309,9 +316,9 @@ func thumbYCbCr(src *image.YCbCr, tw, th int) *image.YCbCr {
 	w, h := b.Dx(), b.Dy()
 	out := image.NewYCbCr(image.Rect(0, 0, tw, th), image.YCbCrSubsampleRatio444)
 	for ty := range th {
-		y0, y1 := ty*h/th, max(ty*h/th+1, (ty+1)*h/th)
+		y0, y1 := span(ty, th, h)
 		for tx := range tw {
-			x0, x1 := tx*w/tw, max(tx*w/tw+1, (tx+1)*w/tw)
+			x0, x1 := span(tx, tw, w)
 			var sy, sb, sr, n int
 			for y := y0; y < y1; y++ {
 				for x := x0; x < x1; x++ {
