@@ -39,7 +39,7 @@ type UIConfig struct {
 	// Video says whether the cameras play live in the page (MediaMTX's WebRTC, WHEP).
 	Video bool `json:"video"`
 	// CitizenCategories are the citizen reports' categories, when the citizen apps are served.
-	CitizenCategories []CitizenCategory `json:"citizen_categories,omitempty"`
+	CitizenCategories []citizen.Category `json:"citizen_categories,omitempty"`
 	// ClipDownloadUnits are the units whose members may save recorded clips (administrators
 	// always may).
 	ClipDownloadUnits []string `json:"clip_download_units,omitempty"`
@@ -62,18 +62,9 @@ func (s *Server) uiConfig(c *fiber.Ctx, _ *auth.Principal) error {
 		ui.ClipDownloadUnits = s.opts.Video.DownloadUnits
 	}
 	if s.opts.Citizen != nil {
-		for _, c := range citizen.Categories {
-			ui.CitizenCategories = append(ui.CitizenCategories, CitizenCategory{ID: c.ID, VI: c.VI, EN: c.EN})
-		}
+		ui.CitizenCategories = citizen.Categories
 	}
 	return c.JSON(ui)
-}
-
-// CitizenCategory is a category of citizen reports with its names.
-type CitizenCategory struct {
-	ID string `json:"id"`
-	VI string `json:"vi"`
-	EN string `json:"en"`
 }
 
 // SensorInfo is a catalog sensor with its latest values.

@@ -202,8 +202,9 @@ func ValidTicket(s string) bool { return ticketPattern.MatchString(s) }
 
 // Category is a kind of report the citizens send and who first takes it.
 type Category struct {
-	ID     string
-	VI, EN string
+	ID string `json:"id"`
+	VI string `json:"vi"`
+	EN string `json:"en"`
 }
 
 // Categories are the report categories of the citizen apps of the sources (Lâm Đồng's and the
