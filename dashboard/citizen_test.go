@@ -285,19 +285,31 @@ func TestCitizenQueueInTheBrowser(t *testing.T) {
 }
 
 // The simulated citizen app's reports pass the real intake: tickets, photos whose EXIF puts
-// them within a hundred metres of the place and minutes before the report.
+// them within a hundred metres of the place and minutes before the report; a restarted app's
+// reports are new ones.
 func TestSimulatedCitizenApp(t *testing.T) {
 	f, _ := citizenFixture(t, 10)
-	app := citizensim.New(citizensim.Config{Base: "http://" + f.serve(t), Token: f.tokens["app"], Seed: 7,
+	base := "http://" + f.serve(t)
+	app := citizensim.New(citizensim.Config{Base: base, Token: f.tokens["app"], Seed: 7,
 		Places: []citizensim.Place{{Name: "Nút giao Cốc Lếu – Hoàng Liên", Location: geo.Location{Lat: 22.4979, Lon: 103.9688}}}}, slog.New(slog.DiscardHandler))
-	for range 3 {
+	var first string
+	for i := range 3 {
 		tk, err := app.Send(t.Context())
 		if err != nil || !citizen.ValidTicket(tk) {
 			t.Fatalf("a simulated report: %q %v", tk, err)
 		}
+		if i == 0 {
+			first = tk
+		}
+	}
+	// the app run again (a demo restarted) draws the same report, and sends it as a new one
+	again := citizensim.New(citizensim.Config{Base: base, Token: f.tokens["app"], Seed: 7,
+		Places: []citizensim.Place{{Name: "Nút giao Cốc Lếu – Hoàng Liên", Location: geo.Location{Lat: 22.4979, Lon: 103.9688}}}}, slog.New(slog.DiscardHandler))
+	if tk, err := again.Send(t.Context()); err != nil || tk == first {
+		t.Fatalf("the restarted app's first report: %q %v, taken as a resend of %s", tk, err, first)
 	}
 	var list Page[citizen.Report]
-	if code, b := f.call(t, "operator", "GET", APIPrefix+"/citizen-reports", ""); code != 200 || json.Unmarshal(b, &list) != nil || list.Total != 3 {
+	if code, b := f.call(t, "operator", "GET", APIPrefix+"/citizen-reports", ""); code != 200 || json.Unmarshal(b, &list) != nil || list.Total != 4 {
 		t.Fatalf("the simulated reports: %d %s", code, b)
 	}
 	for _, r := range list.Items {

@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,7 +52,10 @@ type App struct {
 	http *http.Client
 	rnd  *rand.Rand
 	log  *slog.Logger
-	n    int
+	// run names this app's run in its client ids: a restarted demo's reports are new ones, not
+	// resends of the last run's (the same seed draws the same reports)
+	run string
+	n   int
 }
 
 // New makes an app.
@@ -59,7 +63,8 @@ func New(cfg Config, log *slog.Logger) *App {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &App{cfg: cfg, http: &http.Client{Timeout: 30 * time.Second}, rnd: rand.New(rand.NewPCG(cfg.Seed, 26)), log: log}
+	return &App{cfg: cfg, http: &http.Client{Timeout: 30 * time.Second}, rnd: rand.New(rand.NewPCG(cfg.Seed, 26)), log: log,
+		run: strconv.FormatInt(time.Now().UnixNano(), 36)}
 }
 
 // kinds are the reports the simulated citizens send: a category, what they write, and the
@@ -126,7 +131,7 @@ func (a *App) Send(ctx context.Context) (string, error) {
 	at := jitter(pl.Location, 80, a.rnd)
 	now := a.cfg.Now()
 	report := map[string]any{
-		"client_id": fmt.Sprintf("sim-%d-%06d", a.cfg.Seed, a.n), "category": k.category,
+		"client_id": fmt.Sprintf("sim-%s-%06d", a.run, a.n), "category": k.category,
 		"description": fmt.Sprintf(k.text, pl.Name), "location": at, "reported_at": now.UTC().Format(time.RFC3339),
 	}
 	if a.rnd.IntN(2) == 0 {
