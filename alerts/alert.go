@@ -154,6 +154,15 @@ type Alert struct {
 	AckedAt   time.Time `json:"acked_at,omitzero"`
 	EndsAt    time.Time `json:"ends_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Reports are the citizen reports a citizen alert groups (source citizen), first first.
+	Reports []string `json:"reports,omitempty"`
+	// DueAt is when a citizen alert's reports are due to be answered (its rule's deadline in
+	// working days); Overdue is set when it passed with the alert open.
+	DueAt   time.Time `json:"due_at,omitzero"`
+	Overdue bool      `json:"overdue,omitempty"`
+	// Rejected marks a citizen alert closed as unfounded (từ chối); the resolving reason is
+	// what its citizens read.
+	Rejected bool `json:"rejected,omitempty"`
 	// Muted says why the alert is not notified: "silenced by <id>" or "inhibited by <alert>";
 	// empty when it is.
 	Muted string `json:"muted,omitempty"`

@@ -60,7 +60,8 @@ func (ls Lives) AlertChanged(e Event) {
 	}
 }
 
-// Correlator gathers alerts into incidents (incident.Manager). The engine calls it on its own
+// Correlator follows the alerts (incident.Manager gathers them into incidents, triage.Tracker
+// keeps the citizen reports' states). The engine calls it on its own
 // goroutine, and only while it leads: Lead at the start of each term (before it hears the
 // restored alerts again), AlertChanged with every event, Tick with every tick.
 type Correlator interface {
@@ -108,7 +109,7 @@ type Engine struct {
 	store  Store
 	notify Notifier
 	live   Live
-	corr   Correlator
+	corrs  []Correlator
 	opts   Options
 	m      *metrics
 	log    *slog.Logger
@@ -266,8 +267,8 @@ func (e *Engine) lead(ctx context.Context) {
 			}
 			now := e.opts.Now().UTC()
 			e.c.tick(now)
-			if e.corr != nil {
-				e.c.notes = append(e.c.notes, e.corr.Tick(now)...)
+			for _, corr := range e.corrs {
+				e.c.notes = append(e.c.notes, corr.Tick(now)...)
 			}
 			e.gauge()
 		}
@@ -277,18 +278,18 @@ func (e *Engine) lead(ctx context.Context) {
 
 func (e *Engine) restore(ctx context.Context) error {
 	now := e.opts.Now().UTC()
-	if e.corr != nil { // the incidents as stored first; the alerts still open follow
-		e.corr.Lead(ctx, e.term, now)
+	for _, corr := range e.corrs { // the incidents as stored first; the alerts still open follow
+		corr.Lead(ctx, e.term, now)
 	}
 	latest, err := e.store.LatestEvents(ctx, now)
 	if err != nil {
 		return fmt.Errorf("alert engine: restore alerts: %w", err)
 	}
 	e.c.restore(latest, now)
-	if e.corr != nil { // an open alert in no incident joins or opens one
+	for _, corr := range e.corrs { // an open alert in no incident joins or opens one
 		for _, ev := range latest {
 			if _, open := e.c.byID[ev.Alert.ID]; open {
-				e.corr.AlertChanged(ev, now)
+				corr.AlertChanged(ev, now)
 			}
 		}
 	}
@@ -377,8 +378,8 @@ func (e *Engine) drain() {
 			if e.live != nil {
 				e.live.AlertChanged(c.events[i])
 			}
-			if e.corr != nil { // at the event's own time: the engine made it just now
-				e.corr.AlertChanged(c.events[i], c.events[i].Time)
+			for _, corr := range e.corrs { // at the event's own time: the engine made it just now
+				corr.AlertChanged(c.events[i], c.events[i].Time)
 			}
 			ev := &c.events[i]
 			e.log.Info("alert "+string(ev.Kind), "alert", ev.Alert.ID, "rule", ev.Alert.Rule, "subject", ev.Alert.Subject,
@@ -476,6 +477,20 @@ func (e *Engine) ObserveCameras(ctx context.Context, statuses []streams.CameraSt
 	return e.send(ctx, func(c *core) {
 		if e.leading() {
 			c.observeCameras(statuses, events, e.opts.Now().UTC())
+		}
+	})
+}
+
+// ObserveReports queues citizen reports for triage (triage.Poller hands those stored and not
+// yet routed): each joins the live alert of its group or opens one. A standby drops them (the
+// leader's poller hands them to the leader).
+func (e *Engine) ObserveReports(ctx context.Context, reports []Report) error {
+	if len(reports) == 0 {
+		return nil
+	}
+	return e.send(ctx, func(c *core) {
+		if e.leading() {
+			c.observeReports(reports, e.opts.Now().UTC())
 		}
 	})
 }
@@ -592,6 +607,22 @@ func (e *Engine) Resolve(ctx context.Context, id, actor, reason string) (Alert, 
 	})
 }
 
+// Reject closes a citizen alert as unfounded or not the agencies' to handle (từ chối): the
+// reason is what its reports' citizens read.
+func (e *Engine) Reject(ctx context.Context, id, actor, reason string) (Alert, error) {
+	return e.command(ctx, id, func(c *core, l *live, now time.Time) error {
+		if l.Source != SourceCitizen {
+			return fmt.Errorf("%w: alert %s is not a citizen report's: resolve it instead", ErrInvalid, id)
+		}
+		if strings.TrimSpace(reason) == "" {
+			return fmt.Errorf("%w: say why the reports are rejected", ErrInvalid)
+		}
+		l.Rejected = true
+		c.resolve(l, now, actor, Text{VI: reason})
+		return nil
+	})
+}
+
 func (e *Engine) command(ctx context.Context, id string, f func(c *core, l *live, now time.Time) error) (Alert, error) {
 	var out Alert
 	var ferr error
@@ -676,6 +707,7 @@ func (e *Engine) Silences(ctx context.Context) ([]Silence, error) {
 func cloneAlert(a *Alert) Alert {
 	out := *a
 	out.Units = slices.Clone(a.Units)
+	out.Reports = slices.Clone(a.Reports)
 	return out
 }
 
@@ -686,8 +718,8 @@ func anyIn(want, have []string) bool {
 // SetNotifier sets where notifications go; call it before Run.
 func (e *Engine) SetNotifier(n Notifier) { e.notify = n }
 
-// SetCorrelator sets the incident correlator; call it before Run.
-func (e *Engine) SetCorrelator(c Correlator) { e.corr = c }
+// AddCorrelator adds a correlator, heard after those added before; call it before Run.
+func (e *Engine) AddCorrelator(c Correlator) { e.corrs = append(e.corrs, c) }
 
 // Act runs f on the engine's goroutine while it leads, with the engine's clock: the
 // correlator's commands and reads go through it. On a standby it returns ErrStandby.

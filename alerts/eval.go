@@ -29,6 +29,8 @@ type condition struct {
 	district string
 	// suspect: the reading that decided is marked suspect by ingest's plausibility checks.
 	suspect bool
+	// report, when the subject is a citizen report (citizen_report rules).
+	report *Report
 }
 
 // step is one level of a graded condition, in signed space (larger is worse).

@@ -15,6 +15,7 @@ const (
 	EventCommented    EventKind = "commented"    // someone wrote about it
 	EventEscalated    EventKind = "escalated"    // nobody acknowledged in time: more units
 	EventResolved     EventKind = "resolved"     // the condition stopped, or an operator closed it
+	EventReported     EventKind = "reported"     // one more citizen report joined the alert's group
 )
 
 // ActorEngine is the actor of the transitions the rules make.

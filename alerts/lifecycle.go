@@ -32,6 +32,8 @@ type core struct {
 	composite []*compiled
 	camState  []*compiled
 	camEvent  []*compiled
+	citizen   []*compiled
+	calendar  *Calendar
 	route     *Route
 	inhibit   []Inhibit
 	sensors   *ingest.Catalog
@@ -46,6 +48,8 @@ type core struct {
 	closed     map[string]Severity
 	silences   map[string]*Silence
 	lastActive map[[2]string]time.Time // composite rules: rule and district → last active
+	// triaged holds the citizen reports the engine has triaged, with when they were received.
+	triaged map[string]time.Time
 
 	events []Event
 	notes  []Notification
@@ -65,7 +69,7 @@ type live struct {
 
 func newCore(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCatalog, now time.Time) *core {
 	c := &core{since: now, alerts: map[string]*live{}, byID: map[string]*live{}, closed: map[string]Severity{},
-		silences: map[string]*Silence{}, lastActive: map[[2]string]time.Time{}, uneval: func(string, string) {}}
+		silences: map[string]*Silence{}, lastActive: map[[2]string]time.Time{}, triaged: map[string]time.Time{}, uneval: func(string, string) {}}
 	c.setCatalogs(sensors, cameras, now)
 	c.setRules(rf, now)
 	return c
@@ -76,7 +80,7 @@ func newCore(rf *RuleFile, sensors *ingest.Catalog, cameras *streams.CameraCatal
 func (c *core) setRules(rf *RuleFile, now time.Time) {
 	old := c.byName
 	c.rules, c.byName, c.byMetric = nil, map[string]*compiled{}, map[string][]*compiled{}
-	c.absence, c.composite, c.camState, c.camEvent = nil, nil, nil, nil
+	c.absence, c.composite, c.camState, c.camEvent, c.citizen = nil, nil, nil, nil, nil
 	for i := range rf.Rules {
 		r := &rf.Rules[i]
 		cr := old[r.Name]
@@ -96,9 +100,11 @@ func (c *core) setRules(rf *RuleFile, now time.Time) {
 			c.absence = append(c.absence, cr)
 		case KindComposite:
 			c.composite = append(c.composite, cr)
+		case KindCitizenReport:
+			c.citizen = append(c.citizen, cr)
 		}
 	}
-	c.route, c.inhibit = &rf.Route, rf.Inhibit
+	c.route, c.inhibit, c.calendar = &rf.Route, rf.Inhibit, &rf.Calendar
 	c.rebind(now)
 }
 
@@ -319,6 +325,7 @@ func (c *core) tick(now time.Time) {
 		c.apply(cond, now)
 	}
 	c.judgeComposites(now)
+	c.overdue(now)
 	for _, l := range c.sortedAlerts() {
 		if l.State != StateFiring {
 			continue
@@ -493,6 +500,8 @@ func (c *core) describeSubject(a *Alert, cond condition) {
 		}
 	case SourceDistrict:
 		a.SubjectName, a.District = cond.district, cond.district
+	case SourceCitizen:
+		c.describeReport(a, cond)
 	}
 }
 
@@ -547,6 +556,7 @@ func (c *core) snapshot(l *live, kind EventKind, actor string, reason Text, now 
 	a.Seq++
 	a.UpdatedAt = now
 	a.Units = slices.Clone(l.Units)
+	a.Reports = slices.Clone(l.Reports)
 	return Event{Time: now, Kind: kind, Actor: actor, Reason: reason.VI, ReasonEN: reason.EN, Alert: a}
 }
 
@@ -641,6 +651,9 @@ func (c *core) restore(latest []Event, now time.Time) {
 		l.grade = grade{severity: a.Severity, risk: a.RiskLevel, alarmLevel: a.AlarmLevel}
 		c.alerts[a.Fingerprint] = l
 		c.byID[a.ID] = l
+		for _, id := range a.Reports {
+			c.triaged[id] = a.StartsAt
+		}
 		c.bind(l, now)
 	}
 }

@@ -31,6 +31,9 @@ const (
 	KindCameraState = "camera_state" // a camera offline or degraded
 	KindCameraEvent = "camera_event" // a camera's analytics events (at night, counted per window)
 	KindComposite   = "composite"    // other rules' alerts together in one district
+	// KindCitizenReport routes citizen reports (phản ánh hiện trường): one alert per group of
+	// reports of a category within GroupRadiusM and GroupWindow.
+	KindCitizenReport = "citizen_report"
 )
 
 // How a rate rule treats tidal gauges (its tidal setting; "" is TidalDetide).
@@ -49,7 +52,7 @@ const (
 var TidalModes = []string{TidalDetide, TidalRaw, TidalSkip}
 
 // RuleKinds lists the rule kinds.
-var RuleKinds = []string{KindThreshold, KindAlarmLevels, KindRate, KindWindow, KindAbsence, KindCameraState, KindCameraEvent, KindComposite}
+var RuleKinds = []string{KindThreshold, KindAlarmLevels, KindRate, KindWindow, KindAbsence, KindCameraState, KindCameraEvent, KindComposite, KindCitizenReport}
 
 // RuleFile is the alert rules file: the rules, the routing tree and the inhibition rules. It
 // is loaded whole or not at all.
@@ -57,6 +60,8 @@ type RuleFile struct {
 	Rules   []Rule    `yaml:"rules"`
 	Route   Route     `yaml:"route"`
 	Inhibit []Inhibit `yaml:"inhibit"`
+	// Calendar says which days are working days, for the citizen reports' deadlines.
+	Calendar Calendar `yaml:"calendar"`
 }
 
 // Rule is one alert rule.
@@ -107,6 +112,11 @@ type Rule struct {
 	// All names the rules whose alerts must all be active in one district within Window
 	// (composite).
 	All []string `yaml:"all"`
+	// Reports are the citizen report categories the rule takes (citizen_report; empty: every
+	// category), DeadlineDays the working days the units have to answer them (0: no
+	// deadline); an alert still open then is escalated to its route's escalation units.
+	Reports      []string `yaml:"reports"`
+	DeadlineDays int      `yaml:"deadline_days"`
 
 	// For is how long the condition must hold before the alert fires; ClearFor how long it
 	// must have stopped before the alert resolves.
@@ -277,6 +287,7 @@ func (rf *RuleFile) validate(units map[string]string) config.Problems {
 		}
 	}
 	rf.Route.validate(&p, "route", units, true)
+	rf.Calendar.validate(p.Add)
 	for i, in := range rf.Inhibit {
 		path := fmt.Sprintf("inhibit[%d]", i)
 		checkMatchers(&p, path+".source", in.Source)
@@ -315,7 +326,7 @@ func (r *Rule) validateTexts(add problemAdder) {
 	if _, ok := Categories[r.Category]; !ok {
 		add("category", "want one of %s, got %q", config.SortedKeys(Categories), r.Category)
 	}
-	if r.SubCategory == "" {
+	if r.SubCategory == "" && r.Kind != KindCitizenReport {
 		add("sub_category", "missing (Smart Data Models subCategory, e.g. flood, trafficJam)")
 	}
 	if r.Title.VI == "" {
@@ -397,8 +408,9 @@ var kindChecks = map[string]func(r *Rule, add problemAdder){
 			add("after", "negative")
 		}
 	},
-	KindCameraState: (*Rule).validateCameraState,
-	KindCameraEvent: (*Rule).validateCameraEvent,
+	KindCameraState:   (*Rule).validateCameraState,
+	KindCitizenReport: (*Rule).validateCitizenReport,
+	KindCameraEvent:   (*Rule).validateCameraEvent,
 	KindComposite: func(r *Rule, add problemAdder) {
 		if len(r.All) < 2 {
 			add("all", "name at least two rules")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -22,12 +23,15 @@ type CitizenStore struct {
 }
 
 // CitizenEvent is one change of a report: what changed, who did it, and the report after it.
+// The first (seq 0, from the intake) carries the whole report; the others (Change, from the
+// alert that routes it) carry its id and its Triage only, the rest being the first's.
 type CitizenEvent struct {
 	Time   time.Time
 	Seq    uint32
 	Kind   string
 	Actor  string
 	Report citizen.Report
+	Change bool
 }
 
 // AppendCitizenEvents stores events in one insert.
@@ -36,6 +40,14 @@ func (s *CitizenStore) AppendCitizenEvents(ctx context.Context, evs []CitizenEve
 		"ticket, client_key, category, state, district, commune, lat, lon, received, units, photos, report)", len(evs), func(i int) ([]any, error) {
 		e := &evs[i]
 		r := &e.Report
+		if e.Change {
+			doc, err := json.Marshal(&r.Triage)
+			if err != nil {
+				return nil, fmt.Errorf("report %s: %w", r.ID, err)
+			}
+			return []any{e.Time.UTC(), Millis(e.Time), r.ID, e.Seq, e.Kind, e.Actor, "", "", "", r.State, "", "", 0.0, 0.0,
+				time.Unix(0, 0).UTC(), orNone(r.Units), []string{}, string(doc)}, nil
+		}
 		doc, err := json.Marshal(r)
 		if err != nil {
 			return nil, fmt.Errorf("report %s: %w", r.ID, err)
@@ -66,19 +78,36 @@ func (s *CitizenStore) ReportByTicket(ctx context.Context, ticket string) (citiz
 func (s *CitizenStore) latest(ctx context.Context, column, v string) (citizen.Report, error) {
 	ctx, cancel := bounded(ctx, s.Timeout)
 	defer cancel()
-	var doc string
-	// column is one of two names above, never the caller's text
-	err := s.Conn.QueryRow(ctx, `SELECT argMax(report, seq) FROM citizen_report_events FINAL WHERE report_id IN (
-  SELECT report_id FROM citizen_report_events WHERE `+column+` = ? LIMIT 1) GROUP BY report_id`, v).Scan(&doc)
+	var doc, cur string
+	// column is one of three names above, never the caller's text
+	err := s.Conn.QueryRow(ctx, `SELECT `+reportDocs+` FROM citizen_report_events FINAL WHERE report_id IN (
+  SELECT report_id FROM citizen_report_events WHERE `+column+` = ? LIMIT 1) GROUP BY report_id`, v).Scan(&doc, &cur)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return citizen.Report{}, ErrNoReport
 		}
 		return citizen.Report{}, fmt.Errorf("citizen report by %s: %w", column, err)
 	}
+	r, err := decodeReport(doc, cur)
+	if err != nil {
+		return citizen.Report{}, fmt.Errorf("citizen report by %s: %w", column, err)
+	}
+	return r, nil
+}
+
+// reportDocs selects, per report, what the app sent (the first event's document) and what the
+// agencies did since (the latest event's: the whole report, or its triage).
+const reportDocs = `anyIf(report, seq = 0), argMax(report, seq)`
+
+// decodeReport is a report from its two stored documents (reportDocs).
+func decodeReport(doc, cur string) (citizen.Report, error) {
 	var r citizen.Report
 	if err := json.Unmarshal([]byte(doc), &r); err != nil {
-		return citizen.Report{}, fmt.Errorf("citizen report by %s: stored JSON: %w", column, err)
+		return r, fmt.Errorf("stored JSON: %w", err)
+	}
+	r.Triage = citizen.Triage{}
+	if err := json.Unmarshal([]byte(cur), &r.Triage); err != nil {
+		return r, fmt.Errorf("stored JSON: %w", err)
 	}
 	return r, nil
 }
@@ -122,11 +151,7 @@ func (s *CitizenStore) Reports(ctx context.Context, f ReportFilter) ([]citizen.R
 	ctx, cancel := bounded(ctx, s.Timeout)
 	defer cancel()
 	// received holds whole seconds: a report of to's own second is before to when to is later in it
-	to := f.To.UTC().Truncate(time.Second)
-	if to.Before(f.To) {
-		to = to.Add(time.Second)
-	}
-	where, args := "received >= ? AND received < ?", []any{f.From.UTC().Truncate(time.Second), to}
+	where, args := "received >= ? AND received < ?", []any{f.From.UTC().Truncate(time.Second), ceilSecond(f.To)}
 	for _, c := range []struct{ col, v string }{{"category", f.Category}, {"district", f.District}} {
 		if c.v != "" {
 			where += " AND " + c.col + " = ?"
@@ -141,15 +166,16 @@ func (s *CitizenStore) Reports(ctx context.Context, f ReportFilter) ([]citizen.R
 		having += " AND hasAny(argMax(units, seq), ?)"
 		hargs = append(hargs, orNone(f.Units))
 	}
-	// recv orders by the first event, to the millisecond: when the report was received
-	inner := `SELECT report_id, argMax(report, seq) AS doc, min(toUInt64(ts) * 1000 + ms) AS recv FROM citizen_report_events FINAL WHERE ` + where +
-		` GROUP BY report_id HAVING ` + having
+	// the app's fields are the first event's; recv orders by it, to the millisecond
+	inner := `SELECT report_id, ` + reportDocs + `, min(toUInt64(ts) * 1000 + ms) AS recv FROM citizen_report_events FINAL
+WHERE report_id IN (SELECT report_id FROM citizen_report_events WHERE seq = 0 AND ` + where + `)
+GROUP BY report_id HAVING ` + having
 	all := append(append([]any{}, args...), hargs...)
 	var total uint64
 	if err := s.Conn.QueryRow(ctx, `SELECT count() FROM (`+inner+`)`, all...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("citizen reports: count: %w", err)
 	}
-	rows, err := s.Conn.Query(ctx, `SELECT doc FROM (`+inner+`) ORDER BY recv DESC, report_id LIMIT ? OFFSET ?`,
+	rows, err := s.Conn.Query(ctx, `SELECT * FROM (`+inner+`) ORDER BY recv DESC, report_id LIMIT ? OFFSET ?`,
 		append(all, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("citizen reports: %w", err)
@@ -157,13 +183,14 @@ func (s *CitizenStore) Reports(ctx context.Context, f ReportFilter) ([]citizen.R
 	defer rows.Close()
 	var out []citizen.Report
 	for rows.Next() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
+		var id, doc, cur string
+		var recv uint64
+		if err := rows.Scan(&id, &doc, &cur, &recv); err != nil {
 			return nil, 0, fmt.Errorf("citizen reports: %w", err)
 		}
-		var r citizen.Report
-		if err := json.Unmarshal([]byte(doc), &r); err != nil {
-			return nil, 0, fmt.Errorf("citizen reports: stored JSON: %w", err)
+		r, err := decodeReport(doc, cur)
+		if err != nil {
+			return nil, 0, fmt.Errorf("citizen reports: %w", err)
 		}
 		out = append(out, r)
 	}
@@ -176,4 +203,126 @@ func (s *CitizenStore) Reports(ctx context.Context, f ReportFilter) ([]citizen.R
 // Report is one report as it is now, by its id.
 func (s *CitizenStore) Report(ctx context.Context, id string) (citizen.Report, error) {
 	return s.latest(ctx, "report_id", id)
+}
+
+// maxUntriaged bounds the reports one poll hands the alert engine.
+const maxUntriaged = 1000
+
+// Untriaged lists the reports received since since that no alert routes yet (only their
+// intake's event is stored), oldest first, at most 1,000 at a time.
+func (s *CitizenStore) Untriaged(ctx context.Context, since time.Time) ([]citizen.Report, error) {
+	ctx, cancel := bounded(ctx, s.Timeout)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, `SELECT `+reportDocs+` FROM citizen_report_events FINAL
+WHERE report_id IN (SELECT report_id FROM citizen_report_events WHERE seq = 0 AND received >= ?)
+GROUP BY report_id HAVING max(seq) = 0 ORDER BY anyIf(received, seq = 0), report_id LIMIT ?`, since.UTC().Truncate(time.Second), maxUntriaged)
+	if err != nil {
+		return nil, fmt.Errorf("citizen reports to triage: %w", err)
+	}
+	defer rows.Close()
+	var out []citizen.Report
+	for rows.Next() {
+		var doc, cur string
+		if err := rows.Scan(&doc, &cur); err != nil {
+			return nil, fmt.Errorf("citizen reports to triage: %w", err)
+		}
+		r, err := decodeReport(doc, cur)
+		if err != nil {
+			return nil, fmt.Errorf("citizen reports to triage: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("citizen reports to triage: %w", err)
+	}
+	return out, nil
+}
+
+// ReportStat is how the reports of one category, district or unit went: how many, in which
+// state now, how many passed their deadline, and the median times to the first action (taken,
+// answered or rejected) and to the answer, in seconds (nil when none was).
+type ReportStat struct {
+	Key                   string   `json:"key"`
+	Reports               int      `json:"reports"`
+	Open                  int      `json:"open"`
+	InProgress            int      `json:"in_progress"`
+	Resolved              int      `json:"resolved"`
+	Rejected              int      `json:"rejected"`
+	Overdue               int      `json:"overdue"`
+	MedianResponseSeconds *float64 `json:"median_response_seconds"`
+	MedianAnswerSeconds   *float64 `json:"median_answer_seconds"`
+}
+
+// ReportStatKeys are what ReportStats groups by, with the column of each (unit: every unit a
+// report was routed to counts it).
+var ReportStatKeys = map[string]string{"category": "r_category", "district": "r_district", "unit": "unit"}
+
+// ReportStats counts the reports received in [from, to) by category, district or unit (one of
+// ReportStatKeys), the most reported first. Units, when not nil, keeps the reports routed to
+// one of them (and, by unit, those units only).
+func (s *CitizenStore) ReportStats(ctx context.Context, from, to time.Time, by string, units []string) ([]ReportStat, error) {
+	key, ok := ReportStatKeys[by]
+	if !ok {
+		return nil, fmt.Errorf("citizen report statistics: cannot group by %q", by)
+	}
+	ctx, cancel := bounded(ctx, s.Timeout)
+	defer cancel()
+	unit, having, args := "", "", []any{from.UTC().Truncate(time.Second), ceilSecond(to)}
+	if by == "unit" {
+		unit = " ARRAY JOIN r_units AS unit"
+	}
+	if units != nil {
+		having = " HAVING hasAny(r_units, ?)"
+		args = append(args, orNone(units))
+		if by == "unit" {
+			unit += " WHERE has(?, unit)"
+			args = append(args, orNone(units))
+		}
+	}
+	// per report: the first event's fields, the latest state and units, and when it was first
+	// acted on and answered (milliseconds; 0: not yet); the r_ names keep the aggregates apart
+	// from the columns they read
+	q := `SELECT ` + key + `, count(), countIf(r_state = 'received'), countIf(r_state = 'in_progress'), countIf(r_state = 'resolved'),
+  countIf(r_state = 'rejected'), sum(overdue),
+  quantileIf(0.5)((acted - recv) / 1000, acted > 0), quantileIf(0.5)((answered - recv) / 1000, answered > 0)
+FROM (
+  SELECT report_id, anyIf(category, seq = 0) AS r_category, anyIf(district, seq = 0) AS r_district, argMax(units, seq) AS r_units,
+    argMax(state, seq) AS r_state, max(visitParamExtractBool(report, 'overdue')) AS overdue,
+    minIf(toUInt64(ts) * 1000 + ms, seq = 0) AS recv,
+    minIf(toUInt64(ts) * 1000 + ms, state IN ('in_progress', 'resolved', 'rejected')) AS acted,
+    minIf(toUInt64(ts) * 1000 + ms, state IN ('resolved', 'rejected')) AS answered
+  FROM citizen_report_events FINAL
+  WHERE report_id IN (SELECT report_id FROM citizen_report_events WHERE seq = 0 AND received >= ? AND received < ?)
+  GROUP BY report_id` + having + `
+)` + unit + `
+GROUP BY ` + key + ` ORDER BY count() DESC, ` + key
+	rows, err := s.Conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("citizen report statistics: %w", err)
+	}
+	defer rows.Close()
+	var out []ReportStat
+	for rows.Next() {
+		var st ReportStat
+		var n, open, prog, res, rej, over uint64
+		var resp, ans float64
+		if err := rows.Scan(&st.Key, &n, &open, &prog, &res, &rej, &over, &resp, &ans); err != nil {
+			return nil, fmt.Errorf("citizen report statistics: %w", err)
+		}
+		st.Reports, st.Open, st.InProgress, st.Resolved, st.Rejected, st.Overdue = int(n), int(open), int(prog), int(res), int(rej), int(over)
+		st.MedianResponseSeconds, st.MedianAnswerSeconds = finite(resp), finite(ans)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("citizen report statistics: %w", err)
+	}
+	return out, nil
+}
+
+// finite is v, or nil when it is not a number (a median of nothing).
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
 }

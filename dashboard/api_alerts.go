@@ -21,6 +21,8 @@ type AlertService interface {
 	Assign(ctx context.Context, id, actor, assignee string) (alerts.Alert, error)
 	Comment(ctx context.Context, id, actor, text string) (alerts.Alert, error)
 	Resolve(ctx context.Context, id, actor, reason string) (alerts.Alert, error)
+	// Reject closes a citizen report's alert as refused (its reports rejected).
+	Reject(ctx context.Context, id, actor, reason string) (alerts.Alert, error)
 	Silence(ctx context.Context, s alerts.Silence) (alerts.Silence, error)
 	ExpireSilence(ctx context.Context, id, actor string) error
 	Silences(ctx context.Context) ([]alerts.Silence, error)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime/multipart"
 	"regexp"
 	"slices"
@@ -16,12 +17,16 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/alerts/triage"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/ingest/citizen"
 	"github.com/haidang-ioc/ioc/ingest/citizen/photos"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/geo"
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 // Citizen serves the citizen apps (their reports' intake and status by ticket) and the staff
@@ -30,7 +35,17 @@ type Citizen struct {
 	Photos  photos.Store
 	Store   CitizenStore
 	Reports CitizenReportSource
-	Limits  config.Citizen
+	// Stats counts the reports for the analysts (analytics.CitizenStore).
+	Stats  CitizenStats
+	Limits config.Citizen
+	// Stored, when set, hears that a report was stored (triage.Tracker.Nudge: this process
+	// routes it at once rather than at the next poll).
+	Stored func()
+}
+
+// CitizenStats counts the reports by category, district or unit (analytics.CitizenStore).
+type CitizenStats interface {
+	ReportStats(ctx context.Context, from, to time.Time, by string, units []string) ([]analytics.ReportStat, error)
 }
 
 // CitizenStore keeps citizen reports (analytics.CitizenStore).
@@ -183,7 +198,12 @@ func (s *Server) submitCitizenReport(c *fiber.Ctx, p *auth.Principal) error {
 	// only an orphan file, never a report without its photos)
 	r := citizen.Report{ID: newReportID(), App: p.ID, Device: citizen.Hash([]byte(device))[:16], ClientID: sub.ClientID, ClientKey: key,
 		Category: sub.Category, Description: sub.Description, Location: sub.Location, District: district, Commune: commune,
-		ReportedAt: sub.ReportedAt, Received: now, Contact: sub.Contact, State: citizen.StateReceived}
+		ReportedAt: sub.ReportedAt, Received: now, Contact: sub.Contact, Triage: citizen.Triage{State: citizen.StateReceived}}
+	if s.src.City != nil {
+		if _, cams := s.src.City.Catalogs(); cams != nil {
+			r.Camera, r.CameraDistanceM = nearestCamera(cams, sub.Location)
+		}
+	}
 	for range 3 { // a billion tickets a day: a clash is all but impossible, and still checked
 		random := make([]byte, 6)
 		rand.Read(random)
@@ -206,9 +226,27 @@ func (s *Server) submitCitizenReport(c *fiber.Ctx, p *auth.Principal) error {
 	if err := cz.Store.AppendCitizenEvents(c.UserContext(), []analytics.CitizenEvent{{Time: now, Kind: "received", Actor: "app:" + p.ID, Report: r}}); err != nil {
 		return err
 	}
+	if cz.Stored != nil {
+		cz.Stored()
+	}
 	s.m.citizen.WithLabelValues("accepted").Inc()
 	s.log.Info("citizen report received", "ticket", r.Ticket, "category", r.Category, "district", r.District, "photos", len(r.Photos))
 	return c.Status(fiber.StatusCreated).JSON(CitizenReceipt{Ticket: r.Ticket, State: r.State, Received: r.Received})
+}
+
+// nearestCamera is the catalog's camera nearest to l within citizen.CameraRadiusM, with its
+// distance rounded to the metre; "" when none is that near.
+func nearestCamera(cams *streams.CameraCatalog, l geo.Location) (string, float64) {
+	id, best := "", citizen.CameraRadiusM
+	for i := range cams.Cameras {
+		if d := cams.Cameras[i].Location.Distance(l); d <= best {
+			id, best = cams.Cameras[i].ID, d
+		}
+	}
+	if id == "" {
+		return "", 0
+	}
+	return id, math.Round(best)
 }
 
 // readPart reads an uploaded part, at most one byte past max (ProcessPhoto refuses it then,
@@ -361,4 +399,111 @@ func (s *Server) citizenPhoto(c *fiber.Ctx, p *auth.Principal) error {
 	c.Set(fiber.HeaderContentType, "image/jpeg")
 	c.Set(fiber.HeaderCacheControl, "private, max-age=86400, immutable") // content-addressed
 	return c.SendStream(body, int(size))
+}
+
+// reportAction acts on a report through the alert that routes it (and so on every report of
+// its group): take, answer or reject. required names the body's field text reads.
+func (s *Server) reportAction(c *fiber.Ctx, p *auth.Principal, body any, required string, text func() string,
+	do func(ctx context.Context, id, actor, text string) (alerts.Alert, error), kind alerts.EventKind) error {
+	cz := s.opts.Citizen
+	if cz == nil || cz.Reports == nil || s.src.Alerts == nil {
+		return errUnavailable
+	}
+	if err := decodeBody(c, body); err != nil {
+		return err
+	}
+	t := strings.TrimSpace(text())
+	if required != "" && t == "" {
+		return errMissingField(required)
+	}
+	if len(t) > 4000 {
+		return errBadRequest("too_long", "at most 4000 bytes of text")
+	}
+	noteAudit(c, t)
+	r, err := cz.Reports.Report(c.UserContext(), c.Params("id"))
+	if errors.Is(err, analytics.ErrNoReport) || (err == nil && !seesReport(p, &r)) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if r.Alert == "" || r.State == citizen.StateResolved || r.State == citizen.StateRejected {
+		return &apiError{Status: fiber.StatusConflict, Code: "refused", MessageVI: "Phản ánh chưa được chuyển tới đơn vị, hoặc đã được trả lời",
+			MessageEN: "the report is not routed yet, or already answered", Detail: "state " + r.State}
+	}
+	if _, err := s.findAlert(c.UserContext(), p, r.Alert); err != nil {
+		return err
+	}
+	a, err := do(c.UserContext(), r.Alert, actor(p), t)
+	switch {
+	case errors.Is(err, alerts.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, alerts.ErrInvalid):
+		return &apiError{Status: fiber.StatusConflict, Code: "refused", MessageVI: "Không thực hiện được với phản ánh ở trạng thái này", MessageEN: "not possible for the report as it is", Detail: err.Error()}
+	case err != nil:
+		return err
+	}
+	// as the alert's event will store it (the store hears it a moment later)
+	r.Triage, _ = triage.Of(alerts.Event{Kind: kind, Actor: actor(p), Reason: t, Alert: a})
+	return c.JSON(forStaff(p, r))
+}
+
+// AnswerBody answers a report's group: the answer its citizens read by ticket.
+type AnswerBody struct {
+	Answer string `json:"answer"`
+}
+
+// takeReport takes a report's group in hand (đang xử lý): its alert is acknowledged.
+func (s *Server) takeReport(c *fiber.Ctx, p *auth.Principal) error {
+	var b AckBody
+	return s.reportAction(c, p, &b, "", func() string { return b.Note }, s.src.Alerts.Acknowledge, alerts.EventAcknowledged)
+}
+
+// answerReport answers a report's group (đã xử lý): its alert is resolved with the answer.
+func (s *Server) answerReport(c *fiber.Ctx, p *auth.Principal) error {
+	var b AnswerBody
+	return s.reportAction(c, p, &b, "answer", func() string { return b.Answer }, s.src.Alerts.Resolve, alerts.EventResolved)
+}
+
+// rejectReport refuses a report's group (từ chối) with the reason its citizens read.
+func (s *Server) rejectReport(c *fiber.Ctx, p *auth.Principal) error {
+	var b ResolveBody
+	return s.reportAction(c, p, &b, "reason", func() string { return b.Reason }, s.src.Alerts.Reject, alerts.EventResolved)
+}
+
+var citizenStatParams = []param{
+	{name: "by", typ: "string", desc: "category (default), district or unit", enum: []string{"category", "district", "unit"}},
+	{name: "from", typ: "date-time", desc: "received from (RFC 3339; default 30 days ago)"},
+	{name: "to", typ: "date-time", desc: "received before (RFC 3339; default now)"},
+}
+
+// citizenStats counts the reports and their response times by category, district or unit (a
+// unit: the reports routed to it).
+func (s *Server) citizenStats(c *fiber.Ctx, p *auth.Principal) error {
+	if s.opts.Citizen == nil || s.opts.Citizen.Stats == nil {
+		return errUnavailable
+	}
+	by, err := queryEnum(c, "by", "category", "district", "unit")
+	if err != nil {
+		return err
+	}
+	if by == "" {
+		by = "category"
+	}
+	from, to, err := queryRange(c, time.Now().UTC(), 30*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	var units []string
+	if !p.SeesAll() {
+		units = p.Units
+	}
+	list, err := s.opts.Citizen.Stats.ReportStats(c.UserContext(), from, to, by, units)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []analytics.ReportStat{}
+	}
+	return c.JSON(list)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/haidang-ioc/ioc/alerts"
 	"github.com/haidang-ioc/ioc/alerts/duty"
 	"github.com/haidang-ioc/ioc/alerts/incident"
+	"github.com/haidang-ioc/ioc/alerts/triage"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/dashboard/hub"
@@ -46,6 +47,8 @@ type fixture struct {
 	// incidents gathers the alerts; incident is the one the river alert opened.
 	incidents *incident.Manager
 	incident  incident.Incident
+	// triage routes the citizen reports through the engine.
+	triage *triage.Tracker
 }
 
 // newFixture builds the fixture; opts change the server's options (HTTP settings, log,
@@ -84,8 +87,10 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 	}
 	incs := incident.New(inf, rf, &incident.ClickHouseStore{Conn: conn, Timeout: 10 * time.Second}, incident.Options{}, nil, log)
 	incs.Bind(engine)
-	engine.SetCorrelator(incs)
-	runs := []func(context.Context) error{engine.Run, h.Run, audit.Run, capFeed.Run, incs.Run, func(ctx context.Context) error { return city.Run(ctx, 200*time.Millisecond) }}
+	engine.AddCorrelator(incs)
+	tracker := triage.New(&analytics.CitizenStore{Conn: conn, Timeout: 10 * time.Second}, engine, triage.Options{Poll: time.Second}, nil, log)
+	engine.AddCorrelator(tracker)
+	runs := []func(context.Context) error{engine.Run, h.Run, audit.Run, capFeed.Run, incs.Run, tracker.Run, func(ctx context.Context) error { return city.Run(ctx, 200*time.Millisecond) }}
 	done := make(chan struct{}, len(runs))
 	for _, run := range runs {
 		go func() { _ = run(ctx); done <- struct{}{} }()
@@ -97,7 +102,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		}
 	})
 
-	f := &fixture{chCfg: chCfg, engine: engine, city: city, audit: audit, capFeed: capFeed, incidents: incs, tokens: map[string]string{}}
+	f := &fixture{chCfg: chCfg, engine: engine, city: city, audit: audit, capFeed: capFeed, incidents: incs, triage: tracker, tokens: map[string]string{}}
 	httpCfg := config.Default().HTTP
 	httpCfg.RateLimit = rateLimit
 	for _, k := range []config.APIKey{

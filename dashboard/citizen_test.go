@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"github.com/haidang-ioc/ioc/internal/geo"
 	"github.com/haidang-ioc/ioc/internal/testenv"
 	"github.com/haidang-ioc/ioc/sim/citizensim"
+	"github.com/haidang-ioc/ioc/streams"
 )
 
 // citizenFixture is the API fixture serving citizen apps: photos on disk in dir, reports in the
@@ -42,9 +44,10 @@ func citizenFixture(t *testing.T, limit int) (*fixture, string) {
 	lim := config.Default().Citizen
 	lim.Enabled, lim.DeviceLimit, lim.MaxRequestBytes, lim.MaxPhotoBytes = true, limit, 4<<20, 2<<20
 	f := newFixture(t, 0, func(o *Options) {
-		o.Citizen = &Citizen{Photos: &photos.Disk{Dir: dir}, Store: store, Reports: store, Limits: lim}
+		o.Citizen = &Citizen{Photos: &photos.Disk{Dir: dir}, Store: store, Reports: store, Stats: store, Limits: lim}
 	})
 	store.Conn = testenv.Conn(t, f.chCfg) // the fixture's database, known once it is made
+	f.srv.opts.Citizen.Stored = f.triage.Nudge
 	return f, dir
 }
 
@@ -266,6 +269,11 @@ func TestCitizenQueueInTheBrowser(t *testing.T) {
 	if code != 201 || json.Unmarshal(b, &rc) != nil {
 		t.Fatalf("the report: %d %s", code, b)
 	}
+	var list Page[citizen.Report]
+	if code, b := f.call(t, "operator", "GET", APIPrefix+"/citizen-reports", ""); code != 200 || json.Unmarshal(b, &list) != nil || len(list.Items) != 1 {
+		t.Fatalf("the list: %d %s", code, b)
+	}
+	f.waitReport(t, "operator", list.Items[0].ID, "routed", func(r citizen.Report) bool { return r.Alert != "" })
 	base := "http://" + f.serve(t) + "/"
 	ctx := browserContext(t, exe, 60*time.Second)
 	if err := chromedp.Run(ctx,
@@ -279,6 +287,14 @@ func TestCitizenQueueInTheBrowser(t *testing.T) {
 		waitJS("the report's detail with its photo, opened from the map", fmt.Sprintf(`(() => { const p = document.querySelector('#report-detail');
 			const i = p.querySelector('.rep-photos img'); return p.textContent.includes(%q) && p.textContent.includes('0912 345 678') &&
 			p.textContent.includes('Tiếp nhận') && !!i && i.complete && i.naturalWidth === 400; })()`, rc.Ticket)),
+		waitJS("routed to the traffic police, with its deadline", `(() => { const p = document.querySelector('#report-detail');
+			return p.textContent.includes('CSGT') && p.textContent.includes('Hạn xử lý') && p.textContent.includes('1 phản ánh cùng nơi') &&
+			document.querySelector('#reports-table tr[data-report]').textContent.includes('CSGT'); })()`),
+		chromedp.Evaluate(`document.querySelector('#report-detail [data-rep-act=take]').click(); true`, nil),
+		waitJS("taken: in progress in the queue", `document.querySelector('#reports-table tr[data-report] td.rep-in_progress')?.textContent === 'Đang xử lý'`),
+		chromedp.Evaluate(`document.querySelector('#rep-stats-toggle').click(); true`, nil),
+		waitJS("the statistics by category", `(() => { const r = document.querySelector('#rep-stats tbody tr'); return !!r && r.cells.length === 9 &&
+			r.cells[0].textContent.includes('Lấn chiếm') && r.cells[1].textContent === '1' && r.cells[3].textContent === '1' && r.cells[7].textContent !== '—'; })()`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -321,5 +337,148 @@ func TestSimulatedCitizenApp(t *testing.T) {
 				t.Errorf("photo %+v of a report received %s", p, r.Received)
 			}
 		}
+	}
+}
+
+// waitReport polls a report as key until ok holds (the engine routes it within a poll, and its
+// changes reach the store a moment after), failing after 15 s with the last answer.
+func (f *fixture) waitReport(t *testing.T, key, id, what string, ok func(r citizen.Report) bool) citizen.Report {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, b := f.call(t, key, "GET", APIPrefix+"/citizen-reports/"+id, "")
+		var r citizen.Report
+		if code == 200 && json.Unmarshal(b, &r) == nil && ok(r) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: report %s as %s: %d %s", what, id, key, code, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestCitizenTriage: reports raise alerts through the routing tree, two of one category 30 m
+// apart are one group, the unit takes, answers or rejects them, the citizens read the answer by
+// ticket, and the analysts count them.
+func TestCitizenTriage(t *testing.T) {
+	f, _ := citizenFixture(t, 10)
+	ids := map[string]CitizenReceipt{}
+	for _, r := range []struct{ name, device, category string }{
+		{"a", "device-triage-a", "public_order"}, {"b", "device-triage-b", "public_order"}, {"c", "device-triage-c", "sanitation"},
+	} {
+		lat := 22.4979
+		if r.name == "b" {
+			lat += 0.00027 // 30 m north
+		}
+		code, b, _ := f.submit(t, "app", r.device, reportJSON("c-triage-"+r.name, r.category, lat, 103.9688), photoJPEG(t, 70))
+		var rc CitizenReceipt
+		if code != 201 || json.Unmarshal(b, &rc) != nil {
+			t.Fatalf("report %s: %d %s", r.name, code, b)
+		}
+		ids[r.name] = rc
+	}
+	var list Page[citizen.Report]
+	if code, b := f.call(t, "operator", "GET", APIPrefix+"/citizen-reports", ""); code != 200 || json.Unmarshal(b, &list) != nil || list.Total != 3 {
+		t.Fatalf("the list: %d %s", code, b)
+	}
+	byTicket := map[string]citizen.Report{}
+	for _, r := range list.Items {
+		byTicket[r.Ticket] = r
+	}
+	a, b, c := byTicket[ids["a"].Ticket].ID, byTicket[ids["b"].Ticket].ID, byTicket[ids["c"].Ticket].ID
+	routed := func(r citizen.Report) bool { return r.Alert != "" }
+	ra := f.waitReport(t, "operator", a, "routed", func(r citizen.Report) bool { return routed(r) && r.Group == 2 })
+	rb := f.waitReport(t, "operator", b, "routed", func(r citizen.Report) bool { return routed(r) && r.Group == 2 })
+	rc := f.waitReport(t, "operator", c, "routed", routed)
+	if ra.Alert != rb.Alert || ra.Alert == rc.Alert || !slices.Contains(ra.Units, "police") || slices.Contains(rc.Units, "police") ||
+		!slices.Contains(rc.Units, "environment") || ra.DueAt.IsZero() || ra.State != citizen.StateReceived {
+		t.Errorf("routing: a %+v\nb %+v\nc %+v", ra.Triage, rb.Triage, rc.Triage)
+	}
+	// the units see their own: the police the group, not the sanitation report
+	if code, body := f.call(t, "police", "GET", APIPrefix+"/citizen-reports", ""); code != 200 || !strings.Contains(string(body), `"total":2`) || strings.Contains(string(body), c) {
+		t.Errorf("the police's list: %d %s", code, body)
+	}
+	if code, _ := f.call(t, "police", "GET", APIPrefix+"/citizen-reports/"+c, ""); code != 404 {
+		t.Errorf("the police read the sanitation report: %d, want 404", code)
+	}
+	var al AlertDetail
+	if code, body := f.call(t, "police", "GET", APIPrefix+"/alerts/"+ra.Alert, ""); code != 200 || json.Unmarshal(body, &al) != nil ||
+		al.Alert.Source != "citizen" || al.Alert.SubCategory != "public_order" || len(al.Alert.Reports) != 2 || !strings.HasPrefix(al.Alert.Title.VI, "Phản ánh: Trật tự, an ninh") {
+		t.Errorf("the group's alert: %d %s", code, body)
+	}
+
+	// acting: the flood unit cannot, the wall screen may not, the police take and answer
+	if code, _ := f.call(t, "flood", "POST", APIPrefix+"/citizen-reports/"+a+"/take", `{}`); code != 404 {
+		t.Errorf("another unit takes the report: %d, want 404", code)
+	}
+	if code, _ := f.call(t, "viewer", "POST", APIPrefix+"/citizen-reports/"+a+"/take", `{}`); code != 403 {
+		t.Errorf("the wall screen takes the report: %d, want 403", code)
+	}
+	if code, body := f.call(t, "police", "POST", APIPrefix+"/citizen-reports/"+a+"/take", `{"note": "tổ tuần tra 113 đang tới"}`); code != 200 || !strings.Contains(string(body), `"state":"in_progress"`) {
+		t.Errorf("the police take the report: %d %s", code, body)
+	}
+	f.waitReport(t, "police", b, "the group's other report in progress", func(r citizen.Report) bool { return r.State == citizen.StateInProgress })
+	if code, body := f.call(t, "police", "POST", APIPrefix+"/citizen-reports/"+a+"/answer", `{"answer": ""}`); code != 400 || !strings.Contains(string(body), "answer") {
+		t.Errorf("an answer without text: %d %s", code, body)
+	}
+	const answer = "Công an phường Cốc Lếu đã giải tán nhóm tụ tập và nhắc nhở các hộ liên quan."
+	if code, body := f.call(t, "police", "POST", APIPrefix+"/citizen-reports/"+b+"/answer", fmt.Sprintf(`{"answer": %q}`, answer)); code != 200 || !strings.Contains(string(body), `"state":"resolved"`) {
+		t.Errorf("the police answer: %d %s", code, body)
+	}
+	f.waitReport(t, "police", a, "answered", func(r citizen.Report) bool { return r.State == citizen.StateResolved && r.Answer == answer })
+	if code, body := f.call(t, "police", "POST", APIPrefix+"/citizen-reports/"+a+"/answer", `{"answer": "lần nữa"}`); code != 409 {
+		t.Errorf("answered twice: %d %s, want 409", code, body)
+	}
+	code, body := f.call(t, "app", "GET", APIPrefix+"/citizen-reports/tickets/"+ids["a"].Ticket, "")
+	var st CitizenStatus
+	if code != 200 || json.Unmarshal(body, &st) != nil || st.State != citizen.StateResolved || st.Answer != answer || strings.Contains(string(body), "police") {
+		t.Errorf("the citizen's ticket: %d %s", code, body)
+	}
+	// the operator rejects the sanitation report with the reason its citizen reads
+	const reason = "Địa điểm thuộc khu vực tư nhân, đề nghị liên hệ ban quản lý tòa nhà."
+	if code, body := f.call(t, "operator", "POST", APIPrefix+"/citizen-reports/"+c+"/reject", fmt.Sprintf(`{"reason": %q}`, reason)); code != 200 || !strings.Contains(string(body), `"state":"rejected"`) {
+		t.Errorf("the operator rejects: %d %s", code, body)
+	}
+	f.waitReport(t, "operator", c, "rejected", func(r citizen.Report) bool { return r.State == citizen.StateRejected && r.Answer == reason })
+	if code, body := f.call(t, "app", "GET", APIPrefix+"/citizen-reports/tickets/"+ids["c"].Ticket, ""); code != 200 || !strings.Contains(string(body), `"state":"rejected"`) || !strings.Contains(string(body), reason) {
+		t.Errorf("the rejected report's ticket: %d %s", code, body)
+	}
+
+	// the analysts' counts and response times; a unit's own only
+	var stats []analytics.ReportStat
+	if code, body := f.call(t, "analyst", "GET", APIPrefix+"/citizen-reports/stats?by=category", ""); code != 200 || json.Unmarshal(body, &stats) != nil || len(stats) != 2 ||
+		stats[0].Key != "public_order" || stats[0].Reports != 2 || stats[0].Resolved != 2 || stats[0].MedianResponseSeconds == nil || stats[0].MedianAnswerSeconds == nil ||
+		*stats[0].MedianAnswerSeconds < *stats[0].MedianResponseSeconds || stats[1].Key != "sanitation" || stats[1].Rejected != 1 {
+		t.Errorf("stats by category: %d %s", code, body)
+	}
+	if code, body := f.call(t, "analyst", "GET", APIPrefix+"/citizen-reports/stats?by=unit", ""); code != 200 || !strings.Contains(string(body), `"key":"police","reports":2`) ||
+		!strings.Contains(string(body), `"key":"ioc","reports":3`) || !strings.Contains(string(body), `"key":"environment","reports":1`) {
+		t.Errorf("stats by unit: %d %s", code, body)
+	}
+	if code, body := f.call(t, "police", "GET", APIPrefix+"/citizen-reports/stats?by=unit", ""); code != 200 || string(body) == "" || strings.Contains(string(body), "environment") ||
+		strings.Contains(string(body), `"key":"ioc"`) || !strings.Contains(string(body), `"key":"police","reports":2`) {
+		t.Errorf("the police's stats: %d %s", code, body)
+	}
+	if code, _ := f.call(t, "analyst", "GET", APIPrefix+"/citizen-reports/stats?by=colour", ""); code != 400 {
+		t.Errorf("stats by an unknown key: %d, want 400", code)
+	}
+}
+
+// A report links to the nearest camera within 150 m, and to none farther.
+func TestNearestCamera(t *testing.T) {
+	cams, err := streams.ParseCameraCatalog([]byte(`cameras:
+  - {id: near, name: Gần, url: "rtsp://127.0.0.1:1/a", location: {lat: 22.4980, lon: 103.9688}, district: TP Lào Cai, purpose: traffic, owner_unit: traffic_police}
+  - {id: nearer, name: Gần hơn, url: "rtsp://127.0.0.1:1/b", location: {lat: 22.49795, lon: 103.9688}, district: TP Lào Cai, purpose: traffic, owner_unit: traffic_police}
+  - {id: far, name: Xa, url: "rtsp://127.0.0.1:1/c", location: {lat: 22.5100, lon: 103.9688}, district: TP Lào Cai, purpose: traffic, owner_unit: traffic_police}
+`), config.Units, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, d := nearestCamera(cams, geo.Location{Lat: 22.4979, Lon: 103.9688}); id != "nearer" || d != 6 {
+		t.Errorf("nearest = %s at %v m, want nearer at 6 m", id, d)
+	}
+	if id, _ := nearestCamera(cams, geo.Location{Lat: 22.4900, Lon: 103.9688}); id != "" {
+		t.Errorf("a report 900 m from every camera links to %s", id)
 	}
 }

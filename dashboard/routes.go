@@ -40,6 +40,9 @@ type route struct {
 	produces string
 	// audit names the change the route makes; every call is then kept in the audit log.
 	audit string
+	// leads marks a route the alert engine answers outside the alerts, duty and incidents tags
+	// (acting on a citizen report): served where the engine leads.
+	leads bool
 	h     func(c *fiber.Ctx, p *auth.Principal) error
 }
 
@@ -204,7 +207,7 @@ func noteAudit(c *fiber.Ctx, detail string) { c.Locals(auditKey, detail) }
 // serve runs the route's handler and keeps a changing call in the audit log, whatever its end.
 func (s *Server) serve(r route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if r.tag == "alerts" || r.tag == "duty" || r.tag == "incidents" { // the alert engine's and the duty book's: served where the engine leads
+		if r.leads || r.tag == "alerts" || r.tag == "duty" || r.tag == "incidents" { // the alert engine's and the duty book's: served where the engine leads
 			if done, err := s.forwarded(c); done {
 				return err
 			}

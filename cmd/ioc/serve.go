@@ -22,6 +22,7 @@ import (
 	"github.com/haidang-ioc/ioc/alerts/duty"
 	"github.com/haidang-ioc/ioc/alerts/incident"
 	"github.com/haidang-ioc/ioc/alerts/lease"
+	"github.com/haidang-ioc/ioc/alerts/triage"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
@@ -107,8 +108,10 @@ type server struct {
 	dispatcher *alerts.Dispatcher
 	// incidents gathers the alerts into incidents (alerts role).
 	incidents *incident.Manager
-	city      *dashboard.City
-	relay     *relay.Relay
+	// triage routes the citizen reports (alerts role, citizen.enabled).
+	triage *triage.Tracker
+	city   *dashboard.City
+	relay  *relay.Relay
 	// terms, with the alerts role and a lease, is what follows the lease's terms.
 	terms    *leaderTerms
 	sub      *ingest.Subscriber
@@ -364,7 +367,7 @@ func (s *server) startIngest(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.engine, s.capFeed, s.dispatcher, s.incidents = a.engine, a.feed, a.dispatcher, a.incidents
+		s.engine, s.capFeed, s.dispatcher, s.incidents, s.triage = a.engine, a.feed, a.dispatcher, a.incidents, a.triage
 		if s.terms != nil {
 			s.terms.reloadFeed = s.capFeed.Reload
 		}
@@ -595,7 +598,10 @@ func (s *server) startDashboard(context.Context) error {
 			store = s3
 		}
 		reports := &analytics.CitizenStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}
-		opts.Citizen = &dashboard.Citizen{Photos: store, Store: reports, Reports: reports, Limits: cc}
+		opts.Citizen = &dashboard.Citizen{Photos: store, Store: reports, Reports: reports, Stats: reports, Limits: cc}
+		if s.triage != nil { // this process routes: a report it takes is routed at once
+			opts.Citizen.Stored = s.triage.Nudge
+		}
 	}
 	srv := dashboard.New(opts, authn, src)
 	s.g.Go(func() error { return authn.Run(s.gctx) })
@@ -761,6 +767,8 @@ type alertParts struct {
 	feed       *alerts.CAPFeed
 	dispatcher *alerts.Dispatcher
 	incidents  *incident.Manager
+	// triage routes the citizen reports (nil when citizen.enabled is off).
+	triage *triage.Tracker
 }
 
 // startAlerts builds the alert engine, its notifiers, the public warning feed and the incident
@@ -798,7 +806,17 @@ func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sens
 	}
 	incs := incident.New(inf, rf, &incident.ClickHouseStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}, iopts, reg, log.With("component", "incidents"))
 	incs.Bind(engine)
-	engine.SetCorrelator(incs)
+	engine.AddCorrelator(incs)
+	var tracker *triage.Tracker
+	if cfg.Citizen.Enabled { // citizen reports raise alerts; their states follow them
+		topts := triage.Options{Now: sim.now()}
+		if lz != nil {
+			topts.Fence = lz.Fence
+		}
+		tracker = triage.New(&analytics.CitizenStore{Conn: conn, Timeout: cfg.ClickHouse.QueryTimeout}, engine, topts, reg, log.With("component", "triage"))
+		engine.AddCorrelator(tracker)
+		g.Go(func() error { return tracker.Run(ctx) })
+	}
 	engine.SetNotifier(alerts.Notifiers{disp, feed})
 	if live != nil {
 		engine.SetLive(live)
@@ -809,7 +827,7 @@ func startAlerts(ctx context.Context, g *errgroup.Group, cfg config.Config, sens
 	g.Go(func() error { return engine.Run(ctx) })
 	log.Info("alert rules loaded", "rules", len(rf.Rules), "file", describeRules(cfg.Alerts.Rules), "receivers", len(cfg.Alerts.Receivers),
 		"correlations", len(inf.Correlations), "procedures", len(inf.Procedures), "incident_file", describeFile(cfg.Alerts.Incidents, "deploy/rules/incidents.example.yaml"))
-	return alertParts{engine: engine, feed: feed, dispatcher: disp, incidents: incs}, nil
+	return alertParts{engine: engine, feed: feed, dispatcher: disp, incidents: incs, triage: tracker}, nil
 }
 
 func describeRules(path string) string { return describeFile(path, "deploy/rules/rules.example.yaml") }

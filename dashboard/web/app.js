@@ -28,7 +28,7 @@ const I18N = {
     legendAlarm: 'Vượt báo động', legendCamera: 'Camera', legendStale: 'Không gửi', kpiCity: 'Toàn tỉnh', saved: 'Đã lưu tệp',
     forbidden: 'Vai trò của bạn không được phép làm việc này.', failed: 'Không thực hiện được',
     evpending: 'Bắt đầu theo dõi', evfiring: 'Phát cảnh báo', evupdated: 'Thay đổi mức độ', evacknowledged: 'Xác nhận',
-    evassigned: 'Giao việc', evcommented: 'Ghi chú', evescalated: 'Chuyển cấp', evresolved: 'Kết thúc',
+    evassigned: 'Giao việc', evcommented: 'Ghi chú', evescalated: 'Chuyển cấp', evresolved: 'Kết thúc', evreported: 'Thêm phản ánh',
     simulatedHelp: 'Dữ liệu mô phỏng, không phải của tỉnh thật; đồng hồ chạy nhanh gấp {x} lần.',
     actorengine: 'hệ thống', deadLetters: 'Dữ liệu bị từ chối', dlReason: 'Lý do', dlHour: '1 giờ', dlDay: '24 giờ',
     dlLatest: 'Gần nhất', dlNone: 'Không có dữ liệu bị từ chối trong 24 giờ.', alarmLine: 'BĐ',
@@ -58,6 +58,11 @@ const I18N = {
     reprejected: 'Từ chối', repReceived: 'Tiếp nhận', repPlace: 'Địa điểm', repText: 'Nội dung', repPhotos: 'Ảnh', repCount: '{n} phản ánh',
     repNone: 'Không có phản ánh', repNoPhoto: 'không tải được ảnh', repTicket: 'Mã phản ánh', repContact: 'Liên hệ', repAnswer: 'Trả lời',
     repTaken: 'chụp lúc', repExifAt: 'vị trí ảnh cách nơi phản ánh {m} m',
+    repUnits: 'Đơn vị xử lý', repDue: 'Hạn xử lý', repOverdue: 'quá hạn', repGroup: 'Nhóm', repGroupOf: '{n} phản ánh cùng nơi (trong 50 m, 2 giờ)', repAlert: 'mở cảnh báo',
+    repCamera: 'Camera gần nhất', repCameraOpen: 'mở màn hình camera', repTake: 'Tiếp nhận xử lý', repDoAnswer: 'Trả lời & kết thúc', repReject: 'Từ chối',
+    repAskAnswer: 'Nội dung trả lời công dân (hiện theo mã phản ánh):', repAskReject: 'Lý do từ chối (công dân sẽ đọc được):', repNotRouted: 'đang chuyển tới đơn vị…',
+    repStats: 'Thống kê', repBy: 'Theo', repBycategory: 'lĩnh vực', repBydistrict: 'huyện', repByunit: 'đơn vị', repStatKey: 'Nhóm', repStatN: 'Số phản ánh',
+    repStatOpen: 'Chưa tiếp nhận', repStatResp: 'Phản hồi (trung vị)', repStatAns: 'Trả lời (trung vị)', repStatRange: '30 ngày qua',
     livePlay: 'Xem video', stillAt: 'Ảnh lúc {t}', camEvents: 'Sự kiện', camEventsNone: 'Không có sự kiện trong 24 giờ qua',
     camEventKind: 'Loại', camEventObject: 'Đối tượng', camEventTime: 'Thời gian',
     eventKindmotion: 'Chuyển động', eventKindline_crossing: 'Vượt vạch', eventKindintrusion: 'Xâm nhập vùng', eventKindobject_count: 'Đếm đối tượng',
@@ -117,7 +122,7 @@ const I18N = {
     legendAlarm: 'Over alarm', legendCamera: 'Camera', legendStale: 'Silent', kpiCity: 'Province', saved: 'File saved',
     forbidden: 'Your role may not do this.', failed: 'Could not do it',
     evpending: 'Pending', evfiring: 'Fired', evupdated: 'Severity changed', evacknowledged: 'Acknowledged',
-    evassigned: 'Assigned', evcommented: 'Comment', evescalated: 'Escalated', evresolved: 'Resolved',
+    evassigned: 'Assigned', evcommented: 'Comment', evescalated: 'Escalated', evresolved: 'Resolved', evreported: 'Report joined',
     simulatedHelp: 'Simulated data, not the real province; the clock runs {x} times as fast.',
     actorengine: 'system', deadLetters: 'Rejected data', dlReason: 'Reason', dlHour: '1 h', dlDay: '24 h',
     dlLatest: 'Latest', dlNone: 'No data rejected in 24 hours.', alarmLine: 'Alarm',
@@ -147,6 +152,11 @@ const I18N = {
     reprejected: 'Rejected', repReceived: 'Received', repPlace: 'Place', repText: 'Report', repPhotos: 'Photos', repCount: '{n} reports',
     repNone: 'No reports', repNoPhoto: 'photo not loaded', repTicket: 'Ticket', repContact: 'Contact', repAnswer: 'Answer',
     repTaken: 'taken', repExifAt: 'photo taken {m} m from the reported place',
+    repUnits: 'Units', repDue: 'Due', repOverdue: 'overdue', repGroup: 'Group', repGroupOf: '{n} reports of one place (within 50 m, 2 h)', repAlert: 'open the alert',
+    repCamera: 'Nearest camera', repCameraOpen: 'open the camera wall', repTake: 'Take it', repDoAnswer: 'Answer & close', repReject: 'Reject',
+    repAskAnswer: 'The answer the citizen reads by ticket:', repAskReject: 'Why it is rejected (the citizen reads it):', repNotRouted: 'being routed…',
+    repStats: 'Statistics', repBy: 'By', repBycategory: 'category', repBydistrict: 'district', repByunit: 'unit', repStatKey: 'Group', repStatN: 'Reports',
+    repStatOpen: 'Not taken', repStatResp: 'First response (median)', repStatAns: 'Answer (median)', repStatRange: 'last 30 days',
     livePlay: 'Play video', stillAt: 'Picture at {t}', camEvents: 'Events', camEventsNone: 'No events in the last 24 hours',
     camEventKind: 'Kind', camEventObject: 'Object', camEventTime: 'Time',
     eventKindmotion: 'Motion', eventKindline_crossing: 'Line crossing', eventKindintrusion: 'Intrusion', eventKindobject_count: 'Object count',
@@ -1149,6 +1159,7 @@ const repCategory = (id) => { const c = ((S.ui && S.ui.citizen_categories) || []
 function showReportsTab() {
   const cats = (S.ui && S.ui.citizen_categories) || [];
   $('#nav-reports-link').classList.toggle('hidden', !cats.length);
+  $('#rep-stats-toggle').classList.toggle('hidden', !can('history'));
   const sel = $('#rep-category');
   if (sel.options.length === 1) for (const c of cats) sel.add(new Option(repCategory(c.id), c.id));
 }
@@ -1168,7 +1179,8 @@ async function loadReports() {
     <td>${fmtTime(r.received)}<div class="note">${esc(r.ticket)}</div></td><td>${esc(repCategory(r.category))}</td>
     <td>${esc(r.commune || '')}<div class="note">${esc(r.district)}</div></td><td class="rep-text">${esc(r.description.length > 120 ? r.description.slice(0, 120) + '…' : r.description)}</td>
     <td>${r.photos.map((p) => `<img class="thumb" data-report-photo="${esc(r.id)}" data-photo="${esc(p.thumb)}" alt="">`).join('')}</td>
-    <td class="rep-${esc(r.state)}">${t('rep' + r.state)}</td></tr>`).join('') || `<tr><td colspan="6" class="note">${t('repNone')}</td></tr>`;
+    <td>${r.alert ? esc(unitNames(r.units)) : `<span class="note">${t('repNotRouted')}</span>`}${r.due_at ? `<div class="note ${r.overdue ? 'overdue' : ''}">${t('repDue')} ${fmtTime(r.due_at)}${r.overdue ? ' · ' + t('repOverdue') : ''}</div>` : ''}</td>
+    <td class="rep-${esc(r.state)}">${t('rep' + r.state)}</td></tr>`).join('') || `<tr><td colspan="7" class="note">${t('repNone')}</td></tr>`;
   loadPhotos($('#reports-table'));
   if (S.repSelected && S.view === 'reports') showReport(S.repSelected);
   if (S.view === 'map') drawMap();
@@ -1197,16 +1209,46 @@ async function showReport(id) {
   let r;
   try { r = await api('/citizen-reports/' + encodeURIComponent(id)); } catch (e) { panel.textContent = e.message; return; }
   const row = (k, v) => `<div class="row"><span>${t(k)}</span><span>${v}</span></div>`;
+  const open = r.state === 'received' || r.state === 'in_progress';
+  const act = (what, label, cls = '') => `<button type="button" class="${cls}" data-rep-act="${what}" data-id="${esc(r.id)}">${t(label)}</button>`;
   panel.innerHTML = `<h3>${esc(repCategory(r.category))} <span class="rep-${esc(r.state)}">${t('rep' + r.state)}</span></h3>
     ${row('repTicket', esc(r.ticket))}${row('repReceived', fmtTime(r.received))}
     ${row('repPlace', esc([r.commune, r.district].filter((x) => x).join(', ')) + ` <span class="note">${r.location.lat.toFixed(5)}, ${r.location.lon.toFixed(5)}</span>`)}
     ${r.contact ? row('repContact', esc([r.contact.name, r.contact.phone, r.contact.email].filter((x) => x).join(' · '))) : ''}
+    ${row('repUnits', r.alert ? esc(unitNames(r.units)) : `<span class="note">${t('repNotRouted')}</span>`)}
+    ${r.due_at ? row('repDue', fmtTime(r.due_at) + (r.overdue ? ` · <b class="overdue">${t('repOverdue')}</b>` : '')) : ''}
+    ${r.alert ? row('repGroup', t('repGroupOf', { n: r.group || 1 }) + (open ? ` · <a href="#alerts" data-open-alert="${esc(r.alert)}">${t('repAlert')}</a>` : '')) : ''}
+    ${r.camera ? row('repCamera', esc((S.cameras.get(r.camera) || { name: r.camera }).name) + ` <span class="note">${fmtNum(r.camera_distance_m, 0)} m</span> · <a href="#cameras">${t('repCameraOpen')}</a>`) : ''}
     <p class="notes">${esc(r.description)}</p>
     ${r.answer ? `<p><b>${t('repAnswer')}:</b> ${esc(r.answer)}</p>` : ''}
+    ${canAct() && r.alert && open ? `<div class="actions">${r.state === 'received' ? act('take', 'repTake', 'primary') : ''}${act('answer', 'repDoAnswer')}${act('reject', 'repReject', 'danger')}
+      <span class="note" id="rep-msg"></span></div>` : ''}
     <div class="rep-photos">${r.photos.map((p) => `<figure><img data-report-photo="${esc(r.id)}" data-photo="${esc(p.hash)}" alt="">
       <figcaption class="note">${p.width} × ${p.height}${p.taken ? ' · ' + t('repTaken') + ' ' + fmtTime(p.taken) : ''}${p.location ? ' · ' + t('repExifAt', { m: fmtNum(p.distance_m, 0) }) : ''}</figcaption></figure>`).join('')}</div>`;
   loadPhotos(panel);
   for (const tr of document.querySelectorAll('#reports-table tr[data-report]')) tr.classList.toggle('sel', tr.dataset.report === id);
+}
+
+// reportAct takes, answers or rejects a report (and its group) through its alert.
+async function reportAct(id, what) {
+  let body = {};
+  if (what === 'answer') { const a = prompt(t('repAskAnswer'), ''); if (!a) return; body = { answer: a }; }
+  if (what === 'reject') { const r = prompt(t('repAskReject'), ''); if (!r) return; body = { reason: r }; }
+  try { await api('/citizen-reports/' + encodeURIComponent(id) + '/' + what, { method: 'POST', body }); } catch (e) { $('#rep-msg').textContent = t('failed') + ': ' + e.message; return; }
+  setTimeout(loadReports, 500); // the store hears the change a moment after the engine made it
+}
+
+// loadReportStats fills the analysts' table: reports and response times by category, district
+// or unit over the last 30 days.
+async function loadReportStats() {
+  const by = $('#rep-stats-by').value;
+  let rows;
+  try { rows = await api('/citizen-reports/stats?by=' + by); } catch (e) { $('#rep-stats tbody').innerHTML = `<tr><td colspan="9" class="note">${esc(e.message)}</td></tr>`; return; }
+  const key = (k) => by === 'category' ? repCategory(k) : by === 'unit' ? unitNames([k]) : k;
+  const span = (v) => v === null || v === undefined ? '—' : fmtSpan(v);
+  $('#rep-stats tbody').innerHTML = rows.map((r) => `<tr><td>${esc(key(r.key))}</td><td>${r.reports}</td><td>${r.open}</td><td>${r.in_progress}</td><td>${r.resolved}</td>
+    <td>${r.rejected}</td><td class="${r.overdue ? 'overdue' : ''}">${r.overdue}</td><td>${span(r.median_response_seconds)}</td><td>${span(r.median_answer_seconds)}</td></tr>`).join('') ||
+    `<tr><td colspan="9" class="note">${t('repNone')}</td></tr>`;
 }
 
 // ---- incidents (sự cố): list, detail with checklist and timeline, report ---------------------------
@@ -1712,6 +1754,10 @@ document.addEventListener('click', (ev) => {
   if (rp) { printReport(rp.dataset.incReport); return; }
   const oi = ev.target.closest('[data-open-incident]');
   if (oi) { S.incSelected = oi.dataset.openIncident; return; } // the link goes to #incidents, which shows it
+  const ra = ev.target.closest('[data-rep-act]');
+  if (ra) { reportAct(ra.dataset.id, ra.dataset.repAct); return; }
+  const oa = ev.target.closest('[data-open-alert]');
+  if (oa) { showDetail(oa.dataset.openAlert); return; }
   const rr = ev.target.closest('tr[data-report]');
   if (rr) { showReport(rr.dataset.report); return; }
   const ir = ev.target.closest('tr[data-incident]');
@@ -1730,6 +1776,8 @@ $('#hist-kind').onchange = () => searchHistory();
 $('#wall-layout').onchange = () => { S.wallPage = 0; S.liveErrors.clear(); drawWall(); };
 $('#rep-category').onchange = () => loadReports();
 $('#rep-state').onchange = () => loadReports();
+$('#rep-stats-toggle').onclick = () => { const on = $('#rep-stats').classList.toggle('hidden') === false; if (on) loadReportStats(); };
+$('#rep-stats-by').onchange = () => loadReportStats();
 $('#wall-prev').onclick = () => wallPageBy(-1);
 $('#wall-next').onclick = () => wallPageBy(1);
 $('#trend-form').addEventListener('submit', (ev) => { ev.preventDefault(); showTrend(); });

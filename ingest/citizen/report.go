@@ -150,12 +150,34 @@ type Report struct {
 	Received    time.Time    `json:"received"`
 	Contact     *Contact     `json:"contact,omitempty"`
 	Photos      []PhotoRef   `json:"photos"`
-	State       string       `json:"state"`
-	// Answer is the agency's answer, shown to the citizen by ticket.
+	// Camera is the nearest camera of the catalog within CameraRadiusM, when one is;
+	// CameraDistanceM how far it is.
+	Camera          string  `json:"camera,omitempty"`
+	CameraDistanceM float64 `json:"camera_distance_m,omitempty"`
+	Triage
+}
+
+// Triage is what the agencies did with a report so far: its state, the units it is routed to,
+// the alert that routes it with the others of its group, its deadline and the answer.
+type Triage struct {
+	State string `json:"state"`
+	// Answer is the agency's answer (or why the report was rejected), shown to the citizen by
+	// ticket.
 	Answer string `json:"answer,omitempty"`
 	// Units are the units the report is routed to.
 	Units []string `json:"units,omitempty"`
+	// Alert is the alert that routes the report; Group how many reports it groups (reports of
+	// one category within 50 m and 2 h).
+	Alert string `json:"alert,omitempty"`
+	Group int    `json:"group,omitempty"`
+	// DueAt is when the answer is due (the category's deadline in working days); Overdue is
+	// set once it passed unanswered.
+	DueAt   time.Time `json:"due_at,omitzero"`
+	Overdue bool      `json:"overdue,omitempty"`
 }
+
+// CameraRadiusM is how near a camera must be to a report for the report to link to it.
+const CameraRadiusM = 150.0
 
 // PhotoRef is a kept photo of a report: its content hash and its thumbnail's, and what its
 // EXIF said of where and when it was taken.
