@@ -104,10 +104,14 @@ func (c *core) reportGroup(cr *compiled, r *Report) (*live, float64) {
 	return best, bestDist
 }
 
-// describeReport gives a citizen alert its first report's category, place and deadline.
+// describeReport gives a citizen alert its first report's category, place, start (when the
+// report was received: a group spans 2 h from it, however late it is routed) and deadline.
 func (c *core) describeReport(a *Alert, cond condition) {
 	r := cond.report
 	a.SubCategory, a.District, a.Commune, a.Location, a.Reports = r.Category, r.District, r.Commune, r.Location, []string{r.ID}
+	if !r.Received.IsZero() && r.Received.Before(a.StartsAt) {
+		a.StartsAt = r.Received
+	}
 	a.SubjectName = r.Category
 	for _, cat := range citizen.Categories {
 		if cat.ID == r.Category {

@@ -85,6 +85,20 @@ func TestCitizenReportsGroupRouteAndAnswer(t *testing.T) {
 	h.expect("an answered group is never rejoined: the report joins the open one", "reported order cr-5 medium")
 }
 
+// A report routed late (its engine was down) starts its group when it was received: a report of
+// the same place received 3 h later is another group, however close together they are routed.
+func TestCitizenReportRoutedLate(t *testing.T) {
+	h := newHarness(t, citizenRules)
+	h.now = h.now.Add(5 * time.Hour)
+	early := Report{ID: "cr-early", Category: "public_order", Location: near(0, 0), District: "TP Lào Cai", Received: t0}
+	late := Report{ID: "cr-late", Category: "public_order", Location: near(0, 0), District: "TP Lào Cai", Received: t0.Add(3 * time.Hour)}
+	h.c.observeReports([]Report{early, late}, h.now)
+	h.expect("two groups", "firing order cr-early medium", "firing order cr-late medium", "notify firing cr-early [ioc police]", "notify firing cr-late [ioc police]")
+	if l := h.c.alerts[fingerprint("order", SourceCitizen, "cr-early")]; !l.StartsAt.Equal(t0) || !l.FiredAt.Equal(h.now) {
+		t.Errorf("starts %s fired %s, want the report's receipt and now", l.StartsAt, l.FiredAt)
+	}
+}
+
 func TestCitizenReportDeadline(t *testing.T) {
 	h := newHarness(t, citizenRules)
 	// Friday 28 August 2026 10:00; 1-2 September are holidays: 2 working days end Thursday 3rd

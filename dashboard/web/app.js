@@ -58,11 +58,11 @@ const I18N = {
     reprejected: 'Từ chối', repReceived: 'Tiếp nhận', repPlace: 'Địa điểm', repText: 'Nội dung', repPhotos: 'Ảnh', repCount: '{n} phản ánh',
     repNone: 'Không có phản ánh', repNoPhoto: 'không tải được ảnh', repTicket: 'Mã phản ánh', repContact: 'Liên hệ', repAnswer: 'Trả lời',
     repTaken: 'chụp lúc', repExifAt: 'vị trí ảnh cách nơi phản ánh {m} m',
-    repUnits: 'Đơn vị xử lý', repDue: 'Hạn xử lý', repOverdue: 'quá hạn', repGroup: 'Nhóm', repGroupOf: '{n} phản ánh cùng nơi (trong 50 m, 2 giờ)', repAlert: 'mở cảnh báo',
+    repUnits: 'Đơn vị xử lý', repDue: 'Hạn xử lý', repOverdue: 'quá hạn', repGroup: 'Nhóm', repGroupOf: '{n} phản ánh cùng nơi', repGroupHint: 'cùng lĩnh vực, trong 50 m và 2 giờ', repAlert: 'mở cảnh báo',
     repCamera: 'Camera gần nhất', repCameraOpen: 'mở màn hình camera', repTake: 'Tiếp nhận xử lý', repDoAnswer: 'Trả lời & kết thúc', repReject: 'Từ chối',
     repAskAnswer: 'Nội dung trả lời công dân (hiện theo mã phản ánh):', repAskReject: 'Lý do từ chối (công dân sẽ đọc được):', repNotRouted: 'đang chuyển tới đơn vị…',
     repStats: 'Thống kê', repBy: 'Theo', repBycategory: 'lĩnh vực', repBydistrict: 'huyện', repByunit: 'đơn vị', repStatKey: 'Nhóm', repStatN: 'Số phản ánh',
-    repStatOpen: 'Chưa tiếp nhận', repStatResp: 'Phản hồi (trung vị)', repStatAns: 'Trả lời (trung vị)', repStatRange: '30 ngày qua',
+    repStatOpen: 'Chưa tiếp nhận', repStatOverdue: 'Quá hạn', repStatResp: 'Phản hồi (trung vị)', repStatAns: 'Trả lời (trung vị)', repStatRange: '30 ngày qua',
     livePlay: 'Xem video', stillAt: 'Ảnh lúc {t}', camEvents: 'Sự kiện', camEventsNone: 'Không có sự kiện trong 24 giờ qua',
     camEventKind: 'Loại', camEventObject: 'Đối tượng', camEventTime: 'Thời gian',
     eventKindmotion: 'Chuyển động', eventKindline_crossing: 'Vượt vạch', eventKindintrusion: 'Xâm nhập vùng', eventKindobject_count: 'Đếm đối tượng',
@@ -152,11 +152,11 @@ const I18N = {
     reprejected: 'Rejected', repReceived: 'Received', repPlace: 'Place', repText: 'Report', repPhotos: 'Photos', repCount: '{n} reports',
     repNone: 'No reports', repNoPhoto: 'photo not loaded', repTicket: 'Ticket', repContact: 'Contact', repAnswer: 'Answer',
     repTaken: 'taken', repExifAt: 'photo taken {m} m from the reported place',
-    repUnits: 'Units', repDue: 'Due', repOverdue: 'overdue', repGroup: 'Group', repGroupOf: '{n} reports of one place (within 50 m, 2 h)', repAlert: 'open the alert',
+    repUnits: 'Units', repDue: 'Due', repOverdue: 'overdue', repGroup: 'Group', repGroupOf: '{n} reports of one place', repGroupHint: 'one category, within 50 m and 2 h', repAlert: 'open the alert',
     repCamera: 'Nearest camera', repCameraOpen: 'open the camera wall', repTake: 'Take it', repDoAnswer: 'Answer & close', repReject: 'Reject',
     repAskAnswer: 'The answer the citizen reads by ticket:', repAskReject: 'Why it is rejected (the citizen reads it):', repNotRouted: 'being routed…',
     repStats: 'Statistics', repBy: 'By', repBycategory: 'category', repBydistrict: 'district', repByunit: 'unit', repStatKey: 'Group', repStatN: 'Reports',
-    repStatOpen: 'Not taken', repStatResp: 'First response (median)', repStatAns: 'Answer (median)', repStatRange: 'last 30 days',
+    repStatOpen: 'Not taken', repStatOverdue: 'Overdue', repStatResp: 'First response (median)', repStatAns: 'Answer (median)', repStatRange: 'last 30 days',
     livePlay: 'Play video', stillAt: 'Picture at {t}', camEvents: 'Events', camEventsNone: 'No events in the last 24 hours',
     camEventKind: 'Kind', camEventObject: 'Object', camEventTime: 'Time',
     eventKindmotion: 'Motion', eventKindline_crossing: 'Line crossing', eventKindintrusion: 'Intrusion', eventKindobject_count: 'Object count',
@@ -1217,7 +1217,7 @@ async function showReport(id) {
     ${r.contact ? row('repContact', esc([r.contact.name, r.contact.phone, r.contact.email].filter((x) => x).join(' · '))) : ''}
     ${row('repUnits', r.alert ? esc(unitNames(r.units)) : `<span class="note">${t('repNotRouted')}</span>`)}
     ${r.due_at ? row('repDue', fmtTime(r.due_at) + (r.overdue ? ` · <b class="overdue">${t('repOverdue')}</b>` : '')) : ''}
-    ${r.alert ? row('repGroup', t('repGroupOf', { n: r.group || 1 }) + (open ? ` · <a href="#alerts" data-open-alert="${esc(r.alert)}">${t('repAlert')}</a>` : '')) : ''}
+    ${r.alert ? row('repGroup', `<span title="${t('repGroupHint')}">${t('repGroupOf', { n: r.group || 1 })}</span>` + (open ? ` · <a href="#alerts" data-open-alert="${esc(r.alert)}">${t('repAlert')}</a>` : '')) : ''}
     ${r.camera ? row('repCamera', esc((S.cameras.get(r.camera) || { name: r.camera }).name) + ` <span class="note">${fmtNum(r.camera_distance_m, 0)} m</span> · <a href="#cameras">${t('repCameraOpen')}</a>`) : ''}
     <p class="notes">${esc(r.description)}</p>
     ${r.answer ? `<p><b>${t('repAnswer')}:</b> ${esc(r.answer)}</p>` : ''}
