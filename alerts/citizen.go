@@ -123,23 +123,21 @@ func (c *core) describeReport(a *Alert, cond condition) {
 	}
 }
 
-// overdue escalates the citizen alerts whose deadline passed while they are still open: once
-// each, to every unit of their route's escalation steps.
-func (c *core) overdue(now time.Time) {
-	for _, l := range c.sortedAlerts() {
-		if l.Source != SourceCitizen || l.DueAt.IsZero() || l.Overdue || now.Before(l.DueAt) || !l.State.Active() {
-			continue
-		}
-		l.Overdue = true
-		var units []string
-		for _, st := range l.routing.escalate {
-			units = append(units, st.Units...)
-		}
-		l.Units = mergeUnits(l.Units, units)
-		due := l.DueAt.In(geo.Zone).Format("15:04 02/01/2006")
-		c.emit(l, EventEscalated, ActorEngine, Text{VI: fmt.Sprintf("quá hạn xử lý (hạn %s); chuyển thêm cho %v", due, units),
-			EN: fmt.Sprintf("overdue (due %s); also sent to %v", due, units)}, now)
+// overdue escalates a citizen alert whose deadline passed while it is still open: once, to
+// every unit of its route's escalation steps.
+func (c *core) overdue(l *live, now time.Time) {
+	if l.Source != SourceCitizen || l.DueAt.IsZero() || l.Overdue || now.Before(l.DueAt) || !l.State.Active() {
+		return
 	}
+	l.Overdue = true
+	var units []string
+	for _, st := range l.routing.escalate {
+		units = append(units, st.Units...)
+	}
+	l.Units = mergeUnits(l.Units, units)
+	due := l.DueAt.In(geo.Zone).Format("15:04 02/01/2006")
+	c.emit(l, EventEscalated, ActorEngine, Text{VI: fmt.Sprintf("quá hạn xử lý (hạn %s); chuyển thêm cho %v", due, units),
+		EN: fmt.Sprintf("overdue (due %s); also sent to %v", due, units)}, now)
 }
 
 // Calendar counts working days: Monday to Friday, except the holidays it lists (dates in

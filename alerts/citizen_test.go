@@ -161,3 +161,24 @@ func TestCalendar(t *testing.T) {
 		t.Errorf("+0 = %s", got)
 	}
 }
+
+// A citizen rule removed while its groups are open: they go on under the rule that takes their
+// category now, not resolved (their reports would be left without an alert to answer them).
+func TestCitizenRuleRemoved(t *testing.T) {
+	h := newHarness(t, citizenRules)
+	h.report("cr-1", "public_order", near(0, 0))
+	h.take()
+	rf, err := ParseRules([]byte(strings.Replace(citizenRules, "name: order", "name: order-old", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf.Rules = rf.Rules[1:] // only "others" is left
+	h.c.setRules(rf, h.now)
+	h.expect("moved, nothing resolved")
+	l := h.c.alerts[fingerprint("order", SourceCitizen, "cr-1")]
+	if l == nil || l.Rule != "others" || !slices.Equal(l.Units, []string{"ioc", "police"}) {
+		t.Fatalf("after the reload: %+v", l)
+	}
+	h.report("cr-2", "public_order", near(10, 0))
+	h.expect("a report of the place joins it under its new rule", "reported others cr-1 medium")
+}

@@ -481,9 +481,9 @@ func (e *Engine) ObserveCameras(ctx context.Context, statuses []streams.CameraSt
 	})
 }
 
-// ObserveReports queues citizen reports for triage (triage.Poller hands those stored and not
-// yet routed): each joins the live alert of its group or opens one. A standby drops them (the
-// leader's poller hands them to the leader).
+// ObserveReports queues citizen reports for triage (triage.Tracker hands the open reports
+// stored): each the engine does not hold joins the live alert of its group or opens one. A
+// standby drops them (the leader's tracker hands them to the leader).
 func (e *Engine) ObserveReports(ctx context.Context, reports []Report) error {
 	if len(reports) == 0 {
 		return nil

@@ -118,9 +118,15 @@ func (c *core) rebind(now time.Time) {
 // bind ties a live alert to its rule in force: a rule that changed (or an alert restored at
 // start) takes the alert's level into the rule's memory, and the route is walked again; the
 // alert of a removed rule, or of a sensor or camera no longer in its catalog, resolves (nothing
-// would ever judge it again).
+// would ever judge it again), but a citizen alert, which moves to the citizen rule that takes
+// its category now (if any).
 func (c *core) bind(l *live, now time.Time) {
 	cr := c.byName[l.Rule]
+	if cr == nil && l.Source == SourceCitizen { // reports go on under the rule that takes them now
+		if cr = c.citizenRule(l.SubCategory); cr != nil {
+			l.Rule = cr.Name
+		}
+	}
 	if cr == nil {
 		c.resolve(l, now, ActorEngine, Text{VI: "quy tắc đã bị gỡ", EN: "rule removed"})
 		return
@@ -303,8 +309,8 @@ func (c *core) camera(id string) *streams.Camera {
 }
 
 // tick runs what time alone changes: pending alerts fire, clearing ones resolve, event alerts
-// expire, silent subjects and composite conditions are judged, unacknowledged alerts
-// escalate, and alerts whose silence ended go out.
+// expire, silent subjects and composite conditions are judged, unacknowledged alerts and
+// citizen alerts past their deadline escalate, and alerts whose silence ended go out.
 func (c *core) tick(now time.Time) {
 	for _, l := range c.sortedAlerts() {
 		switch {
@@ -325,8 +331,8 @@ func (c *core) tick(now time.Time) {
 		c.apply(cond, now)
 	}
 	c.judgeComposites(now)
-	c.overdue(now)
 	for _, l := range c.sortedAlerts() {
+		c.overdue(l, now)
 		if l.State != StateFiring {
 			continue
 		}

@@ -24,7 +24,8 @@ type CitizenStore struct {
 
 // CitizenEvent is one change of a report: what changed, who did it, and the report after it.
 // The first (seq 0, from the intake) carries the whole report; the others (Change, from the
-// alert that routes it) carry its id and its Triage only, the rest being the first's.
+// alert that routes it; seq ChangeSeq) carry its id and its Triage only, the rest being the
+// first's.
 type CitizenEvent struct {
 	Time   time.Time
 	Seq    uint32
@@ -205,37 +206,51 @@ func (s *CitizenStore) Report(ctx context.Context, id string) (citizen.Report, e
 	return s.latest(ctx, "report_id", id)
 }
 
-// maxUntriaged bounds the reports one poll hands the alert engine.
-const maxUntriaged = 1000
+// maxOpen bounds the reports one poll hands the alert engine.
+const maxOpen = 1000
 
-// Untriaged lists the reports received since since that no alert routes yet (only their
-// intake's event is stored), oldest first, at most 1,000 at a time.
-func (s *CitizenStore) Untriaged(ctx context.Context, since time.Time) ([]citizen.Report, error) {
+// OpenReports lists the reports received since since that are still open (received or in
+// progress), those no alert ever routed first, then the oldest; at most 1,000. The alert engine
+// routes those it does not hold: new ones, and any whose alert it lost (a process that died
+// between storing a report's routing and its alert's event).
+func (s *CitizenStore) OpenReports(ctx context.Context, since time.Time) ([]citizen.Report, error) {
 	ctx, cancel := bounded(ctx, s.Timeout)
 	defer cancel()
 	rows, err := s.Conn.Query(ctx, `SELECT `+reportDocs+` FROM citizen_report_events FINAL
 WHERE report_id IN (SELECT report_id FROM citizen_report_events WHERE seq = 0 AND received >= ?)
-GROUP BY report_id HAVING max(seq) = 0 ORDER BY anyIf(received, seq = 0), report_id LIMIT ?`, since.UTC().Truncate(time.Second), maxUntriaged)
+GROUP BY report_id HAVING argMax(state, seq) IN ('received', 'in_progress')
+ORDER BY max(seq) = 0 DESC, anyIf(received, seq = 0), report_id LIMIT ?`, since.UTC().Truncate(time.Second), maxOpen)
 	if err != nil {
-		return nil, fmt.Errorf("citizen reports to triage: %w", err)
+		return nil, fmt.Errorf("open citizen reports: %w", err)
 	}
 	defer rows.Close()
 	var out []citizen.Report
 	for rows.Next() {
 		var doc, cur string
 		if err := rows.Scan(&doc, &cur); err != nil {
-			return nil, fmt.Errorf("citizen reports to triage: %w", err)
+			return nil, fmt.Errorf("open citizen reports: %w", err)
 		}
 		r, err := decodeReport(doc, cur)
 		if err != nil {
-			return nil, fmt.Errorf("citizen reports to triage: %w", err)
+			return nil, fmt.Errorf("open citizen reports: %w", err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("citizen reports to triage: %w", err)
+		return nil, fmt.Errorf("open citizen reports: %w", err)
 	}
 	return out, nil
+}
+
+// changeEpoch is where ChangeSeq counts from.
+var changeEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ChangeSeq numbers a report's change made at t: seconds since 2020, so that a report's changes
+// grow whichever alert makes them (a report routed again after its alert was lost), and the
+// same change written twice is one row. Of two changes in one second the later written stays
+// (ReplacingMergeTree): it carries the report's whole triage as it is after both.
+func ChangeSeq(t time.Time) uint32 {
+	return uint32(max(1, t.Sub(changeEpoch)/time.Second))
 }
 
 // ReportStat is how the reports of one category, district or unit went: how many, in which

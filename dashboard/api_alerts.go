@@ -215,21 +215,31 @@ type (
 	}
 )
 
+// actionText decodes an action's body and answers its text (text reads it from body), trimmed
+// and kept in the audit log; required names the field when the text is required.
+func actionText(c *fiber.Ctx, body any, required string, text func() string) (string, error) {
+	if err := decodeBody(c, body); err != nil {
+		return "", err
+	}
+	t := strings.TrimSpace(text())
+	if required != "" && t == "" {
+		return "", errMissingField(required)
+	}
+	if len(t) > 4000 {
+		return "", errBadRequest("too_long", "at most 4000 bytes of text")
+	}
+	noteAudit(c, t)
+	return t, nil
+}
+
 // act runs one alert action for the caller on an alert it sees. required names the body's
 // field that text reads when the action needs it ("" when it is optional): without it the
 // answer is 400 naming the field.
 func (s *Server) act(c *fiber.Ctx, p *auth.Principal, body any, required string, text func() string, do func(ctx context.Context, id, actor, text string) (alerts.Alert, error)) error {
-	if err := decodeBody(c, body); err != nil {
+	t, err := actionText(c, body, required, text)
+	if err != nil {
 		return err
 	}
-	t := strings.TrimSpace(text())
-	if required != "" && t == "" {
-		return errMissingField(required)
-	}
-	if len(t) > 4000 {
-		return errBadRequest("too_long", "at most 4000 bytes of text")
-	}
-	noteAudit(c, t)
 	id := c.Params("id")
 	if _, err := s.findAlert(c.UserContext(), p, id); err != nil {
 		return err

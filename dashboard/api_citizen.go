@@ -409,17 +409,10 @@ func (s *Server) reportAction(c *fiber.Ctx, p *auth.Principal, body any, require
 	if cz == nil || cz.Reports == nil || s.src.Alerts == nil {
 		return errUnavailable
 	}
-	if err := decodeBody(c, body); err != nil {
+	t, err := actionText(c, body, required, text)
+	if err != nil {
 		return err
 	}
-	t := strings.TrimSpace(text())
-	if required != "" && t == "" {
-		return errMissingField(required)
-	}
-	if len(t) > 4000 {
-		return errBadRequest("too_long", "at most 4000 bytes of text")
-	}
-	noteAudit(c, t)
 	r, err := cz.Reports.Report(c.UserContext(), c.Params("id"))
 	if errors.Is(err, analytics.ErrNoReport) || (err == nil && !seesReport(p, &r)) {
 		return errNotFound

@@ -31,15 +31,7 @@ type Auditor struct {
 // NewAuditor builds the audit log on conn.
 func NewAuditor(conn driver.Conn, timeout time.Duration, reg prometheus.Registerer, log *slog.Logger) *Auditor {
 	a := &Auditor{store: &analytics.AuditLog{Conn: conn, Timeout: timeout}}
-	m := outbox.Metrics{
-		Queued:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "ioc_audit_queue_rows", Help: "Audit log entries waiting for ClickHouse."}),
-		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_audit_dropped_total", Help: "Audit log entries dropped because the queue was full."}),
-		Errors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_audit_store_errors_total", Help: "Failed writes of the audit log."}),
-		Written: prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_audit_rows_total", Help: "Audit log entries written."}),
-	}
-	if reg != nil {
-		reg.MustRegister(m.Queued, m.Dropped, m.Errors, m.Written)
-	}
+	m := outbox.NewMetrics(reg, "ioc_audit", "ioc_audit_rows_total", "Audit log entries")
 	a.out = outbox.New("audit_log", 100_000, a.write, m, log.With("component", "audit"))
 	return a
 }

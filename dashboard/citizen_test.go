@@ -482,3 +482,30 @@ func TestNearestCamera(t *testing.T) {
 		t.Errorf("a report 900 m from every camera links to %s", id)
 	}
 }
+
+// A report whose routing was stored but whose alert was not (the process died between the two
+// writes) is open with an alert nobody holds: the engine routes it again.
+func TestCitizenReportOfALostAlert(t *testing.T) {
+	f, _ := citizenFixture(t, 10)
+	store := f.srv.opts.Citizen.Store
+	now := time.Now().UTC()
+	r := citizen.Report{ID: "cr-lost-0001", Ticket: "PA-261201-G0ST01", App: "app", ClientID: "c-lost-0001", ClientKey: citizen.ClientKey("app", "d", "c-lost-0001"),
+		Category: "flooding", Description: "Nước ngập sâu 40 cm trước cổng chợ Cốc Lếu", Location: geo.Location{Lat: 22.4979, Lon: 103.9688},
+		District: "TP Lào Cai", Received: now.Add(-time.Hour), Triage: citizen.Triage{State: citizen.StateReceived}}
+	lost := r
+	lost.Triage = citizen.Triage{State: citizen.StateInProgress, Units: []string{"flood_control", "ioc"}, Alert: "ghost", Group: 1}
+	if err := store.AppendCitizenEvents(t.Context(), []analytics.CitizenEvent{
+		{Time: r.Received, Kind: "received", Actor: "app:app", Report: r},
+		{Time: now.Add(-30 * time.Minute), Seq: analytics.ChangeSeq(now.Add(-30 * time.Minute)), Kind: "acknowledged", Actor: "flood", Report: lost, Change: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.triage.Nudge()
+	got := f.waitReport(t, "flood", r.ID, "routed again", func(x citizen.Report) bool { return x.Alert != "" && x.Alert != "ghost" })
+	if got.State != citizen.StateReceived || !slices.Contains(got.Units, "flood_control") || got.Group != 1 {
+		t.Errorf("routed again: %+v", got.Triage)
+	}
+	if code, body := f.call(t, "flood", "POST", APIPrefix+"/citizen-reports/"+r.ID+"/take", `{}`); code != 200 || !strings.Contains(string(body), `"state":"in_progress"`) {
+		t.Errorf("the flood unit takes it: %d %s", code, body)
+	}
+}

@@ -1,6 +1,7 @@
 // Package triage routes citizen reports through the alert engine and keeps each report's state
 // in step with the alert that routes it. The intake stores a report and goes on; the Tracker
-// polls the store for reports no alert routes yet and hands them to the engine (which groups
+// polls the store for the open reports and hands them to the engine, which routes those it
+// does not hold (which groups
 // a category's reports within 50 m and 2 h into one alert, routed by the routing tree), and,
 // as one of the engine's correlators, writes every report's new state, units, deadline and
 // answer when its alert changes: taken (acknowledged) is in progress, resolved is answered
@@ -24,8 +25,9 @@ import (
 // Store keeps the reports' events (analytics.CitizenStore).
 type Store interface {
 	AppendCitizenEvents(ctx context.Context, evs []analytics.CitizenEvent) error
-	// Untriaged lists the reports received since since that no alert routes yet.
-	Untriaged(ctx context.Context, since time.Time) ([]citizen.Report, error)
+	// OpenReports lists the reports received since since that are still open (received or
+	// in progress), those never routed first.
+	OpenReports(ctx context.Context, since time.Time) ([]citizen.Report, error)
 }
 
 // Engine takes the reports to route (alerts.Engine).
@@ -84,15 +86,10 @@ func New(store Store, engine Engine, opts Options, reg prometheus.Registerer, lo
 		routed: prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_citizen_triage_handed_total",
 			Help: "Citizen reports handed to the alert engine to route (again, until their routing is stored)."}),
 	}
-	m := outbox.Metrics{
-		Queued:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "ioc_citizen_triage_queue_rows", Help: "Report changes waiting for the store."}),
-		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_citizen_triage_dropped_total", Help: "Report changes dropped: the queue was full."}),
-		Errors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_citizen_triage_store_errors_total", Help: "Failed writes of report changes (retried)."}),
-		Written: prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_citizen_triage_written_total", Help: "Report changes stored."}),
-	}
 	if reg != nil {
-		reg.MustRegister(t.polls, t.routed, m.Queued, m.Dropped, m.Errors, m.Written)
+		reg.MustRegister(t.polls, t.routed)
 	}
+	m := outbox.NewMetrics(reg, "ioc_citizen_triage", "ioc_citizen_triage_written_total", "Citizen report changes")
 	t.rows = outbox.New("citizen_report_events", opts.StoreQueue, t.write, m, log)
 	return t
 }
@@ -126,9 +123,9 @@ func (t *Tracker) Nudge() {
 	}
 }
 
-// poll hands the engine the reports no alert routes yet.
+// poll hands the engine the open reports: it routes those it does not hold.
 func (t *Tracker) poll(ctx context.Context) {
-	list, err := t.store.Untriaged(ctx, t.opts.Now().Add(-alerts.TriageWindow))
+	list, err := t.store.OpenReports(ctx, t.opts.Now().Add(-alerts.TriageWindow))
 	if err != nil {
 		if ctx.Err() == nil {
 			t.polls.WithLabelValues("error").Inc()
@@ -178,8 +175,8 @@ func (t *Tracker) AlertChanged(ev alerts.Event, _ time.Time) {
 func (t *Tracker) Tick(time.Time) []alerts.Notification { return nil }
 
 // Changes are the report changes an alert event makes: one per report of a citizen alert, with
-// the state, units, deadline and answer the alert now gives it (Of), numbered as the alert's
-// event (the intake's is 0; the same event written twice is one change).
+// the state, units, deadline and answer the alert now gives it (Of), numbered by the event's
+// time (analytics.ChangeSeq: the same event written twice is one change).
 func Changes(ev alerts.Event) []analytics.CitizenEvent {
 	tr, ok := Of(ev)
 	if !ok {
@@ -188,7 +185,7 @@ func Changes(ev alerts.Event) []analytics.CitizenEvent {
 	a := &ev.Alert
 	out := make([]analytics.CitizenEvent, len(a.Reports))
 	for i, id := range a.Reports {
-		out[i] = analytics.CitizenEvent{Time: ev.Time, Seq: a.Seq, Kind: string(ev.Kind), Actor: ev.Actor, Change: true,
+		out[i] = analytics.CitizenEvent{Time: ev.Time, Seq: analytics.ChangeSeq(ev.Time), Kind: string(ev.Kind), Actor: ev.Actor, Change: true,
 			Report: citizen.Report{ID: id, Triage: tr}}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/haidang-ioc/ioc/alerts"
+	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/ingest/citizen"
 )
 
@@ -47,7 +48,7 @@ func TestChanges(t *testing.T) {
 		}
 		for i, e := range got {
 			r := e.Report
-			if !e.Change || e.Seq != 3 || r.ID != a.Reports[i] || r.State != c.state || r.Answer != c.answer || r.Alert != "a1" || r.Group != 2 ||
+			if !e.Change || e.Seq != analytics.ChangeSeq(at) || e.Seq < 200_000_000 || r.ID != a.Reports[i] || r.State != c.state || r.Answer != c.answer || r.Alert != "a1" || r.Group != 2 ||
 				len(r.Units) != 2 || !r.DueAt.Equal(a.DueAt) || e.Actor != c.actor {
 				t.Errorf("%s: change %d = %+v", c.name, i, e)
 			}

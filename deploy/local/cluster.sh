@@ -54,7 +54,7 @@ zk_answers() {
 }
 
 ch_port() { echo $((9100 + $1)); }
-ch_answers() { clickhouse-client --host 127.0.0.1 --port "$(ch_port "$1")" --query 'SELECT 1' >/dev/null 2>&1; }
+ch_answers() { timeout 10 clickhouse-client --host 127.0.0.1 --port "$(ch_port "$1")" --query 'SELECT 1' >/dev/null 2>&1; }
 
 install_missing() {
   if [ ! -x "$nats_bin" ]; then

@@ -55,7 +55,8 @@ mtx_playback_port=${IOC_LOCAL_MEDIAMTX_PLAYBACK_PORT:-9996}
 # MediaMTX asks ioc whether each viewer may watch a camera (make demo's ioc on 8080).
 mtx_auth=${IOC_LOCAL_MEDIAMTX_AUTH:-http://127.0.0.1:8080/api/v1/video/auth}
 
-ch_answers() { clickhouse-client --host 127.0.0.1 --port "$ch_port" --query 'SELECT 1' >/dev/null 2>&1; }
+# (bounded: a client that reached another server's port would wait for ever)
+ch_answers() { timeout 10 clickhouse-client --host 127.0.0.1 --port "$ch_port" --query 'SELECT 1' >/dev/null 2>&1; }
 mq_answers() { mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -q 0 -t ioc/local/ping -m ping >/dev/null 2>&1; }
 
 # install_missing installs the Debian packages that are not there yet.

@@ -20,6 +20,22 @@ type Metrics struct {
 	Dropped, Errors, Written prometheus.Counter
 }
 
+// NewMetrics makes an outbox's metrics: <prefix>_queue_rows, <prefix>_dropped_total,
+// <prefix>_store_errors_total and the counter of rows written, named written; what names the
+// rows in their help. reg may be nil (not registered).
+func NewMetrics(reg prometheus.Registerer, prefix, written, what string) Metrics {
+	m := Metrics{
+		Queued:  prometheus.NewGauge(prometheus.GaugeOpts{Name: prefix + "_queue_rows", Help: what + " waiting for ClickHouse."}),
+		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: prefix + "_dropped_total", Help: what + " dropped because the queue was full."}),
+		Errors:  prometheus.NewCounter(prometheus.CounterOpts{Name: prefix + "_store_errors_total", Help: "Failed writes of " + what + " (retried)."}),
+		Written: prometheus.NewCounter(prometheus.CounterOpts{Name: written, Help: what + " written."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Queued, m.Dropped, m.Errors, m.Written)
+	}
+	return m
+}
+
 // Outbox holds rows for one table (alert events, delivery log, audit log) and writes them in
 // batches. It keeps at most max rows; past that it drops the oldest, counted.
 type Outbox[T any] struct {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -84,15 +85,34 @@ func (p *Private) run(t *testing.T, cmd string) {
 	}
 }
 
-// FreePort returns a loopback TCP port that nothing listens on now.
+// given holds the ports FreePort has answered in this process.
+var given = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// FreePort returns a loopback TCP port that nothing listens on now and that it has not
+// returned before in this process: the kernel may hand out a port just closed again, and two
+// servers given one port (a private ClickHouse's native and HTTP ports) fail, or hang a client
+// that speaks the wrong protocol to it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	given.Lock()
+	defer given.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !given.ports[port] {
+			given.ports[port] = true
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port that was not given before")
+	return 0
 }
 
 // FreePortBlock returns the first of n consecutive loopback ports that are free now (for
