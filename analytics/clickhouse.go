@@ -8,6 +8,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/haidang-ioc/ioc/internal/chconn"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
 )
@@ -33,7 +34,7 @@ func Connect(cfg config.ClickHouse) (driver.Conn, *tlsconf.Files, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
 	}
-	return conn, files, nil
+	return chconn.Retrying(conn), files, nil
 }
 
 func options(cfg config.ClickHouse, database string) (*clickhouse.Options, *tlsconf.Files, error) {
@@ -85,7 +86,7 @@ func open(ctx context.Context, cfg config.ClickHouse, database string) (driver.C
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse at %s, database %s: %w (%s)", cfg.Addr, database, err, howToStart)
 	}
-	return conn, nil
+	return chconn.Retrying(conn), nil
 }
 
 func splitAddrs(s string) []string {

@@ -31,6 +31,7 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard/tiles"
 	"github.com/haidang-ioc/ioc/ingest"
 	"github.com/haidang-ioc/ioc/ingest/citizen/photos"
+	"github.com/haidang-ioc/ioc/internal/chconn"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
 	"github.com/haidang-ioc/ioc/sim/citizensim"
@@ -125,7 +126,7 @@ type server struct {
 func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*server, error) {
 	host, _ := os.Hostname()
 	s := &server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), instance: fmt.Sprintf("%s-%d", host, os.Getpid())}
-	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), chconn.ReadRetries)
 	conn, chTLS, err := analytics.Connect(cfg.ClickHouse)
 	if err != nil {
 		return nil, err

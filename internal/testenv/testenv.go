@@ -24,6 +24,7 @@ import (
 	tcclickhouse "github.com/testcontainers/testcontainers-go/modules/clickhouse"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/haidang-ioc/ioc/internal/chconn"
 	"github.com/haidang-ioc/ioc/internal/config"
 )
 
@@ -169,7 +170,7 @@ func Conn(t testing.TB, cfg config.ClickHouse) driver.Conn {
 		t.Fatalf("ClickHouse at %s: %v", cfg.Addr, err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return conn
+	return chconn.Retrying(conn) // as analytics.Connect's
 }
 
 var notIdent = regexp.MustCompile(`[^a-z0-9_]+`)
