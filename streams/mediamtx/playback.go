@@ -29,24 +29,38 @@ var ErrNoRecording = errors.New("no recording")
 // MaxClip bounds a clip's length.
 const MaxClip = 10 * time.Minute
 
+// span is one stretch of recording MediaMTX's /list answers.
+type span struct {
+	Start    time.Time `json:"start"`
+	Duration float64   `json:"duration"`
+}
+
+func (s span) end() time.Time { return s.Start.Add(time.Duration(s.Duration * float64(time.Second))) }
+
+// spans lists camera's recorded stretches.
+func (p *Playback) spans(ctx context.Context, camera string) ([]span, error) {
+	resp, err := p.get(ctx, camera, "/list", url.Values{"path": {PathOf(camera)}})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out []span
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("mediamtx playback list: %w", err)
+	}
+	return out, nil
+}
+
 // LastRecorded is the end of camera's recording as MediaMTX has it on disk (its /list of
 // recorded spans); ErrNoRecording when it holds none.
 func (p *Playback) LastRecorded(ctx context.Context, camera string) (time.Time, error) {
-	resp, err := p.get(ctx, camera, "/list", url.Values{"path": {PathOf(camera)}})
+	spans, err := p.spans(ctx, camera)
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer resp.Body.Close()
-	var spans []struct {
-		Start    time.Time `json:"start"`
-		Duration float64   `json:"duration"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&spans); err != nil {
-		return time.Time{}, fmt.Errorf("mediamtx playback list: %w", err)
-	}
 	var end time.Time
 	for _, s := range spans {
-		if e := s.Start.Add(time.Duration(s.Duration * float64(time.Second))); e.After(end) {
+		if e := s.end(); e.After(end) {
 			end = e
 		}
 	}
@@ -56,10 +70,31 @@ func (p *Playback) LastRecorded(ctx context.Context, camera string) (time.Time, 
 	return end, nil
 }
 
-// Clip opens the MP4 of camera's recording from start for d; the caller closes it.
+// minOverlap is how much of a clip's window must be recorded for MediaMTX to be asked for it:
+// a few frames.
+const minOverlap = 100 * time.Millisecond
+
+// Clip opens the MP4 of camera's recording from start for d; the caller closes it (the part of
+// the window that is recorded). A window its /list shows no recording in (less than
+// minOverlap) is ErrNoRecording without asking for it: MediaMTX v1.15.3's playback server
+// crashes on a window that holds no sample (a nil pointer in its MP4 muxer, which takes the
+// whole server down).
 func (p *Playback) Clip(ctx context.Context, camera string, start time.Time, d time.Duration) (io.ReadCloser, error) {
 	if d <= 0 || d > MaxClip {
 		return nil, fmt.Errorf("clip of %s: want a length up to %s", d, MaxClip)
+	}
+	spans, err := p.spans(ctx, camera)
+	if err != nil {
+		return nil, err
+	}
+	end, recorded := start.Add(d), time.Duration(0)
+	for _, s := range spans {
+		if from, to := maxTime(s.Start, start), minTime(s.end(), end); to.After(from) {
+			recorded += to.Sub(from)
+		}
+	}
+	if recorded < min(minOverlap, d) {
+		return nil, fmt.Errorf("%w for camera %s from %s for %s", ErrNoRecording, camera, start.UTC().Format(time.RFC3339), d)
 	}
 	q := url.Values{"path": {PathOf(camera)}, "start": {start.UTC().Format(time.RFC3339Nano)},
 		"duration": {strconv.FormatFloat(d.Seconds(), 'f', -1, 64)}, "format": {"mp4"}}
@@ -71,6 +106,20 @@ func (p *Playback) Clip(ctx context.Context, camera string, start time.Time, d t
 		return nil, err
 	}
 	return resp.Body, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // get asks the playback server for what of camera, with a playback token of ioc's own; an
