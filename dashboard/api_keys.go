@@ -81,6 +81,8 @@ func (s *Server) createKey(c *fiber.Ctx, p *auth.Principal) error {
 		return errBadRequest("bad_key", fmt.Sprintf("role: want one of %v", auth.Roles))
 	case (b.Role == string(auth.Unit)) != (len(b.Units) > 0):
 		return errBadRequest("bad_key", "units: a unit key names its units, other roles none")
+	case b.Role == string(auth.Partner): // a partner's scope is reviewed in the config file, not granted by a call
+		return errBadRequest("bad_key", "role: partner keys are made in http.auth.api_keys, with the entity types and districts they read")
 	case b.ExpiresInDays < 1 || b.ExpiresInDays > maxKeyDays:
 		return errBadRequest("bad_key", fmt.Sprintf("expires_in_days: want 1 to %d", maxKeyDays))
 	}

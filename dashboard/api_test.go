@@ -42,7 +42,7 @@ type fixture struct {
 	audit  *Auditor
 	// capFeed is the public warning feed, its drafts waiting for approval.
 	capFeed *alerts.CAPFeed
-	tokens  map[string]string // by key id: admin, operator, analyst, viewer, police, flood, app
+	tokens  map[string]string // by key id: admin, operator, analyst, viewer, police, flood, app, partner
 	alert   alerts.Alert      // a firing river alert routed to flood_control
 	// incidents gathers the alerts; incident is the one the river alert opened.
 	incidents *incident.Manager
@@ -111,6 +111,7 @@ func newFixture(t *testing.T, rateLimit int, opts ...func(*Options)) *fixture {
 		{ID: "police", Name: "Công an tỉnh", Role: "unit", Units: []string{"police"}},
 		{ID: "flood", Name: "Ban chỉ huy PCTT", Role: "unit", Units: []string{"flood_control"}},
 		{ID: "app", Name: "Ứng dụng Lào Cai số", Role: "app"},
+		{ID: "partner", Name: "Đài KTTV khu vực Tây Bắc", Role: "partner", Types: []string{"WaterObserved", "Alert"}, Districts: []string{"Bát Xát"}},
 	} {
 		tok := auth.NewToken()
 		k.Hash = auth.HashToken(tok)

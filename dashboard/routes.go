@@ -61,17 +61,7 @@ const maxBody = 64 << 10
 func (s *Server) mountAPI() {
 	s.routes = s.table()
 	api := s.app.Group(APIPrefix)
-	var limit fiber.Handler
-	if s.opts.HTTP.RateLimit > 0 {
-		limit = limiter.New(limiter.Config{
-			Max: s.opts.HTTP.RateLimit, Expiration: time.Minute, LimiterMiddleware: limiter.SlidingWindow{},
-			KeyGenerator: func(c *fiber.Ctx) string { return principal(c).ID },
-			LimitReached: func(c *fiber.Ctx) error {
-				s.m.limited.Inc()
-				return errRateLimited
-			},
-		})
-	}
+	limit := s.rateLimit(func(*fiber.Ctx) error { return errRateLimited })
 	for _, r := range s.routes {
 		handlers := []fiber.Handler{s.guard(r)}
 		if r.perm != "" && limit != nil {
@@ -81,6 +71,22 @@ func (s *Server) mountAPI() {
 		api.Add(r.method, r.path, handlers...)
 	}
 	api.Use(func(c *fiber.Ctx) error { return errNotFound })
+}
+
+// rateLimit is the per-caller limit of http.rate_limit requests a minute (nil when off);
+// refused answers what a caller past it gets.
+func (s *Server) rateLimit(refused fiber.Handler) fiber.Handler {
+	if s.opts.HTTP.RateLimit <= 0 {
+		return nil
+	}
+	return limiter.New(limiter.Config{
+		Max: s.opts.HTTP.RateLimit, Expiration: time.Minute, LimiterMiddleware: limiter.SlidingWindow{},
+		KeyGenerator: func(c *fiber.Ctx) string { return principal(c).ID },
+		LimitReached: func(c *fiber.Ctx) error {
+			s.m.limited.Inc()
+			return refused(c)
+		},
+	})
 }
 
 // guard refuses what a route does not take: unknown query parameters, a caller without a valid

@@ -262,6 +262,7 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 		s.app.Get("/cap/:doc", s.capDocument)
 	}
 	s.mountAPI()
+	s.mountNGSILD()
 	web, _ := fs.Sub(webFiles, "web")
 	s.app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(web), Index: "index.html"}))
 	return s

@@ -34,10 +34,12 @@ const (
 	Viewer   Role = config.RoleViewer
 	// App is a citizen app: it submits citizen reports and reads their status.
 	App Role = config.RoleApp
+	// Partner is another agency: it reads the NGSI-LD API within its key's scope.
+	Partner Role = config.RolePartner
 )
 
 // Roles lists every role.
-var Roles = []Role{Admin, Operator, Unit, Analyst, Viewer, App}
+var Roles = []Role{Admin, Operator, Unit, Analyst, Viewer, App, Partner}
 
 // Permission is one kind of action on the API.
 type Permission string
@@ -63,16 +65,19 @@ const (
 	Duty Permission = "duty"
 	// Report: submit citizen reports and read their status by ticket (citizen apps only).
 	Report Permission = "report"
+	// Share: read the NGSI-LD API (other agencies, and the center's own staff).
+	Share Permission = "share"
 )
 
 // grants is the role × permission matrix.
 var grants = map[Role][]Permission{
-	Admin:    {Read, History, ActOnAlerts, Silence, Diagnose, ApproveWarnings, Duty, Administer},
-	Operator: {Read, History, ActOnAlerts, Silence, Diagnose, ApproveWarnings, Duty},
+	Admin:    {Read, History, ActOnAlerts, Silence, Diagnose, ApproveWarnings, Duty, Administer, Share},
+	Operator: {Read, History, ActOnAlerts, Silence, Diagnose, ApproveWarnings, Duty, Share},
 	Unit:     {Read, History, ActOnAlerts},
-	Analyst:  {Read, History, Diagnose},
+	Analyst:  {Read, History, Diagnose, Share},
 	Viewer:   {Read},
 	App:      {Report},
+	Partner:  {Share},
 }
 
 // Permissions lists what p may do, for the UI to show only what it can use.
@@ -87,6 +92,10 @@ type Principal struct {
 	Role Role   `json:"role"`
 	// Units bind a unit caller to the units whose alerts it sees and acts on.
 	Units []string `json:"units,omitempty"`
+	// Types and Districts scope a partner: the NGSI-LD entity types and districts it reads
+	// (nil: all).
+	Types     []string `json:"types,omitempty"`
+	Districts []string `json:"districts,omitempty"`
 	// Via is api_key or jwt.
 	Via string `json:"via"`
 }
@@ -128,7 +137,10 @@ type Key struct {
 	Name  string   `json:"name"`
 	Role  Role     `json:"role"`
 	Units []string `json:"units,omitempty"`
-	Hash  string   `json:"-"`
+	// Types and Districts scope a partner key (config keys only).
+	Types     []string `json:"types,omitempty"`
+	Districts []string `json:"districts,omitempty"`
+	Hash      string   `json:"-"`
 	// Source is config (http.auth.api_keys: rotated by editing the file) or api.
 	Source    string    `json:"source"`
 	Created   time.Time `json:"created,omitzero"`
@@ -178,7 +190,7 @@ func New(cfg config.Auth, client *http.Client, log *slog.Logger) *Authenticator 
 	a := &Authenticator{now: time.Now}
 	for _, k := range cfg.APIKeys {
 		a.config = append(a.config, Key{ID: k.ID, Name: k.Name, Role: Role(k.Role), Units: slices.Clone(k.Units), Hash: k.Hash,
-			Source: SourceConfig, Expires: k.Expires})
+			Types: nilIfEmpty(k.Types), Districts: nilIfEmpty(k.Districts), Source: SourceConfig, Expires: k.Expires})
 	}
 	a.index()
 	if cfg.JWT.JWKSURL != "" {
@@ -287,7 +299,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Princi
 	case "expired":
 		return nil, &KeyRefused{ID: k.ID, Name: k.Name, Status: "expired", At: k.Expires}
 	}
-	return &Principal{ID: "key:" + k.ID, Name: k.Name, Role: k.Role, Units: slices.Clone(k.Units), Via: "api_key"}, nil
+	return &Principal{ID: "key:" + k.ID, Name: k.Name, Role: k.Role, Units: slices.Clone(k.Units), Types: k.Types, Districts: k.Districts, Via: "api_key"}, nil
 }
 
 // HashToken is the form an API key is kept in: "sha256:" and the token's hex SHA-256. API keys
@@ -302,4 +314,12 @@ func NewToken() string {
 	b := make([]byte, 20)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return "ioc_" + strings.ToLower(base32.StdEncoding.EncodeToString(b))
+}
+
+// nilIfEmpty is s, or nil when it holds nothing (a scope that names nothing is no limit).
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }

@@ -664,10 +664,17 @@ const (
 	RoleViewer   = "viewer"
 	// RoleApp is a citizen app: it submits citizen reports and reads their status, nothing else.
 	RoleApp = "app"
+	// RolePartner is another agency reading the NGSI-LD API, within its key's entity types
+	// and districts, nothing else.
+	RolePartner = "partner"
 )
 
 // CallerRoles lists the roles of API callers.
-var CallerRoles = []string{RoleAdmin, RoleOperator, RoleUnit, RoleAnalyst, RoleViewer, RoleApp}
+var CallerRoles = []string{RoleAdmin, RoleOperator, RoleUnit, RoleAnalyst, RoleViewer, RoleApp, RolePartner}
+
+// EntityTypes are the NGSI-LD entity types the API serves (Smart Data Models), which a
+// partner's key may be scoped to.
+var EntityTypes = []string{"Alert", "Camera", "Device", "TrafficFlowObserved", "WaterObserved", "WaterQualityObserved", "WeatherObserved"}
 
 // APIKey is one caller's token, kept hashed.
 type APIKey struct {
@@ -677,6 +684,10 @@ type APIKey struct {
 	Role string `yaml:"role"`
 	// Units bind a unit key to the units whose alerts it sees (police, traffic_police, …).
 	Units []string `yaml:"units"`
+	// Types and Districts scope a partner key: the NGSI-LD entity types (EntityTypes) and the
+	// districts whose entities it reads; empty: all.
+	Types     []string `yaml:"types"`
+	Districts []string `yaml:"districts"`
 	// Hash is "sha256:" and the hex SHA-256 of the token.
 	Hash string `yaml:"hash"`
 	// Expires, when set, is when the key stops being accepted (RFC 3339, or a date).

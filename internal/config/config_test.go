@@ -286,6 +286,14 @@ func TestValidate(t *testing.T) {
 			c.HTTP.Auth.APIKeys = []APIKey{{ID: "pctt", Name: "PCTT", Role: RoleUnit, Units: []string{"flod_control"},
 				Hash: "sha256:" + strings.Repeat("a", 64)}}
 		}, `http.auth.api_keys[0].units[0]: unknown unit "flod_control" (known: environment, fire_police, flood_control`},
+		{"partner key of an unknown type", func(c *Config) {
+			c.HTTP.Auth.APIKeys = []APIKey{{ID: "kttv", Name: "KTTV", Role: RolePartner, Types: []string{"WaterObserved", "Spaceship"},
+				Hash: "sha256:" + strings.Repeat("a", 64)}}
+		}, `http.auth.api_keys[0].types[1]: unknown entity type "Spaceship"`},
+		{"a scope on another role's key", func(c *Config) {
+			c.HTTP.Auth.APIKeys = []APIKey{{ID: "ana", Name: "Phân tích", Role: RoleAnalyst, Districts: []string{"Sa Pa"},
+				Hash: "sha256:" + strings.Repeat("a", 64)}}
+		}, "http.auth.api_keys[0].types: only a partner key is scoped"},
 		{"spool forced without a spool", func(c *Config) { c.Writer.Spool.Dir = ""; c.Writer.Spool.Force = true }, "writer.spool.force: needs a spool"},
 		{"cap sender with a space", func(c *Config) { c.Alerts.CAP.Sender = "IOC Lào Cai" }, "alerts.cap.sender: want a name without spaces"},
 		{"cap status", func(c *Config) { c.Alerts.CAP.Status = "Draft" }, "alerts.cap.status: want one of Actual, Exercise, Test"},

@@ -523,6 +523,14 @@ func (h *HTTP) validate(p *Problems) {
 				p.Add(fmt.Sprintf("%s.units[%d]", path, j), "unknown unit %q (known: %s)", u, SortedKeys(Units))
 			}
 		}
+		if k.Role != RolePartner && len(k.Types)+len(k.Districts) > 0 {
+			p.Add(path+".types", "only a partner key is scoped to entity types and districts")
+		}
+		for j, t := range k.Types {
+			if !slices.Contains(EntityTypes, t) {
+				p.Add(fmt.Sprintf("%s.types[%d]", path, j), "unknown entity type %q (known: %s)", t, strings.Join(EntityTypes, ", "))
+			}
+		}
 	}
 	if j := h.Auth.JWT; j.JWKSURL != "" {
 		if j.Issuer == "" {

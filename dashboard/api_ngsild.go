@@ -1,0 +1,207 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/dashboard/ngsild"
+)
+
+// NGSILDPrefix is where the NGSI-LD API is served (ETSI GS CIM 009's own root, beside /api/v1).
+const NGSILDPrefix = "/ngsi-ld/v1"
+
+// ngsildParams are the query parameters the entity queries take; any other is BadRequestData.
+var ngsildParams = map[string]bool{"type": true, "id": true, "idPattern": true, "q": true, "attrs": true, "georel": true, "geometry": true,
+	"coordinates": true, "geoproperty": true, "limit": true, "offset": true, "count": true, "options": true, "format": true}
+
+// mountNGSILD serves the NGSI-LD API: the @context to anyone, the entities to the roles that
+// may share (partners within their scope), each answer rate-limited with the rest of the API
+// and a partner's every request audited.
+func (s *Server) mountNGSILD() {
+	g := s.app.Group(NGSILDPrefix)
+	g.Get(strings.TrimPrefix(ngsild.ContextPath, NGSILDPrefix), func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "application/ld+json")
+		c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+		return c.Send(ngsild.Context)
+	})
+	handlers := []fiber.Handler{s.ngsildGuard}
+	if limit := s.rateLimit(func(c *fiber.Ctx) error {
+		return sendProblem(c, &ngsild.Problem{Type: "about:blank", Title: "Too many requests", Status: fiber.StatusTooManyRequests,
+			Detail: "more than http.rate_limit requests in a minute"})
+	}); limit != nil {
+		handlers = append(handlers, limit)
+	}
+	g.Get("/entities", append(handlers, s.ngsildEntities)...)
+	g.Get("/entities/:id", append(handlers, s.ngsildEntity)...)
+	g.Use(func(c *fiber.Ctx) error {
+		return sendProblem(c, ngsild.NotFound(c.Method()+" "+c.Path()+": not served (entities, entities/{id} and the @context are)"))
+	})
+}
+
+// ngsildGuard lets in the callers that may share, audits partners' requests, and answers the
+// media types NGSI-LD answers in.
+func (s *Server) ngsildGuard(c *fiber.Ctx) error {
+	p, err := s.authenticate(c, c.Get(fiber.HeaderAuthorization))
+	if err != nil {
+		var ae *apiError
+		status := fiber.StatusUnauthorized
+		if errors.As(err, &ae) {
+			status = ae.Status
+		}
+		return sendProblem(c, &ngsild.Problem{Type: "about:blank", Title: "Unauthorized", Status: status, Detail: "a valid API key is needed (Authorization: Bearer)"})
+	}
+	if !p.Can(auth.Share) {
+		s.m.denied.Inc()
+		return sendProblem(c, &ngsild.Problem{Type: "about:blank", Title: "Forbidden", Status: fiber.StatusForbidden, Detail: "the role " + string(p.Role) + " may not read the NGSI-LD API"})
+	}
+	c.Locals(principalKey, p)
+	if accept := c.Get(fiber.HeaderAccept); accept != "" && !acceptsNGSILD(accept) {
+		return sendProblem(c, &ngsild.Problem{Type: ngsild.ErrInvalidRequest, Title: "Not acceptable", Status: fiber.StatusNotAcceptable,
+			Detail: "answers are application/json or application/ld+json"})
+	}
+	err = c.Next()
+	if p.Role == auth.Partner {
+		s.audit(p, "ngsild.read", c.Params("id"), c.OriginalURL(), c.Response().StatusCode(), c.IP())
+	}
+	return err
+}
+
+func acceptsNGSILD(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		switch strings.TrimSpace(mt) {
+		case "application/json", "application/ld+json", "application/*", "*/*":
+			return true
+		}
+	}
+	return false
+}
+
+// sendProblem answers a ProblemDetails error.
+func sendProblem(c *fiber.Ctx, p *ngsild.Problem) error {
+	body, _ := json.Marshal(p)
+	c.Set(fiber.HeaderContentType, "application/json")
+	return c.Status(p.Status).Send(body)
+}
+
+// ngsildSnapshot is the live city as the entities are made of it.
+func (s *Server) ngsildSnapshot() *ngsild.Snapshot {
+	snap := &ngsild.Snapshot{Latest: map[string][]ngsild.Value{}, CameraStates: map[string]ngsild.CameraState{}, Now: s.opts.Clock()}
+	if s.src.City == nil {
+		return snap
+	}
+	snap.Sensors, snap.Cameras = s.src.City.Catalogs()
+	h := s.src.City.Hub()
+	h.Each(KindReading, func(_ string, data any) {
+		if v := data.(SensorValue); v.Text == "" {
+			snap.Latest[v.Sensor] = append(snap.Latest[v.Sensor], ngsild.Value{Metric: v.Metric, Value: v.Value, Unit: v.Unit, Time: v.Time})
+		}
+	})
+	h.Each(KindCamera, func(_ string, data any) {
+		st := data.(CameraState)
+		snap.CameraStates[st.Camera] = ngsild.CameraState{State: st.State, Time: st.Time, FPS: st.FPS}
+	})
+	h.Each(KindAlert, func(_ string, data any) { snap.Alerts = append(snap.Alerts, data.(AlertChange).Alert) })
+	return snap
+}
+
+// ngsildScope is what p may read: a partner its key's types and districts, the staff all.
+func ngsildScope(p *auth.Principal) ngsild.Scope {
+	if p.Role != auth.Partner {
+		return ngsild.Scope{}
+	}
+	return ngsild.Scope{Types: p.Types, Districts: p.Districts}
+}
+
+// ngsildEntities answers GET /ngsi-ld/v1/entities.
+func (s *Server) ngsildEntities(c *fiber.Ctx) error {
+	var unknown []string
+	c.Context().QueryArgs().VisitAll(func(k, _ []byte) {
+		if !ngsildParams[string(k)] {
+			unknown = append(unknown, string(k))
+		}
+	})
+	if len(unknown) > 0 {
+		return sendProblem(c, ngsild.BadRequest(strings.Join(unknown, ","), "unknown query parameter"))
+	}
+	req, err := ngsild.Parse(ngsild.Params{Type: c.Query("type"), ID: c.Query("id"), IDPattern: c.Query("idPattern"), Q: c.Query("q"),
+		Attrs: c.Query("attrs"), GeoRel: c.Query("georel"), Geometry: c.Query("geometry"), Coordinates: c.Query("coordinates"),
+		GeoProperty: c.Query("geoproperty"), Limit: c.Query("limit"), Offset: c.Query("offset"), Count: c.Query("count") == "true",
+		Options: c.Query("options"), Format: c.Query("format")})
+	var prob *ngsild.Problem
+	if errors.As(err, &prob) {
+		return sendProblem(c, prob)
+	}
+	if err != nil {
+		return err
+	}
+	page, total := req.Select(ngsild.Entities(s.ngsildSnapshot()), ngsildScope(principal(c)))
+	if req.Count {
+		c.Set("NGSILD-Results-Count", strconv.Itoa(total))
+	}
+	ctxURL := s.contextURL(c)
+	out := make([]map[string]any, len(page))
+	for i := range page {
+		out[i] = ngsild.Render(&page[i], req.Attrs, req.KeyValues, s.bodyContext(c, ctxURL))
+	}
+	return sendEntities(c, out, ctxURL)
+}
+
+// ngsildEntity answers GET /ngsi-ld/v1/entities/{id}.
+func (s *Server) ngsildEntity(c *fiber.Ctx) error {
+	id, err := url.PathUnescape(c.Params("id"))
+	if err != nil || !strings.Contains(id, ":") {
+		return sendProblem(c, ngsild.BadRequest("id", "want the entity's URI, such as urn:ngsi-ld:WaterObserved:lc-hong-laocai"))
+	}
+	var attrs []string
+	if a := c.Query("attrs"); a != "" {
+		attrs = strings.Split(a, ",")
+	}
+	keyValues := strings.Contains(c.Query("options"), "keyValues") || c.Query("format") == "keyValues"
+	for _, e := range ngsild.Entities(s.ngsildSnapshot()) {
+		if e.ID == id && ngsildScope(principal(c)).Allows(&e) {
+			ctxURL := s.contextURL(c)
+			return sendEntities(c, ngsild.Render(&e, attrs, keyValues, s.bodyContext(c, ctxURL)), ctxURL)
+		}
+	}
+	return sendProblem(c, ngsild.NotFound("no entity "+id))
+}
+
+// contextURL is where this server serves the @context, as the caller reached it.
+func (s *Server) contextURL(c *fiber.Ctx) string { return c.BaseURL() + ngsild.ContextPath }
+
+// bodyContext is the @context an answer's entities carry: in the body for application/ld+json,
+// else none (the Link header names it).
+func (s *Server) bodyContext(c *fiber.Ctx, ctxURL string) string {
+	if wantsLD(c) {
+		return ctxURL
+	}
+	return ""
+}
+
+func wantsLD(c *fiber.Ctx) bool {
+	return strings.Contains(c.Get(fiber.HeaderAccept), "application/ld+json")
+}
+
+// sendEntities answers body as application/ld+json (the @context inside) or application/json
+// (the @context in the Link header).
+func sendEntities(c *fiber.Ctx, body any, ctxURL string) error {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	if wantsLD(c) {
+		c.Set(fiber.HeaderContentType, "application/ld+json")
+	} else {
+		c.Set(fiber.HeaderContentType, "application/json")
+		c.Set(fiber.HeaderLink, "<"+ctxURL+`>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"`)
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Send(data)
+}
