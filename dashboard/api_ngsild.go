@@ -142,7 +142,8 @@ func (s *Server) ngsildEntities(c *fiber.Ctx) error {
 		return err
 	}
 	page, total := req.Select(ngsild.Entities(s.ngsildSnapshot()), ngsildScope(principal(c)))
-	if req.Count {
+	if req.Count { // as the specification spells it (fasthttp would write Ngsild-Results-Count)
+		c.Response().Header.DisableNormalizing()
 		c.Set("NGSILD-Results-Count", strconv.Itoa(total))
 	}
 	ctxURL := s.contextURL(c)
