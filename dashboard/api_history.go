@@ -20,6 +20,8 @@ type TrendSource interface {
 	Compare(ctx context.Context, req analytics.TrendRequest, offset time.Duration) (now, before []analytics.Series, err error)
 	ExportTrend(ctx context.Context, w io.Writer, req analytics.TrendRequest, lang analytics.Lang) error
 	ExportReadings(ctx context.Context, w io.Writer, sensors []string, metric string, from, to time.Time, lang analytics.Lang) error
+	// Values are the stored values of a metric, newest first (the NGSI-LD temporal API).
+	Values(ctx context.Context, sensors []string, metric string, from, to time.Time, lastN int) (map[string][]analytics.ValueAt, error)
 }
 
 // DeadLetterSource sums up the dead letters (analytics.Querier).

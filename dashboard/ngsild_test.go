@@ -12,6 +12,7 @@ import (
 
 	"github.com/piprate/json-gold/ld"
 
+	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/ngsild"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/testenv"
@@ -213,5 +214,85 @@ func TestNGSILDTermsResolve(t *testing.T) {
 				t.Errorf("%s%s expanded without the models' IRIs: %.400s", typ, form, doc)
 			}
 		}
+	}
+}
+
+// TestNGSILDTemporal: a gauge's stored values over a window, the latest lastN, simplified, and
+// aggregated over periods, from ClickHouse; the temporal query's errors.
+func TestNGSILDTemporal(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := t.Context()
+	conn := testenv.Conn(t, f.chCfg)
+	sensors, _ := f.city.Catalogs()
+	if err := analytics.SyncSensors(ctx, conn, sensors); err != nil {
+		t.Fatal(err)
+	}
+	// a minute of Bát Xát's level, one value every 5 s: 84.00, 84.05, … 84.55
+	t0 := time.Now().UTC().Truncate(time.Minute).Add(-10 * time.Minute)
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO readings (ts, sensor_id, metric, value, unit, quality, ingest_time, topic)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		if err := batch.Append(t0.Add(time.Duration(i)*5*time.Second), "lc-hong-bat-xat", "water_level", 84+float64(i)*0.05, "m", "good", t0, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	f.observe(t, "lc-hong-bat-xat", "water_level", 84.55) // its current value names its attribute
+	base := "http://" + f.serve(t)
+	id := ngsild.ID(ngsild.TypeWaterObserved, "lc-hong-bat-xat")
+	window := "&timerel=between&timeAt=" + t0.Format(time.RFC3339) + "&endTimeAt=" + t0.Add(time.Minute).Format(time.RFC3339)
+	get := func(query string) (int, []map[string]any, []byte) {
+		t.Helper()
+		code, _, body := ngsiGet(t, base, f.tokens["analyst"], "/ngsi-ld/v1/temporal/entities?id="+id+query, "")
+		var out []map[string]any
+		_ = json.Unmarshal(body, &out)
+		return code, out, body
+	}
+	code, out, body := get(window)
+	if code != 200 || len(out) != 1 {
+		t.Fatalf("values: %d %s", code, body)
+	}
+	vals, _ := out[0]["height"].([]any)
+	if len(vals) != 12 || vals[0].(map[string]any)["value"] != 84.0 || vals[11].(map[string]any)["observedAt"] != t0.Add(55*time.Second).Format("2006-01-02T15:04:05.000Z") {
+		t.Errorf("the minute's values, oldest first: %s", body)
+	}
+	code, out, body = get(window + "&lastN=3&options=temporalValues")
+	if v, _ := out[0]["height"].(map[string]any); code != 200 || v == nil || fmt.Sprint(v["values"]) != fmt.Sprintf("[[84.45 %s] [84.5 %s] [84.55 %s]]",
+		t0.Add(45*time.Second).Format("2006-01-02T15:04:05.000Z"), t0.Add(50*time.Second).Format("2006-01-02T15:04:05.000Z"), t0.Add(55*time.Second).Format("2006-01-02T15:04:05.000Z")) {
+		t.Errorf("the last 3 as pairs: %d %s", code, body)
+	}
+	code, out, body = get(window + "&aggrMethods=avg,min,max,totalCount&aggrPeriodDuration=PT30S")
+	agg, _ := out[0]["height"].(map[string]any)
+	if code != 200 || agg == nil || fmt.Sprint(agg["totalCount"]) != fmt.Sprintf("[[6 %s %s] [6 %s %s]]", t0.Format("2006-01-02T15:04:05.000Z"),
+		t0.Add(30*time.Second).Format("2006-01-02T15:04:05.000Z"), t0.Add(30*time.Second).Format("2006-01-02T15:04:05.000Z"), t0.Add(time.Minute).Format("2006-01-02T15:04:05.000Z")) ||
+		!strings.HasPrefix(fmt.Sprint(agg["min"]), "[[84 ") || !strings.HasPrefix(fmt.Sprint(agg["max"]), "[[84.25 ") {
+		t.Errorf("30-second aggregates: %d %s", code, body)
+	}
+	for _, c := range []struct {
+		name, query string
+		code        int
+		typ         string
+	}{
+		{"no timerel", "&timeAt=" + t0.Format(time.RFC3339), 400, ngsild.ErrBadRequestData},
+		{"an unknown timerel", "&timerel=during&timeAt=" + t0.Format(time.RFC3339), 400, ngsild.ErrBadRequestData},
+		{"a reversed window", "&timerel=between&timeAt=" + t0.Format(time.RFC3339) + "&endTimeAt=" + t0.Add(-time.Hour).Format(time.RFC3339), 400, ngsild.ErrBadRequestData},
+		{"a window of a year", "&timerel=between&timeAt=" + t0.Add(-366*24*time.Hour).Format(time.RFC3339) + "&endTimeAt=" + t0.Format(time.RFC3339), 400, ngsild.ErrBadRequestData},
+		{"an unknown method", window + "&aggrMethods=median&aggrPeriodDuration=PT1M", 422, ngsild.ErrOperationNotSupported},
+		{"a period the history has no buckets of", window + "&aggrMethods=avg&aggrPeriodDuration=PT7S", 400, ngsild.ErrBadRequestData},
+		{"a malformed period", window + "&aggrMethods=avg&aggrPeriodDuration=1h", 400, ngsild.ErrBadRequestData},
+		{"q on temporal values", window + "&q=height>1", 422, ngsild.ErrOperationNotSupported},
+	} {
+		code, _, body := get(c.query)
+		var p ngsild.Problem
+		if code != c.code || json.Unmarshal(body, &p) != nil || p.Type != c.typ {
+			t.Errorf("%s: %d %s, want %d %s", c.name, code, body, c.code, c.typ)
+		}
+	}
+	if code, _, body := ngsiGet(t, base, f.tokens["analyst"], "/ngsi-ld/v1/temporal/entities?type=Camera"+window, ""); code != 400 || !strings.Contains(string(body), "no temporal values") {
+		t.Errorf("cameras' temporal values: %d %s", code, body)
 	}
 }
