@@ -2,7 +2,6 @@ package analytics
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,26 +78,47 @@ func (s *CitizenStore) ReportByTicket(ctx context.Context, ticket string) (citiz
 func (s *CitizenStore) latest(ctx context.Context, column, v string) (citizen.Report, error) {
 	ctx, cancel := bounded(ctx, s.Timeout)
 	defer cancel()
-	var doc, cur string
 	// column is one of three names above, never the caller's text
-	err := s.Conn.QueryRow(ctx, `SELECT `+reportDocs+` FROM citizen_report_events FINAL WHERE report_id IN (
-  SELECT report_id FROM citizen_report_events WHERE `+column+` = ? LIMIT 1) GROUP BY report_id`, v).Scan(&doc, &cur)
+	list, err := s.queryReports(ctx, "citizen report by "+column, `SELECT `+reportDocs+` FROM citizen_report_events FINAL WHERE report_id IN (
+  SELECT report_id FROM citizen_report_events WHERE `+column+` = ? LIMIT 1) GROUP BY report_id`, v)
 	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return citizen.Report{}, ErrNoReport
-		}
-		return citizen.Report{}, fmt.Errorf("citizen report by %s: %w", column, err)
+		return citizen.Report{}, err
 	}
-	r, err := decodeReport(doc, cur)
-	if err != nil {
-		return citizen.Report{}, fmt.Errorf("citizen report by %s: %w", column, err)
+	if len(list) == 0 {
+		return citizen.Report{}, ErrNoReport
 	}
-	return r, nil
+	return list[0], nil
 }
 
-// reportDocs selects, per report, what the app sent (the first event's document) and what the
-// agencies did since (the latest event's: the whole report, or its triage).
-const reportDocs = `anyIf(report, seq = 0), argMax(report, seq)`
+// reportDocs selects, per report, what the app sent (the first event's document, doc) and what
+// the agencies did since (the latest event's, cur: the whole report, or its triage).
+const reportDocs = `anyIf(report, seq = 0) AS doc, argMax(report, seq) AS cur`
+
+// queryReports runs a query whose rows are a report's two documents (doc, cur: reportDocs) and
+// decodes them; what names the query in errors.
+func (s *CitizenStore) queryReports(ctx context.Context, what, query string, args ...any) ([]citizen.Report, error) {
+	rows, err := s.Conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []citizen.Report
+	for rows.Next() {
+		var doc, cur string
+		if err := rows.Scan(&doc, &cur); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		r, err := decodeReport(doc, cur)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
 
 // decodeReport is a report from its two stored documents (reportDocs).
 func decodeReport(doc, cur string) (citizen.Report, error) {
@@ -176,27 +196,10 @@ GROUP BY report_id HAVING ` + having
 	if err := s.Conn.QueryRow(ctx, `SELECT count() FROM (`+inner+`)`, all...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("citizen reports: count: %w", err)
 	}
-	rows, err := s.Conn.Query(ctx, `SELECT * FROM (`+inner+`) ORDER BY recv DESC, report_id LIMIT ? OFFSET ?`,
+	out, err := s.queryReports(ctx, "citizen reports", `SELECT doc, cur FROM (`+inner+`) ORDER BY recv DESC, report_id LIMIT ? OFFSET ?`,
 		append(all, f.Limit, f.Offset)...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("citizen reports: %w", err)
-	}
-	defer rows.Close()
-	var out []citizen.Report
-	for rows.Next() {
-		var id, doc, cur string
-		var recv uint64
-		if err := rows.Scan(&id, &doc, &cur, &recv); err != nil {
-			return nil, 0, fmt.Errorf("citizen reports: %w", err)
-		}
-		r, err := decodeReport(doc, cur)
-		if err != nil {
-			return nil, 0, fmt.Errorf("citizen reports: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("citizen reports: %w", err)
+		return nil, 0, err
 	}
 	return out, int(total), nil
 }
@@ -216,30 +219,10 @@ const maxOpen = 1000
 func (s *CitizenStore) OpenReports(ctx context.Context, since time.Time) ([]citizen.Report, error) {
 	ctx, cancel := bounded(ctx, s.Timeout)
 	defer cancel()
-	rows, err := s.Conn.Query(ctx, `SELECT `+reportDocs+` FROM citizen_report_events FINAL
+	return s.queryReports(ctx, "open citizen reports", `SELECT `+reportDocs+` FROM citizen_report_events FINAL
 WHERE report_id IN (SELECT report_id FROM citizen_report_events WHERE seq = 0 AND received >= ?)
 GROUP BY report_id HAVING argMax(state, seq) IN ('received', 'in_progress')
 ORDER BY max(seq) = 0 DESC, anyIf(received, seq = 0), report_id LIMIT ?`, since.UTC().Truncate(time.Second), maxOpen)
-	if err != nil {
-		return nil, fmt.Errorf("open citizen reports: %w", err)
-	}
-	defer rows.Close()
-	var out []citizen.Report
-	for rows.Next() {
-		var doc, cur string
-		if err := rows.Scan(&doc, &cur); err != nil {
-			return nil, fmt.Errorf("open citizen reports: %w", err)
-		}
-		r, err := decodeReport(doc, cur)
-		if err != nil {
-			return nil, fmt.Errorf("open citizen reports: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("open citizen reports: %w", err)
-	}
-	return out, nil
 }
 
 // changeEpoch is where ChangeSeq counts from.
