@@ -240,20 +240,28 @@ func (s *Server) act(c *fiber.Ctx, p *auth.Principal, body any, required string,
 	if err != nil {
 		return err
 	}
-	id := c.Params("id")
-	if _, err := s.findAlert(c.UserContext(), p, id); err != nil {
-		return err
-	}
-	a, err := do(c.UserContext(), id, actor(p), t)
-	switch {
-	case errors.Is(err, alerts.ErrNotFound):
-		return errNotFound
-	case errors.Is(err, alerts.ErrInvalid):
-		return &apiError{Status: fiber.StatusConflict, Code: "refused", MessageVI: "Không thực hiện được với cảnh báo ở trạng thái này", MessageEN: "not possible for the alert as it is", Detail: err.Error()}
-	case err != nil:
+	a, err := s.alertAction(c, p, c.Params("id"), t, do, "cảnh báo", "alert")
+	if err != nil {
 		return err
 	}
 	return c.JSON(a)
+}
+
+// alertAction runs do with text on the live alert id if p sees it, the engine's refusals
+// answered as such; whatVI and whatEN name what was acted on in the refusal (cảnh báo, alert).
+func (s *Server) alertAction(c *fiber.Ctx, p *auth.Principal, id, text string, do func(ctx context.Context, id, actor, text string) (alerts.Alert, error), whatVI, whatEN string) (alerts.Alert, error) {
+	if _, err := s.findAlert(c.UserContext(), p, id); err != nil {
+		return alerts.Alert{}, err
+	}
+	a, err := do(c.UserContext(), id, actor(p), text)
+	switch {
+	case errors.Is(err, alerts.ErrNotFound):
+		return a, errNotFound
+	case errors.Is(err, alerts.ErrInvalid):
+		return a, &apiError{Status: fiber.StatusConflict, Code: "refused", MessageVI: "Không thực hiện được với " + whatVI + " ở trạng thái này",
+			MessageEN: "not possible for the " + whatEN + " as it is", Detail: err.Error()}
+	}
+	return a, err
 }
 
 func (s *Server) ackAlert(c *fiber.Ctx, p *auth.Principal) error {

@@ -424,16 +424,8 @@ func (s *Server) reportAction(c *fiber.Ctx, p *auth.Principal, body any, require
 		return &apiError{Status: fiber.StatusConflict, Code: "refused", MessageVI: "Phản ánh chưa được chuyển tới đơn vị, hoặc đã được trả lời",
 			MessageEN: "the report is not routed yet, or already answered", Detail: "state " + r.State}
 	}
-	if _, err := s.findAlert(c.UserContext(), p, r.Alert); err != nil {
-		return err
-	}
-	a, err := do(c.UserContext(), r.Alert, actor(p), t)
-	switch {
-	case errors.Is(err, alerts.ErrNotFound):
-		return errNotFound
-	case errors.Is(err, alerts.ErrInvalid):
-		return &apiError{Status: fiber.StatusConflict, Code: "refused", MessageVI: "Không thực hiện được với phản ánh ở trạng thái này", MessageEN: "not possible for the report as it is", Detail: err.Error()}
-	case err != nil:
+	a, err := s.alertAction(c, p, r.Alert, t, do, "phản ánh", "report")
+	if err != nil {
 		return err
 	}
 	// as the alert's event will store it (the store hears it a moment later)
