@@ -165,11 +165,14 @@ func (s *Server) submitCitizenReport(c *fiber.Ctx, p *auth.Principal) error {
 			MessageEN: fmt.Sprintf("this device sent %d reports within %s: try again later", cz.Limits.DeviceLimit, cz.Limits.DeviceWindow)}
 	}
 	rules := citizen.Rules{Categories: citizen.CategoryIDs(), Now: now, MaxSkew: 10 * time.Minute}
+	var sensors *ingest.Catalog // where reports are placed, and the cameras near them
+	var cams *streams.CameraCatalog
 	if s.src.City != nil {
-		// without outlines, a report cannot be placed in a district: taken wherever in Vietnam
-		if sensors, _ := s.src.City.Catalogs(); sensors != nil && slices.ContainsFunc(sensors.Districts, func(d ingest.District) bool { return len(d.Polygon) > 2 }) {
-			rules.Locate = sensors.Locate
-		}
+		sensors, cams = s.src.City.Catalogs()
+	}
+	// without outlines, a report cannot be placed in a district: taken wherever in Vietnam
+	if sensors != nil && slices.ContainsFunc(sensors.Districts, func(d ingest.District) bool { return len(d.Polygon) > 2 }) {
+		rules.Locate = sensors.Locate
 	}
 	files := form.File["photos"]
 	district, commune, err := sub.Check(rules, len(files))
@@ -199,10 +202,8 @@ func (s *Server) submitCitizenReport(c *fiber.Ctx, p *auth.Principal) error {
 	r := citizen.Report{ID: newReportID(), App: p.ID, Device: citizen.Hash([]byte(device))[:16], ClientID: sub.ClientID, ClientKey: key,
 		Category: sub.Category, Description: sub.Description, Location: sub.Location, District: district, Commune: commune,
 		ReportedAt: sub.ReportedAt, Received: now, Contact: sub.Contact, Triage: citizen.Triage{State: citizen.StateReceived}}
-	if s.src.City != nil {
-		if _, cams := s.src.City.Catalogs(); cams != nil {
-			r.Camera, r.CameraDistanceM = nearestCamera(cams, sub.Location)
-		}
+	if cams != nil {
+		r.Camera, r.CameraDistanceM = nearestCamera(cams, sub.Location)
 	}
 	for range 3 { // a billion tickets a day: a clash is all but impossible, and still checked
 		random := make([]byte, 6)
