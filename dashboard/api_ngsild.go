@@ -193,7 +193,7 @@ func (s *Server) ngsildEntity(c *fiber.Ctx) error {
 	if a := c.Query("attrs"); a != "" {
 		attrs = strings.Split(a, ",")
 	}
-	keyValues := strings.Contains(c.Query("options"), "keyValues") || c.Query("format") == "keyValues"
+	keyValues := ngsild.KeyValues(c.Query("options"), c.Query("format"))
 	for _, e := range ngsild.Entities(s.ngsildSnapshot()) {
 		if e.ID == id && ngsildScope(principal(c)).Allows(&e) {
 			ctxURL := s.contextURL(c)
@@ -322,8 +322,8 @@ func (s *Server) ngsildTemporal(c *fiber.Ctx) error {
 // temporalAttrs are the attributes of e that hold a metric, those of attrs when named.
 func temporalAttrs(e *ngsild.Entity, attrs []string) []string {
 	var out []string
-	for _, attr := range ngsild.Attribute[e.Type] {
-		if _, ok := e.Attrs[attr]; (ok || slices.Contains(attrs, attr)) && (len(attrs) == 0 || slices.Contains(attrs, attr)) && !slices.Contains(out, attr) {
+	for _, attr := range ngsild.Attribute[e.Type] { // each type's attributes are distinct
+		if _, has := e.Attrs[attr]; (len(attrs) == 0 && has) || slices.Contains(attrs, attr) {
 			out = append(out, attr)
 		}
 	}

@@ -82,3 +82,19 @@ func TestTypesAreTheConfigs(t *testing.T) {
 		}
 	}
 }
+
+// Each type's attributes are distinct: Metric finds the one metric an attribute holds.
+func TestAttributesAreDistinct(t *testing.T) {
+	for typ, m := range Attribute {
+		seen := map[string]string{}
+		for metric, attr := range m {
+			if other, dup := seen[attr]; dup {
+				t.Errorf("%s: %s holds %s and %s", typ, attr, metric, other)
+			}
+			seen[attr] = metric
+			if Metric(typ, attr) != metric {
+				t.Errorf("%s: Metric(%s) = %s, want %s", typ, attr, Metric(typ, attr), metric)
+			}
+		}
+	}
+}

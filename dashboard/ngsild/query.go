@@ -112,11 +112,17 @@ func Parse(p Params) (*Request, error) {
 	if r.Offset, err = number("offset", p.Offset, 0); err != nil {
 		return nil, err
 	}
-	r.KeyValues = slices.Contains(strings.Split(p.Options, ","), "keyValues") || p.Format == "keyValues" || p.Format == "simplified"
+	r.KeyValues = KeyValues(p.Options, p.Format)
 	if len(r.Types) == 0 && len(r.IDs) == 0 && r.IDPattern == nil && r.Q == nil && len(r.Attrs) == 0 && r.geo == nil {
 		return nil, BadRequest("type", "a query needs at least one of type, id, idPattern, q, attrs or georel")
 	}
 	return r, nil
+}
+
+// KeyValues tells whether the options and format parameters ask for the simplified
+// representation (options=keyValues, format=keyValues or simplified).
+func KeyValues(options, format string) bool {
+	return slices.Contains(strings.Split(options, ","), "keyValues") || format == "keyValues" || format == "simplified"
 }
 
 func isURI(s string) bool {
