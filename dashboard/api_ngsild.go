@@ -50,8 +50,9 @@ func (s *Server) mountNGSILD() {
 	g.Get("/entities", append(handlers, s.ngsildEntities)...)
 	g.Get("/entities/:id", append(handlers, s.ngsildEntity)...)
 	g.Get("/temporal/entities", append(handlers, s.ngsildTemporal)...)
+	s.mountSubscriptions(g, handlers)
 	g.Use(func(c *fiber.Ctx) error {
-		return sendProblem(c, ngsild.NotFound(c.Method()+" "+c.Path()+": not served (entities, entities/{id} and the @context are)"))
+		return sendProblem(c, ngsild.NotFound(c.Method()+" "+c.Path()+": not served (entities, entities/{id}, temporal/entities, subscriptions and the @context are)"))
 	})
 }
 
@@ -77,7 +78,7 @@ func (s *Server) ngsildGuard(c *fiber.Ctx) error {
 			Detail: "answers are application/json or application/ld+json"})
 	}
 	err = c.Next()
-	if p.Role == auth.Partner {
+	if p.Role == auth.Partner && c.Method() == fiber.MethodGet { // the changes audit themselves
 		s.audit(p, "ngsild.read", c.Params("id"), c.OriginalURL(), c.Response().StatusCode(), c.IP())
 	}
 	return err

@@ -27,6 +27,7 @@ import (
 	"github.com/haidang-ioc/ioc/alerts/duty"
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
+	"github.com/haidang-ioc/ioc/dashboard/ngsild/notify"
 	"github.com/haidang-ioc/ioc/internal/config"
 	"github.com/haidang-ioc/ioc/internal/tlsconf"
 	"github.com/haidang-ioc/ioc/streams/mediamtx"
@@ -151,6 +152,9 @@ type Options struct {
 	Stills *snapshot.Client
 	// Citizen serves the citizen apps' reports; nil serves none (citizen.enabled).
 	Citizen *Citizen
+	// Sharing keeps the NGSI-LD subscriptions and delivers them with the pushes; nil serves
+	// no subscription.
+	Sharing *Sharing
 }
 
 // Video is how browsers reach the cameras' live video: MediaMTX's WebRTC and HLS servers as
@@ -207,6 +211,8 @@ type Server struct {
 	doc     []byte // the OpenAPI document
 	// forwardCli sends alert requests on to the leading process (Sources.Leader).
 	forwardCli *fasthttp.Client
+	// notifier delivers the NGSI-LD subscriptions and pushes (Options.Sharing).
+	notifier *notify.Notifier
 }
 
 // New builds the server: /healthz runs the checks, /metrics serves the gatherer, /cap the
@@ -263,6 +269,9 @@ func New(opts Options, authn *auth.Authenticator, src Sources) *Server {
 	}
 	s.mountAPI()
 	s.mountNGSILD()
+	if opts.Sharing != nil {
+		s.notifier = s.newNotifier(opts.Sharing)
+	}
 	web, _ := fs.Sub(webFiles, "web")
 	s.app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(web), Index: "index.html"}))
 	return s

@@ -27,6 +27,7 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard"
 	"github.com/haidang-ioc/ioc/dashboard/auth"
 	"github.com/haidang-ioc/ioc/dashboard/hub"
+	"github.com/haidang-ioc/ioc/dashboard/ngsild"
 	"github.com/haidang-ioc/ioc/dashboard/relay"
 	"github.com/haidang-ioc/ioc/dashboard/tiles"
 	"github.com/haidang-ioc/ioc/ingest"
@@ -604,7 +605,11 @@ func (s *server) startDashboard(context.Context) error {
 			opts.Citizen.Stored = s.triage.Nudge
 		}
 	}
+	host, _ := os.Hostname()
+	opts.Sharing = &dashboard.Sharing{Store: &analytics.NGSILDStore{Conn: s.conn, Timeout: cfg.ClickHouse.QueryTimeout}, Config: cfg.NGSILD,
+		ContextURL: cfg.HTTP.Advertised(host) + ngsild.ContextPath, Getenv: os.Getenv}
 	srv := dashboard.New(opts, authn, src)
+	s.g.Go(func() error { return srv.RunSharing(s.gctx) })
 	s.g.Go(func() error { return authn.Run(s.gctx) })
 	s.g.Go(func() error { return src.Audit.Run(s.gctx) })
 	s.g.Go(func() error { return srv.Run(s.gctx) })

@@ -5,6 +5,7 @@ const (
 	ErrBadRequestData        = "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"        // 400
 	ErrInvalidRequest        = "https://uri.etsi.org/ngsi-ld/errors/InvalidRequest"        // 400
 	ErrResourceNotFound      = "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"      // 404
+	ErrAlreadyExists         = "https://uri.etsi.org/ngsi-ld/errors/AlreadyExists"         // 409
 	ErrOperationNotSupported = "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported" // 422
 	ErrTooManyResults        = "https://uri.etsi.org/ngsi-ld/errors/TooManyResults"        // 403
 	ErrInternal              = "https://uri.etsi.org/ngsi-ld/errors/InternalError"         // 500

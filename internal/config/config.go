@@ -40,7 +40,44 @@ type Config struct {
 	Alerts     Alerts     `yaml:"alerts"`
 	HTTP       HTTP       `yaml:"http"`
 	Citizen    Citizen    `yaml:"citizen"`
+	NGSILD     NGSILD     `yaml:"ngsild"`
 	Simulator  Simulator  `yaml:"simulator"`
+}
+
+// NGSILD sets what the NGSI-LD API sends beyond its answers: the notifications of the
+// subscriptions that partners make, and the entities pushed to other agencies' brokers.
+type NGSILD struct {
+	// NotifyTo lists the URL prefixes (scheme://host[:port][/path]) that subscriptions may send
+	// notifications to: a subscription to any other endpoint is refused, so that no key turns
+	// this server against the hosts it reaches. Empty: subscriptions are refused.
+	NotifyTo []string `yaml:"notify_to"`
+	// MaxSubscriptions bounds the subscriptions of one caller.
+	MaxSubscriptions int `yaml:"max_subscriptions"`
+	// Attempts bounds the attempts to deliver one notification (with backoff between them).
+	Attempts int `yaml:"attempts"`
+	// Timeout bounds one notification's or push's request.
+	Timeout time.Duration `yaml:"timeout"`
+	// Push lists the brokers the entities are upserted to.
+	Push []NGSILDPush `yaml:"push"`
+}
+
+// NGSILDPush upserts the entities to another agency's NGSI-LD broker (POST
+// <url>/ngsi-ld/v1/entityOperations/upsert): all of them at start, then each as it changes.
+type NGSILDPush struct {
+	// Name names the push in the delivery log and the metrics.
+	Name string `yaml:"name"`
+	// URL is the broker's base URL (https://host:port).
+	URL string `yaml:"url"`
+	// Types and Districts narrow what is pushed (EntityTypes; empty: all).
+	Types     []string `yaml:"types"`
+	Districts []string `yaml:"districts"`
+	// Batch is the most entities one request carries; Every the least time between two.
+	Batch int           `yaml:"batch"`
+	Every time.Duration `yaml:"every"`
+	// TokenEnv names the variable holding the broker's bearer token (empty: none).
+	TokenEnv string `yaml:"token_env"`
+	// Tenant, when set, is sent as NGSILD-Tenant.
+	Tenant string `yaml:"tenant"`
 }
 
 // Citizen sets the intake of citizen reports (phản ánh hiện trường) from citizen apps.
@@ -889,6 +926,7 @@ func Default() Config {
 		},
 		Citizen: Citizen{PhotoDir: ".data/photos", DeviceLimit: 5, DeviceWindow: 10 * time.Minute,
 			MaxRequestBytes: 40 << 20, MaxPhotoBytes: 10 << 20, MaxPhotoPixels: 40_000_000},
+		NGSILD: NGSILD{NotifyTo: []string{}, MaxSubscriptions: 50, Attempts: 5, Timeout: 10 * time.Second, Push: []NGSILDPush{}},
 		Simulator: Simulator{
 			Province:       "lao-cai",
 			Interval:       10 * time.Second,

@@ -97,6 +97,7 @@ func (c *Config) Validate() error {
 	}
 	c.HTTP.validate(&p)
 	c.Citizen.validate(&p)
+	c.NGSILD.validate(&p)
 	positive(&p, "simulator.interval", c.Simulator.Interval)
 	if c.Simulator.BadShare < 0 || c.Simulator.BadShare > 1 {
 		p.Add("simulator.bad_share", "want a share from 0 to 1, got %g", c.Simulator.BadShare)
@@ -123,6 +124,43 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return p
+}
+
+func (c *NGSILD) validate(p *Problems) {
+	for i, prefix := range c.NotifyTo {
+		if u, err := url.Parse(prefix); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			p.Add(fmt.Sprintf("ngsild.notify_to[%d]", i), "want http(s)://host[:port][/path], got %q", prefix)
+		}
+	}
+	if c.MaxSubscriptions < 1 || c.MaxSubscriptions > 10_000 {
+		p.Add("ngsild.max_subscriptions", "want 1 to 10000, got %d", c.MaxSubscriptions)
+	}
+	if c.Attempts < 1 || c.Attempts > 20 {
+		p.Add("ngsild.attempts", "want 1 to 20, got %d", c.Attempts)
+	}
+	positive(p, "ngsild.timeout", c.Timeout)
+	names := map[string]bool{}
+	for i, ps := range c.Push {
+		path := fmt.Sprintf("ngsild.push[%d]", i)
+		if ps.Name == "" || names[ps.Name] {
+			p.Add(path+".name", "want a name of its own, got %q", ps.Name)
+		}
+		names[ps.Name] = true
+		if u, err := url.Parse(ps.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			p.Add(path+".url", "want the broker's http(s)://host[:port], without credentials (token_env), got %q", ps.URL)
+		}
+		for _, t := range ps.Types {
+			if !slices.Contains(EntityTypes, t) {
+				p.Add(path+".types", "unknown entity type %q (known: %s)", t, strings.Join(EntityTypes, ", "))
+			}
+		}
+		if ps.Batch < 0 || ps.Batch > 1000 {
+			p.Add(path+".batch", "want 1 to 1000 entities (0: 100), got %d", ps.Batch)
+		}
+		if ps.Every < 0 {
+			p.Add(path+".every", "negative")
+		}
+	}
 }
 
 func (c *Citizen) validate(p *Problems) {
