@@ -174,7 +174,8 @@ func (s *Server) subscribe(c *fiber.Ctx) error {
 	}
 	s.audit(p, "ngsild.subscribe", sub.ID, sub.Notification.Endpoint.URI, fiber.StatusCreated, c.IP())
 	c.Set(fiber.HeaderLocation, NGSILDPrefix+"/subscriptions/"+url.PathEscape(sub.ID))
-	return c.SendStatus(fiber.StatusCreated)
+	c.Status(fiber.StatusCreated) // no body: the Location names it
+	return nil
 }
 
 // putSubscription stores a version of sub in row and has the notifier read it.

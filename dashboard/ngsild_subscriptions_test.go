@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/piprate/json-gold/ld"
+
 	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/ngsild"
 	"github.com/haidang-ioc/ioc/internal/config"
@@ -259,7 +261,8 @@ func TestNGSILDSubscriptions(t *testing.T) {
 }
 
 // TestNGSILDSubscriptionRefused: an endpoint that refuses a notification (4xx) is not asked
-// again with it; the subscription's status says failed.
+// again with it; the subscription's status says failed. The JSON-LD notification and the
+// subscription read as JSON-LD expand with the served @context, every term resolving.
 func TestNGSILDSubscriptionRefused(t *testing.T) {
 	rcv := newReceiver(t)
 	rcv.answer(400)
@@ -285,6 +288,43 @@ func TestNGSILDSubscriptionRefused(t *testing.T) {
 	if err != nil || len(log) != 1 || log[0].Status != "failed" || log[0].Code != 400 || len(rcv.requests()) != 1 {
 		t.Errorf("a refused notification is not retried: %v %+v", err, log)
 	}
+
+	get := httptest.NewRequest("GET", NGSILDPrefix+"/subscriptions/"+url.PathEscape(subs[0].ID), nil)
+	get.Header.Set("Authorization", "Bearer "+f.tokens["operator"])
+	get.Header.Set("Accept", "application/ld+json")
+	resp, err := f.srv.App().Test(get, 30_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subDoc, _ := io.ReadAll(resp.Body)
+	opts := ld.NewJsonLdOptions("")
+	opts.SafeMode = true // an undefined term is an error, not a member dropped
+	opts.DocumentLoader = servedContext{}
+	for what, body := range map[string][]byte{"notification": rcv.requests()[0].body, "subscription": subDoc} {
+		var doc any
+		if err := json.Unmarshal(body, &doc); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		expanded, err := ld.NewJsonLdProcessor().Expand(doc, opts)
+		out, _ := json.Marshal(expanded)
+		if err != nil || !strings.Contains(string(out), "https://uri.etsi.org/ngsi-ld/") {
+			t.Errorf("%s as JSON-LD: %v %s", what, err, out)
+		}
+	}
+}
+
+// servedContext loads the @context as the server serves it (at any host).
+type servedContext struct{}
+
+func (servedContext) LoadDocument(u string) (*ld.RemoteDocument, error) {
+	if !strings.HasSuffix(u, ngsild.ContextPath) {
+		return nil, fmt.Errorf("no document at %s", u)
+	}
+	var doc any
+	if err := json.Unmarshal(ngsild.Context, &doc); err != nil {
+		return nil, err
+	}
+	return &ld.RemoteDocument{DocumentURL: u, Document: doc}, nil
 }
 
 // TestNGSILDPush: the entities upserted to another broker in batches, with its token and

@@ -43,10 +43,11 @@ func (n qor) match(e *Entity) bool {
 	return false
 }
 
-// qterm is one comparison: attr (and optionally its observedAt or unitCode) op value; op ""
-// asks only that the attribute exists.
+// qterm is one comparison: attr (and optionally its observedAt or unitCode, or a path into its
+// structured value: attr[key][key]…) op value; op "" asks only that the attribute exists.
 type qterm struct {
 	attr, sub string
+	path      []string
 	op        string
 	values    []qvalue // one, or a list for == and !=
 	lo, hi    *qvalue  // a range for == and !=
@@ -137,6 +138,7 @@ func (p *qparser) factor(depth int) (qnode, error) {
 
 var (
 	attrPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?`)
+	pathPattern = regexp.MustCompile(`^\[([A-Za-z_][A-Za-z0-9_]*)\]`)
 	operators   = []string{"==", "!=", ">=", "<=", "!~=", "~=", ">", "<"}
 )
 
@@ -155,6 +157,17 @@ func (p *qparser) term() (qnode, error) {
 		if t.sub != "observedAt" && t.sub != "unitCode" {
 			return nil, fmt.Errorf("q: %s: only observedAt and unitCode may follow an attribute", name)
 		}
+	}
+	for t.sub == "" { // a path into the attribute's structured value: address[addressRegion]
+		m := pathPattern.FindStringSubmatch(p.s[p.pos:])
+		if m == nil {
+			break
+		}
+		if len(t.path) == maxQDepth {
+			return nil, fmt.Errorf("q: %s: a path deeper than %d", name, maxQDepth)
+		}
+		t.path = append(t.path, m[1])
+		p.pos += len(m[0])
 	}
 	for _, op := range operators {
 		if strings.HasPrefix(p.s[p.pos:], op) {
@@ -295,6 +308,12 @@ func (t *qterm) match(e *Entity) bool {
 			return false
 		}
 		v = a.UnitCode
+	}
+	for _, key := range t.path {
+		m, _ := v.(map[string]any)
+		if v, ok = m[key]; !ok {
+			return false
+		}
 	}
 	if m, ok := v.(map[string]any); ok && m["@type"] == "DateTime" {
 		v = m["@value"]

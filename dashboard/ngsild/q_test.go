@@ -14,6 +14,7 @@ func TestQ(t *testing.T) {
 		"category":   {Type: "Property", Value: []string{"sensor", "gauge"}},
 		"on":         {Type: "Property", Value: true},
 		"dateIssued": dateTime(mustTime("2026-12-01T03:00:00Z")),
+		"address":    address("Bát Xát", "Quang Kim"),
 	}}
 	for q, want := range map[string]bool{
 		"height":                                  true,
@@ -36,6 +37,11 @@ func TestQ(t *testing.T) {
 		"dateIssued<2026-12-01T03:30:00Z":         true,
 		"name>5":                                  false, // a string against a number: no match, no error
 		"id==\"urn:ngsi-ld:WaterObserved:g1\"":    true,
+		"address[addressRegion]==\"Bát Xát\"":     true,
+		"address[addressRegion]==\"Sa Pa\"":       false,
+		"address[postalCode]":                     false,
+		"address[addressLocality]~=^Quang":        true,
+		"height[x]==1":                            false, // a number has no members
 	} {
 		parsed, err := ParseQ(q)
 		if err != nil {

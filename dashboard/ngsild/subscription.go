@@ -124,6 +124,14 @@ func ParseSubscription(body []byte, now time.Time, allowed func(*url.URL) bool) 
 	if err := dec.Decode(&s); err != nil {
 		return nil, nil, BadRequest("body", "not a subscription: "+err.Error())
 	}
+	var members map[string]json.RawMessage
+	_ = json.Unmarshal(body, &members) // it decoded as a subscription: an object
+	for _, m := range []string{"entities", "watchedAttributes"} {
+		var list []json.RawMessage
+		if raw, ok := members[m]; ok && (json.Unmarshal(raw, &list) != nil || len(list) == 0) {
+			return nil, nil, BadRequest(m, "an empty list: leave it out instead")
+		}
+	}
 	if s.Status != "" || s.Notification.Status != "" || s.Notification.TimesSent != 0 || s.Notification.LastNotification != "" ||
 		s.Notification.LastSuccess != "" || s.Notification.LastFailure != "" {
 		return nil, nil, BadRequest("status", "the status members are the server's")

@@ -54,6 +54,11 @@ func TestParseSubscription(t *testing.T) {
 		"negative throttle":  `{"type": "Subscription", "entities": [{"type": "Alert"}], "throttling": -1, "notification": {"endpoint": {"uri": "http://a/"}}}`,
 		"status given":       `{"type": "Subscription", "entities": [{"type": "Alert"}], "status": "active", "notification": {"endpoint": {"uri": "http://a/"}}}`,
 		"header injection":   `{"type": "Subscription", "entities": [{"type": "Alert"}], "notification": {"endpoint": {"uri": "http://a/", "receiverInfo": [{"key": "X-A", "value": "a\r\nHost: b"}]}}}`,
+		"empty entities":     `{"type": "Subscription", "entities": [], "watchedAttributes": ["a"], "notification": {"endpoint": {"uri": "http://a/"}}}`,
+		"null watched":       `{"type": "Subscription", "entities": [{"type": "Alert"}], "watchedAttributes": null, "notification": {"endpoint": {"uri": "http://a/"}}}`,
+		"isActive not bool":  `{"type": "Subscription", "entities": [{"type": "Alert"}], "isActive": "abcde", "notification": {"endpoint": {"uri": "http://a/"}}}`,
+		"selector no type":   `{"type": "Subscription", "entities": [{"id": "urn:ngsi-ld:Alert:a"}], "notification": {"endpoint": {"uri": "http://a/"}}}`,
+		"id not a URI":       `{"id": "1234", "type": "Subscription", "entities": [{"type": "Alert"}], "notification": {"endpoint": {"uri": "http://a/"}}}`,
 		"bad attribute":      `{"type": "Subscription", "entities": [{"type": "Alert"}], "watchedAttributes": ["a b"], "notification": {"endpoint": {"uri": "http://a/"}}}`,
 	} {
 		_, _, err := ParseSubscription([]byte(body), now, anyEndpoint)
