@@ -144,9 +144,13 @@ bench-alerts: services build
 	$(GO) run ./cmd/ioc-bench alerts -ioc bin/ioc
 
 # 500 WebSocket clients of the live hub while 20,000 readings/s flow: delivery latency from the
-# MQTT publish of a reading to every client watching its district, and the server's CPU.
+# MQTT publish of a reading to every client watching its district, and the server's CPU; then
+# the NGSI-LD notifier's cost per tick (no I/O) and 50 partners' subscriptions under the same
+# load: latency from the MQTT publish of a reading to its notifications.
 bench-dashboard: services build
 	$(GO) run ./cmd/ioc-bench dashboard -ioc bin/ioc
+	$(GO) test -run '^$$' -bench Observe ./dashboard/ngsild/notify
+	$(GO) run ./cmd/ioc-bench ngsild -ioc bin/ioc
 
 # Two ioc processes into two ClickHouse replicas against one into one node; the alert leader
 # killed ten times (time to the standby's first notification of a new alert).

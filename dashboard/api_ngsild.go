@@ -161,7 +161,7 @@ func (s *Server) ngsildQuery(c *fiber.Ctx, temporal bool) *ngsild.Request {
 
 // selectEntities answers a query's page of the caller's entities, with the count header.
 func (s *Server) selectEntities(c *fiber.Ctx, req *ngsild.Request) []ngsild.Entity {
-	page, total := req.Select(ngsild.Entities(s.ngsildSnapshot()), ngsildScope(principal(c)))
+	page, total := req.Select(ngsild.Entities(s.ngsildSnapshot(), req.Types...), ngsildScope(principal(c)))
 	if req.Count { // as the specification spells it (fasthttp would write Ngsild-Results-Count)
 		c.Response().Header.DisableNormalizing()
 		c.Set("NGSILD-Results-Count", strconv.Itoa(total))
@@ -195,7 +195,8 @@ func (s *Server) ngsildEntity(c *fiber.Ctx) error {
 		attrs = strings.Split(a, ",")
 	}
 	keyValues := ngsild.KeyValues(c.Query("options"), c.Query("format"))
-	for _, e := range ngsild.Entities(s.ngsildSnapshot()) {
+	typ, _, _ := strings.Cut(strings.TrimPrefix(id, "urn:ngsi-ld:"), ":") // the type its URN names
+	for _, e := range ngsild.Entities(s.ngsildSnapshot(), typ) {
 		if e.ID == id && ngsildScope(principal(c)).Allows(&e) {
 			ctxURL := s.contextURL(c)
 			return sendEntities(c, ngsild.Render(&e, attrs, keyValues, s.bodyContext(c, ctxURL)), ctxURL)

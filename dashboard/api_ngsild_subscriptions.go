@@ -42,8 +42,8 @@ type Sharing struct {
 	ContextURL string
 	// Getenv reads the pushes' tokens (token_env).
 	Getenv func(string) string
-	// Tick is how often the city is compared with what was sent, RetryAfter the first wait
-	// before a delivery is tried again (0: 1s each).
+	// Tick is how often the city is compared with what was sent (0: 250 ms), RetryAfter the
+	// first wait before a delivery is tried again (0: 1 s).
 	Tick, RetryAfter time.Duration
 }
 
@@ -141,7 +141,7 @@ func (s *Server) subscribe(c *fiber.Ctx) error {
 		return sendProblem(c, errNoSubscriptions)
 	}
 	p := principal(c)
-	now := s.opts.Clock()
+	now := time.Now() // expiresAt is the partner's, on the wall clock (not a simulated province's)
 	sub, _, err := ngsild.ParseSubscription(c.Body(), now, endpointAllowed(s.opts.Sharing.Config.NotifyTo))
 	if err != nil {
 		return sendNGSILDError(c, err)
@@ -260,7 +260,7 @@ func (s *Server) renderSubscriptions(c *fiber.Ctx, subs []stored) ([]ngsild.Subs
 	if err != nil {
 		return nil, err
 	}
-	now := s.opts.Clock()
+	now := time.Now()
 	out := make([]ngsild.Subscription, len(subs))
 	for i := range subs {
 		sub := subs[i].sub.Redacted()
@@ -315,7 +315,7 @@ func (s *Server) subscriptionPatch(c *fiber.Ctx) error {
 	if err := dec.Decode(&sub); err != nil {
 		return sendProblem(c, ngsild.BadRequest("body", err.Error()))
 	}
-	if err := sub.Check(s.opts.Clock(), endpointAllowed(s.opts.Sharing.Config.NotifyTo)); err != nil {
+	if err := sub.Check(time.Now(), endpointAllowed(s.opts.Sharing.Config.NotifyTo)); err != nil {
 		return sendNGSILDError(c, err)
 	}
 	if _, err := sub.Compile(); err != nil {
@@ -351,7 +351,8 @@ func (s *Server) newNotifier(sh *Sharing) *notify.Notifier {
 	var inline map[string]any
 	_ = json.Unmarshal(ngsild.Context, &inline) // embedded and checked by the tests
 	o := notify.Options{
-		Entities:    func() []ngsild.Entity { return ngsild.Entities(s.ngsildSnapshot()) },
+		Entities:    func(types ...string) []ngsild.Entity { return ngsild.Entities(s.ngsildSnapshot(), types...) },
+		Version:     s.cityVersion,
 		Targets:     s.sharingTargets,
 		LastSuccess: sh.Store.Through,
 		Log: func(ctx context.Context, ds []notify.Delivery) error {
@@ -434,6 +435,14 @@ func (s *Server) sharingTargets(ctx context.Context) ([]notify.Target, error) {
 			URL: strings.TrimRight(ps.URL, "/") + notify.UpsertPath, Headers: headers, Throttle: ps.Every, Batch: batch})
 	}
 	return out, nil
+}
+
+// cityVersion moves whenever the live city changes.
+func (s *Server) cityVersion() uint64 {
+	if s.src.City == nil {
+		return 0
+	}
+	return s.src.City.Hub().Version()
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

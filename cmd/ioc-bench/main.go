@@ -14,6 +14,9 @@
 //	ioc-bench alerts [flags]   latency from the MQTT publish of a reading that crosses a flood
 //	                           alarm level to the alert stored and to the webhook received,
 //	                           under a background load, against the broker's own round trip
+//	ioc-bench ngsild [flags]   latency from the MQTT publish of a reading to the NGSI-LD
+//	                           notifications of the subscriptions it concerns, under a
+//	                           background load, against the broker's own round trip
 //	ioc-bench cameras [flags]  simulated cameras watched by an `ioc serve` process in metadata
 //	                           and health mode: cameras held healthy against cameras served,
 //	                           with ioc's CPU and RSS
@@ -35,7 +38,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|alerts|cameras|analytics|dashboard|cluster|video [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ioc-bench ingest|alerts|cameras|analytics|dashboard|ngsild|cluster|video [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -96,6 +99,26 @@ func main() {
 		}
 		fmt.Println(brokerStore(opts.Broker))
 		err = benchDashboard(ctx, opts)
+	case "ngsild":
+		fs := flag.NewFlagSet("ngsild", flag.ExitOnError)
+		opts := ngsildOptions{}
+		fs.StringVar(&opts.IOC, "ioc", "bin/ioc", "the ioc binary to run (make build)")
+		fs.IntVar(&opts.Subscriptions, "subscriptions", 50, "partners' subscriptions (a multiple of 10: one district of ten each)")
+		fs.IntVar(&opts.Rate, "rate", 20_000, "background readings/s")
+		fs.IntVar(&opts.Batch, "batch", 10, "background readings per message (a generic JSON array)")
+		fs.IntVar(&opts.Probes, "probes", 300, "probe readings, each on a gauge of its own")
+		fs.DurationVar(&opts.Every, "every", 100*time.Millisecond, "time between probes")
+		fs.DurationVar(&opts.Warmup, "warmup", 10*time.Second, "subscriptions and background alone before the first probe")
+		fs.IntVar(&publishers, "publishers", publishers, "background publishing connections")
+		fs.StringVar(&opts.ClickHouse, "clickhouse", envOr("IOC_TEST_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
+		fs.StringVar(&opts.Broker, "broker", envOr("IOC_TEST_MQTT_BROKER", "tcp://127.0.0.1:1883"), "MQTT broker URL")
+		_ = fs.Parse(os.Args[2:])
+		if opts.Subscriptions < 10 || opts.Subscriptions%10 != 0 || opts.Rate < 1 || opts.Batch < 1 || opts.Probes < 1 {
+			err = fmt.Errorf("want a multiple of 10 subscriptions, a positive rate, batch and probe count")
+			break
+		}
+		fmt.Println(brokerStore(opts.Broker))
+		err = benchNGSILD(ctx, opts)
 	case "analytics":
 		fs := flag.NewFlagSet("analytics", flag.ExitOnError)
 		opts := analyticsOptions{}

@@ -112,6 +112,13 @@ func (h *Hub) Publish(it Item) {
 	}
 }
 
+// Version counts the items published so far: it moves whenever the live state changes.
+func (h *Hub) Version() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.version
+}
+
 // Get returns the latest data of key.
 func (h *Hub) Get(key string) (any, bool) {
 	h.mu.Lock()

@@ -1,6 +1,7 @@
 package ngsild
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -112,22 +113,25 @@ type Entity struct {
 // ID is the URN of the entity of type typ for the subject id.
 func ID(typ, id string) string { return "urn:ngsi-ld:" + typ + ":" + id }
 
-// Entities builds every entity of s, ordered by id.
-func Entities(s *Snapshot) []Entity {
+// Entities builds every entity of s of types (none: of every type), ordered by id.
+func Entities(s *Snapshot, types ...string) []Entity {
+	want := func(t string) bool { return len(types) == 0 || slices.Contains(types, t) }
 	var out []Entity
 	if s.Sensors != nil {
 		for i := range s.Sensors.Sensors {
-			out = append(out, sensorEntities(&s.Sensors.Sensors[i], s.Latest[s.Sensors.Sensors[i].ID], s.Now)...)
+			out = append(out, sensorEntities(&s.Sensors.Sensors[i], s.Latest[s.Sensors.Sensors[i].ID], s.Now, want)...)
 		}
 	}
-	if s.Cameras != nil {
+	if s.Cameras != nil && want(TypeCamera) {
 		for i := range s.Cameras.Cameras {
 			c := &s.Cameras.Cameras[i]
 			out = append(out, cameraEntity(c, s.CameraStates[c.ID]))
 		}
 	}
 	for i := range s.Alerts {
-		out = append(out, alertEntity(&s.Alerts[i], s.Sensors))
+		if want(TypeAlert) {
+			out = append(out, alertEntity(&s.Alerts[i], s.Sensors))
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -153,36 +157,42 @@ func address(district, commune string) Attr {
 	return Attr{Type: "Property", Value: a}
 }
 
-// sensorEntities are a sensor's Device and, for the kinds Observed maps, its observation.
-func sensorEntities(s *ingest.Sensor, latest []Value, now time.Time) []Entity {
-	dev := Entity{ID: ID(TypeDevice, s.ID), Type: TypeDevice, District: s.District, Attrs: map[string]Attr{
-		"name": text(s.Name), "location": point(s.Location), "address": address(s.District, s.Commune),
-		"category": {Type: "Property", Value: []string{"sensor"}}, "sensorKind": text(s.Kind), "owner": text(s.OwnerUnit),
-	}}
-	var props []string
-	for _, m := range s.Metrics {
-		props = append(props, m.Name)
-	}
-	dev.Attrs["controlledProperty"] = Attr{Type: "Property", Value: props}
+// sensorEntities are a sensor's Device and, for the kinds Observed maps, its observation, of
+// the types wanted.
+func sensorEntities(s *ingest.Sensor, latest []Value, now time.Time, want func(string) bool) []Entity {
 	var last time.Time
 	for _, v := range latest {
 		last = maxTime(last, v.Time)
 	}
-	state := "silent"
-	if !last.IsZero() {
-		dev.Attrs["dateLastValueReported"] = dateTime(last)
-		if now.Sub(last) <= s.SilentAfter() {
-			state = "ok"
+	var out []Entity
+	devID := ID(TypeDevice, s.ID)
+	if want(TypeDevice) {
+		dev := Entity{ID: devID, Type: TypeDevice, District: s.District, Attrs: map[string]Attr{
+			"name": text(s.Name), "location": point(s.Location), "address": address(s.District, s.Commune),
+			"category": {Type: "Property", Value: []string{"sensor"}}, "sensorKind": text(s.Kind), "owner": text(s.OwnerUnit),
+		}}
+		var props []string
+		for _, m := range s.Metrics {
+			props = append(props, m.Name)
 		}
+		dev.Attrs["controlledProperty"] = Attr{Type: "Property", Value: props}
+		state := "silent"
+		if !last.IsZero() {
+			dev.Attrs["dateLastValueReported"] = dateTime(last)
+			if now.Sub(last) <= s.SilentAfter() {
+				state = "ok"
+			}
+		}
+		dev.Attrs["deviceState"] = text(state)
+		out = append(out, dev)
 	}
-	dev.Attrs["deviceState"] = text(state)
-	typ, ok := Observed[s.Kind]
-	if !ok {
-		return []Entity{dev}
+	typ, observed := Observed[s.Kind]
+	if !observed || !want(typ) {
+		return out
 	}
 	obs := Entity{ID: ID(typ, s.ID), Type: typ, District: s.District, Attrs: map[string]Attr{
 		"name": text(s.Name), "location": point(s.Location), "address": address(s.District, s.Commune),
-		"refDevice": {Type: "Relationship", Object: dev.ID},
+		"refDevice": {Type: "Relationship", Object: devID},
 	}}
 	if !last.IsZero() {
 		obs.Attrs["dateObserved"] = dateTime(last)
@@ -197,7 +207,7 @@ func sensorEntities(s *ingest.Sensor, latest []Value, now time.Time) []Entity {
 	if s.AlarmLevels != nil && typ == TypeWaterObserved { // báo động I, II, III of the gauge
 		obs.Attrs["alarmLevels"] = Attr{Type: "Property", Value: []float64{s.AlarmLevels.I, s.AlarmLevels.II, s.AlarmLevels.III}, UnitCode: "MTR"}
 	}
-	return []Entity{obs, dev}
+	return append(out, obs)
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -326,6 +326,17 @@ func NewFilter(types []string) *Filter {
 	return f
 }
 
+// Types are the entity types the filter's selectors name (nil: any type).
+func (f *Filter) Types() []string {
+	var out []string
+	for _, s := range f.sels {
+		if !slices.Contains(out, s.typ) {
+			out = append(out, s.typ)
+		}
+	}
+	return out
+}
+
 // Matches tells whether e is one the filter is about.
 func (f *Filter) Matches(e *Entity) bool {
 	if len(f.sels) > 0 && !slices.ContainsFunc(f.sels, func(s selector) bool {
@@ -342,26 +353,39 @@ func (f *Filter) Matches(e *Entity) bool {
 	return f.geo == nil || f.geo.match(e)
 }
 
-// Fingerprint sums the attributes of e that a change is watched on (f.Watched, or all): a
-// notification is due when it differs from the last one sent.
-func (f *Filter) Fingerprint(e *Entity) uint64 {
-	names := f.Watched
-	if len(names) == 0 {
-		names = make([]string, 0, len(e.Attrs))
-		for n := range e.Attrs {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-	}
+// Prints are an entity's attributes summed up, each with its name: a notification is due
+// when the sum of the watched ones differs from the last one sent.
+type Prints struct {
+	attrs map[string]uint64
+	all   uint64
+}
+
+// PrintsOf sums up each attribute of e (once per entity, whatever the subscriptions).
+func PrintsOf(e *Entity) Prints {
+	p := Prints{attrs: make(map[string]uint64, len(e.Attrs))}
 	h := fnv.New64a()
 	enc := json.NewEncoder(h)
-	for _, n := range names {
-		if a, ok := e.Attrs[n]; ok {
-			h.Write([]byte(n))
-			_ = enc.Encode(a) // an Attr always encodes
-		}
+	for name, a := range e.Attrs {
+		h.Reset()
+		h.Write([]byte(name))
+		_ = enc.Encode(a) // an Attr always encodes
+		sum := h.Sum64()
+		p.attrs[name] = sum
+		p.all += sum // order-free: the attributes come in no order
 	}
-	return h.Sum64()
+	return p
+}
+
+// Fingerprint is the sum of the attributes a change is watched on (f.Watched, or all).
+func (f *Filter) Fingerprint(p Prints) uint64 {
+	if len(f.Watched) == 0 {
+		return p.all
+	}
+	var sum uint64
+	for _, name := range f.Watched {
+		sum += p.attrs[name]
+	}
+	return sum
 }
 
 // Modified is when e last changed, as its attributes tell (their observedAt, its

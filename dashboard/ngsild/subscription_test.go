@@ -114,14 +114,18 @@ func TestFingerprintAndModified(t *testing.T) {
 		"dateObserved": dateTime(time.Date(2026, 12, 1, 1, 0, 5, 0, time.UTC)),
 	}}
 	watched, all := &Filter{Watched: []string{"height"}}, &Filter{}
-	fw, fa := watched.Fingerprint(e), all.Fingerprint(e)
+	fw, fa := watched.Fingerprint(PrintsOf(e)), all.Fingerprint(PrintsOf(e))
 	e.Attrs["flow"] = Attr{Type: "Property", Value: 31.0, ObservedAt: "2026-12-01T01:00:10.000Z"}
-	if watched.Fingerprint(e) != fw || all.Fingerprint(e) == fa {
+	if watched.Fingerprint(PrintsOf(e)) != fw || all.Fingerprint(PrintsOf(e)) == fa {
 		t.Error("a change of flow: the height's fingerprint must stay, the whole entity's change")
 	}
 	e.Attrs["height"] = Attr{Type: "Property", Value: 1.6, ObservedAt: "2026-12-01T01:00:10.000Z"}
-	if watched.Fingerprint(e) == fw {
+	if watched.Fingerprint(PrintsOf(e)) == fw {
 		t.Error("a change of height: the fingerprint must change")
+	}
+	swapped := &Entity{Attrs: map[string]Attr{"height": e.Attrs["flow"], "flow": e.Attrs["height"]}}
+	if all.Fingerprint(PrintsOf(swapped)) == all.Fingerprint(PrintsOf(e)) {
+		t.Error("two attributes' values swapped: the fingerprint must change")
 	}
 	if m := Modified(e); !m.Equal(time.Date(2026, 12, 1, 1, 0, 10, 0, time.UTC)) {
 		t.Errorf("modified %s", m)

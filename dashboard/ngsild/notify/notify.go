@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -87,8 +88,11 @@ type Delivery struct {
 
 // Options are what a Notifier hears, whom it delivers to and where it logs.
 type Options struct {
-	// Entities is the live city as NGSI-LD entities, read each tick.
-	Entities func() []ngsild.Entity
+	// Entities is the live city as NGSI-LD entities of types (none: all), read each tick it
+	// changed.
+	Entities func(types ...string) []ngsild.Entity
+	// Version moves whenever the live city changes (nil: read it every tick).
+	Version func() uint64
 	// Targets reads the targets (the stored subscriptions and the configured pushes).
 	Targets func(context.Context) ([]Target, error)
 	// LastSuccess reads, from the delivery log, each target's latest Through.
@@ -105,14 +109,17 @@ type Options struct {
 	// Attempts bounds the attempts of one notification to a subscription (a push retries
 	// until delivered).
 	Attempts int
-	// Tick is how often the city is compared with what was sent; Reload how often the targets
-	// are read again (Nudge reads them at once).
+	// Tick is how often the city is compared with what was sent when it changed (250 ms);
+	// Reload how often the targets are read again (5 s; Nudge reads them at once).
 	Tick, Reload time.Duration
 	// Timeout bounds one delivery's request.
 	Timeout time.Duration
 	// Retry paces the attempts of one delivery.
-	Retry      backoff.Backoff
-	Client     *http.Client
+	Retry  backoff.Backoff
+	Client *http.Client
+	// Clock is the province's clock, the one the entities' times follow (a simulated
+	// province's may run faster than real time): a delivered row's Through is on it. The
+	// throttling, intervals, expiry and the log's times follow the wall clock.
 	Clock      func() time.Time
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -146,7 +153,7 @@ func New(o Options) *Notifier {
 		o.Attempts = 5
 	}
 	if o.Tick <= 0 {
-		o.Tick = time.Second
+		o.Tick = 100 * time.Millisecond
 	}
 	if o.Reload <= 0 {
 		o.Reload = 5 * time.Second
@@ -219,6 +226,8 @@ func (n *Notifier) Run(ctx context.Context) error {
 	defer tick.Stop()
 	var lastReload time.Time
 	reload := true
+	var seen uint64 // the city's version last observed
+	observed := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -232,34 +241,90 @@ func (n *Notifier) Run(ctx context.Context) error {
 			reload = true
 			continue
 		}
-		now := n.o.Clock()
+		now := time.Now()
 		if reload || now.Sub(lastReload) >= n.o.Reload {
-			if err := n.reload(ctx); err != nil {
+			started, err := n.reload(ctx)
+			if err != nil {
 				n.m.reloads.WithLabelValues("error").Inc()
 				n.log.Warn("ngsi-ld targets not read; the ones known stay", "err", err)
 			} else {
 				n.m.reloads.WithLabelValues("ok").Inc()
 				reload, lastReload = false, now
 			}
+			observed = observed && !started
 		}
 		if len(n.workers) == 0 {
 			n.m.pending.Set(0)
 			continue
 		}
-		entities := n.o.Entities()
-		pending := 0
-		for _, w := range n.workers {
-			pending += w.observe(entities, now)
+		var version uint64
+		if n.o.Version != nil {
+			version = n.o.Version()
 		}
-		n.m.pending.Set(float64(pending))
+		if observed && version == seen && n.o.Version != nil && !n.periodicDue(now) {
+			continue // nothing changed that a target could be due
+		}
+		seen, observed = version, true
+		n.observe(now)
 	}
 }
 
-// reload reads the targets, starting those new or redefined and stopping those gone.
-func (n *Notifier) reload(ctx context.Context) error {
+// observe hands every worker the city as it is now; each entity's attributes are summed up
+// once, whatever the number of targets that match it.
+func (n *Notifier) observe(now time.Time) {
+	entities := n.o.Entities(n.types()...)
+	prints := make([]ngsild.Prints, len(entities))
+	summed := make([]bool, len(entities))
+	printOf := func(i int) ngsild.Prints {
+		if !summed[i] {
+			prints[i], summed[i] = ngsild.PrintsOf(&entities[i]), true
+		}
+		return prints[i]
+	}
+	pending := 0
+	province := n.o.Clock()
+	for _, w := range n.workers {
+		pending += w.observe(entities, printOf, now, province)
+	}
+	n.m.pending.Set(float64(pending))
+}
+
+// types are the entity types some target may be due (none: all).
+func (n *Notifier) types() []string {
+	var out []string
+	for _, w := range n.workers {
+		ts := w.t.Filter.Types()
+		if ts == nil {
+			ts = w.t.Scope.Types
+		}
+		if ts == nil {
+			return nil
+		}
+		for _, t := range ts {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// periodicDue tells whether a target sending every interval is due at now.
+func (n *Notifier) periodicDue(now time.Time) bool {
+	for _, w := range n.workers {
+		if w.t.Interval > 0 && !now.Before(w.nextDue) {
+			return true
+		}
+	}
+	return false
+}
+
+// reload reads the targets, starting those new or redefined and stopping those gone; it
+// tells whether it started any.
+func (n *Notifier) reload(ctx context.Context) (bool, error) {
 	targets, err := n.o.Targets(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	keep := map[string]bool{}
 	var fresh []Target
@@ -277,7 +342,7 @@ func (n *Notifier) reload(ctx context.Context) error {
 		}
 		since, err := n.o.LastSuccess(ctx, ids)
 		if err != nil {
-			return fmt.Errorf("the delivery log: %w", err)
+			return false, fmt.Errorf("the delivery log: %w", err)
 		}
 		for _, t := range fresh {
 			if w, ok := n.workers[t.ID]; ok { // redefined: its state starts again
@@ -294,7 +359,7 @@ func (n *Notifier) reload(ctx context.Context) error {
 	for k, c := range counts {
 		n.m.targets.WithLabelValues(k).Set(float64(c))
 	}
-	return nil
+	return len(fresh) > 0, nil
 }
 
 // stop ends the workers whose id drop says (nil: all).
@@ -331,7 +396,8 @@ type worker struct {
 	wake   chan struct{}
 
 	// Touched only by the notifier's goroutine:
-	seen    map[string]uint64 // the fingerprint of each matching entity when last observed
+	seen    map[string]*sighting // each entity matched lately, by id
+	tick    uint64               // observations so far
 	started bool
 	since   time.Time // at the first observation, the changes after it are due (zero: all)
 	nextDue time.Time // the next periodic notification (Interval)
@@ -341,22 +407,41 @@ type worker struct {
 	observed time.Time // the last observation's
 }
 
-// observe compares the city with what the target last saw, queueing what is due; it returns
+// sighting is an entity as a target last saw it matching: its fingerprint, at which tick.
+type sighting struct {
+	fp   uint64
+	tick uint64
+}
+
+// observe compares the city with what the target last saw at now (on the province's clock,
+// province), queueing what is due; printOf sums up the i-th entity's attributes. It returns
 // how many entities wait.
-func (w *worker) observe(entities []ngsild.Entity, now time.Time) int {
+func (w *worker) observe(entities []ngsild.Entity, printOf func(int) ngsild.Prints, now, province time.Time) int {
 	t := &w.t
 	expired := !t.Expires.IsZero() && !now.Before(t.Expires)
 	periodic := t.Interval > 0 && !now.Before(w.nextDue)
-	seen := make(map[string]uint64, len(w.seen))
+	if w.seen == nil {
+		w.seen = map[string]*sighting{}
+	}
+	w.tick++
 	var due []ngsild.Entity
+	matched := 0
 	for i := range entities {
 		e := &entities[i]
 		if !t.Scope.Allows(e) || !t.Filter.Matches(e) {
 			continue
 		}
-		fp := t.Filter.Fingerprint(e)
-		old, known := w.seen[e.ID]
-		seen[e.ID] = fp
+		matched++
+		fp := t.Filter.Fingerprint(printOf(i))
+		s := w.seen[e.ID]
+		// known: it matched at the last observation too (one that comes back to match is new)
+		known := s != nil && s.tick == w.tick-1
+		if s == nil {
+			s = &sighting{}
+			w.seen[e.ID] = s
+		}
+		old := s.fp
+		s.fp, s.tick = fp, w.tick
 		switch {
 		case t.Paused || expired:
 		case t.Interval > 0:
@@ -371,7 +456,14 @@ func (w *worker) observe(entities []ngsild.Entity, now time.Time) int {
 			due = append(due, *e)
 		}
 	}
-	w.seen, w.started = seen, true
+	w.started = true
+	if len(w.seen) > 2*matched+64 { // entities gone or no longer matching: forget them
+		for id, s := range w.seen {
+			if s.tick != w.tick {
+				delete(w.seen, id)
+			}
+		}
+	}
 	if periodic {
 		w.nextDue = now.Add(t.Interval)
 	}
@@ -379,7 +471,7 @@ func (w *worker) observe(entities []ngsild.Entity, now time.Time) int {
 	for _, e := range due {
 		w.pending[e.ID] = e
 	}
-	w.observed = now
+	w.observed = province
 	waiting := len(w.pending)
 	w.mu.Unlock()
 	if len(due) > 0 {
@@ -422,7 +514,7 @@ func (w *worker) run(ctx context.Context) {
 		case <-w.wake:
 		}
 		for {
-			if wait := w.t.Throttle - w.n.o.Clock().Sub(last); !last.IsZero() && wait > 0 {
+			if wait := w.t.Throttle - time.Since(last); !last.IsZero() && wait > 0 {
 				if !sleep(ctx, wait) {
 					return
 				}
@@ -435,7 +527,7 @@ func (w *worker) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			last = w.n.o.Clock()
+			last = time.Now()
 		}
 	}
 }
@@ -463,7 +555,7 @@ func (w *worker) deliver(ctx context.Context, batch []ngsild.Entity, through tim
 	bo := w.n.o.Retry
 	for attempt := 1; ; attempt++ {
 		code, err := w.post(ctx, body)
-		d := Delivery{Time: w.n.o.Clock(), Target: w.t.ID, Owner: w.t.Owner, Kind: w.t.Kind, Notification: id,
+		d := Delivery{Time: time.Now(), Target: w.t.ID, Owner: w.t.Owner, Kind: w.t.Kind, Notification: id,
 			Entities: len(batch), Attempt: attempt, Code: code, Status: "ok"}
 		permanent := errors.Is(err, errPermanent)
 		final := err == nil || permanent || (w.t.Kind == KindSubscription && attempt >= w.n.o.Attempts)
@@ -504,7 +596,7 @@ func (w *worker) body(batch []ngsild.Entity) (string, []byte, error) {
 			out[i]["@context"] = w.n.o.PushContext
 		}
 		body, err := json.Marshal(out)
-		return fmt.Sprintf("upsert:%d", w.n.o.Clock().UnixNano()), body, err
+		return fmt.Sprintf("upsert:%d", time.Now().UnixNano()), body, err
 	}
 	data := make([]map[string]any, len(batch))
 	for i := range batch {
@@ -514,7 +606,7 @@ func (w *worker) body(batch []ngsild.Entity) (string, []byte, error) {
 	if t.LD {
 		ctxURL = w.n.o.ContextURL
 	}
-	note := ngsild.NewNotification(t.ID, w.n.o.Clock(), data, ctxURL)
+	note := ngsild.NewNotification(t.ID, time.Now(), data, ctxURL)
 	body, err := json.Marshal(note)
 	return note.ID, body, err
 }
