@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,17 +50,10 @@ func benchDashboard(ctx context.Context, o dashboardOptions) error {
 	fmt.Printf("dashboard: %d WebSocket clients (%d also watching every sensor), background %d readings/s (%d a message) over 2,000 gauges in 10 districts; %d probes every %s after %s\n",
 		o.Clients, o.Walls, o.Rate, o.Batch, o.Probes, o.Every, o.Warmup)
 
-	var mu sync.Mutex
-	published := make([]time.Time, o.Probes)
-	brokerAt := make([]time.Time, o.Probes)
-	var delivered []float64 // ms, every (probe, client) pair
-	got := make([]int, o.Probes)
-	probeOf := func(key []byte) int {
-		var i int
-		if _, err := fmt.Sscanf(string(key), "r/p-%04d/", &i); err != nil || i < 0 || i >= o.Probes {
-			return -1
-		}
-		return i
+	f := newFanOut(o.Probes)
+	probeOf := func(key []byte) int { // r/p-0042/water_level
+		subject, _, _ := strings.Cut(strings.TrimPrefix(string(key), "r/"), "/")
+		return f.probeIndex(subject)
 	}
 
 	// the clients
@@ -103,13 +97,7 @@ func benchDashboard(ctx context.Context, o dashboardOptions) error {
 				// machine whose latency is being measured.
 				for _, key := range probeKeys(frame) {
 					if i := probeOf(key); i >= 0 && !seen[i] {
-						seen[i] = true
-						mu.Lock()
-						if !published[i].IsZero() {
-							delivered = append(delivered, ms(now.Sub(published[i])))
-							got[i]++
-						}
-						mu.Unlock()
+						seen[i] = f.arrived(i, now)
 					}
 				}
 			}
@@ -121,44 +109,8 @@ func benchDashboard(ctx context.Context, o dashboardOptions) error {
 		}
 	}
 
-	// the reference subscriber and the background
-	stopRef, err := rig.reference(o.Broker, func(subject string, at time.Time) {
-		if i := probeOf([]byte("r/" + subject + "/")); i >= 0 {
-			mu.Lock()
-			brokerAt[i] = at
-			mu.Unlock()
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer stopRef()
 	stopBackground := rig.background(ctx, o.Broker, o.Rate, o.Batch)
 	defer func() { _ = stopBackground() }()
-	select {
-	case <-time.After(o.Warmup):
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-
-	pid := rig.cmd.Process.Pid
-	cpu0, t0 := cpuSeconds(pid), time.Now()
-	written0, _ := rowsWritten(listen)
-	pub, err := rig.publisher(o.Broker)
-	if err != nil {
-		return err
-	}
-	defer pub.Disconnect(250)
-	for i := 0; i < o.Probes; i++ {
-		if err := rig.probe(pub, i, 80.5, func(at time.Time) { mu.Lock(); published[i] = at; mu.Unlock() }); err != nil {
-			return err
-		}
-		select {
-		case <-time.After(o.Every):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 	// the clients a probe of district d reaches: those watching d, and the walls
 	expect := make([]int, 10)
 	for c := 0; c < o.Clients; c++ {
@@ -168,48 +120,20 @@ func benchDashboard(ctx context.Context, o dashboardOptions) error {
 			}
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		short := -1
-		for i := range got {
-			if got[i] < expect[i%10] || brokerAt[i].IsZero() {
-				short = i
-				break
-			}
-		}
-		mu.Unlock()
-		if short < 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("probe p-%04d reached %d of its %d clients within 30 s of the last probe", short, got[short], expect[short%10])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cores := (cpuSeconds(pid) - cpu0) / time.Since(t0).Seconds()
-	written1, _ := rowsWritten(listen)
-	bgRate := (written1 - written0) / time.Since(t0).Seconds()
-	m, _ := scrape(listen)
-	if err := stopBackground(); err != nil {
+	run, err := rig.fanOut(ctx, f, o.Warmup, o.Every, expect, "clients", stopBackground)
+	if err != nil {
 		return err
 	}
 	stopClients()
 	wg.Wait()
-
-	var brokerMS []float64
-	for i := range published {
-		brokerMS = append(brokerMS, ms(brokerAt[i].Sub(published[i])))
-	}
-	rb50, rb99 := percentile(brokerMS, 50), percentile(brokerMS, 99)
-	p50, p99 := percentile(delivered, 50), percentile(delivered, 99)
-	fmt.Printf("  background stored by ioc while probing: %.0f readings/s\n", bgRate)
+	m := run.metrics
+	fmt.Printf("  background stored by ioc while probing: %.0f readings/s\n", run.background)
 	fmt.Printf("  deliveries timed: %d (%d probes, each to the clients of its district and the walls); frames sent %.0f, slow-client resyncs %.0f, items coalesced %.0f\n",
-		len(delivered), o.Probes, m["ioc_live_frames_sent_total"], m["ioc_live_client_lagged_total"], m["ioc_live_items_coalesced_total"])
-	fmt.Printf("  broker round trip (plain subscriber): p50 %.1f ms, p99 %.1f ms\n", rb50, rb99)
-	fmt.Printf("  ioc serve CPU while probing: %.2f cores, RSS %.0f MiB\n\n", cores, rssMiB(pid))
+		run.deliveries, o.Probes, m["ioc_live_frames_sent_total"], m["ioc_live_client_lagged_total"], m["ioc_live_items_coalesced_total"])
+	fmt.Printf("  broker round trip (plain subscriber): p50 %.1f ms, p99 %.1f ms\n", run.rb50, run.rb99)
+	fmt.Printf("  ioc serve CPU while probing: %.2f cores, RSS %.0f MiB\n\n", run.cores, rssMiB(rig.cmd.Process.Pid))
 	fmt.Printf("RESULT bench=dashboard-live value=%.1f unit=ms ratio=%.2f reference=%.1f p50=%.1f p99=%.1f reference_p50=%.1f clients=%d cpu_cores=%.2f background=%.0f\n",
-		p99, p99/rb99, rb99, p50, p99, rb50, o.Clients, cores, bgRate)
+		run.p99, run.p99/run.rb99, run.rb99, run.p50, run.p99, run.rb50, o.Clients, run.cores, run.background)
 	return nil
 }
 

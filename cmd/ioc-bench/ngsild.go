@@ -8,7 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/haidang-ioc/ioc/dashboard/auth"
@@ -39,19 +40,8 @@ func benchNGSILD(ctx context.Context, o ngsildOptions) error {
 	}
 	defer rig.close()
 
-	var mu sync.Mutex
-	published := make([]time.Time, o.Probes)
-	brokerAt := make([]time.Time, o.Probes)
-	var delivered []float64 // ms, every (probe, subscription) pair
-	got := make([]int, o.Probes)
-	notifications := 0
-	probeOf := func(id string) int {
-		var i int
-		if _, err := fmt.Sscanf(id, "urn:ngsi-ld:WaterObserved:p-%04d", &i); err != nil || i < 0 || i >= o.Probes {
-			return -1
-		}
-		return i
-	}
+	f := newFanOut(o.Probes)
+	var notifications atomic.Int64
 	endpointAddr, err := freeAddr()
 	if err != nil {
 		return err
@@ -64,16 +54,13 @@ func benchNGSILD(ctx context.Context, o ngsildOptions) error {
 			http.Error(w, "not a notification", http.StatusBadRequest)
 			return
 		}
-		mu.Lock()
-		notifications++
+		notifications.Add(1)
 		for _, e := range n.Data {
 			id, _ := e["id"].(string)
-			if i := probeOf(id); i >= 0 && !published[i].IsZero() && e["height"] != nil {
-				delivered = append(delivered, ms(now.Sub(published[i])))
-				got[i]++
+			if i := f.probeIndex(strings.TrimPrefix(id, "urn:ngsi-ld:WaterObserved:")); i >= 0 && e["height"] != nil {
+				f.arrived(i, now)
 			}
 		}
-		mu.Unlock()
 	})}
 	ln, err := net.Listen("tcp", endpointAddr)
 	if err != nil {
@@ -112,91 +99,23 @@ http:
 		}
 	}
 
-	stopRef, err := rig.reference(o.Broker, func(subject string, at time.Time) {
-		var i int
-		if _, err := fmt.Sscanf(subject, "p-%04d", &i); err == nil && i >= 0 && i < o.Probes {
-			mu.Lock()
-			brokerAt[i] = at
-			mu.Unlock()
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer stopRef()
 	stopBackground := rig.background(ctx, o.Broker, o.Rate, o.Batch)
 	defer func() { _ = stopBackground() }()
-	select {
-	case <-time.After(o.Warmup):
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-
-	pid := rig.cmd.Process.Pid
-	cpu0, t0 := cpuSeconds(pid), time.Now()
-	written0, _ := rowsWritten(rig.listen)
-	pub, err := rig.publisher(o.Broker)
-	if err != nil {
-		return err
-	}
-	defer pub.Disconnect(250)
-	for i := 0; i < o.Probes; i++ {
-		if err := rig.probe(pub, i, 80.5, func(at time.Time) { mu.Lock(); published[i] = at; mu.Unlock() }); err != nil {
-			return err
-		}
-		select {
-		case <-time.After(o.Every):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	// the subscriptions a probe of district d reaches
-	expect := make([]int, 10)
+	expect := make([]int, 10) // the subscriptions a probe of district d reaches
 	for k := 0; k < o.Subscriptions; k++ {
 		expect[k%10]++
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		short := -1
-		for i := range got {
-			if got[i] < expect[i%10] || brokerAt[i].IsZero() {
-				short = i
-				break
-			}
-		}
-		mu.Unlock()
-		if short < 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("probe p-%04d reached %d of its %d subscriptions within 30 s of the last probe", short, got[short], expect[short%10])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cores := (cpuSeconds(pid) - cpu0) / time.Since(t0).Seconds()
-	written1, _ := rowsWritten(rig.listen)
-	bgRate := (written1 - written0) / time.Since(t0).Seconds()
-	m, _ := scrape(rig.listen)
-	if err := stopBackground(); err != nil {
+	run, err := rig.fanOut(ctx, f, o.Warmup, o.Every, expect, "subscriptions", stopBackground)
+	if err != nil {
 		return err
 	}
-
-	var brokerMS []float64
-	for i := range published {
-		brokerMS = append(brokerMS, ms(brokerAt[i].Sub(published[i])))
-	}
-	rb50, rb99 := percentile(brokerMS, 50), percentile(brokerMS, 99)
-	mu.Lock()
-	p50, p99 := percentile(delivered, 50), percentile(delivered, 99)
-	n := len(delivered)
-	mu.Unlock()
-	fmt.Printf("  background stored by ioc while probing: %.0f readings/s\n", bgRate)
+	m := run.metrics
+	fmt.Printf("  background stored by ioc while probing: %.0f readings/s\n", run.background)
 	fmt.Printf("  deliveries timed: %d (%d probes, each to the %d subscriptions of its district); notifications %d, failed attempts %.0f\n",
-		n, o.Probes, o.Subscriptions/10, notifications, m[`ioc_ngsild_deliveries_total{kind="subscription",status="retry"}`]+m[`ioc_ngsild_deliveries_total{kind="subscription",status="failed"}`])
-	fmt.Printf("  broker round trip (plain subscriber): p50 %.1f ms, p99 %.1f ms\n", rb50, rb99)
-	fmt.Printf("  ioc serve CPU while probing: %.2f cores, RSS %.0f MiB\n\n", cores, rssMiB(pid))
+		run.deliveries, o.Probes, o.Subscriptions/10, notifications.Load(), m[`ioc_ngsild_deliveries_total{kind="subscription",status="retry"}`]+m[`ioc_ngsild_deliveries_total{kind="subscription",status="failed"}`])
+	fmt.Printf("  broker round trip (plain subscriber): p50 %.1f ms, p99 %.1f ms\n", run.rb50, run.rb99)
+	fmt.Printf("  ioc serve CPU while probing: %.2f cores, RSS %.0f MiB\n\n", run.cores, rssMiB(rig.cmd.Process.Pid))
 	fmt.Printf("RESULT bench=ngsild-notify value=%.1f unit=ms ratio=%.2f reference=%.1f p50=%.1f p99=%.1f reference_p50=%.1f subscriptions=%d cpu_cores=%.2f background=%.0f\n",
-		p99, p99/rb99, rb99, p50, p99, rb50, o.Subscriptions, cores, bgRate)
+		run.p99, run.p99/run.rb99, run.rb99, run.p50, run.p99, run.rb50, o.Subscriptions, run.cores, run.background)
 	return nil
 }

@@ -154,3 +154,126 @@ func (r *probeRig) probe(pub mqtt.Client, i int, value float64, published func(t
 	}
 	return nil
 }
+
+// fanOut is a latency run in which each probe reaches several ends (WebSocket clients,
+// subscriptions' endpoints): when each probe was published and reached the broker's plain
+// subscriber, and every arrival at an end.
+type fanOut struct {
+	mu        sync.Mutex
+	published []time.Time
+	brokerAt  []time.Time
+	got       []int
+	delivered []float64 // ms, every (probe, end) pair
+}
+
+func newFanOut(probes int) *fanOut {
+	return &fanOut{published: make([]time.Time, probes), brokerAt: make([]time.Time, probes), got: make([]int, probes)}
+}
+
+// probeIndex is the index of the probe a subject (p-0042) names, or -1.
+func (f *fanOut) probeIndex(subject string) int {
+	var i int
+	if _, err := fmt.Sscanf(subject, "p-%04d", &i); err != nil || i < 0 || i >= len(f.published) {
+		return -1
+	}
+	return i
+}
+
+// arrived notes probe i reaching an end at now; it reports whether it counted (the probe was
+// published in the timed run).
+func (f *fanOut) arrived(i int, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.published[i].IsZero() {
+		return false
+	}
+	f.delivered = append(f.delivered, ms(now.Sub(f.published[i])))
+	f.got[i]++
+	return true
+}
+
+// fanOutRun is what a fan-out run measured.
+type fanOutRun struct {
+	p50, p99, rb50, rb99 float64 // ms: to the ends, and the broker's round trip
+	deliveries           int
+	cores, background    float64 // ioc's CPU while probing, and the readings/s it stored
+	metrics              map[string]float64
+}
+
+// fanOut runs the timed part of a fan-out benchmark on the rig's ioc, the background
+// running: after warmup, probes published every `every`, until each probe i has reached
+// expect[i%10] ends (what names them in the error); then it stops the background.
+func (r *probeRig) fanOut(ctx context.Context, f *fanOut, warmup, every time.Duration, expect []int, what string, stopBackground func() error) (fanOutRun, error) {
+	var run fanOutRun
+	stopRef, err := r.reference(r.broker, func(subject string, at time.Time) {
+		if i := f.probeIndex(subject); i >= 0 {
+			f.mu.Lock()
+			f.brokerAt[i] = at
+			f.mu.Unlock()
+		}
+	})
+	if err != nil {
+		return run, err
+	}
+	defer stopRef()
+	select {
+	case <-time.After(warmup):
+	case <-ctx.Done():
+		return run, ctx.Err()
+	}
+	pid := r.cmd.Process.Pid
+	cpu0, t0 := cpuSeconds(pid), time.Now()
+	written0, _ := rowsWritten(r.listen)
+	pub, err := r.publisher(r.broker)
+	if err != nil {
+		return run, err
+	}
+	defer pub.Disconnect(250)
+	for i := range f.published {
+		if err := r.probe(pub, i, 80.5, func(at time.Time) { f.mu.Lock(); f.published[i] = at; f.mu.Unlock() }); err != nil {
+			return run, err
+		}
+		select {
+		case <-time.After(every):
+		case <-ctx.Done():
+			return run, ctx.Err()
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		f.mu.Lock()
+		short := -1
+		for i := range f.got {
+			if f.got[i] < expect[i%10] || f.brokerAt[i].IsZero() {
+				short = i
+				break
+			}
+		}
+		got := 0
+		if short >= 0 {
+			got = f.got[short]
+		}
+		f.mu.Unlock()
+		if short < 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return run, fmt.Errorf("probe p-%04d reached %d of its %d %s within 30 s of the last probe", short, got, expect[short%10], what)
+		}
+	}
+	run.cores = (cpuSeconds(pid) - cpu0) / time.Since(t0).Seconds()
+	written1, _ := rowsWritten(r.listen)
+	run.background = (written1 - written0) / time.Since(t0).Seconds()
+	run.metrics, _ = scrape(r.listen)
+	if err := stopBackground(); err != nil {
+		return run, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var brokerMS []float64
+	for i := range f.published {
+		brokerMS = append(brokerMS, ms(f.brokerAt[i].Sub(f.published[i])))
+	}
+	run.rb50, run.rb99 = percentile(brokerMS, 50), percentile(brokerMS, 99)
+	run.p50, run.p99, run.deliveries = percentile(f.delivered, 50), percentile(f.delivered, 99), len(f.delivered)
+	return run, nil
+}

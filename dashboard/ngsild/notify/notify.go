@@ -515,7 +515,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 		for {
 			if wait := w.t.Throttle - time.Since(last); !last.IsZero() && wait > 0 {
-				if !sleep(ctx, wait) {
+				if !backoff.Sleep(ctx, wait) {
 					return
 				}
 			}
@@ -529,17 +529,6 @@ func (w *worker) run(ctx context.Context) {
 			}
 			last = time.Now()
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
