@@ -35,10 +35,11 @@ type DeliveryRow struct {
 
 // DeliveryStats sums a target's deliveries: the notifications sent (whatever came of them),
 // the last attempt's time, the last delivered one's and the last failed one's (retried or
-// not).
+// not) with its error.
 type DeliveryStats struct {
 	Sent                           int
 	Last, LastSuccess, LastFailure time.Time
+	LastError                      string
 }
 
 // NGSILDStore reads and writes the NGSI-LD subscriptions and their delivery log.
@@ -99,19 +100,20 @@ func (s *NGSILDStore) DeliveryStats(ctx context.Context, targets []string) (map[
 	ctx, cancel := bounded(ctx, s.Timeout)
 	defer cancel()
 	rows, err := s.Conn.Query(ctx, `SELECT target, uniqExact(notification),
-    max(toUInt64(ts) * 1000 + ms), maxIf(toUInt64(ts) * 1000 + ms, status = 'ok'), maxIf(toUInt64(ts) * 1000 + ms, status != 'ok')
+    max(toUInt64(ts) * 1000 + ms), maxIf(toUInt64(ts) * 1000 + ms, status = 'ok'), maxIf(toUInt64(ts) * 1000 + ms, status != 'ok'),
+    argMaxIf(error, toUInt64(ts) * 1000 + ms, status != 'ok')
 FROM ngsild_notifications WHERE target IN ? GROUP BY target`, StringSet(targets))
 	if err != nil {
 		return nil, fmt.Errorf("ngsi-ld delivery log: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var target string
+		var target, lastError string
 		var sent, last, ok, failed uint64
-		if err := rows.Scan(&target, &sent, &last, &ok, &failed); err != nil {
+		if err := rows.Scan(&target, &sent, &last, &ok, &failed, &lastError); err != nil {
 			return nil, fmt.Errorf("ngsi-ld delivery log: %w", err)
 		}
-		out[target] = DeliveryStats{Sent: int(sent), Last: fromMillis(last), LastSuccess: fromMillis(ok), LastFailure: fromMillis(failed)}
+		out[target] = DeliveryStats{Sent: int(sent), Last: fromMillis(last), LastSuccess: fromMillis(ok), LastFailure: fromMillis(failed), LastError: lastError}
 	}
 	return out, rows.Err()
 }

@@ -20,6 +20,8 @@ func (s *Server) table() []route {
 		{method: "GET", path: "/health", id: "health", tag: "meta", perm: auth.Read, resp: healthAnswer{}, summary: "Dependencies' state / Tình trạng hệ thống", h: s.systemHealth},
 		{method: "GET", path: "/dead-letters/summary", id: "deadLetterSummary", tag: "meta", perm: auth.Diagnose, resp: analytics.DeadLetterSummary{},
 			summary: "Rejected payloads: counts by reason over 1 h and 24 h, the latest examples / Dữ liệu bị từ chối", h: s.deadLetterSummary},
+		{method: "GET", path: "/sharing", id: "listSharing", tag: "meta", perm: auth.Diagnose, resp: []SharingTarget{},
+			summary: "The NGSI-LD subscriptions and pushes to other brokers, and how their deliveries went / Chia sẻ dữ liệu NGSI-LD", h: s.listSharing},
 		{method: "GET", path: "/live", id: "live", tag: "live", perm: auth.Read, summary: "Live hub (WebSocket; see the protocol in the description) / Kênh trực tiếp", h: s.live},
 
 		{method: "GET", path: "/sensors", id: "listSensors", tag: "city", perm: auth.Read, resp: Page[SensorInfo]{}, summary: "Sensors and their latest values / Cảm biến và giá trị mới nhất",

@@ -153,20 +153,16 @@ func (s *Server) subscribe(c *fiber.Ctx) error {
 				Detail: "this key does not read " + es.Type})
 		}
 	}
-	mine, err := s.subscriptions(c.UserContext(), &auth.Principal{ID: p.ID, Role: auth.Partner})
+	rows, err := s.opts.Sharing.Store.Subscriptions(c.UserContext())
 	if err != nil {
 		return err
 	}
-	if len(mine) >= s.opts.Sharing.Config.MaxSubscriptions {
-		return sendProblem(c, &ngsild.Problem{Type: "about:blank", Title: "Forbidden", Status: fiber.StatusForbidden,
-			Detail: fmt.Sprintf("this caller holds %d subscriptions, the most ngsild.max_subscriptions allows: delete one first", len(mine))})
-	}
-	all, err := s.opts.Sharing.Store.Subscriptions(c.UserContext())
-	if err != nil {
-		return err
-	}
-	if slices.ContainsFunc(all, func(r analytics.SubscriptionRow) bool { return r.ID == sub.ID }) {
+	if slices.ContainsFunc(rows, func(r analytics.SubscriptionRow) bool { return r.ID == sub.ID }) {
 		return sendProblem(c, &ngsild.Problem{Type: ngsild.ErrAlreadyExists, Title: "Already exists", Status: fiber.StatusConflict, Detail: sub.ID})
+	}
+	if mine := len(slices.DeleteFunc(rows, func(r analytics.SubscriptionRow) bool { return r.Owner != p.ID })); mine >= s.opts.Sharing.Config.MaxSubscriptions {
+		return sendProblem(c, &ngsild.Problem{Type: "about:blank", Title: "Forbidden", Status: fiber.StatusForbidden,
+			Detail: fmt.Sprintf("this caller holds %d subscriptions, the most ngsild.max_subscriptions allows: delete one first", mine)})
 	}
 	scopeDoc, _ := json.Marshal(subscriptionScope{Types: scope.Types, Districts: scope.Districts})
 	if err := s.putSubscription(c, analytics.SubscriptionRow{ID: sub.ID, Owner: p.ID, Created: now, Scope: string(scopeDoc)}, sub); err != nil {
@@ -457,4 +453,84 @@ func (s *Server) ownerMayShare(owner string) bool {
 	}
 	k, ok := s.auth.Lookup(id)
 	return ok && k.Status(time.Now()) == "active" && (&auth.Principal{Role: k.Role}).Can(auth.Share)
+}
+
+// SharingTarget is a subscription or a push as the operators see it: whose, where to, and how
+// its deliveries went.
+type SharingTarget struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"` // subscription or push
+	// Owner is the key or caller that made a subscription (config for a push), OwnerName its
+	// holder's name.
+	Owner     string `json:"owner"`
+	OwnerName string `json:"owner_name,omitempty"`
+	Name      string `json:"name,omitempty"`
+	// Endpoint is where the deliveries go, without its query (which may hold a token).
+	Endpoint string `json:"endpoint"`
+	// Status is active, paused or expired.
+	Status      string    `json:"status"`
+	Sent        int       `json:"sent"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastFailure time.Time `json:"last_failure,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	// Failing: the last attempt failed.
+	Failing bool `json:"failing"`
+}
+
+// listSharing answers GET /api/v1/sharing: every subscription and push with its deliveries'
+// account, for the health page.
+func (s *Server) listSharing(c *fiber.Ctx, _ *auth.Principal) error {
+	sh := s.opts.Sharing
+	if sh == nil {
+		return errUnavailable
+	}
+	rows, err := sh.Store.Subscriptions(c.UserContext())
+	if err != nil {
+		return err
+	}
+	var out []SharingTarget
+	for _, r := range rows {
+		var sub ngsild.Subscription
+		if json.Unmarshal([]byte(r.Doc), &sub) != nil {
+			continue
+		}
+		t := SharingTarget{ID: r.ID, Kind: notify.KindSubscription, Owner: r.Owner, Name: sub.Name, Endpoint: withoutQuery(sub.Notification.Endpoint.URI),
+			Status: sub.State(time.Now())}
+		if id, ok := strings.CutPrefix(r.Owner, "key:"); ok && s.auth != nil {
+			if k, ok := s.auth.Lookup(id); ok {
+				t.OwnerName = k.Name
+			}
+		}
+		out = append(out, t)
+	}
+	for _, ps := range sh.Config.Push {
+		out = append(out, SharingTarget{ID: "push:" + ps.Name, Kind: notify.KindPush, Owner: "config", Name: ps.Name,
+			Endpoint: withoutQuery(strings.TrimRight(ps.URL, "/") + notify.UpsertPath), Status: "active"})
+	}
+	ids := make([]string, len(out))
+	for i := range out {
+		ids[i] = out[i].ID
+	}
+	stats, err := sh.Store.DeliveryStats(c.UserContext(), ids)
+	if err != nil {
+		return err
+	}
+	for i := range out {
+		st := stats[out[i].ID]
+		out[i].Sent, out[i].LastSuccess, out[i].LastFailure, out[i].LastError = st.Sent, st.LastSuccess, st.LastFailure, st.LastError
+		out[i].Failing = st.LastFailure.After(st.LastSuccess)
+	}
+	if out == nil {
+		out = []SharingTarget{}
+	}
+	return c.JSON(out)
+}
+
+// withoutQuery is a URL without its credentials, query and fragment.
+func withoutQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
 }

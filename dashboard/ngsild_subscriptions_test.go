@@ -262,16 +262,26 @@ func TestNGSILDSubscriptions(t *testing.T) {
 
 // TestNGSILDSubscriptionRefused: an endpoint that refuses a notification (4xx) is not asked
 // again with it; the subscription's status says failed. The JSON-LD notification and the
-// subscription read as JSON-LD expand with the served @context, every term resolving.
+// subscription read as JSON-LD expand with the served @context, every term resolving. A
+// caller holds ngsild.max_subscriptions at most.
 func TestNGSILDSubscriptionRefused(t *testing.T) {
 	rcv := newReceiver(t)
 	rcv.answer(400)
-	f, store, _ := sharingFixture(t, sharingConfig(rcv.URL), nil)
+	cfg := sharingConfig(rcv.URL)
+	cfg.MaxSubscriptions = 1
+	f, store, _ := sharingFixture(t, cfg, nil)
 	sub := fmt.Sprintf(`{"type": "Subscription", "entities": [{"type": "Alert"}],
 		"notification": {"endpoint": {"uri": %q, "accept": "application/ld+json"}}}`, rcv.URL+"/alerts")
 	code, _ := f.call(t, "operator", "POST", NGSILDPrefix+"/subscriptions", sub)
 	if code != 201 {
 		t.Fatalf("subscribe: %d", code)
+	}
+	if code, body := f.call(t, "operator", "POST", NGSILDPrefix+"/subscriptions", sub); code != 403 || !strings.Contains(string(body), "max_subscriptions") {
+		t.Errorf("a second subscription over the limit: %d %s", code, body)
+	}
+	quiet := strings.Replace(sub, `[{"type": "Alert"}],`, `[{"type": "Alert"}], "q": "severity==\"none\"",`, 1) // notifies nothing
+	if code, _ := f.call(t, "analyst", "POST", NGSILDPrefix+"/subscriptions", quiet); code != 201 {
+		t.Errorf("another caller's first subscription: %d", code)
 	}
 	testenv.WaitFor(t, "the refused notification", 15*time.Second, func() bool { return len(rcv.requests()) >= 1 })
 	req := rcv.requests()[0]
@@ -287,6 +297,22 @@ func TestNGSILDSubscriptionRefused(t *testing.T) {
 	log, err := store.Deliveries(t.Context(), subs[0].ID, 10)
 	if err != nil || len(log) != 1 || log[0].Status != "failed" || log[0].Code != 400 || len(rcv.requests()) != 1 {
 		t.Errorf("a refused notification is not retried: %v %+v", err, log)
+	}
+
+	// The health page's account: the failing subscription, whose, where to, why.
+	var targets []SharingTarget
+	if code, body := f.call(t, "admin", "GET", APIPrefix+"/sharing", ""); code != 200 || json.Unmarshal(body, &targets) != nil || len(targets) != 2 {
+		t.Fatalf("sharing: %d %s", code, body)
+	}
+	i := slices.IndexFunc(targets, func(x SharingTarget) bool { return x.ID == subs[0].ID })
+	if i < 0 || !targets[i].Failing || targets[i].Sent != 1 || targets[i].OwnerName != "Trực ban IOC" || targets[i].Endpoint != rcv.URL+"/alerts" ||
+		!strings.Contains(targets[i].LastError, "400") || targets[i].Status != "active" {
+		t.Errorf("sharing: %+v", targets)
+	}
+	for _, key := range []string{"partner", "viewer"} {
+		if code, _ := f.call(t, key, "GET", APIPrefix+"/sharing", ""); code != 403 {
+			t.Errorf("%s reads the sharing account: %d", key, code)
+		}
 	}
 
 	get := httptest.NewRequest("GET", NGSILDPrefix+"/subscriptions/"+url.PathEscape(subs[0].ID), nil)

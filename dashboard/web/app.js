@@ -86,6 +86,8 @@ const I18N = {
     keyToken: 'Mã mới của {id} (chỉ hiện một lần, hãy trao cho người giữ): {token}', keyConfirmRevoke: 'Thu hồi khóa {id}? Mã của nó sẽ bị từ chối ngay.',
     src_config: 'tệp cấu hình', src_api: 'tạo qua API', ks_active: 'còn hiệu lực', ks_expired: 'hết hạn', ks_revoked: 'đã thu hồi',
     channels: 'Kênh thông báo', chFailing: 'lỗi {n} lần liên tiếp', chOK: 'hoạt động', chUnused: 'chưa gửi', chLastOK: 'gửi được lần cuối',
+    sharing: 'Chia sẻ dữ liệu (NGSI-LD)', sh_subscription: 'Đăng ký', sh_push: 'Đẩy sang', shSent: '{n} thông báo', shFailing: 'lỗi', shPaused: 'tạm dừng',
+    shExpired: 'hết hạn', shNone: 'Chưa có đơn vị nào đăng ký nhận dữ liệu.',
     deliveries: 'Thông báo đã gửi', noDeliveries: 'Chưa gửi thông báo nào.', dlv_ok: 'đã nhận', dlv_retry: 'lỗi, sẽ gửi lại',
     dlv_failed: 'thất bại', dlv_dropped: 'bị bỏ (hàng đợi đầy)', ch_webhook: 'Webhook', ch_email: 'Email', ch_gateway: 'SMS/Zalo', attempt: 'lần',
     capReleased: 'Bản tin đã được phát lên kênh cảnh báo công chúng.', capSecond: 'Cần thêm một người khác duyệt (rủi ro cấp {r}).',
@@ -180,6 +182,8 @@ const I18N = {
     keyToken: 'New token of {id} (shown once, give it to its holder): {token}', keyConfirmRevoke: 'Revoke key {id}? Its token is refused at once.',
     src_config: 'config file', src_api: 'made through the API', ks_active: 'active', ks_expired: 'expired', ks_revoked: 'revoked',
     channels: 'Notification channels', chFailing: 'failed {n} times in a row', chOK: 'working', chUnused: 'nothing sent yet', chLastOK: 'last delivered',
+    sharing: 'Data sharing (NGSI-LD)', sh_subscription: 'Subscription', sh_push: 'Push to', shSent: '{n} notifications', shFailing: 'failing', shPaused: 'paused',
+    shExpired: 'expired', shNone: 'No agency subscribes to the data yet.',
     deliveries: 'Notifications sent', noDeliveries: 'No notification sent yet.', dlv_ok: 'delivered', dlv_retry: 'failed, will retry',
     dlv_failed: 'failed', dlv_dropped: 'dropped (queue full)', ch_webhook: 'Webhook', ch_email: 'Email', ch_gateway: 'SMS/Zalo', attempt: 'attempt',
     capReleased: 'The warning is on the public feed.', capSecond: 'Another person must approve too (risk level {r}).',
@@ -1672,6 +1676,7 @@ async function drawHealth() {
     <div class="row"><span>${t('role')}</span><span>${esc(label('role', S.me.role))}</span></div><div class="note">${fmtTime(h.time)}</div></div>`;
   if (!can('diagnose')) return;
   drawChannels();
+  drawSharing();
   let dl;
   try { dl = await api('/dead-letters/summary'); } catch (e) { return; }
   const rows = dl.reasons.map((r) => `<tr><td>${esc(dlReason(r.reason))}</td><td>${r.last_hour}</td><td>${r.last_day}</td></tr>`).join('');
@@ -1693,6 +1698,20 @@ async function drawChannels() {
     ${c.failing && c.last_error ? '<div class="note">' + esc(c.last_error) + '</div>' : ''}${c.last_ok ? `<div class="note">${t('chLastOK')}: ${fmtTime(c.last_ok)}</div>` : ''}`).join('');
   $('#channels')?.remove(); // an earlier drawing's
   $('#health-cards').insertAdjacentHTML('afterbegin', `<div class="card" id="channels"><h3>${t('channels')}</h3>${rows}</div>`);
+}
+
+// drawSharing shows the other agencies' NGSI-LD subscriptions and the pushes to their brokers:
+// whose, where to, and whether the deliveries work (a failing one in red, with its error).
+async function drawSharing() {
+  let list;
+  try { list = await api('/sharing'); } catch (e) { return; } // no subscriptions in this process
+  const state = (x) => x.status === 'paused' ? t('shPaused') : x.status === 'expired' ? t('shExpired')
+    : x.failing ? t('shFailing') : x.sent ? t('chOK') : t('chUnused');
+  const rows = list.map((x) => `<div class="row channel${x.failing ? ' failing' : ''}"><span>${esc(t('sh_' + x.kind))} · ${esc(x.owner_name || x.owner)}${x.name ? ' · ' + esc(x.name) : ''}</span>
+    <span class="${x.failing ? 'down' : 'up'}">${state(x)}</span></div><div class="note">${esc(x.endpoint)} · ${t('shSent', { n: fmtNum(x.sent) })}</div>
+    ${x.failing && x.last_error ? '<div class="note">' + esc(x.last_error) + '</div>' : ''}${x.last_success ? `<div class="note">${t('chLastOK')}: ${fmtTime(x.last_success)}</div>` : ''}`).join('');
+  $('#sharing')?.remove(); // an earlier drawing's
+  $('#health-cards').insertAdjacentHTML('beforeend', `<div class="card" id="sharing"><h3>${t('sharing')}</h3>${rows || '<p class="note">' + t('shNone') + '</p>'}</div>`);
 }
 
 // Why a payload was rejected (ingest's and the cameras' dead-letter reasons).
