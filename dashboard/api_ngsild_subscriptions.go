@@ -147,11 +147,8 @@ func (s *Server) subscribe(c *fiber.Ctx) error {
 		return sendNGSILDError(c, err)
 	}
 	scope := ngsildScope(p)
-	for _, es := range sub.Entities {
-		if scope.Types != nil && !slices.Contains(scope.Types, es.Type) {
-			return sendProblem(c, &ngsild.Problem{Type: "about:blank", Title: "Forbidden", Status: fiber.StatusForbidden,
-				Detail: "this key does not read " + es.Type})
-		}
+	if prob := outOfScope(scope, sub); prob != nil {
+		return sendProblem(c, prob)
 	}
 	rows, err := s.opts.Sharing.Store.Subscriptions(c.UserContext())
 	if err != nil {
@@ -171,6 +168,16 @@ func (s *Server) subscribe(c *fiber.Ctx) error {
 	s.audit(p, "ngsild.subscribe", sub.ID, sub.Notification.Endpoint.URI, fiber.StatusCreated, c.IP())
 	c.Set(fiber.HeaderLocation, NGSILDPrefix+"/subscriptions/"+url.PathEscape(sub.ID))
 	c.Status(fiber.StatusCreated) // no body: the Location names it
+	return nil
+}
+
+// outOfScope is the problem of a subscription to an entity type the caller does not read.
+func outOfScope(scope ngsild.Scope, sub *ngsild.Subscription) *ngsild.Problem {
+	for _, es := range sub.Entities {
+		if scope.Types != nil && !slices.Contains(scope.Types, es.Type) {
+			return &ngsild.Problem{Type: "about:blank", Title: "Forbidden", Status: fiber.StatusForbidden, Detail: "this key does not read " + es.Type}
+		}
+	}
 	return nil
 }
 
@@ -306,10 +313,22 @@ func (s *Server) subscriptionPatch(c *fiber.Ctx) error {
 			return sendProblem(c, ngsild.BadRequest(fixed, "cannot be changed"))
 		}
 	}
+	secrets := map[string]string{} // receiverInfo as stored: read back as ***, sent back as such
+	for _, kv := range sub.Notification.Endpoint.ReceiverInfo {
+		secrets[kv.Key] = kv.Value
+	}
 	dec := json.NewDecoder(bytes.NewReader(c.Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sub); err != nil {
 		return sendProblem(c, ngsild.BadRequest("body", err.Error()))
+	}
+	for i, kv := range sub.Notification.Endpoint.ReceiverInfo {
+		if old, ok := secrets[kv.Key]; ok && kv.Value == ngsild.RedactedValue {
+			sub.Notification.Endpoint.ReceiverInfo[i].Value = old
+		}
+	}
+	if prob := outOfScope(ngsildScope(principal(c)), &sub); prob != nil {
+		return sendProblem(c, prob)
 	}
 	if err := sub.Check(time.Now(), endpointAllowed(s.opts.Sharing.Config.NotifyTo)); err != nil {
 		return sendNGSILDError(c, err)

@@ -234,6 +234,34 @@ func TestNGSILDSubscriptions(t *testing.T) {
 		return slices.ContainsFunc(rcv.notifications(t, before), func(n ngsild.Notification) bool { return n.Data[0]["height"] == 86.1 })
 	})
 
+	// The notification parameters sent back as read (the token as ***) keep the token.
+	_, body = f.call(t, "partner", "GET", NGSILDPrefix+"/subscriptions/urn:ngsi-ld:Subscription:batxat-high", "")
+	var readBack struct{ Notification json.RawMessage }
+	if err := json.Unmarshal(body, &readBack); err != nil || !strings.Contains(string(readBack.Notification), `"***"`) {
+		t.Fatalf("read back: %v %s", err, body)
+	}
+	if code, body := f.call(t, "partner", "PATCH", NGSILDPrefix+"/subscriptions/urn:ngsi-ld:Subscription:batxat-high",
+		`{"throttling": 1, "notification": `+string(readBack.Notification)+`}`); code != 204 {
+		t.Fatalf("patch with the notification as read: %d %s", code, body)
+	}
+	if code, body := f.call(t, "partner", "PATCH", NGSILDPrefix+"/subscriptions/urn:ngsi-ld:Subscription:batxat-high",
+		`{"entities": [{"type": "Camera"}]}`); code != 403 {
+		t.Errorf("patch to a type outside the key's scope: %d %s", code, body)
+	}
+	before = len(rcv.requests())
+	f.observe(t, "lc-hong-bat-xat", "water_level", 86.4)
+	testenv.WaitFor(t, "86.4 notified after the update", 15*time.Second, func() bool {
+		for _, r := range rcv.requests()[before:] {
+			if strings.Contains(string(r.body), "86.4") {
+				if tok := r.header.Get("X-Partner-Token"); tok != "s3cret-of-the-partner" {
+					t.Fatalf("the token after an update with the parameters as read: %q", tok)
+				}
+				return true
+			}
+		}
+		return false
+	})
+
 	// Paused, then deleted: gone, and nothing notified.
 	if code, body := f.call(t, "partner", "PATCH", NGSILDPrefix+"/subscriptions/urn:ngsi-ld:Subscription:batxat-high", `{"isActive": false}`); code != 204 {
 		t.Fatalf("pause: %d %s", code, body)

@@ -92,12 +92,16 @@ type KeyValue struct {
 	Value string `json:"value"`
 }
 
+// RedactedValue stands for a receiverInfo value read back; sent back in an update, it keeps
+// the value stored.
+const RedactedValue = "***"
+
 // Redacted is s as its owner reads it back: receiverInfo's values (tokens of the endpoint)
 // are never shown.
 func (s Subscription) Redacted() Subscription {
 	info := make([]KeyValue, len(s.Notification.Endpoint.ReceiverInfo))
 	for i, kv := range s.Notification.Endpoint.ReceiverInfo {
-		info[i] = KeyValue{Key: kv.Key, Value: "***"}
+		info[i] = KeyValue{Key: kv.Key, Value: RedactedValue}
 	}
 	if len(info) == 0 {
 		info = nil
