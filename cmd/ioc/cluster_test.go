@@ -339,7 +339,8 @@ func TestFailoverAlertLeader(t *testing.T) {
 // A deployment split by roles: process A takes the readings in and leads the alert engine;
 // process B is a dashboard only. B's live hub shows A's readings and alerts (through the live
 // relay), B answers the alert API by sending it on to A (where the lease says the engine
-// leads), and an acknowledgement made through B reaches both hubs.
+// leads), and an acknowledgement made through B reaches both hubs. An NGSI-LD subscription
+// made through B is delivered by A alone: each level once.
 func TestDashboardsSeeEveryProcess(t *testing.T) {
 	cl := testenv.StartedCluster(t)
 	ch := testenv.ClickHouseConfig(t)
@@ -351,11 +352,29 @@ func TestDashboardsSeeEveryProcess(t *testing.T) {
 	rules := gaugeRules(t)
 	hook := httptest.NewServer(&hookLog{keys: map[string]int{}})
 	t.Cleanup(hook.Close)
+	var notifiedMu sync.Mutex
+	notified := map[float64]int{} // the level of each notification
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n struct{ Data []struct{ Height float64 } }
+		if err := json.NewDecoder(r.Body).Decode(&n); err == nil {
+			notifiedMu.Lock()
+			for _, e := range n.Data {
+				notified[e.Height]++
+			}
+			notifiedMu.Unlock()
+		}
+	}))
+	t.Cleanup(endpoint.Close)
 	var procs [2]*iocProcess
 	for i, roles := range []string{"ingest, alerts, dashboard", "dashboard"} {
 		clientID := fmt.Sprintf("ioc-%s-%d", prefix, i)
 		t.Cleanup(func() { testenv.ForgetSession(t, broker, clientID) })
-		procs[i] = startIOC(t, splitConfig(t, roles, ch, broker, cl.ZooKeeper, prefix, clientID, hook.URL, rules, httpExtra))
+		path := splitConfig(t, roles, ch, broker, cl.ZooKeeper, prefix, clientID, hook.URL, rules, httpExtra)
+		cfg, _ := os.ReadFile(path)
+		if err := os.WriteFile(path, fmt.Appendf(cfg, "ngsild: {notify_to: [%q]}\n", endpoint.URL), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		procs[i] = startIOC(t, path)
 	}
 	a, b := procs[0], procs[1]
 	testenv.WaitFor(t, "A to lead the alert engine", 20*time.Second, func() bool { return a.metric(t, "ioc_alerts_leader") == 1 })
@@ -404,6 +423,25 @@ func TestDashboardsSeeEveryProcess(t *testing.T) {
 	testenv.WaitFor(t, "the alert in B's history", 20*time.Second, func() bool {
 		return apiCall(t, "GET", b.listen, "/api/v1/alerts/history", token, nil, &history) == 200 && len(history.Items) == 1
 	})
+
+	// A subscription made through B: A, which leads, delivers it; B does not.
+	sub := map[string]any{"type": "Subscription", "entities": []map[string]string{{"type": "WaterObserved", "id": "urn:ngsi-ld:WaterObserved:lc-hong-bat-xat"}},
+		"watchedAttributes": []string{"height"}, "notification": map[string]any{"format": "keyValues", "endpoint": map[string]string{"uri": endpoint.URL + "/n"}}}
+	if code := apiCall(t, "POST", b.listen, "/ngsi-ld/v1/subscriptions", token, sub, nil); code != 201 {
+		t.Fatalf("subscribe through B: %d", code)
+	}
+	count := func(level float64) int { notifiedMu.Lock(); defer notifiedMu.Unlock(); return notified[level] }
+	testenv.WaitFor(t, "the first notification (86)", 30*time.Second, func() bool { return count(86) > 0 })
+	publish(t, broker, map[string][][]byte{prefix + "/d/river_gauge/lc-hong-bat-xat": {
+		fmt.Appendf(nil, `{"sensor":"lc-hong-bat-xat","ts":%d,"metric":"water_level","value":87,"unit":"m"}`, time.Now().UnixMilli())}})
+	testenv.WaitFor(t, "87 notified", 30*time.Second, func() bool { return count(87) > 0 })
+	time.Sleep(2 * time.Second) // ten of the notifier's ticks, and more, for a second delivery to show
+	if count(86) != 1 || count(87) != 1 {
+		t.Errorf("levels notified %v, want 86 and 87 once each", notified)
+	}
+	if ta, tb := a.metric(t, `ioc_ngsild_targets{kind="subscription"}`), b.metric(t, `ioc_ngsild_targets{kind="subscription"}`); ta != 1 || tb != 0 {
+		t.Errorf("subscriptions delivered by A %g, by B %g: want 1 and 0", ta, tb)
+	}
 }
 
 // hubItem is one item of a live hub frame.
