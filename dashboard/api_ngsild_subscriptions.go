@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -165,7 +166,7 @@ func (s *Server) subscribe(c *fiber.Ctx) error {
 	if err := s.putSubscription(c, analytics.SubscriptionRow{ID: sub.ID, Owner: p.ID, Created: now, Scope: string(scopeDoc)}, sub); err != nil {
 		return err
 	}
-	s.audit(p, "ngsild.subscribe", sub.ID, sub.Notification.Endpoint.URI, fiber.StatusCreated, c.IP())
+	s.audit(p, "ngsild.subscribe", sub.ID, withoutQuery(sub.Notification.Endpoint.URI), fiber.StatusCreated, c.IP()) // never a token of the URL
 	c.Set(fiber.HeaderLocation, NGSILDPrefix+"/subscriptions/"+url.PathEscape(sub.ID))
 	c.Status(fiber.StatusCreated) // no body: the Location names it
 	return nil
@@ -339,7 +340,8 @@ func (s *Server) subscriptionPatch(c *fiber.Ctx) error {
 	if err := s.putSubscription(c, st.row, &sub); err != nil {
 		return err
 	}
-	s.audit(principal(c), "ngsild.subscription.update", sub.ID, string(c.Body()), fiber.StatusNoContent, c.IP())
+	changed := slices.Sorted(maps.Keys(fields)) // the members, not their values (receiverInfo holds tokens)
+	s.audit(principal(c), "ngsild.subscription.update", sub.ID, strings.Join(changed, ","), fiber.StatusNoContent, c.IP())
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

@@ -262,6 +262,15 @@ func TestNGSILDSubscriptions(t *testing.T) {
 		return false
 	})
 
+	// The audit log has the subscription, its update's members, never the partner's token.
+	testenv.WaitFor(t, "the subscription's changes in the audit log", 15*time.Second, func() bool {
+		_, b := f.call(t, "admin", "GET", APIPrefix+"/audit?actor=key:partner", "")
+		return strings.Contains(string(b), `"action":"ngsild.subscribe"`) && strings.Contains(string(b), `"detail":"notification,throttling"`)
+	})
+	if _, b := f.call(t, "admin", "GET", APIPrefix+"/audit?actor=key:partner&limit=500", ""); strings.Contains(string(b), "s3cret") {
+		t.Errorf("the partner's token in the audit log: %s", b)
+	}
+
 	// Paused, then deleted: gone, and nothing notified.
 	if code, body := f.call(t, "partner", "PATCH", NGSILDPrefix+"/subscriptions/urn:ngsi-ld:Subscription:batxat-high", `{"isActive": false}`); code != 204 {
 		t.Fatalf("pause: %d %s", code, body)
@@ -465,5 +474,31 @@ func TestEndpointAllowed(t *testing.T) {
 		if got := allowed(u); got != want {
 			t.Errorf("%s: allowed %v, want %v", raw, got, want)
 		}
+	}
+}
+
+// TestNGSILDSubscriptionExpires: a subscription notifies until its expiresAt, then reads back
+// expired and notifies nothing more.
+func TestNGSILDSubscriptionExpires(t *testing.T) {
+	rcv := newReceiver(t)
+	f, _, _ := sharingFixture(t, sharingConfig(rcv.URL), nil)
+	expires := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
+	sub := fmt.Sprintf(`{"id": "urn:ngsi-ld:Subscription:short", "type": "Subscription", "expiresAt": %q,
+		"entities": [{"type": "WaterObserved", "id": "urn:ngsi-ld:WaterObserved:lc-hong-laocai"}],
+		"notification": {"endpoint": {"uri": %q}}}`, expires, rcv.URL+"/n")
+	if code, body := f.call(t, "analyst", "POST", NGSILDPrefix+"/subscriptions", sub); code != 201 {
+		t.Fatalf("subscribe: %d %s", code, body)
+	}
+	testenv.WaitFor(t, "the first notification", 15*time.Second, func() bool { return len(rcv.requests()) > 0 })
+	var got ngsild.Subscription
+	testenv.WaitFor(t, "expired", 15*time.Second, func() bool {
+		_, body := f.call(t, "analyst", "GET", NGSILDPrefix+"/subscriptions/urn:ngsi-ld:Subscription:short", "")
+		return json.Unmarshal(body, &got) == nil && got.Status == "expired"
+	})
+	before := len(rcv.requests())
+	f.observe(t, "lc-hong-laocai", "water_level", 83.0)
+	time.Sleep(time.Second) // ten of the notifier's ticks
+	if got := rcv.requests(); len(got) != before {
+		t.Errorf("notified after its expiry: %s", got[len(got)-1].body)
 	}
 }
