@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,9 +120,12 @@ func (s *Server) findSubscription(c *fiber.Ctx) (*stored, error) {
 
 // endpointAllowed tells whether notifications may be posted to u: a URL under one of
 // ngsild.notify_to's prefixes (same scheme and host, the port when the prefix names one, the
-// path under the prefix's).
+// path under the prefix's, without dot segments that would climb out of it).
 func endpointAllowed(prefixes []string) func(*url.URL) bool {
 	return func(u *url.URL) bool {
+		if clean := path.Clean("/" + u.Path); u.Path != "" && clean != u.Path && clean != strings.TrimSuffix(u.Path, "/") {
+			return false
+		}
 		for _, raw := range prefixes {
 			p, err := url.Parse(raw)
 			if err != nil {

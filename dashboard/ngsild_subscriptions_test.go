@@ -452,7 +452,8 @@ func TestNGSILDPush(t *testing.T) {
 }
 
 // notify_to's prefixes: the same scheme and host (not a host that merely begins alike), the
-// port when the prefix names one, the path under the prefix's.
+// port when the prefix names one, the path under the prefix's (not climbing out by dot
+// segments).
 func TestEndpointAllowed(t *testing.T) {
 	allowed := endpointAllowed([]string{"http://127.0.0.1:", "https://lgsp.laocai.gov.vn/ngsi/", "http://partner.vn:8080"})
 	for raw, want := range map[string]bool{
@@ -461,6 +462,9 @@ func TestEndpointAllowed(t *testing.T) {
 		"https://127.0.0.1:9000/notify":             false,
 		"https://lgsp.laocai.gov.vn/ngsi/notify":    true,
 		"https://lgsp.laocai.gov.vn/admin":          false,
+		"https://lgsp.laocai.gov.vn/ngsi/../admin":  false,
+		"https://lgsp.laocai.gov.vn/ngsi/%2e%2e/x":  false,
+		"https://lgsp.laocai.gov.vn/ngsi/a/":        true,
 		"https://lgsp.laocai.gov.vn.evil.vn/ngsi/x": false,
 		"https://LGSP.laocai.gov.vn/ngsi/x":         true,
 		"http://partner.vn:8080/x":                  true,
