@@ -54,6 +54,7 @@ func (r *Retention) tables() []struct {
 	}{
 		{"readings", c.Readings}, {"readings_1m", c.Readings1m}, {"readings_1h", c.Readings1h}, {"district_1h", c.District1h},
 		{"dead_letters", c.DeadLetters}, {"camera_status", c.CameraStatus}, {"camera_events", c.CameraEvents},
+		{"ngsild_notifications", c.NGSILDNotifications},
 	}
 }
 

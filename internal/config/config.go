@@ -610,6 +610,8 @@ type Retention struct {
 	DeadLetters  time.Duration `yaml:"dead_letters"`
 	CameraStatus time.Duration `yaml:"camera_status"`
 	CameraEvents time.Duration `yaml:"camera_events"`
+	// NGSILDNotifications keeps the NGSI-LD delivery log.
+	NGSILDNotifications time.Duration `yaml:"ngsild_notifications"`
 	// Interval is how often retention is enforced.
 	Interval time.Duration `yaml:"interval"`
 }
@@ -898,12 +900,13 @@ func Default() Config {
 				ExportTimeout: 10 * time.Minute,
 			},
 			Retention: Retention{
-				Readings:     90 * 24 * time.Hour,
-				Readings1m:   2 * 366 * 24 * time.Hour,
-				DeadLetters:  30 * 24 * time.Hour,
-				CameraStatus: 366 * 24 * time.Hour,
-				CameraEvents: 366 * 24 * time.Hour,
-				Interval:     6 * time.Hour,
+				Readings:            90 * 24 * time.Hour,
+				Readings1m:          2 * 366 * 24 * time.Hour,
+				DeadLetters:         30 * 24 * time.Hour,
+				CameraStatus:        366 * 24 * time.Hour,
+				CameraEvents:        366 * 24 * time.Hour,
+				NGSILDNotifications: 90 * 24 * time.Hour,
+				Interval:            6 * time.Hour,
 			},
 		},
 		Alerts: Alerts{

@@ -754,6 +754,7 @@ func (a *Analytics) validate(p *Problems) {
 	}{
 		{"readings", r.Readings}, {"readings_1m", r.Readings1m}, {"readings_1h", r.Readings1h}, {"district_1h", r.District1h},
 		{"dead_letters", r.DeadLetters}, {"camera_status", r.CameraStatus}, {"camera_events", r.CameraEvents},
+		{"ngsild_notifications", r.NGSILDNotifications},
 	} {
 		if t.d != 0 && t.d < 24*time.Hour {
 			p.Add("analytics.retention."+t.path, "want 0 (keep for ever) or at least 24h, got %s", t.d)
