@@ -78,6 +78,11 @@ func (s *Server) ngsildGuard(c *fiber.Ctx) error {
 			Detail: "answers are application/json or application/ld+json"})
 	}
 	err = c.Next()
+	if err != nil && toAPIError(err) == errInternal { // a store that failed: ProblemDetails, as every NGSI-LD error
+		s.log.Error("ngsi-ld handler", "method", c.Method(), "path", c.Path(), "err", err)
+		err = sendProblem(c, &ngsild.Problem{Type: ngsild.ErrInternal, Title: "Internal error", Status: fiber.StatusInternalServerError,
+			Detail: "the history or the subscriptions' store did not answer; try again"})
+	}
 	if p.Role == auth.Partner && c.Method() == fiber.MethodGet { // the changes audit themselves
 		s.audit(p, "ngsild.read", c.Params("id"), c.OriginalURL(), c.Response().StatusCode(), c.IP())
 	}

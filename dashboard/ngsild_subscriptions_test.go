@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/piprate/json-gold/ld"
 
 	"github.com/haidang-ioc/ioc/analytics"
@@ -504,5 +505,29 @@ func TestNGSILDSubscriptionExpires(t *testing.T) {
 	time.Sleep(time.Second) // ten of the notifier's ticks
 	if got := rcv.requests(); len(got) != before {
 		t.Errorf("notified after its expiry: %s", got[len(got)-1].body)
+	}
+}
+
+// TestNGSILDStoreDown: when the subscriptions' store does not answer, the API says so as a
+// ProblemDetails InternalError (never the store's address).
+func TestNGSILDStoreDown(t *testing.T) {
+	rcv := newReceiver(t)
+	f, store, _ := sharingFixture(t, sharingConfig(rcv.URL), nil)
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{f.chCfg.Addr}, Auth: clickhouse.Auth{Database: f.chCfg.Database, Username: "default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Conn = conn
+	_ = conn.Close() // a store whose connections are gone
+	sub := fmt.Sprintf(`{"type": "Subscription", "entities": [{"type": "Alert"}], "notification": {"endpoint": {"uri": %q}}}`, rcv.URL)
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", NGSILDPrefix + "/subscriptions", sub}, {"GET", NGSILDPrefix + "/subscriptions", ""},
+		{"DELETE", NGSILDPrefix + "/subscriptions/urn:ngsi-ld:Subscription:x", ""},
+	} {
+		code, body := f.call(t, "operator", c.method, c.path, c.body)
+		var p ngsild.Problem
+		if code != 500 || json.Unmarshal(body, &p) != nil || p.Type != ngsild.ErrInternal || strings.Contains(string(body), f.chCfg.Addr) {
+			t.Errorf("%s %s with the store down: %d %s", c.method, c.path, code, body)
+		}
 	}
 }
