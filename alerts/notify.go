@@ -12,6 +12,7 @@ import (
 
 	"github.com/haidang-ioc/ioc/internal/backoff"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/httpsend"
 	"github.com/haidang-ioc/ioc/internal/outbox"
 )
 
@@ -23,8 +24,8 @@ type Receiver interface {
 }
 
 // ErrPermanent marks a delivery failure that retrying cannot mend (a 4xx answer, a refused
-// recipient).
-var ErrPermanent = errors.New("permanent failure")
+// recipient): httpsend's, which the HTTP receivers' answers wrap.
+var ErrPermanent = httpsend.ErrPermanent
 
 // AttemptLog stores delivery attempts (ClickHouseStore in production).
 type AttemptLog interface {

@@ -7,15 +7,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/httpsend"
 )
 
 // webhook posts each message as JSON:
@@ -82,31 +81,9 @@ func (w *webhook) Send(ctx context.Context, ns []Notification) error {
 func (w *webhook) do(req *http.Request) error {
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", w.name, req.URL.Redacted(), scrubURLError(err))
+		return fmt.Errorf("%s %s: %w", w.name, httpsend.Address(req.URL), httpsend.Scrub(err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	return statusError(w.name, resp)
-}
-
-// statusError turns an HTTP answer into nil (2xx), a retryable error (5xx, 408, 429) or a
-// permanent one (other 4xx).
-func statusError(name string, resp *http.Response) error {
-	switch c := resp.StatusCode; {
-	case c >= 200 && c < 300:
-		return nil
-	case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500:
-		return fmt.Errorf("%s: answered %s", name, resp.Status)
-	default:
-		return fmt.Errorf("%s: answered %s: %w", name, resp.Status, ErrPermanent)
-	}
-}
-
-// scrubURLError drops the URL (which may hold a token in its query) from an HTTP client error.
-func scrubURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
+	return httpsend.StatusError(w.name, resp)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/haidang-ioc/ioc/dashboard/ngsild/notify"
 	"github.com/haidang-ioc/ioc/internal/backoff"
 	"github.com/haidang-ioc/ioc/internal/config"
+	"github.com/haidang-ioc/ioc/internal/httpsend"
 )
 
 // SubscriptionStore keeps the NGSI-LD subscriptions and their delivery log
@@ -44,7 +45,7 @@ type Sharing struct {
 	ContextURL string
 	// Getenv reads the pushes' tokens (token_env).
 	Getenv func(string) string
-	// Tick is how often the city is compared with what was sent (0: 250 ms), RetryAfter the
+	// Tick is how often the city is compared with what was sent (0: 100 ms), RetryAfter the
 	// first wait before a delivery is tried again (0: 1 s).
 	Tick, RetryAfter time.Duration
 }
@@ -372,18 +373,11 @@ func (s *Server) newNotifier(sh *Sharing) *notify.Notifier {
 	var inline map[string]any
 	_ = json.Unmarshal(ngsild.Context, &inline) // embedded and checked by the tests
 	o := notify.Options{
-		Entities:    func(types ...string) []ngsild.Entity { return ngsild.Entities(s.ngsildSnapshot(), types...) },
-		Version:     s.cityVersion,
-		Targets:     s.sharingTargets,
-		LastSuccess: sh.Store.Through,
-		Log: func(ctx context.Context, ds []notify.Delivery) error {
-			rows := make([]analytics.DeliveryRow, len(ds))
-			for i, d := range ds {
-				rows[i] = analytics.DeliveryRow{Time: d.Time, Target: d.Target, Owner: d.Owner, Notification: d.Notification,
-					Entities: d.Entities, Attempt: d.Attempt, Status: d.Status, Code: d.Code, Error: d.Error, Through: d.Through}
-			}
-			return sh.Store.AppendDeliveries(ctx, rows)
-		},
+		Entities:   func(types ...string) []ngsild.Entity { return ngsild.Entities(s.ngsildSnapshot(), types...) },
+		Version:    s.cityVersion,
+		Targets:    s.sharingTargets,
+		Through:    sh.Store.Through,
+		Log:        sh.Store.AppendDeliveries,
 		ContextURL: sh.ContextURL, PushContext: inline["@context"], Attempts: sh.Config.Attempts, Timeout: sh.Config.Timeout,
 		Clock: s.opts.Clock, Registerer: s.opts.Registerer, Logger: s.log.With("component", "ngsild_notify"), Tick: sh.Tick,
 	}
@@ -557,5 +551,5 @@ func withoutQuery(raw string) string {
 	if err != nil {
 		return ""
 	}
-	return u.Scheme + "://" + u.Host + u.EscapedPath()
+	return httpsend.Address(u)
 }

@@ -22,7 +22,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -30,8 +29,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/ngsild"
 	"github.com/haidang-ioc/ioc/internal/backoff"
+	"github.com/haidang-ioc/ioc/internal/httpsend"
 	"github.com/haidang-ioc/ioc/internal/outbox"
 )
 
@@ -70,22 +71,6 @@ type Target struct {
 	Batch int
 }
 
-// Delivery is one attempt to deliver, for the delivery log.
-type Delivery struct {
-	Time                time.Time
-	Target, Owner, Kind string
-	Notification        string
-	Entities, Attempt   int
-	// Status is ok, retry (another attempt follows) or failed (given up).
-	Status string
-	// Code is the answer's HTTP status (0: none came).
-	Code  int
-	Error string
-	// Through, on a delivered one, is when every change of the target up to it had been
-	// delivered: where a process that takes the target up starts.
-	Through time.Time
-}
-
 // Options are what a Notifier hears, whom it delivers to and where it logs.
 type Options struct {
 	// Entities is the live city as NGSI-LD entities of types (none: all), read each tick it
@@ -95,10 +80,12 @@ type Options struct {
 	Version func() uint64
 	// Targets reads the targets (the stored subscriptions and the configured pushes).
 	Targets func(context.Context) ([]Target, error)
-	// LastSuccess reads, from the delivery log, each target's latest Through.
-	LastSuccess func(ctx context.Context, targets []string) (map[string]time.Time, error)
-	// Log writes delivery attempts to the delivery log.
-	Log func(context.Context, []Delivery) error
+	// Through reads, from the delivery log, up to when each target's changes had all been
+	// delivered (analytics.NGSILDStore.Through): where a target is taken up.
+	Through func(ctx context.Context, targets []string) (map[string]time.Time, error)
+	// Log writes delivery attempts to the delivery log (one row an attempt; a delivered
+	// one's Through says up to when every change of its target had been delivered).
+	Log func(context.Context, []analytics.DeliveryRow) error
 	// Leads tells whether this process delivers (the one leading the alert engine); nil: it
 	// does.
 	Leads func() bool
@@ -109,7 +96,7 @@ type Options struct {
 	// Attempts bounds the attempts of one notification to a subscription (a push retries
 	// until delivered).
 	Attempts int
-	// Tick is how often the city is compared with what was sent when it changed (250 ms);
+	// Tick is how often the city is compared with what was sent when it changed (100 ms);
 	// Reload how often the targets are read again (5 s; Nudge reads them at once).
 	Tick, Reload time.Duration
 	// Timeout bounds one delivery's request.
@@ -131,7 +118,7 @@ type Notifier struct {
 	log *slog.Logger
 	m   metrics
 	// deliveries is the delivery log's outbox.
-	deliveries *outbox.Outbox[Delivery]
+	deliveries *outbox.Outbox[analytics.DeliveryRow]
 	nudge      chan struct{}
 
 	wg      sync.WaitGroup
@@ -340,7 +327,7 @@ func (n *Notifier) reload(ctx context.Context) (bool, error) {
 		for i, t := range fresh {
 			ids[i] = t.ID
 		}
-		since, err := n.o.LastSuccess(ctx, ids)
+		since, err := n.o.Through(ctx, ids)
 		if err != nil {
 			return false, fmt.Errorf("the delivery log: %w", err)
 		}
@@ -376,11 +363,11 @@ func (n *Notifier) stop(drop func(string) bool) {
 // changes: readings stamped by their device may arrive after a notification was sent.
 const catchUp = time.Minute
 
-func (n *Notifier) start(ctx context.Context, t Target, lastSuccess time.Time) {
+func (n *Notifier) start(ctx context.Context, t Target, through time.Time) {
 	wctx, cancel := context.WithCancel(ctx)
 	w := &worker{n: n, t: t, cancel: cancel, pending: map[string]ngsild.Entity{}, wake: make(chan struct{}, 1)}
-	if !lastSuccess.IsZero() {
-		w.since = lastSuccess.Add(-catchUp)
+	if !through.IsZero() {
+		w.since = through.Add(-catchUp)
 	}
 	n.workers[t.ID] = w
 	n.wg.Add(1)
@@ -544,9 +531,9 @@ func (w *worker) deliver(ctx context.Context, batch []ngsild.Entity, through tim
 	bo := w.n.o.Retry
 	for attempt := 1; ; attempt++ {
 		code, err := w.post(ctx, body)
-		d := Delivery{Time: time.Now(), Target: w.t.ID, Owner: w.t.Owner, Kind: w.t.Kind, Notification: id,
+		d := analytics.DeliveryRow{Time: time.Now(), Target: w.t.ID, Owner: w.t.Owner, Notification: id,
 			Entities: len(batch), Attempt: attempt, Code: code, Status: "ok"}
-		permanent := errors.Is(err, errPermanent)
+		permanent := errors.Is(err, httpsend.ErrPermanent)
 		final := err == nil || permanent || (w.t.Kind == KindSubscription && attempt >= w.n.o.Attempts)
 		if err != nil {
 			d.Error, d.Status = err.Error(), "retry"
@@ -600,16 +587,13 @@ func (w *worker) body(batch []ngsild.Entity) (string, []byte, error) {
 	return note.ID, body, err
 }
 
-// errPermanent marks a delivery the endpoint refused: retrying would not mend it.
-var errPermanent = errors.New("refused")
-
 // post sends body to the target, returning the answer's status.
 func (w *worker) post(ctx context.Context, body []byte) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.n.o.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.t.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", errPermanent, scrub(err))
+		return 0, fmt.Errorf("%w: %w", httpsend.ErrPermanent, httpsend.Scrub(err))
 	}
 	for k, v := range w.t.Headers {
 		req.Header.Set(k, v)
@@ -623,20 +607,14 @@ func (w *worker) post(ctx context.Context, body []byte) (int, error) {
 	}
 	resp, err := w.n.o.Client.Do(req)
 	if err != nil {
-		return 0, scrub(err)
+		return 0, httpsend.Scrub(err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	switch c := resp.StatusCode; {
-	case c == http.StatusMultiStatus: // an upsert some of whose entities the broker refused
-		return c, fmt.Errorf("%w: %s", errPermanent, refusedEntities(answer))
-	case c >= 200 && c < 300:
-		return c, nil
-	case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500:
-		return c, fmt.Errorf("answered %s", resp.Status)
-	default:
-		return c, fmt.Errorf("%w: answered %s", errPermanent, resp.Status)
+	if resp.StatusCode == http.StatusMultiStatus { // an upsert some of whose entities the broker refused
+		return resp.StatusCode, fmt.Errorf("%s: %w", refusedEntities(answer), httpsend.ErrPermanent)
 	}
+	return resp.StatusCode, httpsend.StatusError(w.t.Kind, resp)
 }
 
 // refusedEntities says which entities a 207 answer refused, and why.
@@ -655,13 +633,4 @@ func refusedEntities(answer []byte) string {
 	}
 	e := r.Errors[0].Error
 	return strconv.Itoa(len(r.Errors)) + " entities refused, " + r.Errors[0].EntityID + ": " + e.Title + " " + e.Detail
-}
-
-// scrub drops the URL (which may hold a token in its query) from an HTTP client's error.
-func scrub(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }

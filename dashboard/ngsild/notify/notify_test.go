@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haidang-ioc/ioc/analytics"
 	"github.com/haidang-ioc/ioc/dashboard/ngsild"
 )
 
@@ -131,7 +132,7 @@ func TestThrottledDelivery(t *testing.T) {
 	}))
 	defer srv.Close()
 	var logMu sync.Mutex
-	var logged []Delivery
+	var logged []analytics.DeliveryRow
 	t0 := time.Now()
 	city := []ngsild.Entity{gauge("a", 1.0, t0), gauge("b", 2.0, t0), gauge("c", 3.0, t0)}
 	var cityMu sync.Mutex
@@ -141,8 +142,8 @@ func TestThrottledDelivery(t *testing.T) {
 			return []Target{{ID: "urn:ngsi-ld:Subscription:t", Kind: KindSubscription, Version: "1", Filter: &ngsild.Filter{},
 				URL: srv.URL, Throttle: 300 * time.Millisecond, Batch: 2}}, nil
 		},
-		LastSuccess: func(context.Context, []string) (map[string]time.Time, error) { return nil, nil },
-		Log: func(_ context.Context, ds []Delivery) error {
+		Through: func(context.Context, []string) (map[string]time.Time, error) { return nil, nil },
+		Log: func(_ context.Context, ds []analytics.DeliveryRow) error {
 			logMu.Lock()
 			defer logMu.Unlock()
 			logged = append(logged, ds...)
