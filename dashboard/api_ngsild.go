@@ -237,7 +237,7 @@ func sendEntities(c *fiber.Ctx, body any, ctxURL string) error {
 		c.Set(fiber.HeaderContentType, "application/ld+json")
 	} else {
 		c.Set(fiber.HeaderContentType, "application/json")
-		c.Set(fiber.HeaderLink, "<"+ctxURL+`>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"`)
+		c.Set(fiber.HeaderLink, ngsild.Link(ctxURL))
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Send(data)

@@ -12,3 +12,9 @@ var Context []byte
 
 // ContextPath is where the dashboard serves Context.
 const ContextPath = "/ngsi-ld/v1/contexts/ioc.jsonld"
+
+// Link is the Link header that names the @context at url, for an application/json answer or
+// notification.
+func Link(url string) string {
+	return "<" + url + `>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"`
+}

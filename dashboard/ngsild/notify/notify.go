@@ -603,7 +603,7 @@ func (w *worker) post(ctx context.Context, body []byte) (int, error) {
 		req.Header.Set("Content-Type", "application/ld+json")
 	} else {
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Link", "<"+w.n.o.ContextURL+`>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"`)
+		req.Header.Set("Link", ngsild.Link(w.n.o.ContextURL))
 	}
 	resp, err := w.n.o.Client.Do(req)
 	if err != nil {
