@@ -365,7 +365,7 @@ const catchUp = time.Minute
 
 func (n *Notifier) start(ctx context.Context, t Target, through time.Time) {
 	wctx, cancel := context.WithCancel(ctx)
-	w := &worker{n: n, t: t, cancel: cancel, pending: map[string]ngsild.Entity{}, wake: make(chan struct{}, 1)}
+	w := &worker{n: n, t: t, cancel: cancel, pending: map[string]change{}, wake: make(chan struct{}, 1)}
 	if !through.IsZero() {
 		w.since = through.Add(-catchUp)
 	}
@@ -390,8 +390,14 @@ type worker struct {
 	nextDue time.Time // the next periodic notification (Interval)
 
 	mu       sync.Mutex
-	pending  map[string]ngsild.Entity
-	observed time.Time // the last observation's
+	pending  map[string]change // by entity id
+	observed time.Time         // the last observation's
+}
+
+// change is an entity waiting to be delivered, and when it was modified.
+type change struct {
+	entity   ngsild.Entity
+	modified time.Time
 }
 
 // sighting is an entity as a target last saw it matching: its fingerprint, at which tick.
@@ -456,7 +462,7 @@ func (w *worker) observe(entities []ngsild.Entity, printOf func(int) ngsild.Prin
 	}
 	w.mu.Lock()
 	for _, e := range due {
-		w.pending[e.ID] = e
+		w.pending[e.ID] = change{entity: e, modified: ngsild.Modified(&e)}
 	}
 	w.observed = province
 	waiting := len(w.pending)
@@ -476,17 +482,17 @@ func (w *worker) take(max int) ([]ngsild.Entity, time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]ngsild.Entity, 0, min(max, len(w.pending)))
-	for id, e := range w.pending {
+	for id, c := range w.pending {
 		if len(out) == max {
 			break
 		}
-		out = append(out, e)
+		out = append(out, c.entity)
 		delete(w.pending, id)
 	}
 	through := w.observed
-	for _, e := range w.pending {
-		if m := ngsild.Modified(&e); !m.IsZero() && m.Before(through) {
-			through = m
+	for _, c := range w.pending {
+		if !c.modified.IsZero() && c.modified.Before(through) {
+			through = c.modified
 		}
 	}
 	return out, through

@@ -25,7 +25,7 @@ func gauge(id string, height float64, at time.Time) ngsild.Entity {
 }
 
 func newWorker(t Target, since time.Time) *worker {
-	return &worker{n: &Notifier{}, t: t, pending: map[string]ngsild.Entity{}, wake: make(chan struct{}, 1), since: since}
+	return &worker{n: &Notifier{}, t: t, pending: map[string]change{}, wake: make(chan struct{}, 1), since: since}
 }
 
 // printsOf sums up the entities' attributes as the notifier does.
@@ -55,7 +55,7 @@ func TestObserve(t *testing.T) {
 		t.Errorf("first observation: %v", pendingIDs(w))
 	}
 	taken, through := w.take(1)
-	rest := w.pending[pendingIDs(w)[0]]
+	rest := w.pending[pendingIDs(w)[0]].entity
 	if len(taken) != 1 || !through.Equal(ngsild.Modified(&rest)) {
 		t.Errorf("take 1: %d, through %s", len(taken), through)
 	}
