@@ -75,16 +75,16 @@ type stored struct {
 var errNoSubscriptions = &ngsild.Problem{Type: ngsild.ErrOperationNotSupported, Title: "Operation not supported", Status: 422,
 	Detail: "this server keeps no subscriptions (no ClickHouse in this process)"}
 
-// subscriptions reads the stored subscriptions p may see: its own, or all for an
-// administrator.
-func (s *Server) subscriptions(ctx context.Context, p *auth.Principal) ([]stored, error) {
+// storedSubscriptions reads the stored subscriptions that keep takes (nil: all), decoded; one
+// that does not decode is logged and left out.
+func (s *Server) storedSubscriptions(ctx context.Context, keep func(analytics.SubscriptionRow) bool) ([]stored, error) {
 	rows, err := s.opts.Sharing.Store.Subscriptions(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []stored
 	for _, r := range rows {
-		if r.Owner != p.ID && !p.Can(auth.Administer) {
+		if keep != nil && !keep(r) {
 			continue
 		}
 		var sub ngsild.Subscription
@@ -97,6 +97,11 @@ func (s *Server) subscriptions(ctx context.Context, p *auth.Principal) ([]stored
 	return out, nil
 }
 
+// visibleTo keeps the subscriptions p may see: its own, or all for an administrator.
+func visibleTo(p *auth.Principal) func(analytics.SubscriptionRow) bool {
+	return func(r analytics.SubscriptionRow) bool { return r.Owner == p.ID || p.Can(auth.Administer) }
+}
+
 // findSubscription is the subscription of the path's id that p may see; nil with the problem
 // answered.
 func (s *Server) findSubscription(c *fiber.Ctx) (*stored, error) {
@@ -107,7 +112,7 @@ func (s *Server) findSubscription(c *fiber.Ctx) (*stored, error) {
 	if err != nil {
 		return nil, sendProblem(c, ngsild.BadRequest("id", "not a URI"))
 	}
-	subs, err := s.subscriptions(c.UserContext(), principal(c))
+	subs, err := s.storedSubscriptions(c.UserContext(), visibleTo(principal(c)))
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +233,7 @@ func (s *Server) subscriptionList(c *fiber.Ctx) error {
 	if err != nil || offset < 0 {
 		return sendProblem(c, ngsild.BadRequest("offset", "want a whole number ≥ 0"))
 	}
-	subs, err := s.subscriptions(c.UserContext(), principal(c))
+	subs, err := s.storedSubscriptions(c.UserContext(), visibleTo(principal(c)))
 	if err != nil {
 		return err
 	}
@@ -403,19 +408,16 @@ func (s *Server) RunSharing(ctx context.Context) error {
 // configured pushes.
 func (s *Server) sharingTargets(ctx context.Context) ([]notify.Target, error) {
 	sh := s.opts.Sharing
-	rows, err := sh.Store.Subscriptions(ctx)
+	subs, err := s.storedSubscriptions(ctx, func(r analytics.SubscriptionRow) bool { return s.ownerMayShare(r.Owner) })
 	if err != nil {
 		return nil, err
 	}
 	var out []notify.Target
-	for _, r := range rows {
-		if !s.ownerMayShare(r.Owner) {
-			continue
-		}
-		var sub ngsild.Subscription
+	for _, st := range subs {
+		r, sub := st.row, st.sub
 		var scope subscriptionScope
-		if err := errors.Join(json.Unmarshal([]byte(r.Doc), &sub), json.Unmarshal([]byte(r.Scope), &scope)); err != nil {
-			s.log.Error("a stored NGSI-LD subscription does not decode; not delivered", "id", r.ID, "err", err)
+		if err := json.Unmarshal([]byte(r.Scope), &scope); err != nil {
+			s.log.Error("a stored NGSI-LD subscription's scope does not decode; not delivered", "id", r.ID, "err", err)
 			continue
 		}
 		f, err := sub.Compile()
@@ -503,16 +505,13 @@ func (s *Server) listSharing(c *fiber.Ctx, _ *auth.Principal) error {
 	if sh == nil {
 		return errUnavailable
 	}
-	rows, err := sh.Store.Subscriptions(c.UserContext())
+	subs, err := s.storedSubscriptions(c.UserContext(), nil)
 	if err != nil {
 		return err
 	}
 	var out []SharingTarget
-	for _, r := range rows {
-		var sub ngsild.Subscription
-		if json.Unmarshal([]byte(r.Doc), &sub) != nil {
-			continue
-		}
+	for _, st := range subs {
+		r, sub := st.row, st.sub
 		t := SharingTarget{ID: r.ID, Kind: notify.KindSubscription, Owner: r.Owner, Name: sub.Name, Endpoint: withoutQuery(sub.Notification.Endpoint.URI),
 			Status: sub.State(time.Now())}
 		if id, ok := strings.CutPrefix(r.Owner, "key:"); ok && s.auth != nil {
